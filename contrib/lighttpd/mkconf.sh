@@ -1,0 +1,52 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Write a minimal lighttpd.conf that serves Octoserve from the settings of an Octoserve
+# configuration (server.address, server.port, storage.path, timeouts), for the quick start
+# and the tests. usage: mkconf.sh OCTOSERVE_FCGI RUNDIR [CONFIG_JSON]
+# Environment (OCTOSERVE_*) overrides apply, as they do for the responder itself.
+set -eu
+bin=$1 rundir=$2 config=${3:-}
+here=$(cd "$(dirname "$0")" && pwd)
+get() { if [ -n "$config" ]; then "$bin" -c "$config" --config-get "$1"; else "$bin" --config-get "$1"; fi; }
+
+address=$(get server.address)
+port=$(get server.port)
+storage=$(get storage.path)
+mkdir -p "$rundir/tmp" "$rundir/empty" "$storage/blobs"
+storage=$(cd "$storage" && pwd)
+rundir=$(cd "$rundir" && pwd)
+seconds() { # a duration of --config-get ("30s", "2m", "1h", "1500ms") in whole seconds
+	d=$(get "$1")
+	case $d in
+	*ms) echo $(( ${d%ms} / 1000 ));;
+	*s) echo "${d%s}";;
+	*m) echo $(( ${d%m} * 60 ));;
+	*h) echo $(( ${d%h} * 3600 ));;
+	*) echo "$d";;
+	esac
+}
+read_s=$(seconds server.read_timeout)
+write_s=$(seconds server.write_timeout)
+idle_s=$(seconds server.idle_timeout)
+# lighttpd starts the responder in another directory: hand it the absolute storage path.
+cmd="/usr/bin/env OCTOSERVE_STORAGE_PATH=$storage $bin"
+[ -n "$config" ] && cmd="$cmd -c $(cd "$(dirname "$config")" && pwd)/$(basename "$config")"
+[ "$address" = localhost ] && address=127.0.0.1
+
+cat > "$rundir/lighttpd.conf" <<CONF
+# Written by contrib/lighttpd/mkconf.sh; edit the Octoserve configuration instead.
+server.document-root = "$rundir/empty"
+server.bind = "$address"
+server.port = $port
+server.pid-file = "$rundir/lighttpd.pid"
+server.errorlog = "$rundir/lighttpd-error.log"
+server.upload-dirs = ( "$rundir/tmp" )
+server.max-read-idle = $read_s
+server.max-write-idle = $write_s
+server.max-keep-alive-idle = $idle_s
+var.octoserve_cmd = "$cmd"
+var.octoserve_blobs = "$storage/blobs"
+var.octoserve_socket = "$rundir/octoserve-fcgi.sock"
+include "$here/octoserve.conf"
+CONF
+echo "$rundir/lighttpd.conf"

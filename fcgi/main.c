@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* octoserve-fcgi: the FastCGI responder. Several threads accept on one socket (the one the
+ * web server passes on fd 0, or fcgi.listen), turn each request into an octo_request, call
+ * the library's handler and write its response back. Nothing about OCI lives here. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <fcgiapp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "registry.h"
+
+#define MAX_HEADERS 64
+#define IO_CHUNK (64 * 1024) /* FCGX_GetStr blocks until it has this many bytes */
+
+struct server {
+	struct octo_config cfg;
+	struct octo_logger *log;
+	struct octo_registry *reg;
+	int listen_fd;
+	pthread_mutex_t lock;
+	pthread_cond_t idle;
+	int stopping;
+	int running; /* worker threads still in their loop */
+};
+
+static struct server srv = {.lock = PTHREAD_MUTEX_INITIALIZER,
+			    .idle = PTHREAD_COND_INITIALIZER,
+			    .listen_fd = 0};
+
+/* CGI parameters to request headers: HTTP_FOO_BAR -> "FOO-BAR" (names compare
+ * case-insensitively), CONTENT_TYPE -> "Content-Type". */
+struct header_set {
+	struct octo_header h[MAX_HEADERS];
+	char names[MAX_HEADERS][128];
+	size_t n;
+};
+
+static void collect_headers(FCGX_ParamArray envp, struct header_set *hs)
+{
+	char **e;
+
+	hs->n = 0;
+	for (e = envp; *e != NULL && hs->n < MAX_HEADERS; e++) {
+		const char *eq = strchr(*e, '=');
+		const char *name = *e;
+		size_t len, i;
+
+		if (eq == NULL)
+			continue;
+		if (strncmp(name, "HTTP_", 5) == 0)
+			name += 5;
+		else if (strncmp(name, "CONTENT_TYPE=", 13) != 0 &&
+			 strncmp(name, "CONTENT_LENGTH=", 15) != 0)
+			continue;
+		len = (size_t)(eq - name);
+		if (len >= sizeof(hs->names[0]))
+			continue;
+		for (i = 0; i < len; i++)
+			hs->names[hs->n][i] = name[i] == '_' ? '-' : name[i];
+		hs->names[hs->n][len] = '\0';
+		hs->h[hs->n].name = hs->names[hs->n];
+		hs->h[hs->n].value = eq + 1;
+		hs->n++;
+	}
+}
+
+/* The body reader: a short read with an error set means the client went away. */
+static ssize_t body_read(void *ctx, void *buf, size_t n)
+{
+	FCGX_Stream *in = ctx;
+	int got = FCGX_GetStr(buf, (int)(n > IO_CHUNK ? IO_CHUNK : n), in);
+
+	if (got < 0 || (got == 0 && FCGX_GetError(in) != 0))
+		return -1;
+	return got;
+}
+
+static int write_file(FCGX_Stream *out, int fd, uint64_t offset, uint64_t length)
+{
+	char buf[IO_CHUNK];
+
+	while (length > 0) {
+		size_t want = length < sizeof(buf) ? (size_t)length : sizeof(buf);
+		ssize_t n = pread(fd, buf, want, (off_t)offset);
+		if (n <= 0)
+			return -1;
+		if (FCGX_PutStr(buf, (int)n, out) != n)
+			return -1;
+		offset += (uint64_t)n;
+		length -= (uint64_t)n;
+	}
+	return 0;
+}
+
+static int write_response(FCGX_Stream *out, const struct octo_response *resp)
+{
+	size_t i;
+
+	FCGX_FPrintF(out, "Status: %d\r\n", resp->status);
+	for (i = 0; i < resp->n_headers; i++)
+		FCGX_FPrintF(out, "%s: %s\r\n", resp->headers[i].name, resp->headers[i].value);
+	FCGX_PutS("\r\n", out);
+	if (resp->body_len > 0 && FCGX_PutStr(resp->body, (int)resp->body_len, out) < 0)
+		return -1;
+	if (resp->file_fd >= 0)
+		return write_file(out, resp->file_fd, resp->file_offset, resp->file_length);
+	return FCGX_GetError(out) == 0 ? 0 : -1;
+}
+
+static double elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void serve_one(FCGX_Request *fr)
+{
+	struct header_set hs;
+	struct octo_request req;
+	struct octo_response resp;
+	struct timespec t0;
+	const char *uri = FCGX_GetParam("REQUEST_URI", fr->envp);
+	int werr;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	collect_headers(fr->envp, &hs);
+	memset(&req, 0, sizeof(req));
+	req.method = FCGX_GetParam("REQUEST_METHOD", fr->envp);
+	req.uri = uri != NULL ? uri : "/";
+	req.headers = hs.h;
+	req.n_headers = hs.n;
+	req.remote_user = FCGX_GetParam("REMOTE_USER", fr->envp);
+	req.body.read = body_read;
+	req.body.ctx = fr->in;
+	req.body.length = octo_content_length(FCGX_GetParam("CONTENT_LENGTH", fr->envp));
+	if (req.method == NULL)
+		req.method = "GET";
+
+	octo_response_init(&resp);
+	octo_registry_handle(srv.reg, &req, &resp);
+	werr = write_response(fr->out, &resp);
+	{
+		struct octo_log_field f[] = {
+			{.key = "method", .str = req.method},
+			{.key = "uri", .str = req.uri},
+			{.key = "status", .num = resp.status, .is_num = 1},
+			{.key = "duration_ms", .num = (long long)elapsed_ms(&t0), .is_num = 1},
+			{.key = "error", .str = werr ? "client gone" : ""},
+		};
+		octo_log(srv.log, resp.status >= 500 ? OCTO_LOG_ERROR : OCTO_LOG_INFO, "request", f,
+			 sizeof(f) / sizeof(f[0]));
+	}
+	octo_response_cleanup(&resp);
+}
+
+static void *worker(void *arg)
+{
+	FCGX_Request fr;
+
+	(void)arg;
+	FCGX_InitRequest(&fr, srv.listen_fd, 0);
+	for (;;) {
+		int rc = FCGX_Accept_r(&fr);
+
+		pthread_mutex_lock(&srv.lock);
+		if (rc < 0 || srv.stopping) {
+			pthread_mutex_unlock(&srv.lock);
+			if (rc == 0) /* accepted just as we stop: still answer it */
+				serve_one(&fr);
+			break;
+		}
+		pthread_mutex_unlock(&srv.lock);
+		serve_one(&fr);
+	}
+	FCGX_Finish_r(&fr);
+	pthread_mutex_lock(&srv.lock);
+	srv.running--;
+	pthread_cond_signal(&srv.idle);
+	pthread_mutex_unlock(&srv.lock);
+	return NULL;
+}
+
+/* SIGTERM/SIGINT: stop accepting, let requests in flight finish within
+ * server.shutdown_timeout, then exit. */
+static void *signal_thread(void *arg)
+{
+	sigset_t *set = arg;
+	int sig;
+
+	while (sigwait(set, &sig) != 0)
+		;
+	pthread_mutex_lock(&srv.lock);
+	srv.stopping = 1;
+	pthread_cond_broadcast(&srv.idle);
+	pthread_mutex_unlock(&srv.lock);
+	/* Wakes every thread blocked in accept(2) (it then fails with EINVAL). */
+	shutdown(srv.listen_fd, SHUT_RDWR);
+	return NULL;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: octoserve-fcgi [-c FILE] [--config-get KEY | --check-config]\n"
+		   "  -c FILE          configuration file (JSON); OCTOSERVE_* variables override it\n"
+		   "  --config-get KEY print one configuration value (e.g. server.port) and exit\n"
+		   "  --check-config   validate the configuration and exit\n");
+}
+
+static int open_listen_socket(const char *listen)
+{
+	const char *path = strncmp(listen, "unix:", 5) == 0 ? listen + 5 : listen;
+
+	if (path[0] == '/')
+		unlink(path); /* a stale socket from an earlier run */
+	return FCGX_OpenSocket(path, 128);
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_path = NULL, *get_key = NULL;
+	char errbuf[512];
+	pthread_t sig_tid, *tids;
+	sigset_t set;
+	struct timespec deadline;
+	int i, check_only = 0, started = 0;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+			config_path = argv[++i];
+		} else if (strcmp(argv[i], "--config-get") == 0 && i + 1 < argc) {
+			get_key = argv[++i];
+		} else if (strcmp(argv[i], "--check-config") == 0) {
+			check_only = 1;
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (octo_config_load(&srv.cfg, config_path, NULL, errbuf, sizeof(errbuf)) != OCTO_OK) {
+		fprintf(stderr, "octoserve-fcgi: %s\n", errbuf);
+		return 1;
+	}
+	if (get_key != NULL) {
+		char *v = octo_config_get(&srv.cfg, get_key);
+		if (v == NULL) {
+			fprintf(stderr, "octoserve-fcgi: unknown key \"%s\"\n", get_key);
+			return 1;
+		}
+		printf("%s\n", v);
+		free(v);
+		return 0;
+	}
+	if (check_only)
+		return 0;
+	srv.log = octo_logger_new(srv.cfg.logging.level, srv.cfg.logging.format,
+				  srv.cfg.logging.output, errbuf, sizeof(errbuf));
+	if (srv.log == NULL) {
+		fprintf(stderr, "octoserve-fcgi: %s\n", errbuf);
+		return 1;
+	}
+	if (octo_registry_new(&srv.cfg, srv.log, &srv.reg) != OCTO_OK) {
+		fprintf(stderr, "octoserve-fcgi: cannot open the store at %s\n",
+			srv.cfg.storage.path);
+		return 1;
+	}
+	if (FCGX_Init() != 0) {
+		fprintf(stderr, "octoserve-fcgi: FCGX_Init failed\n");
+		return 1;
+	}
+	if (srv.cfg.fcgi.listen != NULL && srv.cfg.fcgi.listen[0] != '\0') {
+		srv.listen_fd = open_listen_socket(srv.cfg.fcgi.listen);
+		if (srv.listen_fd < 0) {
+			fprintf(stderr, "octoserve-fcgi: cannot listen on %s\n", srv.cfg.fcgi.listen);
+			return 1;
+		}
+	}
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	pthread_create(&sig_tid, NULL, signal_thread, &set);
+
+	tids = calloc((size_t)srv.cfg.fcgi.threads, sizeof(*tids));
+	if (tids == NULL)
+		return 1;
+	pthread_mutex_lock(&srv.lock);
+	for (i = 0; i < srv.cfg.fcgi.threads; i++) {
+		if (pthread_create(&tids[i], NULL, worker, NULL) == 0) {
+			srv.running++;
+			started++;
+		}
+	}
+	{
+		struct octo_log_field f[] = {{.key = "threads", .num = started, .is_num = 1},
+					     {.key = "storage", .str = srv.cfg.storage.path}};
+		octo_log(srv.log, OCTO_LOG_INFO, "started", f, 2);
+	}
+	/* Wait for the workers to leave their loops; after SIGTERM, at most shutdown_timeout. */
+	while (srv.running > 0 && !srv.stopping)
+		pthread_cond_wait(&srv.idle, &srv.lock);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += srv.cfg.server.shutdown_timeout_ms / 1000;
+	deadline.tv_nsec += (srv.cfg.server.shutdown_timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	while (srv.running > 0)
+		if (pthread_cond_timedwait(&srv.idle, &srv.lock, &deadline) == ETIMEDOUT)
+			break;
+	{
+		struct octo_log_field f[] = {{.key = "unfinished", .num = srv.running, .is_num = 1}};
+		octo_log(srv.log, OCTO_LOG_INFO, "stopped", f, 1);
+	}
+	pthread_mutex_unlock(&srv.lock);
+	/* Threads still in a request past the deadline are abandoned: their sessions stay
+	 * resumable on disk. */
+	_exit(0);
+}

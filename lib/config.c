@@ -1,0 +1,887 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Configuration: one row per key of DESIGN.md ("Configuration") drives the defaults, the walk
+ * over the JSON file (which is how unknown keys are found), the OCTOSERVE_* environment
+ * overrides and octo_config_get, so adding a key is one line in keys[]. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+/* Ceilings that keep every duration and size far from overflow in callers' arithmetic. */
+#define DUR_MAX_MS (365LL * 24 * 3600 * 1000) /* a year */
+#define GIB (1LL << 30)
+
+enum key_type {
+	K_STR,    /* char *, optional check() */
+	K_INT,    /* int in [min, max] */
+	K_SIZE,   /* int64_t bytes in [min, max] */
+	K_DUR,    /* int64_t milliseconds in [min, max], written "30s" */
+	K_BOOL,   /* int 0/1 */
+	K_ENUM,   /* an enum stored as int: the index in names[] */
+	K_CHOICE, /* char *, one of names[] */
+	K_LIST,   /* char ** NULL-terminated, size_t count at count_off; check() per element */
+};
+
+struct key {
+	const char *path; /* "p2p.discovery.dns_name" */
+	const char *env;  /* "OCTOSERVE_P2P_DISCOVERY_DNS_NAME" */
+	enum key_type type;
+	size_t off;
+	size_t count_off;
+	int64_t min, max;
+	const char *const *names;
+	const char *def; /* the default, as environment text; NULL: unset or computed */
+	/* NULL if s is acceptable, else why not */
+	const char *(*check)(const char *s);
+};
+
+static const char *const sendfile_names[] = {
+	[OCTO_SENDFILE_NONE] = "none",
+	[OCTO_SENDFILE_X_SENDFILE] = "x-sendfile",
+	[OCTO_SENDFILE_X_ACCEL] = "x-accel-redirect",
+	NULL,
+};
+static const char *const level_names[] = {
+	[OCTO_LOG_DEBUG] = "debug",
+	[OCTO_LOG_INFO] = "info",
+	[OCTO_LOG_WARN] = "warn",
+	[OCTO_LOG_ERROR] = "error",
+	NULL,
+};
+static const char *const format_names[] = {
+	[OCTO_LOG_JSON] = "json",
+	[OCTO_LOG_TEXT] = "text",
+	NULL,
+};
+static const char *const storage_types[] = {"filesystem", NULL};
+static const char *const methods[] = {"static", "dns", "consul", NULL};
+static const char *const strategies[] = {"eager", "lazy", "hybrid", NULL};
+static const char *const consistency_modes[] = {"eventual", "strong", NULL};
+static const char *const protocols[] = {"grpc", NULL};
+
+/* K_ENUM fields are written through an int *. */
+_Static_assert(sizeof(enum octo_sendfile) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum octo_log_level) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum octo_log_format) == sizeof(int), "enum size");
+
+static const char *check_nonempty(const char *s)
+{
+	return s[0] ? NULL : "must not be empty";
+}
+
+static const char *check_url_path(const char *s)
+{
+	return s[0] == '/' ? NULL : "must start with \"/\"";
+}
+
+static const char *check_url(const char *s)
+{
+	if (!s[0] || !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8))
+		return NULL;
+	return "must be empty or start with http:// or https://";
+}
+
+/* "host:port", the host possibly "[v6]". */
+static const char *check_host_port(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	long port = 0;
+	const char *p;
+
+	if (!colon || colon == s)
+		return "must be host:port";
+	for (p = colon + 1; *p; p++) {
+		if (*p < '0' || *p > '9' || port > 65535)
+			return "must be host:port";
+		port = port * 10 + (*p - '0');
+	}
+	if (port < 1 || port > 65535)
+		return "must be host:port with a port in 1..65535";
+	return NULL;
+}
+
+static const char *check_listen(const char *s)
+{
+	if (!s[0])
+		return NULL;
+	if (!strncmp(s, "unix:", 5))
+		return s[5] == '/' ? NULL : "must be \"unix:/absolute/path\" or host:port";
+	return check_host_port(s);
+}
+
+#define ROW(p, e, t, f) .path = (p), .env = "OCTOSERVE_" e, .type = (t), \
+			.off = offsetof(struct octo_config, f)
+
+static const struct key keys[] = {
+	{ROW("server.address", "SERVER_ADDRESS", K_STR, server.address), .def = "localhost",
+	 .check = check_nonempty},
+	{ROW("server.port", "SERVER_PORT", K_INT, server.port), .def = "5000", .min = 1,
+	 .max = 65535},
+	{ROW("server.read_timeout", "SERVER_READ_TIMEOUT", K_DUR, server.read_timeout_ms),
+	 .def = "30s", .min = 1, .max = DUR_MAX_MS},
+	{ROW("server.write_timeout", "SERVER_WRITE_TIMEOUT", K_DUR, server.write_timeout_ms),
+	 .def = "30s", .min = 1, .max = DUR_MAX_MS},
+	{ROW("server.idle_timeout", "SERVER_IDLE_TIMEOUT", K_DUR, server.idle_timeout_ms),
+	 .def = "2m", .min = 1, .max = DUR_MAX_MS},
+	{ROW("server.external_url", "SERVER_EXTERNAL_URL", K_STR, server.external_url),
+	 .def = "", .check = check_url},
+	{ROW("server.shutdown_timeout", "SERVER_SHUTDOWN_TIMEOUT", K_DUR,
+	     server.shutdown_timeout_ms), .def = "30s", .min = 0, .max = DUR_MAX_MS},
+
+	{ROW("fcgi.listen", "FCGI_LISTEN", K_STR, fcgi.listen), .def = "",
+	 .check = check_listen},
+	{ROW("fcgi.threads", "FCGI_THREADS", K_INT, fcgi.threads), .def = "8", .min = 1,
+	 .max = 1024},
+	{ROW("fcgi.sendfile", "FCGI_SENDFILE", K_ENUM, fcgi.sendfile), .def = "none",
+	 .names = sendfile_names},
+	{ROW("fcgi.sendfile_prefix", "FCGI_SENDFILE_PREFIX", K_STR, fcgi.sendfile_prefix),
+	 .def = "/_blobs/", .check = check_url_path},
+
+	{ROW("storage.type", "STORAGE_TYPE", K_CHOICE, storage.type), .def = "filesystem",
+	 .names = storage_types},
+	{ROW("storage.path", "STORAGE_PATH", K_STR, storage.path), .def = "./data",
+	 .check = check_nonempty},
+	{ROW("storage.max_manifest_size", "STORAGE_MAX_MANIFEST_SIZE", K_SIZE,
+	     storage.max_manifest_size), .def = "4194304", .min = 1, .max = GIB},
+	{ROW("storage.delete_enabled", "STORAGE_DELETE_ENABLED", K_BOOL, storage.delete_enabled),
+	 .def = "true"},
+
+	{ROW("logging.level", "LOG_LEVEL", K_ENUM, logging.level), .def = "info",
+	 .names = level_names},
+	{ROW("logging.format", "LOG_FORMAT", K_ENUM, logging.format), .def = "json",
+	 .names = format_names},
+	{ROW("logging.output", "LOG_OUTPUT", K_STR, logging.output), .def = "stderr",
+	 .check = check_nonempty},
+
+	{ROW("metrics.enabled", "METRICS_ENABLED", K_BOOL, metrics.enabled), .def = "true"},
+	{ROW("metrics.endpoint", "METRICS_ENDPOINT", K_STR, metrics.endpoint), .def = "/metrics",
+	 .check = check_url_path},
+	{ROW("metrics.basic_auth.username", "METRICS_USERNAME", K_STR, metrics.username),
+	 .check = check_nonempty},
+	{ROW("metrics.basic_auth.password", "METRICS_PASSWORD", K_STR, metrics.password),
+	 .check = check_nonempty},
+
+	{ROW("p2p.enabled", "P2P_ENABLED", K_BOOL, p2p.enabled), .def = "false"},
+	{ROW("p2p.node_id", "P2P_NODE_ID", K_STR, p2p.node_id), .check = check_nonempty},
+	{ROW("p2p.port", "P2P_PORT", K_INT, p2p.port), .def = "6000", .min = 1, .max = 65535},
+	{ROW("p2p.bootstrap_peers", "P2P_BOOTSTRAP_PEERS", K_LIST, p2p.bootstrap_peers),
+	 .count_off = offsetof(struct octo_config, p2p.n_bootstrap_peers), .def = "",
+	 .check = check_host_port},
+
+	{ROW("p2p.discovery.method", "P2P_DISCOVERY_METHOD", K_CHOICE, p2p.discovery.method),
+	 .def = "static", .names = methods},
+	{ROW("p2p.discovery.interval", "P2P_DISCOVERY_INTERVAL", K_DUR,
+	     p2p.discovery.interval_ms), .def = "30s", .min = 1, .max = DUR_MAX_MS},
+	{ROW("p2p.discovery.timeout", "P2P_DISCOVERY_TIMEOUT", K_DUR, p2p.discovery.timeout_ms),
+	 .def = "10s", .min = 1, .max = DUR_MAX_MS},
+	{ROW("p2p.discovery.dns_name", "P2P_DISCOVERY_DNS_NAME", K_STR, p2p.discovery.dns_name),
+	 .def = ""},
+	{ROW("p2p.discovery.consul_address", "P2P_DISCOVERY_CONSUL_ADDRESS", K_STR,
+	     p2p.discovery.consul_address), .def = ""},
+
+	{ROW("p2p.replication.factor", "P2P_REPLICATION_FACTOR", K_INT, p2p.replication.factor),
+	 .def = "3", .min = 1, .max = 1000},
+	{ROW("p2p.replication.strategy", "P2P_REPLICATION_STRATEGY", K_CHOICE,
+	     p2p.replication.strategy), .def = "eager", .names = strategies},
+	{ROW("p2p.replication.sync_interval", "P2P_REPLICATION_SYNC_INTERVAL", K_DUR,
+	     p2p.replication.sync_interval_ms), .def = "1m", .min = 1, .max = DUR_MAX_MS},
+	{ROW("p2p.replication.consistency_mode", "P2P_REPLICATION_CONSISTENCY_MODE", K_CHOICE,
+	     p2p.replication.consistency_mode), .def = "eventual", .names = consistency_modes},
+
+	{ROW("p2p.health_check.interval", "P2P_HEALTH_CHECK_INTERVAL", K_DUR,
+	     p2p.health_check.interval_ms), .def = "15s", .min = 1, .max = DUR_MAX_MS},
+	{ROW("p2p.health_check.timeout", "P2P_HEALTH_CHECK_TIMEOUT", K_DUR,
+	     p2p.health_check.timeout_ms), .def = "5s", .min = 1, .max = DUR_MAX_MS},
+	{ROW("p2p.health_check.failure_threshold", "P2P_HEALTH_CHECK_FAILURE_THRESHOLD", K_INT,
+	     p2p.health_check.failure_threshold), .def = "3", .min = 1, .max = 1000},
+	{ROW("p2p.health_check.workers", "P2P_HEALTH_CHECK_WORKERS", K_INT,
+	     p2p.health_check.workers), .def = "10", .min = 1, .max = 1024},
+
+	{ROW("p2p.transport.protocol", "P2P_TRANSPORT_PROTOCOL", K_CHOICE, p2p.transport.protocol),
+	 .def = "grpc", .names = protocols},
+	{ROW("p2p.transport.max_connections", "P2P_TRANSPORT_MAX_CONNECTIONS", K_INT,
+	     p2p.transport.max_connections), .def = "100", .min = 1, .max = 65535},
+	{ROW("p2p.transport.idle_timeout", "P2P_TRANSPORT_IDLE_TIMEOUT", K_DUR,
+	     p2p.transport.idle_timeout_ms), .def = "5m", .min = 1, .max = DUR_MAX_MS},
+	{ROW("p2p.transport.max_message_size", "P2P_TRANSPORT_MAX_MESSAGE_SIZE", K_SIZE,
+	     p2p.transport.max_message_size), .def = "33554432", .min = 1, .max = INT32_MAX},
+};
+
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* Field accessors. They take a const config so octo_config_get can share them; only the
+ * setters, which hold a mutable config, write through the result. */
+static void *field(const struct octo_config *cfg, size_t off)
+{
+	return (char *)cfg + off;
+}
+
+#define str_at(cfg, k) ((char **)field((cfg), (k)->off))
+#define int_at(cfg, k) ((int *)field((cfg), (k)->off))
+#define i64_at(cfg, k) ((int64_t *)field((cfg), (k)->off))
+#define list_at(cfg, k) ((char ***)field((cfg), (k)->off))
+#define count_at(cfg, k) ((size_t *)field((cfg), (k)->count_off))
+
+static const struct key *find_key(const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < N_KEYS; i++)
+		if (!strcmp(keys[i].path, path))
+			return &keys[i];
+	return NULL;
+}
+
+/* True if path names an object that holds keys ("p2p", "p2p.discovery"). */
+static int is_section(const char *path)
+{
+	size_t i, n = strlen(path);
+
+	for (i = 0; i < N_KEYS; i++)
+		if (!strncmp(keys[i].path, path, n) && keys[i].path[n] == '.')
+			return 1;
+	return 0;
+}
+
+static void seterr(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void seterr(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!buf || !size)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+}
+
+static void free_list(char **list)
+{
+	char **p;
+
+	if (!list)
+		return;
+	for (p = list; *p; p++)
+		free(*p);
+	free(list);
+}
+
+/* Replace a string field; s is copied. */
+static enum octo_err set_string(struct octo_config *cfg, const struct key *k, const char *s)
+{
+	char *copy = strdup(s);
+
+	if (!copy)
+		return OCTO_ERR_NOMEM;
+	free(*str_at(cfg, k));
+	*str_at(cfg, k) = copy;
+	return OCTO_OK;
+}
+
+/* Replace a list field; takes ownership of list (n entries and a NULL). */
+static void set_list(struct octo_config *cfg, const struct key *k, char **list, size_t n)
+{
+	free_list(*list_at(cfg, k));
+	*list_at(cfg, k) = list;
+	*count_at(cfg, k) = n;
+}
+
+static size_t name_index(const char *const *names, const char *s)
+{
+	size_t i;
+
+	for (i = 0; names[i]; i++)
+		if (!strcmp(names[i], s))
+			break;
+	return i;
+}
+
+/* "one of a, b, c" for error messages. */
+static void names_list(const char *const *names, char *buf, size_t size)
+{
+	size_t i, len = 0;
+
+	buf[0] = '\0';
+	for (i = 0; names[i] && len < size; i++) {
+		int n = snprintf(buf + len, size - len, "%s\"%s\"", i ? ", " : "", names[i]);
+
+		if (n < 0)
+			break;
+		len += (size_t)n;
+	}
+}
+
+static void format_duration(int64_t ms, char *buf, size_t size)
+{
+	if (ms % 1000 == 0)
+		snprintf(buf, size, "%" PRId64 "s", ms / 1000);
+	else
+		snprintf(buf, size, "%" PRId64 "ms", ms);
+}
+
+static enum octo_err set_number(struct octo_config *cfg, const struct key *k, long long v,
+				char *why, size_t whysize)
+{
+	if (v < k->min || v > k->max) {
+		seterr(why, whysize, "must be an integer between %" PRId64 " and %" PRId64,
+		       k->min, k->max);
+		return OCTO_ERR_CONFIG;
+	}
+	if (k->type == K_INT)
+		*int_at(cfg, k) = (int)v;
+	else
+		*i64_at(cfg, k) = (int64_t)v;
+	return OCTO_OK;
+}
+
+/* Split "a, b,c" into a NULL-terminated list, each element trimmed of spaces and checked. */
+static enum octo_err set_list_text(struct octo_config *cfg, const struct key *k, const char *s,
+				   char *why, size_t whysize)
+{
+	char **list = NULL, *item = NULL;
+	size_t n = 0, cap;
+	const char *p;
+	enum octo_err err = OCTO_OK;
+
+	cap = 1;
+	for (p = s; *p; p++)
+		cap += *p == ',';
+	list = calloc(cap + 1, sizeof(*list));
+	if (!list)
+		return OCTO_ERR_NOMEM;
+	p = s;
+	while (*p == ' ')
+		p++;
+	while (*p) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		const char *why_not;
+
+		while (len && p[len - 1] == ' ')
+			len--;
+		item = strndup(p, len);
+		if (!item) {
+			err = OCTO_ERR_NOMEM;
+			goto out;
+		}
+		why_not = len ? (k->check ? k->check(item) : NULL) : "has an empty element";
+		if (why_not) {
+			seterr(why, whysize, "%s", why_not);
+			err = OCTO_ERR_CONFIG;
+			goto out;
+		}
+		list[n++] = item;
+		item = NULL; /* transferred */
+		if (!end)
+			break;
+		p = end + 1;
+		while (*p == ' ')
+			p++;
+		if (!*p) {
+			seterr(why, whysize, "has an empty element");
+			err = OCTO_ERR_CONFIG;
+			goto out;
+		}
+	}
+	set_list(cfg, k, list, n);
+	list = NULL; /* transferred */
+out:
+	free(item);
+	free_list(list);
+	return err;
+}
+
+/* Set key k from text (the environment's syntax; JSON strings reuse it). */
+static enum octo_err set_text(struct octo_config *cfg, const struct key *k, const char *s,
+			      char *why, size_t whysize)
+{
+	const char *why_not;
+	char names[128];
+	size_t i;
+	int64_t ms;
+
+	switch (k->type) {
+	case K_STR:
+		why_not = k->check ? k->check(s) : NULL;
+		if (why_not) {
+			seterr(why, whysize, "%s", why_not);
+			return OCTO_ERR_CONFIG;
+		}
+		return set_string(cfg, k, s);
+	case K_INT:
+	case K_SIZE: {
+		char *end;
+		long long v;
+
+		if ((s[0] < '0' || s[0] > '9') && s[0] != '-')
+			goto bad_int;
+		errno = 0;
+		v = strtoll(s, &end, 10);
+		if (errno || *end)
+			goto bad_int;
+		return set_number(cfg, k, v, why, whysize);
+	bad_int:
+		seterr(why, whysize, "must be an integer between %" PRId64 " and %" PRId64,
+		       k->min, k->max);
+		return OCTO_ERR_CONFIG;
+	}
+	case K_DUR: {
+		char lo[32], hi[32];
+
+		ms = octo_config_parse_duration(s);
+		if (ms >= k->min && ms <= k->max) {
+			*i64_at(cfg, k) = ms;
+			return OCTO_OK;
+		}
+		format_duration(k->min, lo, sizeof(lo));
+		format_duration(k->max, hi, sizeof(hi));
+		seterr(why, whysize, "must be a duration like \"30s\", \"2m\" or \"1h30m\" "
+		       "between %s and %s", lo, hi);
+		return OCTO_ERR_CONFIG;
+	}
+	case K_BOOL:
+		if (!strcmp(s, "true") || !strcmp(s, "1")) {
+			*int_at(cfg, k) = 1;
+			return OCTO_OK;
+		}
+		if (!strcmp(s, "false") || !strcmp(s, "0")) {
+			*int_at(cfg, k) = 0;
+			return OCTO_OK;
+		}
+		seterr(why, whysize, "must be true, false, 1 or 0");
+		return OCTO_ERR_CONFIG;
+	case K_ENUM:
+	case K_CHOICE:
+		i = name_index(k->names, s);
+		if (!k->names[i]) {
+			names_list(k->names, names, sizeof(names));
+			seterr(why, whysize, "must be one of %s", names);
+			return OCTO_ERR_CONFIG;
+		}
+		if (k->type == K_CHOICE)
+			return set_string(cfg, k, k->names[i]);
+		*int_at(cfg, k) = (int)i;
+		return OCTO_OK;
+	case K_LIST:
+		return set_list_text(cfg, k, s, why, whysize);
+	}
+	return OCTO_ERR_CONFIG;
+}
+
+static enum octo_err set_json_list(struct octo_config *cfg, const struct key *k, json_t *v,
+				   char *why, size_t whysize)
+{
+	size_t i, n = json_array_size(v);
+	char **list = calloc(n + 1, sizeof(*list));
+	enum octo_err err = OCTO_OK;
+
+	if (!list)
+		return OCTO_ERR_NOMEM;
+	for (i = 0; i < n; i++) {
+		json_t *e = json_array_get(v, i);
+		const char *s = json_string_value(e);
+		const char *why_not;
+
+		if (!s) {
+			seterr(why, whysize, "must be an array of strings");
+			err = OCTO_ERR_CONFIG;
+			goto out;
+		}
+		why_not = !s[0] ? "has an empty element" : k->check ? k->check(s) : NULL;
+		if (why_not) {
+			seterr(why, whysize, "%s", why_not);
+			err = OCTO_ERR_CONFIG;
+			goto out;
+		}
+		list[i] = strdup(s);
+		if (!list[i]) {
+			err = OCTO_ERR_NOMEM;
+			goto out;
+		}
+	}
+	set_list(cfg, k, list, n);
+	list = NULL; /* transferred */
+out:
+	free_list(list);
+	return err;
+}
+
+/* Set key k from a JSON value of the type the key wants. */
+static enum octo_err set_json(struct octo_config *cfg, const struct key *k, json_t *v,
+			      char *why, size_t whysize)
+{
+	switch (k->type) {
+	case K_INT:
+	case K_SIZE:
+		if (!json_is_integer(v))
+			break;
+		return set_number(cfg, k, json_integer_value(v), why, whysize);
+	case K_BOOL:
+		if (!json_is_boolean(v)) {
+			seterr(why, whysize, "must be true or false");
+			return OCTO_ERR_CONFIG;
+		}
+		*int_at(cfg, k) = json_is_true(v);
+		return OCTO_OK;
+	case K_LIST:
+		if (!json_is_array(v)) {
+			seterr(why, whysize, "must be an array of strings");
+			return OCTO_ERR_CONFIG;
+		}
+		return set_json_list(cfg, k, v, why, whysize);
+	default:
+		if (!json_is_string(v)) {
+			seterr(why, whysize, "must be a string");
+			return OCTO_ERR_CONFIG;
+		}
+		return set_text(cfg, k, json_string_value(v), why, whysize);
+	}
+	seterr(why, whysize, "must be an integer between %" PRId64 " and %" PRId64, k->min,
+	       k->max);
+	return OCTO_ERR_CONFIG;
+}
+
+/* Apply the members of obj, whose own path is prefix ("" at the top). Only known sections
+ * are entered, so the recursion is as deep as keys[] is. */
+static enum octo_err walk(struct octo_config *cfg, json_t *obj, const char *prefix,
+			  const char *src, char *errbuf, size_t errsize)
+{
+	const char *name;
+	json_t *v;
+
+	json_object_foreach(obj, name, v) {
+		char path[128], why[256];
+		const struct key *k = NULL;
+		enum octo_err err;
+		int n;
+
+		n = snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", name);
+		/* A name with a dot would otherwise match a nested key ("server.port"). */
+		if (n < 0 || (size_t)n >= sizeof(path) || strchr(name, '.') || !name[0])
+			goto unknown;
+		k = find_key(path);
+		if (k) {
+			err = set_json(cfg, k, v, why, sizeof(why));
+			if (err == OCTO_ERR_CONFIG)
+				seterr(errbuf, errsize, "%s: key \"%s\": %s", src, path, why);
+			if (err)
+				return err;
+			continue;
+		}
+		if (!is_section(path))
+			goto unknown;
+		if (!json_is_object(v)) {
+			seterr(errbuf, errsize, "%s: key \"%s\": must be an object", src, path);
+			return OCTO_ERR_CONFIG;
+		}
+		err = walk(cfg, v, path, src, errbuf, errsize);
+		if (err)
+			return err;
+		continue;
+	unknown:
+		seterr(errbuf, errsize, "%s: unknown key \"%s%s%s\"", src, prefix,
+		       prefix[0] ? "." : "", name);
+		return OCTO_ERR_CONFIG;
+	}
+	return OCTO_OK;
+}
+
+static const char *sys_getenv(const char *name)
+{
+	return getenv(name);
+}
+
+static enum octo_err apply_env(struct octo_config *cfg, const char *(*getenv_fn)(const char *),
+			       char *errbuf, size_t errsize)
+{
+	size_t i;
+
+	for (i = 0; i < N_KEYS; i++) {
+		const char *s = getenv_fn(keys[i].env);
+		char why[256];
+		enum octo_err err;
+
+		if (!s)
+			continue;
+		err = set_text(cfg, &keys[i], s, why, sizeof(why));
+		if (err == OCTO_ERR_CONFIG)
+			seterr(errbuf, errsize, "%s: %s (%s)", keys[i].env, why, keys[i].path);
+		if (err)
+			return err;
+	}
+	return OCTO_OK;
+}
+
+/* Rules that span keys, checked once the file and the environment are applied. */
+static enum octo_err validate(const struct octo_config *cfg, char *errbuf, size_t errsize)
+{
+	if (!cfg->metrics.username != !cfg->metrics.password) {
+		seterr(errbuf, errsize, "key \"metrics.basic_auth\": username and password must "
+		       "be set together");
+		return OCTO_ERR_CONFIG;
+	}
+	return OCTO_OK;
+}
+
+enum octo_err octo_config_defaults(struct octo_config *cfg)
+{
+	char host[256];
+	enum octo_err err;
+	size_t i;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (i = 0; i < N_KEYS; i++) {
+		if (!keys[i].def)
+			continue;
+		err = set_text(cfg, &keys[i], keys[i].def, NULL, 0);
+		if (err)
+			goto fail;
+	}
+	if (gethostname(host, sizeof(host)) != 0 || !host[0])
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	cfg->p2p.node_id = strdup(host);
+	if (!cfg->p2p.node_id) {
+		err = OCTO_ERR_NOMEM;
+		goto fail;
+	}
+	return OCTO_OK;
+fail:
+	octo_config_cleanup(cfg);
+	return OCTO_ERR_NOMEM; /* the defaults themselves are valid */
+}
+
+/* Defaults, then root (may be NULL), then the environment. */
+static enum octo_err load_json(struct octo_config *cfg, json_t *root, const char *src,
+			       const char *(*getenv_fn)(const char *), char *errbuf,
+			       size_t errsize)
+{
+	enum octo_err err;
+
+	err = octo_config_defaults(cfg);
+	if (err)
+		goto out;
+	if (root && !json_is_object(root)) {
+		seterr(errbuf, errsize, "%s: the top level must be an object", src);
+		err = OCTO_ERR_CONFIG;
+		goto out;
+	}
+	if (root) {
+		err = walk(cfg, root, "", src, errbuf, errsize);
+		if (err)
+			goto out;
+	}
+	err = apply_env(cfg, getenv_fn ? getenv_fn : sys_getenv, errbuf, errsize);
+	if (err)
+		goto out;
+	err = validate(cfg, errbuf, errsize);
+out:
+	if (err == OCTO_ERR_NOMEM)
+		seterr(errbuf, errsize, "out of memory");
+	if (err)
+		octo_config_cleanup(cfg);
+	return err;
+}
+
+static void json_syntax_error(const json_error_t *jerr, const char *src, char *errbuf,
+			      size_t errsize)
+{
+	if (jerr->line > 0)
+		seterr(errbuf, errsize, "%s:%d:%d: %s", src, jerr->line, jerr->column, jerr->text);
+	else
+		seterr(errbuf, errsize, "%s: %s", src, jerr->text);
+}
+
+enum octo_err octo_config_load(struct octo_config *cfg, const char *path,
+			       const char *(*getenv_fn)(const char *name), char *errbuf,
+			       size_t errsize)
+{
+	json_error_t jerr;
+	json_t *root = NULL;
+	enum octo_err err;
+
+	if (path) {
+		root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+		if (!root) {
+			memset(cfg, 0, sizeof(*cfg));
+			json_syntax_error(&jerr, path, errbuf, errsize);
+			return OCTO_ERR_CONFIG;
+		}
+	}
+	err = load_json(cfg, root, path, getenv_fn, errbuf, errsize);
+	json_decref(root);
+	return err;
+}
+
+enum octo_err octo_config_load_text(struct octo_config *cfg, const char *text, size_t len,
+				    const char *(*getenv_fn)(const char *name), char *errbuf,
+				    size_t errsize)
+{
+	static const char src[] = "<config>";
+	json_error_t jerr;
+	json_t *root;
+	enum octo_err err;
+
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		memset(cfg, 0, sizeof(*cfg));
+		json_syntax_error(&jerr, src, errbuf, errsize);
+		return OCTO_ERR_CONFIG;
+	}
+	err = load_json(cfg, root, src, getenv_fn, errbuf, errsize);
+	json_decref(root);
+	return err;
+}
+
+void octo_config_cleanup(struct octo_config *cfg)
+{
+	size_t i;
+
+	if (!cfg)
+		return;
+	for (i = 0; i < N_KEYS; i++) {
+		if (keys[i].type == K_STR || keys[i].type == K_CHOICE)
+			free(*str_at(cfg, &keys[i]));
+		else if (keys[i].type == K_LIST)
+			free_list(*list_at(cfg, &keys[i]));
+	}
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* Go's time.ParseDuration grammar, [0-9]*(\.[0-9]*)?unit repeated, summed in nanoseconds
+ * with its overflow rules, then truncated to milliseconds. Signs other than '+' and bare
+ * numbers (even "0") are rejected. */
+int64_t octo_config_parse_duration(const char *s)
+{
+	static const struct {
+		const char *name;
+		uint64_t ns;
+	} units[] = {
+		{"ns", 1ULL},
+		{"us", 1000ULL},
+		{"\xc2\xb5s", 1000ULL}, /* U+00B5 micro sign */
+		{"\xce\xbcs", 1000ULL}, /* U+03BC Greek mu */
+		{"ms", 1000000ULL},
+		{"s", 1000000000ULL},
+		{"m", 60ULL * 1000000000ULL},
+		{"h", 3600ULL * 1000000000ULL},
+	};
+	const uint64_t max = (uint64_t)INT64_MAX;
+	uint64_t total = 0;
+
+	if (!s)
+		return -1;
+	if (*s == '+')
+		s++;
+	if (!*s)
+		return -1;
+	while (*s) {
+		uint64_t whole = 0, frac = 0, scale = 1, unit = 0, v;
+		int digits = 0;
+		size_t ulen, i;
+
+		for (; *s >= '0' && *s <= '9'; s++, digits++) {
+			if (whole > (max - (uint64_t)(*s - '0')) / 10)
+				return -1;
+			whole = whole * 10 + (uint64_t)(*s - '0');
+		}
+		if (*s == '.') {
+			for (s++; *s >= '0' && *s <= '9'; s++, digits++) {
+				/* Digits past what 64 bits hold cannot change the result. */
+				if (scale > max / 10)
+					continue;
+				frac = frac * 10 + (uint64_t)(*s - '0');
+				scale *= 10;
+			}
+		}
+		if (!digits)
+			return -1;
+		ulen = strcspn(s, "0123456789.");
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (strlen(units[i].name) == ulen && !memcmp(units[i].name, s, ulen))
+				unit = units[i].ns;
+		if (!unit)
+			return -1;
+		s += ulen;
+		if (whole > max / unit)
+			return -1;
+		v = whole * unit;
+		if (frac) {
+			v += (uint64_t)((double)frac * ((double)unit / (double)scale));
+			if (v > max)
+				return -1;
+		}
+		if (v > max - total)
+			return -1;
+		total += v;
+	}
+	return (int64_t)(total / 1000000ULL);
+}
+
+char *octo_config_get(const struct octo_config *cfg, const char *key)
+{
+	const struct key *k = key ? find_key(key) : NULL;
+	char buf[64], *out, **list;
+	const char *s;
+	size_t i, len, n;
+	int v;
+
+	if (!k)
+		return NULL;
+	switch (k->type) {
+	case K_STR:
+	case K_CHOICE:
+		s = *str_at(cfg, k);
+		return strdup(s ? s : "");
+	case K_INT:
+		snprintf(buf, sizeof(buf), "%d", *int_at(cfg, k));
+		break;
+	case K_SIZE:
+		snprintf(buf, sizeof(buf), "%" PRId64, *i64_at(cfg, k));
+		break;
+	case K_DUR:
+		format_duration(*i64_at(cfg, k), buf, sizeof(buf));
+		break;
+	case K_BOOL:
+		snprintf(buf, sizeof(buf), "%s", *int_at(cfg, k) ? "true" : "false");
+		break;
+	case K_ENUM:
+		v = *int_at(cfg, k);
+		for (n = 0; k->names[n]; n++)
+			;
+		snprintf(buf, sizeof(buf), "%s", v >= 0 && (size_t)v < n ? k->names[v] : "");
+		break;
+	case K_LIST:
+		list = *list_at(cfg, k);
+		n = list ? *count_at(cfg, k) : 0;
+		for (len = 1, i = 0; i < n; i++)
+			len += strlen(list[i]) + 1;
+		out = malloc(len);
+		if (!out)
+			return NULL;
+		out[0] = '\0';
+		for (len = 0, i = 0; i < n; i++) {
+			size_t l = strlen(list[i]);
+
+			if (i)
+				out[len++] = ',';
+			memcpy(out + len, list[i], l + 1);
+			len += l;
+		}
+		return out;
+	default:
+		return NULL;
+	}
+	return strdup(buf);
+}

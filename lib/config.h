@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Octoserve configuration: the JSON file of DESIGN.md ("Configuration"), every key checked,
+ * unknown keys rejected, then OCTOSERVE_* environment overrides. Durations are kept in
+ * milliseconds, sizes in bytes. */
+#ifndef OCTO_CONFIG_H
+#define OCTO_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+enum octo_sendfile { OCTO_SENDFILE_NONE = 0, OCTO_SENDFILE_X_SENDFILE, OCTO_SENDFILE_X_ACCEL };
+enum octo_log_level { OCTO_LOG_DEBUG = 0, OCTO_LOG_INFO, OCTO_LOG_WARN, OCTO_LOG_ERROR };
+enum octo_log_format { OCTO_LOG_JSON = 0, OCTO_LOG_TEXT };
+
+struct octo_config {
+	struct {
+		char *address;              /* "localhost" */
+		int port;                   /* 5000, 1..65535 */
+		int64_t read_timeout_ms;    /* 30s */
+		int64_t write_timeout_ms;   /* 30s */
+		int64_t idle_timeout_ms;    /* 2m */
+		char *external_url;         /* "" */
+		int64_t shutdown_timeout_ms; /* 30s */
+	} server;
+	struct {
+		char *listen;               /* "" */
+		int threads;                /* 8, 1..1024 */
+		enum octo_sendfile sendfile; /* none */
+		char *sendfile_prefix;      /* "/_blobs/" */
+	} fcgi;
+	struct {
+		char *type;                 /* "filesystem" (the only one) */
+		char *path;                 /* "./data" */
+		int64_t max_manifest_size;  /* 4194304 */
+		int delete_enabled;         /* 1 */
+	} storage;
+	struct {
+		enum octo_log_level level;  /* info */
+		enum octo_log_format format; /* json */
+		char *output;               /* "stderr" */
+	} logging;
+	struct {
+		int enabled;                /* 1 */
+		char *endpoint;             /* "/metrics" */
+		char *username;             /* NULL: no basic auth */
+		char *password;
+	} metrics;
+	struct {
+		int enabled;                /* 0 */
+		char *node_id;              /* hostname */
+		int port;                   /* 6000 */
+		char **bootstrap_peers;     /* NULL-terminated, empty by default */
+		size_t n_bootstrap_peers;
+		struct {
+			char *method;       /* "static" | "dns" | "consul" */
+			int64_t interval_ms; /* 30s */
+			int64_t timeout_ms;  /* 10s */
+			char *dns_name;     /* "" */
+			char *consul_address; /* "" */
+		} discovery;
+		struct {
+			int factor;         /* 3 */
+			char *strategy;     /* "eager" | "lazy" | "hybrid" */
+			int64_t sync_interval_ms; /* 1m */
+			char *consistency_mode; /* "eventual" | "strong" */
+		} replication;
+		struct {
+			int64_t interval_ms; /* 15s */
+			int64_t timeout_ms;  /* 5s */
+			int failure_threshold; /* 3 */
+			int workers;        /* 10 */
+		} health_check;
+		struct {
+			char *protocol;     /* "grpc" */
+			int max_connections; /* 100 */
+			int64_t idle_timeout_ms; /* 5m */
+			int64_t max_message_size; /* 33554432 */
+		} transport;
+	} p2p;
+};
+
+/* Fill cfg with the defaults of DESIGN.md. Returns OCTO_ERR_NOMEM or OCTO_OK. */
+enum octo_err octo_config_defaults(struct octo_config *cfg);
+/* Load: defaults, then the JSON file at path (NULL: no file), then environment overrides
+ * read through getenv_fn (NULL: getenv). On error, fills errbuf with a message naming the
+ * key (and the file and line for JSON syntax errors) and returns OCTO_ERR_CONFIG; cfg is
+ * then cleaned up. */
+enum octo_err octo_config_load(struct octo_config *cfg, const char *path,
+			       const char *(*getenv_fn)(const char *name), char *errbuf,
+			       size_t errsize);
+/* Same, from a JSON text in memory (for tests and fuzzing). */
+enum octo_err octo_config_load_text(struct octo_config *cfg, const char *text, size_t len,
+				    const char *(*getenv_fn)(const char *name), char *errbuf,
+				    size_t errsize);
+void octo_config_cleanup(struct octo_config *cfg);
+/* Parse "1h30m", "30s", "250ms", "2m" into milliseconds; -1 on error. Bare numbers are
+ * rejected (a unit is required), as in Go's time.ParseDuration. */
+int64_t octo_config_parse_duration(const char *s);
+/* The value of one key as text ("server.port" -> "5000"), for scripts; malloc'd, NULL if
+ * the key is unknown. */
+char *octo_config_get(const struct octo_config *cfg, const char *key);
+
+#endif

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The journal is one append-only file. An exclusive flock serialises appenders across
+ * processes; the next sequence number comes from the last complete line, so there is no
+ * second file to keep in step. A torn last line (a crash mid-write, never acknowledged) is
+ * cut off before the next append. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "journal.h"
+
+/* Longer than any event line: names ≤ 255, digests ≤ 135, tags ≤ 128 bytes. */
+#define JOURNAL_TAIL 4096
+
+void octo_journal_path(const char *root, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/journal/events", root);
+}
+
+/* Find the sequence number of the last complete line and cut off a torn tail. */
+static int journal_last_seq(int fd, uint64_t *seq)
+{
+	char tail[JOURNAL_TAIL + 1];
+	struct stat st;
+	off_t start;
+	size_t len;
+	char *end, *line;
+
+	*seq = 0;
+	if (fstat(fd, &st) != 0)
+		return -1;
+	if (st.st_size == 0)
+		return 0;
+	start = st.st_size > JOURNAL_TAIL ? st.st_size - JOURNAL_TAIL : 0;
+	len = (size_t)(st.st_size - start);
+	if (octo_fs_pread_all(fd, tail, len, start) != 0)
+		return -1;
+	tail[len] = '\0';
+	end = memrchr(tail, '\n', len);
+	if (end == NULL) {
+		if (start != 0) { /* no newline in the tail: the file is not ours */
+			errno = EINVAL;
+			return -1;
+		}
+		return ftruncate(fd, 0);
+	}
+	if ((size_t)(end - tail) + 1 != len && ftruncate(fd, start + (end - tail) + 1) != 0)
+		return -1;
+	*end = '\0';
+	line = memrchr(tail, '\n', (size_t)(end - tail));
+	line = line == NULL ? tail : line + 1;
+	if (sscanf(line, "{\"seq\":%lu,", seq) != 1) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+static char *event_line(const struct octo_journal_event *ev, uint64_t seq, size_t *len)
+{
+	struct timeval tv;
+	char *body, *line;
+	json_t *o;
+	int n;
+
+	gettimeofday(&tv, NULL);
+	o = json_pack("{s:I,s:s,s:s,s:s*,s:s*}", "time_ms",
+		      (json_int_t)tv.tv_sec * 1000 + tv.tv_usec / 1000, "type", ev->type, "repo",
+		      ev->repo, "digest", ev->digest, "tag", ev->tag);
+	if (o == NULL)
+		return NULL;
+	body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (body == NULL)
+		return NULL;
+	/* seq first at a fixed place, so the next appender can read it back cheaply */
+	n = asprintf(&line, "{\"seq\":%lu,%s\n", (unsigned long)seq, body + 1);
+	free(body);
+	if (n < 0)
+		return NULL;
+	*len = (size_t)n;
+	return line;
+}
+
+enum octo_err octo_journal_append(const char *root, const struct octo_journal_event *ev,
+				  uint64_t *seq)
+{
+	char path[PATH_MAX];
+	enum octo_err err = OCTO_ERR_IO;
+	uint64_t last;
+	char *line = NULL;
+	size_t len = 0;
+	int fd;
+
+	octo_journal_path(root, path, sizeof(path));
+	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return octo_fs_error(errno);
+	while (flock(fd, LOCK_EX) != 0)
+		if (errno != EINTR)
+			goto out;
+	if (journal_last_seq(fd, &last) != 0)
+		goto out;
+	line = event_line(ev, last + 1, &len);
+	if (line == NULL) {
+		err = OCTO_ERR_NOMEM;
+		goto out;
+	}
+	if (write(fd, line, len) != (ssize_t)len || fdatasync(fd) != 0)
+		goto out;
+	if (last == 0 && octo_fs_fsync_parent(path) != 0) /* a new file needs its entry synced */
+		goto out;
+	if (seq != NULL)
+		*seq = last + 1;
+	err = OCTO_OK;
+out:
+	if (err != OCTO_OK && errno == ENOSPC)
+		err = OCTO_ERR_IO;
+	free(line);
+	close(fd); /* releases the lock */
+	return err;
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Shared between the registry's request handlers (not installed, not for adapters). */
+#ifndef OCTO_REGISTRY_INT_H
+#define OCTO_REGISTRY_INT_H
+
+#include "digest.h"
+#include "name.h"
+#include "registry.h"
+#include "store.h"
+
+struct octo_registry {
+	const struct octo_config *cfg;
+	struct octo_logger *log;
+	struct octo_store *store;
+	char *base_url; /* server.external_url without a trailing '/', or "" */
+};
+
+#define QUERY_MAX_PARAMS 16
+
+/* A parsed query string; keys and values are percent-decoded and NUL-terminated. */
+struct query {
+	size_t n;
+	struct {
+		char *key;
+		char *value;
+	} params[QUERY_MAX_PARAMS];
+	char *storage;
+};
+
+/* One routed request: the repository name and what follows it, both decoded. */
+struct route {
+	const struct octo_request *req;
+	const char *method;
+	char name[OCTO_NAME_MAX + 1];
+	const char *tail; /* digest, upload id, reference; "" when none */
+	size_t tail_len;
+	struct query query;
+};
+
+/* The first value of a query parameter, or NULL. */
+const char *query_get(const struct query *q, const char *key);
+
+/* Response building. Each returns 0, or -1 when the response is full (the handler then
+ * answers 500). */
+int resp_header(struct octo_response *resp, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void resp_error(struct octo_registry *reg, struct octo_response *resp, enum octo_err err,
+		const char *detail);
+void resp_status(struct octo_response *resp, int status);
+
+/* Blob and upload endpoints (blobs.c). */
+void blob_get(struct octo_registry *reg, struct route *rt, struct octo_response *resp);
+void blob_delete(struct octo_registry *reg, struct route *rt, struct octo_response *resp);
+void upload_start(struct octo_registry *reg, struct route *rt, struct octo_response *resp);
+void upload_status(struct octo_registry *reg, struct route *rt, struct octo_response *resp);
+void upload_patch(struct octo_registry *reg, struct route *rt, struct octo_response *resp);
+void upload_put(struct octo_registry *reg, struct route *rt, struct octo_response *resp);
+void upload_delete(struct octo_registry *reg, struct route *rt, struct octo_response *resp);
+
+#endif

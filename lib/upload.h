@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Resumable upload sessions, kept on disk so that any process or thread continues any
+ * session: uploads/<uuid>/data holds the bytes, uploads/<uuid>/state the repository, the
+ * committed offset and the hash state at that offset. The state is replaced atomically
+ * after the data it covers is synced, so after a crash the state's offset is always backed
+ * by data; bytes beyond it are cut off when the session is next opened. */
+#ifndef OCTO_UPLOAD_H
+#define OCTO_UPLOAD_H
+
+#include <stdint.h>
+
+#include "body.h"
+#include "digest.h"
+#include "error.h"
+#include "store.h"
+
+#define OCTO_UPLOAD_ID_LEN 36
+
+struct octo_upload;
+
+/* Start a session for repo. persist = 0 for a monolithic upload that ends in the same
+ * request (no state file is written). The session is locked until octo_upload_close. */
+enum octo_err octo_upload_create(struct octo_store *s, const char *repo, int persist,
+				 struct octo_upload **out);
+/* Open and lock an existing session; OCTO_ERR_BLOB_UPLOAD_UNKNOWN if id is malformed,
+ * absent, or belongs to another repository. */
+enum octo_err octo_upload_open(struct octo_store *s, const char *repo, const char *id,
+			       size_t id_len, struct octo_upload **out);
+const char *octo_upload_id(const struct octo_upload *u);
+uint64_t octo_upload_offset(const struct octo_upload *u);
+/* Append the whole body at the current offset, hashing as it goes, then persist the new
+ * offset. A body that ends early (shorter than body->length, or a read error) leaves the
+ * session as it was and returns OCTO_ERR_INCOMPLETE. */
+enum octo_err octo_upload_append(struct octo_upload *u, struct octo_body *body);
+/* Verify the content against expected and move it into the store (the session ends). On
+ * mismatch returns OCTO_ERR_DIGEST_INVALID and the session is removed: nothing is kept. */
+enum octo_err octo_upload_commit(struct octo_upload *u, const struct octo_digest *expected);
+/* Remove the session and its data. */
+enum octo_err octo_upload_cancel(struct octo_upload *u);
+/* Unlock and free (the session stays on disk unless committed or cancelled). */
+void octo_upload_close(struct octo_upload *u);
+
+#endif

@@ -1,0 +1,86 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Octoserve quick start on Debian 12 (as root):
+#   ./quickstart.sh serve [-c FILE]   install what is missing, build, run lighttpd + the
+#                                     responder in the foreground on http://localhost:5000
+#   ./quickstart.sh check             the same set-up, then every test (non-zero on failure)
+# OCTOSERVE_* environment variables override the configuration, as everywhere.
+set -eu
+cd "$(dirname "$0")"
+top=$(pwd)
+
+# Everything the build and the tests use, by Debian package.
+PACKAGES="build-essential autoconf automake libtool pkg-config
+libfcgi-dev libssl-dev libjansson-dev uuid-dev libcmocka-dev
+lighttpd python3 curl strace procps"
+
+say() { printf '%s\n' "quickstart: $*" >&2; }
+
+install_packages() {
+	missing=
+	for p in $PACKAGES; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+			missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		say "missing packages:$missing (run as root, or apt-get install them)"
+		exit 1
+	fi
+	say "installing:$missing"
+	# Keep Debian's lighttpd service from starting on port 80: we run our own.
+	policy=/usr/sbin/policy-rc.d
+	created_policy=
+	if [ ! -e $policy ]; then
+		printf '#!/bin/sh\nexit 101\n' > $policy && chmod +x $policy && created_policy=1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q || true
+	# shellcheck disable=SC2086
+	apt-get install -y -q --no-install-recommends $missing
+	[ -n "$created_policy" ] && rm -f $policy
+	return 0
+}
+
+build() {
+	if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt configure ]; then
+		autoreconf -fi
+	fi
+	if [ ! -f Makefile ] || [ configure -nt Makefile ]; then
+		./configure --enable-werror
+	fi
+	make -j"$(nproc)"
+}
+
+serve() {
+	config=
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-c) config=$2; shift 2;;
+		*) say "unknown option $1"; exit 2;;
+		esac
+	done
+	install_packages
+	build
+	bin=$top/fcgi/octoserve-fcgi
+	if [ -n "$config" ]; then
+		"$bin" -c "$config" --check-config
+	else
+		"$bin" --check-config
+	fi
+	conf=$(contrib/lighttpd/mkconf.sh "$bin" "$top/run" $config)
+	say "serving on http://$($bin ${config:+-c "$config"} --config-get server.address):$($bin ${config:+-c "$config"} --config-get server.port) (Ctrl-C stops)"
+	exec lighttpd -D -f "$conf"
+}
+
+check() {
+	install_packages
+	build
+	make check -j"$(nproc)" VERBOSE=1
+}
+
+case ${1:-} in
+serve) shift; serve "$@";;
+check) shift; check "$@";;
+*) echo "usage: $0 serve [-c FILE] | check" >&2; exit 2;;
+esac

@@ -1,0 +1,167 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Test harness: a real lighttpd spawning the real responder, on a free loopback port.
+
+Registry() writes an Octoserve configuration (with overrides), has
+contrib/lighttpd/mkconf.sh turn it into a lighttpd configuration, starts lighttpd in the
+foreground and stops it by PID. Only 127.0.0.1 is ever contacted.
+"""
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+SRCDIR = os.environ.get("OCTOSERVE_SRCDIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
+BUILDDIR = os.environ.get("OCTOSERVE_BUILDDIR", SRCDIR)
+FCGI_BIN = os.environ.get("OCTOSERVE_FCGI_BIN", os.path.join(BUILDDIR, "fcgi/octoserve-fcgi"))
+LIGHTTPD = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sha256(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def deep_merge(base, extra):
+    for k, v in extra.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            deep_merge(base[k], v)
+        else:
+            base[k] = v
+    return base
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # lower-case name -> value (last one wins)
+        self.body = body
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def json(self):
+        return json.loads(self.body)
+
+    def error_code(self):
+        return self.json()["errors"][0]["code"]
+
+    def __repr__(self):
+        return "<Response %d %r %r>" % (self.status, self.headers, self.body[:200])
+
+
+class Registry:
+    """A running lighttpd + octoserve-fcgi. Use as a context manager."""
+
+    def __init__(self, config=None, env=None, threads=4):
+        self.tmp = tempfile.mkdtemp(prefix="octoserve-test-")
+        self.data = os.path.join(self.tmp, "data")
+        self.run = os.path.join(self.tmp, "run")
+        self.port = free_port()
+        cfg = {
+            "server": {"address": "127.0.0.1", "port": self.port, "shutdown_timeout": "10s"},
+            "fcgi": {"threads": threads},
+            "storage": {"path": self.data},
+            "logging": {"level": "info", "format": "json",
+                        "output": os.path.join(self.tmp, "octoserve.log")},
+        }
+        deep_merge(cfg, config or {})
+        self.config_path = os.path.join(self.tmp, "octoserve.json")
+        with open(self.config_path, "w") as f:
+            json.dump(cfg, f)
+        self.env = dict(os.environ)
+        self.env.update(env or {})
+        self.proc = None
+
+    def start(self, wrap=None):
+        """Start lighttpd; wrap (a list) prefixes the command, e.g. strace."""
+        conf = subprocess.check_output(
+            [os.path.join(SRCDIR, "contrib/lighttpd/mkconf.sh"), FCGI_BIN, self.run, self.config_path],
+            env=self.env, text=True).strip()
+        self.proc = subprocess.Popen((wrap or []) + [LIGHTTPD, "-D", "-f", conf], env=self.env)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                if self.request("GET", "/v2/").status == 200:
+                    return self
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("lighttpd did not come up; see %s" % self.run)
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def cleanup(self):
+        self.stop()
+        if os.environ.get("OCTOSERVE_KEEP_TMP") is None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+    def responder_pids(self):
+        """PIDs of the octoserve-fcgi processes lighttpd spawned (its children)."""
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+
+    def connection(self, timeout=60):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def request(self, method, path, body=None, headers=None, chunked=False, conn=None, timeout=60):
+        """One request; body may be bytes or an iterable of bytes (with chunked=True)."""
+        own = conn is None
+        c = conn or self.connection(timeout)
+        try:
+            hdrs = dict(headers or {})
+            if chunked:
+                c.putrequest(method, path, skip_accept_encoding=True)
+                for k, v in hdrs.items():
+                    c.putheader(k, v)
+                c.putheader("Transfer-Encoding", "chunked")
+                c.endheaders()
+                for piece in ([body] if isinstance(body, bytes) else body):
+                    if piece:
+                        c.send(b"%x\r\n%s\r\n" % (len(piece), piece))
+                c.send(b"0\r\n\r\n")
+            else:
+                if body is None and method in ("POST", "PUT", "PATCH"):
+                    body = b""
+                c.request(method, path, body=body, headers=hdrs)
+            r = c.getresponse()
+            data = r.read()
+            return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+        finally:
+            if own:
+                c.close()
+
+    # Conveniences for tests that need content in place.
+    def push_blob(self, repo, data):
+        digest = sha256(data)
+        r = self.request("POST", "/v2/%s/blobs/uploads/?digest=%s" % (repo, digest), body=data,
+                         headers={"Content-Type": "application/octet-stream"})
+        assert r.status == 201, r
+        return digest
