@@ -445,9 +445,12 @@ static enum octo_err set_text(struct octo_config *cfg, const struct key *k, cons
 			return OCTO_OK;
 		}
 		format_duration(k->min, lo, sizeof(lo));
-		format_duration(k->max, hi, sizeof(hi));
+		if (k->max % 3600000 == 0)
+			snprintf(hi, sizeof(hi), "%" PRId64 "h", k->max / 3600000);
+		else
+			format_duration(k->max, hi, sizeof(hi));
 		seterr(why, whysize, "must be a duration like \"30s\", \"2m\" or \"1h30m\" "
-		       "between %s and %s", lo, hi);
+		       "from %s to %s", lo, hi);
 		return OCTO_ERR_CONFIG;
 	}
 	case K_BOOL:
@@ -623,12 +626,14 @@ static enum octo_err apply_env(struct octo_config *cfg, const char *(*getenv_fn)
 	return OCTO_OK;
 }
 
-/* Rules that span keys, checked once the file and the environment are applied. */
-static enum octo_err validate(const struct octo_config *cfg, char *errbuf, size_t errsize)
+/* Rules that span keys, checked once the file and the environment are applied; src names
+ * the file, or is NULL when there was none. */
+static enum octo_err validate(const struct octo_config *cfg, const char *src, char *errbuf,
+			      size_t errsize)
 {
 	if (!cfg->metrics.username != !cfg->metrics.password) {
-		seterr(errbuf, errsize, "key \"metrics.basic_auth\": username and password must "
-		       "be set together");
+		seterr(errbuf, errsize, "%s%skey \"metrics.basic_auth\": username and password "
+		       "must be set together", src ? src : "", src ? ": " : "");
 		return OCTO_ERR_CONFIG;
 	}
 	return OCTO_OK;
@@ -685,7 +690,7 @@ static enum octo_err load_json(struct octo_config *cfg, json_t *root, const char
 	err = apply_env(cfg, getenv_fn ? getenv_fn : sys_getenv, errbuf, errsize);
 	if (err)
 		goto out;
-	err = validate(cfg, errbuf, errsize);
+	err = validate(cfg, root ? src : NULL, errbuf, errsize);
 out:
 	if (err == OCTO_ERR_NOMEM)
 		seterr(errbuf, errsize, "out of memory");
@@ -699,6 +704,8 @@ static void json_syntax_error(const json_error_t *jerr, const char *src, char *e
 {
 	if (jerr->line > 0)
 		seterr(errbuf, errsize, "%s:%d:%d: %s", src, jerr->line, jerr->column, jerr->text);
+	else if (strstr(jerr->text, src)) /* "unable to open FILE: ..." */
+		seterr(errbuf, errsize, "%s", jerr->text);
 	else
 		seterr(errbuf, errsize, "%s: %s", src, jerr->text);
 }

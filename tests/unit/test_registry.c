@@ -1,0 +1,414 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The request handler, called directly: routing, statuses, headers, bodies. */
+#include "autoconfig.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+
+static int setup(void **state)
+{
+	struct tu_registry *t = calloc(1, sizeof(*t));
+
+	tu_registry_start(t);
+	*state = t;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	tu_registry_stop(*state);
+	free(*state);
+	return 0;
+}
+
+static const char *error_code(const struct octo_response *resp)
+{
+	static char code[64];
+	const char *p = resp->body ? strstr(resp->body, "\"code\":\"") : NULL;
+
+	if (p == NULL)
+		return "";
+	snprintf(code, sizeof(code), "%s", p + 8);
+	*strchr(code, '"') = '\0';
+	return code;
+}
+
+/* Push data as a monolithic upload; returns its digest string (static). */
+static const char *push(struct tu_registry *t, const char *repo, const char *data)
+{
+	static char digest[80];
+	struct octo_response resp;
+	char uri[512];
+
+	snprintf(digest, sizeof(digest), "%s", tu_sha256(data, strlen(data)));
+	snprintf(uri, sizeof(uri), "/v2/%s/blobs/uploads/?digest=%s", repo, digest);
+	tu_request(t, "POST", uri, data, strlen(data), &resp, NULL);
+	assert_int_equal(resp.status, 201);
+	octo_response_cleanup(&resp);
+	return digest;
+}
+
+static char *read_file_body(const struct octo_response *resp)
+{
+	char *buf = calloc(1, resp->file_length + 1);
+
+	assert_true(pread(resp->file_fd, buf, resp->file_length, (off_t)resp->file_offset) ==
+		    (ssize_t)resp->file_length);
+	return buf;
+}
+
+static void test_error_table(void **state)
+{
+	struct tu_registry *t = *state;
+	static const struct {
+		const char *method, *uri;
+		int status;
+		const char *code;
+	} cases[] = {
+		{"GET", "/", 404, "NOT_FOUND"},
+		{"GET", "/v1/", 404, "NOT_FOUND"},
+		{"GET", "/v2/a/unknown/thing", 404, "NOT_FOUND"},
+		{"PUT", "/v2/", 405, "UNSUPPORTED"},
+		{"GET", "/v2/A/blobs/sha256:0", 400, "NAME_INVALID"},
+		{"GET", "/v2/a//b/blobs/sha256:0", 400, "NAME_INVALID"},
+		{"GET", "/v2/%2e%2e/blobs/uploads/", 400, "NAME_INVALID"},
+		{"GET", "/v2/a/blobs/sha256:xyz", 400, "DIGEST_INVALID"},
+		{"GET", "/v2/a/blobs/sha256:../../etc/passwd", 404, "NOT_FOUND"},
+		{"GET",
+		 "/v2/a/blobs/sha256:0000000000000000000000000000000000000000000000000000000000000000",
+		 404, "BLOB_UNKNOWN"},
+		{"GET", "/v2/a/blobs/uploads/", 405, "UNSUPPORTED"},
+		{"POST", "/v2/a/blobs/sha256:0", 405, "UNSUPPORTED"},
+		{"GET", "/v2/a/blobs/uploads/nope", 404, "BLOB_UPLOAD_UNKNOWN"},
+		{"PATCH", "/v2/a/blobs/uploads/00000000-0000-0000-0000-000000000000", 404,
+		 "BLOB_UPLOAD_UNKNOWN"},
+		{"PUT", "/v2/a/blobs/uploads/00000000-0000-0000-0000-000000000000", 400,
+		 "DIGEST_INVALID"},
+		{"GET", "/v2/a/blobs/uploads/x%zz", 400, "UNSUPPORTED"},
+		{"GET", "/v2/a/blobs/uploads/x?a=%", 400, "UNSUPPORTED"},
+		{"GET", "/v2/a/blobs/uploads/x%00", 400, "UNSUPPORTED"},
+		{"POST", "/v2/a/blobs/uploads/?digest=sha256:abc", 400, "DIGEST_INVALID"},
+		{"POST", "/v2/a/blobs/uploads/?mount=nope&from=b", 400, "DIGEST_INVALID"},
+		{"POST",
+		 "/v2/a/blobs/uploads/"
+		 "?mount=sha256:0000000000000000000000000000000000000000000000000000000000000000"
+		 "&from=B",
+		 400, "NAME_INVALID"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct octo_response resp;
+		tu_request(t, cases[i].method, cases[i].uri, NULL, 0, &resp, NULL);
+		if (resp.status != cases[i].status || strcmp(error_code(&resp), cases[i].code))
+			fail_msg("%s %s: got %d %s, want %d %s", cases[i].method, cases[i].uri,
+				 resp.status, error_code(&resp), cases[i].status, cases[i].code);
+		assert_string_equal(octo_response_header(&resp, "Content-Type"), "application/json");
+		octo_response_cleanup(&resp);
+	}
+}
+
+static void test_base(void **state)
+{
+	struct octo_response resp;
+
+	tu_request(*state, "GET", "/v2/", NULL, 0, &resp, NULL);
+	assert_int_equal(resp.status, 200);
+	assert_string_equal(octo_response_header(&resp, "Docker-Distribution-API-Version"),
+			    "registry/2.0");
+	assert_string_equal(octo_response_header(&resp, "Content-Length"), "2");
+	octo_response_cleanup(&resp);
+}
+
+static void test_get_and_head(void **state)
+{
+	struct tu_registry *t = *state;
+	const char *d = push(t, "lib/x", "0123456789");
+	struct octo_response resp;
+	char uri[256], *body;
+
+	snprintf(uri, sizeof(uri), "/v2/lib/x/blobs/%s", d);
+	tu_request(t, "GET", uri, NULL, 0, &resp, NULL);
+	assert_int_equal(resp.status, 200);
+	assert_string_equal(octo_response_header(&resp, "Docker-Content-Digest"), d);
+	assert_string_equal(octo_response_header(&resp, "Content-Length"), "10");
+	body = read_file_body(&resp);
+	assert_string_equal(body, "0123456789");
+	free(body);
+	octo_response_cleanup(&resp);
+
+	tu_request(t, "HEAD", uri, NULL, 0, &resp, NULL);
+	assert_int_equal(resp.status, 200);
+	assert_string_equal(octo_response_header(&resp, "Content-Length"), "10");
+	assert_int_equal(resp.file_fd, -1);
+	assert_null(resp.body);
+	octo_response_cleanup(&resp);
+
+	/* served only from repositories that link it */
+	snprintf(uri, sizeof(uri), "/v2/lib/y/blobs/%s", d);
+	tu_request(t, "GET", uri, NULL, 0, &resp, NULL);
+	assert_int_equal(resp.status, 404);
+	assert_string_equal(error_code(&resp), "BLOB_UNKNOWN");
+	octo_response_cleanup(&resp);
+}
+
+static void test_ranges(void **state)
+{
+	struct tu_registry *t = *state;
+	const char *d = push(t, "r", "0123456789");
+	static const struct {
+		const char *range;
+		int status;
+		const char *content_range, *body;
+	} cases[] = {
+		{"bytes=0-3", 206, "bytes 0-3/10", "0123"},
+		{"bytes=5-", 206, "bytes 5-9/10", "56789"},
+		{"bytes=-3", 206, "bytes 7-9/10", "789"},
+		{"bytes=8-100", 206, "bytes 8-9/10", "89"},
+		{"bytes=-100", 206, "bytes 0-9/10", "0123456789"},
+		{"bytes=10-", 416, "bytes */10", NULL},
+		{"bytes=-0", 416, "bytes */10", NULL},
+		{"bytes=5-2", 200, NULL, "0123456789"},
+		{"bytes=0-1,3-4", 200, NULL, "0123456789"},
+		{"items=0-1", 200, NULL, "0123456789"},
+	};
+	char uri[256];
+	size_t i;
+
+	snprintf(uri, sizeof(uri), "/v2/r/blobs/%s", d);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct octo_response resp;
+		const char *cr;
+
+		tu_request(t, "GET", uri, NULL, 0, &resp, "Range", cases[i].range, NULL);
+		assert_int_equal(resp.status, cases[i].status);
+		cr = octo_response_header(&resp, "Content-Range");
+		if (cases[i].content_range == NULL)
+			assert_null(cr);
+		else
+			assert_string_equal(cr, cases[i].content_range);
+		if (cases[i].body != NULL) {
+			char *body = read_file_body(&resp);
+			assert_string_equal(body, cases[i].body);
+			free(body);
+		} else {
+			assert_string_equal(error_code(&resp), "RANGE_INVALID");
+		}
+		octo_response_cleanup(&resp);
+	}
+}
+
+static void test_sendfile_modes(void **state)
+{
+	struct tu_registry *t = *state;
+	const char *d = push(t, "s", "payload");
+	struct octo_response resp;
+	char uri[256], want[4300];
+
+	snprintf(uri, sizeof(uri), "/v2/s/blobs/%s", d);
+	t->cfg.fcgi.sendfile = OCTO_SENDFILE_X_SENDFILE;
+	tu_request(t, "GET", uri, NULL, 0, &resp, "Range", "bytes=1-2", NULL);
+	assert_int_equal(resp.status, 200); /* the front applies the range */
+	assert_int_equal(resp.file_fd, -1);
+	snprintf(want, sizeof(want), "%s/blobs/sha256/%.2s/%s", t->dir, d + 7, d + 7);
+	assert_non_null(strstr(octo_response_header(&resp, "X-Sendfile"), want + 4));
+	assert_null(octo_response_header(&resp, "Content-Length"));
+	octo_response_cleanup(&resp);
+
+	t->cfg.fcgi.sendfile = OCTO_SENDFILE_X_ACCEL;
+	tu_request(t, "GET", uri, NULL, 0, &resp, NULL);
+	snprintf(want, sizeof(want), "/_blobs/sha256/%.2s/%s", d + 7, d + 7);
+	assert_string_equal(octo_response_header(&resp, "X-Accel-Redirect"), want);
+	assert_string_equal(octo_response_header(&resp, "Docker-Content-Digest"), d);
+	octo_response_cleanup(&resp);
+
+	/* HEAD never needs the file */
+	tu_request(t, "HEAD", uri, NULL, 0, &resp, NULL);
+	assert_null(octo_response_header(&resp, "X-Accel-Redirect"));
+	assert_string_equal(octo_response_header(&resp, "Content-Length"), "7");
+	octo_response_cleanup(&resp);
+	t->cfg.fcgi.sendfile = OCTO_SENDFILE_NONE;
+}
+
+static void test_chunked_session(void **state)
+{
+	struct tu_registry *t = *state;
+	struct octo_response resp;
+	char loc[512], uri[700];
+
+	tu_request(t, "POST", "/v2/c/blobs/uploads/", NULL, 0, &resp, NULL);
+	assert_int_equal(resp.status, 202);
+	assert_string_equal(octo_response_header(&resp, "Range"), "0-0");
+	snprintf(loc, sizeof(loc), "%s", octo_response_header(&resp, "Location"));
+	assert_non_null(strstr(loc, "/v2/c/blobs/uploads/"));
+	octo_response_cleanup(&resp);
+
+	tu_request(t, "PATCH", loc, "abc", 3, &resp, "Content-Range", "0-2", NULL);
+	assert_int_equal(resp.status, 202);
+	assert_string_equal(octo_response_header(&resp, "Range"), "0-2");
+	octo_response_cleanup(&resp);
+
+	/* out of order: 416, nothing appended */
+	tu_request(t, "PATCH", loc, "zzz", 3, &resp, "Content-Range", "5-7", NULL);
+	assert_int_equal(resp.status, 416);
+	assert_string_equal(octo_response_header(&resp, "Range"), "0-2");
+	octo_response_cleanup(&resp);
+	/* range and length disagree */
+	tu_request(t, "PATCH", loc, "zzz", 3, &resp, "Content-Range", "3-9", NULL);
+	assert_int_equal(resp.status, 416);
+	octo_response_cleanup(&resp);
+
+	tu_request(t, "PATCH", loc, "def", 3, &resp, NULL);
+	assert_int_equal(resp.status, 202);
+	octo_response_cleanup(&resp);
+
+	tu_request(t, "GET", loc, NULL, 0, &resp, NULL);
+	assert_int_equal(resp.status, 204);
+	assert_string_equal(octo_response_header(&resp, "Range"), "0-5");
+	octo_response_cleanup(&resp);
+
+	snprintf(uri, sizeof(uri), "%s?digest=%s", loc, tu_sha256("abcdefgh", 8));
+	tu_request(t, "PUT", uri, "gh", 2, &resp, NULL);
+	assert_int_equal(resp.status, 201);
+	assert_string_equal(octo_response_header(&resp, "Docker-Content-Digest"),
+			    tu_sha256("abcdefgh", 8));
+	octo_response_cleanup(&resp);
+
+	tu_request(t, "GET", loc, NULL, 0, &resp, NULL);
+	assert_int_equal(resp.status, 404);
+	octo_response_cleanup(&resp);
+}
+
+static void test_mount_and_delete(void **state)
+{
+	struct tu_registry *t = *state;
+	const char *d = push(t, "src", "shared layer");
+	struct octo_response resp;
+	char uri[512];
+
+	snprintf(uri, sizeof(uri), "/v2/dst/blobs/uploads/?from=src&mount=%s", d);
+	tu_request(t, "POST", uri, NULL, 0, &resp, NULL);
+	assert_int_equal(resp.status, 201);
+	assert_string_equal(octo_response_header(&resp, "Docker-Content-Digest"), d);
+	octo_response_cleanup(&resp);
+
+	/* not linked in from: an ordinary upload starts */
+	snprintf(uri, sizeof(uri), "/v2/dst2/blobs/uploads/?mount=%s&from=nothere", d);
+	tu_request(t, "POST", uri, NULL, 0, &resp, NULL);
+	assert_int_equal(resp.status, 202);
+	octo_response_cleanup(&resp);
+
+	/* automatic mount: no from */
+	snprintf(uri, sizeof(uri), "/v2/dst3/blobs/uploads/?mount=%s", d);
+	tu_request(t, "POST", uri, NULL, 0, &resp, NULL);
+	assert_int_equal(resp.status, 201);
+	octo_response_cleanup(&resp);
+
+	snprintf(uri, sizeof(uri), "/v2/dst/blobs/%s", d);
+	tu_request(t, "DELETE", uri, NULL, 0, &resp, NULL);
+	assert_int_equal(resp.status, 202);
+	octo_response_cleanup(&resp);
+	tu_request(t, "GET", uri, NULL, 0, &resp, NULL);
+	assert_int_equal(resp.status, 404);
+	octo_response_cleanup(&resp);
+	tu_request(t, "DELETE", uri, NULL, 0, &resp, NULL);
+	assert_int_equal(resp.status, 404);
+	octo_response_cleanup(&resp);
+
+	t->cfg.storage.delete_enabled = 0;
+	snprintf(uri, sizeof(uri), "/v2/src/blobs/%s", d);
+	tu_request(t, "DELETE", uri, NULL, 0, &resp, NULL);
+	assert_int_equal(resp.status, 405);
+	assert_string_equal(error_code(&resp), "UNSUPPORTED");
+	octo_response_cleanup(&resp);
+	t->cfg.storage.delete_enabled = 1;
+}
+
+static void test_digest_mismatch(void **state)
+{
+	struct tu_registry *t = *state;
+	struct octo_response resp;
+	char uri[512];
+
+	snprintf(uri, sizeof(uri), "/v2/m/blobs/uploads/?digest=%s", tu_sha256("other", 5));
+	tu_request(t, "POST", uri, "data", 4, &resp, NULL);
+	assert_int_equal(resp.status, 400);
+	assert_string_equal(error_code(&resp), "DIGEST_INVALID");
+	octo_response_cleanup(&resp);
+	snprintf(uri, sizeof(uri), "/v2/m/blobs/%s", tu_sha256("data", 4));
+	tu_request(t, "GET", uri, NULL, 0, &resp, NULL);
+	assert_int_equal(resp.status, 404);
+	octo_response_cleanup(&resp);
+}
+
+static void test_bad_content_length(void **state)
+{
+	struct tu_registry *t = *state;
+	struct octo_request req = {.method = "POST", .uri = "/v2/a/blobs/uploads/"};
+	struct octo_response resp;
+
+	req.body.length = octo_content_length("12abc");
+	assert_int_equal(req.body.length, OCTO_CONTENT_LENGTH_INVALID);
+	assert_int_equal(octo_content_length(""), -1);
+	assert_int_equal(octo_content_length(NULL), -1);
+	assert_int_equal(octo_content_length("99999999999999999999999"),
+			 OCTO_CONTENT_LENGTH_INVALID);
+	assert_int_equal(octo_content_length("42"), 42);
+	octo_response_init(&resp);
+	octo_registry_handle(t->reg, &req, &resp);
+	assert_int_equal(resp.status, 400);
+	octo_response_cleanup(&resp);
+}
+
+static void test_external_url(void **state)
+{
+	struct tu_registry *t = calloc(1, sizeof(*t));
+	struct octo_response resp;
+
+	(void)state;
+	t->dir = tu_tempdir();
+	{
+		char err[256];
+		const char *js = "{\"server\":{\"external_url\":\"https://reg.example/\"}}";
+		assert_int_equal(octo_config_load_text(&t->cfg, js, strlen(js), NULL, err,
+						       sizeof(err)),
+				 OCTO_OK);
+		free(t->cfg.storage.path);
+		t->cfg.storage.path = strdup(t->dir);
+		assert_int_equal(octo_registry_new(&t->cfg, NULL, &t->reg), OCTO_OK);
+	}
+	tu_request(t, "POST", "/v2/e/blobs/uploads/", NULL, 0, &resp, NULL);
+	assert_int_equal(strncmp(octo_response_header(&resp, "Location"),
+				 "https://reg.example/v2/e/blobs/uploads/", 39),
+			 0);
+	octo_response_cleanup(&resp);
+	tu_registry_stop(t);
+	free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_error_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_base, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_get_and_head, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ranges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sendfile_modes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chunked_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mount_and_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_digest_mismatch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_content_length, setup, teardown),
+		cmocka_unit_test(test_external_url),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
