@@ -120,8 +120,12 @@ int octo_fs_write_atomic(const char *path, const void *data, size_t len, int syn
 	char tmp[PATH_MAX];
 	int fd, saved;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%lx", path, (long)getpid(),
-		     (unsigned long)random()) >= (int)sizeof(tmp)) {
+	const char *slash = strrchr(path, '/');
+	int dirlen = slash ? (int)(slash - path + 1) : 0;
+
+	/* A dot name: directory listings (tags, referrers) skip it. */
+	if (snprintf(tmp, sizeof(tmp), "%.*s.%s.tmp.%ld.%lx", dirlen, path, path + dirlen,
+		     (long)getpid(), (unsigned long)random()) >= (int)sizeof(tmp)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}

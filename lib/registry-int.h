@@ -57,4 +57,12 @@ void upload_patch(struct octo_registry *reg, struct route *rt, struct octo_respo
 void upload_put(struct octo_registry *reg, struct route *rt, struct octo_response *resp);
 void upload_delete(struct octo_registry *reg, struct route *rt, struct octo_response *resp);
 
+/* Manifest, tag, catalog and referrers endpoints (manifests.c). */
+void manifest_get(struct octo_registry *reg, struct route *rt, struct octo_response *resp);
+void manifest_put(struct octo_registry *reg, struct route *rt, struct octo_response *resp);
+void manifest_delete(struct octo_registry *reg, struct route *rt, struct octo_response *resp);
+void tags_list(struct octo_registry *reg, struct route *rt, struct octo_response *resp);
+void catalog(struct octo_registry *reg, struct route *rt, struct octo_response *resp);
+void referrers(struct octo_registry *reg, struct route *rt, struct octo_response *resp);
+
 #endif

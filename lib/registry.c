@@ -248,7 +248,17 @@ static const char *last_segment(const char *path, size_t len, const char *needle
 	}
 }
 
-enum endpoint { EP_NONE, EP_BASE, EP_UPLOADS, EP_UPLOAD, EP_BLOB };
+enum endpoint {
+	EP_NONE,
+	EP_BASE,
+	EP_CATALOG,
+	EP_UPLOADS,
+	EP_UPLOAD,
+	EP_BLOB,
+	EP_MANIFEST,
+	EP_TAGS,
+	EP_REFERRERS
+};
 
 /* Split "<name><sep><tail>" and validate the name. */
 static enum octo_err route_name(struct route *rt, const char *path, const char *sep,
@@ -277,6 +287,12 @@ static enum endpoint route(struct route *rt, const char *path, enum octo_err *er
 		return EP_NONE;
 	path += 4;
 	len = strlen(path);
+	if (strcmp(path, "_catalog") == 0)
+		return EP_CATALOG;
+	if (len >= 10 && strcmp(path + len - 10, "/tags/list") == 0) {
+		*err = route_name(rt, path, path + len - 10, 10);
+		return EP_TAGS;
+	}
 	if (len >= 14 && strcmp(path + len - 14, "/blobs/uploads") == 0) {
 		*err = route_name(rt, path, path + len - 14, 14);
 		return EP_UPLOADS;
@@ -288,6 +304,14 @@ static enum endpoint route(struct route *rt, const char *path, enum octo_err *er
 	if ((sep = last_segment(path, len, "/blobs/")) != NULL) {
 		*err = route_name(rt, path, sep, 7);
 		return EP_BLOB;
+	}
+	if ((sep = last_segment(path, len, "/manifests/")) != NULL) {
+		*err = route_name(rt, path, sep, 11);
+		return EP_MANIFEST;
+	}
+	if ((sep = last_segment(path, len, "/referrers/")) != NULL) {
+		*err = route_name(rt, path, sep, 11);
+		return EP_REFERRERS;
 	}
 	return EP_NONE;
 }
@@ -308,6 +332,26 @@ static void dispatch(struct octo_registry *reg, struct route *rt, enum endpoint 
 	case EP_BASE:
 		if (get)
 			return base(resp);
+		break;
+	case EP_CATALOG:
+		if (get)
+			return catalog(reg, rt, resp);
+		break;
+	case EP_MANIFEST:
+		if (get)
+			return manifest_get(reg, rt, resp);
+		if (method_is(rt, "PUT"))
+			return manifest_put(reg, rt, resp);
+		if (method_is(rt, "DELETE"))
+			return manifest_delete(reg, rt, resp);
+		break;
+	case EP_TAGS:
+		if (get)
+			return tags_list(reg, rt, resp);
+		break;
+	case EP_REFERRERS:
+		if (get)
+			return referrers(reg, rt, resp);
 		break;
 	case EP_UPLOADS:
 		if (method_is(rt, "POST"))

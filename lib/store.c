@@ -2,9 +2,11 @@
 /* Layout: blobs/<alg>/<first two hex>/<hex>, repositories/<name>/_layers/<alg>/<hex>. */
 #include "autoconfig.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,5 +187,398 @@ enum octo_err octo_store_commit_blob(const struct octo_store *s, int fd, const c
 	if (fdatasync(fd) != 0 || make_parent(path) != 0 || rename(tmp_path, path) != 0 ||
 	    octo_fs_fsync_parent(path) != 0)
 		return octo_fs_error(errno);
+	return OCTO_OK;
+}
+
+enum octo_err octo_store_put_blob_bytes(const struct octo_store *s, const void *data,
+					size_t len, const struct octo_digest *d)
+{
+	char tmp[PATH_MAX];
+	enum octo_err err;
+	int fd;
+
+	if (octo_store_blob_stat(s, d, NULL) == OCTO_OK)
+		return OCTO_OK;
+	snprintf(tmp, sizeof(tmp), "%s/uploads/manifest.%s.%ld.%lx", s->root, d->hex,
+		 (long)getpid(), (unsigned long)random());
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return octo_fs_error(errno);
+	if (octo_fs_pwrite_all(fd, data, len, 0) != 0) {
+		err = octo_fs_error(errno);
+		unlink(tmp);
+	} else {
+		err = octo_store_commit_blob(s, fd, tmp, d);
+		if (err != OCTO_OK)
+			unlink(tmp);
+	}
+	close(fd);
+	return err;
+}
+
+enum octo_err octo_store_read_blob(const struct octo_store *s, const struct octo_digest *d,
+				   size_t max, char **data, size_t *len)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	char *buf;
+	int fd;
+
+	*data = NULL;
+	*len = 0;
+	if (octo_store_blob_path(s, d, path, sizeof(path)) != OCTO_OK)
+		return OCTO_ERR_IO;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? OCTO_ERR_BLOB_UNKNOWN : OCTO_ERR_IO;
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return OCTO_ERR_IO;
+	}
+	if ((uint64_t)st.st_size > max) {
+		close(fd);
+		return OCTO_ERR_TOO_LARGE;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (buf == NULL || octo_fs_pread_all(fd, buf, (size_t)st.st_size, 0) != 0) {
+		free(buf);
+		close(fd);
+		return buf == NULL ? OCTO_ERR_NOMEM : OCTO_ERR_IO;
+	}
+	close(fd);
+	buf[st.st_size] = '\0';
+	*data = buf;
+	*len = (size_t)st.st_size;
+	return OCTO_OK;
+}
+
+static enum octo_err repo_path(const struct octo_store *s, char *buf, size_t size,
+			       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static enum octo_err repo_path(const struct octo_store *s, char *buf, size_t size,
+			       const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(buf, size, "%s/repositories/", s->root), m;
+
+	if (n < 0 || (size_t)n >= size)
+		return OCTO_ERR_IO;
+	va_start(ap, fmt);
+	m = vsnprintf(buf + n, size - (size_t)n, fmt, ap);
+	va_end(ap);
+	return m < 0 || (size_t)m >= size - (size_t)n ? OCTO_ERR_IO : OCTO_OK;
+}
+
+/* Replace path's content with text, creating its directory. */
+static enum octo_err write_small(const char *path, const char *text)
+{
+	if (make_parent(path) != 0 || octo_fs_write_atomic(path, text, strlen(text), 1) != 0)
+		return octo_fs_error(errno);
+	return OCTO_OK;
+}
+
+/* Read a small file into buf (NUL-terminated, trailing newline dropped). */
+static enum octo_err read_small(const char *path, char *buf, size_t size, enum octo_err missing)
+{
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno == ENOENT || errno == ENOTDIR ? missing : OCTO_ERR_IO;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return OCTO_ERR_IO;
+	buf[n] = '\0';
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+	return OCTO_OK;
+}
+
+static enum octo_err remove_durably(const char *path, enum octo_err missing)
+{
+	if (unlink(path) != 0)
+		return errno == ENOENT || errno == ENOTDIR ? missing : octo_fs_error(errno);
+	return octo_fs_fsync_parent(path) == 0 ? OCTO_OK : octo_fs_error(errno);
+}
+
+enum octo_err octo_store_link_manifest(const struct octo_store *s, const char *repo,
+				       const struct octo_digest *d, const char *media_type)
+{
+	char path[PATH_MAX];
+
+	if (repo_path(s, path, sizeof(path), "%s/_manifests/revisions/%s/%s", repo,
+		      octo_digest_alg_name(d->alg), d->hex) != OCTO_OK)
+		return OCTO_ERR_IO;
+	return write_small(path, media_type);
+}
+
+enum octo_err octo_store_manifest_type(const struct octo_store *s, const char *repo,
+				       const struct octo_digest *d, char *buf, size_t size)
+{
+	char path[PATH_MAX];
+
+	if (repo_path(s, path, sizeof(path), "%s/_manifests/revisions/%s/%s", repo,
+		      octo_digest_alg_name(d->alg), d->hex) != OCTO_OK)
+		return OCTO_ERR_IO;
+	return read_small(path, buf, size, OCTO_ERR_MANIFEST_UNKNOWN);
+}
+
+enum octo_err octo_store_unlink_manifest(const struct octo_store *s, const char *repo,
+					 const struct octo_digest *d)
+{
+	char path[PATH_MAX];
+
+	if (repo_path(s, path, sizeof(path), "%s/_manifests/revisions/%s/%s", repo,
+		      octo_digest_alg_name(d->alg), d->hex) != OCTO_OK)
+		return OCTO_ERR_IO;
+	return remove_durably(path, OCTO_ERR_MANIFEST_UNKNOWN);
+}
+
+enum octo_err octo_store_tag_set(const struct octo_store *s, const char *repo, const char *tag,
+				 const struct octo_digest *d)
+{
+	char path[PATH_MAX], ds[OCTO_DIGEST_MAX_STRING];
+
+	if (repo_path(s, path, sizeof(path), "%s/_manifests/tags/%s", repo, tag) != OCTO_OK)
+		return OCTO_ERR_IO;
+	octo_digest_format(d, ds, sizeof(ds));
+	return write_small(path, ds);
+}
+
+enum octo_err octo_store_tag_get(const struct octo_store *s, const char *repo, const char *tag,
+				 struct octo_digest *d)
+{
+	char path[PATH_MAX], ds[OCTO_DIGEST_MAX_STRING + 2];
+	enum octo_err err;
+
+	if (repo_path(s, path, sizeof(path), "%s/_manifests/tags/%s", repo, tag) != OCTO_OK)
+		return OCTO_ERR_IO;
+	err = read_small(path, ds, sizeof(ds), OCTO_ERR_MANIFEST_UNKNOWN);
+	if (err != OCTO_OK)
+		return err;
+	return octo_digest_parse(ds, strlen(ds), d) == OCTO_OK ? OCTO_OK : OCTO_ERR_IO;
+}
+
+enum octo_err octo_store_tag_delete(const struct octo_store *s, const char *repo,
+				    const char *tag)
+{
+	char path[PATH_MAX];
+
+	if (repo_path(s, path, sizeof(path), "%s/_manifests/tags/%s", repo, tag) != OCTO_OK)
+		return OCTO_ERR_IO;
+	return remove_durably(path, OCTO_ERR_MANIFEST_UNKNOWN);
+}
+
+void octo_strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+struct strv {
+	char **v;
+	size_t n, cap;
+};
+
+static int strv_push(struct strv *sv, const char *s)
+{
+	if (sv->n == sv->cap) {
+		size_t cap = sv->cap ? sv->cap * 2 : 16;
+		char **v = realloc(sv->v, cap * sizeof(*v));
+		if (v == NULL)
+			return -1;
+		sv->v = v;
+		sv->cap = cap;
+	}
+	sv->v[sv->n] = strdup(s);
+	if (sv->v[sv->n] == NULL)
+		return -1;
+	sv->n++;
+	return 0;
+}
+
+static int strv_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names in dir, sorted; dot names (temporary files of atomic writes) are skipped. */
+static enum octo_err list_dir(const char *dir, char ***out, size_t *n, enum octo_err missing)
+{
+	struct strv sv = {0};
+	struct dirent *e;
+	DIR *d = opendir(dir);
+
+	*out = NULL;
+	*n = 0;
+	if (d == NULL)
+		return errno == ENOENT || errno == ENOTDIR ? missing : OCTO_ERR_IO;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (strv_push(&sv, e->d_name) != 0) {
+			closedir(d);
+			octo_strv_free(sv.v, sv.n);
+			return OCTO_ERR_NOMEM;
+		}
+	}
+	closedir(d);
+	if (sv.n > 1)
+		qsort(sv.v, sv.n, sizeof(*sv.v), strv_cmp);
+	*out = sv.v;
+	*n = sv.n;
+	return OCTO_OK;
+}
+
+enum octo_err octo_store_tag_list(const struct octo_store *s, const char *repo, char ***tags,
+				  size_t *n)
+{
+	char path[PATH_MAX];
+	enum octo_err err;
+
+	*tags = NULL;
+	*n = 0;
+	if (repo_path(s, path, sizeof(path), "%s/_manifests", repo) != OCTO_OK)
+		return OCTO_ERR_IO;
+	if (access(path, F_OK) != 0)
+		return OCTO_ERR_NAME_UNKNOWN;
+	strcat(path, "/tags");
+	err = list_dir(path, tags, n, OCTO_ERR_NAME_UNKNOWN);
+	return err == OCTO_ERR_NAME_UNKNOWN ? OCTO_OK : err; /* no tags yet */
+}
+
+static enum octo_err referrer_path(const struct octo_store *s, const char *repo,
+				   const struct octo_digest *subject,
+				   const struct octo_digest *d, char *buf, size_t size)
+{
+	if (d == NULL)
+		return repo_path(s, buf, size, "%s/_referrers/%s/%s", repo,
+				 octo_digest_alg_name(subject->alg), subject->hex);
+	return repo_path(s, buf, size, "%s/_referrers/%s/%s/%s-%s", repo,
+			 octo_digest_alg_name(subject->alg), subject->hex,
+			 octo_digest_alg_name(d->alg), d->hex);
+}
+
+enum octo_err octo_store_referrer_add(const struct octo_store *s, const char *repo,
+				      const struct octo_digest *subject,
+				      const struct octo_digest *d, const char *descriptor)
+{
+	char path[PATH_MAX];
+
+	if (referrer_path(s, repo, subject, d, path, sizeof(path)) != OCTO_OK)
+		return OCTO_ERR_IO;
+	return write_small(path, descriptor);
+}
+
+enum octo_err octo_store_referrer_remove(const struct octo_store *s, const char *repo,
+					 const struct octo_digest *subject,
+					 const struct octo_digest *d)
+{
+	char path[PATH_MAX];
+
+	if (referrer_path(s, repo, subject, d, path, sizeof(path)) != OCTO_OK)
+		return OCTO_ERR_IO;
+	return remove_durably(path, OCTO_OK);
+}
+
+enum octo_err octo_store_referrer_list(const struct octo_store *s, const char *repo,
+				       const struct octo_digest *subject, char ***descriptors,
+				       size_t *n)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 300];
+	enum octo_err err;
+	char **names;
+	size_t i;
+
+	*descriptors = NULL;
+	*n = 0;
+	if (referrer_path(s, repo, subject, NULL, dir, sizeof(dir)) != OCTO_OK)
+		return OCTO_ERR_IO;
+	err = list_dir(dir, &names, n, OCTO_OK);
+	if (err != OCTO_OK || *n == 0)
+		return err;
+	/* Replace each file name by the descriptor it holds. */
+	for (i = 0; i < *n; i++) {
+		char *text = NULL;
+		size_t len;
+		int fd;
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size < 1024 * 1024 &&
+		    (text = malloc((size_t)st.st_size + 1)) != NULL) {
+			len = (size_t)st.st_size;
+			if (octo_fs_pread_all(fd, text, len, 0) == 0) {
+				text[len] = '\0';
+			} else {
+				free(text);
+				text = NULL;
+			}
+		}
+		if (fd >= 0)
+			close(fd);
+		free(names[i]);
+		names[i] = text != NULL ? text : strdup("");
+	}
+	*descriptors = names;
+	return OCTO_OK;
+}
+
+/* Depth-first walk collecting directories that hold a _manifests directory. */
+static enum octo_err walk_repos(const char *base, const char *prefix, struct strv *sv,
+				int depth)
+{
+	char path[PATH_MAX], name[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+
+	if (depth > 64)
+		return OCTO_OK;
+	snprintf(path, sizeof(path), "%s/%s", base, prefix);
+	d = opendir(path);
+	if (d == NULL)
+		return OCTO_OK;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (strcmp(e->d_name, "_manifests") == 0 && prefix[0] != '\0') {
+			snprintf(name, sizeof(name), "%.*s", (int)strlen(prefix) - 1, prefix);
+			if (strv_push(sv, name) != 0) {
+				closedir(d);
+				return OCTO_ERR_NOMEM;
+			}
+		} else if (e->d_name[0] != '_') {
+			snprintf(name, sizeof(name), "%s%s/", prefix, e->d_name);
+			if (walk_repos(base, name, sv, depth + 1) != OCTO_OK) {
+				closedir(d);
+				return OCTO_ERR_NOMEM;
+			}
+		}
+	}
+	closedir(d);
+	return OCTO_OK;
+}
+
+enum octo_err octo_store_repo_list(const struct octo_store *s, char ***names, size_t *n)
+{
+	char base[PATH_MAX];
+	struct strv sv = {0};
+
+	snprintf(base, sizeof(base), "%s/repositories", s->root);
+	if (walk_repos(base, "", &sv, 0) != OCTO_OK) {
+		octo_strv_free(sv.v, sv.n);
+		return OCTO_ERR_NOMEM;
+	}
+	if (sv.n > 1)
+		qsort(sv.v, sv.n, sizeof(*sv.v), strv_cmp);
+	*names = sv.v;
+	*n = sv.n;
 	return OCTO_OK;
 }

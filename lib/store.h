@@ -42,4 +42,51 @@ enum octo_err octo_store_unlink_blob(const struct octo_store *s, const char *rep
 enum octo_err octo_store_commit_blob(const struct octo_store *s, int fd, const char *tmp_path,
 				     const struct octo_digest *d);
 
+/* Store bytes in memory (a manifest) as the content of d, durably. */
+enum octo_err octo_store_put_blob_bytes(const struct octo_store *s, const void *data,
+					size_t len, const struct octo_digest *d);
+/* Read the content of d into a malloc'd buffer; OCTO_ERR_BLOB_UNKNOWN if absent,
+ * OCTO_ERR_TOO_LARGE beyond max bytes. */
+enum octo_err octo_store_read_blob(const struct octo_store *s, const struct octo_digest *d,
+				   size_t max, char **data, size_t *len);
+
+/* Manifests of a repository: _manifests/revisions/<alg>/<hex>, holding the media type. */
+enum octo_err octo_store_link_manifest(const struct octo_store *s, const char *repo,
+				       const struct octo_digest *d, const char *media_type);
+/* The stored media type (into buf) if repo holds manifest d, else OCTO_ERR_MANIFEST_UNKNOWN. */
+enum octo_err octo_store_manifest_type(const struct octo_store *s, const char *repo,
+				       const struct octo_digest *d, char *buf, size_t size);
+enum octo_err octo_store_unlink_manifest(const struct octo_store *s, const char *repo,
+					 const struct octo_digest *d);
+
+/* Tags: _manifests/tags/<tag>, holding the digest; replaced atomically and durably. */
+enum octo_err octo_store_tag_set(const struct octo_store *s, const char *repo, const char *tag,
+				 const struct octo_digest *d);
+/* OCTO_ERR_MANIFEST_UNKNOWN when the tag does not exist. */
+enum octo_err octo_store_tag_get(const struct octo_store *s, const char *repo, const char *tag,
+				 struct octo_digest *d);
+enum octo_err octo_store_tag_delete(const struct octo_store *s, const char *repo,
+				    const char *tag);
+/* All tags of repo, sorted (strcmp); OCTO_ERR_NAME_UNKNOWN if the repository has no
+ * manifests directory. Free with octo_strv_free. */
+enum octo_err octo_store_tag_list(const struct octo_store *s, const char *repo, char ***tags,
+				  size_t *n);
+
+/* Referrers index: _referrers/<alg>/<subject hex>/<alg>-<hex>, each holding the referrer's
+ * descriptor as JSON. */
+enum octo_err octo_store_referrer_add(const struct octo_store *s, const char *repo,
+				      const struct octo_digest *subject,
+				      const struct octo_digest *d, const char *descriptor);
+enum octo_err octo_store_referrer_remove(const struct octo_store *s, const char *repo,
+					 const struct octo_digest *subject,
+					 const struct octo_digest *d);
+/* The descriptors (JSON texts) of subject's referrers, sorted by file name; an empty list
+ * when there are none. */
+enum octo_err octo_store_referrer_list(const struct octo_store *s, const char *repo,
+				       const struct octo_digest *subject, char ***descriptors,
+				       size_t *n);
+/* Names of the repositories that hold manifests, sorted. */
+enum octo_err octo_store_repo_list(const struct octo_store *s, char ***names, size_t *n);
+void octo_strv_free(char **v, size_t n);
+
 #endif
