@@ -128,6 +128,31 @@ class Registry:
         out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
         return [int(p) for p in out.split()]
 
+    def fcgi_pids(self):
+        """PIDs of the octoserve-fcgi processes anywhere below the started command, so
+        also when start(wrap=...) put e.g. strace between us and lighttpd."""
+        children = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+        binary = os.path.realpath(FCGI_BIN)
+        found, todo = [], list(children.get(self.proc.pid, []))
+        while todo:
+            pid = todo.pop()
+            todo.extend(children.get(pid, []))
+            try:
+                if os.path.realpath("/proc/%d/exe" % pid) == binary:
+                    found.append(pid)
+            except OSError:
+                pass
+        return sorted(found)
+
     def connection(self, timeout=60):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
