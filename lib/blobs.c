@@ -134,7 +134,7 @@ void blob_delete(struct octo_registry *reg, struct route *rt, struct octo_respon
 	enum octo_err err;
 
 	if (!reg->cfg->storage.delete_enabled)
-		return resp_error(reg, resp, OCTO_ERR_UNSUPPORTED, "deletes are disabled");
+		return resp_deletes_disabled(reg, resp, "GET, HEAD");
 	err = tail_digest(rt, &d);
 	if (err == OCTO_OK)
 		err = octo_store_unlink_blob(reg->store, rt->name, &d);

@@ -23,8 +23,8 @@ enum octo_err {
 	OCTO_ERR_UNSUPPORTED,         /* 405 UNSUPPORTED (deletes disabled) */
 	OCTO_ERR_TOOMANYREQUESTS,
 	OCTO_ERR_RANGE_INVALID,       /* 416 BLOB_UPLOAD_INVALID: Content-Range out of order */
-	OCTO_ERR_RANGE_UNSATISFIABLE, /* 416 RANGE_INVALID: GET Range beyond the blob */
-	OCTO_ERR_NOT_FOUND,           /* 404 NOT_FOUND: no such endpoint */
+	OCTO_ERR_RANGE_UNSATISFIABLE, /* 416 SIZE_INVALID: GET Range beyond the blob */
+	OCTO_ERR_NOT_FOUND,           /* 404 UNSUPPORTED: no such endpoint */
 	OCTO_ERR_METHOD,              /* 405 UNSUPPORTED: method not allowed on this endpoint */
 	OCTO_ERR_TOO_LARGE,           /* 413 SIZE_INVALID */
 	OCTO_ERR_BAD_REQUEST,         /* 400 UNSUPPORTED: malformed request (query, headers) */

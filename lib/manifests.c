@@ -313,7 +313,7 @@ void manifest_delete(struct octo_registry *reg, struct route *rt, struct octo_re
 	enum octo_err err;
 
 	if (!reg->cfg->storage.delete_enabled)
-		return resp_error(reg, resp, OCTO_ERR_UNSUPPORTED, "deletes are disabled");
+		return resp_deletes_disabled(reg, resp, "GET, HEAD, PUT");
 	err = parse_reference(rt, &ref);
 	if (err == OCTO_ERR_MANIFEST_INVALID)
 		err = OCTO_ERR_MANIFEST_UNKNOWN;

@@ -33,6 +33,7 @@ struct route {
 	const char *method;
 	char name[OCTO_NAME_MAX + 1];
 	const char *tail; /* digest, upload id, reference; "" when none */
+	char *tail_storage; /* owns tail */
 	size_t tail_len;
 	struct query query;
 };
@@ -47,6 +48,10 @@ int resp_header(struct octo_response *resp, const char *name, const char *fmt, .
 void resp_error(struct octo_registry *reg, struct octo_response *resp, enum octo_err err,
 		const char *detail);
 void resp_status(struct octo_response *resp, int status);
+/* 405 UNSUPPORTED for a DELETE while storage.delete_enabled is false; allow lists the
+ * methods that remain. */
+void resp_deletes_disabled(struct octo_registry *reg, struct octo_response *resp,
+			   const char *allow);
 
 /* Blob and upload endpoints (blobs.c). */
 void blob_get(struct octo_registry *reg, struct route *rt, struct octo_response *resp);

@@ -151,6 +151,13 @@ void resp_error(struct octo_registry *reg, struct octo_response *resp, enum octo
 	}
 }
 
+void resp_deletes_disabled(struct octo_registry *reg, struct octo_response *resp,
+			   const char *allow)
+{
+	resp_error(reg, resp, OCTO_ERR_UNSUPPORTED, "deletes are disabled");
+	resp_header(resp, "Allow", "%s", allow);
+}
+
 /* Percent-decode src[0..len) into dst (room for len + 1). Rejects bad escapes and NUL. */
 static int percent_decode(const char *src, size_t len, char *dst)
 {
@@ -260,17 +267,29 @@ enum endpoint {
 	EP_REFERRERS
 };
 
-/* Split "<name><sep><tail>" and validate the name. */
+/* Split the raw "<name><sep><tail>", then decode each part on its own, so that an encoded
+ * '/' can never move a boundary; validate the name. */
 static enum octo_err route_name(struct route *rt, const char *path, const char *sep,
 				size_t seplen)
 {
 	size_t nlen = (size_t)(sep - path);
+	const char *tail = sep + seplen;
+	char *name = malloc(nlen + 1);
 
-	if (!octo_name_valid(path, nlen))
+	if (name == NULL)
+		return OCTO_ERR_NOMEM;
+	if (percent_decode(path, nlen, name) != 0 || !octo_name_valid(name, strlen(name))) {
+		free(name);
 		return OCTO_ERR_NAME_INVALID;
-	memcpy(rt->name, path, nlen);
-	rt->name[nlen] = '\0';
-	rt->tail = sep + seplen;
+	}
+	memcpy(rt->name, name, strlen(name) + 1);
+	free(name);
+	rt->tail_storage = malloc(strlen(tail) + 1);
+	if (rt->tail_storage == NULL)
+		return OCTO_ERR_NOMEM;
+	if (percent_decode(tail, strlen(tail), rt->tail_storage) != 0)
+		return OCTO_ERR_BAD_REQUEST;
+	rt->tail = rt->tail_storage;
 	rt->tail_len = strlen(rt->tail);
 	return OCTO_OK;
 }
@@ -322,6 +341,19 @@ static void base(struct octo_response *resp)
 	resp->body_len = resp->body ? 2 : 0;
 	resp_header(resp, "Content-Type", "application/json");
 }
+
+/* The methods each endpoint answers, for the Allow header of a 405 (RFC 9110 15.5.6). */
+static const char *const allowed[] = {
+	[EP_NONE] = "",
+	[EP_BASE] = "GET, HEAD",
+	[EP_CATALOG] = "GET, HEAD",
+	[EP_UPLOADS] = "POST",
+	[EP_UPLOAD] = "GET, HEAD, PATCH, PUT, DELETE",
+	[EP_BLOB] = "GET, HEAD, DELETE",
+	[EP_MANIFEST] = "GET, HEAD, PUT, DELETE",
+	[EP_TAGS] = "GET, HEAD",
+	[EP_REFERRERS] = "GET, HEAD",
+};
 
 static void dispatch(struct octo_registry *reg, struct route *rt, enum endpoint ep,
 		     struct octo_response *resp)
@@ -377,6 +409,7 @@ static void dispatch(struct octo_registry *reg, struct route *rt, enum endpoint 
 		return resp_error(reg, resp, OCTO_ERR_NOT_FOUND, NULL);
 	}
 	resp_error(reg, resp, OCTO_ERR_METHOD, rt->method);
+	resp_header(resp, "Allow", "%s", allowed[ep]);
 }
 
 /* Headers every response carries, Content-Length, and no body for HEAD. */
@@ -416,10 +449,13 @@ void octo_registry_handle(struct octo_registry *reg, const struct octo_request *
 		resp_error(reg, resp, OCTO_ERR_NOMEM, NULL);
 		goto out;
 	}
+	/* Routing works on the raw path; this only rejects malformed escapes early. */
 	if (percent_decode(req->uri, plen, path) != 0) {
 		resp_error(reg, resp, OCTO_ERR_BAD_REQUEST, "bad percent-encoding in path");
 		goto out;
 	}
+	memcpy(path, req->uri, plen);
+	path[plen] = '\0';
 	if (req->body.length == OCTO_CONTENT_LENGTH_INVALID) {
 		resp_error(reg, resp, OCTO_ERR_BAD_REQUEST, "malformed Content-Length");
 		goto out;
@@ -438,5 +474,6 @@ out:
 		resp_error(reg, resp, OCTO_ERR_NOMEM, NULL);
 	finish(&rt, resp);
 	free(rt.query.storage);
+	free(rt.tail_storage);
 	free(path);
 }
