@@ -10,23 +10,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "journal.h"
 #include "registry-int.h"
 #include "upload.h"
 
 static enum octo_err tail_digest(const struct route *rt, struct octo_digest *d)
 {
 	return octo_digest_parse(rt->tail, rt->tail_len, d);
-}
-
-static enum octo_err journal(struct octo_registry *reg, const char *type, const char *repo,
-			     const struct octo_digest *d)
-{
-	char ds[OCTO_DIGEST_MAX_STRING];
-	struct octo_journal_event ev = {.type = type, .repo = repo, .digest = ds};
-
-	octo_digest_format(d, ds, sizeof(ds));
-	return octo_journal_append(octo_store_root(reg->store), &ev, NULL);
 }
 
 /* Parse a single "bytes=a-b", "bytes=a-" or "bytes=-n" range against size. Returns 1 and
@@ -139,7 +128,7 @@ void blob_delete(struct octo_registry *reg, struct route *rt, struct octo_respon
 	if (err == OCTO_OK)
 		err = octo_store_unlink_blob(reg->store, rt->name, &d);
 	if (err == OCTO_OK)
-		err = journal(reg, "blob.delete", rt->name, &d);
+		err = record_change(reg, "blob.delete", rt->name, &d, NULL);
 	if (err != OCTO_OK)
 		return resp_error(reg, resp, err, NULL);
 	resp->status = 202;
@@ -165,7 +154,7 @@ static void link_and_answer(struct octo_registry *reg, struct route *rt,
 	enum octo_err err = octo_store_link_blob(reg->store, rt->name, d);
 
 	if (err == OCTO_OK)
-		err = journal(reg, event, rt->name, d);
+		err = record_change(reg, event, rt->name, d, NULL);
 	if (err != OCTO_OK)
 		return resp_error(reg, resp, err, NULL);
 	blob_created(reg, rt, resp, d);

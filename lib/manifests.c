@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "journal.h"
 #include "manifest.h"
 #include "registry-int.h"
 
@@ -34,18 +33,6 @@ static enum octo_err parse_reference(const struct route *rt, struct reference *r
 		return OCTO_ERR_MANIFEST_INVALID;
 	memcpy(ref->tag, rt->tail, rt->tail_len);
 	return OCTO_OK;
-}
-
-static enum octo_err journal(struct octo_registry *reg, const char *type, const char *repo,
-			     const struct octo_digest *d, const char *tag)
-{
-	char ds[OCTO_DIGEST_MAX_STRING];
-	struct octo_journal_event ev = {.type = type, .repo = repo, .digest = d ? ds : NULL,
-					.tag = tag};
-
-	if (d != NULL)
-		octo_digest_format(d, ds, sizeof(ds));
-	return octo_journal_append(octo_store_root(reg->store), &ev, NULL);
 }
 
 /* Resolve a reference to a digest this repository holds, with its media type. */
@@ -214,7 +201,7 @@ static enum octo_err store_manifest(struct octo_registry *reg, const struct rout
 	if (err == OCTO_OK && !ref->is_digest)
 		err = octo_store_tag_set(reg->store, rt->name, ref->tag, d);
 	if (err == OCTO_OK)
-		err = journal(reg, "manifest.put", rt->name, d, ref->is_digest ? NULL : ref->tag);
+		err = record_change(reg, "manifest.put", rt->name, d, ref->is_digest ? NULL : ref->tag);
 	return err;
 }
 
@@ -321,7 +308,7 @@ void manifest_delete(struct octo_registry *reg, struct route *rt, struct octo_re
 		/* by tag: only the tag goes */
 		err = octo_store_tag_delete(reg->store, rt->name, ref.tag);
 		if (err == OCTO_OK)
-			err = journal(reg, "tag.delete", rt->name, NULL, ref.tag);
+			err = record_change(reg, "tag.delete", rt->name, NULL, ref.tag);
 	} else if (err == OCTO_OK) {
 		d = ref.digest;
 		err = octo_store_manifest_type(reg->store, rt->name, &d, type, sizeof(type));
@@ -332,7 +319,7 @@ void manifest_delete(struct octo_registry *reg, struct route *rt, struct octo_re
 		if (err == OCTO_OK)
 			err = octo_store_unlink_manifest(reg->store, rt->name, &d);
 		if (err == OCTO_OK)
-			err = journal(reg, "manifest.delete", rt->name, &d, NULL);
+			err = record_change(reg, "manifest.delete", rt->name, &d, NULL);
 	}
 	if (err != OCTO_OK)
 		return resp_error(reg, resp, err, NULL);

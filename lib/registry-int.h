@@ -41,6 +41,10 @@ struct route {
 /* The first value of a query parameter, or NULL. */
 const char *query_get(const struct query *q, const char *key);
 
+/* Append a change to the journal (durable before the response). d and tag may be NULL. */
+enum octo_err record_change(struct octo_registry *reg, const char *type, const char *repo,
+			    const struct octo_digest *d, const char *tag);
+
 /* Response building. Each returns 0, or -1 when the response is full (the handler then
  * answers 500). */
 int resp_header(struct octo_response *resp, const char *name, const char *fmt, ...)

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "journal.h"
 #include "registry-int.h"
 
 enum octo_err octo_registry_new(const struct octo_config *cfg, struct octo_logger *log,
@@ -89,6 +90,18 @@ const char *octo_request_header(const struct octo_request *req, const char *name
 		if (strcasecmp(req->headers[i].name, name) == 0)
 			return req->headers[i].value;
 	return NULL;
+}
+
+enum octo_err record_change(struct octo_registry *reg, const char *type, const char *repo,
+			    const struct octo_digest *d, const char *tag)
+{
+	char ds[OCTO_DIGEST_MAX_STRING];
+	struct octo_journal_event ev = {.type = type, .repo = repo, .digest = d ? ds : NULL,
+					.tag = tag};
+
+	if (d != NULL)
+		octo_digest_format(d, ds, sizeof(ds));
+	return octo_journal_append(octo_store_root(reg->store), &ev, NULL);
 }
 
 long long octo_content_length(const char *value)
