@@ -9,10 +9,12 @@ set -eu
 cd "$(dirname "$0")"
 top=$(pwd)
 
-# Everything the build and the tests use, by Debian package.
+# What the build and the quick start use, by Debian package; `check` adds what the tests
+# use: the real clients (tests/clients/PACKAGES), strace for the durability test.
 PACKAGES="build-essential autoconf automake libtool pkg-config
 libfcgi-dev libssl-dev libjansson-dev uuid-dev libcmocka-dev
-lighttpd python3 curl strace procps"
+lighttpd python3 curl procps"
+TEST_PACKAGES="strace $(cat tests/clients/PACKAGES)"
 
 say() { printf '%s\n' "quickstart: $*" >&2; }
 
@@ -74,6 +76,7 @@ serve() {
 }
 
 check() {
+	PACKAGES="$PACKAGES $TEST_PACKAGES"
 	install_packages
 	build
 	make check -j"$(nproc)" VERBOSE=1

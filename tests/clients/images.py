@@ -16,6 +16,7 @@ build_all(outdir) writes, under outdir:
              never run; only its config and its marker layer differ)
   docker/    a skopeo "dir:" directory holding a Docker schema 2 image (c) (manifest.json plus
              blobs named by hex digest), docker media types throughout
+  docker-arm64/  the same for a linux/arm64/v8 Docker schema 2 image (for `docker manifest create`)
   big/       OCI image layout, tag "v1": busybox plus a ~100 MiB layer of seeded random bytes (d)
   rootfs.tar the plain busybox rootfs (not compressed), for `podman import` and `buildah add`
 
@@ -246,20 +247,33 @@ def image_config(arch, layers, variant=None, docker=False):
     return canonical(cfg)
 
 
+def docker_canonical(obj):
+    """Docker schema 2 manifests as the docker tools serialize them (Go's json.MarshalIndent with
+    three spaces, descriptor fields in the order mediaType, size, digest). `docker manifest push`
+    (20.10) re-serializes every platform manifest it pushes this way and PUTs it under the digest
+    of the new bytes: only manifests already in this form keep their digest."""
+    return json.dumps(obj, indent=3, ensure_ascii=False).encode()
+
+
 def make_image(kind, layers, arch="amd64", variant=None, docker=False, annotations=None):
     config = image_config(arch, layers, variant, docker)
-    layer_type = DOCKER_LAYER_GZIP if docker else OCI_LAYER_GZIP
-    m = {"schemaVersion": 2,
-         "mediaType": DOCKER_MANIFEST if docker else OCI_MANIFEST,
-         "config": {"mediaType": DOCKER_CONFIG if docker else OCI_CONFIG,
-                    "digest": sha256(config), "size": len(config)},
-         "layers": [layer.descriptor(layer_type) for layer in layers]}
-    if annotations:
-        m["annotations"] = annotations
+    if docker:
+        m = {"schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
+             "config": {"mediaType": DOCKER_CONFIG, "size": len(config), "digest": sha256(config)},
+             "layers": [{"mediaType": DOCKER_LAYER_GZIP, "size": layer.size, "digest": layer.digest}
+                        for layer in layers]}
+        raw = docker_canonical(m)
+    else:
+        m = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+             "config": {"mediaType": OCI_CONFIG, "digest": sha256(config), "size": len(config)},
+             "layers": [layer.descriptor(OCI_LAYER_GZIP) for layer in layers]}
+        if annotations:
+            m["annotations"] = annotations
+        raw = canonical(m)
     blobs = {sha256(config): config}
     for layer in layers:
         blobs[layer.digest] = layer.gz
-    return Image(kind, canonical(m), m["mediaType"], config, layers, blobs)
+    return Image(kind, raw, m["mediaType"], config, layers, blobs)
 
 
 def make_index(kind, images):
@@ -359,7 +373,8 @@ class Images:
     def summary(self):
         return {"outdir": self.outdir,
                 "single": self.single.summary(), "artifact": self.artifact.summary(),
-                "multi": self.multi.summary(), "docker": self.docker.summary(), "big": self.big.summary(),
+                "multi": self.multi.summary(), "docker": self.docker.summary(),
+                "docker-arm64": self.docker_arm64.summary(), "big": self.big.summary(),
                 "rootfs_tar": self.rootfs_tar_path}
 
 
@@ -393,6 +408,12 @@ def build_all(outdir, big=True):
     r.docker = make_image("docker", [base, marker_layer("docker")], docker=True)
     r.docker_dir = os.path.join(outdir, "docker")
     write_dir_transport(r.docker_dir, r.docker)
+    # and its arm64 sibling, for `docker manifest create` (Debian's docker 20.10 only takes
+    # Docker schema 2 manifests into a list)
+    r.docker_arm64 = make_image("docker-arm64", [base, marker_layer("docker-arm64")], arch="arm64",
+                                variant="v8", docker=True)
+    r.docker_arm64_dir = os.path.join(outdir, "docker-arm64")
+    write_dir_transport(r.docker_arm64_dir, r.docker_arm64)
 
     # (d) ~100 MiB layer
     if big:
