@@ -157,8 +157,10 @@ int octo_fs_touch(const char *path)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 
+	/* An existing name may come from a request that died before syncing the directory,
+	 * or from one that is syncing it right now: sync it either way. */
 	if (fd < 0)
-		return errno == EEXIST ? 0 : -1;
+		return errno == EEXIST ? octo_fs_fsync_parent(path) : -1;
 	close(fd);
 	return octo_fs_fsync_parent(path);
 }

@@ -166,7 +166,8 @@ enum octo_err octo_manifest_parse(const char *data, size_t len, const char *cont
 	}
 	/* "application/json" and "application/octet-stream" carry no claim; anything else
 	 * must agree with the body. */
-	if (mt != NULL && ct != NULL && strcmp(ct, type) != 0 && octo_manifest_media_type_known(ct)) {
+	if (mt != NULL && ct != NULL && strcmp(ct, type) != 0 &&
+	    strcmp(ct, "application/json") != 0 && strcmp(ct, "application/octet-stream") != 0) {
 		*detail = "mediaType does not match Content-Type";
 		goto out;
 	}
@@ -182,7 +183,9 @@ enum octo_err octo_manifest_parse(const char *data, size_t len, const char *cont
 			*detail = "artifactType must be a string";
 			goto out;
 		}
-		m->artifact_type = strdup(json_string_value(at));
+		/* empty means absent: an image then falls back to its config's media type */
+		if (json_string_length(at) > 0)
+			m->artifact_type = strdup(json_string_value(at));
 	}
 	ann = json_object_get(root, "annotations");
 	if (ann != NULL) {

@@ -273,7 +273,7 @@ static enum octo_err untag_all(struct octo_registry *reg, const struct route *rt
 
 /* Remove d from its subject's referrers index, if it has a subject. */
 static enum octo_err unrefer(struct octo_registry *reg, const struct route *rt,
-			     const struct octo_digest *d)
+			     const struct octo_digest *d, const char *media_type)
 {
 	const char *detail;
 	struct octo_manifest m;
@@ -283,7 +283,11 @@ static enum octo_err unrefer(struct octo_registry *reg, const struct route *rt,
 
 	if (err != OCTO_OK)
 		return err == OCTO_ERR_BLOB_UNKNOWN ? OCTO_OK : err;
-	if (octo_manifest_parse(body, len, NULL, &m, &detail) == OCTO_OK) {
+	/* The stored media type stands in for a body without "mediaType", as at PUT. It was
+	 * valid then, so a failure now means the store is damaged. */
+	if (octo_manifest_parse(body, len, media_type, &m, &detail) != OCTO_OK) {
+		err = OCTO_ERR_IO;
+	} else {
 		if (m.has_subject)
 			err = octo_store_referrer_remove(reg->store, rt->name, &m.subject, d);
 		octo_manifest_cleanup(&m);
@@ -315,7 +319,7 @@ void manifest_delete(struct octo_registry *reg, struct route *rt, struct octo_re
 		if (err == OCTO_OK)
 			err = untag_all(reg, rt, &d);
 		if (err == OCTO_OK)
-			err = unrefer(reg, rt, &d);
+			err = unrefer(reg, rt, &d, type);
 		if (err == OCTO_OK)
 			err = octo_store_unlink_manifest(reg->store, rt->name, &d);
 		if (err == OCTO_OK)
@@ -328,8 +332,9 @@ void manifest_delete(struct octo_registry *reg, struct route *rt, struct octo_re
 
 /* ?n= and ?last= of a paginated list (tags, catalog): the slice [*start, *end) of items.
  * Returns OCTO_ERR_BAD_REQUEST for a malformed n. */
-static enum octo_err paginate(const struct route *rt, char **items, size_t count, size_t *start,
-			      size_t *end, long *limit)
+static enum octo_err paginate(const struct route *rt, char **items, size_t count,
+			      int (*cmp)(const char *, const char *), size_t *start, size_t *end,
+			      long *limit)
 {
 	const char *n = query_get(&rt->query, "n"), *last = query_get(&rt->query, "last");
 
@@ -346,7 +351,7 @@ static enum octo_err paginate(const struct route *rt, char **items, size_t count
 	}
 	*start = 0;
 	if (last != NULL)
-		while (*start < count && strcmp(items[*start], last) <= 0)
+		while (*start < count && cmp(items[*start], last) <= 0)
 			(*start)++;
 	*end = count;
 	if (*limit >= 0 && count - *start > (size_t)*limit)
@@ -357,12 +362,12 @@ static enum octo_err paginate(const struct route *rt, char **items, size_t count
 /* {"<key0>": <name>, "<key>": [items...]} and a Link header when more remain. */
 static void list_response(struct octo_registry *reg, struct route *rt,
 			  struct octo_response *resp, const char *key, char **items, size_t count,
-			  const char *link_path)
+			  int (*cmp)(const char *, const char *), const char *link_path)
 {
 	size_t start, end, i;
 	long limit;
 	json_t *o, *arr;
-	enum octo_err err = paginate(rt, items, count, &start, &end, &limit);
+	enum octo_err err = paginate(rt, items, count, cmp, &start, &end, &limit);
 
 	if (err != OCTO_OK)
 		return resp_error(reg, resp, err, "n must be a non-negative integer");
@@ -392,7 +397,7 @@ void tags_list(struct octo_registry *reg, struct route *rt, struct octo_response
 	if (err != OCTO_OK)
 		return resp_error(reg, resp, err, NULL);
 	snprintf(link, sizeof(link), "/v2/%s/tags/list", rt->name);
-	list_response(reg, rt, resp, "tags", tags, n, link);
+	list_response(reg, rt, resp, "tags", tags, n, octo_tag_cmp, link);
 	octo_strv_free(tags, n);
 }
 
@@ -404,7 +409,7 @@ void catalog(struct octo_registry *reg, struct route *rt, struct octo_response *
 
 	if (err != OCTO_OK)
 		return resp_error(reg, resp, err, NULL);
-	list_response(reg, rt, resp, "repositories", names, n, "/v2/_catalog");
+	list_response(reg, rt, resp, "repositories", names, n, strcmp, "/v2/_catalog");
 	octo_strv_free(names, n);
 }
 

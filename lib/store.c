@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -180,9 +181,10 @@ enum octo_err octo_store_commit_blob(const struct octo_store *s, int fd, const c
 	if (octo_store_blob_path(s, d, path, sizeof(path)) != OCTO_OK)
 		return OCTO_ERR_IO;
 	if (octo_store_blob_stat(s, d, NULL) == OCTO_OK) {
-		/* Same digest, same bytes: keep the copy that is already durable. */
+		/* Same digest, same bytes: keep the copy already there, but make sure its name is
+		 * durable: it may come from a request that died before syncing the directory. */
 		unlink(tmp_path);
-		return OCTO_OK;
+		return octo_fs_fsync_parent(path) == 0 ? OCTO_OK : octo_fs_error(errno);
 	}
 	if (fdatasync(fd) != 0 || make_parent(path) != 0 || rename(tmp_path, path) != 0 ||
 	    octo_fs_fsync_parent(path) != 0)
@@ -408,8 +410,22 @@ static int strv_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The names in dir, sorted; dot names (temporary files of atomic writes) are skipped. */
-static enum octo_err list_dir(const char *dir, char ***out, size_t *n, enum octo_err missing)
+int octo_tag_cmp(const char *a, const char *b)
+{
+	int c = strcasecmp(a, b);
+
+	return c != 0 ? c : strcmp(a, b);
+}
+
+static int tag_cmp(const void *a, const void *b)
+{
+	return octo_tag_cmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names in dir, sorted by cmp; dot names (temporary files of atomic writes) are
+ * skipped. */
+static enum octo_err list_dir(const char *dir, int (*cmp)(const void *, const void *),
+			      char ***out, size_t *n, enum octo_err missing)
 {
 	struct strv sv = {0};
 	struct dirent *e;
@@ -430,7 +446,7 @@ static enum octo_err list_dir(const char *dir, char ***out, size_t *n, enum octo
 	}
 	closedir(d);
 	if (sv.n > 1)
-		qsort(sv.v, sv.n, sizeof(*sv.v), strv_cmp);
+		qsort(sv.v, sv.n, sizeof(*sv.v), cmp);
 	*out = sv.v;
 	*n = sv.n;
 	return OCTO_OK;
@@ -449,7 +465,7 @@ enum octo_err octo_store_tag_list(const struct octo_store *s, const char *repo, 
 	if (access(path, F_OK) != 0)
 		return OCTO_ERR_NAME_UNKNOWN;
 	strcat(path, "/tags");
-	err = list_dir(path, tags, n, OCTO_ERR_NAME_UNKNOWN);
+	err = list_dir(path, tag_cmp, tags, n, OCTO_ERR_NAME_UNKNOWN);
 	return err == OCTO_ERR_NAME_UNKNOWN ? OCTO_OK : err; /* no tags yet */
 }
 
@@ -500,7 +516,7 @@ enum octo_err octo_store_referrer_list(const struct octo_store *s, const char *r
 	*n = 0;
 	if (referrer_path(s, repo, subject, NULL, dir, sizeof(dir)) != OCTO_OK)
 		return OCTO_ERR_IO;
-	err = list_dir(dir, &names, n, OCTO_OK);
+	err = list_dir(dir, strv_cmp, &names, n, OCTO_OK);
 	if (err != OCTO_OK || *n == 0)
 		return err;
 	/* Replace each file name by the descriptor it holds. */

@@ -67,7 +67,10 @@ enum octo_err octo_store_tag_get(const struct octo_store *s, const char *repo, c
 				 struct octo_digest *d);
 enum octo_err octo_store_tag_delete(const struct octo_store *s, const char *repo,
 				    const char *tag);
-/* All tags of repo, sorted (strcmp); OCTO_ERR_NAME_UNKNOWN if the repository has no
+/* Tag order: "lexical order (i.e. case-insensitive alphanumeric order)" (distribution-spec
+ * "Listing Tags"), ties broken bytewise so the order is total. */
+int octo_tag_cmp(const char *a, const char *b);
+/* All tags of repo, sorted by octo_tag_cmp; OCTO_ERR_NAME_UNKNOWN if the repository has no
  * manifests directory. Free with octo_strv_free. */
 enum octo_err octo_store_tag_list(const struct octo_store *s, const char *repo, char ***tags,
 				  size_t *n);

@@ -103,6 +103,13 @@ class Registry:
         raise RuntimeError("lighttpd did not come up; see %s" % self.run)
 
     def stop(self):
+        # Under a wrap (strace), SIGTERM to the wrapper only detaches it: stop lighttpd itself.
+        pid = self.lighttpd_pid()
+        if pid is not None and self.proc is not None and pid != self.proc.pid:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -111,6 +118,11 @@ class Registry:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+    def restart(self, wrap=None):
+        """Stop and start again on the same data directory, configuration and port."""
+        self.stop()
+        return self.start(wrap=wrap)
 
     def cleanup(self):
         self.stop()
@@ -127,6 +139,14 @@ class Registry:
         """PIDs of the octoserve-fcgi processes lighttpd spawned (its children)."""
         out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
         return [int(p) for p in out.split()]
+
+    def lighttpd_pid(self):
+        """lighttpd's own PID (from its pid file): not self.proc when start() got a wrap."""
+        try:
+            with open(os.path.join(self.run, "lighttpd.pid")) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
 
     def fcgi_pids(self):
         """PIDs of the octoserve-fcgi processes anywhere below the started command, so

@@ -27,6 +27,8 @@ file or connection it names at that moment.
 import os
 import re
 import shutil
+import signal
+import subprocess
 import sys
 import unittest
 
@@ -59,9 +61,20 @@ class Call:
         return "%s %s(%s) = %s" % (self.time, self.name, self.args[:160], self.ret)
 
 
+ESC_RE = re.compile(r'\\(x[0-9a-fA-F]{2}|[0-7]{1,3}|.)')
+ESC_CHARS = {"n": "\n", "r": "\r", "t": "\t", "v": "\v", "f": "\f", "a": "\a", "b": "\b"}
+
+
 def unescape(s):
-    """Enough of strace's C escaping for paths and header text."""
-    return s.replace('\\"', '"').replace("\\\\", "\\")
+    """Undo strace's C escaping (\\r, \\n, \\", \\\\, \\NNN octal, \\xHH)."""
+    def one(m):
+        e = m.group(1)
+        if e[0] == "x" and len(e) == 3:
+            return chr(int(e[1:], 16))
+        if e[0] in "01234567":
+            return chr(int(e, 8))
+        return ESC_CHARS.get(e, e)
+    return ESC_RE.sub(one, s)
 
 
 def parse_thread(path):
@@ -95,7 +108,8 @@ def is_dir_open(c):
     return c.name == "openat" and c.ret is not None and c.ret >= 0 and "O_DIRECTORY" in c.args
 
 
-class DurabilityTest(unittest.TestCase):
+class TracedRegistry(unittest.TestCase):
+    """A registry under strace -ff; subclasses push in do_pushes(), tests read the trace."""
     REPO = "durable/test"
 
     @classmethod
@@ -104,6 +118,7 @@ class DurabilityTest(unittest.TestCase):
             raise RuntimeError("strace is not installed (apt-get install strace)")
         cls.reg = Registry(threads=2)
         cls.trace_prefix = os.path.join(cls.reg.tmp, "strace")
+        cls.addClassCleanup(cls.stop_traced)
         cls.reg.start(wrap=[STRACE, "-ff", "-tt", "-s", "400", "-e", "trace=" + TRACE,
                             "-o", cls.trace_prefix])
         cls.root = os.path.realpath(cls.reg.data)
@@ -116,7 +131,7 @@ class DurabilityTest(unittest.TestCase):
         cls.pushed = []  # (digest, repo, kind)
         cls.patches = []  # (uuid, end offset acknowledged)
         cls.do_pushes()
-        cls.reg.stop()  # strace flushes and exits with lighttpd
+        cls.stop_traced()
         cls.threads = {}
         for name in os.listdir(cls.reg.tmp):
             if name.startswith("strace."):
@@ -125,17 +140,34 @@ class DurabilityTest(unittest.TestCase):
                     cls.threads[tid] = parse_thread(os.path.join(cls.reg.tmp, name))
 
     @classmethod
+    def stop_traced(cls):
+        """Stop lighttpd itself: SIGTERM to strace would only detach it and leave lighttpd
+        running. strace exits once its tracees have, with every trace file complete."""
+        if cls.reg.proc is None:
+            return
+        pid = cls.reg.lighttpd_pid()
+        if pid is not None and cls.reg.proc.poll() is None:
+            try:
+                os.kill(pid, signal.SIGTERM)
+                cls.reg.proc.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        cls.reg.stop()
+
+    @classmethod
     def tearDownClass(cls):
+        cls.stop_traced()
         cls.reg.cleanup()
+
+    @staticmethod
+    def check(r, status):
+        if r.status != status:
+            raise AssertionError("expected %d, got %r" % (status, r))
+        return r
 
     @classmethod
     def do_pushes(cls):
-        reg, repo = cls.reg, cls.REPO
-
-        def check(r, status):
-            if r.status != status:
-                raise AssertionError("expected %d, got %r" % (status, r))
-            return r
+        reg, repo, check = cls.reg, cls.REPO, cls.check
 
         # 1. monolithic POST ?digest=
         data = os.urandom(300 * 1024) + b"monolithic"
@@ -188,7 +220,7 @@ class DurabilityTest(unittest.TestCase):
                 if c.name in ("accept", "accept4") and c.ret is not None and c.ret >= 0:
                     last_accept = c.idx
                 if c.name in ("write", "writev", "sendmsg") and any(
-                        "Status: %d\\r\\n" % status in s for s in c.strings):
+                        "Status: %d\r\n" % status in unescape(s) for s in c.strings):
                     self.assertIsNotNone(c.target, "response write on an unknown fd: %r" % c)
                     self.assertEqual(c.target[0], "conn",
                                      "response written to a non-connection fd: %r" % c)
@@ -221,6 +253,9 @@ class DurabilityTest(unittest.TestCase):
         self.fail("%s: no fsync of directory %s (opened O_DIRECTORY) between %r and the "
                   "response %r" % (what, directory, calls[after], calls[before]))
 
+
+
+class DurabilityTest(TracedRegistry):
     # -- tests ---------------------------------------------------------------------------
 
     def test_blob_data_synced_before_rename_and_dir_synced_after(self):
@@ -254,8 +289,12 @@ class DurabilityTest(unittest.TestCase):
         for digest, repo, kind in self.pushed:
             with self.subTest(kind=kind):
                 tid, calls, w, a = self.response_for_digest(digest, repo)
+                uploads = os.path.join(self.root, "uploads") + "/"
                 for c in calls[a + 1:w]:
-                    if c.name == "mkdir" and c.ret == 0:
+                    # A session directory is scratch space: its content reaches the store by
+                    # a rename whose target directory is synced (checked above).
+                    if c.name == "mkdir" and c.ret == 0 and \
+                            not unescape(c.strings[0]).startswith(uploads):
                         made = unescape(c.strings[0])
                         self.assert_dir_synced_after(calls, os.path.dirname(made), c.idx, w,
                                                      "%s: mkdir %s" % (kind, made))
@@ -314,6 +353,59 @@ class DurabilityTest(unittest.TestCase):
                                      "new state %s not synced before its rename" % tmp)
                 self.assertIsNotNone(self.find_sync(calls, os.path.join(udir, "data"), a, ren.idx),
                                      "session data not synced before the state claimed it")
+
+
+class RetryAfterCrashTest(TracedRegistry):
+    """A push that finds its blob or link already on disk, left by an earlier request that
+    was killed between creating the entry and syncing its directory (the client never got
+    a 201 for it and retries). The store keeps that entry, so the retry's 201 is only
+    durable if the retry syncs the entry's directory itself."""
+    REPO = "durable/retry"
+
+    @classmethod
+    def place(cls, path, data=b""):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fdatasync(f.fileno())  # the killed request synced the data before its rename
+
+    @classmethod
+    def do_pushes(cls):
+        reg, repo, check = cls.reg, cls.REPO, cls.check
+        # blob X: renamed into blobs/ by the killed request, blobs/sha256/xx never synced
+        # blob Y: also linked by it, _layers/sha256 never synced after the link was created
+        for kind in ("blob-left", "blob-and-link-left"):
+            data = os.urandom(64 * 1024) + kind.encode()
+            d = sha256(data)
+            hexd = d.split(":", 1)[1]
+            cls.place(os.path.join(cls.reg.data, "blobs", "sha256", hexd[:2], hexd), data)
+            if kind == "blob-and-link-left":
+                cls.place(os.path.join(cls.reg.data, "repositories", repo, "_layers", "sha256",
+                                       hexd))
+            check(reg.request("POST", "/v2/%s/blobs/uploads/?digest=%s" % (repo, d), body=data,
+                              headers={"Content-Type": "application/octet-stream"}), 201)
+            cls.pushed.append((d, repo, kind))
+
+    def test_existing_blob_directory_synced_before_201(self):
+        for digest, repo, kind in self.pushed:
+            with self.subTest(kind=kind):
+                tid, calls, w, a = self.response_for_digest(digest, repo)
+                hexd = digest.split(":", 1)[1]
+                blob_dir = os.path.join(self.root, "blobs", "sha256", hexd[:2])
+                self.assert_dir_synced_after(calls, blob_dir, a, w,
+                                             "%s: blob found in the store" % kind)
+
+    def test_existing_link_directory_synced_before_201(self):
+        for digest, repo, kind in self.pushed:
+            if kind != "blob-and-link-left":
+                continue
+            tid, calls, w, a = self.response_for_digest(digest, repo)
+            link_dir = os.path.join(self.root, "repositories", repo, "_layers", "sha256")
+            self.assert_dir_synced_after(calls, link_dir, a, w, "%s: link found" % kind)
+
+    def test_journal_synced(self):
+        DurabilityTest.test_journal_synced(self)
 
 
 if __name__ == "__main__":
