@@ -6,6 +6,7 @@
 #   ./quickstart.sh check             the same set-up, then every test (non-zero on failure)
 # OCTOSERVE_* environment variables override the configuration, as everywhere.
 set -eu
+caller=$(pwd)
 cd "$(dirname "$0")"
 top=$(pwd)
 
@@ -58,20 +59,19 @@ serve() {
 	config=
 	while [ $# -gt 0 ]; do
 		case $1 in
-		-c) config=$2; shift 2;;
+		-c) config=$2; shift 2
+		    case $config in /*) ;; *) config=$caller/$config;; esac;;
 		*) say "unknown option $1"; exit 2;;
 		esac
 	done
 	install_packages
 	build
+	# Without -c, the example configuration: port 5000, ./data, X-Sendfile.
+	[ -n "$config" ] || config=contrib/octoserve.json
 	bin=$top/fcgi/octoserve-fcgi
-	if [ -n "$config" ]; then
-		"$bin" -c "$config" --check-config
-	else
-		"$bin" --check-config
-	fi
-	conf=$(contrib/lighttpd/mkconf.sh "$bin" "$top/run" $config)
-	say "serving on http://$($bin ${config:+-c "$config"} --config-get server.address):$($bin ${config:+-c "$config"} --config-get server.port) (Ctrl-C stops)"
+	"$bin" -c "$config" --check-config
+	conf=$(contrib/lighttpd/mkconf.sh "$bin" "$top/run" "$config")
+	say "serving on http://$("$bin" -c "$config" --config-get server.address):$("$bin" -c "$config" --config-get server.port) (Ctrl-C stops)"
 	exec lighttpd -D -f "$conf"
 }
 

@@ -157,6 +157,11 @@ static void serve_one(FCGX_Request *fr)
 			{.key = "uri", .str = req.uri},
 			{.key = "status", .num = resp.status, .is_num = 1},
 			{.key = "duration_ms", .num = (long long)elapsed_ms(&t0), .is_num = 1},
+			/* whether the front sent the body from the file (X-Sendfile etc.) */
+			{.key = "sendfile",
+			 .num = octo_response_header(&resp, "X-Sendfile") != NULL ||
+				octo_response_header(&resp, "X-Accel-Redirect") != NULL,
+			 .is_num = 1},
 			{.key = "error", .str = werr ? "client gone" : ""},
 		};
 		octo_log(srv.log, resp.status >= 500 ? OCTO_LOG_ERROR : OCTO_LOG_INFO, "request", f,

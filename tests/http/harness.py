@@ -70,7 +70,7 @@ class Registry:
         self.port = free_port()
         cfg = {
             "server": {"address": "127.0.0.1", "port": self.port, "shutdown_timeout": "10s"},
-            "fcgi": {"threads": threads},
+            "fcgi": {"threads": threads, "sendfile": "x-sendfile"},
             "storage": {"path": self.data},
             "logging": {"level": "info", "format": "json",
                         "output": os.path.join(self.tmp, "octoserve.log")},

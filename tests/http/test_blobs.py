@@ -115,7 +115,8 @@ _REG_LOCK = threading.Lock()
 def shared_registry(kind):
     with _REG_LOCK:
         if kind not in _REGISTRIES:
-            config = {"storage": {"delete_enabled": False}} if kind == "nodelete" else None
+            config = {"nodelete": {"storage": {"delete_enabled": False}},
+                      "stream": {"fcgi": {"sendfile": "none"}}}.get(kind)
             reg = Registry(config=config, threads=8)
             reg.start()
             with open(os.path.join(reg.tmp, "secret.txt"), "wb") as f:
@@ -1251,6 +1252,58 @@ class DeleteDisabledTest(RegistryTest):
 # ---------------------------------------------------------------------------------------
 # Concurrency
 # ---------------------------------------------------------------------------------------
+
+def logged_requests(reg, uri):
+    """The responder's log lines (JSON) for requests to uri."""
+    with open(os.path.join(reg.tmp, "octoserve.log")) as f:
+        lines = [json.loads(line) for line in f if line.strip()]
+    return [e for e in lines if e.get("msg") == "request" and e.get("uri") == uri]
+
+
+class SendfileTest(RegistryTest):
+    """fcgi.sendfile = x-sendfile: lighttpd sends the file (the responder says so in its
+    log); Range is then lighttpd's work, and must still come out right."""
+
+    def test_get_takes_sendfile_path(self):
+        data = blob_bytes(300000, "sendfile")
+        d = self.reg.push_blob("sf/a", data)
+        uri = "/v2/sf/a/blobs/" + d
+        r = self.req("GET", uri)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, data)
+        self.assertEqual(r.header("docker-content-digest"), d)
+        r = self.req("GET", uri, headers={"Range": "bytes=1000-1999"})
+        self.assertEqual(r.status, 206)
+        self.assertEqual(r.header("content-range"), "bytes 1000-1999/%d" % len(data))
+        self.assertEqual(r.body, data[1000:2000])
+        logged = logged_requests(self.reg, uri)
+        self.assertEqual(len(logged), 2, logged)
+        self.assertTrue(all(e["sendfile"] == 1 for e in logged), logged)
+
+
+class StreamingTest(RegistryTest):
+    """fcgi.sendfile = none: the responder streams the bytes itself, ranges included."""
+
+    kind = "stream"
+
+    def test_get_streams_through_fastcgi(self):
+        data = blob_bytes(300000, "stream")
+        d = self.reg.push_blob("st/a", data)
+        uri = "/v2/st/a/blobs/" + d
+        r = self.req("GET", uri)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, data)
+        self.assertEqual(r.header("content-length"), str(len(data)))
+        r = self.req("GET", uri, headers={"Range": "bytes=299990-"})
+        self.assertEqual(r.status, 206)
+        self.assertEqual(r.header("content-range"), "bytes 299990-299999/%d" % len(data))
+        self.assertEqual(r.body, data[299990:])
+        r = self.req("HEAD", uri)
+        self.assertEqual(r.header("content-length"), str(len(data)))
+        logged = logged_requests(self.reg, uri)
+        self.assertEqual(len(logged), 3, logged)
+        self.assertTrue(all(e["sendfile"] == 0 for e in logged), logged)
+
 
 class ConcurrencyTest(RegistryTest):
     THREADS = 8
