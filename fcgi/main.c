@@ -8,6 +8,7 @@
 #include <fcgiapp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +28,14 @@ struct server {
 	struct octo_logger *log;
 	struct octo_registry *reg;
 	int listen_fd;
+	int listen_owned; /* fcgi.listen: our own socket, not one shared with the web server */
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
 	int stopping;
 	int running; /* worker threads still in their loop */
+	pthread_t *tids;
+	int *accepting; /* per worker: blocked in accept, so a signal may interrupt it */
+	int n_workers;
 };
 
 static struct server srv = {.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -172,37 +177,51 @@ static void serve_one(FCGX_Request *fr)
 
 static void *worker(void *arg)
 {
+	int id = (int)(intptr_t)arg;
 	FCGX_Request fr;
 
-	(void)arg;
-	FCGX_InitRequest(&fr, srv.listen_fd, 0);
+	/* EINTR from our wake-up signal makes FCGX_Accept_r return instead of retrying. */
+	FCGX_InitRequest(&fr, srv.listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
 	for (;;) {
-		int rc = FCGX_Accept_r(&fr);
+		int rc;
 
 		pthread_mutex_lock(&srv.lock);
-		if (rc < 0 || srv.stopping) {
+		if (srv.stopping) {
 			pthread_mutex_unlock(&srv.lock);
-			if (rc == 0) /* accepted just as we stop: still answer it */
-				serve_one(&fr);
 			break;
 		}
+		srv.accepting[id] = 1;
 		pthread_mutex_unlock(&srv.lock);
-		serve_one(&fr);
+		rc = FCGX_Accept_r(&fr);
+		pthread_mutex_lock(&srv.lock);
+		srv.accepting[id] = 0; /* from here on no wake-up signal is sent to this thread */
+		pthread_mutex_unlock(&srv.lock);
+		if (rc < 0)
+			break;
+		serve_one(&fr); /* accepted, even if just as we stop: still answer it */
 	}
 	FCGX_Finish_r(&fr);
 	pthread_mutex_lock(&srv.lock);
 	srv.running--;
-	pthread_cond_signal(&srv.idle);
+	pthread_cond_broadcast(&srv.idle);
 	pthread_mutex_unlock(&srv.lock);
 	return NULL;
 }
 
+static void wake_up(int sig)
+{
+	(void)sig;
+}
+
 /* SIGTERM/SIGINT: stop accepting, let requests in flight finish within
- * server.shutdown_timeout, then exit. */
+ * server.shutdown_timeout, then exit. The listening socket may be shared (lighttpd, systemd
+ * socket activation), so it is left open: workers blocked in accept(2) are woken with
+ * SIGUSR2 instead, again and again until each has left, since one may be just about to
+ * enter accept(2). Threads serving a request are never signalled. */
 static void *signal_thread(void *arg)
 {
 	sigset_t *set = arg;
-	int sig;
+	int sig, i;
 
 	while (sigwait(set, &sig) != 0)
 		;
@@ -210,8 +229,20 @@ static void *signal_thread(void *arg)
 	srv.stopping = 1;
 	pthread_cond_broadcast(&srv.idle);
 	pthread_mutex_unlock(&srv.lock);
-	/* Wakes every thread blocked in accept(2) (it then fails with EINVAL). */
-	shutdown(srv.listen_fd, SHUT_RDWR);
+	if (srv.listen_owned)
+		shutdown(srv.listen_fd, SHUT_RDWR); /* refuse new connections at once */
+	for (;;) {
+		pthread_mutex_lock(&srv.lock);
+		if (srv.running == 0) {
+			pthread_mutex_unlock(&srv.lock);
+			break;
+		}
+		for (i = 0; i < srv.n_workers; i++)
+			if (srv.accepting[i])
+				pthread_kill(srv.tids[i], SIGUSR2);
+		pthread_mutex_unlock(&srv.lock);
+		usleep(50 * 1000);
+	}
 	return NULL;
 }
 
@@ -236,7 +267,7 @@ int main(int argc, char **argv)
 {
 	const char *config_path = NULL, *get_key = NULL;
 	char errbuf[512];
-	pthread_t sig_tid, *tids;
+	pthread_t sig_tid;
 	sigset_t set;
 	struct timespec deadline;
 	int i, check_only = 0, started = 0;
@@ -289,30 +320,40 @@ int main(int argc, char **argv)
 	}
 	if (srv.cfg.fcgi.listen != NULL && srv.cfg.fcgi.listen[0] != '\0') {
 		srv.listen_fd = open_listen_socket(srv.cfg.fcgi.listen);
+		srv.listen_owned = 1;
 		if (srv.listen_fd < 0) {
 			fprintf(stderr, "octoserve-fcgi: cannot listen on %s\n", srv.cfg.fcgi.listen);
 			return 1;
 		}
 	}
 
+	{
+		/* No SA_RESTART: the wake-up must interrupt accept(2). */
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = wake_up;
+		sigaction(SIGUSR2, &sa, NULL);
+	}
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	pthread_create(&sig_tid, NULL, signal_thread, &set);
 
-	tids = calloc((size_t)srv.cfg.fcgi.threads, sizeof(*tids));
-	if (tids == NULL)
+	srv.n_workers = srv.cfg.fcgi.threads;
+	srv.tids = calloc((size_t)srv.n_workers, sizeof(*srv.tids));
+	srv.accepting = calloc((size_t)srv.n_workers, sizeof(*srv.accepting));
+	if (srv.tids == NULL || srv.accepting == NULL)
 		return 1;
 	pthread_mutex_lock(&srv.lock);
-	for (i = 0; i < srv.cfg.fcgi.threads; i++) {
-		if (pthread_create(&tids[i], NULL, worker, NULL) == 0) {
+	for (i = 0; i < srv.n_workers; i++) {
+		if (pthread_create(&srv.tids[i], NULL, worker, (void *)(intptr_t)i) == 0) {
 			srv.running++;
 			started++;
 		}
 	}
+	pthread_create(&sig_tid, NULL, signal_thread, &set);
 	{
 		struct octo_log_field f[] = {{.key = "threads", .num = started, .is_num = 1},
 					     {.key = "storage", .str = srv.cfg.storage.path}};

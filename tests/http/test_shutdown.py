@@ -102,5 +102,30 @@ class ShutdownTest(unittest.TestCase):
             srv.close()
 
 
+class SharedSocketTest(unittest.TestCase):
+    """With the socket passed on fd 0 (lighttpd's bin-path, systemd socket activation), the
+    socket belongs to the parent: a responder that stops must leave it usable for the next."""
+
+    def test_socket_survives_sigterm(self):
+        import socket
+        tmp = tempfile.mkdtemp(prefix="octoserve-shared-")
+        path = os.path.join(tmp, "fcgi.sock")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        listener.listen(16)
+        env = dict(os.environ, OCTOSERVE_STORAGE_PATH=os.path.join(tmp, "data"),
+                   OCTOSERVE_LOG_OUTPUT=os.path.join(tmp, "log"), OCTOSERVE_FCGI_THREADS="3")
+        try:
+            for round_ in range(2):
+                proc = subprocess.Popen([FCGI_BIN], stdin=listener.fileno(), env=env)
+                status, _, body = Request(path, params_for("GET", "/v2/")).finish()
+                self.assertEqual((status, body), (200, b"{}"), "round %d" % round_)
+                proc.send_signal(signal.SIGTERM)
+                self.assertEqual(proc.wait(timeout=10), 0)
+        finally:
+            listener.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
     unittest.main()
