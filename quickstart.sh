@@ -11,11 +11,12 @@ cd "$(dirname "$0")"
 top=$(pwd)
 
 # What the build and the quick start use, by Debian package; `check` adds what the tests
-# use: the real clients (tests/clients/PACKAGES), strace for the durability test.
+# use: the real clients (tests/clients/PACKAGES), nginx and Apache as fronts, strace for
+# the durability test.
 PACKAGES="build-essential autoconf automake libtool pkg-config
 libfcgi-dev libssl-dev libjansson-dev uuid-dev libcmocka-dev
 lighttpd python3 curl procps"
-TEST_PACKAGES="strace $(cat tests/clients/PACKAGES)"
+TEST_PACKAGES="strace nginx apache2 libapache2-mod-xsendfile $(cat tests/clients/PACKAGES)"
 
 say() { printf '%s\n' "quickstart: $*" >&2; }
 

@@ -199,8 +199,12 @@ enum octo_err octo_store_put_blob_bytes(const struct octo_store *s, const void *
 	enum octo_err err;
 	int fd;
 
-	if (octo_store_blob_stat(s, d, NULL) == OCTO_OK)
-		return OCTO_OK;
+	if (octo_store_blob_stat(s, d, NULL) == OCTO_OK) {
+		/* as in octo_store_commit_blob: the name may not be durable yet */
+		if (octo_store_blob_path(s, d, tmp, sizeof(tmp)) != OCTO_OK)
+			return OCTO_ERR_IO;
+		return octo_fs_fsync_parent(tmp) == 0 ? OCTO_OK : octo_fs_error(errno);
+	}
 	snprintf(tmp, sizeof(tmp), "%s/uploads/manifest.%s.%ld.%lx", s->root, d->hex,
 		 (long)getpid(), (unsigned long)random());
 	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);

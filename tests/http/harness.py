@@ -16,6 +16,8 @@ import subprocess
 import tempfile
 import time
 
+import fronts
+
 SRCDIR = os.environ.get("OCTOSERVE_SRCDIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
 BUILDDIR = os.environ.get("OCTOSERVE_BUILDDIR", SRCDIR)
 FCGI_BIN = os.environ.get("OCTOSERVE_FCGI_BIN", os.path.join(BUILDDIR, "fcgi/octoserve-fcgi"))
@@ -61,9 +63,15 @@ class Response:
 
 
 class Registry:
-    """A running lighttpd + octoserve-fcgi. Use as a context manager."""
+    """A running web front + octoserve-fcgi. Use as a context manager.
 
-    def __init__(self, config=None, env=None, threads=4):
+    The front is lighttpd spawning the responder (bin-path), or with front="nginx" /
+    "apache" (default: $OCTOSERVE_FRONT) that server in front of a standalone responder
+    (tests/http/fronts.py), each built from its contrib/ configuration."""
+
+    def __init__(self, config=None, env=None, threads=4, front=None):
+        self.front_name = front or os.environ.get("OCTOSERVE_FRONT", "lighttpd")
+        self.front = None
         self.tmp = tempfile.mkdtemp(prefix="octoserve-test-")
         self.data = os.path.join(self.tmp, "data")
         self.run = os.path.join(self.tmp, "run")
@@ -84,7 +92,16 @@ class Registry:
         self.proc = None
 
     def start(self, wrap=None):
-        """Start lighttpd; wrap (a list) prefixes the command, e.g. strace."""
+        """Start the front; wrap (a list) prefixes the command that runs the responder,
+        e.g. strace (for lighttpd, lighttpd's own command: it spawns the responder)."""
+        if self.front_name != "lighttpd":
+            with open(self.config_path) as f:
+                sendfile = json.load(f)["fcgi"].get("sendfile") != "none"
+            self.front = fronts.FRONTS[self.front_name](
+                self.tmp, self.port, self.config_path, self.data, env=self.env,
+                respawn=True, sendfile=sendfile).start(wrap=wrap)
+            self.proc = self.front.proc
+            return self
         conf = subprocess.check_output(
             [os.path.join(SRCDIR, "contrib/lighttpd/mkconf.sh"), FCGI_BIN, self.run, self.config_path],
             env=self.env, text=True).strip()
@@ -103,6 +120,11 @@ class Registry:
         raise RuntimeError("lighttpd did not come up; see %s" % self.run)
 
     def stop(self):
+        if self.front is not None:
+            self.front.stop()
+            self.front = None
+            self.proc = None
+            return
         # Under a wrap (strace), SIGTERM to the wrapper only detaches it: stop lighttpd itself.
         pid = self.lighttpd_pid()
         if pid is not None and self.proc is not None and pid != self.proc.pid:
@@ -137,6 +159,8 @@ class Registry:
 
     def responder_pids(self):
         """PIDs of the octoserve-fcgi processes lighttpd spawned (its children)."""
+        if self.front is not None:
+            return [p for p in [self.front.responder_pid()] if p]
         out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
         return [int(p) for p in out.split()]
 
@@ -151,6 +175,8 @@ class Registry:
     def fcgi_pids(self):
         """PIDs of the octoserve-fcgi processes anywhere below the started command, so
         also when start(wrap=...) put e.g. strace between us and lighttpd."""
+        if self.front is not None:
+            return self.responder_pids()
         children = {}
         for entry in os.listdir("/proc"):
             if not entry.isdigit():

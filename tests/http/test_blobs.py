@@ -107,6 +107,8 @@ def raw_send_and_close(port, data, linger=0.2):
         s.close()
 
 
+FRONT = os.environ.get("OCTOSERVE_FRONT", "lighttpd")
+
 # Module-wide registries, started once on first use and stopped in tearDownModule.
 _REGISTRIES = {}
 _REG_LOCK = threading.Lock()
@@ -239,7 +241,11 @@ class RegistryTest(unittest.TestCase):
         self.assertApiVersion(h)
         self.assertEqual(h.header("Docker-Content-Digest"), digest, h)
         self.assertEqual(h.header("Content-Type"), "application/octet-stream", h)
-        self.assertEqual(int(h.header("Content-Length")), len(data), h)
+        if FRONT == "apache" and not data:
+            # Apache's HTTP filter drops "Content-Length: 0" from every HEAD response
+            self.assertIn(h.header("Content-Length"), (None, "0"), h)
+        else:
+            self.assertEqual(int(h.header("Content-Length")), len(data), h)
         self.assertEqual(h.body, b"")
 
     def assertNoBlob(self, repo, digest):
@@ -298,7 +304,8 @@ class BaseAndRoutingTest(RegistryTest):
     def test_paths_outside_v2_404(self):
         for path in ["/nothing", "/v1/", "/v2x/", "/v2x/a/blobs/uploads/"]:
             with self.subTest(path=path):
-                self.assertEqual(self.req("GET", path).status, 404)
+                # Apache's site config denies everything outside /v2/ (403); the others 404
+                self.assertIn(self.req("GET", path).status, (403, 404) if FRONT == "apache" else (404,))
 
     def test_wrong_method_405_unsupported(self):
         for method, path, _ in self.WRONG_METHODS:
@@ -495,7 +502,7 @@ class BlobGetTest(RegistryTest):
         if r.header("content-type") == "application/json":
             self.assertError(r, 400, "NAME_INVALID")
         else:
-            self.assertEqual(r.status, 404, r)
+            self.assertIn(r.status, (403, 404) if FRONT == "apache" else (404,), r)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1303,6 +1310,87 @@ class StreamingTest(RegistryTest):
         logged = logged_requests(self.reg, uri)
         self.assertEqual(len(logged), 3, logged)
         self.assertTrue(all(e["sendfile"] == 0 for e in logged), logged)
+
+
+def stream_of(total, seed):
+    """A body of total bytes made of a repeated 1 MiB random block with a counter, produced
+    on the fly (nothing large in memory); returns (iterator, expected sha256 digest)."""
+    block = hashlib.sha256(seed).digest() * 32768  # 1 MiB
+    h = hashlib.sha256()
+    chunks = []
+    for i in range(total // len(block)):
+        piece = b"%08d" % i + block[8:]
+        h.update(piece)
+        chunks.append(i)
+
+    def gen():
+        for i in chunks:
+            yield b"%08d" % i + block[8:]
+    return gen, "sha256:" + h.hexdigest()
+
+
+def largest_file(root):
+    """Size of the largest regular file below root (0 if none)."""
+    biggest = 0
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            try:
+                biggest = max(biggest, os.lstat(os.path.join(dirpath, name)).st_size)
+            except OSError:
+                pass
+    return biggest
+
+
+class LargeBodyTest(RegistryTest):
+    """Big bodies through the front: a 100 MiB chunked PATCH works everywhere; where the
+    front streams (nginx, Apache), a 1 GiB push reaches the responder while it is still
+    being sent and leaves no full-size temporary file in the front."""
+
+    def test_chunked_patch_100mib(self):
+        gen, digest = stream_of(100 << 20, b"chunked-100")
+        r = self.req("POST", "/v2/large/chunked/blobs/uploads/")
+        self.assertEqual(r.status, 202, r)
+        loc = r.header("Location")
+        r = self.req("PATCH", loc, body=gen(), chunked=True,
+                     headers={"Content-Type": "application/octet-stream"})
+        self.assertEqual(r.status, 202, r)
+        self.assertEqual(r.header("Range"), "0-%d" % ((100 << 20) - 1))
+        r = self.req("PUT", loc + "?digest=" + digest)
+        self.assertEqual(r.status, 201, r)
+        r = self.req("HEAD", "/v2/large/chunked/blobs/" + digest)
+        self.assertEqual(r.header("Content-Length"), str(100 << 20))
+
+    @unittest.skipUnless(FRONT in ("nginx", "apache"), "lighttpd buffers request bodies")
+    def test_streamed_1gib_push(self):
+        total = 1 << 30
+        gen, digest = stream_of(total, b"streamed-1g")
+        front_dir = self.reg.front.dir
+        uploads = os.path.join(self.reg.data, "uploads")
+        seen = {"front": 0, "uploads_mid": 0}
+
+        def body():
+            for i, chunk in enumerate(gen()):
+                if i == 768:  # three quarters sent: the responder must have most of it
+                    seen["uploads_mid"] = largest_file(uploads)
+                if i % 64 == 0:
+                    seen["front"] = max(seen["front"], largest_file(front_dir))
+                yield chunk
+
+        conn = self.reg.connection(timeout=600)
+        try:
+            conn.putrequest("POST", "/v2/large/streamed/blobs/uploads/?digest=" + digest)
+            conn.putheader("Content-Length", str(total))
+            conn.putheader("Content-Type", "application/octet-stream")
+            conn.endheaders()
+            for chunk in body():
+                conn.send(chunk)
+            r = conn.getresponse()
+            r.read()
+            self.assertEqual(r.status, 201)
+        finally:
+            conn.close()
+        self.assertGreater(seen["uploads_mid"], 512 << 20, "the front did not stream the body")
+        self.assertLess(seen["front"], 64 << 20, "the front spooled the body to a temp file")
 
 
 class ConcurrencyTest(RegistryTest):

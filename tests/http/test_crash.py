@@ -20,12 +20,35 @@ the registry is restarted on the same data directory). Afterwards:
 Connection errors and 500/502/503/504 from lighttpd while the responder is down are
 expected and only end the attempt (the session is then checked as interrupted).
 Blob content is derived from a seed, so nothing large is kept in memory.
+
+A second case does the same with whole images: 8 client threads push config + layer blobs
+and then image manifests (OCI and Docker schema 2) by tag -- several threads re-tagging the
+same tags with different manifests -- or by digest, OCI indexes and Docker manifest lists of
+manifests already pushed, and artifacts with a `subject`, while the responder is SIGKILLed.
+Every manifest PUT is recorded with its bytes, digest, tag and the times it was sent and
+answered. Afterwards:
+
+  * every manifest answered 201 is GETtable by digest, byte-exact, with its media type as
+    Content-Type, and every blob it references is still there;
+  * every tag of tags/list resolves (GET by tag -> 200) to bytes that hash to the digest in
+    the tag file; a tag that got a 201 still exists and points at a manifest pushed under
+    that tag whose PUT did not end before the last 201'd PUT of another manifest to that
+    tag began (the last write wins, nothing goes back in time);
+  * every file under data/repositories is complete: tag files hold a full digest of a
+    manifest the repository has, revision links a known media type matching the stored
+    manifest, referrers entries a descriptor of a stored manifest with that subject; the
+    only other files are dot-named temporaries of atomic writes, which no listing shows;
+  * the referrers list of each subject lists only manifests that exist, with that subject,
+    and every 201'd artifact;
+  * journal seq numbers are strictly increasing, every 201'd manifest has its manifest.put
+    event (repository, digest, tag) and every 201'd blob its blob.put.
 """
 import hashlib
 import http.client
 import json
 import os
 import random
+import re
 import signal
 import sys
 import threading
@@ -335,6 +358,432 @@ class CrashTest(unittest.TestCase):
         bad = [(a, b) for a, b in zip(seqs, seqs[1:]) if b <= a]
         self.assertEqual(bad, [], "journal seq not strictly increasing")
         missing = sorted({(b.repo, b.digest) for b in created} - events)
+        self.assertEqual(missing, [], "201'd blobs without a journal event")
+
+
+# -- whole images under kill -9 -----------------------------------------------------------
+
+IMAGE_CLIENTS = 8
+IMAGE_KILLS = 4
+IMAGE_LOAD_BEFORE_KILL = 1.5
+IMAGE_REPOS = ("crash/img-a", "crash/img-b")
+SHARED_TAGS = ("latest", "stable", "v1")  # re-tagged by every thread with other manifests
+MT_OCI = "application/vnd.oci.image.manifest.v1+json"
+MT_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+MT_DOCKER = "application/vnd.docker.distribution.manifest.v2+json"
+MT_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+MANIFEST_TYPES = (MT_OCI, MT_OCI_INDEX, MT_DOCKER, MT_DOCKER_LIST)
+MT_EMPTY = "application/vnd.oci.empty.v1+json"
+EMPTY = b"{}"
+ARTIFACT_TYPES = ("application/vnd.example.sbom.v1+json", "application/vnd.example.sig.v1")
+DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}\Z")
+TMP_RE = re.compile(r"\..+\.tmp\.\d+\.[0-9a-f]+\Z")  # octo_fs_write_atomic's temporaries
+
+
+class ManifestPut:
+    """One manifest PUT as the client sent it, and how it ended."""
+
+    def __init__(self, repo, body, media_type, tag, kind, subject=None, refs=()):
+        self.repo, self.body, self.media_type, self.tag = repo, body, media_type, tag
+        self.kind, self.subject, self.refs = kind, subject, list(refs)  # refs: blob digests
+        self.digest = digest_of(body)
+        self.size = len(body)
+        self.t0 = self.t1 = None
+        self.status = None  # 201, "transient" or "unexpected"
+
+    def ref(self):
+        return self.tag if self.tag is not None else self.digest
+
+    def descriptor(self):
+        return {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
+
+    def __repr__(self):
+        return "<%s %s %s:%s %s>" % (self.kind, self.media_type.rsplit(".", 2)[-2], self.repo,
+                                     self.ref(), self.status)
+
+
+class ImageLoad(Load):
+    def __init__(self, reg):
+        super().__init__(reg)
+        self.puts = []          # every ManifestPut that was sent
+        self.ok = []            # ManifestPut answered 201
+        self.blobs = []         # (repo, digest) answered 201
+        self.kinds = {}
+
+    def blob(self, repo, data):
+        d = digest_of(data)
+        r = self.call("POST", "/v2/%s/blobs/uploads/?digest=%s" % (repo, d), body=data,
+                      headers={"Content-Type": "application/octet-stream"})
+        self.expect(r, 201, "blob POST")
+        if r.header("docker-content-digest") != d:
+            raise Unexpected("blob 201 with the wrong digest: %r" % r)
+        with self.lock:
+            self.blobs.append((repo, d))
+        return {"digest": d, "size": len(data)}
+
+    def image(self, rnd, repo, docker, n):
+        """Config and layers pushed; the manifest bytes."""
+        cfg = json.dumps({"architecture": rnd.choice(("amd64", "arm64")), "os": "linux",
+                          "rootfs": {"type": "layers", "diff_ids": []},
+                          "nonce": rnd.getrandbits(64)}).encode()
+        config = self.blob(repo, cfg)
+        config["mediaType"] = ("application/vnd.docker.container.image.v1+json" if docker
+                               else "application/vnd.oci.image.config.v1+json")
+        layers = []
+        for _ in range(rnd.randint(1, 3)):
+            d = self.blob(repo, rnd.randbytes(rnd.randint(1024, 64 * 1024)))
+            d["mediaType"] = ("application/vnd.docker.image.rootfs.diff.tar.gzip" if docker
+                              else "application/vnd.oci.image.layer.v1.tar+gzip")
+            layers.append(d)
+        m = {"schemaVersion": 2, "mediaType": MT_DOCKER if docker else MT_OCI,
+             "config": config, "layers": layers}
+        if not docker and rnd.random() < 0.5:
+            m["annotations"] = {"org.example.client": str(n)}
+        return m, [config["digest"]] + [x["digest"] for x in layers]
+
+    def pick(self, rnd, repo, types):
+        with self.lock:
+            cands = [p for p in self.ok if p.repo == repo and p.media_type in types]
+        return rnd.choice(cands) if cands else None
+
+    def put(self, mp):
+        with self.lock:
+            self.puts.append(mp)
+        mp.t0 = time.monotonic()
+        try:
+            r = self.call("PUT", "/v2/%s/manifests/%s" % (mp.repo, mp.ref()), body=mp.body,
+                          headers={"Content-Type": mp.media_type})
+        except Transient:
+            mp.t1 = time.monotonic()
+            mp.status = "transient"
+            raise
+        mp.t1 = time.monotonic()
+        if r.status != 201:
+            mp.status = "unexpected"
+            raise Unexpected("PUT manifest %r: expected 201, got %r" % (mp, r))
+        if r.header("docker-content-digest") != mp.digest:
+            mp.status = "unexpected"
+            raise Unexpected("manifest 201 with the wrong digest: %r %r" % (mp, r))
+        if not (r.header("location") or "").endswith("/v2/%s/manifests/%s" % (mp.repo, mp.digest)):
+            mp.status = "unexpected"
+            raise Unexpected("manifest 201 with a bad Location: %r" % r)
+        if mp.subject is not None and r.header("oci-subject") != mp.subject:
+            mp.status = "unexpected"
+            raise Unexpected("artifact 201 without OCI-Subject %s: %r" % (mp.subject, r))
+        mp.status = 201
+        with self.lock:
+            self.ok.append(mp)
+
+    def push(self, rnd, n):
+        repo = rnd.choice(IMAGE_REPOS)
+        kind = rnd.choices(("tagged", "unique", "digest", "index", "artifact"),
+                           (35, 10, 15, 20, 20))[0]
+        shared = rnd.choice(SHARED_TAGS)
+        if kind == "index":
+            docker = rnd.random() < 0.3
+            kids = [self.pick(rnd, repo, (MT_DOCKER,) if docker else (MT_OCI, MT_DOCKER))
+                    for _ in range(rnd.randint(1, 3))]
+            kids = [k for k in kids if k is not None]
+            if kids:
+                manifests = []
+                for k in kids:
+                    d = k.descriptor()
+                    d["platform"] = {"architecture": rnd.choice(("amd64", "arm64")),
+                                     "os": "linux"}
+                    manifests.append(d)
+                mt = MT_DOCKER_LIST if docker else MT_OCI_INDEX
+                body = json.dumps({"schemaVersion": 2, "mediaType": mt,
+                                   "manifests": manifests}).encode()
+                tag = rnd.choice(("multi", None))
+                self.counted(kind)
+                return self.put(ManifestPut(repo, body, mt, tag, kind,
+                                            refs=[k.digest for k in kids]))
+            kind = "tagged"
+        if kind == "artifact":
+            subj = self.pick(rnd, repo, MANIFEST_TYPES)
+            if subj is not None or rnd.random() < 0.2:
+                sd = subj.descriptor() if subj is not None else {
+                    "mediaType": MT_OCI, "digest": digest_of(rnd.randbytes(16)), "size": 123}
+                cfg = self.blob(repo, EMPTY)
+                cfg["mediaType"] = MT_EMPTY
+                layer = self.blob(repo, rnd.randbytes(rnd.randint(100, 4096)))
+                layer["mediaType"] = "application/vnd.example.data"
+                at = rnd.choice(ARTIFACT_TYPES)
+                body = json.dumps({
+                    "schemaVersion": 2, "mediaType": MT_OCI, "artifactType": at,
+                    "config": cfg, "layers": [layer], "subject": sd,
+                    "annotations": {"org.example.nonce": str(rnd.getrandbits(64))}}).encode()
+                tag = "sig" if rnd.random() < 0.3 else None
+                self.counted(kind)
+                return self.put(ManifestPut(repo, body, MT_OCI, tag, kind, subject=sd["digest"],
+                                            refs=[cfg["digest"], layer["digest"]]))
+            kind = "tagged"
+        docker = rnd.random() < 0.25
+        m, refs = self.image(rnd, repo, docker, n)
+        body = json.dumps(m, indent=rnd.choice((None, 2))).encode()
+        tag = {"tagged": shared, "unique": "c%d-%d" % (n, rnd.getrandbits(32)),
+               "digest": None}[kind]
+        self.counted(kind)
+        self.put(ManifestPut(repo, body, m["mediaType"], tag, kind, refs=refs))
+
+    def counted(self, kind):
+        with self.lock:
+            self.kinds[kind] = self.kinds.get(kind, 0) + 1
+
+
+class ImageCrashTest(unittest.TestCase):
+    setUp = CrashTest.setUp
+    wait_respawn = CrashTest.wait_respawn
+
+    def test_kill9_under_image_pushes(self):
+        load = ImageLoad(self.reg)
+        snapshots = []
+        threads = [threading.Thread(target=load.worker, args=(i,), daemon=True)
+                   for i in range(IMAGE_CLIENTS)]
+        for t in threads:
+            t.start()
+        kills = []
+        for _ in range(IMAGE_KILLS):
+            time.sleep(IMAGE_LOAD_BEFORE_KILL)
+            pids = self.reg.responder_pids()
+            self.assertTrue(pids, "no responder to kill")
+            for pid in pids:
+                os.kill(pid, signal.SIGKILL)
+            kills.append((pids, len(load.ok)))
+            snapshots.append(self.snapshot(pids))
+            self.wait_respawn(pids)
+        time.sleep(1.0)
+        load.stop.set()
+        for t in threads:
+            t.join(120)
+            self.assertFalse(t.is_alive(), "a client is stuck")
+
+        interrupted = [p for p in load.puts if p.status != 201]
+        sys.stderr.write("\n%d manifest PUTs (%r), %d created, %d interrupted, %d blobs, "
+                         "%d transient failures, %d requests, kills %r, restarts %d\n" % (
+                             len(load.puts), load.kinds, len(load.ok), len(interrupted),
+                             len(load.blobs), load.transient, load.requests,
+                             [(len(p), c) for p, c in kills], self.restarts))
+        self.assertEqual(load.unexpected, [], "responses no crash excuses")
+        self.assertTrue(load.transient, "the kills interrupted nothing: the test is not testing")
+        for kind in ("tagged", "digest", "index", "artifact"):
+            self.assertTrue([p for p in load.ok if p.kind == kind], "no %s manifest pushed" % kind)
+
+        self.check_manifests(load)
+        tags = self.check_tags(load)
+        self.check_files(tags, snapshots)
+        self.check_referrers(load)
+        self.check_journal(load)
+
+    # -- checks --------------------------------------------------------------------------
+
+    def repo_dir(self, repo, *parts):
+        return os.path.join(self.reg.data, "repositories", repo, *parts)
+
+    def stored(self, digest):
+        """The bytes data/blobs holds for digest, or None."""
+        hexd = digest.split(":", 1)[1]
+        try:
+            with open(os.path.join(self.reg.data, "blobs", "sha256", hexd[:2], hexd), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    def check_manifests(self, load):
+        for mp in load.ok:
+            with self.subTest(manifest=mp.digest, put=mp):
+                r = self.reg.request("GET", "/v2/%s/manifests/%s" % (mp.repo, mp.digest))
+                self.assertEqual(r.status, 200, "201'd manifest lost: %r" % r)
+                self.assertEqual(r.body, mp.body, "201'd manifest not byte-exact")
+                self.assertEqual(r.header("content-type"), mp.media_type, r)
+                self.assertEqual(r.header("docker-content-digest"), mp.digest, r)
+                self.assertEqual(self.stored(mp.digest), mp.body, "stored bytes differ")
+                for d in mp.refs:
+                    path = "/v2/%s/%s/%s" % (mp.repo, "manifests" if mp.kind == "index"
+                                             else "blobs", d)
+                    r = self.reg.request("HEAD", path)
+                    self.assertEqual(r.status, 200, "%s lost what it references: %r" % (path, r))
+
+    def check_tags(self, load):
+        """Every listed tag resolves; the last 201 per tag is not undone. Returns the tags."""
+        r = self.reg.request("GET", "/v2/_catalog")
+        self.assertEqual(r.status, 200, r)
+        self.assertLessEqual(set(IMAGE_REPOS), set(r.json()["repositories"]), r)
+        by_tag = {}
+        for mp in load.puts:
+            if mp.tag is not None:
+                by_tag.setdefault((mp.repo, mp.tag), []).append(mp)
+        listed = {}
+        for repo in IMAGE_REPOS:
+            r = self.reg.request("GET", "/v2/%s/tags/list" % repo)
+            self.assertEqual(r.status, 200, r)
+            listed[repo] = r.json()["tags"]
+            self.assertEqual(listed[repo], sorted(listed[repo], key=lambda t: (t.lower(), t)))
+            self.assertFalse([t for t in listed[repo] if t.startswith(".")],
+                             "tags/list shows temporary files")
+            for tag in listed[repo]:
+                with self.subTest(repo=repo, tag=tag):
+                    self.assertIn((repo, tag), by_tag, "a tag nobody pushed")
+                    with open(self.repo_dir(repo, "_manifests", "tags", tag)) as f:
+                        target = f.read().strip()
+                    r = self.reg.request("GET", "/v2/%s/manifests/%s" % (repo, tag))
+                    self.assertEqual(r.status, 200, "tag points at a missing manifest: %r" % r)
+                    self.assertEqual(r.header("docker-content-digest"), target, r)
+                    self.assertEqual(digest_of(r.body), target,
+                                     "tag resolves to bytes of another digest")
+                    self.assertIn(r.header("content-type"), MANIFEST_TYPES, r)
+                    self.assertEqual(r.header("content-type"), r.json().get("mediaType"), r)
+                    puts = by_tag[(repo, tag)]
+                    writers = [p for p in puts if p.digest == target]
+                    self.assertTrue(writers, "tag points at a manifest never pushed under it")
+                    rivals = [p for p in puts if p.status == 201 and p.digest != target]
+                    if rivals:
+                        last = max(rivals, key=lambda p: p.t0)
+                        self.assertTrue(
+                            [w for w in writers if w.t1 >= last.t0],
+                            "tag went back to %s, pushed before the 201'd %r" % (target, last))
+        for (repo, tag), puts in sorted(by_tag.items()):
+            if [p for p in puts if p.status == 201]:
+                with self.subTest(repo=repo, tag=tag):
+                    self.assertIn(tag, listed[repo], "a 201'd tag is gone")
+        return listed
+
+    def repo_files(self, layers=True):
+        """{path relative to data/repositories: bytes}; files renamed away meanwhile skipped."""
+        root = os.path.join(self.reg.data, "repositories")
+        files = {}
+        for dirpath, dirnames, filenames in os.walk(root):
+            if not layers and os.path.basename(dirpath) == "_layers":
+                dirnames[:] = []
+                continue
+            for name in filenames:
+                path = os.path.join(dirpath, name)
+                try:
+                    with open(path, "rb") as f:
+                        files[os.path.relpath(path, root)] = f.read()
+                except FileNotFoundError:
+                    pass
+        return files
+
+    def snapshot(self, pids):
+        """The files right after a kill, once the killed responders are gone: checked at the
+        end, since later pushes may replace what a crash left (no test deletes anything)."""
+        deadline = time.time() + 5
+        for pid in pids:
+            while time.time() < deadline:
+                try:
+                    with open("/proc/%d/stat" % pid) as f:
+                        if f.read().rsplit(")", 1)[1].split()[0] in "ZX":
+                            break
+                except OSError:
+                    break
+                time.sleep(0.002)
+        return self.repo_files(layers=False)
+
+    def check_file(self, rel, raw, listed, counts):
+        """One file under data/repositories; listed: {repo: tags/list} or None."""
+        parts = rel.split(os.sep)
+        name = parts.pop()
+        if name.startswith("."):
+            self.assertRegex(name, TMP_RE, "stray dot file")
+            counts["tmp"] += 1
+            return
+        area = [c for c in parts if c.startswith("_")]
+        self.assertEqual(len(area), 1, "stray file")
+        i = parts.index(area[0])
+        repo, sub = "/".join(parts[:i]), parts[i:]
+        text = raw.decode()
+        if sub == ["_manifests", "tags"]:
+            counts["tags"] += 1
+            self.assertRegex(text.rstrip("\n"), DIGEST_RE, "torn tag file")
+            if listed is not None:
+                self.assertIn(name, listed.get(repo, []), "tag file not listed")
+            rev = self.repo_dir(repo, "_manifests", "revisions", "sha256",
+                                text.strip().split(":")[1])
+            self.assertTrue(os.path.isfile(rev), "tag points at a missing manifest")
+        elif sub == ["_manifests", "revisions", "sha256"]:
+            counts["revisions"] += 1
+            self.assertIn(text.rstrip("\n"), MANIFEST_TYPES, "torn revision link")
+            body = self.stored("sha256:" + name)
+            self.assertIsNotNone(body, "revision link to a missing manifest")
+            self.assertEqual(digest_of(body), "sha256:" + name)
+            self.assertEqual(json.loads(body).get("mediaType"), text.rstrip("\n"))
+        elif sub[:2] == ["_referrers", "sha256"] and len(sub) == 3:
+            counts["referrers"] += 1
+            self.assertRegex(name, r"sha256-[0-9a-f]{64}\Z")
+            desc = json.loads(raw)  # a torn descriptor does not parse
+            d = name.replace("-", ":", 1)
+            self.assertEqual(desc["digest"], d)
+            body = self.stored(d)
+            self.assertIsNotNone(body, "referrer entry of a missing manifest")
+            self.assertEqual(desc["size"], len(body))
+            self.assertTrue(os.path.isfile(self.repo_dir(
+                repo, "_manifests", "revisions", "sha256", d.split(":")[1])),
+                "referrer entry of a manifest the repository lacks")
+            self.assertEqual(json.loads(body)["subject"]["digest"], "sha256:" + sub[2])
+        elif sub == ["_layers", "sha256"]:
+            counts["layers"] += 1
+            self.assertEqual(raw, b"")
+            self.assertIsNotNone(self.stored("sha256:" + name), "link to lost blob")
+        else:
+            self.fail("stray file")
+
+    def check_files(self, listed, snapshots):
+        """Everything under data/repositories is complete and consistent, now and as each
+        kill left it."""
+        for n, snap in enumerate(snapshots):
+            counts = {"tmp": 0, "tags": 0, "revisions": 0, "referrers": 0, "layers": 0}
+            for rel, raw in sorted(snap.items()):
+                with self.subTest(kill=n + 1, file=rel):
+                    self.check_file(rel, raw, None, counts)
+        counts = {"tmp": 0, "tags": 0, "revisions": 0, "referrers": 0, "layers": 0}
+        for rel, raw in sorted(self.repo_files().items()):
+            with self.subTest(file=rel):
+                self.check_file(rel, raw, listed, counts)
+        sys.stderr.write("files under repositories: %r\n" % counts)
+        self.assertTrue(counts["tags"] and counts["revisions"] and counts["referrers"])
+
+    def check_referrers(self, load):
+        subjects = {}
+        for mp in load.puts:
+            if mp.subject is not None:
+                subjects.setdefault((mp.repo, mp.subject), []).append(mp)
+        for (repo, subject), puts in sorted(subjects.items()):
+            with self.subTest(repo=repo, subject=subject):
+                r = self.reg.request("GET", "/v2/%s/referrers/%s" % (repo, subject))
+                self.assertEqual(r.status, 200, r)
+                listed = r.json()["manifests"]
+                digests = [d["digest"] for d in listed]
+                self.assertEqual(len(digests), len(set(digests)), "duplicate referrers")
+                for d in listed:
+                    g = self.reg.request("GET", "/v2/%s/manifests/%s" % (repo, d["digest"]))
+                    self.assertEqual(g.status, 200, "referrers lists a missing manifest: %r" % g)
+                    self.assertEqual(digest_of(g.body), d["digest"])
+                    self.assertEqual(d["size"], len(g.body))
+                    self.assertEqual(d["mediaType"], g.header("content-type"))
+                    m = g.json()
+                    self.assertEqual(m["subject"]["digest"], subject)
+                    self.assertEqual(d.get("artifactType"), m["artifactType"])
+                    self.assertEqual(d.get("annotations"), m["annotations"])
+                missing = {p.digest for p in puts if p.status == 201} - set(digests)
+                self.assertEqual(missing, set(), "201'd artifacts missing from referrers")
+
+    def check_journal(self, load):
+        with open(os.path.join(self.reg.data, "journal", "events"), "rb") as f:
+            lines = f.read().split(b"\n")
+        self.assertEqual(lines[-1], b"", "journal ends in a torn line after later appends")
+        seqs, events = [], set()
+        for line in lines[:-1]:
+            ev = json.loads(line)
+            seqs.append(ev["seq"])
+            events.add((ev.get("type"), ev["repo"], ev.get("digest"), ev.get("tag")))
+        bad = [(a, b) for a, b in zip(seqs, seqs[1:]) if b <= a]
+        self.assertEqual(bad, [], "journal seq not strictly increasing (or duplicated)")
+        missing = sorted({("manifest.put", p.repo, p.digest, p.tag) for p in load.ok} - events)
+        self.assertEqual(missing, [], "201'd manifests without a manifest.put event")
+        blobs = {(t, r, d) for t, r, d, _ in events if t in ("blob.put", "blob.mount")}
+        missing = sorted({(r, d) for r, d in load.blobs} -
+                         {(r, d) for _, r, d in blobs})
         self.assertEqual(missing, [], "201'd blobs without a journal event")
 
 
