@@ -270,6 +270,9 @@ static enum octo_err append_body(struct octo_upload *u, struct octo_body *body, 
 		if (fill > 0 && (n == 0 || fill == WRITE_BATCH)) {
 			if (octo_fs_pwrite_all(u->fd, buf, fill, (long long)pos) != 0)
 				return octo_fs_error(errno);
+			/* Start writeback now, so that the fdatasync before the 201 finds little
+			 * left to write (it still waits for all of it). */
+			sync_file_range(u->fd, (off_t)pos, (off_t)fill, SYNC_FILE_RANGE_WRITE);
 			pos += fill;
 			fill = 0;
 		}
