@@ -387,13 +387,65 @@ static void list_response(struct octo_registry *reg, struct route *rt,
 			    items[end - 1]);
 }
 
+/* Tags are [A-Za-z0-9_.-] and names [a-z0-9._/-]: nothing in them needs JSON escaping. */
+static void tags_from_index(struct octo_registry *reg, struct route *rt,
+			    struct octo_response *resp, char *text, size_t len)
+{
+	const char *last = query_get(&rt->query, "last"), *nq = query_get(&rt->query, "n");
+	char *line = text, *end = text + len, *out, *prev = NULL;
+	long limit = -1, count = 0;
+	size_t pos;
+
+	if (nq != NULL) {
+		char *stop;
+		limit = nq[0] >= '0' && nq[0] <= '9' ? strtol(nq, &stop, 10) : -1;
+		if (limit < 0 || *stop != '\0')
+			return resp_error(reg, resp, OCTO_ERR_BAD_REQUEST,
+					  "n must be a non-negative integer");
+		if (limit > LIST_MAX)
+			limit = LIST_MAX;
+	}
+	out = malloc(len * 3 + strlen(rt->name) + 32);
+	if (out == NULL)
+		return resp_error(reg, resp, OCTO_ERR_NOMEM, NULL);
+	pos = (size_t)sprintf(out, "{\"name\":\"%s\",\"tags\":[", rt->name);
+	for (char *next; line < end; line = next) {
+		next = memchr(line, '\n', (size_t)(end - line));
+		if (next == NULL)
+			break; /* the index always ends with a newline */
+		*next++ = '\0';
+		if (last != NULL && octo_tag_cmp(line, last) <= 0)
+			continue;
+		if (limit >= 0 && count == limit) {
+			if (count > 0) /* more remain */
+				resp_header(resp, "Link", "</v2/%s/tags/list?n=%ld&last=%s>; rel=\"next\"",
+					    rt->name, limit, prev);
+			break;
+		}
+		pos += (size_t)sprintf(out + pos, "%s\"%s\"", count ? "," : "", line);
+		prev = line;
+		count++;
+	}
+	memcpy(out + pos, "]}", 3);
+	resp->body = out;
+	resp->body_len = pos + 2;
+	resp_header(resp, "Content-Type", "application/json");
+}
+
 void tags_list(struct octo_registry *reg, struct route *rt, struct octo_response *resp)
 {
 	char link[OCTO_NAME_MAX + 32];
-	char **tags;
+	char **tags, *text;
 	size_t n;
-	enum octo_err err = octo_store_tag_list(reg->store, rt->name, &tags, &n);
+	enum octo_err err = octo_store_tag_index(reg->store, rt->name, &text, &n);
 
+	if (err == OCTO_OK) {
+		tags_from_index(reg, rt, resp, text, n);
+		free(text);
+		return;
+	}
+	/* no index yet: scan the tag directory */
+	err = octo_store_tag_list(reg->store, rt->name, &tags, &n);
 	if (err != OCTO_OK)
 		return resp_error(reg, resp, err, NULL);
 	snprintf(link, sizeof(link), "/v2/%s/tags/list", rt->name);

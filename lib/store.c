@@ -11,10 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "name.h"
 #include "store.h"
 
 struct octo_store {
@@ -341,15 +343,21 @@ enum octo_err octo_store_unlink_manifest(const struct octo_store *s, const char 
 	return remove_durably(path, OCTO_ERR_MANIFEST_UNKNOWN);
 }
 
+static enum octo_err update_tag_index(const struct octo_store *s, const char *repo,
+				      const char *removed, const char *removed_path);
+
 enum octo_err octo_store_tag_set(const struct octo_store *s, const char *repo, const char *tag,
 				 const struct octo_digest *d)
 {
 	char path[PATH_MAX], ds[OCTO_DIGEST_MAX_STRING];
+	enum octo_err err;
 
 	if (repo_path(s, path, sizeof(path), "%s/_manifests/tags/%s", repo, tag) != OCTO_OK)
 		return OCTO_ERR_IO;
 	octo_digest_format(d, ds, sizeof(ds));
-	return write_small(path, ds);
+	/* The tag first, then the index: the index never names a tag that does not exist. */
+	err = write_small(path, ds);
+	return err == OCTO_OK ? update_tag_index(s, repo, NULL, NULL) : err;
 }
 
 enum octo_err octo_store_tag_get(const struct octo_store *s, const char *repo, const char *tag,
@@ -373,7 +381,8 @@ enum octo_err octo_store_tag_delete(const struct octo_store *s, const char *repo
 
 	if (repo_path(s, path, sizeof(path), "%s/_manifests/tags/%s", repo, tag) != OCTO_OK)
 		return OCTO_ERR_IO;
-	return remove_durably(path, OCTO_ERR_MANIFEST_UNKNOWN);
+	/* The index first, then the tag, for the same reason as in octo_store_tag_set. */
+	return update_tag_index(s, repo, tag, path);
 }
 
 void octo_strv_free(char **v, size_t n)
@@ -471,6 +480,92 @@ enum octo_err octo_store_tag_list(const struct octo_store *s, const char *repo, 
 	strcat(path, "/tags");
 	err = list_dir(path, tag_cmp, tags, n, OCTO_ERR_NAME_UNKNOWN);
 	return err == OCTO_ERR_NAME_UNKNOWN ? OCTO_OK : err; /* no tags yet */
+}
+
+/* The tag index, _manifests/tags.index: every tag of the repository in octo_tag_cmp order,
+ * one per line, so that listing tags reads one file instead of scanning and sorting a
+ * directory. It is derived from the tag files and rewritten from a scan of them, under
+ * _manifests/tags.lock, after every tag write and before every tag removal (which happens
+ * under the same lock: removed_path is then unlinked); a tag write lost to a crash in
+ * between (never acknowledged) is picked up by the next rewrite. */
+static enum octo_err update_tag_index(const struct octo_store *s, const char *repo,
+				      const char *removed, const char *removed_path)
+{
+	char dir[PATH_MAX - 32], path[PATH_MAX];
+	enum octo_err err;
+	char **tags = NULL, *text = NULL;
+	size_t n = 0, i, len = 0;
+	int lock;
+
+	if (repo_path(s, dir, sizeof(dir), "%s/_manifests", repo) != OCTO_OK)
+		return OCTO_ERR_IO;
+	snprintf(path, sizeof(path), "%s/tags.lock", dir);
+	lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (lock < 0) /* no _manifests directory: nothing to remove */
+		return errno == ENOENT && removed_path != NULL ? OCTO_ERR_MANIFEST_UNKNOWN
+							       : octo_fs_error(errno);
+	while (flock(lock, LOCK_EX) != 0)
+		if (errno != EINTR) {
+			close(lock);
+			return OCTO_ERR_IO;
+		}
+	snprintf(path, sizeof(path), "%s/tags", dir);
+	err = list_dir(path, tag_cmp, &tags, &n, OCTO_OK);
+	if (err == OCTO_OK) {
+		text = malloc(n * (OCTO_TAG_MAX + 1) + 1);
+		if (text == NULL)
+			err = OCTO_ERR_NOMEM;
+	}
+	for (i = 0; err == OCTO_OK && i < n; i++) {
+		size_t tl = strlen(tags[i]);
+		if (removed != NULL && strcmp(tags[i], removed) == 0)
+			continue;
+		memcpy(text + len, tags[i], tl);
+		len += tl;
+		text[len++] = '\n';
+	}
+	if (err == OCTO_OK && removed_path != NULL && access(removed_path, F_OK) != 0)
+		err = OCTO_ERR_MANIFEST_UNKNOWN;
+	if (err == OCTO_OK) {
+		snprintf(path, sizeof(path), "%s/tags.index", dir);
+		if (octo_fs_write_atomic(path, text, len, 1) != 0)
+			err = octo_fs_error(errno);
+	}
+	if (err == OCTO_OK && removed_path != NULL)
+		err = remove_durably(removed_path, OCTO_ERR_MANIFEST_UNKNOWN);
+	free(text);
+	octo_strv_free(tags, n);
+	close(lock); /* releases the lock */
+	return err;
+}
+
+enum octo_err octo_store_tag_index(const struct octo_store *s, const char *repo, char **text,
+				   size_t *len)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	enum octo_err err = OCTO_ERR_IO;
+	int fd;
+
+	*text = NULL;
+	*len = 0;
+	if (repo_path(s, path, sizeof(path), "%s/_manifests/tags.index", repo) != OCTO_OK)
+		return OCTO_ERR_IO;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ENOTDIR ? OCTO_ERR_NAME_UNKNOWN : OCTO_ERR_IO;
+	if (fstat(fd, &st) == 0 && (*text = malloc((size_t)st.st_size + 1)) != NULL) {
+		if (octo_fs_pread_all(fd, *text, (size_t)st.st_size, 0) == 0) {
+			(*text)[st.st_size] = '\0';
+			*len = (size_t)st.st_size;
+			err = OCTO_OK;
+		} else {
+			free(*text);
+			*text = NULL;
+		}
+	}
+	close(fd);
+	return err;
 }
 
 static enum octo_err referrer_path(const struct octo_store *s, const char *repo,

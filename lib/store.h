@@ -75,6 +75,11 @@ int octo_tag_cmp(const char *a, const char *b);
 enum octo_err octo_store_tag_list(const struct octo_store *s, const char *repo, char ***tags,
 				  size_t *n);
 
+/* The repository's tags as text, one per line in octo_tag_cmp order (malloc'd);
+ * OCTO_ERR_NAME_UNKNOWN when there is no tag index (no tag was ever written). */
+enum octo_err octo_store_tag_index(const struct octo_store *s, const char *repo, char **text,
+				   size_t *len);
+
 /* Referrers index: _referrers/<alg>/<subject hex>/<alg>-<hex>, each holding the referrer's
  * descriptor as JSON. */
 enum octo_err octo_store_referrer_add(const struct octo_store *s, const char *repo,
