@@ -701,6 +701,20 @@ class ImageCrashTest(unittest.TestCase):
             rev = self.repo_dir(repo, "_manifests", "revisions", "sha256",
                                 text.strip().split(":")[1])
             self.assertTrue(os.path.isfile(rev), "tag points at a missing manifest")
+        elif sub == ["_manifests"] and name == "tags.lock":
+            self.assertEqual(raw, b"", "the tag lock file holds nothing")
+        elif sub == ["_manifests"] and name == "tags.index":
+            # derived from the tag files: whole lines of valid tags in the spec's order, and
+            # (once quiet) none naming a tag that does not exist
+            self.assertTrue(text == "" or text.endswith("\n"), "torn tag index")
+            index = text.split("\n")[:-1]
+            for tag in index:
+                self.assertRegex(tag, r"\A[A-Za-z0-9_][A-Za-z0-9._-]{0,127}\Z", "torn tag index")
+            self.assertEqual(index, sorted(index, key=lambda t: (t.lower(), t)), "tag index order")
+            if listed is not None:
+                for tag in index:
+                    self.assertTrue(os.path.isfile(self.repo_dir(repo, "_manifests", "tags", tag)),
+                                    "tag index names a missing tag")
         elif sub == ["_manifests", "revisions", "sha256"]:
             counts["revisions"] += 1
             self.assertIn(text.rstrip("\n"), MANIFEST_TYPES, "torn revision link")
