@@ -75,34 +75,42 @@ static int blob_sendfile(struct octo_registry *reg, struct octo_response *resp,
 
 void blob_get(struct octo_registry *reg, struct route *rt, struct octo_response *resp)
 {
+	int get = strcmp(rt->method, "GET") == 0;
+	/* Only a streamed GET needs the file open: HEAD and sendfile answers need its size. */
+	int stream = get && reg->cfg->fcgi.sendfile == OCTO_SENDFILE_NONE;
 	char ds[OCTO_DIGEST_MAX_STRING];
 	struct octo_digest d;
 	uint64_t size, start = 0, end = 0;
 	enum octo_err err;
-	int fd, range;
+	int fd = -1, range;
 
 	err = tail_digest(rt, &d);
 	if (err == OCTO_OK)
-		err = octo_store_blob_open(reg->store, rt->name, &d, &fd, &size);
+		err = stream ? octo_store_blob_open(reg->store, rt->name, &d, &fd, &size)
+			     : octo_store_blob_linked(reg->store, rt->name, &d, &size);
 	if (err != OCTO_OK)
 		return resp_error(reg, resp, err, NULL);
-	octo_digest_format(&d, ds, sizeof(ds));
-	range = strcmp(rt->method, "GET") == 0
-			? parse_range(octo_request_header(rt->req, "Range"), size, &start, &end)
-			: 0;
+	range = get ? parse_range(octo_request_header(rt->req, "Range"), size, &start, &end) : 0;
 	if (range < 0) {
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		resp_error(reg, resp, OCTO_ERR_RANGE_UNSATISFIABLE, NULL);
 		resp_header(resp, "Content-Range", "bytes */%" PRIu64, size);
 		return;
 	}
+	octo_digest_format(&d, ds, sizeof(ds));
 	resp_header(resp, "Docker-Content-Digest", "%s", ds);
 	resp_header(resp, "Content-Type", "application/octet-stream");
-	resp_header(resp, "Accept-Ranges", "bytes");
 	resp_header(resp, "ETag", "\"%s\"", ds);
-	/* The front answers Range itself for a sendfile response (web-fronts.md §2). */
-	if (strcmp(rt->method, "GET") == 0 && blob_sendfile(reg, resp, &d) == 0) {
-		close(fd);
+	/* nginx says Accept-Ranges itself for an X-Accel-Redirect; mod_xsendfile does not. */
+	if (!get || reg->cfg->fcgi.sendfile != OCTO_SENDFILE_X_ACCEL)
+		resp_header(resp, "Accept-Ranges", "bytes");
+	/* The front answers Range and Content-Length itself for a sendfile response
+	 * (web-fronts.md §2). */
+	if (get && !stream && blob_sendfile(reg, resp, &d) == 0)
+		return;
+	if (!get) {
+		resp_header(resp, "Content-Length", "%" PRIu64, size);
 		return;
 	}
 	resp->file_fd = fd;
@@ -189,7 +197,7 @@ static int try_mount(struct octo_registry *reg, struct route *rt, struct octo_re
 		resp_error(reg, resp, OCTO_ERR_NAME_INVALID, "from");
 		return 1;
 	}
-	err = from != NULL ? octo_store_blob_linked(reg->store, from, &d)
+	err = from != NULL ? octo_store_blob_linked(reg->store, from, &d, NULL)
 			   : octo_store_blob_stat(reg->store, &d, NULL);
 	if (err == OCTO_ERR_BLOB_UNKNOWN)
 		return 0;

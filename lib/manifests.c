@@ -146,9 +146,7 @@ static enum octo_err check_references(struct octo_registry *reg, const struct ro
 			err = octo_store_manifest_type(reg->store, rt->name, &r->digest, type,
 						       sizeof(type));
 		} else {
-			err = octo_store_blob_linked(reg->store, rt->name, &r->digest);
-			if (err == OCTO_OK)
-				err = octo_store_blob_stat(reg->store, &r->digest, &size);
+			err = octo_store_blob_linked(reg->store, rt->name, &r->digest, &size);
 			if (err == OCTO_OK && size != (uint64_t)r->size)
 				return OCTO_ERR_MANIFEST_INVALID;
 		}

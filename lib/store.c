@@ -98,7 +98,7 @@ enum octo_err octo_store_blob_stat(const struct octo_store *s, const struct octo
 }
 
 enum octo_err octo_store_blob_linked(const struct octo_store *s, const char *repo,
-				     const struct octo_digest *d)
+				     const struct octo_digest *d, uint64_t *size)
 {
 	char path[PATH_MAX];
 
@@ -106,7 +106,7 @@ enum octo_err octo_store_blob_linked(const struct octo_store *s, const char *rep
 		return OCTO_ERR_IO;
 	if (access(path, F_OK) != 0)
 		return errno == ENOENT || errno == ENOTDIR ? OCTO_ERR_BLOB_UNKNOWN : OCTO_ERR_IO;
-	return octo_store_blob_stat(s, d, NULL);
+	return octo_store_blob_stat(s, d, size);
 }
 
 enum octo_err octo_store_blob_open(const struct octo_store *s, const char *repo,
@@ -117,7 +117,7 @@ enum octo_err octo_store_blob_open(const struct octo_store *s, const char *repo,
 	enum octo_err err;
 
 	*fd = -1;
-	err = octo_store_blob_linked(s, repo, d);
+	err = octo_store_blob_linked(s, repo, d, NULL);
 	if (err != OCTO_OK)
 		return err;
 	if (octo_store_blob_path(s, d, path, sizeof(path)) != OCTO_OK)

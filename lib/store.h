@@ -24,9 +24,10 @@ enum octo_err octo_store_blob_path(const struct octo_store *s, const struct octo
 /* The blob's size if its content is in the store, else OCTO_ERR_BLOB_UNKNOWN. */
 enum octo_err octo_store_blob_stat(const struct octo_store *s, const struct octo_digest *d,
 				   uint64_t *size);
-/* OCTO_OK if repo links the blob (and its content exists), else OCTO_ERR_BLOB_UNKNOWN. */
+/* OCTO_OK if repo links the blob (and its content exists), else OCTO_ERR_BLOB_UNKNOWN;
+ * *size (may be NULL) gets the blob's size. */
 enum octo_err octo_store_blob_linked(const struct octo_store *s, const char *repo,
-				     const struct octo_digest *d);
+				     const struct octo_digest *d, uint64_t *size);
 /* Open a blob for reading as served from repo: checks the link, returns an fd and size. */
 enum octo_err octo_store_blob_open(const struct octo_store *s, const char *repo,
 				   const struct octo_digest *d, int *fd, uint64_t *size);
