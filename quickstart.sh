@@ -11,12 +11,13 @@ cd "$(dirname "$0")"
 top=$(pwd)
 
 # What the build and the quick start use, by Debian package; `check` adds what the tests
-# use: the real clients (tests/clients/PACKAGES), nginx and Apache as fronts, strace for
-# the durability test.
+# and `make bench` use: the real clients (tests/clients/PACKAGES), nginx and Apache as
+# fronts, strace for the durability test, the benchmark's tools (tests/bench/PACKAGES).
 PACKAGES="build-essential autoconf automake libtool pkg-config
 libfcgi-dev libssl-dev libjansson-dev uuid-dev libcmocka-dev
 lighttpd python3 curl procps"
-TEST_PACKAGES="strace nginx apache2 libapache2-mod-xsendfile $(cat tests/clients/PACKAGES)"
+TEST_PACKAGES="strace nginx apache2 libapache2-mod-xsendfile $(cat tests/clients/PACKAGES)
+$(cat tests/bench/PACKAGES)"
 
 say() { printf '%s\n' "quickstart: $*" >&2; }
 
@@ -43,6 +44,12 @@ install_packages() {
 	# shellcheck disable=SC2086
 	apt-get install -y -q --no-install-recommends $missing
 	[ -n "$created_policy" ] && rm -f $policy
+	# Debian's docker-registry (the benchmark's reference) enables a service on port 5000,
+	# the quick start's port: keep it off.
+	case " $missing " in *" docker-registry "*)
+		systemctl disable --now docker-registry 2>/dev/null ||
+			update-rc.d docker-registry disable 2>/dev/null || true;;
+	esac
 	return 0
 }
 
