@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcgiapp.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -314,6 +315,10 @@ int main(int argc, char **argv)
 			srv.cfg.storage.path);
 		return 1;
 	}
+	/* Serve large transfer buffers (1 MiB per upload) from mmap and give them back at once,
+	 * instead of letting every thread's arena keep them: a fixed threshold also turns off
+	 * glibc's dynamic raising of it. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	if (FCGX_Init() != 0) {
 		fprintf(stderr, "octoserve-fcgi: FCGX_Init failed\n");
 		return 1;

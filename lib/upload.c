@@ -22,7 +22,7 @@
 
 #define STATE_MAGIC "OCTOUPL1"
 #define IO_CHUNK (64 * 1024)     /* libfcgi blocks until it has this much: keep it small */
-#define WRITE_BATCH (1024 * 1024) /* bytes gathered before one write(2) */
+#define WRITE_BATCH (256 * 1024) /* bytes gathered before one write(2) */
 
 struct octo_upload {
 	struct octo_store *store;
