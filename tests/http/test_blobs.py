@@ -21,21 +21,13 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Registry, sha256  # noqa: E402
+from suite import API_VERSION, SPEC_CODES, ResponseAssertions, enc, next_id, sha512  # noqa: E402,F401
 
 # ---------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------
 
-API_VERSION = "registry/2.0"
 
-# distribution-spec "Error Codes": a JSON error body's code MUST be one of these.
-SPEC_CODES = {
-    "BLOB_UNKNOWN", "BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN", "DIGEST_INVALID",
-    "MANIFEST_BLOB_UNKNOWN", "MANIFEST_INVALID", "MANIFEST_UNKNOWN", "NAME_INVALID",
-    "NAME_UNKNOWN", "SIZE_INVALID", "UNAUTHORIZED", "DENIED", "UNSUPPORTED", "TOOMANYREQUESTS",
-}
-# The brief asks for NOT_FOUND on paths that are no endpoint at all.
-KNOWN_CODES = SPEC_CODES
 
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 MIB = 1024 * 1024
@@ -43,28 +35,12 @@ MIB = 1024 * 1024
 SECRET = b"OCTOSERVE-TEST-SECRET-7f3a9c"  # written next to (outside) the store
 
 
-def sha512(data):
-    return "sha512:" + hashlib.sha512(data).hexdigest()
 
-
-def enc(s):
-    """Percent-encode everything but unreserved characters (':' -> %3A, '/' -> %2F)."""
-    return urllib.parse.quote(s, safe="")
-
-
-_seq_lock = threading.Lock()
-_seq = [0]
-
-
-def _next():
-    with _seq_lock:
-        _seq[0] += 1
-        return _seq[0]
 
 
 def blob_bytes(size, tag=""):
     """Distinct, deterministic-per-call content of the given size."""
-    seed = ("%d:%s:%f" % (_next(), tag, time.time())).encode()
+    seed = ("%d:%s:%f" % (next_id(), tag, time.time())).encode()
     out = bytearray()
     block = hashlib.sha512(seed).digest()
     while len(out) < size:
@@ -133,7 +109,7 @@ def tearDownModule():
     _REGISTRIES.clear()
 
 
-class RegistryTest(unittest.TestCase):
+class RegistryTest(ResponseAssertions, unittest.TestCase):
     """Base class: the shared registry plus assertion helpers."""
 
     kind = "main"
@@ -150,7 +126,7 @@ class RegistryTest(unittest.TestCase):
     def repo(self, hint="r"):
         """A fresh repository name for this test."""
         name = re.sub(r"[^a-z0-9]+", "-", self._testMethodName.lower()).strip("-")
-        return "t%d/%s/%s" % (_next(), name[:60], hint)
+        return "t%d/%s/%s" % (next_id(), name[:60], hint)
 
     def blob_url(self, repo, digest):
         return "/v2/%s/blobs/%s" % (repo, digest)
@@ -175,31 +151,6 @@ class RegistryTest(unittest.TestCase):
         return r.header("Location"), uuid
 
     # --- assertions -----------------------------------------------------------------
-    def assertApiVersion(self, r):
-        self.assertEqual(r.header("Docker-Distribution-API-Version"), API_VERSION, r)
-
-    def assertError(self, r, status, code, method="GET"):
-        """A registry error: status, JSON body {"errors":[{"code","message"}]}, headers."""
-        self.assertEqual(r.status, status, r)
-        self.assertApiVersion(r)
-        ctype = (r.header("Content-Type") or "").split(";")[0].strip()
-        self.assertEqual(ctype, "application/json", r)
-        if method == "HEAD":
-            self.assertEqual(r.body, b"", r)
-            return
-        self.assertEqual(int(r.header("Content-Length")), len(r.body), r)
-        doc = json.loads(r.body)
-        self.assertIsInstance(doc, dict, r)
-        self.assertIsInstance(doc.get("errors"), list, r)
-        self.assertGreaterEqual(len(doc["errors"]), 1, r)
-        for e in doc["errors"]:
-            self.assertIn(e.get("code"), KNOWN_CODES, r)
-            self.assertRegex(e["code"], r"^[A-Z_]+$", r)
-            if "message" in e:
-                self.assertIsInstance(e["message"], str, r)
-        if code is not None:
-            self.assertEqual(doc["errors"][0]["code"], code, r)
-
     def assertSession(self, r, status, repo, end, uuid=None):
         """An open upload session: Location, Range 0-<end>, Docker-Upload-UUID."""
         self.assertEqual(r.status, status, r)
@@ -1398,7 +1349,7 @@ class ConcurrencyTest(RegistryTest):
 
     def _worker(self, i, results):
         try:
-            repo = "conc/w%d-%d" % (i, _next())
+            repo = "conc/w%d-%d" % (i, next_id())
             reg = self.reg
             out = []
             # chunked: POST, chunked PATCH, PATCH with Content-Range, PUT

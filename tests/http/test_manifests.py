@@ -19,19 +19,13 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Registry, sha256  # noqa: E402
+from suite import API_VERSION, ResponseAssertions, enc, next_id, sha512  # noqa: E402,F401
 
 # ---------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------
 
-API_VERSION = "registry/2.0"
 
-# distribution-spec "Error Codes": a JSON error body's code MUST be one of these.
-SPEC_CODES = {
-    "BLOB_UNKNOWN", "BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN", "DIGEST_INVALID",
-    "MANIFEST_BLOB_UNKNOWN", "MANIFEST_INVALID", "MANIFEST_UNKNOWN", "NAME_INVALID",
-    "NAME_UNKNOWN", "SIZE_INVALID", "UNAUTHORIZED", "DENIED", "UNSUPPORTED", "TOOMANYREQUESTS",
-}
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -57,30 +51,15 @@ ACCEPTS = [None, "*/*", OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST, A
 LINK_RE = re.compile(r'^<([^>]+)>;\s*rel="next"$')
 
 
-def sha512(data):
-    return "sha512:" + hashlib.sha512(data).hexdigest()
-
-
-def enc(s):
-    return urllib.parse.quote(s, safe="")
 
 
 def dumps(obj):
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
-_seq_lock = threading.Lock()
-_seq = [0]
-
-
-def _next():
-    with _seq_lock:
-        _seq[0] += 1
-        return _seq[0]
-
 
 def unique_bytes(tag="", size=64):
-    seed = ("%d:%s:%f:%d" % (_next(), tag, time.time(), os.getpid())).encode()
+    seed = ("%d:%s:%f:%d" % (next_id(), tag, time.time(), os.getpid())).encode()
     out = bytearray()
     block = hashlib.sha512(seed).digest()
     while len(out) < size:
@@ -119,7 +98,7 @@ def tearDownModule():
     _REGISTRIES.clear()
 
 
-class RegistryTest(unittest.TestCase):
+class RegistryTest(ResponseAssertions, unittest.TestCase):
     """Base class: the shared registry, content builders and assertion helpers."""
 
     kind = "main"
@@ -135,7 +114,7 @@ class RegistryTest(unittest.TestCase):
 
     def repo(self, hint="r"):
         name = re.sub(r"[^a-z0-9]+", "-", self._testMethodName.lower()).strip("-")
-        return "m%d/%s/%s" % (_next(), name[:60], hint)
+        return "m%d/%s/%s" % (next_id(), name[:60], hint)
 
     def murl(self, repo, ref):
         return "/v2/%s/manifests/%s" % (repo, ref)
@@ -209,33 +188,6 @@ class RegistryTest(unittest.TestCase):
         return digest, body
 
     # --- assertions -----------------------------------------------------------------
-    def assertApiVersion(self, r):
-        self.assertEqual(r.header("Docker-Distribution-API-Version"), API_VERSION, r)
-
-    def assertError(self, r, status, code, method="GET"):
-        """A registry error: status, JSON body {"errors":[{"code","message"}]}, headers.
-        code may be a string, a set of acceptable codes, or None (any spec code)."""
-        self.assertEqual(r.status, status, r)
-        self.assertApiVersion(r)
-        ctype = (r.header("Content-Type") or "").split(";")[0].strip()
-        self.assertEqual(ctype, "application/json", r)
-        if method == "HEAD":
-            self.assertEqual(r.body, b"", r)
-            return
-        self.assertEqual(int(r.header("Content-Length")), len(r.body), r)
-        doc = json.loads(r.body)
-        self.assertIsInstance(doc, dict, r)
-        self.assertIsInstance(doc.get("errors"), list, r)
-        self.assertGreaterEqual(len(doc["errors"]), 1, r)
-        for e in doc["errors"]:
-            self.assertIn(e.get("code"), SPEC_CODES, r)
-            if "message" in e:
-                self.assertIsInstance(e["message"], str, r)
-        if isinstance(code, str):
-            self.assertEqual(doc["errors"][0]["code"], code, r)
-        elif code is not None:
-            self.assertIn(doc["errors"][0]["code"], code, r)
-
     def assertPushed(self, r, repo, digest):
         self.assertEqual(r.status, 201, r)
         self.assertApiVersion(r)
@@ -985,7 +937,7 @@ class TestCatalog(RegistryTest):
         return doc["repositories"], r
 
     def test_sorted_nested_and_paginated(self):
-        prefix = "cat%d" % _next()
+        prefix = "cat%d" % next_id()
         names = [prefix + s for s in ("/a", "/a/b", "/a/b/c", "/a-b", "/b", "/a.b/c", "/z/y/x/w",
                                       "/0")]
         for n in names:
@@ -1004,7 +956,7 @@ class TestCatalog(RegistryTest):
             self.assertEqual(pages, -(-len(full) // n), n)
 
     def test_link_last_and_n_zero(self):
-        prefix = "cat%d" % _next()
+        prefix = "cat%d" % next_id()
         for s in ("/a", "/b", "/c"):
             self.pushed_image(prefix + s, "t")
         got, r = self.catalog("?n=2&last=%s" % enc(prefix))

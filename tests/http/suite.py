@@ -1,0 +1,67 @@
+# SPDX-License-Identifier: Apache-2.0
+"""What the HTTP suites share: the spec's error codes, small encoders, unique ids, and the
+assertions every registry response is held to."""
+import hashlib
+import itertools
+import json
+import threading
+import urllib.parse
+
+API_VERSION = "registry/2.0"
+
+# distribution-spec "Error Codes": a JSON error body's code MUST be one of these.
+SPEC_CODES = {
+    "BLOB_UNKNOWN", "BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN", "DIGEST_INVALID",
+    "MANIFEST_BLOB_UNKNOWN", "MANIFEST_INVALID", "MANIFEST_UNKNOWN", "NAME_INVALID",
+    "NAME_UNKNOWN", "SIZE_INVALID", "UNAUTHORIZED", "DENIED", "UNSUPPORTED", "TOOMANYREQUESTS",
+}
+
+
+def sha512(data):
+    return "sha512:" + hashlib.sha512(data).hexdigest()
+
+
+def enc(s):
+    """Percent-encode everything but unreserved characters (':' -> %3A, '/' -> %2F)."""
+    return urllib.parse.quote(s, safe="")
+
+
+_ids = itertools.count(1)
+_ids_lock = threading.Lock()
+
+
+def next_id():
+    """A number unique within this test process (names repositories, seeds content)."""
+    with _ids_lock:
+        return next(_ids)
+
+
+class ResponseAssertions:
+    """Mixin for unittest.TestCase: the checks every registry response gets."""
+
+    def assertApiVersion(self, r):
+        self.assertEqual(r.header("Docker-Distribution-API-Version"), API_VERSION, r)
+
+    def assertError(self, r, status, code, method="GET"):
+        """A registry error: status, JSON body {"errors":[{"code","message"}]}, headers.
+        code may be a string, a set of acceptable codes, or None (any spec code)."""
+        self.assertEqual(r.status, status, r)
+        self.assertApiVersion(r)
+        ctype = (r.header("Content-Type") or "").split(";")[0].strip()
+        self.assertEqual(ctype, "application/json", r)
+        if method == "HEAD":
+            self.assertEqual(r.body, b"", r)
+            return
+        self.assertEqual(int(r.header("Content-Length")), len(r.body), r)
+        doc = json.loads(r.body)
+        self.assertIsInstance(doc, dict, r)
+        self.assertIsInstance(doc.get("errors"), list, r)
+        self.assertGreaterEqual(len(doc["errors"]), 1, r)
+        for e in doc["errors"]:
+            self.assertIn(e.get("code"), SPEC_CODES, r)
+            if "message" in e:
+                self.assertIsInstance(e["message"], str, r)
+        if isinstance(code, str):
+            self.assertEqual(doc["errors"][0]["code"], code, r)
+        elif code is not None:
+            self.assertIn(doc["errors"][0]["code"], code, r)
