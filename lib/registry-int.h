@@ -51,7 +51,6 @@ int resp_header(struct octo_response *resp, const char *name, const char *fmt, .
 	__attribute__((format(printf, 3, 4)));
 void resp_error(struct octo_registry *reg, struct octo_response *resp, enum octo_err err,
 		const char *detail);
-void resp_status(struct octo_response *resp, int status);
 /* 405 UNSUPPORTED for a DELETE while storage.delete_enabled is false; allow lists the
  * methods that remain. */
 void resp_deletes_disabled(struct octo_registry *reg, struct octo_response *resp,

@@ -138,21 +138,10 @@ int resp_header(struct octo_response *resp, const char *name, const char *fmt, .
 	return 0;
 }
 
-void resp_status(struct octo_response *resp, int status)
-{
-	resp->status = status;
-}
-
-/* Drop whatever a handler had put together, e.g. before an error replaces it. */
-static void resp_reset(struct octo_response *resp)
-{
-	octo_response_cleanup(resp);
-}
-
 void resp_error(struct octo_registry *reg, struct octo_response *resp, enum octo_err err,
 		const char *detail)
 {
-	resp_reset(resp);
+	octo_response_cleanup(resp); /* drop whatever the handler had put together */
 	resp->error = err;
 	resp->status = octo_err_status(err);
 	resp->body = octo_err_json(err, detail, &resp->body_len);
