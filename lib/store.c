@@ -224,40 +224,50 @@ enum octo_err octo_store_put_blob_bytes(const struct octo_store *s, const void *
 	return err;
 }
 
+/* Read the whole file at path into a malloc'd, NUL-terminated buffer of at most max bytes;
+ * missing when it does not exist, OCTO_ERR_TOO_LARGE beyond max. */
+static enum octo_err read_file(const char *path, size_t max, enum octo_err missing,
+			       char **data, size_t *len)
+{
+	enum octo_err err = OCTO_OK;
+	struct stat st;
+	char *buf = NULL;
+	int fd;
+
+	*data = NULL;
+	*len = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ENOTDIR ? missing : OCTO_ERR_IO;
+	if (fstat(fd, &st) != 0)
+		err = OCTO_ERR_IO;
+	else if ((uint64_t)st.st_size > max)
+		err = OCTO_ERR_TOO_LARGE;
+	else if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
+		err = OCTO_ERR_NOMEM;
+	else if (octo_fs_pread_all(fd, buf, (size_t)st.st_size, 0) != 0)
+		err = OCTO_ERR_IO;
+	close(fd);
+	if (err != OCTO_OK) {
+		free(buf);
+		return err;
+	}
+	buf[st.st_size] = '\0';
+	*data = buf;
+	*len = (size_t)st.st_size;
+	return OCTO_OK;
+}
+
 enum octo_err octo_store_read_blob(const struct octo_store *s, const struct octo_digest *d,
 				   size_t max, char **data, size_t *len)
 {
 	char path[PATH_MAX];
-	struct stat st;
-	char *buf;
-	int fd;
 
 	*data = NULL;
 	*len = 0;
 	if (octo_store_blob_path(s, d, path, sizeof(path)) != OCTO_OK)
 		return OCTO_ERR_IO;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? OCTO_ERR_BLOB_UNKNOWN : OCTO_ERR_IO;
-	if (fstat(fd, &st) != 0) {
-		close(fd);
-		return OCTO_ERR_IO;
-	}
-	if ((uint64_t)st.st_size > max) {
-		close(fd);
-		return OCTO_ERR_TOO_LARGE;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL || octo_fs_pread_all(fd, buf, (size_t)st.st_size, 0) != 0) {
-		free(buf);
-		close(fd);
-		return buf == NULL ? OCTO_ERR_NOMEM : OCTO_ERR_IO;
-	}
-	close(fd);
-	buf[st.st_size] = '\0';
-	*data = buf;
-	*len = (size_t)st.st_size;
-	return OCTO_OK;
+	return read_file(path, max, OCTO_ERR_BLOB_UNKNOWN, data, len);
 }
 
 static enum octo_err repo_path(const struct octo_store *s, char *buf, size_t size,
@@ -543,29 +553,12 @@ enum octo_err octo_store_tag_index(const struct octo_store *s, const char *repo,
 				   size_t *len)
 {
 	char path[PATH_MAX];
-	struct stat st;
-	enum octo_err err = OCTO_ERR_IO;
-	int fd;
 
 	*text = NULL;
 	*len = 0;
 	if (repo_path(s, path, sizeof(path), "%s/_manifests/tags.index", repo) != OCTO_OK)
 		return OCTO_ERR_IO;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT || errno == ENOTDIR ? OCTO_ERR_NAME_UNKNOWN : OCTO_ERR_IO;
-	if (fstat(fd, &st) == 0 && (*text = malloc((size_t)st.st_size + 1)) != NULL) {
-		if (octo_fs_pread_all(fd, *text, (size_t)st.st_size, 0) == 0) {
-			(*text)[st.st_size] = '\0';
-			*len = (size_t)st.st_size;
-			err = OCTO_OK;
-		} else {
-			free(*text);
-			*text = NULL;
-		}
-	}
-	close(fd);
-	return err;
+	return read_file(path, SIZE_MAX / 2, OCTO_ERR_NAME_UNKNOWN, text, len);
 }
 
 static enum octo_err referrer_path(const struct octo_store *s, const char *repo,
@@ -618,29 +611,16 @@ enum octo_err octo_store_referrer_list(const struct octo_store *s, const char *r
 	err = list_dir(dir, strv_cmp, &names, n, OCTO_OK);
 	if (err != OCTO_OK || *n == 0)
 		return err;
-	/* Replace each file name by the descriptor it holds. */
+	/* Replace each file name by the descriptor it holds ("" if it cannot be read). */
 	for (i = 0; i < *n; i++) {
-		char *text = NULL;
+		char *text;
 		size_t len;
-		int fd;
-		struct stat st;
 
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size < 1024 * 1024 &&
-		    (text = malloc((size_t)st.st_size + 1)) != NULL) {
-			len = (size_t)st.st_size;
-			if (octo_fs_pread_all(fd, text, len, 0) == 0) {
-				text[len] = '\0';
-			} else {
-				free(text);
-				text = NULL;
-			}
-		}
-		if (fd >= 0)
-			close(fd);
+		if (read_file(path, 1024 * 1024, OCTO_ERR_IO, &text, &len) != OCTO_OK)
+			text = strdup("");
 		free(names[i]);
-		names[i] = text != NULL ? text : strdup("");
+		names[i] = text;
 	}
 	*descriptors = names;
 	return OCTO_OK;

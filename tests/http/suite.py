@@ -4,8 +4,12 @@ assertions every registry response is held to."""
 import hashlib
 import itertools
 import json
+import re
 import threading
+import unittest
 import urllib.parse
+
+from harness import Registry
 
 API_VERSION = "registry/2.0"
 
@@ -65,3 +69,50 @@ class ResponseAssertions:
             self.assertEqual(doc["errors"][0]["code"], code, r)
         elif code is not None:
             self.assertIn(doc["errors"][0]["code"], code, r)
+
+
+class RegistryPool:
+    """Registries shared by a test module, one per kind of configuration, started on first
+    use; prepare(reg), if given, runs once on each new one. close() from tearDownModule."""
+
+    def __init__(self, configs, prepare=None):
+        self.configs = configs
+        self.prepare = prepare
+        self.running = {}
+        self.lock = threading.Lock()
+
+    def get(self, kind):
+        with self.lock:
+            if kind not in self.running:
+                reg = Registry(config=self.configs.get(kind), threads=8)
+                reg.start()
+                if self.prepare is not None:
+                    self.prepare(reg)
+                self.running[kind] = reg
+            return self.running[kind]
+
+    def close(self):
+        for reg in self.running.values():
+            reg.cleanup()
+        self.running.clear()
+
+
+class SharedRegistryTest(ResponseAssertions, unittest.TestCase):
+    """Base class: a registry of the module's pool (kind), requests and fresh names."""
+
+    pool = None
+    kind = "main"
+    repo_prefix = "t"
+    reg = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.reg = cls.pool.get(cls.kind)
+
+    def req(self, method, path, body=None, headers=None, chunked=False):
+        return self.reg.request(method, path, body=body, headers=headers, chunked=chunked)
+
+    def repo(self, hint="r"):
+        """A fresh repository name for this test."""
+        name = re.sub(r"[^a-z0-9]+", "-", self._testMethodName.lower()).strip("-")
+        return "%s%d/%s/%s" % (self.repo_prefix, next_id(), name[:60], hint)

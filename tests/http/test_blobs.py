@@ -21,7 +21,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Registry, sha256  # noqa: E402
-from suite import API_VERSION, SPEC_CODES, ResponseAssertions, enc, next_id, sha512  # noqa: E402,F401
+from suite import API_VERSION, SPEC_CODES, RegistryPool, SharedRegistryTest, enc, next_id, sha512  # noqa: E402,F401
 
 # ---------------------------------------------------------------------------------------
 # Helpers
@@ -85,48 +85,25 @@ def raw_send_and_close(port, data, linger=0.2):
 
 FRONT = os.environ.get("OCTOSERVE_FRONT", "lighttpd")
 
-# Module-wide registries, started once on first use and stopped in tearDownModule.
-_REGISTRIES = {}
-_REG_LOCK = threading.Lock()
+def _plant_secret(reg):
+    """A file next to (outside) the store, which no request may ever read."""
+    with open(os.path.join(reg.tmp, "secret.txt"), "wb") as f:
+        f.write(SECRET + b"\n")
 
 
-def shared_registry(kind):
-    with _REG_LOCK:
-        if kind not in _REGISTRIES:
-            config = {"nodelete": {"storage": {"delete_enabled": False}},
-                      "stream": {"fcgi": {"sendfile": "none"}}}.get(kind)
-            reg = Registry(config=config, threads=8)
-            reg.start()
-            with open(os.path.join(reg.tmp, "secret.txt"), "wb") as f:
-                f.write(SECRET + b"\n")
-            _REGISTRIES[kind] = reg
-        return _REGISTRIES[kind]
+POOL = RegistryPool({"nodelete": {"storage": {"delete_enabled": False}},
+                     "stream": {"fcgi": {"sendfile": "none"}}}, prepare=_plant_secret)
 
 
 def tearDownModule():
-    for reg in _REGISTRIES.values():
-        reg.cleanup()
-    _REGISTRIES.clear()
+    POOL.close()
 
 
-class RegistryTest(ResponseAssertions, unittest.TestCase):
+class RegistryTest(SharedRegistryTest):
     """Base class: the shared registry plus assertion helpers."""
 
-    kind = "main"
-    reg = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.reg = shared_registry(cls.kind)
-
-    # --- requests -------------------------------------------------------------------
-    def req(self, method, path, body=None, headers=None, chunked=False):
-        return self.reg.request(method, path, body=body, headers=headers, chunked=chunked)
-
-    def repo(self, hint="r"):
-        """A fresh repository name for this test."""
-        name = re.sub(r"[^a-z0-9]+", "-", self._testMethodName.lower()).strip("-")
-        return "t%d/%s/%s" % (next_id(), name[:60], hint)
+    pool = POOL
+    repo_prefix = "t"
 
     def blob_url(self, repo, digest):
         return "/v2/%s/blobs/%s" % (repo, digest)

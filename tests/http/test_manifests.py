@@ -19,7 +19,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Registry, sha256  # noqa: E402
-from suite import API_VERSION, ResponseAssertions, enc, next_id, sha512  # noqa: E402,F401
+from suite import API_VERSION, RegistryPool, SharedRegistryTest, enc, next_id, sha512  # noqa: E402,F401
 
 # ---------------------------------------------------------------------------------------
 # Helpers
@@ -74,47 +74,22 @@ def descriptor(media_type, data, **extra):
     return d
 
 
-_REGISTRIES = {}
-_REG_LOCK = threading.Lock()
-_CONFIGS = {
+POOL = RegistryPool({
     "main": None,
     "nodelete": {"storage": {"delete_enabled": False}},
     "small": {"storage": {"max_manifest_size": 1024}},
-}
-
-
-def shared_registry(kind):
-    with _REG_LOCK:
-        if kind not in _REGISTRIES:
-            reg = Registry(config=_CONFIGS[kind], threads=8)
-            reg.start()
-            _REGISTRIES[kind] = reg
-        return _REGISTRIES[kind]
+})
 
 
 def tearDownModule():
-    for reg in _REGISTRIES.values():
-        reg.cleanup()
-    _REGISTRIES.clear()
+    POOL.close()
 
 
-class RegistryTest(ResponseAssertions, unittest.TestCase):
+class RegistryTest(SharedRegistryTest):
     """Base class: the shared registry, content builders and assertion helpers."""
 
-    kind = "main"
-    reg = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.reg = shared_registry(cls.kind)
-
-    # --- requests -------------------------------------------------------------------
-    def req(self, method, path, body=None, headers=None, chunked=False):
-        return self.reg.request(method, path, body=body, headers=headers, chunked=chunked)
-
-    def repo(self, hint="r"):
-        name = re.sub(r"[^a-z0-9]+", "-", self._testMethodName.lower()).strip("-")
-        return "m%d/%s/%s" % (next_id(), name[:60], hint)
+    pool = POOL
+    repo_prefix = "m"
 
     def murl(self, repo, ref):
         return "/v2/%s/manifests/%s" % (repo, ref)
