@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,8 @@
 #define STATE_MAGIC "OCTOUPL1"
 #define IO_CHUNK (64 * 1024)     /* libfcgi blocks until it has this much: keep it small */
 #define WRITE_BATCH (256 * 1024) /* bytes gathered before one write(2) */
+#define DIRECT_ALIGN 4096        /* offsets, lengths and buffers of O_DIRECT writes */
+#define DIRECT_MIN (1024 * 1024) /* bodies at least this long bypass the page cache */
 
 struct octo_upload {
 	struct octo_store *store;
@@ -244,13 +247,188 @@ uint64_t octo_upload_offset(const struct octo_upload *u)
 	return u->offset;
 }
 
+/* Large bodies are written with O_DIRECT: the page-cache copy was half the CPU a push took
+ * in the responder, and nothing reads an upload before it is committed. A direct write
+ * waits for the disk, so a writer thread does the writing while the request's thread reads
+ * and hashes the next batches. Only aligned batches go that way; a tail shorter than
+ * DIRECT_ALIGN, or anything on a file system that refuses O_DIRECT, goes through the page
+ * cache. */
+#define SINK_BUFFERS 4
+
+struct sink {
+	struct octo_upload *u;
+	int direct_fd; /* -1: page cache only, written by the caller's thread */
+	char *buf[SINK_BUFFERS];
+	size_t len[SINK_BUFFERS];
+	uint64_t pos[SINK_BUFFERS];
+	unsigned queued, written; /* batches handed over, batches done */
+	int closing;
+	int error; /* errno of the first failed write */
+	int threaded;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+};
+
+/* Write buf[0..len) at pos, the aligned part through direct_fd when there is one. */
+static int write_batch(struct octo_upload *u, int *direct_fd, const char *buf, size_t len,
+		       uint64_t pos)
+{
+	size_t head = len - len % DIRECT_ALIGN;
+
+	if (*direct_fd >= 0 && head > 0) {
+		if (octo_fs_pwrite_all(*direct_fd, buf, head, (long long)pos) == 0) {
+			buf += head;
+			pos += head;
+			len -= head;
+		} else if (errno == EINVAL) {
+			close(*direct_fd); /* refused after all: the page cache it is */
+			*direct_fd = -1;
+		} else {
+			return -1;
+		}
+	}
+	if (len == 0)
+		return 0;
+	if (octo_fs_pwrite_all(u->fd, buf, len, (long long)pos) != 0)
+		return -1;
+	/* Start writeback now, so that the fdatasync before the 201 finds little left to
+	 * write (it still waits for all of it). */
+	sync_file_range(u->fd, (off_t)pos, (off_t)len, SYNC_FILE_RANGE_WRITE);
+	return 0;
+}
+
+static void *sink_writer(void *arg)
+{
+	struct sink *k = arg;
+
+	pthread_mutex_lock(&k->lock);
+	for (;;) {
+		unsigned i = k->written % SINK_BUFFERS;
+
+		if (k->written == k->queued) {
+			if (k->closing)
+				break;
+			pthread_cond_wait(&k->cond, &k->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&k->lock);
+		int rc = k->error != 0 ? 0 : write_batch(k->u, &k->direct_fd, k->buf[i], k->len[i],
+							   k->pos[i]);
+		pthread_mutex_lock(&k->lock);
+		if (rc != 0 && k->error == 0)
+			k->error = errno != 0 ? errno : EIO;
+		k->written++;
+		pthread_cond_broadcast(&k->cond);
+	}
+	pthread_mutex_unlock(&k->lock);
+	return NULL;
+}
+
+static void sink_free_buffers(struct sink *k)
+{
+	for (int i = 0; i < SINK_BUFFERS; i++)
+		free(k->buf[i]);
+}
+
+static enum octo_err sink_open(struct sink *k, struct octo_upload *u, int64_t length)
+{
+	int nbuf = 1;
+
+	memset(k, 0, sizeof(*k));
+	k->u = u;
+	k->direct_fd = -1;
+	if (u->offset % DIRECT_ALIGN == 0 && (length < 0 || (uint64_t)length >= DIRECT_MIN)) {
+		k->direct_fd = open(u->data_path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+		nbuf = k->direct_fd >= 0 ? SINK_BUFFERS : 1;
+	}
+	for (int i = 0; i < nbuf; i++)
+		if (posix_memalign((void **)&k->buf[i], DIRECT_ALIGN, WRITE_BATCH) != 0) {
+			k->buf[i] = NULL;
+			goto nomem;
+		}
+	if (k->direct_fd < 0)
+		return OCTO_OK;
+	pthread_mutex_init(&k->lock, NULL);
+	pthread_cond_init(&k->cond, NULL);
+	if (pthread_create(&k->thread, NULL, sink_writer, k) == 0) {
+		k->threaded = 1;
+		return OCTO_OK;
+	}
+	pthread_cond_destroy(&k->cond);
+	pthread_mutex_destroy(&k->lock);
+nomem:
+	if (k->direct_fd >= 0)
+		close(k->direct_fd);
+	sink_free_buffers(k);
+	return OCTO_ERR_NOMEM;
+}
+
+/* The buffer to fill next: waits for the writer to free one. */
+static char *sink_buffer(struct sink *k)
+{
+	if (!k->threaded)
+		return k->buf[0];
+	pthread_mutex_lock(&k->lock);
+	while (k->queued - k->written == SINK_BUFFERS)
+		pthread_cond_wait(&k->cond, &k->lock);
+	pthread_mutex_unlock(&k->lock);
+	return k->buf[k->queued % SINK_BUFFERS];
+}
+
+/* Hand over the buffer sink_buffer returned, holding len bytes for offset pos. */
+static int sink_write(struct sink *k, size_t len, uint64_t pos)
+{
+	unsigned i = k->queued % SINK_BUFFERS;
+	int error;
+
+	if (!k->threaded)
+		return write_batch(k->u, &k->direct_fd, k->buf[0], len, pos) == 0 ? 0 : errno;
+	pthread_mutex_lock(&k->lock);
+	k->len[i] = len;
+	k->pos[i] = pos;
+	k->queued++;
+	error = k->error;
+	pthread_cond_broadcast(&k->cond);
+	pthread_mutex_unlock(&k->lock);
+	return error;
+}
+
+/* Wait for every batch to be written; the errno of the first failure, or 0. */
+static int sink_close(struct sink *k)
+{
+	int error = 0;
+
+	if (k->threaded) {
+		pthread_mutex_lock(&k->lock);
+		k->closing = 1;
+		pthread_cond_broadcast(&k->cond);
+		pthread_mutex_unlock(&k->lock);
+		pthread_join(k->thread, NULL);
+		pthread_cond_destroy(&k->cond);
+		pthread_mutex_destroy(&k->lock);
+		error = k->error;
+	}
+	if (k->direct_fd >= 0)
+		close(k->direct_fd);
+	sink_free_buffers(k);
+	return error;
+}
+
 /* Read the body into the data file from u->offset; *end gets the offset reached. */
-static enum octo_err append_body(struct octo_upload *u, struct octo_body *body, char *buf,
-				 uint64_t *end)
+static enum octo_err append_body(struct octo_upload *u, struct octo_body *body, uint64_t *end)
 {
 	uint64_t total = 0, pos = u->offset;
 	size_t fill = 0;
+	enum octo_err err;
+	struct sink sink;
+	char *buf;
+	int error = 0;
 
+	err = sink_open(&sink, u, body->length);
+	if (err != OCTO_OK)
+		return err;
+	buf = sink_buffer(&sink);
 	for (;;) {
 		size_t want = WRITE_BATCH - fill;
 		ssize_t n;
@@ -260,44 +438,49 @@ static enum octo_err append_body(struct octo_upload *u, struct octo_body *body, 
 		if (body->length >= 0 && (uint64_t)body->length - total < want)
 			want = (size_t)((uint64_t)body->length - total);
 		n = want == 0 ? 0 : body->read(body->ctx, buf + fill, want);
-		if (n < 0)
-			return OCTO_ERR_INCOMPLETE;
+		if (n < 0) {
+			err = OCTO_ERR_INCOMPLETE;
+			break;
+		}
 		if (n > 0) {
 			octo_hasher_update(u->hasher, buf + fill, (size_t)n);
 			fill += (size_t)n;
 			total += (uint64_t)n;
 		}
 		if (fill > 0 && (n == 0 || fill == WRITE_BATCH)) {
-			if (octo_fs_pwrite_all(u->fd, buf, fill, (long long)pos) != 0)
-				return octo_fs_error(errno);
-			/* Start writeback now, so that the fdatasync before the 201 finds little
-			 * left to write (it still waits for all of it). */
-			sync_file_range(u->fd, (off_t)pos, (off_t)fill, SYNC_FILE_RANGE_WRITE);
+			error = sink_write(&sink, fill, pos);
+			if (error != 0)
+				break;
 			pos += fill;
 			fill = 0;
+			if (n != 0)
+				buf = sink_buffer(&sink);
 		}
 		if (n == 0)
 			break;
 	}
-	if (body->length >= 0 && total != (uint64_t)body->length)
-		return OCTO_ERR_INCOMPLETE;
+	if (sink_close(&sink) != 0 && error == 0)
+		error = sink.error;
+	if (error != 0)
+		err = octo_fs_error(error);
+	else if (err == OCTO_OK && body->length >= 0 && total != (uint64_t)body->length)
+		err = OCTO_ERR_INCOMPLETE;
 	*end = pos;
-	return OCTO_OK;
+	return err;
 }
 
 enum octo_err octo_upload_append(struct octo_upload *u, struct octo_body *body)
 {
 	size_t hlen = octo_hasher_state_size();
-	char *saved = NULL, *buf = NULL;
+	char *saved = NULL;
 	enum octo_err err = OCTO_ERR_NOMEM;
 	uint64_t end = u->offset;
 
 	saved = malloc(hlen);
-	buf = malloc(WRITE_BATCH);
-	if (saved == NULL || buf == NULL)
+	if (saved == NULL)
 		goto out;
 	octo_hasher_save(u->hasher, saved);
-	err = append_body(u, body, buf, &end);
+	err = append_body(u, body, &end);
 	if (err == OCTO_OK && u->persist && end != u->offset) {
 		uint64_t before = u->offset;
 		u->offset = end;
@@ -322,7 +505,6 @@ enum octo_err octo_upload_append(struct octo_upload *u, struct octo_body *body)
 	}
 out:
 	free(saved);
-	free(buf);
 	return err;
 }
 
