@@ -386,6 +386,19 @@ static void list_response(struct octo_registry *reg, struct route *rt,
 }
 
 /* Tags are [A-Za-z0-9_.-] and names [a-z0-9._/-]: nothing in them needs JSON escaping. */
+/* Tags need no JSON escaping (their grammar has no quote or backslash); memcpy rather than
+ * sprintf, which was a third of the responder's time on a list of 1000 tags. */
+static size_t append_tag(char *out, size_t pos, const char *tag, size_t len, int comma)
+{
+	if (comma)
+		out[pos++] = ',';
+	out[pos++] = '"';
+	memcpy(out + pos, tag, len);
+	pos += len;
+	out[pos++] = '"';
+	return pos;
+}
+
 static void tags_from_index(struct octo_registry *reg, struct route *rt,
 			    struct octo_response *resp, char *text, size_t len)
 {
@@ -420,7 +433,7 @@ static void tags_from_index(struct octo_registry *reg, struct route *rt,
 					    rt->name, limit, prev);
 			break;
 		}
-		pos += (size_t)sprintf(out + pos, "%s\"%s\"", count ? "," : "", line);
+		pos = append_tag(out, pos, line, (size_t)(next - 1 - line), count > 0);
 		prev = line;
 		count++;
 	}
