@@ -6,6 +6,8 @@
  * Apache). Every request gets a small fixed reply with the headers a registry client looks
  * at; request bodies are read in 64 KiB FCGX_GetStr chunks and dropped:
  *   GET/HEAD/DELETE        200, a fixed 67-byte JSON body, its Docker-Content-Digest
+ *   GET ...?size=N         the same headers, N bytes of body (at most PAD_MAX): the ceiling
+ *                          for a reply as long as the registry's (tags/list, a manifest)
  *   POST without ?digest=  202, Location /v2/null/blobs/uploads/null, Range 0-0
  *   PATCH                  202, same Location, Range 0-<end of the Content-Range or of the body>
  *   PUT, POST ?digest=D    201, Docker-Content-Digest D (echoed: nothing is hashed or stored)
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #define CHUNK (64 * 1024)
+#define PAD_MAX (1024 * 1024)
 
 static const char BODY[] = "{\"schemaVersion\":2,\"null\":\"octoserve bench ceiling: a fixed reply\"}";
 static const char BODY_DIGEST[] =
@@ -50,18 +53,20 @@ static long long drain(FCGX_Stream *in)
 	return FCGX_GetError(in) == 0 ? total : -1;
 }
 
-/* The value of "digest=" in a query string, copied into out (empty when there is none). */
-static void query_digest(const char *qs, char *out, size_t size)
+/* The value of key (with its '=') in a query string, copied into out (empty when there is
+ * none). */
+static void query_value(const char *qs, const char *key, char *out, size_t size)
 {
 	const char *p = qs;
+	size_t klen = strlen(key);
 
 	out[0] = '\0';
 	while (p != NULL && *p != '\0') {
-		if (strncmp(p, "digest=", 7) == 0) {
-			size_t n = strcspn(p + 7, "&");
+		if (strncmp(p, key, klen) == 0) {
+			size_t n = strcspn(p + klen, "&");
 			if (n >= size)
 				n = size - 1;
-			memcpy(out, p + 7, n);
+			memcpy(out, p + klen, n);
 			out[n] = '\0';
 			/* sha256%3A... as a client may encode the colon */
 			char *c = strstr(out, "%3A");
@@ -96,7 +101,7 @@ static void serve(FCGX_Request *r)
 	got = drain(r->in);
 	if (got < 0)
 		return; /* the client went away: nobody to answer */
-	query_digest(qs, digest, sizeof(digest));
+	query_value(qs, "digest=", digest, sizeof(digest));
 
 	if (strcmp(method, "PUT") == 0 || (strcmp(method, "POST") == 0 && digest[0] != '\0')) {
 		FCGX_FPrintF(r->out,
@@ -116,13 +121,24 @@ static void serve(FCGX_Request *r)
 			     "Docker-Upload-UUID: null\r\nContent-Length: 0\r\n\r\n",
 			     LOCATION, end);
 	} else {
+		static char pad[PAD_MAX];
+		const char *body = BODY;
+		char size[16];
+		int len = (int)(sizeof(BODY) - 1);
+
+		query_value(qs, "size=", size, sizeof(size));
+		if (size[0] != '\0') {
+			len = atoi(size);
+			len = len < 0 ? 0 : len > PAD_MAX ? PAD_MAX : len;
+			body = pad; /* zeros: nobody reads it but the length check */
+		}
 		FCGX_FPrintF(r->out,
 			     "Status: 200 OK\r\nContent-Type: application/json\r\n"
 			     "Docker-Content-Digest: %s\r\nDocker-Distribution-API-Version: registry/2.0\r\n"
 			     "Content-Length: %d\r\n\r\n",
-			     BODY_DIGEST, (int)(sizeof(BODY) - 1));
+			     BODY_DIGEST, len);
 		if (strcmp(method, "HEAD") != 0)
-			FCGX_PutStr(BODY, (int)(sizeof(BODY) - 1), r->out);
+			FCGX_PutStr(body, len, r->out);
 	}
 }
 
