@@ -3,7 +3,9 @@
  * session: uploads/<uuid>/data holds the bytes, uploads/<uuid>/state the repository, the
  * committed offset and the hash state at that offset. The state is replaced atomically
  * after the data it covers is synced, so after a crash the state's offset is always backed
- * by data; bytes beyond it are cut off when the session is next opened. */
+ * by data; bytes beyond it are cut off when the session is next opened. Bodies of 1 MiB or
+ * more are written around the page cache (O_DIRECT, by a writer thread), so a blob just
+ * pushed is read from the disk by its first GET. */
 #ifndef OCTO_UPLOAD_H
 #define OCTO_UPLOAD_H
 
