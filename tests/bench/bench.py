@@ -109,17 +109,6 @@ def wait_http(port, path, proc, what, timeout=20):
     raise BenchFailure("%s did not come up on port %d" % (what, port))
 
 
-def stop_proc(proc, timeout=15):
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 # ---------------------------------------------------------------- processes and /proc
 
 def proc_stat(pid):
@@ -307,7 +296,7 @@ health:
         return self
 
     def stop(self):
-        stop_proc(self.proc)
+        fronts.stop_process(self.proc, timeout=15)
         self.proc = None
 
     def cleanup(self):
@@ -347,7 +336,7 @@ class LighttpdCeiling(Target):
 
     def stop(self):
         spawned = self.pids() - set(self.roots())
-        stop_proc(self.proc)
+        fronts.stop_process(self.proc, timeout=15)
         self.proc = None
         for pid in spawned:  # a null-responder lighttpd left behind
             try:
@@ -404,8 +393,8 @@ class NginxCeiling(Target):
         return self
 
     def stop(self):
-        stop_proc(self.proc)
-        stop_proc(self.null, timeout=3)
+        fronts.stop_process(self.proc, timeout=15)
+        fronts.stop_process(self.null, timeout=3)
         self.proc = self.null = None
 
     cleanup = stop

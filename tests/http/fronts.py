@@ -70,7 +70,8 @@ def _make_traversable(path, stop="/"):
         path = os.path.dirname(path)
 
 
-def _kill(proc, timeout=30):
+def stop_process(proc, timeout=30):
+    """SIGTERM, then SIGKILL after timeout seconds; reaps the process."""
     if proc is None or proc.poll() is not None:
         return
     proc.send_signal(signal.SIGTERM)
@@ -238,7 +239,7 @@ class Front:
         if self._watcher is not None:
             self._watcher.join()
             self._watcher = None
-        _kill(self.proc)
+        stop_process(self.proc)
         self.proc = None
         with self._lock:
             real = self.responder_pid()
@@ -255,7 +256,7 @@ class Front:
                         break
                     except subprocess.TimeoutExpired:
                         pass
-            _kill(self.responder)
+            stop_process(self.responder)
             self.responder = None
 
     def responder_pid(self):
