@@ -423,7 +423,7 @@ static enum octo_err append_body(struct octo_upload *u, struct octo_body *body, 
 	enum octo_err err;
 	struct sink sink;
 	char *buf;
-	int error = 0;
+	int error = 0, closed;
 
 	err = sink_open(&sink, u, body->length);
 	if (err != OCTO_OK)
@@ -459,8 +459,9 @@ static enum octo_err append_body(struct octo_upload *u, struct octo_body *body, 
 		if (n == 0)
 			break;
 	}
-	if (sink_close(&sink) != 0 && error == 0)
-		error = sink.error;
+	closed = sink_close(&sink);
+	if (error == 0)
+		error = closed;
 	if (error != 0)
 		err = octo_fs_error(error);
 	else if (err == OCTO_OK && body->length >= 0 && total != (uint64_t)body->length)

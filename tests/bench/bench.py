@@ -91,22 +91,8 @@ def free_port():
 
 
 def wait_http(port, path, proc, what, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc is not None and proc.poll() is not None:
-            break
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            c.request("GET", path)
-            r = c.getresponse()
-            r.read()
-            c.close()
-            if r.status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise BenchFailure("%s did not come up on port %d" % (what, port))
+    if not fronts.wait_for_http(port, proc, path, timeout):
+        raise BenchFailure("%s did not come up on port %d" % (what, port))
 
 
 # ---------------------------------------------------------------- processes and /proc

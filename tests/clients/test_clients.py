@@ -20,7 +20,6 @@ import io
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
@@ -34,6 +33,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "../http"))
 
 import images  # noqa: E402
+import fronts  # noqa: E402
 from harness import Registry, sha256  # noqa: E402
 
 CI = bool(os.environ.get("CI"))
@@ -242,13 +242,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
         return run([self.ctr_bin, "--address", self.sock, "--namespace", namespace] + list(args), **kw)
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        fronts.stop_process(self.proc)
         self.proc = None
         self.log.close()
         # The native snapshotter bind-mounts while unpacking: make sure nothing is left mounted.

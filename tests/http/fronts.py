@@ -70,6 +70,28 @@ def _make_traversable(path, stop="/"):
         path = os.path.dirname(path)
 
 
+def wait_for_http(port, proc=None, path="/v2/", timeout=20):
+    """True once GET path on 127.0.0.1:port answers 200; False if proc exits or time runs out."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            try:
+                c.request("GET", path)
+                r = c.getresponse()
+                r.read()
+                if r.status == 200:
+                    return True
+            finally:
+                c.close()
+        except OSError:
+            pass
+        if proc is not None and proc.poll() is not None:
+            return False
+        time.sleep(0.05)
+    return False
+
+
 def stop_process(proc, timeout=30):
     """SIGTERM, then SIGKILL after timeout seconds; reaps the process."""
     if proc is None or proc.poll() is not None:
@@ -202,16 +224,8 @@ class Front:
                 self._watcher.start()
             conf = self.write_configs()
             self.proc = subprocess.Popen(self.front_command(conf), env=self.front_env(), cwd=self.dir)
-            deadline = time.time() + 20
-            while time.time() < deadline:
-                try:
-                    if self._get_v2() == 200:
-                        return self
-                except OSError:
-                    pass
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.05)
+            if wait_for_http(self.port, self.proc):
+                return self
         except BaseException:
             self.stop()
             raise
@@ -222,16 +236,6 @@ class Front:
         env = dict(os.environ)
         env.pop("OCTOSERVE_FCGI_LISTEN", None)
         return env
-
-    def _get_v2(self):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-        try:
-            c.request("GET", "/v2/")
-            r = c.getresponse()
-            r.read()
-            return r.status
-        finally:
-            c.close()
 
     def stop(self):
         """Stop the front, then the responder, each by PID."""
@@ -375,16 +379,8 @@ class LighttpdFront(Front):
             [os.path.join(SRCDIR, "contrib/lighttpd/mkconf.sh"), self.fcgi_bin, self.dir, self.config_path],
             env=env, text=True).strip()
         self.proc = subprocess.Popen((wrap or []) + [LIGHTTPD, "-D", "-f", conf], env=env)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                if self._get_v2() == 200:
-                    return self
-            except OSError:
-                pass
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
+        if wait_for_http(self.port, self.proc):
+            return self
         self.stop()
         raise RuntimeError("lighttpd did not come up; see %s" % self.dir)
 

@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 
 import fronts
 
@@ -106,16 +105,8 @@ class Registry:
             [os.path.join(SRCDIR, "contrib/lighttpd/mkconf.sh"), FCGI_BIN, self.run, self.config_path],
             env=self.env, text=True).strip()
         self.proc = subprocess.Popen((wrap or []) + [LIGHTTPD, "-D", "-f", conf], env=self.env)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                if self.request("GET", "/v2/").status == 200:
-                    return self
-            except OSError:
-                pass
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
+        if fronts.wait_for_http(self.port, self.proc):
+            return self
         self.stop()
         raise RuntimeError("lighttpd did not come up; see %s" % self.run)
 
@@ -132,13 +123,7 @@ class Registry:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        fronts.stop_process(self.proc)
         self.proc = None
 
     def restart(self, wrap=None):

@@ -228,26 +228,36 @@ class CrashTest(unittest.TestCase):
         self.restarts += 1
         self.reg.restart()
 
-    def test_kill9_under_load(self):
-        load = Load(self.reg)
+    def kill_under_load(self, load, clients, kills, pause, progress, after_kill=None):
+        """Run clients threads of load.worker; kills times, pause seconds apart, SIGKILL every
+        responder (after_kill(pids) runs before the respawn); then stop the load. Returns
+        [(pids, progress())] per kill."""
         threads = [threading.Thread(target=load.worker, args=(i,), daemon=True)
-                   for i in range(CLIENTS)]
+                   for i in range(clients)]
         for t in threads:
             t.start()
-        kills = []
-        for _ in range(KILLS):
-            time.sleep(LOAD_BEFORE_KILL)
+        done = []
+        for _ in range(kills):
+            time.sleep(pause)
             pids = self.reg.responder_pids()
             self.assertTrue(pids, "no responder to kill")
             for pid in pids:
                 os.kill(pid, signal.SIGKILL)
-            kills.append((pids, len(load.created)))
+            done.append((pids, progress()))
+            if after_kill is not None:
+                after_kill(pids)
             self.wait_respawn(pids)
         time.sleep(1.0)
         load.stop.set()
         for t in threads:
             t.join(120)
             self.assertFalse(t.is_alive(), "a client is stuck")
+        return done
+
+    def test_kill9_under_load(self):
+        load = Load(self.reg)
+        kills = self.kill_under_load(load, CLIENTS, KILLS, LOAD_BEFORE_KILL,
+                                     lambda: len(load.created))
 
         sys.stderr.write("\n%d blobs attempted, %d created, %d interrupted sessions, "
                          "%d transient failures, %d requests, kills %r, restarts %d\n" % (
@@ -534,29 +544,14 @@ class ImageLoad(Load):
 class ImageCrashTest(unittest.TestCase):
     setUp = CrashTest.setUp
     wait_respawn = CrashTest.wait_respawn
+    kill_under_load = CrashTest.kill_under_load
 
     def test_kill9_under_image_pushes(self):
         load = ImageLoad(self.reg)
         snapshots = []
-        threads = [threading.Thread(target=load.worker, args=(i,), daemon=True)
-                   for i in range(IMAGE_CLIENTS)]
-        for t in threads:
-            t.start()
-        kills = []
-        for _ in range(IMAGE_KILLS):
-            time.sleep(IMAGE_LOAD_BEFORE_KILL)
-            pids = self.reg.responder_pids()
-            self.assertTrue(pids, "no responder to kill")
-            for pid in pids:
-                os.kill(pid, signal.SIGKILL)
-            kills.append((pids, len(load.ok)))
-            snapshots.append(self.snapshot(pids))
-            self.wait_respawn(pids)
-        time.sleep(1.0)
-        load.stop.set()
-        for t in threads:
-            t.join(120)
-            self.assertFalse(t.is_alive(), "a client is stuck")
+        kills = self.kill_under_load(load, IMAGE_CLIENTS, IMAGE_KILLS, IMAGE_LOAD_BEFORE_KILL,
+                                     lambda: len(load.ok),
+                                     lambda pids: snapshots.append(self.snapshot(pids)))
 
         interrupted = [p for p in load.puts if p.status != 201]
         sys.stderr.write("\n%d manifest PUTs (%r), %d created, %d interrupted, %d blobs, "
