@@ -39,9 +39,8 @@ struct server {
 	int n_workers;
 };
 
-static struct server srv = {.lock = PTHREAD_MUTEX_INITIALIZER,
-			    .idle = PTHREAD_COND_INITIALIZER,
-			    .listen_fd = 0};
+static struct server srv = {
+	.lock = PTHREAD_MUTEX_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER, .listen_fd = 0};
 
 /* CGI parameters to request headers: HTTP_FOO_BAR -> "FOO-BAR" (names compare
  * case-insensitively), CONTENT_TYPE -> "Content-Type". */
@@ -249,10 +248,11 @@ static void *signal_thread(void *arg)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: octoserve-fcgi [-c FILE] [--config-get KEY | --check-config]\n"
-		   "  -c FILE          configuration file (JSON); OCTOSERVE_* variables override it\n"
-		   "  --config-get KEY print one configuration value (e.g. server.port) and exit\n"
-		   "  --check-config   validate the configuration and exit\n");
+	fprintf(f,
+		"usage: octoserve-fcgi [-c FILE] [--config-get KEY | --check-config]\n"
+		"  -c FILE          configuration file (JSON); OCTOSERVE_* variables override it\n"
+		"  --config-get KEY print one configuration value (e.g. server.port) and exit\n"
+		"  --check-config   validate the configuration and exit\n");
 }
 
 static int open_listen_socket(const char *listen)
@@ -327,7 +327,8 @@ int main(int argc, char **argv)
 		srv.listen_fd = open_listen_socket(srv.cfg.fcgi.listen);
 		srv.listen_owned = 1;
 		if (srv.listen_fd < 0) {
-			fprintf(stderr, "octoserve-fcgi: cannot listen on %s\n", srv.cfg.fcgi.listen);
+			fprintf(stderr, "octoserve-fcgi: cannot listen on %s\n",
+				srv.cfg.fcgi.listen);
 			return 1;
 		}
 	}
@@ -378,7 +379,8 @@ int main(int argc, char **argv)
 		if (pthread_cond_timedwait(&srv.idle, &srv.lock, &deadline) == ETIMEDOUT)
 			break;
 	{
-		struct octo_log_field f[] = {{.key = "unfinished", .num = srv.running, .is_num = 1}};
+		struct octo_log_field f[] = {
+			{.key = "unfinished", .num = srv.running, .is_num = 1}};
 		octo_log(srv.log, OCTO_LOG_INFO, "stopped", f, 1);
 	}
 	pthread_mutex_unlock(&srv.lock);

@@ -155,9 +155,8 @@ static void blob_created(struct octo_registry *reg, struct route *rt, struct oct
 }
 
 /* Link d into rt->name and record it; then answer 201. */
-static void link_and_answer(struct octo_registry *reg, struct route *rt,
-			    struct octo_response *resp, const struct octo_digest *d,
-			    const char *event)
+static void link_and_answer(struct octo_registry *reg, struct route *rt, struct octo_response *resp,
+			    const struct octo_digest *d, const char *event)
 {
 	enum octo_err err = octo_store_link_blob(reg->store, rt->name, d);
 
@@ -169,8 +168,8 @@ static void link_and_answer(struct octo_registry *reg, struct route *rt,
 }
 
 /* Headers of a session that goes on: Location, Range, Docker-Upload-UUID. */
-static void session_headers(struct octo_registry *reg, struct route *rt,
-			    struct octo_response *resp, const struct octo_upload *u)
+static void session_headers(struct octo_registry *reg, struct route *rt, struct octo_response *resp,
+			    const struct octo_upload *u)
 {
 	uint64_t off = octo_upload_offset(u);
 
@@ -209,9 +208,8 @@ static int try_mount(struct octo_registry *reg, struct route *rt, struct octo_re
 }
 
 /* Read the body into u and commit it as expected; u is closed. */
-static void finish_upload(struct octo_registry *reg, struct route *rt,
-			  struct octo_response *resp, struct octo_upload *u,
-			  const struct octo_digest *expected)
+static void finish_upload(struct octo_registry *reg, struct route *rt, struct octo_response *resp,
+			  struct octo_upload *u, const struct octo_digest *expected)
 {
 	enum octo_err err = OCTO_OK;
 

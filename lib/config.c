@@ -118,8 +118,8 @@ static const char *check_listen(const char *s)
 	return check_host_port(s);
 }
 
-#define ROW(p, e, t, f) .path = (p), .env = "OCTOSERVE_" e, .type = (t), \
-			.off = offsetof(struct octo_config, f)
+#define ROW(p, e, t, f)                                                                            \
+	.path = (p), .env = "OCTOSERVE_" e, .type = (t), .off = offsetof(struct octo_config, f)
 
 static const struct key keys[] = {
 	{ROW("server.address", "SERVER_ADDRESS", K_STR, server.address), .def = "localhost",
@@ -132,13 +132,13 @@ static const struct key keys[] = {
 	 .def = "30s", .min = 1, .max = DUR_MAX_MS},
 	{ROW("server.idle_timeout", "SERVER_IDLE_TIMEOUT", K_DUR, server.idle_timeout_ms),
 	 .def = "2m", .min = 1, .max = DUR_MAX_MS},
-	{ROW("server.external_url", "SERVER_EXTERNAL_URL", K_STR, server.external_url),
-	 .def = "", .check = check_url},
+	{ROW("server.external_url", "SERVER_EXTERNAL_URL", K_STR, server.external_url), .def = "",
+	 .check = check_url},
 	{ROW("server.shutdown_timeout", "SERVER_SHUTDOWN_TIMEOUT", K_DUR,
-	     server.shutdown_timeout_ms), .def = "30s", .min = 0, .max = DUR_MAX_MS},
+	     server.shutdown_timeout_ms),
+	 .def = "30s", .min = 0, .max = DUR_MAX_MS},
 
-	{ROW("fcgi.listen", "FCGI_LISTEN", K_STR, fcgi.listen), .def = "",
-	 .check = check_listen},
+	{ROW("fcgi.listen", "FCGI_LISTEN", K_STR, fcgi.listen), .def = "", .check = check_listen},
 	{ROW("fcgi.threads", "FCGI_THREADS", K_INT, fcgi.threads), .def = "8", .min = 1,
 	 .max = 1024},
 	{ROW("fcgi.sendfile", "FCGI_SENDFILE", K_ENUM, fcgi.sendfile), .def = "none",
@@ -151,7 +151,8 @@ static const struct key keys[] = {
 	{ROW("storage.path", "STORAGE_PATH", K_STR, storage.path), .def = "./data",
 	 .check = check_nonempty},
 	{ROW("storage.max_manifest_size", "STORAGE_MAX_MANIFEST_SIZE", K_SIZE,
-	     storage.max_manifest_size), .def = "4194304", .min = 1, .max = GIB},
+	     storage.max_manifest_size),
+	 .def = "4194304", .min = 1, .max = GIB},
 	{ROW("storage.delete_enabled", "STORAGE_DELETE_ENABLED", K_BOOL, storage.delete_enabled),
 	 .def = "true"},
 
@@ -179,41 +180,52 @@ static const struct key keys[] = {
 
 	{ROW("p2p.discovery.method", "P2P_DISCOVERY_METHOD", K_CHOICE, p2p.discovery.method),
 	 .def = "static", .names = methods},
-	{ROW("p2p.discovery.interval", "P2P_DISCOVERY_INTERVAL", K_DUR,
-	     p2p.discovery.interval_ms), .def = "30s", .min = 1, .max = DUR_MAX_MS},
+	{ROW("p2p.discovery.interval", "P2P_DISCOVERY_INTERVAL", K_DUR, p2p.discovery.interval_ms),
+	 .def = "30s", .min = 1, .max = DUR_MAX_MS},
 	{ROW("p2p.discovery.timeout", "P2P_DISCOVERY_TIMEOUT", K_DUR, p2p.discovery.timeout_ms),
 	 .def = "10s", .min = 1, .max = DUR_MAX_MS},
 	{ROW("p2p.discovery.dns_name", "P2P_DISCOVERY_DNS_NAME", K_STR, p2p.discovery.dns_name),
 	 .def = ""},
 	{ROW("p2p.discovery.consul_address", "P2P_DISCOVERY_CONSUL_ADDRESS", K_STR,
-	     p2p.discovery.consul_address), .def = ""},
+	     p2p.discovery.consul_address),
+	 .def = ""},
 
 	{ROW("p2p.replication.factor", "P2P_REPLICATION_FACTOR", K_INT, p2p.replication.factor),
 	 .def = "3", .min = 1, .max = 1000},
 	{ROW("p2p.replication.strategy", "P2P_REPLICATION_STRATEGY", K_CHOICE,
-	     p2p.replication.strategy), .def = "eager", .names = strategies},
+	     p2p.replication.strategy),
+	 .def = "eager", .names = strategies},
 	{ROW("p2p.replication.sync_interval", "P2P_REPLICATION_SYNC_INTERVAL", K_DUR,
-	     p2p.replication.sync_interval_ms), .def = "1m", .min = 1, .max = DUR_MAX_MS},
+	     p2p.replication.sync_interval_ms),
+	 .def = "1m", .min = 1, .max = DUR_MAX_MS},
 	{ROW("p2p.replication.consistency_mode", "P2P_REPLICATION_CONSISTENCY_MODE", K_CHOICE,
-	     p2p.replication.consistency_mode), .def = "eventual", .names = consistency_modes},
+	     p2p.replication.consistency_mode),
+	 .def = "eventual", .names = consistency_modes},
 
 	{ROW("p2p.health_check.interval", "P2P_HEALTH_CHECK_INTERVAL", K_DUR,
-	     p2p.health_check.interval_ms), .def = "15s", .min = 1, .max = DUR_MAX_MS},
+	     p2p.health_check.interval_ms),
+	 .def = "15s", .min = 1, .max = DUR_MAX_MS},
 	{ROW("p2p.health_check.timeout", "P2P_HEALTH_CHECK_TIMEOUT", K_DUR,
-	     p2p.health_check.timeout_ms), .def = "5s", .min = 1, .max = DUR_MAX_MS},
+	     p2p.health_check.timeout_ms),
+	 .def = "5s", .min = 1, .max = DUR_MAX_MS},
 	{ROW("p2p.health_check.failure_threshold", "P2P_HEALTH_CHECK_FAILURE_THRESHOLD", K_INT,
-	     p2p.health_check.failure_threshold), .def = "3", .min = 1, .max = 1000},
+	     p2p.health_check.failure_threshold),
+	 .def = "3", .min = 1, .max = 1000},
 	{ROW("p2p.health_check.workers", "P2P_HEALTH_CHECK_WORKERS", K_INT,
-	     p2p.health_check.workers), .def = "10", .min = 1, .max = 1024},
+	     p2p.health_check.workers),
+	 .def = "10", .min = 1, .max = 1024},
 
 	{ROW("p2p.transport.protocol", "P2P_TRANSPORT_PROTOCOL", K_CHOICE, p2p.transport.protocol),
 	 .def = "grpc", .names = protocols},
 	{ROW("p2p.transport.max_connections", "P2P_TRANSPORT_MAX_CONNECTIONS", K_INT,
-	     p2p.transport.max_connections), .def = "100", .min = 1, .max = 65535},
+	     p2p.transport.max_connections),
+	 .def = "100", .min = 1, .max = 65535},
 	{ROW("p2p.transport.idle_timeout", "P2P_TRANSPORT_IDLE_TIMEOUT", K_DUR,
-	     p2p.transport.idle_timeout_ms), .def = "5m", .min = 1, .max = DUR_MAX_MS},
+	     p2p.transport.idle_timeout_ms),
+	 .def = "5m", .min = 1, .max = DUR_MAX_MS},
 	{ROW("p2p.transport.max_message_size", "P2P_TRANSPORT_MAX_MESSAGE_SIZE", K_SIZE,
-	     p2p.transport.max_message_size), .def = "33554432", .min = 1, .max = INT32_MAX},
+	     p2p.transport.max_message_size),
+	 .def = "33554432", .min = 1, .max = INT32_MAX},
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -334,8 +346,8 @@ static enum octo_err set_number(struct octo_config *cfg, const struct key *k, lo
 				char *why, size_t whysize)
 {
 	if (v < k->min || v > k->max) {
-		seterr(why, whysize, "must be an integer between %" PRId64 " and %" PRId64,
-		       k->min, k->max);
+		seterr(why, whysize, "must be an integer between %" PRId64 " and %" PRId64, k->min,
+		       k->max);
 		return OCTO_ERR_CONFIG;
 	}
 	if (k->type == K_INT)
@@ -431,9 +443,9 @@ static enum octo_err set_text(struct octo_config *cfg, const struct key *k, cons
 		if (errno || *end)
 			goto bad_int;
 		return set_number(cfg, k, v, why, whysize);
-	bad_int:
-		seterr(why, whysize, "must be an integer between %" PRId64 " and %" PRId64,
-		       k->min, k->max);
+bad_int:
+		seterr(why, whysize, "must be an integer between %" PRId64 " and %" PRId64, k->min,
+		       k->max);
 		return OCTO_ERR_CONFIG;
 	}
 	case K_DUR: {
@@ -449,8 +461,10 @@ static enum octo_err set_text(struct octo_config *cfg, const struct key *k, cons
 			snprintf(hi, sizeof(hi), "%" PRId64 "h", k->max / 3600000);
 		else
 			format_duration(k->max, hi, sizeof(hi));
-		seterr(why, whysize, "must be a duration like \"30s\", \"2m\" or \"1h30m\" "
-		       "from %s to %s", lo, hi);
+		seterr(why, whysize,
+		       "must be a duration like \"30s\", \"2m\" or \"1h30m\" "
+		       "from %s to %s",
+		       lo, hi);
 		return OCTO_ERR_CONFIG;
 	}
 	case K_BOOL:
@@ -521,8 +535,8 @@ out:
 }
 
 /* Set key k from a JSON value of the type the key wants. */
-static enum octo_err set_json(struct octo_config *cfg, const struct key *k, json_t *v,
-			      char *why, size_t whysize)
+static enum octo_err set_json(struct octo_config *cfg, const struct key *k, json_t *v, char *why,
+			      size_t whysize)
 {
 	switch (k->type) {
 	case K_INT:
@@ -550,20 +564,20 @@ static enum octo_err set_json(struct octo_config *cfg, const struct key *k, json
 		}
 		return set_text(cfg, k, json_string_value(v), why, whysize);
 	}
-	seterr(why, whysize, "must be an integer between %" PRId64 " and %" PRId64, k->min,
-	       k->max);
+	seterr(why, whysize, "must be an integer between %" PRId64 " and %" PRId64, k->min, k->max);
 	return OCTO_ERR_CONFIG;
 }
 
 /* Apply the members of obj, whose own path is prefix ("" at the top). Only known sections
  * are entered, so the recursion is as deep as keys[] is. */
-static enum octo_err walk(struct octo_config *cfg, json_t *obj, const char *prefix,
-			  const char *src, char *errbuf, size_t errsize)
+static enum octo_err walk(struct octo_config *cfg, json_t *obj, const char *prefix, const char *src,
+			  char *errbuf, size_t errsize)
 {
 	const char *name;
 	json_t *v;
 
-	json_object_foreach(obj, name, v) {
+	json_object_foreach(obj, name, v)
+	{
 		char path[128], why[256];
 		const struct key *k = NULL;
 		enum octo_err err;
@@ -592,7 +606,7 @@ static enum octo_err walk(struct octo_config *cfg, json_t *obj, const char *pref
 		if (err)
 			return err;
 		continue;
-	unknown:
+unknown:
 		seterr(errbuf, errsize, "%s: unknown key \"%s%s%s\"", src, prefix,
 		       prefix[0] ? "." : "", name);
 		return OCTO_ERR_CONFIG;
@@ -632,8 +646,10 @@ static enum octo_err validate(const struct octo_config *cfg, const char *src, ch
 			      size_t errsize)
 {
 	if (!cfg->metrics.username != !cfg->metrics.password) {
-		seterr(errbuf, errsize, "%s%skey \"metrics.basic_auth\": username and password "
-		       "must be set together", src ? src : "", src ? ": " : "");
+		seterr(errbuf, errsize,
+		       "%s%skey \"metrics.basic_auth\": username and password "
+		       "must be set together",
+		       src ? src : "", src ? ": " : "");
 		return OCTO_ERR_CONFIG;
 	}
 	return OCTO_OK;
@@ -669,8 +685,7 @@ fail:
 
 /* Defaults, then root (may be NULL), then the environment. */
 static enum octo_err load_json(struct octo_config *cfg, json_t *root, const char *src,
-			       const char *(*getenv_fn)(const char *), char *errbuf,
-			       size_t errsize)
+			       const char *(*getenv_fn)(const char *), char *errbuf, size_t errsize)
 {
 	enum octo_err err;
 

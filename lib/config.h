@@ -10,72 +10,84 @@
 
 #include "error.h"
 
-enum octo_sendfile { OCTO_SENDFILE_NONE = 0, OCTO_SENDFILE_X_SENDFILE, OCTO_SENDFILE_X_ACCEL };
-enum octo_log_level { OCTO_LOG_DEBUG = 0, OCTO_LOG_INFO, OCTO_LOG_WARN, OCTO_LOG_ERROR };
-enum octo_log_format { OCTO_LOG_JSON = 0, OCTO_LOG_TEXT };
+enum octo_sendfile {
+	OCTO_SENDFILE_NONE = 0,
+	OCTO_SENDFILE_X_SENDFILE,
+	OCTO_SENDFILE_X_ACCEL
+};
+enum octo_log_level {
+	OCTO_LOG_DEBUG = 0,
+	OCTO_LOG_INFO,
+	OCTO_LOG_WARN,
+	OCTO_LOG_ERROR
+};
+enum octo_log_format {
+	OCTO_LOG_JSON = 0,
+	OCTO_LOG_TEXT
+};
 
 struct octo_config {
 	struct {
-		char *address;              /* "localhost" */
-		int port;                   /* 5000, 1..65535 */
-		int64_t read_timeout_ms;    /* 30s */
-		int64_t write_timeout_ms;   /* 30s */
-		int64_t idle_timeout_ms;    /* 2m */
-		char *external_url;         /* "" */
+		char *address;               /* "localhost" */
+		int port;                    /* 5000, 1..65535 */
+		int64_t read_timeout_ms;     /* 30s */
+		int64_t write_timeout_ms;    /* 30s */
+		int64_t idle_timeout_ms;     /* 2m */
+		char *external_url;          /* "" */
 		int64_t shutdown_timeout_ms; /* 30s */
 	} server;
 	struct {
-		char *listen;               /* "" */
-		int threads;                /* 8, 1..1024 */
+		char *listen;                /* "" */
+		int threads;                 /* 8, 1..1024 */
 		enum octo_sendfile sendfile; /* none */
-		char *sendfile_prefix;      /* "/_blobs/" */
+		char *sendfile_prefix;       /* "/_blobs/" */
 	} fcgi;
 	struct {
-		char *type;                 /* "filesystem" (the only one) */
-		char *path;                 /* "./data" */
-		int64_t max_manifest_size;  /* 4194304 */
-		int delete_enabled;         /* 1 */
+		char *type;                /* "filesystem" (the only one) */
+		char *path;                /* "./data" */
+		int64_t max_manifest_size; /* 4194304 */
+		int delete_enabled;        /* 1 */
 	} storage;
 	struct {
-		enum octo_log_level level;  /* info */
+		enum octo_log_level level;   /* info */
 		enum octo_log_format format; /* json */
-		char *output;               /* "stderr" */
+		char *output;                /* "stderr" */
 	} logging;
 	struct {
-		int enabled;                /* 1 */
-		char *endpoint;             /* "/metrics" */
-		char *username;             /* NULL: no basic auth */
+		int enabled;    /* 1 */
+		char *endpoint; /* "/metrics" */
+		char *username; /* NULL: no basic auth */
 		char *password;
 	} metrics;
 	struct {
-		int enabled;                /* 0 */
-		char *node_id;              /* hostname */
-		int port;                   /* 6000 */
-		char **bootstrap_peers;     /* NULL-terminated, empty by default */
+		int enabled;            /* 0 */
+		char *node_id;          /* hostname */
+		int port;               /* 6000 */
+		char **bootstrap_peers; /* NULL-terminated, empty by default */
 		size_t n_bootstrap_peers;
 		struct {
-			char *method;       /* "static" | "dns" | "consul" */
-			int64_t interval_ms; /* 30s */
-			int64_t timeout_ms;  /* 10s */
-			char *dns_name;     /* "" */
+			char *method;         /* "static" | "dns" | "consul" */
+			int64_t interval_ms;  /* 30s */
+			int64_t timeout_ms;   /* 10s */
+			char *dns_name;       /* "" */
 			char *consul_address; /* "" */
 		} discovery;
 		struct {
-			int factor;         /* 3 */
-			char *strategy;     /* "eager" | "lazy" | "hybrid" */
+			int factor;               /* 3 */
+			char *strategy;           /* "eager" | "lazy" | "hybrid" */
 			int64_t sync_interval_ms; /* 1m */
-			char *consistency_mode; /* "eventual" | "strong" */
+			char *consistency_mode;   /* "eventual" | "strong" */
 		} replication;
 		struct {
-			int64_t interval_ms; /* 15s */
-			int64_t timeout_ms;  /* 5s */
+			int64_t interval_ms;   /* 15s */
+			int64_t timeout_ms;    /* 5s */
 			int failure_threshold; /* 3 */
-			int workers;        /* 10 */
+			int workers;           /* 10 */
 		} health_check;
 		struct {
-			char *protocol;     /* "grpc" */
-			int max_connections; /* 100 */
-			int64_t idle_timeout_ms; /* 5m */
+			char *protocol;           /* "grpc" */
+			int max_connections;      /* 100 */
+			int64_t idle_timeout_ms;  /* 5m */
 			int64_t max_message_size; /* 33554432 */
 		} transport;
 	} p2p;

@@ -10,7 +10,10 @@
 
 #include "error.h"
 
-enum octo_digest_alg { OCTO_DIGEST_SHA256 = 0, OCTO_DIGEST_SHA512 = 1 };
+enum octo_digest_alg {
+	OCTO_DIGEST_SHA256 = 0,
+	OCTO_DIGEST_SHA512 = 1
+};
 
 #define OCTO_DIGEST_MAX_HEX 128
 /* "sha512:" + 128 hex + NUL */
@@ -47,6 +50,7 @@ void octo_hasher_save(const struct octo_hasher *h, void *buf);
 struct octo_hasher *octo_hasher_load(const void *buf, size_t len);
 
 /* Digest of a whole buffer. */
-void octo_digest_of(enum octo_digest_alg alg, const void *data, size_t len, struct octo_digest *out);
+void octo_digest_of(enum octo_digest_alg alg, const void *data, size_t len,
+		    struct octo_digest *out);
 
 #endif

@@ -17,14 +17,19 @@ static const struct err_row err_table[OCTO_ERR__COUNT] = {
 	[OCTO_OK] = {200, "", "ok"},
 	[OCTO_ERR_BLOB_UNKNOWN] = {404, "BLOB_UNKNOWN", "blob unknown to registry"},
 	[OCTO_ERR_BLOB_UPLOAD_INVALID] = {400, "BLOB_UPLOAD_INVALID", "blob upload invalid"},
-	[OCTO_ERR_BLOB_UPLOAD_UNKNOWN] = {404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry"},
-	[OCTO_ERR_DIGEST_INVALID] = {400, "DIGEST_INVALID", "provided digest did not match uploaded content"},
-	[OCTO_ERR_MANIFEST_BLOB_UNKNOWN] = {404, "MANIFEST_BLOB_UNKNOWN", "manifest references a manifest or blob unknown to registry"},
+	[OCTO_ERR_BLOB_UPLOAD_UNKNOWN] = {404, "BLOB_UPLOAD_UNKNOWN",
+					  "blob upload unknown to registry"},
+	[OCTO_ERR_DIGEST_INVALID] = {400, "DIGEST_INVALID",
+				     "provided digest did not match uploaded content"},
+	[OCTO_ERR_MANIFEST_BLOB_UNKNOWN] =
+		{404, "MANIFEST_BLOB_UNKNOWN",
+		 "manifest references a manifest or blob unknown to registry"},
 	[OCTO_ERR_MANIFEST_INVALID] = {400, "MANIFEST_INVALID", "manifest invalid"},
 	[OCTO_ERR_MANIFEST_UNKNOWN] = {404, "MANIFEST_UNKNOWN", "manifest unknown to registry"},
 	[OCTO_ERR_NAME_INVALID] = {400, "NAME_INVALID", "invalid repository name"},
 	[OCTO_ERR_NAME_UNKNOWN] = {404, "NAME_UNKNOWN", "repository name not known to registry"},
-	[OCTO_ERR_SIZE_INVALID] = {400, "SIZE_INVALID", "provided length did not match content length"},
+	[OCTO_ERR_SIZE_INVALID] = {400, "SIZE_INVALID",
+				   "provided length did not match content length"},
 	[OCTO_ERR_UNAUTHORIZED] = {401, "UNAUTHORIZED", "authentication required"},
 	[OCTO_ERR_DENIED] = {403, "DENIED", "requested access to the resource is denied"},
 	[OCTO_ERR_UNSUPPORTED] = {405, "UNSUPPORTED", "the operation is unsupported"},
@@ -35,7 +40,8 @@ static const struct err_row err_table[OCTO_ERR__COUNT] = {
 	[OCTO_ERR_METHOD] = {405, "UNSUPPORTED", "method not allowed"},
 	[OCTO_ERR_TOO_LARGE] = {413, "SIZE_INVALID", "request body too large"},
 	[OCTO_ERR_BAD_REQUEST] = {400, "UNSUPPORTED", "malformed request"},
-	[OCTO_ERR_INCOMPLETE] = {400, "BLOB_UPLOAD_INVALID", "request body shorter than its Content-Length"},
+	[OCTO_ERR_INCOMPLETE] = {400, "BLOB_UPLOAD_INVALID",
+				 "request body shorter than its Content-Length"},
 	[OCTO_ERR_IO] = {500, "UNKNOWN", "storage error"},
 	[OCTO_ERR_NOMEM] = {500, "UNKNOWN", "out of memory"},
 	[OCTO_ERR_CONFIG] = {500, "UNKNOWN", "configuration error"},
@@ -66,8 +72,8 @@ const char *octo_err_message(enum octo_err err)
 char *octo_err_json(enum octo_err err, const char *detail, size_t *len)
 {
 	const struct err_row *row = err_row(err);
-	json_t *root = json_pack("{s:[{s:s,s:s,s:s*}]}", "errors", "code", row->code,
-				 "message", row->message, "detail", detail);
+	json_t *root = json_pack("{s:[{s:s,s:s,s:s*}]}", "errors", "code", row->code, "message",
+				 row->message, "detail", detail);
 	char *out = NULL;
 
 	if (root == NULL)

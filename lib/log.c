@@ -173,11 +173,21 @@ static size_t escape_char(const unsigned char *p, size_t n, int json, char esc[8
 		return len;
 	}
 	switch (p[0]) {
-	case '"': snprintf(esc, 8, "\\\""); break;
-	case '\\': snprintf(esc, 8, "\\\\"); break;
-	case '\n': snprintf(esc, 8, "\\n"); break;
-	case '\r': snprintf(esc, 8, "\\r"); break;
-	case '\t': snprintf(esc, 8, "\\t"); break;
+	case '"':
+		snprintf(esc, 8, "\\\"");
+		break;
+	case '\\':
+		snprintf(esc, 8, "\\\\");
+		break;
+	case '\n':
+		snprintf(esc, 8, "\\n");
+		break;
+	case '\r':
+		snprintf(esc, 8, "\\r");
+		break;
+	case '\t':
+		snprintf(esc, 8, "\\t");
+		break;
 	default:
 		if (json)
 			snprintf(esc, 8, "\\u%04x", p[0]);

@@ -16,7 +16,10 @@
 #define OCTO_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 #define OCTO_MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
 
-enum octo_manifest_kind { OCTO_MANIFEST_IMAGE, OCTO_MANIFEST_INDEX };
+enum octo_manifest_kind {
+	OCTO_MANIFEST_IMAGE,
+	OCTO_MANIFEST_INDEX
+};
 
 /* A descriptor the manifest references: a blob (config, layer) or a child manifest. */
 struct octo_manifest_ref {

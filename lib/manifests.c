@@ -76,8 +76,7 @@ void manifest_get(struct octo_registry *reg, struct route *rt, struct octo_respo
 }
 
 /* Read the whole body, refusing more than max bytes. */
-static enum octo_err read_body(const struct octo_request *req, size_t max, char **out,
-			       size_t *len)
+static enum octo_err read_body(const struct octo_request *req, size_t max, char **out, size_t *len)
 {
 	size_t cap = 64 * 1024, n = 0;
 	char *buf;
@@ -199,7 +198,8 @@ static enum octo_err store_manifest(struct octo_registry *reg, const struct rout
 	if (err == OCTO_OK && !ref->is_digest)
 		err = octo_store_tag_set(reg->store, rt->name, ref->tag, d);
 	if (err == OCTO_OK)
-		err = record_change(reg, "manifest.put", rt->name, d, ref->is_digest ? NULL : ref->tag);
+		err = record_change(reg, "manifest.put", rt->name, d,
+				    ref->is_digest ? NULL : ref->tag);
 	return err;
 }
 
@@ -358,8 +358,8 @@ static enum octo_err paginate(const struct route *rt, char **items, size_t count
 }
 
 /* {"<key0>": <name>, "<key>": [items...]} and a Link header when more remain. */
-static void list_response(struct octo_registry *reg, struct route *rt,
-			  struct octo_response *resp, const char *key, char **items, size_t count,
+static void list_response(struct octo_registry *reg, struct route *rt, struct octo_response *resp,
+			  const char *key, char **items, size_t count,
 			  int (*cmp)(const char *, const char *), const char *link_path)
 {
 	size_t start, end, i;
@@ -399,8 +399,8 @@ static size_t append_tag(char *out, size_t pos, const char *tag, size_t len, int
 	return pos;
 }
 
-static void tags_from_index(struct octo_registry *reg, struct route *rt,
-			    struct octo_response *resp, char *text, size_t len)
+static void tags_from_index(struct octo_registry *reg, struct route *rt, struct octo_response *resp,
+			    char *text, size_t len)
 {
 	const char *last = query_get(&rt->query, "last"), *nq = query_get(&rt->query, "n");
 	char *line = text, *end = text + len, *out, *prev = NULL;
@@ -429,7 +429,8 @@ static void tags_from_index(struct octo_registry *reg, struct route *rt,
 			continue;
 		if (limit >= 0 && count == limit) {
 			if (count > 0) /* more remain */
-				resp_header(resp, "Link", "</v2/%s/tags/list?n=%ld&last=%s>; rel=\"next\"",
+				resp_header(resp, "Link",
+					    "</v2/%s/tags/list?n=%ld&last=%s>; rel=\"next\"",
 					    rt->name, limit, prev);
 			break;
 		}

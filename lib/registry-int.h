@@ -32,7 +32,7 @@ struct route {
 	const struct octo_request *req;
 	const char *method;
 	char name[OCTO_NAME_MAX + 1];
-	const char *tail; /* digest, upload id, reference; "" when none */
+	const char *tail;   /* digest, upload id, reference; "" when none */
 	char *tail_storage; /* owns tail */
 	size_t tail_len;
 	struct query query;

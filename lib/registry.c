@@ -96,8 +96,8 @@ enum octo_err record_change(struct octo_registry *reg, const char *type, const c
 			    const struct octo_digest *d, const char *tag)
 {
 	char ds[OCTO_DIGEST_MAX_STRING];
-	struct octo_journal_event ev = {.type = type, .repo = repo, .digest = d ? ds : NULL,
-					.tag = tag};
+	struct octo_journal_event ev = {
+		.type = type, .repo = repo, .digest = d ? ds : NULL, .tag = tag};
 
 	if (d != NULL)
 		octo_digest_format(d, ds, sizeof(ds));
@@ -153,8 +153,7 @@ void resp_error(struct octo_registry *reg, struct octo_response *resp, enum octo
 	}
 }
 
-void resp_deletes_disabled(struct octo_registry *reg, struct octo_response *resp,
-			   const char *allow)
+void resp_deletes_disabled(struct octo_registry *reg, struct octo_response *resp, const char *allow)
 {
 	resp_error(reg, resp, OCTO_ERR_UNSUPPORTED, "deletes are disabled");
 	resp_header(resp, "Allow", "%s", allow);
@@ -214,7 +213,8 @@ static int query_parse(const char *raw, struct query *q)
 				return -1;
 			p += strlen(p) + 1;
 			q->params[q->n].value = p;
-			if (percent_decode(eq ? eq + 1 : raw + plen, eq ? plen - klen - 1 : 0, p) != 0)
+			if (percent_decode(eq ? eq + 1 : raw + plen, eq ? plen - klen - 1 : 0, p) !=
+			    0)
 				return -1;
 			p += strlen(p) + 1;
 			q->n++;
@@ -271,8 +271,7 @@ enum endpoint {
 
 /* Split the raw "<name><sep><tail>", then decode each part on its own, so that an encoded
  * '/' can never move a boundary; validate the name. */
-static enum octo_err route_name(struct route *rt, const char *path, const char *sep,
-				size_t seplen)
+static enum octo_err route_name(struct route *rt, const char *path, const char *sep, size_t seplen)
 {
 	size_t nlen = (size_t)(sep - path);
 	const char *tail = sep + seplen;

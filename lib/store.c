@@ -194,8 +194,8 @@ enum octo_err octo_store_commit_blob(const struct octo_store *s, int fd, const c
 	return OCTO_OK;
 }
 
-enum octo_err octo_store_put_blob_bytes(const struct octo_store *s, const void *data,
-					size_t len, const struct octo_digest *d)
+enum octo_err octo_store_put_blob_bytes(const struct octo_store *s, const void *data, size_t len,
+					const struct octo_digest *d)
 {
 	char tmp[PATH_MAX];
 	enum octo_err err;
@@ -226,8 +226,8 @@ enum octo_err octo_store_put_blob_bytes(const struct octo_store *s, const void *
 
 /* Read the whole file at path into a malloc'd, NUL-terminated buffer of at most max bytes;
  * missing when it does not exist, OCTO_ERR_TOO_LARGE beyond max. */
-static enum octo_err read_file(const char *path, size_t max, enum octo_err missing,
-			       char **data, size_t *len)
+static enum octo_err read_file(const char *path, size_t max, enum octo_err missing, char **data,
+			       size_t *len)
 {
 	enum octo_err err = OCTO_OK;
 	struct stat st;
@@ -270,11 +270,11 @@ enum octo_err octo_store_read_blob(const struct octo_store *s, const struct octo
 	return read_file(path, max, OCTO_ERR_BLOB_UNKNOWN, data, len);
 }
 
-static enum octo_err repo_path(const struct octo_store *s, char *buf, size_t size,
-			       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static enum octo_err repo_path(const struct octo_store *s, char *buf, size_t size, const char *fmt,
+			       ...) __attribute__((format(printf, 4, 5)));
 
-static enum octo_err repo_path(const struct octo_store *s, char *buf, size_t size,
-			       const char *fmt, ...)
+static enum octo_err repo_path(const struct octo_store *s, char *buf, size_t size, const char *fmt,
+			       ...)
 {
 	va_list ap;
 	int n = snprintf(buf, size, "%s/repositories/", s->root), m;
@@ -384,8 +384,7 @@ enum octo_err octo_store_tag_get(const struct octo_store *s, const char *repo, c
 	return octo_digest_parse(ds, strlen(ds), d) == OCTO_OK ? OCTO_OK : OCTO_ERR_IO;
 }
 
-enum octo_err octo_store_tag_delete(const struct octo_store *s, const char *repo,
-				    const char *tag)
+enum octo_err octo_store_tag_delete(const struct octo_store *s, const char *repo, const char *tag)
 {
 	char path[PATH_MAX];
 
@@ -447,8 +446,8 @@ static int tag_cmp(const void *a, const void *b)
 
 /* The names in dir, sorted by cmp; dot names (temporary files of atomic writes) are
  * skipped. */
-static enum octo_err list_dir(const char *dir, int (*cmp)(const void *, const void *),
-			      char ***out, size_t *n, enum octo_err missing)
+static enum octo_err list_dir(const char *dir, int (*cmp)(const void *, const void *), char ***out,
+			      size_t *n, enum octo_err missing)
 {
 	struct strv sv = {0};
 	struct dirent *e;
@@ -562,8 +561,8 @@ enum octo_err octo_store_tag_index(const struct octo_store *s, const char *repo,
 }
 
 static enum octo_err referrer_path(const struct octo_store *s, const char *repo,
-				   const struct octo_digest *subject,
-				   const struct octo_digest *d, char *buf, size_t size)
+				   const struct octo_digest *subject, const struct octo_digest *d,
+				   char *buf, size_t size)
 {
 	if (d == NULL)
 		return repo_path(s, buf, size, "%s/_referrers/%s/%s", repo,
@@ -627,8 +626,7 @@ enum octo_err octo_store_referrer_list(const struct octo_store *s, const char *r
 }
 
 /* Depth-first walk collecting directories that hold a _manifests directory. */
-static enum octo_err walk_repos(const char *base, const char *prefix, struct strv *sv,
-				int depth)
+static enum octo_err walk_repos(const char *base, const char *prefix, struct strv *sv, int depth)
 {
 	char path[PATH_MAX], name[PATH_MAX];
 	struct dirent *e;

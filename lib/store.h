@@ -44,8 +44,8 @@ enum octo_err octo_store_commit_blob(const struct octo_store *s, int fd, const c
 				     const struct octo_digest *d);
 
 /* Store bytes in memory (a manifest) as the content of d, durably. */
-enum octo_err octo_store_put_blob_bytes(const struct octo_store *s, const void *data,
-					size_t len, const struct octo_digest *d);
+enum octo_err octo_store_put_blob_bytes(const struct octo_store *s, const void *data, size_t len,
+					const struct octo_digest *d);
 /* Read the content of d into a malloc'd buffer; OCTO_ERR_BLOB_UNKNOWN if absent,
  * OCTO_ERR_TOO_LARGE beyond max bytes. */
 enum octo_err octo_store_read_blob(const struct octo_store *s, const struct octo_digest *d,
@@ -66,8 +66,7 @@ enum octo_err octo_store_tag_set(const struct octo_store *s, const char *repo, c
 /* OCTO_ERR_MANIFEST_UNKNOWN when the tag does not exist. */
 enum octo_err octo_store_tag_get(const struct octo_store *s, const char *repo, const char *tag,
 				 struct octo_digest *d);
-enum octo_err octo_store_tag_delete(const struct octo_store *s, const char *repo,
-				    const char *tag);
+enum octo_err octo_store_tag_delete(const struct octo_store *s, const char *repo, const char *tag);
 /* Tag order: "lexical order (i.e. case-insensitive alphanumeric order)" (distribution-spec
  * "Listing Tags"), ties broken bytewise so the order is total. */
 int octo_tag_cmp(const char *a, const char *b);

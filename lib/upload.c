@@ -313,8 +313,9 @@ static void *sink_writer(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&k->lock);
-		int rc = k->error != 0 ? 0 : write_batch(k->u, &k->direct_fd, k->buf[i], k->len[i],
-							   k->pos[i]);
+		int rc = k->error != 0 ? 0
+				       : write_batch(k->u, &k->direct_fd, k->buf[i], k->len[i],
+						     k->pos[i]);
 		pthread_mutex_lock(&k->lock);
 		if (rc != 0 && k->error == 0)
 			k->error = errno != 0 ? errno : EIO;

@@ -25,7 +25,8 @@
 #define CHUNK (64 * 1024)
 #define PAD_MAX (1024 * 1024)
 
-static const char BODY[] = "{\"schemaVersion\":2,\"null\":\"octoserve bench ceiling: a fixed reply\"}";
+static const char BODY[] =
+	"{\"schemaVersion\":2,\"null\":\"octoserve bench ceiling: a fixed reply\"}";
 static const char BODY_DIGEST[] =
 	"sha256:0d050bc208831cfaa81b553841e9d40f8f60432083d5f0a3e623cac6d829a2b7";
 static const char LOCATION[] = "/v2/null/blobs/uploads/null";
@@ -107,7 +108,8 @@ static void serve(FCGX_Request *r)
 		FCGX_FPrintF(r->out,
 			     "Status: 201 Created\r\nDocker-Content-Digest: %s\r\n"
 			     "Location: /v2/null/blobs/%s\r\nContent-Length: 0\r\n\r\n",
-			     digest[0] != '\0' ? digest : BODY_DIGEST, digest[0] != '\0' ? digest : BODY_DIGEST);
+			     digest[0] != '\0' ? digest : BODY_DIGEST,
+			     digest[0] != '\0' ? digest : BODY_DIGEST);
 	} else if (strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0) {
 		long long end = got > 0 ? got - 1 : 0;
 		const char *cr = FCGX_GetParam("HTTP_CONTENT_RANGE", r->envp);
@@ -132,11 +134,12 @@ static void serve(FCGX_Request *r)
 			len = len < 0 ? 0 : len > PAD_MAX ? PAD_MAX : len;
 			body = pad; /* zeros: nobody reads it but the length check */
 		}
-		FCGX_FPrintF(r->out,
-			     "Status: 200 OK\r\nContent-Type: application/json\r\n"
-			     "Docker-Content-Digest: %s\r\nDocker-Distribution-API-Version: registry/2.0\r\n"
-			     "Content-Length: %d\r\n\r\n",
-			     BODY_DIGEST, len);
+		FCGX_FPrintF(
+			r->out,
+			"Status: 200 OK\r\nContent-Type: application/json\r\n"
+			"Docker-Content-Digest: %s\r\nDocker-Distribution-API-Version: registry/2.0\r\n"
+			"Content-Length: %d\r\n\r\n",
+			BODY_DIGEST, len);
 		if (strcmp(method, "HEAD") != 0)
 			FCGX_PutStr(body, len, r->out);
 	}
@@ -170,7 +173,8 @@ int main(int argc, char **argv)
 			listen = optarg;
 			break;
 		default:
-			fprintf(stderr, "usage: null-responder [-t THREADS] [-l unix:/path | host:port]\n");
+			fprintf(stderr,
+				"usage: null-responder [-t THREADS] [-l unix:/path | host:port]\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}

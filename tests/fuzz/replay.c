@@ -26,8 +26,8 @@ static uint64_t next(void)
 
 static void mutate(uint8_t *buf, size_t *len)
 {
-	static const char tokens[][8] = {"%", "%2F", "/", "?", "&", "=", ":", "-", "\n", "\0",
-					 "..", "bytes=", "sha256:", "%00", "9999"};
+	static const char tokens[][8] = {"%",  "%2F", "/",  "?",      "&",       "=",   ":",   "-",
+					 "\n", "\0",  "..", "bytes=", "sha256:", "%00", "9999"};
 	size_t pos = *len ? next() % *len : 0;
 
 	switch (next() % 4) {

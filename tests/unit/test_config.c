@@ -482,8 +482,8 @@ static void test_file(void **state)
 	free(path);
 
 	/* A missing file. */
-	assert_int_equal(octo_config_load(&cfg, "/nonexistent/octo.json", no_env, err,
-					  sizeof(err)), OCTO_ERR_CONFIG);
+	assert_int_equal(octo_config_load(&cfg, "/nonexistent/octo.json", no_env, err, sizeof(err)),
+			 OCTO_ERR_CONFIG);
 	assert_non_null(strstr(err, "/nonexistent/octo.json"));
 	assert_zeroed(&cfg);
 
@@ -545,12 +545,12 @@ static const struct {
 	{"OCTOSERVE_P2P_REPLICATION_FACTOR", "5", "p2p.replication.factor", "5"},
 	{"OCTOSERVE_P2P_REPLICATION_STRATEGY", "lazy", "p2p.replication.strategy", "lazy"},
 	{"OCTOSERVE_P2P_REPLICATION_SYNC_INTERVAL", "30s", "p2p.replication.sync_interval", "30s"},
-	{"OCTOSERVE_P2P_REPLICATION_CONSISTENCY_MODE", "strong",
-	 "p2p.replication.consistency_mode", "strong"},
+	{"OCTOSERVE_P2P_REPLICATION_CONSISTENCY_MODE", "strong", "p2p.replication.consistency_mode",
+	 "strong"},
 	{"OCTOSERVE_P2P_HEALTH_CHECK_INTERVAL", "7s", "p2p.health_check.interval", "7s"},
 	{"OCTOSERVE_P2P_HEALTH_CHECK_TIMEOUT", "1s", "p2p.health_check.timeout", "1s"},
-	{"OCTOSERVE_P2P_HEALTH_CHECK_FAILURE_THRESHOLD", "9",
-	 "p2p.health_check.failure_threshold", "9"},
+	{"OCTOSERVE_P2P_HEALTH_CHECK_FAILURE_THRESHOLD", "9", "p2p.health_check.failure_threshold",
+	 "9"},
 	{"OCTOSERVE_P2P_HEALTH_CHECK_WORKERS", "2", "p2p.health_check.workers", "2"},
 	{"OCTOSERVE_P2P_TRANSPORT_PROTOCOL", "grpc", "p2p.transport.protocol", "grpc"},
 	{"OCTOSERVE_P2P_TRANSPORT_MAX_CONNECTIONS", "7", "p2p.transport.max_connections", "7"},
@@ -580,12 +580,17 @@ static void test_env_overrides(void **state)
 static void test_env_special_names(void **state)
 {
 	static const char *const env[] = {
-		"OCTOSERVE_METRICS_USERNAME", "alice",
-		"OCTOSERVE_METRICS_PASSWORD", "pw",
-		"OCTOSERVE_LOG_LEVEL", "warn",
+		"OCTOSERVE_METRICS_USERNAME",
+		"alice",
+		"OCTOSERVE_METRICS_PASSWORD",
+		"pw",
+		"OCTOSERVE_LOG_LEVEL",
+		"warn",
 		/* The regular rule's names are not read for these sections. */
-		"OCTOSERVE_LOGGING_LEVEL", "bogus",
-		"OCTOSERVE_METRICS_BASIC_AUTH_USERNAME", "bogus",
+		"OCTOSERVE_LOGGING_LEVEL",
+		"bogus",
+		"OCTOSERVE_METRICS_BASIC_AUTH_USERNAME",
+		"bogus",
 		NULL,
 	};
 	static const char *const user_only[] = {"OCTOSERVE_METRICS_USERNAME", "alice", NULL};
@@ -739,8 +744,9 @@ static void test_get(void **state)
 	char err[256];
 
 	(void)state;
-	assert_int_equal(load(&cfg, "{\"server\":{\"read_timeout\":\"1.5s\"}}", NULL, err,
-			      sizeof(err)), OCTO_OK);
+	assert_int_equal(
+		load(&cfg, "{\"server\":{\"read_timeout\":\"1.5s\"}}", NULL, err, sizeof(err)),
+		OCTO_OK);
 	assert_get(&cfg, "server.read_timeout", "1500ms");
 	assert_get(&cfg, "server.port", "5000");
 	assert_null(octo_config_get(&cfg, "server"));
@@ -765,9 +771,12 @@ static void test_cleanup(void **state)
 	/* A value replaced by a later one (file, then environment) is freed. */
 	{
 		static const char *const env[] = {
-			"OCTOSERVE_STORAGE_PATH", "/a",
-			"OCTOSERVE_P2P_BOOTSTRAP_PEERS", "x:1",
-			"OCTOSERVE_P2P_REPLICATION_STRATEGY", "lazy",
+			"OCTOSERVE_STORAGE_PATH",
+			"/a",
+			"OCTOSERVE_P2P_BOOTSTRAP_PEERS",
+			"x:1",
+			"OCTOSERVE_P2P_REPLICATION_STRATEGY",
+			"lazy",
 			NULL,
 		};
 
@@ -789,18 +798,12 @@ static void test_cleanup(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_full_file),
-		cmocka_unit_test(test_bad_values),
-		cmocka_unit_test(test_unknown_keys),
-		cmocka_unit_test(test_syntax_errors),
-		cmocka_unit_test(test_file),
-		cmocka_unit_test(test_env_overrides),
-		cmocka_unit_test(test_env_special_names),
-		cmocka_unit_test(test_env_bad),
-		cmocka_unit_test(test_durations),
-		cmocka_unit_test(test_get),
-		cmocka_unit_test(test_cleanup),
+		cmocka_unit_test(test_defaults),      cmocka_unit_test(test_full_file),
+		cmocka_unit_test(test_bad_values),    cmocka_unit_test(test_unknown_keys),
+		cmocka_unit_test(test_syntax_errors), cmocka_unit_test(test_file),
+		cmocka_unit_test(test_env_overrides), cmocka_unit_test(test_env_special_names),
+		cmocka_unit_test(test_env_bad),       cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_get),           cmocka_unit_test(test_cleanup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

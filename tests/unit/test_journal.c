@@ -20,8 +20,8 @@
 #include "store.h"
 #include "testutil.h"
 
-static const struct octo_journal_event ev = {.type = "blob.put", .repo = "a/b",
-					     .digest = "sha256:00"};
+static const struct octo_journal_event ev = {
+	.type = "blob.put", .repo = "a/b", .digest = "sha256:00"};
 
 static void test_sequence_increments(void **state)
 {
@@ -75,7 +75,10 @@ static void test_torn_tail_is_cut(void **state)
  * every line is valid JSON. */
 static void test_concurrent_processes(void **state)
 {
-	enum { PROCS = 4, EACH = 50 };
+	enum {
+		PROCS = 4,
+		EACH = 50
+	};
 	char *dir = tu_tempdir();
 	char path[4200], line[2048];
 	struct octo_store *s;

@@ -156,10 +156,8 @@ static void test_text_line(void **state)
 {
 	struct fixture *f = *state;
 	const struct octo_log_field fields[] = {
-		OCTO_LOG_STR("method", "GET"),
-		OCTO_LOG_STR("uri", "/v2/a b"),
-		OCTO_LOG_NUM("status", 200),
-		OCTO_LOG_STR("remote_user", NULL),
+		OCTO_LOG_STR("method", "GET"), OCTO_LOG_STR("uri", "/v2/a b"),
+		OCTO_LOG_NUM("status", 200),   OCTO_LOG_STR("remote_user", NULL),
 		OCTO_LOG_STR("bad key=", "x"),
 	};
 	char *line = log_one(f->path, OCTO_LOG_TEXT, OCTO_LOG_WARN, "request", fields,
@@ -288,8 +286,7 @@ static void test_open_errors(void **state)
 	assert_null(octo_logger_new(OCTO_LOG_INFO, OCTO_LOG_JSON, "", err, sizeof(err)));
 	assert_null(octo_logger_new(OCTO_LOG_INFO, OCTO_LOG_JSON, NULL, NULL, 0));
 	/* stderr is not closed by free. */
-	octo_logger_free(octo_logger_new(OCTO_LOG_INFO, OCTO_LOG_TEXT, "stderr", err,
-					 sizeof(err)));
+	octo_logger_free(octo_logger_new(OCTO_LOG_INFO, OCTO_LOG_TEXT, "stderr", err, sizeof(err)));
 	assert_int_equal(write(STDERR_FILENO, "", 0), 0);
 }
 

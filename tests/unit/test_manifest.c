@@ -16,8 +16,12 @@
 #define D2 "sha256:2222222222222222222222222222222222222222222222222222222222222222"
 #define OCI_M "application/vnd.oci.image.manifest.v1+json"
 #define OCI_I "application/vnd.oci.image.index.v1+json"
-#define CFG "{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" D1 "\",\"size\":10}"
-#define LAYER "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"" D2 "\",\"size\":20}"
+#define CFG                                                                                        \
+	"{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" D1             \
+	"\",\"size\":10}"
+#define LAYER                                                                                      \
+	"{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"" D2          \
+	"\",\"size\":20}"
 
 static void test_table(void **state)
 {
@@ -28,15 +32,20 @@ static void test_table(void **state)
 		size_t n_refs;
 	} cases[] = {
 		/* valid */
-		{"{\"schemaVersion\":2,\"mediaType\":\"" OCI_M "\",\"config\":" CFG ",\"layers\":[" LAYER "]}",
+		{"{\"schemaVersion\":2,\"mediaType\":\"" OCI_M "\",\"config\":" CFG
+		 ",\"layers\":[" LAYER "]}",
 		 OCI_M, OCTO_OK, OCI_M, 2},
-		{"{\"schemaVersion\":2,\"config\":" CFG ",\"layers\":[]}", OCI_M, OCTO_OK, OCI_M, 1},
-		{"{\"schemaVersion\":2,\"mediaType\":\"" OCI_M "\",\"config\":" CFG ",\"layers\":[]}",
+		{"{\"schemaVersion\":2,\"config\":" CFG ",\"layers\":[]}", OCI_M, OCTO_OK, OCI_M,
+		 1},
+		{"{\"schemaVersion\":2,\"mediaType\":\"" OCI_M "\",\"config\":" CFG
+		 ",\"layers\":[]}",
 		 "application/json", OCTO_OK, OCI_M, 1},
-		{"{\"schemaVersion\":2,\"mediaType\":\"" OCI_M "\",\"config\":" CFG ",\"layers\":[]}",
+		{"{\"schemaVersion\":2,\"mediaType\":\"" OCI_M "\",\"config\":" CFG
+		 ",\"layers\":[]}",
 		 OCI_M "; charset=utf-8", OCTO_OK, OCI_M, 1},
-		{"{\"schemaVersion\":2,\"mediaType\":\"" OCI_I "\",\"manifests\":[{\"mediaType\":\"" OCI_M
-		 "\",\"digest\":\"" D1 "\",\"size\":5,\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\"}}]}",
+		{"{\"schemaVersion\":2,\"mediaType\":\"" OCI_I
+		 "\",\"manifests\":[{\"mediaType\":\"" OCI_M "\",\"digest\":\"" D1
+		 "\",\"size\":5,\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\"}}]}",
 		 OCI_I, OCTO_OK, OCI_I, 1},
 		{"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\","
 		 "\"config\":" CFG ",\"layers\":[" LAYER "]}",
@@ -46,34 +55,44 @@ static void test_table(void **state)
 		{"", OCI_M, OCTO_ERR_MANIFEST_INVALID, NULL, 0},
 		{"not json", OCI_M, OCTO_ERR_MANIFEST_INVALID, NULL, 0},
 		{"[]", OCI_M, OCTO_ERR_MANIFEST_INVALID, NULL, 0},
-		{"{\"schemaVersion\":2,\"schemaVersion\":2,\"config\":" CFG ",\"layers\":[]}", OCI_M,
-		 OCTO_ERR_MANIFEST_INVALID, NULL, 0},
-		{"{\"schemaVersion\":2,\"config\":" CFG ",\"layers\":[],\"annotations\":{\"a\":\"\xff\"}}",
+		{"{\"schemaVersion\":2,\"schemaVersion\":2,\"config\":" CFG ",\"layers\":[]}",
+		 OCI_M, OCTO_ERR_MANIFEST_INVALID, NULL, 0},
+		{"{\"schemaVersion\":2,\"config\":" CFG
+		 ",\"layers\":[],\"annotations\":{\"a\":\"\xff\"}}",
 		 OCI_M, OCTO_ERR_MANIFEST_INVALID, NULL, 0},
 		{"{\"schemaVersion\":1,\"config\":" CFG ",\"layers\":[]}", OCI_M,
 		 OCTO_ERR_MANIFEST_INVALID, NULL, 0},
 		{"{\"schemaVersion\":2,\"config\":" CFG ",\"layers\":[]}", NULL,
 		 OCTO_ERR_MANIFEST_INVALID, NULL, 0},
-		{"{\"schemaVersion\":2,\"mediaType\":\"" OCI_M "\",\"config\":" CFG ",\"layers\":[]}", OCI_I,
-		 OCTO_ERR_MANIFEST_INVALID, NULL, 0},
-		{"{\"schemaVersion\":2,\"mediaType\":\"text/plain\",\"config\":" CFG ",\"layers\":[]}",
+		{"{\"schemaVersion\":2,\"mediaType\":\"" OCI_M "\",\"config\":" CFG
+		 ",\"layers\":[]}",
+		 OCI_I, OCTO_ERR_MANIFEST_INVALID, NULL, 0},
+		{"{\"schemaVersion\":2,\"mediaType\":\"text/plain\",\"config\":" CFG
+		 ",\"layers\":[]}",
 		 "text/plain", OCTO_ERR_MANIFEST_INVALID, NULL, 0},
 		{"{\"schemaVersion\":2,\"mediaType\":\"" OCI_M "\",\"layers\":[]}", OCI_M,
 		 OCTO_ERR_MANIFEST_INVALID, NULL, 0},
 		{"{\"schemaVersion\":2,\"mediaType\":\"" OCI_M "\",\"config\":" CFG "}", OCI_M,
 		 OCTO_ERR_MANIFEST_INVALID, NULL, 0},
-		{"{\"schemaVersion\":2,\"mediaType\":\"" OCI_M "\",\"config\":{\"mediaType\":\"x\",\"digest\":\"sha256:abc\",\"size\":1},\"layers\":[]}",
+		{"{\"schemaVersion\":2,\"mediaType\":\"" OCI_M
+		 "\",\"config\":{\"mediaType\":\"x\",\"digest\":\"sha256:abc\",\"size\":1},\"layers\":[]}",
 		 OCI_M, OCTO_ERR_MANIFEST_INVALID, NULL, 0},
-		{"{\"schemaVersion\":2,\"mediaType\":\"" OCI_M "\",\"config\":{\"mediaType\":\"x\",\"digest\":\"" D1 "\",\"size\":-1},\"layers\":[]}",
+		{"{\"schemaVersion\":2,\"mediaType\":\"" OCI_M
+		 "\",\"config\":{\"mediaType\":\"x\",\"digest\":\"" D1
+		 "\",\"size\":-1},\"layers\":[]}",
 		 OCI_M, OCTO_ERR_MANIFEST_INVALID, NULL, 0},
-		{"{\"schemaVersion\":2,\"mediaType\":\"" OCI_M "\",\"config\":{\"mediaType\":\"x\",\"digest\":\"" D1 "\",\"size\":\"1\"},\"layers\":[]}",
+		{"{\"schemaVersion\":2,\"mediaType\":\"" OCI_M
+		 "\",\"config\":{\"mediaType\":\"x\",\"digest\":\"" D1
+		 "\",\"size\":\"1\"},\"layers\":[]}",
 		 OCI_M, OCTO_ERR_MANIFEST_INVALID, NULL, 0},
-		{"{\"schemaVersion\":2,\"mediaType\":\"" OCI_M "\",\"config\":" CFG ",\"layers\":[],\"subject\":{\"digest\":\"" D1 "\"}}",
+		{"{\"schemaVersion\":2,\"mediaType\":\"" OCI_M "\",\"config\":" CFG
+		 ",\"layers\":[],\"subject\":{\"digest\":\"" D1 "\"}}",
 		 OCI_M, OCTO_ERR_MANIFEST_INVALID, NULL, 0},
 		{"{\"schemaVersion\":2,\"mediaType\":\"" OCI_I "\",\"manifests\":{}}", OCI_I,
 		 OCTO_ERR_MANIFEST_INVALID, NULL, 0},
-		{"{\"schemaVersion\":2,\"mediaType\":\"" OCI_I "\",\"manifests\":[{\"mediaType\":\"" OCI_M
-		 "\",\"digest\":\"" D1 "\",\"size\":5,\"platform\":\"linux\"}]}",
+		{"{\"schemaVersion\":2,\"mediaType\":\"" OCI_I
+		 "\",\"manifests\":[{\"mediaType\":\"" OCI_M "\",\"digest\":\"" D1
+		 "\",\"size\":5,\"platform\":\"linux\"}]}",
 		 OCI_I, OCTO_ERR_MANIFEST_INVALID, NULL, 0},
 	};
 	size_t i;
@@ -100,7 +119,8 @@ static void test_table(void **state)
 static void test_artifact_fields(void **state)
 {
 	static const char body[] =
-		"{\"schemaVersion\":2,\"mediaType\":\"" OCI_M "\",\"artifactType\":\"application/x-sig\","
+		"{\"schemaVersion\":2,\"mediaType\":\"" OCI_M
+		"\",\"artifactType\":\"application/x-sig\","
 		"\"config\":" CFG ",\"layers\":[],\"subject\":{\"mediaType\":\"" OCI_M
 		"\",\"digest\":\"" D2 "\",\"size\":7},\"annotations\":{\"k\":\"v\"}}";
 	static const char no_at[] = "{\"schemaVersion\":2,\"config\":" CFG ",\"layers\":[]}";

@@ -18,30 +18,18 @@ static void test_names(void **state)
 		const char *name;
 		int valid;
 	} cases[] = {
-		{"a", 1},
-		{"library/ubuntu", 1},
-		{"a/b/c/d", 1},
-		{"my-app", 1},
-		{"my--app", 1},
-		{"my_app", 1},
-		{"my__app", 1},
-		{"my.app", 1},
-		{"a0.b1-c2_d3", 1},
-		{"", 0},
-		{"A", 0},
-		{"a/", 0},
-		{"/a", 0},
-		{"a//b", 0},
-		{"-a", 0},
-		{"a-", 0},
-		{".a", 0},
-		{"a..b", 0},
-		{"a___b", 0},
-		{"a._b", 0},
-		{"..", 0},
-		{"a/../b", 0},
-		{"a/_layers", 0},
-		{"a b", 0},
+		{"a", 1},           {"library/ubuntu", 1},
+		{"a/b/c/d", 1},     {"my-app", 1},
+		{"my--app", 1},     {"my_app", 1},
+		{"my__app", 1},     {"my.app", 1},
+		{"a0.b1-c2_d3", 1}, {"", 0},
+		{"A", 0},           {"a/", 0},
+		{"/a", 0},          {"a//b", 0},
+		{"-a", 0},          {"a-", 0},
+		{".a", 0},          {"a..b", 0},
+		{"a___b", 0},       {"a._b", 0},
+		{"..", 0},          {"a/../b", 0},
+		{"a/_layers", 0},   {"a b", 0},
 		{"a%2fb", 0},
 	};
 	size_t i;
@@ -76,7 +64,8 @@ static void test_tags(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		assert_int_equal(octo_tag_valid(cases[i].tag, strlen(cases[i].tag)), cases[i].valid);
+		assert_int_equal(octo_tag_valid(cases[i].tag, strlen(cases[i].tag)),
+				 cases[i].valid);
 	memset(longtag, 'a', sizeof(longtag));
 	assert_true(octo_tag_valid(longtag, OCTO_TAG_MAX));
 	assert_false(octo_tag_valid(longtag, OCTO_TAG_MAX + 1));

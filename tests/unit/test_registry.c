@@ -113,7 +113,8 @@ static void test_error_table(void **state)
 		if (resp.status != cases[i].status || strcmp(error_code(&resp), cases[i].code))
 			fail_msg("%s %s: got %d %s, want %d %s", cases[i].method, cases[i].uri,
 				 resp.status, error_code(&resp), cases[i].status, cases[i].code);
-		assert_string_equal(octo_response_header(&resp, "Content-Type"), "application/json");
+		assert_string_equal(octo_response_header(&resp, "Content-Type"),
+				    "application/json");
 		octo_response_cleanup(&resp);
 	}
 }
@@ -380,9 +381,9 @@ static void test_external_url(void **state)
 	{
 		char err[256];
 		const char *js = "{\"server\":{\"external_url\":\"https://reg.example/\"}}";
-		assert_int_equal(octo_config_load_text(&t->cfg, js, strlen(js), NULL, err,
-						       sizeof(err)),
-				 OCTO_OK);
+		assert_int_equal(
+			octo_config_load_text(&t->cfg, js, strlen(js), NULL, err, sizeof(err)),
+			OCTO_OK);
 		free(t->cfg.storage.path);
 		t->cfg.storage.path = strdup(t->dir);
 		assert_int_equal(octo_registry_new(&t->cfg, NULL, &t->reg), OCTO_OK);
@@ -403,11 +404,12 @@ static void put_tag(struct tu_registry *t, const char *repo, const char *tag)
 	char body[512], uri[256];
 	struct octo_response resp;
 
-	snprintf(body, sizeof(body),
-		 "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-		 "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
-		 "\"digest\":\"%s\",\"size\":2},\"layers\":[]}",
-		 cfg);
+	snprintf(
+		body, sizeof(body),
+		"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+		"\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+		"\"digest\":\"%s\",\"size\":2},\"layers\":[]}",
+		cfg);
 	snprintf(uri, sizeof(uri), "/v2/%s/manifests/%s", repo, tag);
 	tu_request(t, "PUT", uri, body, strlen(body), &resp, "Content-Type",
 		   "application/vnd.oci.image.manifest.v1+json", NULL);
@@ -415,8 +417,7 @@ static void put_tag(struct tu_registry *t, const char *repo, const char *tag)
 	octo_response_cleanup(&resp);
 }
 
-static void expect_tags(struct tu_registry *t, const char *uri, const char *want,
-			const char *link)
+static void expect_tags(struct tu_registry *t, const char *uri, const char *want, const char *link)
 {
 	struct octo_response resp;
 
@@ -471,8 +472,8 @@ static void test_tag_index(void **state)
 	tu_request(t, "DELETE", "/v2/nope/manifests/b", NULL, 0, &resp, NULL);
 	assert_int_equal(resp.status, 404);
 	octo_response_cleanup(&resp);
-	expect_tags(t, "/v2/ti/tags/list",
-		    "{\"name\":\"ti\",\"tags\":[\"A\",\"c\",\"d\",\"e\"]}", NULL);
+	expect_tags(t, "/v2/ti/tags/list", "{\"name\":\"ti\",\"tags\":[\"A\",\"c\",\"d\",\"e\"]}",
+		    NULL);
 }
 
 int main(void)

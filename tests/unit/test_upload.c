@@ -183,14 +183,18 @@ static void test_open_rejects(void **state)
 	char id[OCTO_UPLOAD_ID_LEN + 1];
 	struct octo_upload *u, *u2;
 	static const char *bad_ids[] = {
-		"", "../../../etc/passwd", "0000000-0000-0000-0000-0000000000000",
-		"00000000-0000-0000-0000-00000000000G", "00000000-0000-0000-0000-000000000000",
+		"",
+		"../../../etc/passwd",
+		"0000000-0000-0000-0000-0000000000000",
+		"00000000-0000-0000-0000-00000000000G",
+		"00000000-0000-0000-0000-000000000000",
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++)
-		assert_int_equal(octo_upload_open(f->store, "r", bad_ids[i], strlen(bad_ids[i]), &u),
-				 OCTO_ERR_BLOB_UPLOAD_UNKNOWN);
+		assert_int_equal(
+			octo_upload_open(f->store, "r", bad_ids[i], strlen(bad_ids[i]), &u),
+			OCTO_ERR_BLOB_UPLOAD_UNKNOWN);
 	assert_int_equal(octo_upload_create(f->store, "r", 1, &u), OCTO_OK);
 	snprintf(id, sizeof(id), "%s", octo_upload_id(u));
 	octo_upload_close(u);
@@ -272,8 +276,8 @@ static enum octo_err append_bytes(struct octo_upload *u, const char *data, size_
 static void test_large_bodies(void **state)
 {
 	struct fixture *f = *state;
-	size_t len = (9u << 20) + 1234, cut[] = {0, 2u << 20, (3u << 20) + 1234, (3u << 20) + 1239,
-						  (9u << 20) + 1234};
+	size_t len = (9u << 20) + 1234,
+	       cut[] = {0, 2u << 20, (3u << 20) + 1234, (3u << 20) + 1239, (9u << 20) + 1234};
 	char id[OCTO_UPLOAD_ID_LEN + 1], path[PATH_MAX];
 	char *data = malloc(len), *back = malloc(len);
 	struct octo_upload *u;
