@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Configuration: one row per key of DESIGN.md ("Configuration") drives the defaults, the walk
+/* Configuration: one row per key of doc/DESIGN.md ("Configuration") drives the defaults, the walk
  * over the JSON file (which is how unknown keys are found), the OCTOSERVE_* environment
  * overrides and octo_config_get, so adding a key is one line in keys[]. */
 #include "autoconfig.h"

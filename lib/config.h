@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Octoserve configuration: the JSON file of DESIGN.md ("Configuration"), every key checked,
+/* Octoserve configuration: the JSON file of doc/DESIGN.md ("Configuration"), every key checked,
  * unknown keys rejected, then OCTOSERVE_* environment overrides. Durations are kept in
  * milliseconds, sizes in bytes. */
 #ifndef OCTO_CONFIG_H
@@ -9,21 +9,12 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "log.h" /* enum octo_log_level, enum octo_log_format */
 
 enum octo_sendfile {
 	OCTO_SENDFILE_NONE = 0,
 	OCTO_SENDFILE_X_SENDFILE,
 	OCTO_SENDFILE_X_ACCEL
-};
-enum octo_log_level {
-	OCTO_LOG_DEBUG = 0,
-	OCTO_LOG_INFO,
-	OCTO_LOG_WARN,
-	OCTO_LOG_ERROR
-};
-enum octo_log_format {
-	OCTO_LOG_JSON = 0,
-	OCTO_LOG_TEXT
 };
 
 struct octo_config {
@@ -93,7 +84,7 @@ struct octo_config {
 	} p2p;
 };
 
-/* Fill cfg with the defaults of DESIGN.md. Returns OCTO_ERR_NOMEM or OCTO_OK. */
+/* Fill cfg with the defaults of doc/DESIGN.md. Returns OCTO_ERR_NOMEM or OCTO_OK. */
 enum octo_err octo_config_defaults(struct octo_config *cfg);
 /* Load: defaults, then the JSON file at path (NULL: no file), then environment overrides
  * read through getenv_fn (NULL: getenv). On error, fills errbuf with a message naming the

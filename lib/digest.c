@@ -12,16 +12,22 @@
 
 #include "digest.h"
 
-#define HASHER_MAGIC 0x4f435448u /* "OCTH" */
+#define STATE_VERSION 1
 
 struct octo_hasher {
-	uint32_t magic;
-	uint32_t alg;
+	enum octo_digest_alg alg;
 	union {
 		SHA256_CTX sha256;
 		SHA512_CTX sha512;
 	} ctx;
 };
+
+/* The fields serialised below must be all there is: a layout change in OpenSSL fails the
+ * build instead of silently losing state. */
+_Static_assert(sizeof(SHA256_CTX) == 8 * 4 + 2 * 4 + 16 * 4 + 2 * sizeof(unsigned int),
+	       "SHA256_CTX layout");
+_Static_assert(sizeof(SHA512_CTX) == 8 * 8 + 2 * 8 + 16 * 8 + 2 * sizeof(unsigned int),
+	       "SHA512_CTX layout");
 
 static const struct {
 	const char *name;
@@ -75,15 +81,9 @@ int octo_digest_equal(const struct octo_digest *a, const struct octo_digest *b)
 	return a->alg == b->alg && strcmp(a->hex, b->hex) == 0;
 }
 
-size_t octo_hasher_state_size(void)
-{
-	return sizeof(struct octo_hasher);
-}
-
 static void hasher_init(struct octo_hasher *h, enum octo_digest_alg alg)
 {
 	memset(h, 0, sizeof(*h));
-	h->magic = HASHER_MAGIC;
 	h->alg = alg;
 	if (alg == OCTO_DIGEST_SHA512)
 		SHA512_Init(&h->ctx.sha512);
@@ -145,23 +145,127 @@ enum octo_digest_alg octo_hasher_alg(const struct octo_hasher *h)
 	return (enum octo_digest_alg)h->alg;
 }
 
-void octo_hasher_save(const struct octo_hasher *h, void *buf)
+uint64_t octo_hasher_length(const struct octo_hasher *h)
 {
-	memcpy(buf, h, sizeof(*h));
+	if (h->alg == OCTO_DIGEST_SHA512)
+		return h->ctx.sha512.Nl / 8;
+	return ((uint64_t)h->ctx.sha256.Nh << 32 | h->ctx.sha256.Nl) / 8;
 }
 
-struct octo_hasher *octo_hasher_load(const void *buf, size_t len)
+static unsigned char *put32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		*p++ = (unsigned char)(v >> (8 * i));
+	return p;
+}
+
+static unsigned char *put64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		*p++ = (unsigned char)(v >> (8 * i));
+	return p;
+}
+
+static const unsigned char *get32(const unsigned char *p, uint32_t *v)
+{
+	*v = 0;
+	for (int i = 0; i < 4; i++)
+		*v |= (uint32_t)*p++ << (8 * i);
+	return p;
+}
+
+static const unsigned char *get64(const unsigned char *p, uint64_t *v)
+{
+	*v = 0;
+	for (int i = 0; i < 8; i++)
+		*v |= (uint64_t)*p++ << (8 * i);
+	return p;
+}
+
+#define SHA256_STATE_LEN (2 + 8 * 4 + 2 * 4 + SHA256_CBLOCK + 4)
+#define SHA512_STATE_LEN (2 + 8 * 8 + 2 * 8 + SHA512_CBLOCK + 4)
+_Static_assert(SHA512_STATE_LEN == OCTO_HASHER_STATE_MAX, "OCTO_HASHER_STATE_MAX");
+
+size_t octo_hasher_save(const struct octo_hasher *h, unsigned char *buf)
+{
+	unsigned char *p = buf;
+	int i;
+
+	*p++ = STATE_VERSION;
+	*p++ = (unsigned char)h->alg;
+	if (h->alg == OCTO_DIGEST_SHA512) {
+		const SHA512_CTX *c = &h->ctx.sha512;
+		for (i = 0; i < 8; i++)
+			p = put64(p, c->h[i]);
+		p = put64(p, c->Nl);
+		p = put64(p, c->Nh);
+		memcpy(p, c->u.p, SHA512_CBLOCK);
+		p = put32(p + SHA512_CBLOCK, c->num);
+	} else {
+		const SHA256_CTX *c = &h->ctx.sha256;
+		for (i = 0; i < 8; i++)
+			p = put32(p, c->h[i]);
+		p = put32(p, c->Nl);
+		p = put32(p, c->Nh);
+		memcpy(p, c->data, SHA256_CBLOCK);
+		p = put32(p + SHA256_CBLOCK, c->num);
+	}
+	return (size_t)(p - buf);
+}
+
+struct octo_hasher *octo_hasher_load(const unsigned char *buf, size_t len)
 {
 	struct octo_hasher *h;
+	const unsigned char *p = buf + 2;
+	uint64_t bytes = 0;
+	uint32_t num = 0;
+	int i, ok;
 
-	if (len != sizeof(*h))
+	if (len < 2 || buf[0] != STATE_VERSION || buf[1] > OCTO_DIGEST_SHA512)
 		return NULL;
-	h = malloc(sizeof(*h));
+	if (len != (buf[1] == OCTO_DIGEST_SHA512 ? SHA512_STATE_LEN : SHA256_STATE_LEN))
+		return NULL;
+	h = octo_hasher_new((enum octo_digest_alg)buf[1]);
 	if (h == NULL)
 		return NULL;
-	memcpy(h, buf, sizeof(*h));
-	if (h->magic != HASHER_MAGIC || h->alg > OCTO_DIGEST_SHA512) {
-		free(h);
+	if (h->alg == OCTO_DIGEST_SHA512) {
+		SHA512_CTX *c = &h->ctx.sha512;
+		uint64_t v;
+		for (i = 0; i < 8; i++) {
+			p = get64(p, &v);
+			c->h[i] = v;
+		}
+		p = get64(p, &v);
+		c->Nl = v;
+		p = get64(p, &v);
+		c->Nh = v;
+		memcpy(c->u.p, p, SHA512_CBLOCK);
+		get32(p + SHA512_CBLOCK, &num);
+		c->num = num;
+		bytes = c->Nl / 8;
+		ok = c->Nh == 0 && c->Nl % 8 == 0 && num < SHA512_CBLOCK &&
+		     bytes % SHA512_CBLOCK == num;
+	} else {
+		SHA256_CTX *c = &h->ctx.sha256;
+		uint32_t v;
+		for (i = 0; i < 8; i++) {
+			p = get32(p, &v);
+			c->h[i] = v;
+		}
+		p = get32(p, &v);
+		c->Nl = v;
+		p = get32(p, &v);
+		c->Nh = v;
+		memcpy(c->data, p, SHA256_CBLOCK);
+		get32(p + SHA256_CBLOCK, &num);
+		c->num = num;
+		bytes = ((uint64_t)c->Nh << 32 | c->Nl) / 8;
+		ok = c->Nl % 8 == 0 && num < SHA256_CBLOCK && bytes % SHA256_CBLOCK == num;
+	}
+	/* num is where the next byte goes in the block buffer: out of range, SHA*_Update would
+	 * write past it. */
+	if (!ok) {
+		octo_hasher_free(h);
 		return NULL;
 	}
 	return h;

@@ -34,20 +34,25 @@ const char *octo_digest_alg_name(enum octo_digest_alg alg);
 void octo_digest_format(const struct octo_digest *d, char *buf, size_t size);
 int octo_digest_equal(const struct octo_digest *a, const struct octo_digest *b);
 
-/* A running hash. Plain data (no pointers), so its bytes can be written to a file and read
- * back by another process: OpenSSL 3.0 cannot serialise an EVP digest in progress. */
+/* A running hash whose state can be written to a file and read back by another process
+ * (OpenSSL 3.0 cannot serialise an EVP digest in progress). The bytes are ours: a version,
+ * the algorithm, then each field of the SHA context in little-endian order. */
 struct octo_hasher;
-size_t octo_hasher_state_size(void);
+/* Longest serialised state (sha512). */
+#define OCTO_HASHER_STATE_MAX 214
 struct octo_hasher *octo_hasher_new(enum octo_digest_alg alg);
 void octo_hasher_free(struct octo_hasher *h);
 void octo_hasher_update(struct octo_hasher *h, const void *data, size_t len);
 /* Finish into out; the hasher must not be updated afterwards. */
 void octo_hasher_final(struct octo_hasher *h, struct octo_digest *out);
 enum octo_digest_alg octo_hasher_alg(const struct octo_hasher *h);
-/* Copy the state to/from a byte buffer of octo_hasher_state_size() bytes. load checks the
- * algorithm tag and returns NULL on foreign bytes. */
-void octo_hasher_save(const struct octo_hasher *h, void *buf);
-struct octo_hasher *octo_hasher_load(const void *buf, size_t len);
+/* Bytes hashed so far. */
+uint64_t octo_hasher_length(const struct octo_hasher *h);
+/* Serialise the state into buf (at least OCTO_HASHER_STATE_MAX bytes); returns its length. */
+size_t octo_hasher_save(const struct octo_hasher *h, unsigned char *buf);
+/* A hasher from saved bytes, checked completely (version, algorithm, exact length, and a
+ * block position consistent with the length hashed); NULL on anything else. */
+struct octo_hasher *octo_hasher_load(const unsigned char *buf, size_t len);
 
 /* Digest of a whole buffer. */
 void octo_digest_of(enum octo_digest_alg alg, const void *data, size_t len,

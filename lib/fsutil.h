@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Crash-safe file primitives: every new name is made durable by fsyncing its directory,
- * and replaced files go through a temporary file, fsync and rename. */
+/* File primitives below the store: whole reads and writes, directory fsyncs, and the
+ * store's root created durably. Everything inside the store goes through store.h. */
 #ifndef OCTO_FSUTIL_H
 #define OCTO_FSUTIL_H
 
@@ -14,13 +14,6 @@ int octo_fs_mkdirs(const char *path);
 int octo_fs_fsync_dir(const char *path);
 /* fsync the directory that contains path. */
 int octo_fs_fsync_parent(const char *path);
-/* Replace path with data atomically: temp file in the same directory, fsync, rename,
- * fsync of the directory unless sync_dir is 0. 0 or -1 (errno). */
-int octo_fs_write_atomic(const char *path, const void *data, size_t len, int sync_dir);
-/* Create an empty file if it does not exist, durable in its directory. 0 or -1. */
-int octo_fs_touch(const char *path);
-/* Remove a directory and the regular files in it (one level). 0 or -1. */
-int octo_fs_remove_dir(const char *path);
 /* Write all of buf at offset. 0 or -1. */
 int octo_fs_pwrite_all(int fd, const void *buf, size_t len, long long offset);
 /* Read exactly len bytes at offset (short file: -1 with errno EIO). */

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,18 +19,40 @@
 #include "fsutil.h"
 #include "journal.h"
 
+#define JOURNAL_REL "journal/events"
 /* Longer than any event line: names ≤ 255, digests ≤ 135, tags ≤ 128 bytes. */
 #define JOURNAL_TAIL 4096
+#define SEQ_PREFIX "{\"seq\":"
 
-void octo_journal_path(const char *root, char *buf, size_t size)
+enum octo_err octo_journal_path(const struct octo_store *s, char *buf, size_t size)
 {
-	snprintf(buf, size, "%s/journal/events", root);
+	return octo_store_abspath(s, JOURNAL_REL, buf, size);
+}
+
+int octo_journal_parse_seq(const char *line, size_t len, uint64_t *seq)
+{
+	size_t pos = sizeof(SEQ_PREFIX) - 1, start;
+	uint64_t v = 0;
+
+	if (len < pos || memcmp(line, SEQ_PREFIX, pos) != 0)
+		return -1;
+	for (start = pos; pos < len && line[pos] >= '0' && line[pos] <= '9'; pos++) {
+		unsigned d = (unsigned)(line[pos] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	if (pos == start || pos == len || line[pos] != ',' ||
+	    (line[start] == '0' && pos - start > 1))
+		return -1;
+	*seq = v;
+	return 0;
 }
 
 /* Find the sequence number of the last complete line and cut off a torn tail. */
 static int journal_last_seq(int fd, uint64_t *seq)
 {
-	char tail[JOURNAL_TAIL + 1];
+	char tail[JOURNAL_TAIL];
 	struct stat st;
 	off_t start;
 	size_t len;
@@ -46,7 +67,6 @@ static int journal_last_seq(int fd, uint64_t *seq)
 	len = (size_t)(st.st_size - start);
 	if (octo_fs_pread_all(fd, tail, len, start) != 0)
 		return -1;
-	tail[len] = '\0';
 	end = memrchr(tail, '\n', len);
 	if (end == NULL) {
 		if (start != 0) { /* no newline in the tail: the file is not ours */
@@ -57,10 +77,13 @@ static int journal_last_seq(int fd, uint64_t *seq)
 	}
 	if ((size_t)(end - tail) + 1 != len && ftruncate(fd, start + (end - tail) + 1) != 0)
 		return -1;
-	*end = '\0';
 	line = memrchr(tail, '\n', (size_t)(end - tail));
 	line = line == NULL ? tail : line + 1;
-	if (sscanf(line, "{\"seq\":%lu,", seq) != 1) {
+	if (line == tail && start != 0) { /* the last line is longer than any of ours */
+		errno = EINVAL;
+		return -1;
+	}
+	if (octo_journal_parse_seq(line, (size_t)(end - line), seq) != 0) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -85,7 +108,7 @@ static char *event_line(const struct octo_journal_event *ev, uint64_t seq, size_
 	if (body == NULL)
 		return NULL;
 	/* seq first at a fixed place, so the next appender can read it back cheaply */
-	n = asprintf(&line, "{\"seq\":%lu,%s\n", (unsigned long)seq, body + 1);
+	n = asprintf(&line, SEQ_PREFIX "%llu,%s\n", (unsigned long long)seq, body + 1);
 	free(body);
 	if (n < 0)
 		return NULL;
@@ -93,41 +116,55 @@ static char *event_line(const struct octo_journal_event *ev, uint64_t seq, size_
 	return line;
 }
 
-enum octo_err octo_journal_append(const char *root, const struct octo_journal_event *ev,
+enum octo_err octo_journal_append(const struct octo_store *s, const struct octo_journal_event *ev,
 				  uint64_t *seq)
 {
-	char path[PATH_MAX];
-	enum octo_err err = OCTO_ERR_IO;
+	enum octo_err err = OCTO_OK;
 	uint64_t last;
 	char *line = NULL;
 	size_t len = 0;
 	int fd;
 
-	octo_journal_path(root, path, sizeof(path));
-	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	fd = octo_store_openat(s, JOURNAL_REL, O_RDWR | O_APPEND | O_CREAT, 0644);
 	if (fd < 0)
 		return octo_fs_error(errno);
 	while (flock(fd, LOCK_EX) != 0)
-		if (errno != EINTR)
+		if (errno != EINTR) {
+			err = octo_fs_error(errno);
 			goto out;
-	if (journal_last_seq(fd, &last) != 0)
+		}
+	if (journal_last_seq(fd, &last) != 0) {
+		err = octo_fs_error(errno);
 		goto out;
+	}
 	line = event_line(ev, last + 1, &len);
 	if (line == NULL) {
 		err = OCTO_ERR_NOMEM;
 		goto out;
 	}
-	if (write(fd, line, len) != (ssize_t)len || fdatasync(fd) != 0)
+	if (write(fd, line, len) != (ssize_t)len || fdatasync(fd) != 0) {
+		/* a short write leaves a torn line, which the next append cuts off */
+		err = octo_fs_error(errno);
 		goto out;
-	if (last == 0 && octo_fs_fsync_parent(path) != 0) /* a new file needs its entry synced */
-		goto out;
+	}
+	if (last == 0 && (err = octo_store_sync_parent(s, JOURNAL_REL)) != OCTO_OK)
+		goto out; /* a new file needs its entry synced */
 	if (seq != NULL)
 		*seq = last + 1;
-	err = OCTO_OK;
 out:
-	if (err != OCTO_OK && errno == ENOSPC)
-		err = OCTO_ERR_IO;
 	free(line);
 	close(fd); /* releases the lock */
 	return err;
+}
+
+enum octo_err octo_journal_record(const struct octo_store *s, const char *type, const char *repo,
+				  const struct octo_digest *d, const char *tag)
+{
+	char ds[OCTO_DIGEST_MAX_STRING];
+	struct octo_journal_event ev = {
+		.type = type, .repo = repo, .digest = d ? ds : NULL, .tag = tag};
+
+	if (d != NULL)
+		octo_digest_format(d, ds, sizeof(ds));
+	return octo_journal_append(s, &ev, NULL);
 }

@@ -5,9 +5,12 @@
 #ifndef OCTO_JOURNAL_H
 #define OCTO_JOURNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
+#include "digest.h"
 #include "error.h"
+#include "store.h"
 
 struct octo_journal_event {
 	const char *type;   /* "blob.put", "blob.mount", "blob.delete", "manifest.put", ... */
@@ -16,10 +19,17 @@ struct octo_journal_event {
 	const char *tag;    /* or NULL */
 };
 
-/* Append ev to <root>/journal/events; *seq (may be NULL) gets its sequence number. */
-enum octo_err octo_journal_append(const char *root, const struct octo_journal_event *ev,
+/* Append ev to journal/events; *seq (may be NULL) gets its sequence number. A journal whose
+ * last line does not begin with {"seq":<number>, is not ours: OCTO_ERR_IO. */
+enum octo_err octo_journal_append(const struct octo_store *s, const struct octo_journal_event *ev,
 				  uint64_t *seq);
-/* Path of the journal file for a store root, written into buf. */
-void octo_journal_path(const char *root, char *buf, size_t size);
+/* Record a change: append {type, repo, d, tag} (d and tag may be NULL). */
+enum octo_err octo_journal_record(const struct octo_store *s, const char *type, const char *repo,
+				  const struct octo_digest *d, const char *tag);
+/* The sequence number at the start of a journal line: {"seq":<digits>, with no sign, no
+ * leading zero and no overflow. 0 and *seq, or -1. */
+int octo_journal_parse_seq(const char *line, size_t len, uint64_t *seq);
+/* Absolute path of the journal file, written into buf; OCTO_ERR_IO if it does not fit. */
+enum octo_err octo_journal_path(const struct octo_store *s, char *buf, size_t size);
 
 #endif

@@ -7,7 +7,16 @@
 
 #include <stddef.h>
 
-#include "config.h" /* enum octo_log_level, enum octo_log_format */
+enum octo_log_level {
+	OCTO_LOG_DEBUG = 0,
+	OCTO_LOG_INFO,
+	OCTO_LOG_WARN,
+	OCTO_LOG_ERROR
+};
+enum octo_log_format {
+	OCTO_LOG_JSON = 0,
+	OCTO_LOG_TEXT
+};
 
 /* Longest line written, newline included; longer events lose their last fields and gain
  * "truncated":true. String values longer than OCTO_LOG_MAX_VALUE bytes are cut. */

@@ -2,6 +2,9 @@
 /* Hand-written matchers for the spec's name and tag regular expressions. */
 #include "autoconfig.h"
 
+#include <string.h>
+#include <strings.h>
+
 #include "name.h"
 
 static int is_alnum_lower(char c)
@@ -72,4 +75,11 @@ int octo_tag_valid(const char *s, size_t len)
 		if (!is_tag_char(s[i]))
 			return 0;
 	return 1;
+}
+
+int octo_tag_cmp(const char *a, const char *b)
+{
+	int c = strcasecmp(a, b);
+
+	return c != 0 ? c : strcmp(a, b);
 }

@@ -14,5 +14,8 @@
 int octo_name_valid(const char *s, size_t len);
 /* [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127} */
 int octo_tag_valid(const char *s, size_t len);
+/* Tag order: "lexical order (i.e. case-insensitive alphanumeric order)" (distribution-spec
+ * "Listing Tags"), ties broken bytewise so the order is total. */
+int octo_tag_cmp(const char *a, const char *b);
 
 #endif

@@ -1,62 +1,73 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Layout: blobs/<alg>/<first two hex>/<hex>, repositories/<name>/_layers/<alg>/<hex>. */
+/* See store.h. */
 #include "autoconfig.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
+#include <linux/openat2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fsutil.h"
-#include "name.h"
 #include "store.h"
 
 struct octo_store {
 	char *root;
+	int root_fd;
 };
 
 static const char *const store_dirs[] = {"blobs", "repositories", "uploads", "journal"};
 
+/* 1 until openat2 fails with ENOSYS (an old kernel) or EPERM (a seccomp filter that does
+ * not know it); then the O_NOFOLLOW walk below does the same job in more system calls. */
+static int have_openat2 = 1;
+
+enum octo_err octo_store_error(int err, enum octo_err missing)
+{
+	if (err == ENOENT || err == ENOTDIR)
+		return missing;
+	return octo_fs_error(err);
+}
+
 enum octo_err octo_store_open(const char *root, struct octo_store **out)
 {
 	struct octo_store *s;
-	char path[PATH_MAX];
 	size_t i;
 
 	*out = NULL;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return OCTO_ERR_NOMEM;
-	s->root = realpath(root, NULL);
-	if (s->root == NULL) {
-		if (octo_fs_mkdirs(root) != 0 || (s->root = realpath(root, NULL)) == NULL) {
-			free(s);
-			return OCTO_ERR_IO;
-		}
-	}
+	s->root_fd = -1;
+	if (octo_fs_mkdirs(root) != 0 || (s->root = realpath(root, NULL)) == NULL ||
+	    (s->root_fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		goto fail;
 	for (i = 0; i < sizeof(store_dirs) / sizeof(store_dirs[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", s->root, store_dirs[i]);
-		if (octo_fs_mkdirs(path) != 0) {
-			octo_store_free(s);
-			return OCTO_ERR_IO;
-		}
+		int fd = octo_store_opendir(s, store_dirs[i], 1);
+		if (fd < 0)
+			goto fail;
+		close(fd);
 	}
 	*out = s;
 	return OCTO_OK;
+fail:
+	octo_store_free(s);
+	return OCTO_ERR_IO;
 }
 
 void octo_store_free(struct octo_store *s)
 {
 	if (s == NULL)
 		return;
+	if (s->root_fd >= 0)
+		close(s->root_fd);
 	free(s->root);
 	free(s);
 }
@@ -66,612 +77,383 @@ const char *octo_store_root(const struct octo_store *s)
 	return s->root;
 }
 
-enum octo_err octo_store_blob_path(const struct octo_store *s, const struct octo_digest *d,
-				   char *buf, size_t size)
+enum octo_err octo_store_path(char *buf, size_t size, const char *fmt, ...)
 {
-	int n = snprintf(buf, size, "%s/blobs/%s/%.2s/%s", s->root, octo_digest_alg_name(d->alg),
-			 d->hex, d->hex);
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
 	return n < 0 || (size_t)n >= size ? OCTO_ERR_IO : OCTO_OK;
 }
 
-static enum octo_err link_path(const struct octo_store *s, const char *repo,
-			       const struct octo_digest *d, char *buf, size_t size)
+enum octo_err octo_store_abspath(const struct octo_store *s, const char *rel, char *buf,
+				 size_t size)
 {
-	int n = snprintf(buf, size, "%s/repositories/%s/_layers/%s/%s", s->root, repo,
-			 octo_digest_alg_name(d->alg), d->hex);
-	return n < 0 || (size_t)n >= size ? OCTO_ERR_IO : OCTO_OK;
+	return octo_store_path(buf, size, "%s/%s", s->root, rel);
 }
 
-enum octo_err octo_store_blob_stat(const struct octo_store *s, const struct octo_digest *d,
-				   uint64_t *size)
+/* Make directory name in dir (durable in dir), unless it exists. 0 or -1. */
+static int make_dir(int dir, const char *name)
 {
-	char path[PATH_MAX];
+	if (mkdirat(dir, name, 0755) == 0)
+		return fsync(dir);
+	return errno == EEXIST ? 0 : -1;
+}
+
+/* The walk: open rel beneath root_fd one component at a time, each with O_NOFOLLOW, so no
+ * symlink is followed; "", "." and ".." components are refused. Directories on the way
+ * are created when create; so is the last component when it is a directory (flags has
+ * O_DIRECTORY). */
+static int walk(int root_fd, const char *rel, int flags, mode_t mode, int create)
+{
+	char comp[NAME_MAX + 1];
+	int dir = root_fd, fd = -1;
+	const char *p = rel;
+
+	if (*rel == '\0')
+		return openat(root_fd, ".", flags | O_CLOEXEC, mode);
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+		int last = slash == NULL, sub;
+
+		if (len == 0 || len > NAME_MAX || (len == 1 && p[0] == '.') ||
+		    (len == 2 && p[0] == '.' && p[1] == '.')) {
+			errno = EINVAL;
+			break;
+		}
+		memcpy(comp, p, len);
+		comp[len] = '\0';
+		sub = last ? flags : O_RDONLY | O_DIRECTORY;
+		fd = openat(dir, comp, sub | O_NOFOLLOW | O_CLOEXEC, mode);
+		if (fd < 0 && errno == ENOENT && create && (sub & O_DIRECTORY)) {
+			if (make_dir(dir, comp) != 0)
+				break;
+			fd = openat(dir, comp, sub | O_NOFOLLOW | O_CLOEXEC, mode);
+		}
+		if (fd < 0 && errno == ENOTDIR) {
+			/* O_DIRECTORY | O_NOFOLLOW on a symlink says ENOTDIR: say ELOOP, as
+			 * openat2 does, so a planted link is an error, not a missing file */
+			struct stat st;
+			if (fstatat(dir, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISLNK(st.st_mode))
+				errno = ELOOP;
+			else
+				errno = ENOTDIR;
+		}
+		if (dir != root_fd) {
+			int saved = errno;
+			close(dir);
+			errno = saved;
+		}
+		dir = -1;
+		if (fd < 0 || last)
+			return fd;
+		dir = fd;
+		fd = -1;
+		p = slash + 1;
+	}
+	if (dir >= 0 && dir != root_fd) {
+		int saved = errno;
+		close(dir);
+		errno = saved;
+	}
+	return -1;
+}
+
+int octo_store_openat(const struct octo_store *s, const char *rel, int flags, mode_t mode)
+{
+	struct open_how how;
+	int fd, tries;
+
+	if (!have_openat2)
+		return walk(s->root_fd, rel, flags, mode, 0);
+	memset(&how, 0, sizeof(how));
+	how.flags = (uint64_t)(flags | O_CLOEXEC);
+	how.mode = flags & (O_CREAT | O_TMPFILE) ? mode : 0;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+	/* EAGAIN: a concurrent rename somewhere in the store; the lookup is safe to retry. */
+	for (tries = 0; tries < 16; tries++) {
+		fd = (int)syscall(SYS_openat2, s->root_fd, *rel ? rel : ".", &how, sizeof(how));
+		if (fd >= 0 || errno != EAGAIN)
+			break;
+	}
+	if (fd < 0 && (errno == ENOSYS || errno == EPERM)) {
+		have_openat2 = 0;
+		return walk(s->root_fd, rel, flags, mode, 0);
+	}
+	return fd;
+}
+
+int octo_store_opendir(const struct octo_store *s, const char *rel, int create)
+{
+	int fd = octo_store_openat(s, rel, O_RDONLY | O_DIRECTORY, 0);
+
+	if (fd < 0 && errno == ENOENT && create)
+		fd = walk(s->root_fd, rel, O_RDONLY | O_DIRECTORY, 0, 1);
+	return fd;
+}
+
+/* The directory holding rel (created when create) and, in *leaf, rel's last component. */
+static int open_parent(const struct octo_store *s, const char *rel, int create, const char **leaf)
+{
+	char dir[OCTO_STORE_PATH_MAX];
+	const char *slash = strrchr(rel, '/');
+	size_t len = slash ? (size_t)(slash - rel) : 0;
+
+	*leaf = slash ? slash + 1 : rel;
+	if (len >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(dir, rel, len);
+	dir[len] = '\0';
+	return octo_store_opendir(s, dir, create);
+}
+
+enum octo_err octo_store_open_file(const struct octo_store *s, const char *rel, int flags,
+				   enum octo_err missing, int *fd, uint64_t *size)
+{
 	struct stat st;
 
-	if (octo_store_blob_path(s, d, path, sizeof(path)) != OCTO_OK)
-		return OCTO_ERR_IO;
-	if (stat(path, &st) != 0)
-		return errno == ENOENT ? OCTO_ERR_BLOB_UNKNOWN : OCTO_ERR_IO;
+	*fd = octo_store_openat(s, rel, flags, 0);
+	if (*fd < 0)
+		return octo_store_error(errno, missing);
+	if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(*fd);
+		*fd = -1;
+		return OCTO_ERR_IO; /* not a file of ours: damaged or foreign */
+	}
 	if (size != NULL)
 		*size = (uint64_t)st.st_size;
 	return OCTO_OK;
 }
 
-enum octo_err octo_store_blob_linked(const struct octo_store *s, const char *repo,
-				     const struct octo_digest *d, uint64_t *size)
+enum octo_err octo_store_stat(const struct octo_store *s, const char *rel, enum octo_err missing,
+			      uint64_t *size)
 {
-	char path[PATH_MAX];
-
-	if (link_path(s, repo, d, path, sizeof(path)) != OCTO_OK)
-		return OCTO_ERR_IO;
-	if (access(path, F_OK) != 0)
-		return errno == ENOENT || errno == ENOTDIR ? OCTO_ERR_BLOB_UNKNOWN : OCTO_ERR_IO;
-	return octo_store_blob_stat(s, d, size);
-}
-
-enum octo_err octo_store_blob_open(const struct octo_store *s, const char *repo,
-				   const struct octo_digest *d, int *fd, uint64_t *size)
-{
-	char path[PATH_MAX];
-	struct stat st;
-	enum octo_err err;
-
-	*fd = -1;
-	err = octo_store_blob_linked(s, repo, d, NULL);
-	if (err != OCTO_OK)
-		return err;
-	if (octo_store_blob_path(s, d, path, sizeof(path)) != OCTO_OK)
-		return OCTO_ERR_IO;
-	*fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (*fd < 0)
-		return errno == ENOENT ? OCTO_ERR_BLOB_UNKNOWN : OCTO_ERR_IO;
-	if (fstat(*fd, &st) != 0) {
-		close(*fd);
-		*fd = -1;
-		return OCTO_ERR_IO;
-	}
-	*size = (uint64_t)st.st_size;
-	return OCTO_OK;
-}
-
-/* Make sure the directory that will hold path exists (durably). */
-static int make_parent(const char *path)
-{
-	char dir[PATH_MAX];
-	char *slash;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash == NULL)
-		return 0;
-	*slash = '\0';
-	return octo_fs_mkdirs(dir);
-}
-
-enum octo_err octo_store_link_blob(const struct octo_store *s, const char *repo,
-				   const struct octo_digest *d)
-{
-	char path[PATH_MAX];
-
-	if (link_path(s, repo, d, path, sizeof(path)) != OCTO_OK)
-		return OCTO_ERR_IO;
-	if (make_parent(path) != 0 || octo_fs_touch(path) != 0)
-		return octo_fs_error(errno);
-	return OCTO_OK;
-}
-
-enum octo_err octo_store_unlink_blob(const struct octo_store *s, const char *repo,
-				     const struct octo_digest *d)
-{
-	char path[PATH_MAX];
-
-	if (link_path(s, repo, d, path, sizeof(path)) != OCTO_OK)
-		return OCTO_ERR_IO;
-	if (unlink(path) != 0)
-		return errno == ENOENT || errno == ENOTDIR ? OCTO_ERR_BLOB_UNKNOWN
-							   : octo_fs_error(errno);
-	if (octo_fs_fsync_parent(path) != 0)
-		return octo_fs_error(errno);
-	return OCTO_OK;
-}
-
-enum octo_err octo_store_commit_blob(const struct octo_store *s, int fd, const char *tmp_path,
-				     const struct octo_digest *d)
-{
-	char path[PATH_MAX];
-
-	if (octo_store_blob_path(s, d, path, sizeof(path)) != OCTO_OK)
-		return OCTO_ERR_IO;
-	if (octo_store_blob_stat(s, d, NULL) == OCTO_OK) {
-		/* Same digest, same bytes: keep the copy already there, but make sure its name is
-		 * durable: it may come from a request that died before syncing the directory. */
-		unlink(tmp_path);
-		return octo_fs_fsync_parent(path) == 0 ? OCTO_OK : octo_fs_error(errno);
-	}
-	if (fdatasync(fd) != 0 || make_parent(path) != 0 || rename(tmp_path, path) != 0 ||
-	    octo_fs_fsync_parent(path) != 0)
-		return octo_fs_error(errno);
-	return OCTO_OK;
-}
-
-enum octo_err octo_store_put_blob_bytes(const struct octo_store *s, const void *data, size_t len,
-					const struct octo_digest *d)
-{
-	char tmp[PATH_MAX];
 	enum octo_err err;
 	int fd;
 
-	if (octo_store_blob_stat(s, d, NULL) == OCTO_OK) {
-		/* as in octo_store_commit_blob: the name may not be durable yet */
-		if (octo_store_blob_path(s, d, tmp, sizeof(tmp)) != OCTO_OK)
-			return OCTO_ERR_IO;
-		return octo_fs_fsync_parent(tmp) == 0 ? OCTO_OK : octo_fs_error(errno);
-	}
-	snprintf(tmp, sizeof(tmp), "%s/uploads/manifest.%s.%ld.%lx", s->root, d->hex,
-		 (long)getpid(), (unsigned long)random());
-	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return octo_fs_error(errno);
-	if (octo_fs_pwrite_all(fd, data, len, 0) != 0) {
-		err = octo_fs_error(errno);
-		unlink(tmp);
-	} else {
-		err = octo_store_commit_blob(s, fd, tmp, d);
-		if (err != OCTO_OK)
-			unlink(tmp);
-	}
-	close(fd);
+	err = octo_store_open_file(s, rel, O_PATH, missing, &fd, size);
+	if (err == OCTO_OK)
+		close(fd);
 	return err;
 }
 
-/* Read the whole file at path into a malloc'd, NUL-terminated buffer of at most max bytes;
- * missing when it does not exist, OCTO_ERR_TOO_LARGE beyond max. */
-static enum octo_err read_file(const char *path, size_t max, enum octo_err missing, char **data,
-			       size_t *len)
+enum octo_err octo_store_read(const struct octo_store *s, const char *rel, size_t max,
+			      enum octo_err missing, char **data, size_t *len)
 {
-	enum octo_err err = OCTO_OK;
-	struct stat st;
+	enum octo_err err;
+	uint64_t size;
 	char *buf = NULL;
 	int fd;
 
 	*data = NULL;
 	*len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT || errno == ENOTDIR ? missing : OCTO_ERR_IO;
-	if (fstat(fd, &st) != 0)
-		err = OCTO_ERR_IO;
-	else if ((uint64_t)st.st_size > max)
+	err = octo_store_open_file(s, rel, O_RDONLY, missing, &fd, &size);
+	if (err != OCTO_OK)
+		return err;
+	if (size > max)
 		err = OCTO_ERR_TOO_LARGE;
-	else if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
+	else if ((buf = malloc((size_t)size + 1)) == NULL)
 		err = OCTO_ERR_NOMEM;
-	else if (octo_fs_pread_all(fd, buf, (size_t)st.st_size, 0) != 0)
+	else if (octo_fs_pread_all(fd, buf, (size_t)size, 0) != 0)
 		err = OCTO_ERR_IO;
 	close(fd);
 	if (err != OCTO_OK) {
 		free(buf);
 		return err;
 	}
-	buf[st.st_size] = '\0';
+	buf[size] = '\0';
 	*data = buf;
-	*len = (size_t)st.st_size;
+	*len = (size_t)size;
 	return OCTO_OK;
 }
 
-enum octo_err octo_store_read_blob(const struct octo_store *s, const struct octo_digest *d,
-				   size_t max, char **data, size_t *len)
+enum octo_err octo_store_tmpname(char *buf, size_t size, const char *prefix)
 {
-	char path[PATH_MAX];
-
-	*data = NULL;
-	*len = 0;
-	if (octo_store_blob_path(s, d, path, sizeof(path)) != OCTO_OK)
-		return OCTO_ERR_IO;
-	return read_file(path, max, OCTO_ERR_BLOB_UNKNOWN, data, len);
-}
-
-static enum octo_err repo_path(const struct octo_store *s, char *buf, size_t size, const char *fmt,
-			       ...) __attribute__((format(printf, 4, 5)));
-
-static enum octo_err repo_path(const struct octo_store *s, char *buf, size_t size, const char *fmt,
-			       ...)
-{
-	va_list ap;
-	int n = snprintf(buf, size, "%s/repositories/", s->root), m;
-
-	if (n < 0 || (size_t)n >= size)
-		return OCTO_ERR_IO;
-	va_start(ap, fmt);
-	m = vsnprintf(buf + n, size - (size_t)n, fmt, ap);
-	va_end(ap);
-	return m < 0 || (size_t)m >= size - (size_t)n ? OCTO_ERR_IO : OCTO_OK;
-}
-
-/* Replace path's content with text, creating its directory. */
-static enum octo_err write_small(const char *path, const char *text)
-{
-	if (make_parent(path) != 0 || octo_fs_write_atomic(path, text, strlen(text), 1) != 0)
-		return octo_fs_error(errno);
-	return OCTO_OK;
-}
-
-/* Read a small file into buf (NUL-terminated, trailing newline dropped). */
-static enum octo_err read_small(const char *path, char *buf, size_t size, enum octo_err missing)
-{
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return errno == ENOENT || errno == ENOTDIR ? missing : OCTO_ERR_IO;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n < 0)
-		return OCTO_ERR_IO;
-	buf[n] = '\0';
-	if (n > 0 && buf[n - 1] == '\n')
-		buf[n - 1] = '\0';
-	return OCTO_OK;
-}
-
-static enum octo_err remove_durably(const char *path, enum octo_err missing)
-{
-	if (unlink(path) != 0)
-		return errno == ENOENT || errno == ENOTDIR ? missing : octo_fs_error(errno);
-	return octo_fs_fsync_parent(path) == 0 ? OCTO_OK : octo_fs_error(errno);
-}
-
-enum octo_err octo_store_link_manifest(const struct octo_store *s, const char *repo,
-				       const struct octo_digest *d, const char *media_type)
-{
-	char path[PATH_MAX];
-
-	if (repo_path(s, path, sizeof(path), "%s/_manifests/revisions/%s/%s", repo,
-		      octo_digest_alg_name(d->alg), d->hex) != OCTO_OK)
-		return OCTO_ERR_IO;
-	return write_small(path, media_type);
-}
-
-enum octo_err octo_store_manifest_type(const struct octo_store *s, const char *repo,
-				       const struct octo_digest *d, char *buf, size_t size)
-{
-	char path[PATH_MAX];
-
-	if (repo_path(s, path, sizeof(path), "%s/_manifests/revisions/%s/%s", repo,
-		      octo_digest_alg_name(d->alg), d->hex) != OCTO_OK)
-		return OCTO_ERR_IO;
-	return read_small(path, buf, size, OCTO_ERR_MANIFEST_UNKNOWN);
-}
-
-enum octo_err octo_store_unlink_manifest(const struct octo_store *s, const char *repo,
-					 const struct octo_digest *d)
-{
-	char path[PATH_MAX];
-
-	if (repo_path(s, path, sizeof(path), "%s/_manifests/revisions/%s/%s", repo,
-		      octo_digest_alg_name(d->alg), d->hex) != OCTO_OK)
-		return OCTO_ERR_IO;
-	return remove_durably(path, OCTO_ERR_MANIFEST_UNKNOWN);
-}
-
-static enum octo_err update_tag_index(const struct octo_store *s, const char *repo,
-				      const char *removed, const char *removed_path);
-
-enum octo_err octo_store_tag_set(const struct octo_store *s, const char *repo, const char *tag,
-				 const struct octo_digest *d)
-{
-	char path[PATH_MAX], ds[OCTO_DIGEST_MAX_STRING];
-	enum octo_err err;
-
-	if (repo_path(s, path, sizeof(path), "%s/_manifests/tags/%s", repo, tag) != OCTO_OK)
-		return OCTO_ERR_IO;
-	octo_digest_format(d, ds, sizeof(ds));
-	/* The tag first, then the index: the index never names a tag that does not exist. */
-	err = write_small(path, ds);
-	return err == OCTO_OK ? update_tag_index(s, repo, NULL, NULL) : err;
-}
-
-enum octo_err octo_store_tag_get(const struct octo_store *s, const char *repo, const char *tag,
-				 struct octo_digest *d)
-{
-	char path[PATH_MAX], ds[OCTO_DIGEST_MAX_STRING + 2];
-	enum octo_err err;
-
-	if (repo_path(s, path, sizeof(path), "%s/_manifests/tags/%s", repo, tag) != OCTO_OK)
-		return OCTO_ERR_IO;
-	err = read_small(path, ds, sizeof(ds), OCTO_ERR_MANIFEST_UNKNOWN);
-	if (err != OCTO_OK)
-		return err;
-	return octo_digest_parse(ds, strlen(ds), d) == OCTO_OK ? OCTO_OK : OCTO_ERR_IO;
-}
-
-enum octo_err octo_store_tag_delete(const struct octo_store *s, const char *repo, const char *tag)
-{
-	char path[PATH_MAX];
-
-	if (repo_path(s, path, sizeof(path), "%s/_manifests/tags/%s", repo, tag) != OCTO_OK)
-		return OCTO_ERR_IO;
-	/* The index first, then the tag, for the same reason as in octo_store_tag_set. */
-	return update_tag_index(s, repo, tag, path);
-}
-
-void octo_strv_free(char **v, size_t n)
-{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char r[16];
+	char hex[2 * sizeof(r) + 1];
 	size_t i;
 
-	if (v == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-struct strv {
-	char **v;
-	size_t n, cap;
-};
-
-static int strv_push(struct strv *sv, const char *s)
-{
-	if (sv->n == sv->cap) {
-		size_t cap = sv->cap ? sv->cap * 2 : 16;
-		char **v = realloc(sv->v, cap * sizeof(*v));
-		if (v == NULL)
-			return -1;
-		sv->v = v;
-		sv->cap = cap;
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return OCTO_ERR_IO;
+	for (i = 0; i < sizeof(r); i++) {
+		hex[2 * i] = digits[r[i] >> 4];
+		hex[2 * i + 1] = digits[r[i] & 15];
 	}
-	sv->v[sv->n] = strdup(s);
-	if (sv->v[sv->n] == NULL)
-		return -1;
-	sv->n++;
-	return 0;
+	hex[2 * sizeof(r)] = '\0';
+	return octo_store_path(buf, size, "%s%s", prefix, hex);
 }
 
-static int strv_cmp(const void *a, const void *b)
+enum octo_err octo_store_write_atomic(const struct octo_store *s, const char *rel, const void *data,
+				      size_t len, int sync_dir)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	char tmp[NAME_MAX + 1], prefix[NAME_MAX + 1];
+	enum octo_err err;
+	const char *leaf;
+	int dir, fd = -1;
+
+	dir = open_parent(s, rel, 1, &leaf);
+	if (dir < 0)
+		return octo_store_error(errno, OCTO_ERR_IO);
+	/* A dot name, so directory listings skip it; random, so writers never share one. */
+	err = octo_store_path(prefix, sizeof(prefix) - 40, ".%s.tmp.", leaf);
+	if (err == OCTO_OK)
+		err = octo_store_tmpname(tmp, sizeof(tmp), prefix);
+	if (err != OCTO_OK)
+		goto out;
+	fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err = octo_fs_error(errno);
+		goto out;
+	}
+	if (octo_fs_pwrite_all(fd, data, len, 0) != 0 || fdatasync(fd) != 0 ||
+	    renameat(dir, tmp, dir, leaf) != 0) {
+		err = octo_fs_error(errno);
+		unlinkat(dir, tmp, 0);
+		goto out;
+	}
+	if (sync_dir && fsync(dir) != 0)
+		err = octo_fs_error(errno);
+out:
+	if (fd >= 0)
+		close(fd);
+	close(dir);
+	return err;
 }
 
-int octo_tag_cmp(const char *a, const char *b)
+enum octo_err octo_store_touch(const struct octo_store *s, const char *rel)
 {
-	int c = strcasecmp(a, b);
+	enum octo_err err = OCTO_OK;
+	const char *leaf;
+	int dir, fd;
 
-	return c != 0 ? c : strcmp(a, b);
+	dir = open_parent(s, rel, 1, &leaf);
+	if (dir < 0)
+		return octo_store_error(errno, OCTO_ERR_IO);
+	fd = openat(dir, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd >= 0)
+		close(fd);
+	if ((fd < 0 && errno != EEXIST) || fsync(dir) != 0)
+		err = octo_fs_error(errno);
+	close(dir);
+	return err;
 }
 
-static int tag_cmp(const void *a, const void *b)
+enum octo_err octo_store_remove(const struct octo_store *s, const char *rel, enum octo_err missing)
 {
-	return octo_tag_cmp(*(char *const *)a, *(char *const *)b);
+	enum octo_err err = OCTO_OK;
+	const char *leaf;
+	int dir;
+
+	dir = open_parent(s, rel, 0, &leaf);
+	if (dir < 0)
+		return octo_store_error(errno, missing);
+	if (unlinkat(dir, leaf, 0) != 0)
+		err = octo_store_error(errno, missing);
+	else if (fsync(dir) != 0)
+		err = octo_fs_error(errno);
+	close(dir);
+	return err;
 }
 
-/* The names in dir, sorted by cmp; dot names (temporary files of atomic writes) are
- * skipped. */
-static enum octo_err list_dir(const char *dir, int (*cmp)(const void *, const void *), char ***out,
-			      size_t *n, enum octo_err missing)
+enum octo_err octo_store_remove_dir(const struct octo_store *s, const char *rel)
 {
-	struct strv sv = {0};
+	enum octo_err err = OCTO_OK;
 	struct dirent *e;
-	DIR *d = opendir(dir);
+	const char *leaf;
+	int parent, fd;
+	DIR *d;
 
-	*out = NULL;
-	*n = 0;
-	if (d == NULL)
-		return errno == ENOENT || errno == ENOTDIR ? missing : OCTO_ERR_IO;
+	fd = octo_store_opendir(s, rel, 0);
+	if (fd < 0)
+		return octo_store_error(errno, OCTO_OK);
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return octo_fs_error(errno);
+	}
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+	parent = open_parent(s, rel, 0, &leaf);
+	if (parent < 0)
+		return octo_store_error(errno, OCTO_OK);
+	if (unlinkat(parent, leaf, AT_REMOVEDIR) != 0 && errno != ENOENT)
+		err = octo_fs_error(errno);
+	close(parent);
+	return err;
+}
+
+enum octo_err octo_store_rename(const struct octo_store *s, const char *from, const char *to)
+{
+	enum octo_err err = OCTO_OK;
+	const char *from_leaf, *to_leaf;
+	int from_dir, to_dir;
+
+	from_dir = open_parent(s, from, 0, &from_leaf);
+	if (from_dir < 0)
+		return octo_store_error(errno, OCTO_ERR_IO);
+	to_dir = open_parent(s, to, 1, &to_leaf);
+	if (to_dir < 0) {
+		err = octo_store_error(errno, OCTO_ERR_IO);
+		close(from_dir);
+		return err;
+	}
+	if (renameat(from_dir, from_leaf, to_dir, to_leaf) != 0 || fsync(to_dir) != 0)
+		err = octo_fs_error(errno);
+	close(from_dir);
+	close(to_dir);
+	return err;
+}
+
+enum octo_err octo_store_sync_parent(const struct octo_store *s, const char *rel)
+{
+	enum octo_err err = OCTO_OK;
+	const char *leaf;
+	int dir = open_parent(s, rel, 0, &leaf);
+
+	if (dir < 0)
+		return octo_store_error(errno, OCTO_ERR_IO);
+	if (fsync(dir) != 0)
+		err = octo_fs_error(errno);
+	close(dir);
+	return err;
+}
+
+enum octo_err octo_store_list(const struct octo_store *s, const char *rel,
+			      int (*keep)(const char *name, size_t len), enum octo_err missing,
+			      struct octo_strv *out)
+{
+	struct dirent *e;
+	DIR *d;
+	int fd;
+
+	memset(out, 0, sizeof(*out));
+	fd = octo_store_opendir(s, rel, 0);
+	if (fd < 0)
+		return octo_store_error(errno, missing);
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return octo_fs_error(errno);
+	}
 	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
+		size_t len = strlen(e->d_name);
+		if (e->d_name[0] == '.' || (keep != NULL && !keep(e->d_name, len)))
 			continue;
-		if (strv_push(&sv, e->d_name) != 0) {
+		if (octo_strv_push(out, e->d_name, len) != 0) {
 			closedir(d);
-			octo_strv_free(sv.v, sv.n);
+			octo_strv_cleanup(out);
 			return OCTO_ERR_NOMEM;
 		}
 	}
 	closedir(d);
-	if (sv.n > 1)
-		qsort(sv.v, sv.n, sizeof(*sv.v), cmp);
-	*out = sv.v;
-	*n = sv.n;
-	return OCTO_OK;
-}
-
-enum octo_err octo_store_tag_list(const struct octo_store *s, const char *repo, char ***tags,
-				  size_t *n)
-{
-	char path[PATH_MAX];
-	enum octo_err err;
-
-	*tags = NULL;
-	*n = 0;
-	if (repo_path(s, path, sizeof(path), "%s/_manifests", repo) != OCTO_OK)
-		return OCTO_ERR_IO;
-	if (access(path, F_OK) != 0)
-		return OCTO_ERR_NAME_UNKNOWN;
-	strcat(path, "/tags");
-	err = list_dir(path, tag_cmp, tags, n, OCTO_ERR_NAME_UNKNOWN);
-	return err == OCTO_ERR_NAME_UNKNOWN ? OCTO_OK : err; /* no tags yet */
-}
-
-/* The tag index, _manifests/tags.index: every tag of the repository in octo_tag_cmp order,
- * one per line, so that listing tags reads one file instead of scanning and sorting a
- * directory. It is derived from the tag files and rewritten from a scan of them, under
- * _manifests/tags.lock, after every tag write and before every tag removal (which happens
- * under the same lock: removed_path is then unlinked); a tag write lost to a crash in
- * between (never acknowledged) is picked up by the next rewrite. */
-static enum octo_err update_tag_index(const struct octo_store *s, const char *repo,
-				      const char *removed, const char *removed_path)
-{
-	char dir[PATH_MAX - 32], path[PATH_MAX];
-	enum octo_err err;
-	char **tags = NULL, *text = NULL;
-	size_t n = 0, i, len = 0;
-	int lock;
-
-	if (repo_path(s, dir, sizeof(dir), "%s/_manifests", repo) != OCTO_OK)
-		return OCTO_ERR_IO;
-	snprintf(path, sizeof(path), "%s/tags.lock", dir);
-	lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (lock < 0) /* no _manifests directory: nothing to remove */
-		return errno == ENOENT && removed_path != NULL ? OCTO_ERR_MANIFEST_UNKNOWN
-							       : octo_fs_error(errno);
-	while (flock(lock, LOCK_EX) != 0)
-		if (errno != EINTR) {
-			close(lock);
-			return OCTO_ERR_IO;
-		}
-	snprintf(path, sizeof(path), "%s/tags", dir);
-	err = list_dir(path, tag_cmp, &tags, &n, OCTO_OK);
-	if (err == OCTO_OK) {
-		text = malloc(n * (OCTO_TAG_MAX + 1) + 1);
-		if (text == NULL)
-			err = OCTO_ERR_NOMEM;
-	}
-	for (i = 0; err == OCTO_OK && i < n; i++) {
-		size_t tl = strlen(tags[i]);
-		if (removed != NULL && strcmp(tags[i], removed) == 0)
-			continue;
-		memcpy(text + len, tags[i], tl);
-		len += tl;
-		text[len++] = '\n';
-	}
-	if (err == OCTO_OK && removed_path != NULL && access(removed_path, F_OK) != 0)
-		err = OCTO_ERR_MANIFEST_UNKNOWN;
-	if (err == OCTO_OK) {
-		snprintf(path, sizeof(path), "%s/tags.index", dir);
-		if (octo_fs_write_atomic(path, text, len, 1) != 0)
-			err = octo_fs_error(errno);
-	}
-	if (err == OCTO_OK && removed_path != NULL)
-		err = remove_durably(removed_path, OCTO_ERR_MANIFEST_UNKNOWN);
-	free(text);
-	octo_strv_free(tags, n);
-	close(lock); /* releases the lock */
-	return err;
-}
-
-enum octo_err octo_store_tag_index(const struct octo_store *s, const char *repo, char **text,
-				   size_t *len)
-{
-	char path[PATH_MAX];
-
-	*text = NULL;
-	*len = 0;
-	if (repo_path(s, path, sizeof(path), "%s/_manifests/tags.index", repo) != OCTO_OK)
-		return OCTO_ERR_IO;
-	return read_file(path, SIZE_MAX / 2, OCTO_ERR_NAME_UNKNOWN, text, len);
-}
-
-static enum octo_err referrer_path(const struct octo_store *s, const char *repo,
-				   const struct octo_digest *subject, const struct octo_digest *d,
-				   char *buf, size_t size)
-{
-	if (d == NULL)
-		return repo_path(s, buf, size, "%s/_referrers/%s/%s", repo,
-				 octo_digest_alg_name(subject->alg), subject->hex);
-	return repo_path(s, buf, size, "%s/_referrers/%s/%s/%s-%s", repo,
-			 octo_digest_alg_name(subject->alg), subject->hex,
-			 octo_digest_alg_name(d->alg), d->hex);
-}
-
-enum octo_err octo_store_referrer_add(const struct octo_store *s, const char *repo,
-				      const struct octo_digest *subject,
-				      const struct octo_digest *d, const char *descriptor)
-{
-	char path[PATH_MAX];
-
-	if (referrer_path(s, repo, subject, d, path, sizeof(path)) != OCTO_OK)
-		return OCTO_ERR_IO;
-	return write_small(path, descriptor);
-}
-
-enum octo_err octo_store_referrer_remove(const struct octo_store *s, const char *repo,
-					 const struct octo_digest *subject,
-					 const struct octo_digest *d)
-{
-	char path[PATH_MAX];
-
-	if (referrer_path(s, repo, subject, d, path, sizeof(path)) != OCTO_OK)
-		return OCTO_ERR_IO;
-	return remove_durably(path, OCTO_OK);
-}
-
-enum octo_err octo_store_referrer_list(const struct octo_store *s, const char *repo,
-				       const struct octo_digest *subject, char ***descriptors,
-				       size_t *n)
-{
-	char dir[PATH_MAX], path[PATH_MAX + 300];
-	enum octo_err err;
-	char **names;
-	size_t i;
-
-	*descriptors = NULL;
-	*n = 0;
-	if (referrer_path(s, repo, subject, NULL, dir, sizeof(dir)) != OCTO_OK)
-		return OCTO_ERR_IO;
-	err = list_dir(dir, strv_cmp, &names, n, OCTO_OK);
-	if (err != OCTO_OK || *n == 0)
-		return err;
-	/* Replace each file name by the descriptor it holds ("" if it cannot be read). */
-	for (i = 0; i < *n; i++) {
-		char *text;
-		size_t len;
-
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		if (read_file(path, 1024 * 1024, OCTO_ERR_IO, &text, &len) != OCTO_OK)
-			text = strdup("");
-		free(names[i]);
-		names[i] = text;
-	}
-	*descriptors = names;
-	return OCTO_OK;
-}
-
-/* Depth-first walk collecting directories that hold a _manifests directory. */
-static enum octo_err walk_repos(const char *base, const char *prefix, struct strv *sv, int depth)
-{
-	char path[PATH_MAX], name[PATH_MAX];
-	struct dirent *e;
-	DIR *d;
-
-	if (depth > 64)
-		return OCTO_OK;
-	snprintf(path, sizeof(path), "%s/%s", base, prefix);
-	d = opendir(path);
-	if (d == NULL)
-		return OCTO_OK;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		if (strcmp(e->d_name, "_manifests") == 0 && prefix[0] != '\0') {
-			snprintf(name, sizeof(name), "%.*s", (int)strlen(prefix) - 1, prefix);
-			if (strv_push(sv, name) != 0) {
-				closedir(d);
-				return OCTO_ERR_NOMEM;
-			}
-		} else if (e->d_name[0] != '_') {
-			snprintf(name, sizeof(name), "%s%s/", prefix, e->d_name);
-			if (walk_repos(base, name, sv, depth + 1) != OCTO_OK) {
-				closedir(d);
-				return OCTO_ERR_NOMEM;
-			}
-		}
-	}
-	closedir(d);
-	return OCTO_OK;
-}
-
-enum octo_err octo_store_repo_list(const struct octo_store *s, char ***names, size_t *n)
-{
-	char base[PATH_MAX];
-	struct strv sv = {0};
-
-	snprintf(base, sizeof(base), "%s/repositories", s->root);
-	if (walk_repos(base, "", &sv, 0) != OCTO_OK) {
-		octo_strv_free(sv.v, sv.n);
-		return OCTO_ERR_NOMEM;
-	}
-	if (sv.n > 1)
-		qsort(sv.v, sv.n, sizeof(*sv.v), strv_cmp);
-	*names = sv.v;
-	*n = sv.n;
 	return OCTO_OK;
 }

@@ -1,100 +1,81 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The filesystem store (DESIGN.md "The store"): content-addressed blobs, and per-repository
- * links that say which blobs a repository may serve. Names and digests must be validated by
- * the caller (octo_name_valid, octo_digest_parse): they become path components. */
+/* The filesystem store's root (doc/DESIGN.md "The store") and the only ways into it. Every
+ * path is relative to a directory fd opened on the root, and every open refuses symbolic
+ * links anywhere on the way and anything outside the root (openat2 with RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS; a component-by-component O_NOFOLLOW walk where the kernel or a
+ * sandbox lacks openat2), so a link planted in the store is an error, never followed. New
+ * names are made durable by fsyncing their directory; replaced files go through a temporary
+ * file with a random name, fsync and rename. The noun modules (store-blob.c,
+ * store-manifest.c, store-referrer.c, store-repo.c) build on these. */
 #ifndef OCTO_STORE_H
 #define OCTO_STORE_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
-#include "digest.h"
 #include "error.h"
+#include "strv.h"
+
+/* Room for any relative path the store builds: a name (255), a tag (128), a digest
+ * (135) and the fixed parts. */
+#define OCTO_STORE_PATH_MAX 1024
 
 struct octo_store;
 
 /* Open (creating if needed) the store rooted at root. */
 enum octo_err octo_store_open(const char *root, struct octo_store **out);
 void octo_store_free(struct octo_store *s);
+/* The root as an absolute path without symlinks. */
 const char *octo_store_root(const struct octo_store *s);
 
-/* Absolute path of a blob's content file; OCTO_ERR_IO if it does not fit. */
-enum octo_err octo_store_blob_path(const struct octo_store *s, const struct octo_digest *d,
-				   char *buf, size_t size);
-/* The blob's size if its content is in the store, else OCTO_ERR_BLOB_UNKNOWN. */
-enum octo_err octo_store_blob_stat(const struct octo_store *s, const struct octo_digest *d,
-				   uint64_t *size);
-/* OCTO_OK if repo links the blob (and its content exists), else OCTO_ERR_BLOB_UNKNOWN;
- * *size (may be NULL) gets the blob's size. */
-enum octo_err octo_store_blob_linked(const struct octo_store *s, const char *repo,
-				     const struct octo_digest *d, uint64_t *size);
-/* Open a blob for reading as served from repo: checks the link, returns an fd and size. */
-enum octo_err octo_store_blob_open(const struct octo_store *s, const char *repo,
-				   const struct octo_digest *d, int *fd, uint64_t *size);
-/* Link the blob into repo, durably. The content must already be in the store. */
-enum octo_err octo_store_link_blob(const struct octo_store *s, const char *repo,
-				   const struct octo_digest *d);
-/* Remove repo's link; OCTO_ERR_BLOB_UNKNOWN if there was none. */
-enum octo_err octo_store_unlink_blob(const struct octo_store *s, const char *repo,
-				     const struct octo_digest *d);
-/* Move a verified temporary file (fd open on tmp_path, same filesystem) into place as the
- * content of d: fdatasync, rename, fsync of the directory. If the content exists already,
- * tmp_path is removed instead. */
-enum octo_err octo_store_commit_blob(const struct octo_store *s, int fd, const char *tmp_path,
-				     const struct octo_digest *d);
+/* Format a relative path into buf; OCTO_ERR_IO if it does not fit (never truncated). */
+enum octo_err octo_store_path(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* rel as an absolute path (for a front's X-Sendfile); OCTO_ERR_IO if it does not fit. */
+enum octo_err octo_store_abspath(const struct octo_store *s, const char *rel, char *buf,
+				 size_t size);
 
-/* Store bytes in memory (a manifest) as the content of d, durably. */
-enum octo_err octo_store_put_blob_bytes(const struct octo_store *s, const void *data, size_t len,
-					const struct octo_digest *d);
-/* Read the content of d into a malloc'd buffer; OCTO_ERR_BLOB_UNKNOWN if absent,
- * OCTO_ERR_TOO_LARGE beyond max bytes. */
-enum octo_err octo_store_read_blob(const struct octo_store *s, const struct octo_digest *d,
-				   size_t max, char **data, size_t *len);
-
-/* Manifests of a repository: _manifests/revisions/<alg>/<hex>, holding the media type. */
-enum octo_err octo_store_link_manifest(const struct octo_store *s, const char *repo,
-				       const struct octo_digest *d, const char *media_type);
-/* The stored media type (into buf) if repo holds manifest d, else OCTO_ERR_MANIFEST_UNKNOWN. */
-enum octo_err octo_store_manifest_type(const struct octo_store *s, const char *repo,
-				       const struct octo_digest *d, char *buf, size_t size);
-enum octo_err octo_store_unlink_manifest(const struct octo_store *s, const char *repo,
-					 const struct octo_digest *d);
-
-/* Tags: _manifests/tags/<tag>, holding the digest; replaced atomically and durably. */
-enum octo_err octo_store_tag_set(const struct octo_store *s, const char *repo, const char *tag,
-				 const struct octo_digest *d);
-/* OCTO_ERR_MANIFEST_UNKNOWN when the tag does not exist. */
-enum octo_err octo_store_tag_get(const struct octo_store *s, const char *repo, const char *tag,
-				 struct octo_digest *d);
-enum octo_err octo_store_tag_delete(const struct octo_store *s, const char *repo, const char *tag);
-/* Tag order: "lexical order (i.e. case-insensitive alphanumeric order)" (distribution-spec
- * "Listing Tags"), ties broken bytewise so the order is total. */
-int octo_tag_cmp(const char *a, const char *b);
-/* All tags of repo, sorted by octo_tag_cmp; OCTO_ERR_NAME_UNKNOWN if the repository has no
- * manifests directory. Free with octo_strv_free. */
-enum octo_err octo_store_tag_list(const struct octo_store *s, const char *repo, char ***tags,
-				  size_t *n);
-
-/* The repository's tags as text, one per line in octo_tag_cmp order (malloc'd);
- * OCTO_ERR_NAME_UNKNOWN when there is no tag index (no tag was ever written). */
-enum octo_err octo_store_tag_index(const struct octo_store *s, const char *repo, char **text,
-				   size_t *len);
-
-/* Referrers index: _referrers/<alg>/<subject hex>/<alg>-<hex>, each holding the referrer's
- * descriptor as JSON. */
-enum octo_err octo_store_referrer_add(const struct octo_store *s, const char *repo,
-				      const struct octo_digest *subject,
-				      const struct octo_digest *d, const char *descriptor);
-enum octo_err octo_store_referrer_remove(const struct octo_store *s, const char *repo,
-					 const struct octo_digest *subject,
-					 const struct octo_digest *d);
-/* The descriptors (JSON texts) of subject's referrers, sorted by file name; an empty list
- * when there are none. */
-enum octo_err octo_store_referrer_list(const struct octo_store *s, const char *repo,
-				       const struct octo_digest *subject, char ***descriptors,
-				       size_t *n);
-/* Names of the repositories that hold manifests, sorted. */
-enum octo_err octo_store_repo_list(const struct octo_store *s, char ***names, size_t *n);
-void octo_strv_free(char **v, size_t n);
+/* open(2) of rel beneath the root without following symlinks: an fd, or -1 with errno
+ * (ELOOP for a symlink). With O_CREAT the directory must exist. */
+int octo_store_openat(const struct octo_store *s, const char *rel, int flags, mode_t mode);
+/* The directory rel (O_RDONLY | O_DIRECTORY), created with its parents when create (each
+ * new directory durable in its parent). An fd or -1 with errno. */
+int octo_store_opendir(const struct octo_store *s, const char *rel, int create);
+/* Open an existing regular file: fd and size; missing when absent, OCTO_ERR_IO for a
+ * symlink, a directory or anything else that is not a regular file. */
+enum octo_err octo_store_open_file(const struct octo_store *s, const char *rel, int flags,
+				   enum octo_err missing, int *fd, uint64_t *size);
+/* The size of a regular file (size may be NULL), with open_file's errors. */
+enum octo_err octo_store_stat(const struct octo_store *s, const char *rel, enum octo_err missing,
+			      uint64_t *size);
+/* The whole file in a malloc'd, NUL-terminated buffer; OCTO_ERR_TOO_LARGE beyond max. */
+enum octo_err octo_store_read(const struct octo_store *s, const char *rel, size_t max,
+			      enum octo_err missing, char **data, size_t *len);
+/* Replace rel's content atomically, creating its directory: a temporary file beside it,
+ * fdatasync, rename, and an fsync of the directory unless sync_dir is 0. */
+enum octo_err octo_store_write_atomic(const struct octo_store *s, const char *rel, const void *data,
+				      size_t len, int sync_dir);
+/* Create an empty file (and its directory) if it does not exist; durable either way, since
+ * an existing name may come from a request that died before syncing its directory. */
+enum octo_err octo_store_touch(const struct octo_store *s, const char *rel);
+/* Remove a file durably; missing when it does not exist. */
+enum octo_err octo_store_remove(const struct octo_store *s, const char *rel, enum octo_err missing);
+/* Remove a directory and the files in it (one level); OCTO_OK if it does not exist. */
+enum octo_err octo_store_remove_dir(const struct octo_store *s, const char *rel);
+/* Rename a file into place (creating the target's directory), then fsync that directory. */
+enum octo_err octo_store_rename(const struct octo_store *s, const char *from, const char *to);
+/* fsync the directory that holds rel. */
+enum octo_err octo_store_sync_parent(const struct octo_store *s, const char *rel);
+/* The names in directory rel for which keep (may be NULL) returns true, in no order. Dot
+ * names (temporary files) are skipped. missing when the directory does not exist. */
+enum octo_err octo_store_list(const struct octo_store *s, const char *rel,
+			      int (*keep)(const char *name, size_t len), enum octo_err missing,
+			      struct octo_strv *out);
+/* A fresh random file name (32 hex digits after prefix) into buf, unique across processes,
+ * containers and restarts. OCTO_ERR_IO if it does not fit. */
+enum octo_err octo_store_tmpname(char *buf, size_t size, const char *prefix);
+/* The store error for a failed system call's errno, missing for ENOENT and ENOTDIR. */
+enum octo_err octo_store_error(int err, enum octo_err missing);
 
 #endif

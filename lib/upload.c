@@ -19,34 +19,29 @@
 
 #include "fsutil.h"
 #include "name.h"
+#include "store-blob.h"
 #include "upload.h"
+#include "writer.h"
 
-#define STATE_MAGIC "OCTOUPL1"
+/* The state file, all ours and little-endian: magic (the format's version), offset, the
+ * repository and the serialised hash state, each with a 16-bit length. */
+#define STATE_MAGIC "OCTOUPL2"
+#define STATE_MAX (8 + 8 + 2 + OCTO_NAME_MAX + 2 + OCTO_HASHER_STATE_MAX)
 #define IO_CHUNK (64 * 1024)     /* libfcgi blocks until it has this much: keep it small */
-#define WRITE_BATCH (256 * 1024) /* bytes gathered before one write(2) */
-#define DIRECT_ALIGN 4096        /* offsets, lengths and buffers of O_DIRECT writes */
 #define DIRECT_MIN (1024 * 1024) /* bodies at least this long bypass the page cache */
 
 struct octo_upload {
 	struct octo_store *store;
 	char id[OCTO_UPLOAD_ID_LEN + 1];
 	char repo[OCTO_NAME_MAX + 1];
-	char dir[PATH_MAX - 32];
-	char data_path[PATH_MAX];
+	char dir[64];        /* uploads/<id>, relative to the store's root */
+	char data_path[80];  /* uploads/<id>/data */
+	char state_path[80]; /* uploads/<id>/state */
 	int fd;
 	int persist;
 	int done; /* committed or cancelled */
 	uint64_t offset;
 	struct octo_hasher *hasher;
-};
-
-/* On-disk state: fixed header, then the hasher bytes. */
-struct state_header {
-	char magic[8];
-	uint64_t offset;
-	uint32_t repo_len;
-	uint32_t hasher_len;
-	char repo[OCTO_NAME_MAX + 1];
 };
 
 static int id_valid(const char *id, size_t len)
@@ -76,71 +71,89 @@ static struct octo_upload *upload_alloc(struct octo_store *s, const char *repo, 
 	u->store = s;
 	u->fd = -1;
 	memcpy(u->id, id, OCTO_UPLOAD_ID_LEN);
-	snprintf(u->repo, sizeof(u->repo), "%s", repo);
-	snprintf(u->dir, sizeof(u->dir), "%s/uploads/%s", octo_store_root(s), u->id);
+	memcpy(u->repo, repo, strlen(repo) + 1); /* a valid name: at most OCTO_NAME_MAX */
+	snprintf(u->dir, sizeof(u->dir), "uploads/%s", u->id);
 	snprintf(u->data_path, sizeof(u->data_path), "%s/data", u->dir);
+	snprintf(u->state_path, sizeof(u->state_path), "%s/state", u->dir);
 	return u;
 }
 
-static void state_path(const struct octo_upload *u, char *buf, size_t size)
+static unsigned char *put_bytes(unsigned char *p, const void *data, size_t len)
 {
-	snprintf(buf, size, "%s/state", u->dir);
+	p[0] = (unsigned char)(len & 0xff);
+	p[1] = (unsigned char)(len >> 8);
+	memcpy(p + 2, data, len);
+	return p + 2 + len;
 }
 
 static enum octo_err state_save(struct octo_upload *u)
 {
-	size_t hlen = octo_hasher_state_size();
-	struct state_header *h;
-	char path[PATH_MAX];
-	int rc;
+	unsigned char buf[STATE_MAX], hs[OCTO_HASHER_STATE_MAX], *p = buf;
+	size_t hlen = octo_hasher_save(u->hasher, hs);
+	int i;
 
-	h = calloc(1, sizeof(*h) + hlen);
-	if (h == NULL)
-		return OCTO_ERR_NOMEM;
-	memcpy(h->magic, STATE_MAGIC, sizeof(h->magic));
-	h->offset = u->offset;
-	h->repo_len = (uint32_t)strlen(u->repo);
-	h->hasher_len = (uint32_t)hlen;
-	memcpy(h->repo, u->repo, h->repo_len);
-	octo_hasher_save(u->hasher, (char *)(h + 1));
-	state_path(u, path, sizeof(path));
+	memcpy(p, STATE_MAGIC, 8);
+	p += 8;
+	for (i = 0; i < 8; i++)
+		*p++ = (unsigned char)(u->offset >> (8 * i));
+	p = put_bytes(p, u->repo, strlen(u->repo));
+	p = put_bytes(p, hs, hlen);
 	/* No directory fsync: after a crash the old state is as good as the new one. */
-	rc = octo_fs_write_atomic(path, h, sizeof(*h) + hlen, 0);
-	free(h);
-	return rc == 0 ? OCTO_OK : octo_fs_error(errno);
+	return octo_store_write_atomic(u->store, u->state_path, buf, (size_t)(p - buf), 0);
 }
 
+/* A length-prefixed field at *p of at most max bytes within end; NULL when it does not fit. */
+static const unsigned char *get_bytes(const unsigned char *p, const unsigned char *end, size_t max,
+				      size_t *len)
+{
+	if (end - p < 2)
+		return NULL;
+	*len = (size_t)p[0] | (size_t)p[1] << 8;
+	if (*len > max || (size_t)(end - p - 2) < *len)
+		return NULL;
+	return p + 2;
+}
+
+/* Read and check the state file completely; any damage makes the session unknown. */
 static enum octo_err state_load(struct octo_upload *u)
 {
-	size_t hlen = octo_hasher_state_size();
-	struct state_header *h;
-	char path[PATH_MAX];
+	const unsigned char *p, *end, *repo, *hs;
 	enum octo_err err = OCTO_ERR_BLOB_UPLOAD_UNKNOWN;
-	int fd;
+	size_t len, repo_len, hlen;
+	uint64_t offset = 0;
+	char *text;
+	int i;
 
-	state_path(u, path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? OCTO_ERR_BLOB_UPLOAD_UNKNOWN : OCTO_ERR_IO;
-	h = malloc(sizeof(*h) + hlen + 1);
-	if (h == NULL) {
-		close(fd);
-		return OCTO_ERR_NOMEM;
-	}
-	if (read(fd, h, sizeof(*h) + hlen + 1) != (ssize_t)(sizeof(*h) + hlen) ||
-	    memcmp(h->magic, STATE_MAGIC, sizeof(h->magic)) != 0 || h->hasher_len != hlen ||
-	    h->repo_len > OCTO_NAME_MAX)
+	err = octo_store_read(u->store, u->state_path, STATE_MAX, OCTO_ERR_BLOB_UPLOAD_UNKNOWN,
+			      &text, &len);
+	if (err == OCTO_ERR_TOO_LARGE)
+		err = OCTO_ERR_BLOB_UPLOAD_UNKNOWN;
+	if (err != OCTO_OK)
+		return err;
+	err = OCTO_ERR_BLOB_UPLOAD_UNKNOWN;
+	p = (const unsigned char *)text;
+	end = p + len;
+	if (len < 16 || memcmp(p, STATE_MAGIC, 8) != 0)
 		goto out;
-	if (strlen(u->repo) != h->repo_len || memcmp(u->repo, h->repo, h->repo_len) != 0)
-		goto out; /* a session is only valid in the repository that started it */
-	u->hasher = octo_hasher_load(h + 1, hlen);
-	if (u->hasher == NULL)
+	for (i = 0; i < 8; i++)
+		offset |= (uint64_t)p[8 + i] << (8 * i);
+	repo = get_bytes(p + 16, end, OCTO_NAME_MAX, &repo_len);
+	if (repo == NULL || !octo_name_valid((const char *)repo, repo_len))
 		goto out;
-	u->offset = h->offset;
+	hs = get_bytes(repo + repo_len, end, OCTO_HASHER_STATE_MAX, &hlen);
+	if (hs == NULL || hs + hlen != end)
+		goto out;
+	/* a session is only valid in the repository that started it */
+	if (strlen(u->repo) != repo_len || memcmp(u->repo, repo, repo_len) != 0)
+		goto out;
+	u->hasher = octo_hasher_load(hs, hlen);
+	if (u->hasher == NULL || octo_hasher_alg(u->hasher) != OCTO_DIGEST_SHA256 ||
+	    octo_hasher_length(u->hasher) != offset)
+		goto out;
+	u->offset = offset;
 	err = OCTO_OK;
 out:
-	free(h);
-	close(fd);
+	free(text);
 	return err;
 }
 
@@ -148,14 +161,21 @@ out:
 static enum octo_err lock_data(struct octo_upload *u)
 {
 	struct stat a, b;
+	int fd;
 
 	while (flock(u->fd, LOCK_EX) != 0)
 		if (errno != EINTR)
-			return OCTO_ERR_IO;
+			return octo_fs_error(errno);
 	if (fstat(u->fd, &a) != 0)
-		return OCTO_ERR_IO;
-	if (stat(u->data_path, &b) != 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+		return octo_fs_error(errno);
+	fd = octo_store_openat(u->store, u->data_path, O_PATH, 0);
+	if (fd < 0)
 		return OCTO_ERR_BLOB_UPLOAD_UNKNOWN;
+	if (fstat(fd, &b) != 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
+		close(fd);
+		return OCTO_ERR_BLOB_UPLOAD_UNKNOWN;
+	}
+	close(fd);
 	return OCTO_OK;
 }
 
@@ -164,8 +184,9 @@ enum octo_err octo_upload_create(struct octo_store *s, const char *repo, int per
 {
 	char id[OCTO_UPLOAD_ID_LEN + 1];
 	struct octo_upload *u;
-	enum octo_err err = OCTO_ERR_IO;
+	enum octo_err err = OCTO_OK;
 	uuid_t uu;
+	int dir;
 
 	*out = NULL;
 	uuid_generate_random(uu);
@@ -179,20 +200,26 @@ enum octo_err octo_upload_create(struct octo_store *s, const char *repo, int per
 		err = OCTO_ERR_NOMEM;
 		goto fail;
 	}
-	if (mkdir(u->dir, 0755) != 0)
+	dir = octo_store_opendir(s, "uploads", 0);
+	if (dir < 0 || mkdirat(dir, u->id, 0755) != 0) {
+		err = octo_fs_error(errno);
+		if (dir >= 0)
+			close(dir);
 		goto fail;
-	u->fd = open(u->data_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (u->fd < 0 || flock(u->fd, LOCK_EX) != 0)
+	}
+	close(dir);
+	u->fd = octo_store_openat(s, u->data_path, O_RDWR | O_CREAT | O_EXCL, 0644);
+	if (u->fd < 0 || flock(u->fd, LOCK_EX) != 0) {
+		err = octo_fs_error(errno);
 		goto fail;
+	}
 	if (persist && (err = state_save(u)) != OCTO_OK)
 		goto fail;
 	*out = u;
 	return OCTO_OK;
 fail:
-	if (err == OCTO_ERR_IO)
-		err = octo_fs_error(errno);
 	u->done = 1;
-	octo_fs_remove_dir(u->dir);
+	octo_store_remove_dir(s, u->dir);
 	octo_upload_close(u);
 	return err;
 }
@@ -203,6 +230,7 @@ enum octo_err octo_upload_open(struct octo_store *s, const char *repo, const cha
 	struct octo_upload *u;
 	enum octo_err err;
 	char idz[OCTO_UPLOAD_ID_LEN + 1];
+	uint64_t size;
 
 	*out = NULL;
 	if (!id_valid(id, id_len))
@@ -213,15 +241,18 @@ enum octo_err octo_upload_open(struct octo_store *s, const char *repo, const cha
 	if (u == NULL)
 		return OCTO_ERR_NOMEM;
 	u->persist = 1;
-	u->fd = open(u->data_path, O_RDWR | O_CLOEXEC);
-	if (u->fd < 0) {
-		err = errno == ENOENT || errno == ENOTDIR ? OCTO_ERR_BLOB_UPLOAD_UNKNOWN
-							  : OCTO_ERR_IO;
-		goto fail;
-	}
-	err = lock_data(u);
+	err = octo_store_open_file(s, u->data_path, O_RDWR, OCTO_ERR_BLOB_UPLOAD_UNKNOWN, &u->fd,
+				   NULL);
+	if (err == OCTO_OK)
+		err = lock_data(u);
 	if (err == OCTO_OK)
 		err = state_load(u);
+	if (err != OCTO_OK)
+		goto fail;
+	/* The state's offset is always backed by data; a shorter file is damaged. */
+	err = octo_store_stat(s, u->data_path, OCTO_ERR_BLOB_UPLOAD_UNKNOWN, &size);
+	if (err == OCTO_OK && size < u->offset)
+		err = OCTO_ERR_BLOB_UPLOAD_UNKNOWN;
 	if (err != OCTO_OK)
 		goto fail;
 	/* Bytes past the committed offset are from a request that never finished. */
@@ -247,191 +278,25 @@ uint64_t octo_upload_offset(const struct octo_upload *u)
 	return u->offset;
 }
 
-/* Large bodies are written with O_DIRECT: the page-cache copy was half the CPU a push took
- * in the responder, and nothing reads an upload before it is committed. A direct write
- * waits for the disk, so a writer thread does the writing while the request's thread reads
- * and hashes the next batches. Only aligned batches go that way; a tail shorter than
- * DIRECT_ALIGN, or anything on a file system that refuses O_DIRECT, goes through the page
- * cache. */
-#define SINK_BUFFERS 4
-
-struct sink {
-	struct octo_upload *u;
-	int direct_fd; /* -1: page cache only, written by the caller's thread */
-	char *buf[SINK_BUFFERS];
-	size_t len[SINK_BUFFERS];
-	uint64_t pos[SINK_BUFFERS];
-	unsigned queued, written; /* batches handed over, batches done */
-	int closing;
-	int error; /* errno of the first failed write */
-	int threaded;
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-};
-
-/* Write buf[0..len) at pos, the aligned part through direct_fd when there is one. */
-static int write_batch(struct octo_upload *u, int *direct_fd, const char *buf, size_t len,
-		       uint64_t pos)
-{
-	size_t head = len - len % DIRECT_ALIGN;
-
-	if (*direct_fd >= 0 && head > 0) {
-		if (octo_fs_pwrite_all(*direct_fd, buf, head, (long long)pos) == 0) {
-			buf += head;
-			pos += head;
-			len -= head;
-		} else if (errno == EINVAL) {
-			close(*direct_fd); /* refused after all: the page cache it is */
-			*direct_fd = -1;
-		} else {
-			return -1;
-		}
-	}
-	if (len == 0)
-		return 0;
-	if (octo_fs_pwrite_all(u->fd, buf, len, (long long)pos) != 0)
-		return -1;
-	/* Start writeback now, so that the fdatasync before the 201 finds little left to
-	 * write (it still waits for all of it). */
-	sync_file_range(u->fd, (off_t)pos, (off_t)len, SYNC_FILE_RANGE_WRITE);
-	return 0;
-}
-
-static void *sink_writer(void *arg)
-{
-	struct sink *k = arg;
-
-	pthread_mutex_lock(&k->lock);
-	for (;;) {
-		unsigned i = k->written % SINK_BUFFERS;
-
-		if (k->written == k->queued) {
-			if (k->closing)
-				break;
-			pthread_cond_wait(&k->cond, &k->lock);
-			continue;
-		}
-		pthread_mutex_unlock(&k->lock);
-		int rc = k->error != 0 ? 0
-				       : write_batch(k->u, &k->direct_fd, k->buf[i], k->len[i],
-						     k->pos[i]);
-		pthread_mutex_lock(&k->lock);
-		if (rc != 0 && k->error == 0)
-			k->error = errno != 0 ? errno : EIO;
-		k->written++;
-		pthread_cond_broadcast(&k->cond);
-	}
-	pthread_mutex_unlock(&k->lock);
-	return NULL;
-}
-
-static void sink_free_buffers(struct sink *k)
-{
-	for (int i = 0; i < SINK_BUFFERS; i++)
-		free(k->buf[i]);
-}
-
-static enum octo_err sink_open(struct sink *k, struct octo_upload *u, int64_t length)
-{
-	int nbuf = 1;
-
-	memset(k, 0, sizeof(*k));
-	k->u = u;
-	k->direct_fd = -1;
-	if (u->offset % DIRECT_ALIGN == 0 && (length < 0 || (uint64_t)length >= DIRECT_MIN)) {
-		k->direct_fd = open(u->data_path, O_WRONLY | O_DIRECT | O_CLOEXEC);
-		nbuf = k->direct_fd >= 0 ? SINK_BUFFERS : 1;
-	}
-	for (int i = 0; i < nbuf; i++)
-		if (posix_memalign((void **)&k->buf[i], DIRECT_ALIGN, WRITE_BATCH) != 0) {
-			k->buf[i] = NULL;
-			goto nomem;
-		}
-	if (k->direct_fd < 0)
-		return OCTO_OK;
-	pthread_mutex_init(&k->lock, NULL);
-	pthread_cond_init(&k->cond, NULL);
-	if (pthread_create(&k->thread, NULL, sink_writer, k) == 0) {
-		k->threaded = 1;
-		return OCTO_OK;
-	}
-	pthread_cond_destroy(&k->cond);
-	pthread_mutex_destroy(&k->lock);
-nomem:
-	if (k->direct_fd >= 0)
-		close(k->direct_fd);
-	sink_free_buffers(k);
-	return OCTO_ERR_NOMEM;
-}
-
-/* The buffer to fill next: waits for the writer to free one. */
-static char *sink_buffer(struct sink *k)
-{
-	if (!k->threaded)
-		return k->buf[0];
-	pthread_mutex_lock(&k->lock);
-	while (k->queued - k->written == SINK_BUFFERS)
-		pthread_cond_wait(&k->cond, &k->lock);
-	pthread_mutex_unlock(&k->lock);
-	return k->buf[k->queued % SINK_BUFFERS];
-}
-
-/* Hand over the buffer sink_buffer returned, holding len bytes for offset pos. */
-static int sink_write(struct sink *k, size_t len, uint64_t pos)
-{
-	unsigned i = k->queued % SINK_BUFFERS;
-	int error;
-
-	if (!k->threaded)
-		return write_batch(k->u, &k->direct_fd, k->buf[0], len, pos) == 0 ? 0 : errno;
-	pthread_mutex_lock(&k->lock);
-	k->len[i] = len;
-	k->pos[i] = pos;
-	k->queued++;
-	error = k->error;
-	pthread_cond_broadcast(&k->cond);
-	pthread_mutex_unlock(&k->lock);
-	return error;
-}
-
-/* Wait for every batch to be written; the errno of the first failure, or 0. */
-static int sink_close(struct sink *k)
-{
-	int error = 0;
-
-	if (k->threaded) {
-		pthread_mutex_lock(&k->lock);
-		k->closing = 1;
-		pthread_cond_broadcast(&k->cond);
-		pthread_mutex_unlock(&k->lock);
-		pthread_join(k->thread, NULL);
-		pthread_cond_destroy(&k->cond);
-		pthread_mutex_destroy(&k->lock);
-		error = k->error;
-	}
-	if (k->direct_fd >= 0)
-		close(k->direct_fd);
-	sink_free_buffers(k);
-	return error;
-}
-
 /* Read the body into the data file from u->offset; *end gets the offset reached. */
 static enum octo_err append_body(struct octo_upload *u, struct octo_body *body, uint64_t *end)
 {
 	uint64_t total = 0, pos = u->offset;
 	size_t fill = 0;
 	enum octo_err err;
-	struct sink sink;
+	struct octo_writer w;
+	int error = 0, closed, direct_fd = -1;
 	char *buf;
-	int error = 0, closed;
 
-	err = sink_open(&sink, u, body->length);
+	if (u->offset % OCTO_WRITER_ALIGN == 0 &&
+	    (body->length < 0 || (uint64_t)body->length >= DIRECT_MIN))
+		direct_fd = octo_store_openat(u->store, u->data_path, O_WRONLY | O_DIRECT, 0);
+	err = octo_writer_open(&w, u->fd, direct_fd);
 	if (err != OCTO_OK)
 		return err;
-	buf = sink_buffer(&sink);
+	buf = octo_writer_buffer(&w);
 	for (;;) {
-		size_t want = WRITE_BATCH - fill;
+		size_t want = OCTO_WRITER_BATCH - fill;
 		ssize_t n;
 
 		if (want > IO_CHUNK)
@@ -448,19 +313,19 @@ static enum octo_err append_body(struct octo_upload *u, struct octo_body *body, 
 			fill += (size_t)n;
 			total += (uint64_t)n;
 		}
-		if (fill > 0 && (n == 0 || fill == WRITE_BATCH)) {
-			error = sink_write(&sink, fill, pos);
+		if (fill > 0 && (n == 0 || fill == OCTO_WRITER_BATCH)) {
+			error = octo_writer_submit(&w, fill, pos);
 			if (error != 0)
 				break;
 			pos += fill;
 			fill = 0;
 			if (n != 0)
-				buf = sink_buffer(&sink);
+				buf = octo_writer_buffer(&w);
 		}
 		if (n == 0)
 			break;
 	}
-	closed = sink_close(&sink);
+	closed = octo_writer_close(&w);
 	if (error == 0)
 		error = closed;
 	if (error != 0)
@@ -473,15 +338,11 @@ static enum octo_err append_body(struct octo_upload *u, struct octo_body *body, 
 
 enum octo_err octo_upload_append(struct octo_upload *u, struct octo_body *body)
 {
-	size_t hlen = octo_hasher_state_size();
-	char *saved = NULL;
-	enum octo_err err = OCTO_ERR_NOMEM;
+	unsigned char saved[OCTO_HASHER_STATE_MAX];
+	size_t saved_len = octo_hasher_save(u->hasher, saved);
+	enum octo_err err;
 	uint64_t end = u->offset;
 
-	saved = malloc(hlen);
-	if (saved == NULL)
-		goto out;
-	octo_hasher_save(u->hasher, saved);
 	err = append_body(u, body, &end);
 	if (err == OCTO_OK && u->persist && end != u->offset) {
 		uint64_t before = u->offset;
@@ -497,16 +358,16 @@ enum octo_err octo_upload_append(struct octo_upload *u, struct octo_body *body)
 	}
 	if (err != OCTO_OK) {
 		/* Roll back to the last committed offset and hash state. */
-		struct octo_hasher *h = octo_hasher_load(saved, hlen);
-		if (h != NULL) {
-			octo_hasher_free(u->hasher);
-			u->hasher = h;
-		}
-		if (ftruncate(u->fd, (off_t)u->offset) != 0 && err == OCTO_OK)
-			err = OCTO_ERR_IO;
+		struct octo_hasher *h = octo_hasher_load(saved, saved_len);
+		if (h == NULL)
+			return OCTO_ERR_NOMEM;
+		octo_hasher_free(u->hasher);
+		u->hasher = h;
+		/* A failed cut is the store's failure, not the client's: say so. The state on
+		 * disk still holds the committed offset, so the next open cuts the tail. */
+		if (ftruncate(u->fd, (off_t)u->offset) != 0)
+			return octo_fs_error(errno);
 	}
-out:
-	free(saved);
 	return err;
 }
 
@@ -514,7 +375,7 @@ out:
 static enum octo_err rehash(struct octo_upload *u, enum octo_digest_alg alg)
 {
 	struct octo_hasher *h = octo_hasher_new(alg);
-	char *buf = malloc(WRITE_BATCH);
+	char *buf = malloc(OCTO_WRITER_BATCH);
 	enum octo_err err = OCTO_OK;
 	uint64_t pos = 0;
 
@@ -523,7 +384,8 @@ static enum octo_err rehash(struct octo_upload *u, enum octo_digest_alg alg)
 		goto out;
 	}
 	while (pos < u->offset) {
-		size_t n = u->offset - pos < WRITE_BATCH ? (size_t)(u->offset - pos) : WRITE_BATCH;
+		size_t n = u->offset - pos < OCTO_WRITER_BATCH ? (size_t)(u->offset - pos)
+							       : OCTO_WRITER_BATCH;
 		if (octo_fs_pread_all(u->fd, buf, n, (long long)pos) != 0) {
 			err = OCTO_ERR_IO;
 			goto out;
@@ -543,7 +405,6 @@ out:
 enum octo_err octo_upload_commit(struct octo_upload *u, const struct octo_digest *expected)
 {
 	struct octo_digest actual;
-	char path[PATH_MAX];
 	enum octo_err err;
 
 	if (octo_hasher_alg(u->hasher) != expected->alg) {
@@ -561,9 +422,7 @@ enum octo_err octo_upload_commit(struct octo_upload *u, const struct octo_digest
 		octo_upload_cancel(u);
 		return err;
 	}
-	state_path(u, path, sizeof(path));
-	unlink(path);
-	rmdir(u->dir);
+	octo_store_remove_dir(u->store, u->dir); /* the state file; the data has moved */
 	u->done = 1;
 	return OCTO_OK;
 }
@@ -571,7 +430,7 @@ enum octo_err octo_upload_commit(struct octo_upload *u, const struct octo_digest
 enum octo_err octo_upload_cancel(struct octo_upload *u)
 {
 	u->done = 1;
-	return octo_fs_remove_dir(u->dir) == 0 ? OCTO_OK : octo_fs_error(errno);
+	return octo_store_remove_dir(u->store, u->dir);
 }
 
 void octo_upload_close(struct octo_upload *u)
@@ -580,7 +439,7 @@ void octo_upload_close(struct octo_upload *u)
 		return;
 	/* A monolithic upload cannot be resumed: never leave it behind. */
 	if (!u->done && !u->persist)
-		octo_fs_remove_dir(u->dir);
+		octo_store_remove_dir(u->store, u->dir);
 	if (u->fd >= 0)
 		close(u->fd);
 	octo_hasher_free(u->hasher);

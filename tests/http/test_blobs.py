@@ -321,7 +321,7 @@ class BlobGetTest(RegistryTest):
         self._range("bytes=-1000", 0, 35)
 
     def test_range_resume_large_blob(self):
-        # containerd resumes a cut download with bytes=N- (real-clients.md 9).
+        # containerd resumes a cut download with bytes=N- (doc/notes/real-clients.md 9).
         repo = self.repo()
         data = blob_bytes(3 * MIB + 5)
         d = self.push(repo, data)

@@ -387,7 +387,7 @@ MT_EMPTY = "application/vnd.oci.empty.v1+json"
 EMPTY = b"{}"
 ARTIFACT_TYPES = ("application/vnd.example.sbom.v1+json", "application/vnd.example.sig.v1")
 DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}\Z")
-TMP_RE = re.compile(r"\..+\.tmp\.\d+\.[0-9a-f]+\Z")  # octo_fs_write_atomic's temporaries
+TMP_RE = re.compile(r"\..+\.tmp\.[0-9a-f]{32}\Z")  # octo_store_write_atomic's temporaries
 
 
 class ManifestPut:

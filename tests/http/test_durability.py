@@ -22,7 +22,9 @@ And for every PATCH acknowledged with 202 (Range end > 0): the session's data fd
 fdatasync and the new state file was synced before being renamed over uploads/<uuid>/state.
 
 close, accept and accept4 are traced too, so an fd number is only ever attributed to the
-file or connection it names at that moment.
+file or connection it names at that moment. The store opens everything relative to
+directory fds (openat2, openat, mkdirat, renameat); strace -y prints the path each fd
+names, so every call is resolved to absolute paths.
 """
 import os
 import re
@@ -37,21 +39,34 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import FCGI_BIN, Registry, sha256  # noqa: E402
 
 STRACE = shutil.which("strace")
-TRACE = "fsync,fdatasync,rename,renameat,renameat2,write,writev,sendmsg,openat,mkdir,close,accept,accept4"
+TRACE = ("fsync,fdatasync,rename,renameat,renameat2,write,writev,sendmsg,openat,openat2,mkdir,"
+         "mkdirat,close,accept,accept4")
 SYNCS = ("fsync", "fdatasync")
 
-LINE_RE = re.compile(r"^(\d\d:\d\d:\d\d\.\d+) (\w+)\((.*)\)\s+= (-?\d+|\?)")
+LINE_RE = re.compile(r"^(\d\d:\d\d:\d\d\.\d+) (\w+)\((.*)\)\s+= (-?\d+|\?)(?:<(.*)>)?")
 STR_RE = re.compile(r'"((?:[^"\\]|\\.)*)"')
+FD_RE = re.compile(r"(-?\d+)<([^>]*)>")  # an fd argument under strace -y: 3</path>
 
 
 class Call:
-    def __init__(self, idx, time, name, args, ret):
+    def __init__(self, idx, time, name, args, ret, ret_path=None):
         self.idx = idx
         self.time = time
         self.name = name
         self.args = args
         self.ret = ret
+        self.ret_path = ret_path  # what a returned fd names (strace -y)
         self.strings = [s for s in STR_RE.findall(args)]
+        self.dirs = [p for _, p in FD_RE.findall(args)]
+
+    def at_paths(self):
+        """The paths a *at call names, each joined to its directory fd's path: mkdirat(d,
+        name) gives [d/name], renameat(d1, old, d2, new) gives [d1/old, d2/new]; a call
+        without directory fds gives its strings as they are."""
+        names = [unescape(x) for x in self.strings]
+        if self.name in ("mkdirat", "renameat", "renameat2") and len(self.dirs) == len(names):
+            return [os.path.join(d, n) for d, n in zip(self.dirs, names)]
+        return names
 
     def fd_arg(self):
         m = re.match(r"\s*(-?\d+)", self.args)
@@ -87,13 +102,13 @@ def parse_thread(path):
                 continue  # unfinished accept at exit, signals, +++ exited +++
             ret = m.group(4)
             calls.append(Call(len(calls), m.group(1), m.group(2), m.group(3),
-                              int(ret) if ret != "?" else None))
+                              int(ret) if ret != "?" else None, m.group(5)))
     # Resolve fds: an fd names what the last openat/accept returning it opened, until close.
     fds = {}
     for c in calls:
         c.target = None
-        if c.name in ("openat",) and c.ret is not None and c.ret >= 0:
-            c.path = unescape(c.strings[0]) if c.strings else None
+        if c.name in ("openat", "openat2") and c.ret is not None and c.ret >= 0:
+            c.path = c.ret_path
             fds[c.ret] = ("file", c.path, c)
         elif c.name in ("accept", "accept4") and c.ret is not None and c.ret >= 0:
             fds[c.ret] = ("conn", None, c)
@@ -105,7 +120,8 @@ def parse_thread(path):
 
 
 def is_dir_open(c):
-    return c.name == "openat" and c.ret is not None and c.ret >= 0 and "O_DIRECTORY" in c.args
+    return c.name in ("openat", "openat2") and c.ret is not None and c.ret >= 0 \
+        and "O_DIRECTORY" in c.args
 
 
 class TracedRegistry(unittest.TestCase):
@@ -119,7 +135,7 @@ class TracedRegistry(unittest.TestCase):
         cls.reg = Registry(threads=2)
         cls.trace_prefix = os.path.join(cls.reg.tmp, "strace")
         cls.addClassCleanup(cls.stop_traced)
-        cls.reg.start(wrap=[STRACE, "-ff", "-tt", "-s", "400", "-e", "trace=" + TRACE,
+        cls.reg.start(wrap=[STRACE, "-ff", "-tt", "-y", "-s", "400", "-e", "trace=" + TRACE,
                             "-o", cls.trace_prefix])
         cls.root = os.path.realpath(cls.reg.data)
         # The responder's threads, while they are alive (strace -ff names files by TID).
@@ -247,8 +263,10 @@ class TracedRegistry(unittest.TestCase):
 
     def assert_dir_synced_after(self, calls, directory, after, before, what):
         for c in calls[after + 1:before]:
+            # the directory fd may have been opened before the change (openat relative to
+            # it): an fsync after the change, on any fd of the directory, makes it durable
             if c.name == "fsync" and c.ret == 0 and c.target and c.target[1] == directory \
-                    and is_dir_open(c.target[2]) and c.target[2].idx > after:
+                    and is_dir_open(c.target[2]):
                 return c.idx
         self.fail("%s: no fsync of directory %s (opened O_DIRECTORY) between %r and the "
                   "response %r" % (what, directory, calls[after], calls[before]))
@@ -268,14 +286,14 @@ class DurabilityTest(TracedRegistry):
                 blob_dir = os.path.join(self.root, "blobs", "sha256", hexd[:2])
                 blob_path = os.path.join(blob_dir, hexd)
                 renames = [c for c in calls[a + 1:w] if c.name.startswith("rename")
-                           and c.ret == 0 and any(unescape(s) == blob_path for s in c.strings)]
+                           and c.ret == 0 and c.at_paths()[-1:] == [blob_path]]
                 self.assertEqual(len(renames), 1, "%s: rename into %s before the 201: %r" % (
                     kind, blob_path, renames))
                 ren = renames[0]
-                src = unescape(ren.strings[0])
+                src = ren.at_paths()[0]
                 self.assertRegex(src, r"^%s/uploads/[0-9a-f-]{36}/data$" % re.escape(self.root))
-                # The temporary file was opened (by path) in this request ...
-                opens = [c for c in calls[a + 1:ren.idx] if c.name == "openat"
+                # The temporary file was opened in this request ...
+                opens = [c for c in calls[a + 1:ren.idx] if c.name in ("openat", "openat2")
                          and c.ret is not None and c.ret >= 0 and c.path == src]
                 self.assertTrue(opens, "%s: no openat of %s before its rename" % (kind, src))
                 # ... and its fd synced after that open and before the rename.
@@ -293,9 +311,9 @@ class DurabilityTest(TracedRegistry):
                 for c in calls[a + 1:w]:
                     # A session directory is scratch space: its content reaches the store by
                     # a rename whose target directory is synced (checked above).
-                    if c.name == "mkdir" and c.ret == 0 and \
-                            not unescape(c.strings[0]).startswith(uploads):
-                        made = unescape(c.strings[0])
+                    if c.name in ("mkdir", "mkdirat") and c.ret == 0 and \
+                            not c.at_paths()[0].startswith(uploads):
+                        made = c.at_paths()[0]
                         self.assert_dir_synced_after(calls, os.path.dirname(made), c.idx, w,
                                                      "%s: mkdir %s" % (kind, made))
 
@@ -306,8 +324,9 @@ class DurabilityTest(TracedRegistry):
                 hexd = digest.split(":", 1)[1]
                 link_dir = os.path.join(self.root, "repositories", repo, "_layers", "sha256")
                 link = os.path.join(link_dir, hexd)
-                made = [c for c in calls[a + 1:w] if c.name == "openat" and c.ret is not None
-                        and c.ret >= 0 and c.path == link and "O_CREAT" in c.args]
+                made = [c for c in calls[a + 1:w] if c.name in ("openat", "openat2")
+                        and c.ret is not None and c.ret >= 0 and c.path == link
+                        and "O_CREAT" in c.args]
                 self.assertTrue(made, "%s: the link %s was not created in the request" % (
                     kind, link))
                 self.assert_dir_synced_after(calls, link_dir, made[0].idx, w,
@@ -344,11 +363,10 @@ class DurabilityTest(TracedRegistry):
                 udir = os.path.join(self.root, "uploads", uuid)
                 state = os.path.join(udir, "state")
                 renames = [c for c in calls[a + 1:w] if c.name.startswith("rename")
-                           and c.ret == 0 and len(c.strings) >= 2
-                           and unescape(c.strings[1]) == state]
+                           and c.ret == 0 and len(c.strings) >= 2 and c.at_paths()[1] == state]
                 self.assertEqual(len(renames), 1, "state replaced %d times" % len(renames))
                 ren = renames[0]
-                tmp = unescape(ren.strings[0])
+                tmp = ren.at_paths()[0]
                 self.assertIsNotNone(self.find_sync(calls, tmp, a, ren.idx),
                                      "new state %s not synced before its rename" % tmp)
                 self.assertIsNotNone(self.find_sync(calls, os.path.join(udir, "data"), a, ren.idx),

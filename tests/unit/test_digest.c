@@ -92,33 +92,75 @@ static void test_save_load_resumes(void **state)
 		octo_digest_of(algs[a], text, sizeof(text) - 1, &want);
 		for (split = 0; split < sizeof(text); split += 7) {
 			struct octo_hasher *h = octo_hasher_new(algs[a]), *h2;
-			unsigned char *bytes = malloc(octo_hasher_state_size());
+			unsigned char bytes[OCTO_HASHER_STATE_MAX];
 			struct octo_digest got;
+			size_t n;
 
 			octo_hasher_update(h, text, split);
-			octo_hasher_save(h, bytes);
+			n = octo_hasher_save(h, bytes);
 			octo_hasher_free(h);
-			h2 = octo_hasher_load(bytes, octo_hasher_state_size());
+			h2 = octo_hasher_load(bytes, n);
 			assert_non_null(h2);
 			assert_int_equal(octo_hasher_alg(h2), algs[a]);
 			octo_hasher_update(h2, text + split, sizeof(text) - 1 - split);
 			octo_hasher_final(h2, &got);
 			assert_true(octo_digest_equal(&got, &want));
 			octo_hasher_free(h2);
-			free(bytes);
 		}
 	}
 }
 
 static void test_load_rejects_foreign_bytes(void **state)
 {
-	size_t n = octo_hasher_state_size();
-	unsigned char *junk = calloc(1, n);
+	unsigned char junk[OCTO_HASHER_STATE_MAX] = {0};
 
 	(void)state;
-	assert_null(octo_hasher_load(junk, n));
-	assert_null(octo_hasher_load(junk, n - 1));
-	free(junk);
+	assert_null(octo_hasher_load(junk, sizeof(junk)));
+	assert_null(octo_hasher_load(junk, 0));
+	assert_null(octo_hasher_load(junk, 1));
+}
+
+/* Damaged saved states, one field at a time: each is refused, so SHA*_Update never runs
+ * on a block position outside its buffer (num = 100000 made it write wild). */
+static void test_load_rejects_damaged_state(void **state)
+{
+	enum octo_digest_alg algs[] = {OCTO_DIGEST_SHA256, OCTO_DIGEST_SHA512};
+	size_t a;
+
+	(void)state;
+	for (a = 0; a < 2; a++) {
+		unsigned char good[OCTO_HASHER_STATE_MAX], bad[OCTO_HASHER_STATE_MAX];
+		struct octo_hasher *h = octo_hasher_new(algs[a]), *h2;
+		size_t n, num_at, len_at;
+
+		octo_hasher_update(h, "0123456789", 10);
+		n = octo_hasher_save(h, good);
+		octo_hasher_free(h);
+		assert_int_equal(n, algs[a] == OCTO_DIGEST_SHA512 ? 214 : 110);
+		h2 = octo_hasher_load(good, n);
+		assert_non_null(h2);
+		assert_int_equal(octo_hasher_length(h2), 10);
+		octo_hasher_free(h2);
+		num_at = n - 4;
+		len_at = algs[a] == OCTO_DIGEST_SHA512 ? 2 + 64 : 2 + 32;
+
+		memcpy(bad, good, n); /* num = 100000 */
+		bad[num_at] = 0xa0, bad[num_at + 1] = 0x86, bad[num_at + 2] = 0x01;
+		assert_null(octo_hasher_load(bad, n));
+		memcpy(bad, good, n); /* num inside the block, but not where the length says */
+		bad[num_at] = 11;
+		assert_null(octo_hasher_load(bad, n));
+		memcpy(bad, good, n); /* a length that is not whole bytes */
+		bad[len_at] |= 1;
+		assert_null(octo_hasher_load(bad, n));
+		memcpy(bad, good, n); /* another version */
+		bad[0] = 2;
+		assert_null(octo_hasher_load(bad, n));
+		memcpy(bad, good, n); /* an unknown algorithm */
+		bad[1] = 7;
+		assert_null(octo_hasher_load(bad, n));
+		assert_null(octo_hasher_load(good, n - 1)); /* cut short */
+	}
 }
 
 int main(void)
@@ -129,6 +171,7 @@ int main(void)
 		cmocka_unit_test(test_known_vectors),
 		cmocka_unit_test(test_save_load_resumes),
 		cmocka_unit_test(test_load_rejects_foreign_bytes),
+		cmocka_unit_test(test_load_rejects_damaged_state),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

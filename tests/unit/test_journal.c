@@ -33,7 +33,7 @@ static void test_sequence_increments(void **state)
 	(void)state;
 	assert_int_equal(octo_store_open(dir, &s), OCTO_OK);
 	for (i = 1; i <= 5; i++) {
-		assert_int_equal(octo_journal_append(octo_store_root(s), &ev, &seq), OCTO_OK);
+		assert_int_equal(octo_journal_append(s, &ev, &seq), OCTO_OK);
 		assert_int_equal(seq, (uint64_t)i);
 	}
 	octo_store_free(s);
@@ -53,12 +53,12 @@ static void test_torn_tail_is_cut(void **state)
 
 	(void)state;
 	assert_int_equal(octo_store_open(dir, &s), OCTO_OK);
-	assert_int_equal(octo_journal_append(octo_store_root(s), &ev, &seq), OCTO_OK);
-	octo_journal_path(octo_store_root(s), path, sizeof(path));
+	assert_int_equal(octo_journal_append(s, &ev, &seq), OCTO_OK);
+	assert_int_equal(octo_journal_path(s, path, sizeof(path)), OCTO_OK);
 	f = fopen(path, "a");
 	fputs("{\"seq\":2,\"type\":\"blo", f);
 	fclose(f);
-	assert_int_equal(octo_journal_append(octo_store_root(s), &ev, &seq), OCTO_OK);
+	assert_int_equal(octo_journal_append(s, &ev, &seq), OCTO_OK);
 	assert_int_equal(seq, 2);
 	f = fopen(path, "r");
 	n = fread(buf, 1, sizeof(buf) - 1, f);
@@ -92,7 +92,7 @@ static void test_concurrent_processes(void **state)
 		if (fork() == 0) {
 			int i;
 			for (i = 0; i < EACH; i++)
-				if (octo_journal_append(octo_store_root(s), &ev, NULL) != OCTO_OK)
+				if (octo_journal_append(s, &ev, NULL) != OCTO_OK)
 					_exit(1);
 			_exit(0);
 		}
@@ -101,7 +101,7 @@ static void test_concurrent_processes(void **state)
 		wait(&status);
 		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
-	octo_journal_path(octo_store_root(s), path, sizeof(path));
+	assert_int_equal(octo_journal_path(s, path, sizeof(path)), OCTO_OK);
 	f = fopen(path, "r");
 	assert_non_null(f);
 	while (fgets(line, sizeof(line), f) != NULL) {
@@ -120,12 +120,50 @@ static void test_concurrent_processes(void **state)
 	free(dir);
 }
 
+/* The strict reader of a line's sequence number (sscanf took "-5" and overflowed). */
+static void test_parse_seq_table(void **state)
+{
+	static const struct {
+		const char *line;
+		int want;
+		uint64_t seq;
+	} cases[] = {
+		{"{\"seq\":12,\"time_ms\":1}", 0, 12},
+		{"{\"seq\":1,", 0, 1},
+		{"{\"seq\":18446744073709551615,", 0, UINT64_MAX},
+		{"{\"seq\":18446744073709551616,", -1, 0},
+		{"{\"seq\":99999999999999999999999,", -1, 0},
+		{"{\"seq\":-5,", -1, 0},
+		{"{\"seq\":+5,", -1, 0},
+		{"{\"seq\":012,", -1, 0},
+		{"{\"seq\": 5,", -1, 0},
+		{"{\"seq\":5}", -1, 0},
+		{"{\"seq\":5", -1, 0},
+		{"{\"seq\":,", -1, 0},
+		{"{\"seq\":", -1, 0},
+		{"{\"type\":\"x\",\"seq\":5,", -1, 0},
+		{"", -1, 0},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t seq = 77;
+		int got = octo_journal_parse_seq(cases[i].line, strlen(cases[i].line), &seq);
+		if (got != cases[i].want)
+			fail_msg("%s: %d, want %d", cases[i].line, got, cases[i].want);
+		if (got == 0)
+			assert_int_equal(seq, cases[i].seq);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sequence_increments),
 		cmocka_unit_test(test_torn_tail_is_cut),
 		cmocka_unit_test(test_concurrent_processes),
+		cmocka_unit_test(test_parse_seq_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

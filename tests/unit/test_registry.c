@@ -31,33 +31,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static const char *error_code(const struct octo_response *resp)
-{
-	static char code[64];
-	const char *p = resp->body ? strstr(resp->body, "\"code\":\"") : NULL;
-
-	if (p == NULL)
-		return "";
-	snprintf(code, sizeof(code), "%s", p + 8);
-	*strchr(code, '"') = '\0';
-	return code;
-}
-
-/* Push data as a monolithic upload; returns its digest string (static). */
-static const char *push(struct tu_registry *t, const char *repo, const char *data)
-{
-	static char digest[80];
-	struct octo_response resp;
-	char uri[512];
-
-	snprintf(digest, sizeof(digest), "%s", tu_sha256(data, strlen(data)));
-	snprintf(uri, sizeof(uri), "/v2/%s/blobs/uploads/?digest=%s", repo, digest);
-	tu_request(t, "POST", uri, data, strlen(data), &resp, NULL);
-	assert_int_equal(resp.status, 201);
-	octo_response_cleanup(&resp);
-	return digest;
-}
-
 static char *read_file_body(const struct octo_response *resp)
 {
 	char *buf = calloc(1, resp->file_length + 1);
@@ -110,9 +83,9 @@ static void test_error_table(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct octo_response resp;
 		tu_request(t, cases[i].method, cases[i].uri, NULL, 0, &resp, NULL);
-		if (resp.status != cases[i].status || strcmp(error_code(&resp), cases[i].code))
+		if (resp.status != cases[i].status || strcmp(tu_error_code(&resp), cases[i].code))
 			fail_msg("%s %s: got %d %s, want %d %s", cases[i].method, cases[i].uri,
-				 resp.status, error_code(&resp), cases[i].status, cases[i].code);
+				 resp.status, tu_error_code(&resp), cases[i].status, cases[i].code);
 		assert_string_equal(octo_response_header(&resp, "Content-Type"),
 				    "application/json");
 		octo_response_cleanup(&resp);
@@ -134,7 +107,7 @@ static void test_base(void **state)
 static void test_get_and_head(void **state)
 {
 	struct tu_registry *t = *state;
-	const char *d = push(t, "lib/x", "0123456789");
+	const char *d = tu_push(t, "lib/x", "0123456789");
 	struct octo_response resp;
 	char uri[256], *body;
 
@@ -159,14 +132,14 @@ static void test_get_and_head(void **state)
 	snprintf(uri, sizeof(uri), "/v2/lib/y/blobs/%s", d);
 	tu_request(t, "GET", uri, NULL, 0, &resp, NULL);
 	assert_int_equal(resp.status, 404);
-	assert_string_equal(error_code(&resp), "BLOB_UNKNOWN");
+	assert_string_equal(tu_error_code(&resp), "BLOB_UNKNOWN");
 	octo_response_cleanup(&resp);
 }
 
 static void test_ranges(void **state)
 {
 	struct tu_registry *t = *state;
-	const char *d = push(t, "r", "0123456789");
+	const char *d = tu_push(t, "r", "0123456789");
 	static const struct {
 		const char *range;
 		int status;
@@ -203,7 +176,7 @@ static void test_ranges(void **state)
 			assert_string_equal(body, cases[i].body);
 			free(body);
 		} else {
-			assert_string_equal(error_code(&resp), "SIZE_INVALID");
+			assert_string_equal(tu_error_code(&resp), "SIZE_INVALID");
 		}
 		octo_response_cleanup(&resp);
 	}
@@ -212,7 +185,7 @@ static void test_ranges(void **state)
 static void test_sendfile_modes(void **state)
 {
 	struct tu_registry *t = *state;
-	const char *d = push(t, "s", "payload");
+	const char *d = tu_push(t, "s", "payload");
 	struct octo_response resp;
 	char uri[256], want[4300];
 
@@ -293,7 +266,7 @@ static void test_chunked_session(void **state)
 static void test_mount_and_delete(void **state)
 {
 	struct tu_registry *t = *state;
-	const char *d = push(t, "src", "shared layer");
+	const char *d = tu_push(t, "src", "shared layer");
 	struct octo_response resp;
 	char uri[512];
 
@@ -330,7 +303,7 @@ static void test_mount_and_delete(void **state)
 	snprintf(uri, sizeof(uri), "/v2/src/blobs/%s", d);
 	tu_request(t, "DELETE", uri, NULL, 0, &resp, NULL);
 	assert_int_equal(resp.status, 405);
-	assert_string_equal(error_code(&resp), "UNSUPPORTED");
+	assert_string_equal(tu_error_code(&resp), "UNSUPPORTED");
 	octo_response_cleanup(&resp);
 	t->cfg.storage.delete_enabled = 1;
 }
@@ -344,7 +317,7 @@ static void test_digest_mismatch(void **state)
 	snprintf(uri, sizeof(uri), "/v2/m/blobs/uploads/?digest=%s", tu_sha256("other", 5));
 	tu_request(t, "POST", uri, "data", 4, &resp, NULL);
 	assert_int_equal(resp.status, 400);
-	assert_string_equal(error_code(&resp), "DIGEST_INVALID");
+	assert_string_equal(tu_error_code(&resp), "DIGEST_INVALID");
 	octo_response_cleanup(&resp);
 	snprintf(uri, sizeof(uri), "/v2/m/blobs/%s", tu_sha256("data", 4));
 	tu_request(t, "GET", uri, NULL, 0, &resp, NULL);
@@ -398,25 +371,6 @@ static void test_external_url(void **state)
 }
 
 /* Push a minimal image manifest under tag; the config blob is pushed first. */
-static void put_tag(struct tu_registry *t, const char *repo, const char *tag)
-{
-	const char *cfg = push(t, repo, "{}");
-	char body[512], uri[256];
-	struct octo_response resp;
-
-	snprintf(
-		body, sizeof(body),
-		"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-		"\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
-		"\"digest\":\"%s\",\"size\":2},\"layers\":[]}",
-		cfg);
-	snprintf(uri, sizeof(uri), "/v2/%s/manifests/%s", repo, tag);
-	tu_request(t, "PUT", uri, body, strlen(body), &resp, "Content-Type",
-		   "application/vnd.oci.image.manifest.v1+json", NULL);
-	assert_int_equal(resp.status, 201);
-	octo_response_cleanup(&resp);
-}
-
 static void expect_tags(struct tu_registry *t, const char *uri, const char *want, const char *link)
 {
 	struct octo_response resp;
@@ -441,9 +395,9 @@ static void test_tag_index(void **state)
 	char path[4300];
 	FILE *f;
 
-	put_tag(t, "ti", "b");
-	put_tag(t, "ti", "A");
-	put_tag(t, "ti", "c");
+	tu_put_tag(t, "ti", "b");
+	tu_put_tag(t, "ti", "A");
+	tu_put_tag(t, "ti", "c");
 	expect_tags(t, "/v2/ti/tags/list", "{\"name\":\"ti\",\"tags\":[\"A\",\"b\",\"c\"]}", NULL);
 	expect_tags(t, "/v2/ti/tags/list?n=1&last=A", "{\"name\":\"ti\",\"tags\":[\"b\"]}",
 		    "</v2/ti/tags/list?n=1&last=b>; rel=\"next\"");
@@ -459,7 +413,7 @@ static void test_tag_index(void **state)
 	f = fopen(path, "w");
 	fputs(tu_sha256("x", 1), f);
 	fclose(f);
-	put_tag(t, "ti", "e");
+	tu_put_tag(t, "ti", "e");
 	expect_tags(t, "/v2/ti/tags/list",
 		    "{\"name\":\"ti\",\"tags\":[\"A\",\"b\",\"c\",\"d\",\"e\"]}", NULL);
 

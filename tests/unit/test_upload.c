@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "store-blob.h"
 #include "store.h"
 #include "testutil.h"
 #include "upload.h"
@@ -118,6 +119,23 @@ static void test_cut_body_rolls_back(void **state)
 	assert_int_equal(octo_upload_offset(u), 3);
 	assert_int_equal(append(u, "xyz", 3, -1), OCTO_OK);
 	assert_int_equal(octo_upload_commit(u, &d), OCTO_OK);
+	octo_upload_close(u);
+}
+
+/* Run by tests/unit/faults.sh under strace, every ftruncate failing with EIO: a rollback
+ * that cannot cut the data file is reported as the storage error it is, not as the
+ * client's short body (the check was dead: it only fired when there was no error). */
+static void test_failed_rollback_is_reported(void **state)
+{
+	struct fixture *f = *state;
+	struct octo_upload *u;
+
+	if (getenv("OCTO_TEST_FTRUNCATE_FAILS") == NULL)
+		skip();
+	assert_int_equal(octo_upload_create(f->store, "r", 1, &u), OCTO_OK);
+	assert_int_equal(append(u, "abc", 3, -1), OCTO_OK);
+	assert_int_equal(append(u, "defgh", -1, 2), OCTO_ERR_IO);
+	assert_int_equal(octo_upload_offset(u), 3);
 	octo_upload_close(u);
 }
 
@@ -347,6 +365,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_monolithic_not_left_behind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_bodies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_cut_body_rolls_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_rollback_is_reported, setup, teardown),
 	};
+
+	if (getenv("OCTO_TEST_FTRUNCATE_FAILS") != NULL)
+		cmocka_set_test_filter("test_failed_rollback_is_reported");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

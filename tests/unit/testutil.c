@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "autoconfig.h"
 
+#include <setjmp.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cmocka.h>
 
 #include "digest.h"
 #include "testutil.h"
@@ -110,4 +115,61 @@ const char *tu_sha256(const void *data, size_t len)
 	octo_digest_of(OCTO_DIGEST_SHA256, data, len, &d);
 	octo_digest_format(&d, buf, sizeof(buf));
 	return buf;
+}
+
+const char *tu_push(struct tu_registry *t, const char *repo, const char *data)
+{
+	static char digest[OCTO_DIGEST_MAX_STRING + 8];
+	struct octo_response resp;
+	char uri[512];
+
+	snprintf(digest, sizeof(digest), "%s", tu_sha256(data, strlen(data)));
+	snprintf(uri, sizeof(uri), "/v2/%s/blobs/uploads/?digest=%s", repo, digest);
+	tu_request(t, "POST", uri, data, strlen(data), &resp, NULL);
+	assert_int_equal(resp.status, 201);
+	octo_response_cleanup(&resp);
+	return digest;
+}
+
+const char *tu_put_tag(struct tu_registry *t, const char *repo, const char *tag)
+{
+	static char digest[OCTO_DIGEST_MAX_STRING + 8];
+	const char *cfg = tu_push(t, repo, "{}");
+	char body[512], uri[512];
+	struct octo_response resp;
+
+	snprintf(
+		body, sizeof(body),
+		"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+		"\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+		"\"digest\":\"%s\",\"size\":2},\"layers\":[]}",
+		cfg);
+	snprintf(uri, sizeof(uri), "/v2/%s/manifests/%s", repo, tag);
+	tu_request(t, "PUT", uri, body, strlen(body), &resp, "Content-Type",
+		   "application/vnd.oci.image.manifest.v1+json", NULL);
+	assert_int_equal(resp.status, 201);
+	snprintf(digest, sizeof(digest), "%s",
+		 octo_response_header(&resp, "Docker-Content-Digest"));
+	octo_response_cleanup(&resp);
+	return digest;
+}
+
+const char *tu_error_code(const struct octo_response *resp)
+{
+	static char code[64];
+	const char *p = resp->body ? strstr(resp->body, "\"code\":\"") : NULL;
+
+	if (p == NULL)
+		return "";
+	snprintf(code, sizeof(code), "%s", p + 8);
+	*strchr(code, '"') = '\0';
+	return code;
+}
+
+void tu_write_file(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	if (f == NULL || fwrite(data, 1, len, f) != len || fclose(f) != 0)
+		abort();
 }

@@ -36,6 +36,16 @@ void tu_registry_stop(struct tu_registry *t);
 void tu_request(struct tu_registry *t, const char *method, const char *uri, const void *body,
 		size_t body_len, struct octo_response *resp, ...);
 
+/* Push data as a monolithic upload (asserting 201); its digest string (static). */
+const char *tu_push(struct tu_registry *t, const char *repo, const char *data);
+/* Push a config blob and an OCI image manifest tagged tag (asserting 201); the manifest's
+ * digest string (static). */
+const char *tu_put_tag(struct tu_registry *t, const char *repo, const char *tag);
+/* The first error code of a JSON error body ("" when none), in a static buffer. */
+const char *tu_error_code(const struct octo_response *resp);
+/* Write len bytes to path (creating or truncating it); aborts on failure. */
+void tu_write_file(const char *path, const void *data, size_t len);
+
 /* "sha256:<hex>" of data, in a static buffer. */
 const char *tu_sha256(const void *data, size_t len);
 

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Blob endpoints: distribution-spec end-2 (GET, HEAD) and end-10 (DELETE). */
+#include "autoconfig.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "journal.h"
+#include "range.h"
+#include "store-blob.h"
+
+/* Point the front at the blob file (X-Sendfile / X-Accel-Redirect) instead of streaming;
+ * -1 when the header cannot be built (the caller streams instead). The link check before
+ * it opened every component without following a symlink; the fronts are told not to
+ * follow one either (contrib/). */
+static int blob_sendfile(struct octo_registry *reg, struct octo_response *resp,
+			 const struct octo_digest *d)
+{
+	char path[PATH_MAX];
+
+	switch (reg->cfg->fcgi.sendfile) {
+	case OCTO_SENDFILE_X_SENDFILE:
+		if (octo_store_blob_path(reg->store, d, path, sizeof(path)) != OCTO_OK)
+			return -1;
+		return octo_response_add_header(resp, "X-Sendfile", "%s", path);
+	case OCTO_SENDFILE_X_ACCEL:
+		return octo_response_add_header(resp, "X-Accel-Redirect", "%s%s/%.2s/%s",
+						reg->cfg->fcgi.sendfile_prefix,
+						octo_digest_alg_name(d->alg), d->hex, d->hex);
+	case OCTO_SENDFILE_NONE:
+		break;
+	}
+	return -1;
+}
+
+void octo_api_blob_get(struct octo_registry *reg, struct octo_route *rt, struct octo_response *resp)
+{
+	int get = strcmp(rt->method, "GET") == 0;
+	/* Only a streamed GET needs the file open: HEAD and sendfile answers need its size. */
+	int stream = get && reg->cfg->fcgi.sendfile == OCTO_SENDFILE_NONE;
+	char ds[OCTO_DIGEST_MAX_STRING];
+	struct octo_digest d;
+	uint64_t size, start = 0, end = 0;
+	enum octo_err err;
+	int fd = -1, range;
+
+	err = octo_digest_parse(rt->tail, rt->tail_len, &d);
+	if (err == OCTO_OK)
+		err = stream ? octo_store_blob_open(reg->store, rt->name, &d, &fd, &size)
+			     : octo_store_blob_linked(reg->store, rt->name, &d, &size);
+	if (err != OCTO_OK)
+		return octo_response_error(resp, err, NULL);
+	range = get ? octo_range_request(octo_request_header(rt->req, "Range"), size, &start, &end)
+		    : 0;
+	if (range < 0) {
+		if (fd >= 0)
+			close(fd);
+		octo_response_error(resp, OCTO_ERR_RANGE_UNSATISFIABLE, NULL);
+		octo_response_add_header(resp, "Content-Range", "bytes */%" PRIu64, size);
+		return;
+	}
+	octo_digest_format(&d, ds, sizeof(ds));
+	octo_response_add_header(resp, "Docker-Content-Digest", "%s", ds);
+	octo_response_add_header(resp, "Content-Type", "application/octet-stream");
+	octo_response_add_header(resp, "ETag", "\"%s\"", ds);
+	/* nginx says Accept-Ranges itself for an X-Accel-Redirect; mod_xsendfile does not. */
+	if (!get || reg->cfg->fcgi.sendfile != OCTO_SENDFILE_X_ACCEL)
+		octo_response_add_header(resp, "Accept-Ranges", "bytes");
+	if (!get) {
+		octo_response_add_header(resp, "Content-Length", "%" PRIu64, size);
+		return;
+	}
+	/* The front answers Range and Content-Length itself for a sendfile response
+	 * (doc/notes/web-fronts.md §2). */
+	if (!stream && blob_sendfile(reg, resp, &d) == 0)
+		return;
+	if (fd < 0) { /* the sendfile header could not be built: stream after all */
+		err = octo_store_blob_open(reg->store, rt->name, &d, &fd, &size);
+		if (err != OCTO_OK)
+			return octo_response_error(resp, err, NULL);
+	}
+	resp->file_fd = fd;
+	if (range > 0) {
+		resp->status = 206;
+		resp->file_offset = start;
+		resp->file_length = end - start + 1;
+		octo_response_add_header(resp, "Content-Range",
+					 "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, start, end,
+					 size);
+	} else {
+		resp->file_length = size;
+	}
+}
+
+void octo_api_blob_delete(struct octo_registry *reg, struct octo_route *rt,
+			  struct octo_response *resp)
+{
+	struct octo_digest d;
+	enum octo_err err = octo_digest_parse(rt->tail, rt->tail_len, &d);
+
+	if (err == OCTO_OK)
+		err = octo_store_unlink_blob(reg->store, rt->name, &d);
+	if (err == OCTO_OK)
+		err = octo_journal_record(reg->store, "blob.delete", rt->name, &d, NULL);
+	if (err != OCTO_OK)
+		return octo_response_error(resp, err, NULL);
+	resp->status = 202;
+}

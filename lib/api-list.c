@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Paginated lists: distribution-spec end-8a/8b (tags) and Docker's /v2/_catalog. */
+#include "autoconfig.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "store-manifest.h"
+#include "store-repo.h"
+
+#define LIST_MAX 100000 /* ceiling for ?n= */
+
+/* ?n= and ?last= of a paginated list (tags, catalog): the slice [*start, *end) of items.
+ * Returns OCTO_ERR_BAD_REQUEST for a malformed n. */
+static enum octo_err paginate(const struct octo_route *rt, char **items, size_t count,
+			      int (*cmp)(const char *, const char *), size_t *start, size_t *end,
+			      long *limit)
+{
+	const char *n = octo_query_get(&rt->query, "n"), *last = octo_query_get(&rt->query, "last");
+
+	*limit = -1;
+	if (n != NULL) {
+		char *stop;
+		long v;
+		if (n[0] < '0' || n[0] > '9')
+			return OCTO_ERR_BAD_REQUEST;
+		v = strtol(n, &stop, 10);
+		if (*stop != '\0' || v < 0)
+			return OCTO_ERR_BAD_REQUEST;
+		*limit = v > LIST_MAX ? LIST_MAX : v;
+	}
+	*start = 0;
+	if (last != NULL)
+		while (*start < count && cmp(items[*start], last) <= 0)
+			(*start)++;
+	*end = count;
+	if (*limit >= 0 && count - *start > (size_t)*limit)
+		*end = *start + (size_t)*limit;
+	return OCTO_OK;
+}
+
+/* {"<key0>": <name>, "<key>": [items...]} and a Link header when more remain. */
+static void list_response(struct octo_route *rt, struct octo_response *resp, const char *key,
+			  char **items, size_t count, int (*cmp)(const char *, const char *),
+			  const char *link_path)
+{
+	size_t start, end, i;
+	long limit;
+	json_t *o, *arr;
+	enum octo_err err = paginate(rt, items, count, cmp, &start, &end, &limit);
+
+	if (err != OCTO_OK)
+		return octo_response_error(resp, err, "n must be a non-negative integer");
+	arr = json_array();
+	for (i = start; arr != NULL && i < end; i++)
+		json_array_append_new(arr, json_string(items[i]));
+	o = strcmp(key, "tags") == 0 ? json_pack("{s:s,s:o}", "name", rt->name, key, arr)
+				     : json_pack("{s:o}", key, arr);
+	resp->body = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(o);
+	if (resp->body == NULL)
+		return octo_response_error(resp, OCTO_ERR_NOMEM, NULL);
+	resp->body_len = strlen(resp->body);
+	octo_response_add_header(resp, "Content-Type", "application/json");
+	if (end < count && end > start)
+		octo_response_add_header(resp, "Link", "<%s?n=%ld&last=%s>; rel=\"next\"",
+					 link_path, limit, items[end - 1]);
+}
+
+/* Tags need no JSON escaping (their grammar has no quote or backslash); memcpy rather than
+ * sprintf, which was a third of the responder's time on a list of 1000 tags. */
+static size_t append_tag(char *out, size_t pos, const char *tag, size_t len, int comma)
+{
+	if (comma)
+		out[pos++] = ',';
+	out[pos++] = '"';
+	memcpy(out + pos, tag, len);
+	pos += len;
+	out[pos++] = '"';
+	return pos;
+}
+
+static void tags_from_index(struct octo_route *rt, struct octo_response *resp, char *text,
+			    size_t len)
+{
+	const char *last = octo_query_get(&rt->query, "last"),
+		   *nq = octo_query_get(&rt->query, "n");
+	char *line = text, *end = text + len, *out, *prev = NULL;
+	long limit = -1, count = 0;
+	size_t pos;
+
+	if (nq != NULL) {
+		char *stop;
+		limit = nq[0] >= '0' && nq[0] <= '9' ? strtol(nq, &stop, 10) : -1;
+		if (limit < 0 || *stop != '\0')
+			return octo_response_error(resp, OCTO_ERR_BAD_REQUEST,
+						   "n must be a non-negative integer");
+		if (limit > LIST_MAX)
+			limit = LIST_MAX;
+	}
+	out = malloc(len * 3 + strlen(rt->name) + 32);
+	if (out == NULL)
+		return octo_response_error(resp, OCTO_ERR_NOMEM, NULL);
+	pos = (size_t)sprintf(out, "{\"name\":\"%s\",\"tags\":[", rt->name);
+	for (char *next; line < end; line = next) {
+		next = memchr(line, '\n', (size_t)(end - line));
+		if (next == NULL)
+			break; /* the index always ends with a newline */
+		*next++ = '\0';
+		if (last != NULL && octo_tag_cmp(line, last) <= 0)
+			continue;
+		if (limit >= 0 && count == limit) {
+			if (count > 0) /* more remain */
+				octo_response_add_header(
+					resp, "Link",
+					"</v2/%s/tags/list?n=%ld&last=%s>; rel=\"next\"", rt->name,
+					limit, prev);
+			break;
+		}
+		pos = append_tag(out, pos, line, (size_t)(next - 1 - line), count > 0);
+		prev = line;
+		count++;
+	}
+	memcpy(out + pos, "]}", 3);
+	resp->body = out;
+	resp->body_len = pos + 2;
+	octo_response_add_header(resp, "Content-Type", "application/json");
+}
+
+void octo_api_tags_list(struct octo_registry *reg, struct octo_route *rt,
+			struct octo_response *resp)
+{
+	char link[OCTO_NAME_MAX + 32];
+	struct octo_strv tags;
+	char *text;
+	size_t n;
+	enum octo_err err = octo_store_tag_index(reg->store, rt->name, &text, &n);
+
+	if (err == OCTO_OK) {
+		tags_from_index(rt, resp, text, n);
+		free(text);
+		return;
+	}
+	/* no usable index: scan the tag directory */
+	err = octo_store_tag_list(reg->store, rt->name, &tags);
+	if (err != OCTO_OK)
+		return octo_response_error(resp, err, NULL);
+	snprintf(link, sizeof(link), "/v2/%s/tags/list", rt->name);
+	list_response(rt, resp, "tags", tags.v, tags.n, octo_tag_cmp, link);
+	octo_strv_cleanup(&tags);
+}
+
+void octo_api_catalog(struct octo_registry *reg, struct octo_route *rt, struct octo_response *resp)
+{
+	struct octo_strv names;
+	enum octo_err err = octo_store_repo_list(reg->store, &names);
+
+	if (err != OCTO_OK)
+		return octo_response_error(resp, err, NULL);
+	list_response(rt, resp, "repositories", names.v, names.n, strcmp, "/v2/_catalog");
+	octo_strv_cleanup(&names);
+}

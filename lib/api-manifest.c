@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Manifest endpoints: distribution-spec end-3 (GET, HEAD), end-7 (PUT) and end-9 (DELETE),
+ * with the referrers index and tags they maintain. */
+#include "autoconfig.h"
+
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "journal.h"
+#include "manifest.h"
+#include "store-blob.h"
+#include "store-manifest.h"
+#include "store-referrer.h"
+
+#define MEDIA_TYPE_MAX 256
+
+/* A manifest reference: a tag, or a digest. */
+struct reference {
+	int is_digest;
+	char tag[OCTO_TAG_MAX + 1];
+	struct octo_digest digest;
+};
+
+static enum octo_err parse_reference(const struct octo_route *rt, struct reference *ref)
+{
+	memset(ref, 0, sizeof(*ref));
+	if (memchr(rt->tail, ':', rt->tail_len) != NULL) {
+		ref->is_digest = 1;
+		return octo_digest_parse(rt->tail, rt->tail_len, &ref->digest);
+	}
+	if (!octo_tag_valid(rt->tail, rt->tail_len))
+		return OCTO_ERR_MANIFEST_INVALID;
+	memcpy(ref->tag, rt->tail, rt->tail_len);
+	return OCTO_OK;
+}
+
+/* Resolve a reference to a digest this repository holds, with its media type. */
+static enum octo_err resolve(struct octo_registry *reg, const struct octo_route *rt,
+			     const struct reference *ref, struct octo_digest *d, char *type)
+{
+	enum octo_err err = OCTO_OK;
+
+	if (ref->is_digest)
+		*d = ref->digest;
+	else
+		err = octo_store_tag_get(reg->store, rt->name, ref->tag, d);
+	if (err == OCTO_OK)
+		err = octo_store_manifest_type(reg->store, rt->name, d, type, MEDIA_TYPE_MAX);
+	return err;
+}
+
+void octo_api_manifest_get(struct octo_registry *reg, struct octo_route *rt,
+			   struct octo_response *resp)
+{
+	char type[MEDIA_TYPE_MAX], ds[OCTO_DIGEST_MAX_STRING];
+	struct reference ref;
+	struct octo_digest d;
+	enum octo_err err = parse_reference(rt, &ref);
+
+	if (err == OCTO_ERR_MANIFEST_INVALID)
+		err = OCTO_ERR_MANIFEST_UNKNOWN; /* not a valid tag: no such manifest */
+	if (err == OCTO_OK)
+		err = resolve(reg, rt, &ref, &d, type);
+	if (err == OCTO_OK)
+		err = octo_store_read_blob(reg->store, &d, SIZE_MAX / 2, &resp->body,
+					   &resp->body_len);
+	if (err == OCTO_ERR_BLOB_UNKNOWN)
+		err = OCTO_ERR_MANIFEST_UNKNOWN;
+	if (err != OCTO_OK)
+		return octo_response_error(resp, err, NULL);
+	octo_digest_format(&d, ds, sizeof(ds));
+	/* The stored bytes and type whatever Accept says: no conversion between formats. */
+	octo_response_add_header(resp, "Content-Type", "%s", type);
+	octo_response_add_header(resp, "Docker-Content-Digest", "%s", ds);
+	octo_response_add_header(resp, "ETag", "\"%s\"", ds);
+}
+
+/* Every blob and child manifest the manifest references must be in this repository. */
+static enum octo_err check_references(struct octo_registry *reg, const struct octo_route *rt,
+				      const struct octo_manifest *m)
+{
+	char type[MEDIA_TYPE_MAX];
+	size_t i;
+
+	for (i = 0; i < m->n_refs; i++) {
+		const struct octo_manifest_ref *r = &m->refs[i];
+		enum octo_err err;
+		uint64_t size;
+
+		if (r->external)
+			continue;
+		if (r->is_manifest) {
+			err = octo_store_manifest_type(reg->store, rt->name, &r->digest, type,
+						       sizeof(type));
+		} else {
+			err = octo_store_blob_linked(reg->store, rt->name, &r->digest, &size);
+			if (err == OCTO_OK && size != (uint64_t)r->size)
+				return OCTO_ERR_MANIFEST_INVALID;
+		}
+		if (err == OCTO_ERR_MANIFEST_UNKNOWN || err == OCTO_ERR_BLOB_UNKNOWN)
+			return OCTO_ERR_MANIFEST_BLOB_UNKNOWN;
+		if (err != OCTO_OK)
+			return err;
+	}
+	return OCTO_OK;
+}
+
+/* The descriptor the referrers API lists for manifest m (image-spec image-index.md). */
+static char *referrer_descriptor(const struct octo_manifest *m, const struct octo_digest *d,
+				 size_t size)
+{
+	char ds[OCTO_DIGEST_MAX_STRING];
+	json_t *o, *ann;
+	char *text;
+
+	octo_digest_format(d, ds, sizeof(ds));
+	o = json_pack("{s:s,s:s,s:I}", "mediaType", m->media_type, "digest", ds, "size",
+		      (json_int_t)size);
+	if (o == NULL)
+		return NULL;
+	if (m->artifact_type != NULL)
+		json_object_set_new(o, "artifactType", json_string(m->artifact_type));
+	if (m->annotations != NULL && (ann = json_loads(m->annotations, 0, NULL)) != NULL)
+		json_object_set_new(o, "annotations", ann);
+	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	return text;
+}
+
+/* Store a validated manifest: content, revision link, referrers entry, then the tag, so
+ * that nothing ever points at a manifest that is not yet durable. */
+static enum octo_err store_manifest(struct octo_registry *reg, const struct octo_route *rt,
+				    const struct reference *ref, const struct octo_manifest *m,
+				    const char *body, size_t len, const struct octo_digest *d)
+{
+	enum octo_err err = octo_store_put_blob_bytes(reg->store, body, len, d);
+
+	if (err == OCTO_OK)
+		err = octo_store_link_manifest(reg->store, rt->name, d, m->media_type);
+	if (err == OCTO_OK && m->has_subject) {
+		char *desc = referrer_descriptor(m, d, len);
+		err = desc ? octo_store_referrer_add(reg->store, rt->name, &m->subject, d, desc)
+			   : OCTO_ERR_NOMEM;
+		free(desc);
+	}
+	if (err == OCTO_OK && !ref->is_digest)
+		err = octo_store_tag_set(reg->store, rt->name, ref->tag, d);
+	if (err == OCTO_OK)
+		err = octo_journal_record(reg->store, "manifest.put", rt->name, d,
+					  ref->is_digest ? NULL : ref->tag);
+	return err;
+}
+
+void octo_api_manifest_put(struct octo_registry *reg, struct octo_route *rt,
+			   struct octo_response *resp)
+{
+	const char *detail = NULL;
+	char ds[OCTO_DIGEST_MAX_STRING];
+	struct octo_manifest m;
+	struct reference ref;
+	struct octo_digest d;
+	char *body = NULL;
+	size_t len;
+	enum octo_err err = parse_reference(rt, &ref);
+
+	memset(&m, 0, sizeof(m));
+	if (err == OCTO_ERR_MANIFEST_INVALID)
+		detail = "invalid tag";
+	if (err == OCTO_OK)
+		err = octo_request_read_body(rt->req, (size_t)reg->cfg->storage.max_manifest_size,
+					     &body, &len);
+	if (err == OCTO_OK) {
+		octo_digest_of(ref.is_digest ? ref.digest.alg : OCTO_DIGEST_SHA256, body, len, &d);
+		if (ref.is_digest && !octo_digest_equal(&d, &ref.digest))
+			err = OCTO_ERR_DIGEST_INVALID;
+	}
+	if (err == OCTO_OK)
+		err = octo_manifest_parse(body, len, octo_request_header(rt->req, "Content-Type"),
+					  &m, &detail);
+	if (err == OCTO_OK)
+		err = check_references(reg, rt, &m);
+	if (err == OCTO_OK)
+		err = store_manifest(reg, rt, &ref, &m, body, len, &d);
+	free(body);
+	if (err != OCTO_OK) {
+		octo_manifest_cleanup(&m);
+		return octo_response_error(resp, err, detail);
+	}
+	octo_digest_format(&d, ds, sizeof(ds));
+	resp->status = 201;
+	octo_response_add_header(resp, "Location", "%s/v2/%s/manifests/%s", reg->base_url, rt->name,
+				 ds);
+	octo_response_add_header(resp, "Docker-Content-Digest", "%s", ds);
+	if (m.has_subject) {
+		octo_digest_format(&m.subject, ds, sizeof(ds));
+		octo_response_add_header(resp, "OCI-Subject", "%s", ds);
+	}
+	octo_manifest_cleanup(&m);
+}
+
+/* Remove every tag of the repository that points at d. */
+static enum octo_err untag_all(struct octo_registry *reg, const struct octo_route *rt,
+			       const struct octo_digest *d)
+{
+	struct octo_strv tags;
+	enum octo_err err;
+	size_t i;
+
+	err = octo_store_tag_list(reg->store, rt->name, &tags);
+	for (i = 0; err == OCTO_OK && i < tags.n; i++) {
+		struct octo_digest td;
+		if (octo_store_tag_get(reg->store, rt->name, tags.v[i], &td) == OCTO_OK &&
+		    octo_digest_equal(&td, d)) {
+			err = octo_store_tag_delete(reg->store, rt->name, tags.v[i]);
+			if (err == OCTO_ERR_MANIFEST_UNKNOWN) /* deleted meanwhile */
+				err = OCTO_OK;
+		}
+	}
+	octo_strv_cleanup(&tags);
+	return err == OCTO_ERR_NAME_UNKNOWN ? OCTO_OK : err;
+}
+
+/* Remove d from its subject's referrers index, if it has a subject. */
+static enum octo_err unrefer(struct octo_registry *reg, const struct octo_route *rt,
+			     const struct octo_digest *d, const char *media_type)
+{
+	const char *detail;
+	struct octo_manifest m;
+	char *body;
+	size_t len;
+	enum octo_err err = octo_store_read_blob(reg->store, d, SIZE_MAX / 2, &body, &len);
+
+	if (err != OCTO_OK)
+		return err == OCTO_ERR_BLOB_UNKNOWN ? OCTO_OK : err;
+	/* The stored media type stands in for a body without "mediaType", as at PUT. It was
+	 * valid then, so a failure now means the store is damaged. */
+	if (octo_manifest_parse(body, len, media_type, &m, &detail) != OCTO_OK) {
+		err = OCTO_ERR_IO;
+	} else {
+		if (m.has_subject)
+			err = octo_store_referrer_remove(reg->store, rt->name, &m.subject, d);
+		octo_manifest_cleanup(&m);
+	}
+	free(body);
+	return err;
+}
+
+void octo_api_manifest_delete(struct octo_registry *reg, struct octo_route *rt,
+			      struct octo_response *resp)
+{
+	char type[MEDIA_TYPE_MAX];
+	struct reference ref;
+	struct octo_digest d;
+	enum octo_err err;
+
+	err = parse_reference(rt, &ref);
+	if (err == OCTO_ERR_MANIFEST_INVALID)
+		err = OCTO_ERR_MANIFEST_UNKNOWN;
+	if (err == OCTO_OK && !ref.is_digest) {
+		/* by tag: only the tag goes */
+		err = octo_store_tag_delete(reg->store, rt->name, ref.tag);
+		if (err == OCTO_OK)
+			err = octo_journal_record(reg->store, "tag.delete", rt->name, NULL,
+						  ref.tag);
+	} else if (err == OCTO_OK) {
+		d = ref.digest;
+		err = octo_store_manifest_type(reg->store, rt->name, &d, type, sizeof(type));
+		if (err == OCTO_OK)
+			err = untag_all(reg, rt, &d);
+		if (err == OCTO_OK)
+			err = unrefer(reg, rt, &d, type);
+		if (err == OCTO_OK)
+			err = octo_store_unlink_manifest(reg->store, rt->name, &d);
+		if (err == OCTO_OK)
+			err = octo_journal_record(reg->store, "manifest.delete", rt->name, &d,
+						  NULL);
+	}
+	if (err != OCTO_OK)
+		return octo_response_error(resp, err, NULL);
+	resp->status = 202;
+}

@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Upload endpoints: distribution-spec end-4a/4b (POST), end-5 (PATCH), end-6 (PUT), end-11
+ * ("Mounting a blob from another repository"), end-13 (GET status) and DELETE of a
+ * session. */
+#include "autoconfig.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "api.h"
+#include "journal.h"
+#include "range.h"
+#include "store-blob.h"
+#include "upload.h"
+
+/* 201 for a blob now linked into the repository. */
+static void blob_created(struct octo_registry *reg, struct octo_route *rt,
+			 struct octo_response *resp, const struct octo_digest *d)
+{
+	char ds[OCTO_DIGEST_MAX_STRING];
+
+	octo_digest_format(d, ds, sizeof(ds));
+	resp->status = 201;
+	octo_response_add_header(resp, "Location", "%s/v2/%s/blobs/%s", reg->base_url, rt->name,
+				 ds);
+	octo_response_add_header(resp, "Docker-Content-Digest", "%s", ds);
+}
+
+/* Link d into rt->name and record it; then answer 201. */
+static void link_and_answer(struct octo_registry *reg, struct octo_route *rt,
+			    struct octo_response *resp, const struct octo_digest *d,
+			    const char *event)
+{
+	enum octo_err err = octo_store_link_blob(reg->store, rt->name, d);
+
+	if (err == OCTO_OK)
+		err = octo_journal_record(reg->store, event, rt->name, d, NULL);
+	if (err != OCTO_OK)
+		return octo_response_error(resp, err, NULL);
+	blob_created(reg, rt, resp, d);
+}
+
+/* Headers of a session that goes on: Location, Range, Docker-Upload-UUID. */
+static void session_headers(struct octo_registry *reg, struct octo_route *rt,
+			    struct octo_response *resp, const struct octo_upload *u)
+{
+	uint64_t off = octo_upload_offset(u);
+
+	octo_response_add_header(resp, "Location", "%s/v2/%s/blobs/uploads/%s", reg->base_url,
+				 rt->name, octo_upload_id(u));
+	octo_response_add_header(resp, "Range", "0-%" PRIu64, off > 0 ? off - 1 : 0);
+	octo_response_add_header(resp, "Docker-Upload-UUID", "%s", octo_upload_id(u));
+}
+
+/* ?mount=<digest>[&from=<repo>]: 1 when answered (201 or an error), 0 to fall through to
+ * a normal upload. Without from, any blob in the store can be mounted (automatic mount). */
+static int try_mount(struct octo_registry *reg, struct octo_route *rt, struct octo_response *resp,
+		     const char *mount)
+{
+	const char *from = octo_query_get(&rt->query, "from");
+	struct octo_digest d;
+	enum octo_err err;
+
+	if (octo_digest_parse(mount, strlen(mount), &d) != OCTO_OK) {
+		octo_response_error(resp, OCTO_ERR_DIGEST_INVALID, "mount");
+		return 1;
+	}
+	if (from != NULL && !octo_name_valid(from, strlen(from))) {
+		octo_response_error(resp, OCTO_ERR_NAME_INVALID, "from");
+		return 1;
+	}
+	err = from != NULL ? octo_store_blob_linked(reg->store, from, &d, NULL)
+			   : octo_store_blob_stat(reg->store, &d, NULL);
+	if (err == OCTO_ERR_BLOB_UNKNOWN)
+		return 0;
+	if (err != OCTO_OK)
+		octo_response_error(resp, err, NULL);
+	else
+		link_and_answer(reg, rt, resp, &d, "blob.mount");
+	return 1;
+}
+
+/* Read the body into u and commit it as expected; u is closed. */
+static void finish_upload(struct octo_registry *reg, struct octo_route *rt,
+			  struct octo_response *resp, struct octo_upload *u,
+			  const struct octo_digest *expected)
+{
+	enum octo_err err = OCTO_OK;
+
+	if (rt->req->body.length != 0)
+		err = octo_upload_append(u, (struct octo_body *)&rt->req->body);
+	if (err == OCTO_OK)
+		err = octo_upload_commit(u, expected);
+	octo_upload_close(u);
+	if (err != OCTO_OK)
+		return octo_response_error(resp, err, NULL);
+	link_and_answer(reg, rt, resp, expected, "blob.put");
+}
+
+/* The ?digest= parameter of a finishing request. */
+static enum octo_err query_digest(const struct octo_route *rt, struct octo_digest *d)
+{
+	const char *s = octo_query_get(&rt->query, "digest");
+
+	if (s == NULL)
+		return OCTO_ERR_DIGEST_INVALID;
+	return octo_digest_parse(s, strlen(s), d);
+}
+
+void octo_api_upload_start(struct octo_registry *reg, struct octo_route *rt,
+			   struct octo_response *resp)
+{
+	const char *mount = octo_query_get(&rt->query, "mount");
+	struct octo_upload *u;
+	struct octo_digest d;
+	enum octo_err err;
+
+	if (mount != NULL && try_mount(reg, rt, resp, mount))
+		return;
+	if (octo_query_get(&rt->query, "digest") != NULL) { /* monolithic: POST ?digest= */
+		err = query_digest(rt, &d);
+		if (err == OCTO_OK)
+			err = octo_upload_create(reg->store, rt->name, 0, &u);
+		if (err != OCTO_OK)
+			return octo_response_error(resp, err, NULL);
+		return finish_upload(reg, rt, resp, u, &d);
+	}
+	err = octo_upload_create(reg->store, rt->name, 1, &u);
+	if (err != OCTO_OK)
+		return octo_response_error(resp, err, NULL);
+	resp->status = 202;
+	session_headers(reg, rt, resp, u);
+	octo_upload_close(u);
+}
+
+void octo_api_upload_status(struct octo_registry *reg, struct octo_route *rt,
+			    struct octo_response *resp)
+{
+	struct octo_upload *u;
+	enum octo_err err = octo_upload_open(reg->store, rt->name, rt->tail, rt->tail_len, &u);
+
+	if (err != OCTO_OK)
+		return octo_response_error(resp, err, NULL);
+	resp->status = 204;
+	session_headers(reg, rt, resp, u);
+	octo_upload_close(u);
+}
+
+/* Check Content-Range "<start>-<end>" against the session: the chunk must start where the
+ * data ends (distribution-spec: out-of-order chunks get 416) and match Content-Length. */
+static enum octo_err check_content_range(const struct octo_route *rt, const struct octo_upload *u)
+{
+	const char *h = octo_request_header(rt->req, "Content-Range");
+	uint64_t first, last;
+
+	if (h == NULL)
+		return OCTO_OK;
+	if (octo_range_content(h, &first, &last) != 0 || first != octo_upload_offset(u))
+		return OCTO_ERR_RANGE_INVALID;
+	if (rt->req->body.length >= 0 && last - first + 1 != (uint64_t)rt->req->body.length)
+		return OCTO_ERR_RANGE_INVALID;
+	return OCTO_OK;
+}
+
+void octo_api_upload_patch(struct octo_registry *reg, struct octo_route *rt,
+			   struct octo_response *resp)
+{
+	struct octo_upload *u;
+	enum octo_err err = octo_upload_open(reg->store, rt->name, rt->tail, rt->tail_len, &u);
+
+	if (err != OCTO_OK)
+		return octo_response_error(resp, err, NULL);
+	err = check_content_range(rt, u);
+	if (err == OCTO_OK)
+		err = octo_upload_append(u, (struct octo_body *)&rt->req->body);
+	if (err != OCTO_OK)
+		octo_response_error(resp, err, NULL);
+	else
+		resp->status = 202;
+	session_headers(reg, rt, resp, u);
+	octo_upload_close(u);
+}
+
+void octo_api_upload_put(struct octo_registry *reg, struct octo_route *rt,
+			 struct octo_response *resp)
+{
+	struct octo_upload *u;
+	struct octo_digest d;
+	enum octo_err err = query_digest(rt, &d);
+
+	if (err == OCTO_OK)
+		err = octo_upload_open(reg->store, rt->name, rt->tail, rt->tail_len, &u);
+	if (err != OCTO_OK)
+		return octo_response_error(resp, err, NULL);
+	err = check_content_range(rt, u);
+	if (err != OCTO_OK) {
+		octo_response_error(resp, err, NULL);
+		session_headers(reg, rt, resp, u);
+		octo_upload_close(u);
+		return;
+	}
+	finish_upload(reg, rt, resp, u, &d);
+}
+
+void octo_api_upload_delete(struct octo_registry *reg, struct octo_route *rt,
+			    struct octo_response *resp)
+{
+	struct octo_upload *u;
+	enum octo_err err = octo_upload_open(reg->store, rt->name, rt->tail, rt->tail_len, &u);
+
+	(void)reg;
+	if (err == OCTO_OK) {
+		err = octo_upload_cancel(u);
+		octo_upload_close(u);
+	}
+	if (err != OCTO_OK)
+		return octo_response_error(resp, err, NULL);
+	resp->status = 204;
+}

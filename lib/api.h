@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The endpoint handlers (distribution-spec "Endpoints"), one module per noun: api-blob.c,
+ * api-upload.c, api-manifest.c, api-list.c (tags and catalog), api-referrer.c. route.c
+ * calls them; they call the store and never each other or the router. Not installed, not
+ * for adapters. */
+#ifndef OCTO_API_H
+#define OCTO_API_H
+
+#include "config.h"
+#include "log.h"
+#include "name.h"
+#include "request.h"
+#include "response.h"
+#include "store.h"
+
+struct octo_registry {
+	const struct octo_config *cfg;
+	struct octo_logger *log;
+	struct octo_store *store;
+	char *base_url; /* server.external_url without a trailing '/', or "" */
+};
+
+/* One routed request: the repository name and what follows it, both decoded. */
+struct octo_route {
+	const struct octo_request *req;
+	const char *method;
+	char name[OCTO_NAME_MAX + 1];
+	const char *tail;   /* digest, upload id, reference; "" when none */
+	char *tail_storage; /* owns tail */
+	size_t tail_len;
+	struct octo_query query;
+};
+
+typedef void octo_api_handler(struct octo_registry *reg, struct octo_route *rt,
+			      struct octo_response *resp);
+
+/* Blobs (api-blob.c): GET and HEAD, DELETE. */
+octo_api_handler octo_api_blob_get;
+octo_api_handler octo_api_blob_delete;
+/* Uploads (api-upload.c): POST (with mount and monolithic forms), GET status, PATCH, PUT,
+ * DELETE. */
+octo_api_handler octo_api_upload_start;
+octo_api_handler octo_api_upload_status;
+octo_api_handler octo_api_upload_patch;
+octo_api_handler octo_api_upload_put;
+octo_api_handler octo_api_upload_delete;
+/* Manifests (api-manifest.c). */
+octo_api_handler octo_api_manifest_get;
+octo_api_handler octo_api_manifest_put;
+octo_api_handler octo_api_manifest_delete;
+/* Lists (api-list.c, api-referrer.c). */
+octo_api_handler octo_api_tags_list;
+octo_api_handler octo_api_catalog;
+octo_api_handler octo_api_referrers;
+
+#endif

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A response as the library fills it: status, headers, a body in memory or a file to send,
+ * and the spec's JSON error bodies. A leaf, like request.h. */
+#ifndef OCTO_RESPONSE_H
+#define OCTO_RESPONSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define OCTO_RESPONSE_MAX_HEADERS 16
+
+struct octo_response {
+	int status;
+	size_t n_headers;
+	struct {
+		const char *name; /* static string */
+		char *value;      /* malloc'd */
+	} headers[OCTO_RESPONSE_MAX_HEADERS];
+	char *body; /* malloc'd, or NULL */
+	size_t body_len;
+	/* A file to send after the headers: fd (owned, closed by cleanup), range within it. */
+	int file_fd;
+	uint64_t file_offset;
+	uint64_t file_length;
+	enum octo_err error; /* what went wrong, for logs (OCTO_OK on success) */
+	char *error_detail;  /* malloc'd, or NULL */
+};
+
+void octo_response_init(struct octo_response *resp);
+/* Free everything and start over as after init. */
+void octo_response_cleanup(struct octo_response *resp);
+/* The value of a response header, or NULL. */
+const char *octo_response_header(const struct octo_response *resp, const char *name);
+/* Add a header (name: a static string). 0, or -1 when the response is full or out of
+ * memory (the caller then answers 500). */
+int octo_response_add_header(struct octo_response *resp, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Replace whatever the response held by the error err: its status and the spec's JSON body
+ * {"errors":[{"code","message","detail"}]}; detail may be NULL. */
+void octo_response_error(struct octo_response *resp, enum octo_err err, const char *detail);
+
+#endif

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* See route.h. */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "route.h"
+
+enum endpoint {
+	EP_NONE,
+	EP_BASE,
+	EP_CATALOG,
+	EP_UPLOADS,
+	EP_UPLOAD,
+	EP_BLOB,
+	EP_MANIFEST,
+	EP_TAGS,
+	EP_REFERRERS
+};
+
+static void base(struct octo_registry *reg, struct octo_route *rt, struct octo_response *resp)
+{
+	(void)reg;
+	(void)rt;
+	resp->body = strdup("{}");
+	resp->body_len = resp->body ? 2 : 0;
+	octo_response_add_header(resp, "Content-Type", "application/json");
+}
+
+/* Every method of every endpoint, in the order of the Allow header; GET also answers HEAD
+ * (the handler drops the body). */
+static const struct route_entry {
+	enum endpoint ep;
+	const char *method;
+	octo_api_handler *handler;
+	int deletes; /* refused while storage.delete_enabled is false */
+} routes[] = {
+	{EP_BASE, "GET", base, 0},
+	{EP_CATALOG, "GET", octo_api_catalog, 0},
+	{EP_UPLOADS, "POST", octo_api_upload_start, 0},
+	{EP_UPLOAD, "GET", octo_api_upload_status, 0},
+	{EP_UPLOAD, "PATCH", octo_api_upload_patch, 0},
+	{EP_UPLOAD, "PUT", octo_api_upload_put, 0},
+	{EP_UPLOAD, "DELETE", octo_api_upload_delete, 0}, /* cancels a session: not a delete */
+	{EP_BLOB, "GET", octo_api_blob_get, 0},
+	{EP_BLOB, "DELETE", octo_api_blob_delete, 1},
+	{EP_MANIFEST, "GET", octo_api_manifest_get, 0},
+	{EP_MANIFEST, "PUT", octo_api_manifest_put, 0},
+	{EP_MANIFEST, "DELETE", octo_api_manifest_delete, 1},
+	{EP_TAGS, "GET", octo_api_tags_list, 0},
+	{EP_REFERRERS, "GET", octo_api_referrers, 0},
+};
+
+#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* The methods ep answers ("GET, HEAD, DELETE"), leaving out deletes when they are
+ * disabled, for the Allow header (RFC 9110 15.5.6 and 10.2.1). */
+static void add_allow(struct octo_response *resp, enum endpoint ep, int deletes)
+{
+	char allow[128];
+	size_t i, pos = 0;
+
+	for (i = 0; i < N_ROUTES; i++) {
+		int n;
+		if (routes[i].ep != ep || (routes[i].deletes && !deletes))
+			continue;
+		n = snprintf(allow + pos, sizeof(allow) - pos, "%s%s%s", pos > 0 ? ", " : "",
+			     routes[i].method,
+			     strcmp(routes[i].method, "GET") == 0 ? ", HEAD" : "");
+		if (n < 0 || (size_t)n >= sizeof(allow) - pos)
+			break; /* cannot happen: the longest list is 29 bytes */
+		pos += (size_t)n;
+	}
+	allow[pos] = '\0';
+	octo_response_add_header(resp, "Allow", "%s", allow);
+}
+
+/* Find the last occurrence of needle in path[0..len) whose remainder has no '/'. */
+static const char *last_segment(const char *path, size_t len, const char *needle)
+{
+	size_t nlen = strlen(needle);
+	const char *p;
+
+	if (len < nlen)
+		return NULL;
+	for (p = path + len - nlen;; p--) {
+		if (memcmp(p, needle, nlen) == 0)
+			return memchr(p + nlen, '/', len - (size_t)(p - path) - nlen) ? NULL : p;
+		if (p == path)
+			return NULL;
+	}
+}
+
+/* Split the raw "<name><sep><tail>", then decode each part on its own, so that an encoded
+ * '/' can never move a boundary; validate the name. */
+static enum octo_err route_name(struct octo_route *rt, const char *path, const char *sep,
+				size_t seplen)
+{
+	size_t nlen = (size_t)(sep - path);
+	const char *tail = sep + seplen;
+	char *name = malloc(nlen + 1);
+
+	if (name == NULL)
+		return OCTO_ERR_NOMEM;
+	if (octo_percent_decode(path, nlen, name) != 0 || !octo_name_valid(name, strlen(name))) {
+		free(name);
+		return OCTO_ERR_NAME_INVALID;
+	}
+	memcpy(rt->name, name, strlen(name) + 1);
+	free(name);
+	rt->tail_storage = malloc(strlen(tail) + 1);
+	if (rt->tail_storage == NULL)
+		return OCTO_ERR_NOMEM;
+	if (octo_percent_decode(tail, strlen(tail), rt->tail_storage) != 0)
+		return OCTO_ERR_BAD_REQUEST;
+	rt->tail = rt->tail_storage;
+	rt->tail_len = strlen(rt->tail);
+	return OCTO_OK;
+}
+
+static enum endpoint route(struct octo_route *rt, const char *path, enum octo_err *err)
+{
+	size_t len;
+	const char *sep;
+
+	*err = OCTO_OK;
+	rt->tail = "";
+	if (strcmp(path, "/v2") == 0 || strcmp(path, "/v2/") == 0)
+		return EP_BASE;
+	if (strncmp(path, "/v2/", 4) != 0)
+		return EP_NONE;
+	path += 4;
+	len = strlen(path);
+	if (strcmp(path, "_catalog") == 0)
+		return EP_CATALOG;
+	if (len >= 10 && strcmp(path + len - 10, "/tags/list") == 0) {
+		*err = route_name(rt, path, path + len - 10, 10);
+		return EP_TAGS;
+	}
+	if (len >= 14 && strcmp(path + len - 14, "/blobs/uploads") == 0) {
+		*err = route_name(rt, path, path + len - 14, 14);
+		return EP_UPLOADS;
+	}
+	if ((sep = last_segment(path, len, "/blobs/uploads/")) != NULL) {
+		*err = route_name(rt, path, sep, 15);
+		return rt->tail_len == 0 ? EP_UPLOADS : EP_UPLOAD;
+	}
+	if ((sep = last_segment(path, len, "/blobs/")) != NULL) {
+		*err = route_name(rt, path, sep, 7);
+		return EP_BLOB;
+	}
+	if ((sep = last_segment(path, len, "/manifests/")) != NULL) {
+		*err = route_name(rt, path, sep, 11);
+		return EP_MANIFEST;
+	}
+	if ((sep = last_segment(path, len, "/referrers/")) != NULL) {
+		*err = route_name(rt, path, sep, 11);
+		return EP_REFERRERS;
+	}
+	return EP_NONE;
+}
+
+void octo_route_dispatch(struct octo_registry *reg, struct octo_route *rt, const char *path,
+			 struct octo_response *resp)
+{
+	const char *method = strcmp(rt->method, "HEAD") == 0 ? "GET" : rt->method;
+	int deletes = reg->cfg->storage.delete_enabled;
+	enum octo_err err;
+	enum endpoint ep = route(rt, path, &err);
+	size_t i;
+
+	if (err != OCTO_OK)
+		return octo_response_error(resp, err, NULL);
+	if (ep == EP_NONE)
+		return octo_response_error(resp, OCTO_ERR_NOT_FOUND, NULL);
+	for (i = 0; i < N_ROUTES; i++) {
+		if (routes[i].ep != ep || strcmp(routes[i].method, method) != 0)
+			continue;
+		if (routes[i].deletes && !deletes) {
+			octo_response_error(resp, OCTO_ERR_UNSUPPORTED, "deletes are disabled");
+			add_allow(resp, ep, 0);
+			return;
+		}
+		return routes[i].handler(reg, rt, resp);
+	}
+	octo_response_error(resp, OCTO_ERR_METHOD, rt->method);
+	add_allow(resp, ep, 1);
+}

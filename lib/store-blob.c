@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* See store-blob.h. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "store-blob.h"
+
+enum octo_err octo_store_blob_rel(const struct octo_digest *d, char *buf, size_t size)
+{
+	return octo_store_path(buf, size, "blobs/%s/%.2s/%s", octo_digest_alg_name(d->alg), d->hex,
+			       d->hex);
+}
+
+static enum octo_err link_rel(const char *repo, const struct octo_digest *d, char *buf, size_t size)
+{
+	return octo_store_path(buf, size, "repositories/%s/_layers/%s/%s", repo,
+			       octo_digest_alg_name(d->alg), d->hex);
+}
+
+enum octo_err octo_store_blob_path(const struct octo_store *s, const struct octo_digest *d,
+				   char *buf, size_t size)
+{
+	char rel[OCTO_STORE_PATH_MAX];
+	enum octo_err err = octo_store_blob_rel(d, rel, sizeof(rel));
+
+	return err != OCTO_OK ? err : octo_store_abspath(s, rel, buf, size);
+}
+
+enum octo_err octo_store_blob_stat(const struct octo_store *s, const struct octo_digest *d,
+				   uint64_t *size)
+{
+	char rel[OCTO_STORE_PATH_MAX];
+	enum octo_err err = octo_store_blob_rel(d, rel, sizeof(rel));
+
+	return err != OCTO_OK ? err : octo_store_stat(s, rel, OCTO_ERR_BLOB_UNKNOWN, size);
+}
+
+enum octo_err octo_store_blob_linked(const struct octo_store *s, const char *repo,
+				     const struct octo_digest *d, uint64_t *size)
+{
+	char rel[OCTO_STORE_PATH_MAX];
+	enum octo_err err = link_rel(repo, d, rel, sizeof(rel));
+
+	if (err == OCTO_OK)
+		err = octo_store_stat(s, rel, OCTO_ERR_BLOB_UNKNOWN, NULL);
+	return err != OCTO_OK ? err : octo_store_blob_stat(s, d, size);
+}
+
+enum octo_err octo_store_blob_open(const struct octo_store *s, const char *repo,
+				   const struct octo_digest *d, int *fd, uint64_t *size)
+{
+	char rel[OCTO_STORE_PATH_MAX];
+	enum octo_err err;
+
+	*fd = -1;
+	err = octo_store_blob_linked(s, repo, d, NULL);
+	if (err == OCTO_OK)
+		err = octo_store_blob_rel(d, rel, sizeof(rel));
+	if (err == OCTO_OK)
+		err = octo_store_open_file(s, rel, O_RDONLY, OCTO_ERR_BLOB_UNKNOWN, fd, size);
+	return err;
+}
+
+enum octo_err octo_store_link_blob(const struct octo_store *s, const char *repo,
+				   const struct octo_digest *d)
+{
+	char rel[OCTO_STORE_PATH_MAX];
+	enum octo_err err = link_rel(repo, d, rel, sizeof(rel));
+
+	return err != OCTO_OK ? err : octo_store_touch(s, rel);
+}
+
+enum octo_err octo_store_unlink_blob(const struct octo_store *s, const char *repo,
+				     const struct octo_digest *d)
+{
+	char rel[OCTO_STORE_PATH_MAX];
+	enum octo_err err = link_rel(repo, d, rel, sizeof(rel));
+
+	return err != OCTO_OK ? err : octo_store_remove(s, rel, OCTO_ERR_BLOB_UNKNOWN);
+}
+
+enum octo_err octo_store_commit_blob(const struct octo_store *s, int fd, const char *tmp,
+				     const struct octo_digest *d)
+{
+	char rel[OCTO_STORE_PATH_MAX];
+	enum octo_err err = octo_store_blob_rel(d, rel, sizeof(rel));
+
+	if (err != OCTO_OK)
+		return err;
+	if (octo_store_blob_stat(s, d, NULL) == OCTO_OK) {
+		/* Same digest, same bytes: keep the copy already there, but make sure its name is
+		 * durable: it may come from a request that died before syncing the directory. */
+		octo_store_remove(s, tmp, OCTO_OK);
+		return octo_store_sync_parent(s, rel);
+	}
+	if (fdatasync(fd) != 0)
+		return octo_fs_error(errno);
+	return octo_store_rename(s, tmp, rel);
+}
+
+enum octo_err octo_store_put_blob_bytes(const struct octo_store *s, const void *data, size_t len,
+					const struct octo_digest *d)
+{
+	char rel[OCTO_STORE_PATH_MAX], tmp[OCTO_STORE_PATH_MAX];
+	enum octo_err err;
+	int fd;
+
+	if (octo_store_blob_stat(s, d, NULL) == OCTO_OK) {
+		/* as in octo_store_commit_blob: the name may not be durable yet */
+		err = octo_store_blob_rel(d, rel, sizeof(rel));
+		return err != OCTO_OK ? err : octo_store_sync_parent(s, rel);
+	}
+	err = octo_store_tmpname(tmp, sizeof(tmp), "uploads/manifest.");
+	if (err != OCTO_OK)
+		return err;
+	fd = octo_store_openat(s, tmp, O_RDWR | O_CREAT | O_EXCL, 0644);
+	if (fd < 0)
+		return octo_fs_error(errno);
+	if (octo_fs_pwrite_all(fd, data, len, 0) != 0)
+		err = octo_fs_error(errno);
+	else
+		err = octo_store_commit_blob(s, fd, tmp, d);
+	if (err != OCTO_OK)
+		octo_store_remove(s, tmp, OCTO_OK);
+	close(fd);
+	return err;
+}
+
+enum octo_err octo_store_read_blob(const struct octo_store *s, const struct octo_digest *d,
+				   size_t max, char **data, size_t *len)
+{
+	char rel[OCTO_STORE_PATH_MAX];
+	struct octo_digest actual;
+	enum octo_err err = octo_store_blob_rel(d, rel, sizeof(rel));
+
+	*data = NULL;
+	*len = 0;
+	if (err == OCTO_OK)
+		err = octo_store_read(s, rel, max, OCTO_ERR_BLOB_UNKNOWN, data, len);
+	if (err != OCTO_OK)
+		return err;
+	octo_digest_of(d->alg, *data, *len, &actual);
+	if (!octo_digest_equal(&actual, d)) {
+		free(*data);
+		*data = NULL;
+		*len = 0;
+		return OCTO_ERR_IO;
+	}
+	return OCTO_OK;
+}

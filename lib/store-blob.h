@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Blobs and links: content-addressed files blobs/<alg>/<first two hex>/<hex>, and
+ * repositories/<name>/_layers/<alg>/<hex>, which say which blobs a repository may serve.
+ * Names and digests must be validated by the caller (octo_name_valid, octo_digest_parse):
+ * they become path components. */
+#ifndef OCTO_STORE_BLOB_H
+#define OCTO_STORE_BLOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "digest.h"
+#include "error.h"
+#include "store.h"
+
+/* The blob's path relative to the root. */
+enum octo_err octo_store_blob_rel(const struct octo_digest *d, char *buf, size_t size);
+/* Absolute path of a blob's content file (for X-Sendfile); OCTO_ERR_IO if it does not fit. */
+enum octo_err octo_store_blob_path(const struct octo_store *s, const struct octo_digest *d,
+				   char *buf, size_t size);
+/* The blob's size if its content is in the store, else OCTO_ERR_BLOB_UNKNOWN; a symlink or
+ * anything but a regular file in its place is OCTO_ERR_IO. */
+enum octo_err octo_store_blob_stat(const struct octo_store *s, const struct octo_digest *d,
+				   uint64_t *size);
+/* OCTO_OK if repo links the blob (and its content exists), else OCTO_ERR_BLOB_UNKNOWN;
+ * *size (may be NULL) gets the blob's size. */
+enum octo_err octo_store_blob_linked(const struct octo_store *s, const char *repo,
+				     const struct octo_digest *d, uint64_t *size);
+/* Open a blob for reading as served from repo: checks the link, returns an fd and size. */
+enum octo_err octo_store_blob_open(const struct octo_store *s, const char *repo,
+				   const struct octo_digest *d, int *fd, uint64_t *size);
+/* Link the blob into repo, durably. The content must already be in the store. */
+enum octo_err octo_store_link_blob(const struct octo_store *s, const char *repo,
+				   const struct octo_digest *d);
+/* Remove repo's link; OCTO_ERR_BLOB_UNKNOWN if there was none. */
+enum octo_err octo_store_unlink_blob(const struct octo_store *s, const char *repo,
+				     const struct octo_digest *d);
+/* Move a verified temporary file (fd open on tmp, a path relative to the root) into place
+ * as the content of d: fdatasync, rename, fsync of the directory. If the content exists
+ * already, tmp is removed instead. */
+enum octo_err octo_store_commit_blob(const struct octo_store *s, int fd, const char *tmp,
+				     const struct octo_digest *d);
+/* Store bytes in memory (a manifest) as the content of d, durably. */
+enum octo_err octo_store_put_blob_bytes(const struct octo_store *s, const void *data, size_t len,
+					const struct octo_digest *d);
+/* Read the content of d into a malloc'd buffer, checked against d (a mismatch means the
+ * store is damaged: OCTO_ERR_IO); OCTO_ERR_BLOB_UNKNOWN if absent, OCTO_ERR_TOO_LARGE
+ * beyond max bytes. */
+enum octo_err octo_store_read_blob(const struct octo_store *s, const struct octo_digest *d,
+				   size_t max, char **data, size_t *len);
+
+#endif

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Manifests and tags of a repository: _manifests/revisions/<alg>/<hex> holds a manifest's
+ * media type, _manifests/tags/<tag> a tag's digest, and _manifests/tags.index every tag in
+ * order (see update_tag_index). Everything read back is validated: a damaged or foreign
+ * file is an error or is skipped, never used. Names, tags and digests must be validated by
+ * the caller. */
+#ifndef OCTO_STORE_MANIFEST_H
+#define OCTO_STORE_MANIFEST_H
+
+#include <stddef.h>
+
+#include "digest.h"
+#include "error.h"
+#include "store.h"
+#include "strv.h"
+
+/* Record that repo holds manifest d, of media_type. */
+enum octo_err octo_store_link_manifest(const struct octo_store *s, const char *repo,
+				       const struct octo_digest *d, const char *media_type);
+/* The stored media type (into buf) if repo holds manifest d, else
+ * OCTO_ERR_MANIFEST_UNKNOWN; OCTO_ERR_IO if the stored type is not one we accept. */
+enum octo_err octo_store_manifest_type(const struct octo_store *s, const char *repo,
+				       const struct octo_digest *d, char *buf, size_t size);
+enum octo_err octo_store_unlink_manifest(const struct octo_store *s, const char *repo,
+					 const struct octo_digest *d);
+
+/* Point tag at d, atomically and durably. */
+enum octo_err octo_store_tag_set(const struct octo_store *s, const char *repo, const char *tag,
+				 const struct octo_digest *d);
+/* OCTO_ERR_MANIFEST_UNKNOWN when the tag does not exist; OCTO_ERR_IO when its file does not
+ * hold a digest. */
+enum octo_err octo_store_tag_get(const struct octo_store *s, const char *repo, const char *tag,
+				 struct octo_digest *d);
+enum octo_err octo_store_tag_delete(const struct octo_store *s, const char *repo, const char *tag);
+/* All tags of repo, sorted by octo_tag_cmp (file names that are not tags are skipped);
+ * OCTO_ERR_NAME_UNKNOWN if the repository has no manifests directory. */
+enum octo_err octo_store_tag_list(const struct octo_store *s, const char *repo,
+				  struct octo_strv *tags);
+/* The repository's tags as text, one per line in octo_tag_cmp order (malloc'd);
+ * OCTO_ERR_NAME_UNKNOWN when there is no usable tag index (none was ever written, or it is
+ * damaged: every line must be a tag, in order): list the tags instead. */
+enum octo_err octo_store_tag_index(const struct octo_store *s, const char *repo, char **text,
+				   size_t *len);
+
+#endif

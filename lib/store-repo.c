@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* See store-repo.h. The walk goes directory fd to directory fd with O_NOFOLLOW, so a
+ * symlink planted under repositories/ is never entered. */
+#include "autoconfig.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "name.h"
+#include "store-repo.h"
+
+#define WALK_DEPTH 64
+
+/* Collect, below the directory fd (consumed), the directories holding _manifests; prefix is
+ * the name so far ("" or "a/b/"). */
+static enum octo_err walk(int fd, const char *prefix, struct octo_strv *out, int depth)
+{
+	enum octo_err err = OCTO_OK;
+	char name[OCTO_NAME_MAX + 2];
+	size_t plen = strlen(prefix);
+	struct dirent *e;
+	DIR *d = fdopendir(fd);
+
+	if (d == NULL) {
+		close(fd);
+		return OCTO_OK;
+	}
+	while (err == OCTO_OK && (e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+		int sub;
+
+		if (e->d_name[0] == '.')
+			continue;
+		if (strcmp(e->d_name, "_manifests") == 0) {
+			if (plen > 0 && octo_name_valid(prefix, plen - 1) &&
+			    octo_strv_push(out, prefix, plen - 1) != 0)
+				err = OCTO_ERR_NOMEM;
+			continue;
+		}
+		if (e->d_name[0] == '_' || depth >= WALK_DEPTH || plen + len + 1 >= sizeof(name))
+			continue;
+		sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0)
+			continue; /* a file, a symlink, or gone */
+		memcpy(name, prefix, plen);
+		memcpy(name + plen, e->d_name, len);
+		name[plen + len] = '/';
+		name[plen + len + 1] = '\0';
+		err = walk(sub, name, out, depth + 1);
+	}
+	closedir(d);
+	return err;
+}
+
+enum octo_err octo_store_repo_list(const struct octo_store *s, struct octo_strv *names)
+{
+	enum octo_err err;
+	int fd;
+
+	memset(names, 0, sizeof(*names));
+	fd = octo_store_opendir(s, "repositories", 0);
+	if (fd < 0)
+		return octo_store_error(errno, OCTO_OK);
+	err = walk(fd, "", names, 0);
+	if (err != OCTO_OK)
+		octo_strv_cleanup(names);
+	else
+		octo_strv_sort(names, strcmp);
+	return err;
+}
