@@ -31,7 +31,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -68,10 +67,6 @@ def check(cond, what, *detail):
         raise BenchFailure(what + ("" if not detail else ": " + " ".join(str(d)[:300] for d in detail)))
 
 
-def sha256_bytes(b):
-    return "sha256:" + hashlib.sha256(b).hexdigest()
-
-
 def sha256_file(path, start=0):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -84,12 +79,6 @@ def sha256_file(path, start=0):
     return "sha256:" + h.hexdigest()
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_http(port, path, proc, what, timeout=20):
     if not fronts.wait_for_http(port, proc, path, timeout):
         raise BenchFailure("%s did not come up on port %d" % (what, port))
@@ -99,14 +88,10 @@ def wait_http(port, path, proc, what, timeout=20):
 
 def proc_stat(pid):
     """(comm, ppid, utime+stime ticks, starttime) of a process, or None."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            s = f.read()
-    except OSError:
+    f = fronts.proc_stat(pid)
+    if f is None:
         return None
-    comm = s[s.index("(") + 1:s.rindex(")")]
-    rest = s[s.rindex(")") + 2:].split()
-    return comm, int(rest[1]), int(rest[11]) + int(rest[12]), int(rest[19])
+    return f[1], int(f[3]), int(f[13]) + int(f[14]), int(f[21])
 
 
 def all_procs():
@@ -119,19 +104,11 @@ def all_procs():
     return out
 
 
-def descendants(roots, procs=None):
+def family(roots, procs=None):
+    """The roots and every process below them, in procs (all_procs()) or /proc now."""
     procs = procs if procs is not None else all_procs()
-    children = {}
-    for pid, (_, ppid, _, _) in procs.items():
-        children.setdefault(ppid, []).append(pid)
-    found, todo = set(), [r for r in roots if r]
-    while todo:
-        p = todo.pop()
-        if p in found:
-            continue
-        found.add(p)
-        todo.extend(children.get(p, []))
-    return found
+    ppids = {pid: st[1] for pid, st in procs.items()}
+    return {p for r in roots if r for p in [r] + fronts.descendants(r, ppids=ppids)}
 
 
 def vm_hwm_kib(pid):
@@ -191,7 +168,7 @@ class Target:
         raise NotImplementedError
 
     def pids(self):
-        return descendants(self.roots())
+        return family(self.roots())
 
     def url(self, path):
         return "http://127.0.0.1:%d%s" % (self.port, path)
@@ -271,7 +248,7 @@ health:
 
     def start(self):
         os.makedirs(self.data_dir, exist_ok=True)
-        self.port = free_port()
+        self.port = harness.free_port()
         cfg = os.path.join(self.dir, "config.yml")
         with open(cfg, "w") as f:
             f.write(self.CONFIG.format(data=self.data_dir, port=self.port, secret=os.urandom(16).hex()))
@@ -305,12 +282,10 @@ class LighttpdCeiling(Target):
 
     def start(self):
         os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
-        self.port = free_port()
-        with open(os.path.join(HERE, "lighttpd-ceiling.conf.in")) as f:
-            text = f.read()
-        for k, v in (("@STATIC@", self.www), ("@PORT@", str(self.port)), ("@DIR@", self.dir),
-                     ("@NULL@", self.null_bin), ("@THREADS@", str(self.threads))):
-            text = text.replace(k, v)
+        self.port = harness.free_port()
+        text = fronts.fill(os.path.join(HERE, "lighttpd-ceiling.conf.in"),
+                           (("@STATIC@", self.www), ("@PORT@", str(self.port)), ("@DIR@", self.dir),
+                            ("@NULL@", self.null_bin), ("@THREADS@", str(self.threads))))
         conf = os.path.join(self.dir, "lighttpd.conf")
         with open(conf, "w") as f:
             f.write(text)
@@ -321,13 +296,12 @@ class LighttpdCeiling(Target):
         return self
 
     def stop(self):
-        spawned = self.pids() - set(self.roots())
+        spawned = fronts.descendants(self.proc.pid, self.null_bin) if self.proc is not None else []
         fronts.stop_process(self.proc, timeout=15)
         self.proc = None
         for pid in spawned:  # a null-responder lighttpd left behind
             try:
-                if os.path.realpath("/proc/%d/exe" % pid) == os.path.realpath(self.null_bin):
-                    os.kill(pid, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
 
@@ -363,13 +337,11 @@ class NginxCeiling(Target):
             os.chmod(sock, 0o666)
             fronts._make_traversable(self.dir)
             fronts._make_traversable(os.path.join(self.www, "static"))
-        self.port = free_port()
-        with open(os.path.join(HERE, "nginx-ceiling.conf.in")) as f:
-            text = f.read()
-        for k, v in (("@STATIC@", os.path.join(self.www, "static")), ("@PORT@", str(self.port)),
-                     ("@DIR@", self.dir), ("@SOCKET@", sock),
-                     ("@USER@", "user %s;" % user if user is not None else "")):
-            text = text.replace(k, v)
+        self.port = harness.free_port()
+        text = fronts.fill(os.path.join(HERE, "nginx-ceiling.conf.in"),
+                           (("@STATIC@", os.path.join(self.www, "static")), ("@PORT@", str(self.port)),
+                            ("@DIR@", self.dir), ("@SOCKET@", sock),
+                            ("@USER@", "user %s;" % user if user is not None else "")))
         conf = os.path.join(self.dir, "nginx.conf")
         with open(conf, "w") as f:
             f.write(text)
@@ -479,7 +451,7 @@ class Phase:
         self.bench.sample_rss()
         self.mine |= self.target.pids()
         serving = self.serving | self.bench.serving_pids()
-        ours = serving | descendants([os.getpid()], procs1)
+        ours = serving | family([os.getpid()], procs1)
         d = {}
         for pid, (comm, ppid, ticks, start) in procs1.items():
             before = self.procs0.get(pid)  # the same process: same start time (kworkers rename)
@@ -625,7 +597,7 @@ class Bench:
         check_digest_header(t, h, digest, "%s: PUT blob" % t.name)
 
     def put_manifest(self, t, conn, repo, ref, manifest):
-        digest = sha256_bytes(manifest)
+        digest = harness.sha256(manifest)
         st, h, b = request(conn, "PUT", "/v2/%s/manifests/%s" % (repo, ref), body=manifest,
                            headers={"Content-Type": OCI_MANIFEST})
         check(st == 201, "%s: PUT manifest %s: want 201" % (t.name, ref), st, b)
@@ -749,9 +721,9 @@ class Bench:
             layer = os.urandom(65536)
             config = new_config()
             for b in (layer, config):
-                self.push_small(t, c, repo, b, sha256_bytes(b))
-                self.note_push(t, sha256_bytes(b), len(b))
-            manifest = manifest_for([(sha256_bytes(layer), len(layer))], (sha256_bytes(config), len(config)))
+                self.push_small(t, c, repo, b, harness.sha256(b))
+                self.note_push(t, harness.sha256(b), len(b))
+            manifest = manifest_for([(harness.sha256(layer), len(layer))], (harness.sha256(config), len(config)))
             tags = ["latest"] + ["t%04d" % i for i in range(1, self.ntags)]
             for tag in tags:
                 md = self.put_manifest(t, c, repo, tag, manifest)
@@ -762,16 +734,16 @@ class Bench:
             check(got.get("name") == repo and sorted(got.get("tags", [])) == sorted(tags),
                   "%s: tags/list content" % t.name, body[:200])
             st, h, mbody = request(c, "GET", "/v2/%s/manifests/latest" % repo, headers={"Accept": OCI_MANIFEST})
-            check(st == 200 and sha256_bytes(mbody) == md, "%s: GET manifest" % t.name, st, mbody[:200])
+            check(st == 200 and harness.sha256(mbody) == md, "%s: GET manifest" % t.name, st, mbody[:200])
             check_digest_header(t, h, md, "%s: GET manifest" % t.name)
         finally:
             c.close()
-        self.fixtures[t.name] = {"head": "/v2/%s/blobs/%s" % (repo, sha256_bytes(layer)),
-                                 "blob_digest": sha256_bytes(layer), "blob_len": len(layer),
+        self.fixtures[t.name] = {"head": "/v2/%s/blobs/%s" % (repo, harness.sha256(layer)),
+                                 "blob_digest": harness.sha256(layer), "blob_len": len(layer),
                                  "manifest": "/v2/%s/manifests/latest" % repo, "manifest_digest": md,
                                  "manifest_len": len(mbody), "tags": "/v2/%s/tags/list" % repo,
                                  "tags_len": len(body)}
-        self.verify_blob(t, repo, sha256_bytes(layer), len(layer))
+        self.verify_blob(t, repo, harness.sha256(layer), len(layer))
 
     def w4_small(self, rnd):
         """4: 64 connections: HEAD blob (hey), GET manifest by tag and tags/list (wrk)."""
@@ -824,8 +796,8 @@ class Bench:
             for i in range(self.clients):
                 blobs = [os.urandom(65536) for _ in range(self.per_client)]
                 config = new_config()
-                blobs = [(b, sha256_bytes(b)) for b in blobs]
-                manifest = manifest_for([(d, len(b)) for b, d in blobs], (sha256_bytes(config), len(config)))
+                blobs = [(b, harness.sha256(b)) for b in blobs]
+                manifest = manifest_for([(d, len(b)) for b, d in blobs], (harness.sha256(config), len(config)))
                 work.append(("bench/small-r%d-c%02d" % (rnd, i), blobs, config, manifest))
             errors = []
             barrier = threading.Barrier(self.clients + 1)
@@ -836,7 +808,7 @@ class Bench:
                     barrier.wait()
                     for b, d in blobs:
                         self.push_small(t, c, repo, b, d)
-                    self.push_small(t, c, repo, config, sha256_bytes(config))
+                    self.push_small(t, c, repo, config, harness.sha256(config))
                     self.put_manifest(t, c, repo, "v1", manifest)
                     c.close()
                 except Exception as e:  # noqa: BLE001 - reported below
@@ -866,8 +838,8 @@ class Bench:
                 for repo, blobs, config, manifest in work:
                     for b, d in blobs:
                         self.note_push(t, d, len(b))
-                    self.note_push(t, sha256_bytes(config), len(config))
-                    self.note_push(t, sha256_bytes(manifest), len(manifest))
+                    self.note_push(t, harness.sha256(config), len(config))
+                    self.note_push(t, harness.sha256(manifest), len(manifest))
             self.record("5 small pushes", "blobs/s", t, rnd, nblobs / ph.wall, ph, (nreq, "req"),
                         {"requests_per_s": nreq / ph.wall})
 
@@ -880,7 +852,7 @@ class Bench:
                 check(st == 200 and b == manifest, "%s: %s manifest read back" % (t.name, repo), st)
                 for blob, d in random.sample(blobs, min(5, len(blobs))):
                     st, h, b = request(c, "GET", "/v2/%s/blobs/%s" % (repo, d))
-                    check(st == 200 and sha256_bytes(b) == d, "%s: %s blob read back" % (t.name, repo), st)
+                    check(st == 200 and harness.sha256(b) == d, "%s: %s blob read back" % (t.name, repo), st)
         finally:
             c.close()
 

@@ -92,16 +92,85 @@ def wait_for_http(port, proc=None, path="/v2/", timeout=20):
     return False
 
 
-def stop_process(proc, timeout=30):
-    """SIGTERM, then SIGKILL after timeout seconds; reaps the process."""
+def stop_process(proc, timeout=30, inner=None):
+    """SIGTERM, then SIGKILL after timeout seconds; reaps the process. inner: the PID of the
+    process that proc wraps (e.g. strace, which SIGTERM only detaches), SIGTERMed first; then
+    proc gets up to timeout seconds to exit with it."""
     if proc is None or proc.poll() is not None:
         return
+    if inner is not None and inner != proc.pid:
+        try:
+            os.kill(inner, signal.SIGTERM)
+            proc.wait(timeout=timeout)
+            return
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
     proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def proc_stat(pid):
+    """/proc/<pid>/stat as a list of strings, field n of proc(5) at index n - 1 (the command
+    name without its parentheses), or None once the process is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            s = f.read()
+    except OSError:
+        return None
+    head, paren, tail = s.rpartition(")")
+    if not paren:
+        return None
+    own, _, comm = head.partition("(")
+    return [own.strip(), comm] + tail.split()
+
+
+def _runs(pid, binary):
+    """True when /proc/<pid>/exe resolves to binary (a real path)."""
+    try:
+        return os.path.realpath("/proc/%d/exe" % pid) == binary
+    except OSError:
+        return False
+
+
+def descendants(pid, binary=None, ppids=None):
+    """PIDs of the processes below pid (children, theirs, ...; not pid itself), nearest
+    first; with binary, only those whose /proc/<pid>/exe resolves to that file. ppids: a
+    {pid: parent PID} snapshot to walk instead of /proc as it is now."""
+    if ppids is None:
+        ppids = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                st = proc_stat(int(entry))
+                if st is not None:
+                    ppids[int(entry)] = int(st[3])
+    children = {}
+    for child, parent in sorted(ppids.items()):
+        children.setdefault(parent, []).append(child)
+    found, seen, todo = [], {pid}, list(children.get(pid, []))
+    while todo:
+        p = todo.pop(0)
+        if p in seen:
+            continue
+        seen.add(p)
+        found.append(p)
+        todo.extend(children.get(p, []))
+    if binary is not None:
+        binary = os.path.realpath(binary)
+        found = [p for p in found if _runs(p, binary)]
+    return found
+
+
+def fill(template, pairs):
+    """The text of the file template with each (placeholder, value) of pairs substituted."""
+    with open(template) as f:
+        text = f.read()
+    for token, value in pairs:
+        text = text.replace(token, value)
+    return text
 
 
 class Front:
@@ -152,12 +221,9 @@ class Front:
 
     def site_config(self):
         """The contrib site configuration with the placeholders substituted."""
-        with open(os.path.join(SRCDIR, self.site_conf)) as f:
-            text = f.read()
-        for token, value in (("@ADDRESS@", self.address), ("@PORT@", str(self.port)),
-                             ("@SOCKET@", self.socket), ("@BLOBS@", self.blobs)):
-            text = text.replace(token, value)
-        return text
+        return fill(os.path.join(SRCDIR, self.site_conf),
+                    (("@ADDRESS@", self.address), ("@PORT@", str(self.port)),
+                     ("@SOCKET@", self.socket), ("@BLOBS@", self.blobs)))
 
     def write_configs(self):
         site = os.path.join(self.dir, "site.conf")
@@ -246,42 +312,18 @@ class Front:
         stop_process(self.proc)
         self.proc = None
         with self._lock:
-            real = self.responder_pid()
-            if real is not None and self.responder is not None and real != self.responder.pid:
-                # under a wrapper (strace detaches on SIGTERM): stop the responder itself
-                try:
-                    os.kill(real, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-                deadline = time.time() + 30
-                while os.path.exists("/proc/%d" % real) and time.time() < deadline:
-                    try:
-                        self.responder.wait(timeout=0.05)
-                        break
-                    except subprocess.TimeoutExpired:
-                        pass
-            stop_process(self.responder)
+            # under a wrapper (strace detaches on SIGTERM): the responder itself first
+            stop_process(self.responder, inner=self.responder_pid())
             self.responder = None
 
     def responder_pid(self):
         """PID of the octoserve-fcgi process (below a start(wrap=...) wrapper if any)."""
         if self.responder is None:
             return None
-        binary = os.path.realpath(self.fcgi_bin)
-        todo = [self.responder.pid]
-        while todo:
-            pid = todo.pop(0)
-            try:
-                if os.path.realpath("/proc/%d/exe" % pid) == binary:
-                    return pid
-            except OSError:
-                pass
-            try:
-                with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-                    todo.extend(int(p) for p in f.read().split())
-            except OSError:
-                pass
-        return None
+        if _runs(self.responder.pid, os.path.realpath(self.fcgi_bin)):
+            return self.responder.pid
+        found = descendants(self.responder.pid, self.fcgi_bin)
+        return found[0] if found else None
 
     def front_pid(self):
         return self.proc.pid if self.proc is not None else None
@@ -385,23 +427,8 @@ class LighttpdFront(Front):
         raise RuntimeError("lighttpd did not come up; see %s" % self.dir)
 
     def responder_pid(self):
-        if self.proc is None:
-            return None
-        binary = os.path.realpath(self.fcgi_bin)
-        todo = [self.proc.pid]
-        while todo:
-            pid = todo.pop(0)
-            try:
-                if pid != self.proc.pid and os.path.realpath("/proc/%d/exe" % pid) == binary:
-                    return pid
-            except OSError:
-                pass
-            try:
-                with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-                    todo.extend(int(p) for p in f.read().split())
-            except OSError:
-                pass
-        return None
+        found = descendants(self.proc.pid, self.fcgi_bin) if self.proc is not None else []
+        return found[0] if found else None
 
 
 FRONTS = {"nginx": NginxFront, "apache": ApacheFront, "lighttpd": LighttpdFront}

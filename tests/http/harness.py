@@ -10,7 +10,6 @@ import http.client
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -116,14 +115,9 @@ class Registry:
             self.front = None
             self.proc = None
             return
-        # Under a wrap (strace), SIGTERM to the wrapper only detaches it: stop lighttpd itself.
-        pid = self.lighttpd_pid()
-        if pid is not None and self.proc is not None and pid != self.proc.pid:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        fronts.stop_process(self.proc)
+        # Under a wrap (strace), SIGTERM to the wrapper only detaches it: stop lighttpd itself,
+        # then the wrapper exits once its tracees have (strace: with every trace file complete).
+        fronts.stop_process(self.proc, inner=self.lighttpd_pid())
         self.proc = None
 
     def restart(self, wrap=None):
@@ -143,11 +137,13 @@ class Registry:
         self.cleanup()
 
     def responder_pids(self):
-        """PIDs of the octoserve-fcgi processes lighttpd spawned (its children)."""
+        """PIDs of the octoserve-fcgi processes: those lighttpd spawned, anywhere below the
+        started command (so also when start(wrap=...) put e.g. strace before lighttpd)."""
         if self.front is not None:
             return [p for p in [self.front.responder_pid()] if p]
-        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
-        return [int(p) for p in out.split()]
+        if self.proc is None:
+            return []
+        return sorted(fronts.descendants(self.proc.pid, FCGI_BIN))
 
     def lighttpd_pid(self):
         """lighttpd's own PID (from its pid file): not self.proc when start() got a wrap."""
@@ -156,33 +152,6 @@ class Registry:
                 return int(f.read().strip())
         except (OSError, ValueError):
             return None
-
-    def fcgi_pids(self):
-        """PIDs of the octoserve-fcgi processes anywhere below the started command, so
-        also when start(wrap=...) put e.g. strace between us and lighttpd."""
-        if self.front is not None:
-            return self.responder_pids()
-        children = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % entry) as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-        binary = os.path.realpath(FCGI_BIN)
-        found, todo = [], list(children.get(self.proc.pid, []))
-        while todo:
-            pid = todo.pop()
-            todo.extend(children.get(pid, []))
-            try:
-                if os.path.realpath("/proc/%d/exe" % pid) == binary:
-                    found.append(pid)
-            except OSError:
-                pass
-        return sorted(found)
 
     def connection(self, timeout=60):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
@@ -215,9 +184,18 @@ class Registry:
                 c.close()
 
     # Conveniences for tests that need content in place.
+    def post_blob(self, repo, data, digest=None):
+        """A monolithic upload (POST ?digest=, the digest of data by default); the response."""
+        return self.request("POST", "/v2/%s/blobs/uploads/?digest=%s" % (repo, digest or sha256(data)),
+                            body=data, headers={"Content-Type": "application/octet-stream"})
+
     def push_blob(self, repo, data):
-        digest = sha256(data)
-        r = self.request("POST", "/v2/%s/blobs/uploads/?digest=%s" % (repo, digest), body=data,
-                         headers={"Content-Type": "application/octet-stream"})
+        """A monolithic upload that must answer 201; the digest."""
+        r = self.post_blob(repo, data)
         assert r.status == 201, r
-        return digest
+        return sha256(data)
+
+    def journal_lines(self):
+        """data/journal/events split at each newline: the last is b"" unless it ends torn."""
+        with open(os.path.join(self.data, "journal", "events"), "rb") as f:
+            return f.read().split(b"\n")

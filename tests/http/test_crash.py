@@ -57,7 +57,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import Registry  # noqa: E402
+import fronts  # noqa: E402
+from harness import Registry, sha256  # noqa: E402
 
 CLIENTS = 8
 KILLS = 3
@@ -71,10 +72,6 @@ def blob_bytes(seed, size):
     return random.Random(seed).randbytes(size)
 
 
-def digest_of(data):
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
 class Transient(Exception):
     """The responder went away under this request (expected while killing)."""
 
@@ -86,7 +83,7 @@ class Unexpected(Exception):
 class Blob:
     def __init__(self, seed, size, repo, mode):
         self.seed, self.size, self.repo, self.mode = seed, size, repo, mode
-        self.digest = digest_of(self.data())
+        self.digest = sha256(self.data())
 
     def data(self):
         return blob_bytes(self.seed, self.size)
@@ -286,7 +283,7 @@ class CrashTest(unittest.TestCase):
                 path = self.blob_file(blob.digest)
                 self.assertTrue(os.path.isfile(path), "201'd blob lost from the store")
                 with open(path, "rb") as f:
-                    self.assertEqual(digest_of(f.read()), blob.digest, "stored bytes differ")
+                    self.assertEqual(sha256(f.read()), blob.digest, "stored bytes differ")
                 r = self.reg.request("GET", "/v2/%s/blobs/%s" % (blob.repo, blob.digest))
                 self.assertEqual(r.status, 200, r)
                 self.assertEqual(r.body, blob.data(), "GET returned other bytes")
@@ -351,15 +348,15 @@ class CrashTest(unittest.TestCase):
         sys.stderr.write("interrupted sessions: %r\n" % outcomes)
         return resumed
 
-    def check_journal(self, created):
-        path = os.path.join(self.reg.data, "journal", "events")
-        with open(path, "rb") as f:
-            raw = f.read()
-        lines = raw.split(b"\n")
+    def journal(self):
+        """The journal's events, once it is checked to end in a whole line."""
+        lines = self.reg.journal_lines()
         self.assertEqual(lines[-1], b"", "journal ends in a torn line after later appends")
+        return [json.loads(line) for line in lines[:-1]]
+
+    def check_journal(self, created):
         seqs, events = [], set()
-        for line in lines[:-1]:
-            ev = json.loads(line)
+        for ev in self.journal():
             seqs.append(ev["seq"])
             if ev.get("type") in ("blob.put", "blob.mount"):
                 events.add((ev["repo"], ev["digest"]))
@@ -396,7 +393,7 @@ class ManifestPut:
     def __init__(self, repo, body, media_type, tag, kind, subject=None, refs=()):
         self.repo, self.body, self.media_type, self.tag = repo, body, media_type, tag
         self.kind, self.subject, self.refs = kind, subject, list(refs)  # refs: blob digests
-        self.digest = digest_of(body)
+        self.digest = sha256(body)
         self.size = len(body)
         self.t0 = self.t1 = None
         self.status = None  # 201, "transient" or "unexpected"
@@ -421,7 +418,7 @@ class ImageLoad(Load):
         self.kinds = {}
 
     def blob(self, repo, data):
-        d = digest_of(data)
+        d = sha256(data)
         r = self.call("POST", "/v2/%s/blobs/uploads/?digest=%s" % (repo, d), body=data,
                       headers={"Content-Type": "application/octet-stream"})
         self.expect(r, 201, "blob POST")
@@ -513,7 +510,7 @@ class ImageLoad(Load):
             subj = self.pick(rnd, repo, MANIFEST_TYPES)
             if subj is not None or rnd.random() < 0.2:
                 sd = subj.descriptor() if subj is not None else {
-                    "mediaType": MT_OCI, "digest": digest_of(rnd.randbytes(16)), "size": 123}
+                    "mediaType": MT_OCI, "digest": sha256(rnd.randbytes(16)), "size": 123}
                 cfg = self.blob(repo, EMPTY)
                 cfg["mediaType"] = MT_EMPTY
                 layer = self.blob(repo, rnd.randbytes(rnd.randint(100, 4096)))
@@ -545,6 +542,7 @@ class ImageCrashTest(unittest.TestCase):
     setUp = CrashTest.setUp
     wait_respawn = CrashTest.wait_respawn
     kill_under_load = CrashTest.kill_under_load
+    journal = CrashTest.journal
 
     def test_kill9_under_image_pushes(self):
         load = ImageLoad(self.reg)
@@ -624,7 +622,7 @@ class ImageCrashTest(unittest.TestCase):
                     r = self.reg.request("GET", "/v2/%s/manifests/%s" % (repo, tag))
                     self.assertEqual(r.status, 200, "tag points at a missing manifest: %r" % r)
                     self.assertEqual(r.header("docker-content-digest"), target, r)
-                    self.assertEqual(digest_of(r.body), target,
+                    self.assertEqual(sha256(r.body), target,
                                      "tag resolves to bytes of another digest")
                     self.assertIn(r.header("content-type"), MANIFEST_TYPES, r)
                     self.assertEqual(r.header("content-type"), r.json().get("mediaType"), r)
@@ -666,11 +664,8 @@ class ImageCrashTest(unittest.TestCase):
         deadline = time.time() + 5
         for pid in pids:
             while time.time() < deadline:
-                try:
-                    with open("/proc/%d/stat" % pid) as f:
-                        if f.read().rsplit(")", 1)[1].split()[0] in "ZX":
-                            break
-                except OSError:
+                st = fronts.proc_stat(pid)
+                if st is None or st[2] in "ZX":
                     break
                 time.sleep(0.002)
         return self.repo_files(layers=False)
@@ -715,7 +710,7 @@ class ImageCrashTest(unittest.TestCase):
             self.assertIn(text.rstrip("\n"), MANIFEST_TYPES, "torn revision link")
             body = self.stored("sha256:" + name)
             self.assertIsNotNone(body, "revision link to a missing manifest")
-            self.assertEqual(digest_of(body), "sha256:" + name)
+            self.assertEqual(sha256(body), "sha256:" + name)
             self.assertEqual(json.loads(body).get("mediaType"), text.rstrip("\n"))
         elif sub[:2] == ["_referrers", "sha256"] and len(sub) == 3:
             counts["referrers"] += 1
@@ -767,7 +762,7 @@ class ImageCrashTest(unittest.TestCase):
                 for d in listed:
                     g = self.reg.request("GET", "/v2/%s/manifests/%s" % (repo, d["digest"]))
                     self.assertEqual(g.status, 200, "referrers lists a missing manifest: %r" % g)
-                    self.assertEqual(digest_of(g.body), d["digest"])
+                    self.assertEqual(sha256(g.body), d["digest"])
                     self.assertEqual(d["size"], len(g.body))
                     self.assertEqual(d["mediaType"], g.header("content-type"))
                     m = g.json()
@@ -778,12 +773,8 @@ class ImageCrashTest(unittest.TestCase):
                 self.assertEqual(missing, set(), "201'd artifacts missing from referrers")
 
     def check_journal(self, load):
-        with open(os.path.join(self.reg.data, "journal", "events"), "rb") as f:
-            lines = f.read().split(b"\n")
-        self.assertEqual(lines[-1], b"", "journal ends in a torn line after later appends")
         seqs, events = [], set()
-        for line in lines[:-1]:
-            ev = json.loads(line)
+        for ev in self.journal():
             seqs.append(ev["seq"])
             events.add((ev.get("type"), ev["repo"], ev.get("digest"), ev.get("tag")))
         bad = [(a, b) for a, b in zip(seqs, seqs[1:]) if b <= a]

@@ -29,14 +29,12 @@ names, so every call is resolved to absolute paths.
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import FCGI_BIN, Registry, sha256  # noqa: E402
+from harness import Registry, sha256  # noqa: E402
 
 STRACE = shutil.which("strace")
 TRACE = ("fsync,fdatasync,rename,renameat,renameat2,write,writev,sendmsg,openat,openat2,mkdir,"
@@ -134,20 +132,20 @@ class TracedRegistry(unittest.TestCase):
             raise RuntimeError("strace is not installed (apt-get install strace)")
         cls.reg = Registry(threads=2)
         cls.trace_prefix = os.path.join(cls.reg.tmp, "strace")
-        cls.addClassCleanup(cls.stop_traced)
+        cls.addClassCleanup(cls.reg.stop)
         cls.reg.start(wrap=[STRACE, "-ff", "-tt", "-y", "-s", "400", "-e", "trace=" + TRACE,
                             "-o", cls.trace_prefix])
         cls.root = os.path.realpath(cls.reg.data)
         # The responder's threads, while they are alive (strace -ff names files by TID).
         cls.responder_tids = set()
-        for pid in cls.reg.fcgi_pids():
+        for pid in cls.reg.responder_pids():
             cls.responder_tids.update(int(t) for t in os.listdir("/proc/%d/task" % pid))
         if not cls.responder_tids:
             raise RuntimeError("no responder process under strace")
         cls.pushed = []  # (digest, repo, kind)
         cls.patches = []  # (uuid, end offset acknowledged)
         cls.do_pushes()
-        cls.stop_traced()
+        cls.reg.stop()  # lighttpd itself, then strace: with every trace file complete
         cls.threads = {}
         for name in os.listdir(cls.reg.tmp):
             if name.startswith("strace."):
@@ -156,23 +154,7 @@ class TracedRegistry(unittest.TestCase):
                     cls.threads[tid] = parse_thread(os.path.join(cls.reg.tmp, name))
 
     @classmethod
-    def stop_traced(cls):
-        """Stop lighttpd itself: SIGTERM to strace would only detach it and leave lighttpd
-        running. strace exits once its tracees have, with every trace file complete."""
-        if cls.reg.proc is None:
-            return
-        pid = cls.reg.lighttpd_pid()
-        if pid is not None and cls.reg.proc.poll() is None:
-            try:
-                os.kill(pid, signal.SIGTERM)
-                cls.reg.proc.wait(timeout=30)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-        cls.reg.stop()
-
-    @classmethod
     def tearDownClass(cls):
-        cls.stop_traced()
         cls.reg.cleanup()
 
     @staticmethod
@@ -188,8 +170,7 @@ class TracedRegistry(unittest.TestCase):
         # 1. monolithic POST ?digest=
         data = os.urandom(300 * 1024) + b"monolithic"
         d = sha256(data)
-        check(reg.request("POST", "/v2/%s/blobs/uploads/?digest=%s" % (repo, d), body=data,
-                          headers={"Content-Type": "application/octet-stream"}), 201)
+        check(reg.post_blob(repo, data, d), 201)
         cls.pushed.append((d, repo, "monolithic"))
 
         # 2. POST, PATCH, PATCH, PUT ?digest= with an empty body
@@ -401,8 +382,7 @@ class RetryAfterCrashTest(TracedRegistry):
             if kind == "blob-and-link-left":
                 cls.place(os.path.join(cls.reg.data, "repositories", repo, "_layers", "sha256",
                                        hexd))
-            check(reg.request("POST", "/v2/%s/blobs/uploads/?digest=%s" % (repo, d), body=data,
-                              headers={"Content-Type": "application/octet-stream"}), 201)
+            check(reg.post_blob(repo, data, d), 201)
             cls.pushed.append((d, repo, kind))
 
     def test_existing_blob_directory_synced_before_201(self):

@@ -2,7 +2,6 @@
 """SIGTERM: the standalone responder (fcgi.listen) stops accepting, finishes requests in
 flight within server.shutdown_timeout, and exits; a request stalled past the timeout does
 not keep it alive."""
-import hashlib
 import json
 import os
 import shutil
@@ -15,7 +14,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fcgi_client import Request, params_for  # noqa: E402
-from harness import FCGI_BIN  # noqa: E402
+from harness import FCGI_BIN, sha256  # noqa: E402
 
 
 class Standalone:
@@ -48,7 +47,7 @@ class ShutdownTest(unittest.TestCase):
         srv = Standalone("10s")
         try:
             data = os.urandom(1 << 20)
-            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            digest = sha256(data)
             req = Request(srv.sock, params_for("POST", "/v2/a/blobs/uploads/?digest=" + digest,
                                                len(data)))
             req.send_stdin(data[:len(data) // 2])
