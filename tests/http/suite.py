@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
-"""What the HTTP suites share: the spec's error codes, small encoders, unique ids, and the
-assertions every registry response is held to."""
+"""What the HTTP suites share: the spec's error codes, small encoders, unique ids and
+content, the assertions every registry response is held to, and their base class."""
 import hashlib
 import itertools
 import json
+import os
 import re
 import threading
+import time
 import unittest
 import urllib.parse
 
@@ -38,6 +40,17 @@ def next_id():
     """A number unique within this test process (names repositories, seeds content)."""
     with _ids_lock:
         return next(_ids)
+
+
+def unique_bytes(size, tag=""):
+    """Distinct, deterministic-per-call content of the given size."""
+    seed = ("%d:%s:%f:%d" % (next_id(), tag, time.time(), os.getpid())).encode()
+    out = bytearray()
+    block = hashlib.sha512(seed).digest()
+    while len(out) < size:
+        out += block
+        block = hashlib.sha512(block).digest()
+    return bytes(out[:size])
 
 
 class ResponseAssertions:
@@ -97,8 +110,10 @@ class RegistryPool:
         self.running.clear()
 
 
-class SharedRegistryTest(ResponseAssertions, unittest.TestCase):
-    """Base class: a registry of the module's pool (kind), requests and fresh names."""
+class RegistryTest(ResponseAssertions, unittest.TestCase):
+    """Base class of the HTTP suites: a registry of the module's pool (kind), requests and
+    fresh names; each suite's own helpers are in a subclass (test_blobs.BlobTest,
+    test_manifests.ManifestTest)."""
 
     pool = None
     kind = "main"
@@ -116,3 +131,8 @@ class SharedRegistryTest(ResponseAssertions, unittest.TestCase):
         """A fresh repository name for this test."""
         name = re.sub(r"[^a-z0-9]+", "-", self._testMethodName.lower()).strip("-")
         return "%s%d/%s/%s" % (self.repo_prefix, next_id(), name[:60], hint)
+
+    def assertNotFound(self, url, code):
+        """GET answers 404 with code, HEAD 404 with no body."""
+        self.assertError(self.req("GET", url), 404, code)
+        self.assertError(self.req("HEAD", url), 404, None, method="HEAD")

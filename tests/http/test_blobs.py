@@ -21,7 +21,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Registry, sha256  # noqa: E402
-from suite import API_VERSION, SPEC_CODES, RegistryPool, SharedRegistryTest, enc, next_id, sha512  # noqa: E402,F401
+from suite import API_VERSION, SPEC_CODES, RegistryPool, RegistryTest, enc, next_id, sha512, unique_bytes  # noqa: E402,F401
 
 # ---------------------------------------------------------------------------------------
 # Helpers
@@ -36,17 +36,6 @@ SECRET = b"OCTOSERVE-TEST-SECRET-7f3a9c"  # written next to (outside) the store
 
 
 
-
-
-def blob_bytes(size, tag=""):
-    """Distinct, deterministic-per-call content of the given size."""
-    seed = ("%d:%s:%f" % (next_id(), tag, time.time())).encode()
-    out = bytearray()
-    block = hashlib.sha512(seed).digest()
-    while len(out) < size:
-        out += block
-        block = hashlib.sha512(block).digest()
-    return bytes(out[:size])
 
 
 def pieces(data, sizes):
@@ -99,8 +88,8 @@ def tearDownModule():
     POOL.close()
 
 
-class RegistryTest(SharedRegistryTest):
-    """Base class: the shared registry plus assertion helpers."""
+class BlobTest(RegistryTest):
+    """Base class of this suite: the shared registry plus blob and upload helpers."""
 
     pool = POOL
     repo_prefix = "t"
@@ -117,8 +106,7 @@ class RegistryTest(SharedRegistryTest):
 
     def push(self, repo, data, digest=None):
         digest = digest or sha256(data)
-        r = self.req("POST", "/v2/%s/blobs/uploads/?digest=%s" % (repo, digest), body=data,
-                     headers={"Content-Type": "application/octet-stream"})
+        r = self.reg.post_blob(repo, data, digest)
         self.assertCreated(r, repo, digest)
         return digest
 
@@ -177,9 +165,7 @@ class RegistryTest(SharedRegistryTest):
         self.assertEqual(h.body, b"")
 
     def assertNoBlob(self, repo, digest):
-        url = self.blob_url(repo, digest)
-        self.assertError(self.req("GET", url), 404, "BLOB_UNKNOWN")
-        self.assertError(self.req("HEAD", url), 404, None, method="HEAD")
+        self.assertNotFound(self.blob_url(repo, digest), "BLOB_UNKNOWN")
 
     def assertNotInStore(self, digest):
         self.assertFalse(os.path.exists(self.store_path(digest)), "%s is in the store" % digest)
@@ -194,7 +180,7 @@ class RegistryTest(SharedRegistryTest):
 # end-1 and routing
 # ---------------------------------------------------------------------------------------
 
-class BaseAndRoutingTest(RegistryTest):
+class BaseAndRoutingTest(BlobTest):
     # (method, path, methods the resource allows)
     WRONG_METHODS = [
         ("POST", "/v2/", {"GET", "HEAD"}),
@@ -256,7 +242,7 @@ class BaseAndRoutingTest(RegistryTest):
 # end-2: GET / HEAD a blob
 # ---------------------------------------------------------------------------------------
 
-class BlobGetTest(RegistryTest):
+class BlobGetTest(BlobTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -285,7 +271,7 @@ class BlobGetTest(RegistryTest):
 
     def test_one_mib_blob(self):
         repo = self.repo()
-        data = blob_bytes(MIB + 17)
+        data = unique_bytes(MIB + 17)
         d = self.push(repo, data)
         self.assertBlob(repo, d, data)
 
@@ -323,7 +309,7 @@ class BlobGetTest(RegistryTest):
     def test_range_resume_large_blob(self):
         # containerd resumes a cut download with bytes=N- (doc/notes/real-clients.md 9).
         repo = self.repo()
-        data = blob_bytes(3 * MIB + 5)
+        data = unique_bytes(3 * MIB + 5)
         d = self.push(repo, data)
         n = 2 * MIB + 3
         r = self.req("GET", self.blob_url(repo, d), headers={"Range": "bytes=%d-" % n})
@@ -419,7 +405,7 @@ class BlobGetTest(RegistryTest):
     def test_name_at_limits_is_valid(self):
         for name in ["a" * 255, "a/" * 127 + "a", "a__b/c-----d/e.f/0"]:
             with self.subTest(name=name[:40]):
-                data = blob_bytes(10, name)
+                data = unique_bytes(10, name)
                 d = self.push(name, data)
                 self.assertBlob(name, d, data)
 
@@ -437,7 +423,7 @@ class BlobGetTest(RegistryTest):
 # Path traversal: nothing outside the store is ever read
 # ---------------------------------------------------------------------------------------
 
-class TraversalTest(RegistryTest):
+class TraversalTest(BlobTest):
     def _check(self, r, what):
         self.assertGreaterEqual(r.status, 400, "%s: %r" % (what, r))
         self.assertLess(r.status, 500, "%s: %r" % (what, r))
@@ -498,10 +484,10 @@ class TraversalTest(RegistryTest):
 # sha512
 # ---------------------------------------------------------------------------------------
 
-class Sha512Test(RegistryTest):
+class Sha512Test(BlobTest):
     def test_monolithic_sha512(self):
         repo = self.repo()
-        data = blob_bytes(70000)
+        data = unique_bytes(70000)
         d = sha512(data)
         r = self.req("POST", "/v2/%s/blobs/uploads/?digest=%s" % (repo, d), body=data)
         self.assertCreated(r, repo, d)
@@ -510,7 +496,7 @@ class Sha512Test(RegistryTest):
 
     def test_monolithic_sha512_encoded(self):
         repo = self.repo()
-        data = blob_bytes(100)
+        data = unique_bytes(100)
         d = sha512(data)
         r = self.req("POST", "/v2/%s/blobs/uploads/?digest=%s" % (repo, enc(d)), body=data)
         self.assertCreated(r, repo, d)
@@ -518,7 +504,7 @@ class Sha512Test(RegistryTest):
 
     def test_chunked_sha512(self):
         repo = self.repo()
-        data = blob_bytes(3 * MIB + 1)
+        data = unique_bytes(3 * MIB + 1)
         loc, uuid = self.start_upload(repo)
         r = self.req("PATCH", loc, body=data[:MIB], headers={"Content-Range": "0-%d" % (MIB - 1)})
         self.assertSession(r, 202, repo, MIB - 1, uuid)
@@ -531,7 +517,7 @@ class Sha512Test(RegistryTest):
 
     def test_sha512_wrong_digest(self):
         repo = self.repo()
-        data = blob_bytes(1000)
+        data = unique_bytes(1000)
         wrong = sha512(data + b"!")
         r = self.req("POST", "/v2/%s/blobs/uploads/?digest=%s" % (repo, wrong), body=data)
         self.assertError(r, 400, "DIGEST_INVALID")
@@ -542,7 +528,7 @@ class Sha512Test(RegistryTest):
 
     def test_same_bytes_both_algorithms(self):
         repo = self.repo()
-        data = blob_bytes(5000)
+        data = unique_bytes(5000)
         d256 = self.push(repo, data)
         d512 = self.push(repo, data, sha512(data))
         self.assertBlob(repo, d256, data)
@@ -550,7 +536,7 @@ class Sha512Test(RegistryTest):
 
     def test_mount_sha512(self):
         src, dst = self.repo("src"), self.repo("dst")
-        data = blob_bytes(512)
+        data = unique_bytes(512)
         d = self.push(src, data, sha512(data))
         r = self.req("POST", "/v2/%s/blobs/uploads/?mount=%s&from=%s" % (dst, d, src))
         self.assertCreated(r, dst, d)
@@ -561,7 +547,7 @@ class Sha512Test(RegistryTest):
 # end-4a / end-4b: POST
 # ---------------------------------------------------------------------------------------
 
-class UploadStartTest(RegistryTest):
+class UploadStartTest(BlobTest):
     def test_post_starts_session(self):
         repo = self.repo()
         r = self.req("POST", "/v2/%s/blobs/uploads/" % repo, headers={"Content-Length": "0"})
@@ -576,7 +562,7 @@ class UploadStartTest(RegistryTest):
 
     def test_monolithic_post(self):
         repo = self.repo()
-        data = blob_bytes(4097)
+        data = unique_bytes(4097)
         d = sha256(data)
         before = self.upload_dirs()
         r = self.req("POST", "/v2/%s/blobs/uploads/?digest=%s" % (repo, d), body=data,
@@ -592,7 +578,7 @@ class UploadStartTest(RegistryTest):
 
     def test_monolithic_post_digest_encoded(self):
         repo = self.repo()
-        data = blob_bytes(33)
+        data = unique_bytes(33)
         d = sha256(data)
         self.assertIn("%3A", enc(d))
         r = self.req("POST", "/v2/%s/blobs/uploads/?digest=%s" % (repo, enc(d)), body=data)
@@ -603,7 +589,7 @@ class UploadStartTest(RegistryTest):
         for q in ["?foo=bar&digest={d}", "?digest={d}&foo=bar", "?a=&digest={e}&b", "?x=%41&digest={e}"]:
             with self.subTest(query=q):
                 repo = self.repo()
-                data = blob_bytes(77, q)
+                data = unique_bytes(77, q)
                 d = sha256(data)
                 r = self.req("POST", "/v2/%s/blobs/uploads/%s" % (repo, q.format(d=d, e=enc(d))), body=data)
                 self.assertCreated(r, repo, d)
@@ -611,7 +597,7 @@ class UploadStartTest(RegistryTest):
 
     def test_monolithic_post_chunked_body(self):
         repo = self.repo()
-        data = blob_bytes(2 * MIB + 11)
+        data = unique_bytes(2 * MIB + 11)
         d = sha256(data)
         r = self.req("POST", "/v2/%s/blobs/uploads/?digest=%s" % (repo, d),
                      body=pieces(data, [100000, 7]), chunked=True)
@@ -620,7 +606,7 @@ class UploadStartTest(RegistryTest):
 
     def test_monolithic_post_wrong_digest(self):
         repo = self.repo()
-        data = blob_bytes(300)
+        data = unique_bytes(300)
         wrong = sha256(data + b"x")
         before = self.upload_dirs()
         r = self.req("POST", "/v2/%s/blobs/uploads/?digest=%s" % (repo, wrong), body=data)
@@ -654,11 +640,11 @@ class UploadStartTest(RegistryTest):
 # end-5, end-6, end-13: PATCH, PUT, GET status, DELETE a session
 # ---------------------------------------------------------------------------------------
 
-class UploadSessionTest(RegistryTest):
+class UploadSessionTest(BlobTest):
     def test_post_then_put_whole_body(self):
         # containerd: POST, then one PUT with the whole blob.
         repo = self.repo()
-        data = blob_bytes(MIB + 3)
+        data = unique_bytes(MIB + 3)
         loc, uuid = self.start_upload(repo)
         d = sha256(data)
         r = self.req("PUT", "%s?digest=%s" % (loc, d), body=data,
@@ -670,7 +656,7 @@ class UploadSessionTest(RegistryTest):
 
     def test_post_then_chunked_put(self):
         repo = self.repo()
-        data = blob_bytes(MIB + 999)
+        data = unique_bytes(MIB + 999)
         loc, _ = self.start_upload(repo)
         d = sha256(data)
         r = self.req("PUT", "%s?digest=%s" % (loc, enc(d)), body=pieces(data, [4096, 250000]), chunked=True)
@@ -679,7 +665,7 @@ class UploadSessionTest(RegistryTest):
 
     def test_patch_in_order_with_content_range(self):
         repo = self.repo()
-        data = blob_bytes(1000)
+        data = unique_bytes(1000)
         loc, uuid = self.start_upload(repo)
         r = self.req("PATCH", loc, body=data[:400],
                      headers={"Content-Range": "0-399", "Content-Type": "application/octet-stream"})
@@ -696,7 +682,7 @@ class UploadSessionTest(RegistryTest):
 
     def test_patch_out_of_order_416(self):
         repo = self.repo()
-        data = blob_bytes(30)
+        data = unique_bytes(30)
         loc, uuid = self.start_upload(repo)
         r = self.req("PATCH", loc, body=data[:10], headers={"Content-Range": "0-9"})
         self.assertSession(r, 202, repo, 9, uuid)
@@ -736,7 +722,7 @@ class UploadSessionTest(RegistryTest):
 
     def test_patch_without_content_range_appends(self):
         repo = self.repo()
-        data = blob_bytes(5000)
+        data = unique_bytes(5000)
         loc, uuid = self.start_upload(repo)
         r = self.req("PATCH", loc, body=data[:1234], headers={"Content-Range": "0-1233"})
         self.assertSession(r, 202, repo, 1233, uuid)
@@ -751,7 +737,7 @@ class UploadSessionTest(RegistryTest):
     def test_chunked_patch_several_mib(self):
         # podman/buildah: one chunked PATCH (no Content-Length), then an empty PUT.
         repo = self.repo()
-        data = blob_bytes(6 * MIB + 12345)
+        data = unique_bytes(6 * MIB + 12345)
         loc, uuid = self.start_upload(repo)
         half = 4 * MIB + 1
         r = self.req("PATCH", loc, body=pieces(data[:half], [65536, 1, 131071, 500000]), chunked=True)
@@ -768,7 +754,7 @@ class UploadSessionTest(RegistryTest):
         # skopeo: POST, one PATCH with the whole blob (Content-Length, no Content-Range),
         # empty PUT with ?digest= appended to the Location.
         repo = self.repo()
-        data = blob_bytes(2 * MIB)
+        data = unique_bytes(2 * MIB)
         loc, uuid = self.start_upload(repo)
         r = self.req("PATCH", loc, body=data, headers={"Content-Type": "application/octet-stream"})
         self.assertSession(r, 202, repo, len(data) - 1, uuid)
@@ -789,7 +775,7 @@ class UploadSessionTest(RegistryTest):
 
     def test_put_with_final_chunk_and_content_range(self):
         repo = self.repo()
-        data = blob_bytes(900)
+        data = unique_bytes(900)
         loc, uuid = self.start_upload(repo)
         self.assertSession(self.req("PATCH", loc, body=data[:500], headers={"Content-Range": "0-499"}),
                            202, repo, 499, uuid)
@@ -801,7 +787,7 @@ class UploadSessionTest(RegistryTest):
 
     def test_put_out_of_order_content_range_416(self):
         repo = self.repo()
-        data = blob_bytes(900)
+        data = unique_bytes(900)
         loc, uuid = self.start_upload(repo)
         self.req("PATCH", loc, body=data[:500], headers={"Content-Range": "0-499"})
         d = sha256(data)
@@ -815,7 +801,7 @@ class UploadSessionTest(RegistryTest):
 
     def test_put_wrong_digest(self):
         repo = self.repo()
-        data = blob_bytes(2000)
+        data = unique_bytes(2000)
         loc, uuid = self.start_upload(repo)
         self.req("PATCH", loc, body=data[:1000])
         wrong = sha256(b"something else")
@@ -853,7 +839,7 @@ class UploadSessionTest(RegistryTest):
         for q in ["?digest={e}", "?foo=1&digest={e}", "?digest={e}&foo=1", "?_state=abc%3D%3D&digest={d}"]:
             with self.subTest(query=q):
                 repo = self.repo()
-                data = blob_bytes(64, q)
+                data = unique_bytes(64, q)
                 d = sha256(data)
                 loc, _ = self.start_upload(repo)
                 r = self.req("PUT", loc + q.format(d=d, e=enc(d)), body=data)
@@ -911,7 +897,7 @@ class UploadSessionTest(RegistryTest):
 
     def test_upload_id_under_other_repository_404(self):
         repo, other = self.repo("mine"), self.repo("other")
-        data = blob_bytes(100)
+        data = unique_bytes(100)
         loc, uuid = self.start_upload(repo)
         self.req("PATCH", loc, body=data[:40])
         oloc = "/v2/%s/blobs/uploads/%s" % (other, uuid)
@@ -936,14 +922,14 @@ class UploadSessionTest(RegistryTest):
     def test_short_patch_body_stores_nothing(self):
         repo = self.repo()
         loc, uuid = self.start_upload(repo)
-        first = blob_bytes(5)
+        first = unique_bytes(5)
         self.assertSession(self.req("PATCH", loc, body=first), 202, repo, 4, uuid)
         raw_send_and_close(self.reg.port, self._raw_head("PATCH", loc, 1000) + b"0123456789")
         time.sleep(0.3)
         self.assertStatus(loc, repo, 4, uuid)
         self.assertNoBlob(repo, sha256(first + b"0123456789"))
         # The session still works from where it was.
-        rest = blob_bytes(20)
+        rest = unique_bytes(20)
         self.assertSession(self.req("PATCH", loc, body=rest), 202, repo, 24, uuid)
         d = sha256(first + rest)
         self.assertCreated(self.req("PUT", "%s?digest=%s" % (loc, d)), repo, d)
@@ -952,9 +938,9 @@ class UploadSessionTest(RegistryTest):
     def test_short_put_body_stores_nothing(self):
         repo = self.repo()
         loc, uuid = self.start_upload(repo)
-        first = blob_bytes(7)
+        first = unique_bytes(7)
         self.req("PATCH", loc, body=first)
-        full = first + blob_bytes(1000)
+        full = first + unique_bytes(1000)
         d = sha256(full)
         raw_send_and_close(self.reg.port, self._raw_head("PUT", "%s?digest=%s" % (loc, d), 1000) + full[7:17])
         time.sleep(0.3)
@@ -964,7 +950,7 @@ class UploadSessionTest(RegistryTest):
 
     def test_short_monolithic_post_stores_nothing(self):
         repo = self.repo()
-        data = blob_bytes(1000)
+        data = unique_bytes(1000)
         d = sha256(data)
         before = self.upload_dirs()
         raw_send_and_close(self.reg.port,
@@ -995,10 +981,10 @@ class UploadSessionTest(RegistryTest):
 # end-11: mount
 # ---------------------------------------------------------------------------------------
 
-class MountTest(RegistryTest):
+class MountTest(BlobTest):
     def setUp(self):
         self.src = self.repo("src")
-        self.data = blob_bytes(4321)
+        self.data = unique_bytes(4321)
         self.digest = self.push(self.src, self.data)
 
     def test_mount_from_linking_repo(self):
@@ -1104,10 +1090,10 @@ class MountTest(RegistryTest):
 # end-10: DELETE a blob
 # ---------------------------------------------------------------------------------------
 
-class BlobDeleteTest(RegistryTest):
+class BlobDeleteTest(BlobTest):
     def test_delete_then_404(self):
         repo = self.repo()
-        data = blob_bytes(500)
+        data = unique_bytes(500)
         d = self.push(repo, data)
         self.assertBlob(repo, d, data)
         r = self.req("DELETE", self.blob_url(repo, d))
@@ -1118,7 +1104,7 @@ class BlobDeleteTest(RegistryTest):
 
     def test_delete_only_unlinks_this_repo(self):
         a, b = self.repo("a"), self.repo("b")
-        data = blob_bytes(64)
+        data = unique_bytes(64)
         d = self.push(a, data)
         self.push(b, data)
         self.assertEqual(self.req("DELETE", self.blob_url(a, d)).status, 202)
@@ -1141,7 +1127,7 @@ class BlobDeleteTest(RegistryTest):
 
     def test_repush_after_delete(self):
         repo = self.repo()
-        data = blob_bytes(100)
+        data = unique_bytes(100)
         d = self.push(repo, data)
         self.assertEqual(self.req("DELETE", self.blob_url(repo, d)).status, 202)
         self.assertNoBlob(repo, d)
@@ -1149,12 +1135,12 @@ class BlobDeleteTest(RegistryTest):
         self.assertBlob(repo, d, data)
 
 
-class DeleteDisabledTest(RegistryTest):
+class DeleteDisabledTest(BlobTest):
     kind = "nodelete"
 
     def test_delete_405_unsupported(self):
         repo = self.repo()
-        data = blob_bytes(100)
+        data = unique_bytes(100)
         d = self.push(repo, data)
         r = self.req("DELETE", self.blob_url(repo, d))
         self.assertError(r, 405, "UNSUPPORTED")
@@ -1174,7 +1160,7 @@ class DeleteDisabledTest(RegistryTest):
 
     def test_push_pull_and_cancel_still_work(self):
         repo = self.repo()
-        data = blob_bytes(1000)
+        data = unique_bytes(1000)
         loc, uuid = self.start_upload(repo)
         self.assertSession(self.req("PATCH", loc, body=data), 202, repo, 999, uuid)
         r = self.req("DELETE", loc)  # cancelling an upload is not deleting content
@@ -1195,12 +1181,12 @@ def logged_requests(reg, uri):
     return [e for e in lines if e.get("msg") == "request" and e.get("uri") == uri]
 
 
-class SendfileTest(RegistryTest):
+class SendfileTest(BlobTest):
     """fcgi.sendfile = x-sendfile: lighttpd sends the file (the responder says so in its
     log); Range is then lighttpd's work, and must still come out right."""
 
     def test_get_takes_sendfile_path(self):
-        data = blob_bytes(300000, "sendfile")
+        data = unique_bytes(300000, "sendfile")
         d = self.reg.push_blob("sf/a", data)
         uri = "/v2/sf/a/blobs/" + d
         r = self.req("GET", uri)
@@ -1216,13 +1202,13 @@ class SendfileTest(RegistryTest):
         self.assertTrue(all(e["sendfile"] == 1 for e in logged), logged)
 
 
-class StreamingTest(RegistryTest):
+class StreamingTest(BlobTest):
     """fcgi.sendfile = none: the responder streams the bytes itself, ranges included."""
 
     kind = "stream"
 
     def test_get_streams_through_fastcgi(self):
-        data = blob_bytes(300000, "stream")
+        data = unique_bytes(300000, "stream")
         d = self.reg.push_blob("st/a", data)
         uri = "/v2/st/a/blobs/" + d
         r = self.req("GET", uri)
@@ -1269,7 +1255,7 @@ def largest_file(root):
     return biggest
 
 
-class LargeBodyTest(RegistryTest):
+class LargeBodyTest(BlobTest):
     """Big bodies through the front: a 100 MiB chunked PATCH works everywhere (lighttpd
     buffers chunked bodies); a 1 GiB push with a Content-Length reaches the responder while
     it is still being sent and leaves no full-size temporary file in any front."""
@@ -1321,7 +1307,7 @@ class LargeBodyTest(RegistryTest):
         self.assertLess(seen["front"], 64 << 20, "the front spooled the body to a temp file")
 
 
-class ConcurrencyTest(RegistryTest):
+class ConcurrencyTest(BlobTest):
     THREADS = 8
 
     def _worker(self, i, results):
@@ -1330,7 +1316,7 @@ class ConcurrencyTest(RegistryTest):
             reg = self.reg
             out = []
             # chunked: POST, chunked PATCH, PATCH with Content-Range, PUT
-            data = blob_bytes(MIB + 1000 * i + 1, "c%d" % i)
+            data = unique_bytes(MIB + 1000 * i + 1, "c%d" % i)
             r = reg.request("POST", "/v2/%s/blobs/uploads/" % repo)
             if r.status != 202:
                 raise AssertionError("POST %r" % r)
@@ -1348,7 +1334,7 @@ class ConcurrencyTest(RegistryTest):
                 raise AssertionError("PUT %r" % r)
             out.append((repo, d, data))
             # monolithic
-            data2 = blob_bytes(300000 + i, "m%d" % i)
+            data2 = unique_bytes(300000 + i, "m%d" % i)
             d2 = sha256(data2)
             r = reg.request("POST", "/v2/%s/blobs/uploads/?digest=%s" % (repo, d2), body=data2)
             if r.status != 201 or r.header("Docker-Content-Digest") != d2:

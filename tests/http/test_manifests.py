@@ -7,19 +7,17 @@ distribution-spec end-3, end-7, end-8a/8b, end-9, end-12a/12b, "Listing Referrer
 serves most tests; one with deletes disabled and one with storage.max_manifest_size = 1024
 serve the cases that need them. Run: python3 tests/http/test_manifests.py [-v] [Class[.test]]
 """
-import hashlib
 import json
 import os
 import re
 import sys
 import threading
-import time
 import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Registry, sha256  # noqa: E402
-from suite import API_VERSION, RegistryPool, SharedRegistryTest, enc, next_id, sha512  # noqa: E402,F401
+from suite import API_VERSION, RegistryPool, RegistryTest, enc, next_id, sha512, unique_bytes  # noqa: E402,F401
 
 # ---------------------------------------------------------------------------------------
 # Helpers
@@ -58,16 +56,6 @@ def dumps(obj):
 
 
 
-def unique_bytes(tag="", size=64):
-    seed = ("%d:%s:%f:%d" % (next_id(), tag, time.time(), os.getpid())).encode()
-    out = bytearray()
-    block = hashlib.sha512(seed).digest()
-    while len(out) < size:
-        out += block
-        block = hashlib.sha512(block).digest()
-    return bytes(out[:size])
-
-
 def descriptor(media_type, data, **extra):
     d = {"mediaType": media_type, "digest": sha256(data), "size": len(data)}
     d.update(extra)
@@ -85,21 +73,14 @@ def tearDownModule():
     POOL.close()
 
 
-class RegistryTest(SharedRegistryTest):
-    """Base class: the shared registry, content builders and assertion helpers."""
+class ManifestTest(RegistryTest):
+    """Base class of this suite: the shared registry, content builders and assertion helpers."""
 
     pool = POOL
     repo_prefix = "m"
 
     def murl(self, repo, ref):
         return "/v2/%s/manifests/%s" % (repo, ref)
-
-    def blob(self, repo, data):
-        digest = sha256(data)
-        r = self.req("POST", "/v2/%s/blobs/uploads/?digest=%s" % (repo, digest), body=data,
-                     headers={"Content-Type": "application/octet-stream"})
-        self.assertEqual(r.status, 201, r)
-        return digest
 
     def put(self, repo, ref, body, ctype=OCI_MANIFEST, chunked=False, headers=None):
         h = {} if ctype is None else {"Content-Type": ctype}
@@ -122,13 +103,13 @@ class RegistryTest(SharedRegistryTest):
         layer_type = layer_type or (DOCKER_LAYER if docker else OCI_LAYER)
         config = dumps({"architecture": "amd64", "os": "linux",
                         "rootfs": {"type": "layers", "diff_ids": []},
-                        "nonce": unique_bytes("c", 8).hex()})
-        self.blob(repo, config)
+                        "nonce": unique_bytes(8, "c").hex()})
+        self.reg.push_blob(repo, config)
         m = {"schemaVersion": 2, "mediaType": media_type,
              "config": descriptor(config_type, config), "layers": []}
         for i in range(layers):
-            data = unique_bytes("layer%d" % i, 100 + i)
-            self.blob(repo, data)
+            data = unique_bytes(100 + i, "layer%d" % i)
+            self.reg.push_blob(repo, data)
             m["layers"].append(descriptor(layer_type, data))
         m.update(extra)
         return m
@@ -139,10 +120,10 @@ class RegistryTest(SharedRegistryTest):
         if config_type == EMPTY_TYPE:
             cdata = EMPTY_DATA
         else:
-            cdata = dumps({"kind": config_type, "n": unique_bytes("a", 4).hex()})
-        self.blob(repo, cdata)
-        payload = unique_bytes("artifact", 50)
-        self.blob(repo, payload)
+            cdata = dumps({"kind": config_type, "n": unique_bytes(4, "a").hex()})
+        self.reg.push_blob(repo, cdata)
+        payload = unique_bytes(50, "artifact")
+        self.reg.push_blob(repo, payload)
         m = {"schemaVersion": 2}
         if media_in_body:
             m["mediaType"] = OCI_MANIFEST
@@ -192,8 +173,7 @@ class RegistryTest(SharedRegistryTest):
         self.assertEqual(int(r.header("Content-Length")), len(body), r)
 
     def assertGone(self, repo, ref):
-        self.assertError(self.req("GET", self.murl(repo, ref)), 404, "MANIFEST_UNKNOWN")
-        self.assertError(self.req("HEAD", self.murl(repo, ref)), 404, None, method="HEAD")
+        self.assertNotFound(self.murl(repo, ref), "MANIFEST_UNKNOWN")
 
     def tags(self, repo, query=""):
         r = self.req("GET", "/v2/%s/tags/list%s" % (repo, query))
@@ -240,16 +220,14 @@ class RegistryTest(SharedRegistryTest):
         return doc["manifests"], r
 
     def journal(self):
-        path = os.path.join(self.reg.data, "journal", "events")
-        with open(path, "rb") as f:
-            return [json.loads(line) for line in f.read().splitlines()]
+        return [json.loads(line) for line in self.reg.journal_lines() if line]
 
 
 # ---------------------------------------------------------------------------------------
 # PUT / GET / HEAD
 # ---------------------------------------------------------------------------------------
 
-class TestPushPull(RegistryTest):
+class TestPushPull(ManifestTest):
 
     def check_media_type(self, media_type, body_fn):
         for by in ("tag", "digest"):
@@ -408,14 +386,13 @@ class TestPushPull(RegistryTest):
     def test_manifest_not_visible_in_other_repository(self):
         repo, other = self.repo("a"), self.repo("b")
         d, b = self.pushed_image(repo, "t")
-        self.blob(other, b"x")  # other exists as a repository of blobs
-        self.assertError(self.req("GET", self.murl(other, d)), 404, "MANIFEST_UNKNOWN")
-        self.assertError(self.req("HEAD", self.murl(other, d)), 404, None, method="HEAD")
+        self.reg.push_blob(other, b"x")  # other exists as a repository of blobs
+        self.assertGone(other, d)
 
     def test_foreign_layer_with_urls_need_not_be_present(self):
         repo = self.repo()
         m = self.image(repo, DOCKER_MANIFEST)
-        foreign = unique_bytes("foreign", 300)
+        foreign = unique_bytes(300, "foreign")
         m["layers"].append(descriptor(DOCKER_FOREIGN, foreign,
                                       urls=["https://example.invalid/layer.tar.gz"]))
         body = dumps(m)
@@ -434,11 +411,11 @@ class TestPushPull(RegistryTest):
         self.assertManifest(repo, "big", body, OCI_MANIFEST, accepts=[None])
 
 
-class TestSubject(RegistryTest):
+class TestSubject(ManifestTest):
 
     def test_subject_missing_is_accepted_with_oci_subject(self):
         repo = self.repo()
-        ghost = dumps({"ghost": unique_bytes("g", 8).hex()})
+        ghost = dumps({"ghost": unique_bytes(8, "g").hex()})
         subject = descriptor(OCI_MANIFEST, ghost)
         body = dumps(self.artifact(repo, subject=subject))
         r = self.put(repo, sha256(body), body)
@@ -479,7 +456,7 @@ class TestSubject(RegistryTest):
         self.assertError(self.req("GET", self.murl(repo, "bad")), 404, "MANIFEST_UNKNOWN")
 
 
-class TestPutErrors(RegistryTest):
+class TestPutErrors(ManifestTest):
 
     def invalid(self, repo, body, ctype=OCI_MANIFEST, code="MANIFEST_INVALID", status=400):
         """The PUT fails (by tag and by digest) and leaves nothing behind."""
@@ -633,21 +610,21 @@ class TestPutErrors(RegistryTest):
 
     def test_blob_missing_from_this_repository(self):
         repo, other = self.repo("this"), self.repo("other")
-        cfg = dumps({"config": unique_bytes("cfg", 8).hex()})
-        layer = unique_bytes("layer", 200)
-        self.blob(other, cfg)
-        self.blob(other, layer)
+        cfg = dumps({"config": unique_bytes(8, "cfg").hex()})
+        layer = unique_bytes(200, "layer")
+        self.reg.push_blob(other, cfg)
+        self.reg.push_blob(other, layer)
         m = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
              "config": descriptor(OCI_CONFIG, cfg), "layers": [descriptor(OCI_LAYER, layer)]}
         body = dumps(m)
         self.push(other, "there", body)  # fine where the blobs are
         self.invalid(repo, body, code="MANIFEST_BLOB_UNKNOWN", status=404)
-        self.blob(repo, cfg)  # config now here, layer still not
+        self.reg.push_blob(repo, cfg)  # config now here, layer still not
         self.invalid(repo, body, code="MANIFEST_BLOB_UNKNOWN", status=404)
-        self.blob(repo, layer)
+        self.reg.push_blob(repo, layer)
         self.push(repo, "here", body)
         # a layer unknown to the whole registry
-        m["layers"].append(descriptor(OCI_LAYER, unique_bytes("nowhere", 10)))
+        m["layers"].append(descriptor(OCI_LAYER, unique_bytes(10, "nowhere")))
         self.invalid(repo, dumps(m), code="MANIFEST_BLOB_UNKNOWN", status=404)
         # same for a docker manifest
         dm = self.image(other, DOCKER_MANIFEST)
@@ -664,8 +641,8 @@ class TestPutErrors(RegistryTest):
                 {"mediaType": child_type, "digest": d, "size": len(b)}]})
             self.invalid(repo, idx, media, code="MANIFEST_BLOB_UNKNOWN", status=404)
         # a blob (not a manifest) of this repository is no child manifest
-        layer = unique_bytes("l", 30)
-        self.blob(repo, layer)
+        layer = unique_bytes(30, "l")
+        self.reg.push_blob(repo, layer)
         idx = dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
             {"mediaType": OCI_MANIFEST, "digest": sha256(layer), "size": len(layer)}]})
         self.invalid(repo, idx, OCI_INDEX, code="MANIFEST_BLOB_UNKNOWN", status=404)
@@ -693,7 +670,7 @@ class TestPutErrors(RegistryTest):
             self.assertError(r, 400, {"DIGEST_INVALID", "MANIFEST_INVALID"}, method="PUT")
 
 
-class TestManifestSizeLimit(RegistryTest):
+class TestManifestSizeLimit(ManifestTest):
     kind = "small"
 
     def sized(self, repo, size):
@@ -734,7 +711,7 @@ class TestManifestSizeLimit(RegistryTest):
 # GET errors
 # ---------------------------------------------------------------------------------------
 
-class TestGetErrors(RegistryTest):
+class TestGetErrors(ManifestTest):
 
     def test_unknown_tag_and_digest(self):
         repo = self.repo()
@@ -754,7 +731,7 @@ class TestGetErrors(RegistryTest):
 
     def test_blob_digest_is_not_a_manifest(self):
         repo = self.repo()
-        d = self.blob(repo, unique_bytes("b", 40))
+        d = self.reg.push_blob(repo, unique_bytes(40, "b"))
         self.assertError(self.req("GET", self.murl(repo, d)), 404, "MANIFEST_UNKNOWN")
 
     def test_invalid_tag_characters(self):
@@ -798,7 +775,7 @@ class TestGetErrors(RegistryTest):
 # Tags list
 # ---------------------------------------------------------------------------------------
 
-class TestTagsList(RegistryTest):
+class TestTagsList(ManifestTest):
 
     def tagged_repo(self, tags):
         repo = self.repo()
@@ -900,7 +877,7 @@ class TestTagsList(RegistryTest):
 # Catalog
 # ---------------------------------------------------------------------------------------
 
-class TestCatalog(RegistryTest):
+class TestCatalog(ManifestTest):
 
     def catalog(self, query=""):
         r = self.req("GET", "/v2/_catalog" + query)
@@ -918,7 +895,7 @@ class TestCatalog(RegistryTest):
         for n in names:
             self.pushed_image(n, "t")
         blob_only = prefix + "/blobonly"
-        self.blob(blob_only, b"blob only")
+        self.reg.push_blob(blob_only, b"blob only")
         full, r = self.catalog()
         self.assertIsNone(r.header("Link"), r)
         self.assertEqual(full, sorted(full))
@@ -951,7 +928,7 @@ class TestCatalog(RegistryTest):
 # Referrers
 # ---------------------------------------------------------------------------------------
 
-class TestReferrers(RegistryTest):
+class TestReferrers(ManifestTest):
 
     def setup_referrers(self):
         repo = self.repo()
@@ -1096,7 +1073,7 @@ class TestReferrers(RegistryTest):
 # Deletes
 # ---------------------------------------------------------------------------------------
 
-class TestDeletes(RegistryTest):
+class TestDeletes(ManifestTest):
 
     def delete(self, repo, ref):
         r = self.req("DELETE", self.murl(repo, ref))
@@ -1213,7 +1190,7 @@ class TestDeletes(RegistryTest):
         self.assertEqual([x["digest"] for x in self.referrers(repo, s2d)[0]], [d2])
 
 
-class TestDeletesDisabled(RegistryTest):
+class TestDeletesDisabled(ManifestTest):
     kind = "nodelete"
 
     def test_405_unsupported(self):
@@ -1234,7 +1211,7 @@ class TestDeletesDisabled(RegistryTest):
 # Journal
 # ---------------------------------------------------------------------------------------
 
-class TestJournal(RegistryTest):
+class TestJournal(ManifestTest):
 
     def test_events(self):
         repo = self.repo()
@@ -1264,7 +1241,7 @@ class TestJournal(RegistryTest):
 # Concurrency
 # ---------------------------------------------------------------------------------------
 
-class TestConcurrency(RegistryTest):
+class TestConcurrency(ManifestTest):
 
     def test_parallel_pushes_same_repo(self):
         repo = self.repo()
