@@ -12,7 +12,9 @@ top=$(pwd)
 
 # What the build and the quick start use, by Debian package; `check` adds what the tests
 # and `make bench` use: the real clients (tests/clients/PACKAGES), nginx and Apache as
-# fronts, strace for the durability test, the benchmark's tools (tests/bench/PACKAGES).
+# fronts, strace for the durability and fault tests, binutils' readelf and nm for the house
+# tests, the benchmark's tools (tests/bench/PACKAGES). The sanitizer build uses gcc's
+# libasan and libubsan, which build-essential brings.
 PACKAGES="build-essential autoconf automake libtool pkg-config
 libfcgi-dev libssl-dev libjansson-dev uuid-dev libcmocka-dev
 lighttpd python3 curl procps"
@@ -83,11 +85,22 @@ serve() {
 	exec lighttpd -D -f "$conf"
 }
 
+# The unit and HTTP suites again under ASan, LeakSanitizer and UBSan, in a copy of the tree
+# (a tree configured in place refuses a second configure): make check-sanitized.
+check_sanitized() {
+	dir=$top/build-sanitizers
+	rm -rf "$dir"
+	make distdir distdir="$dir" >/dev/null
+	(cd "$dir" && ./configure --enable-sanitizers --enable-werror >/dev/null &&
+		make -j"$(nproc)" >/dev/null && make check-sanitized -j"$(nproc)" VERBOSE=1)
+}
+
 check() {
 	PACKAGES="$PACKAGES $TEST_PACKAGES"
 	install_packages
 	build
 	make check -j"$(nproc)" VERBOSE=1
+	check_sanitized
 }
 
 case ${1:-} in

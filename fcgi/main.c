@@ -21,6 +21,10 @@
 #include "log.h"
 #include "registry.h"
 
+#ifdef OCTO_SANITIZERS
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #define MAX_HEADERS 64
 #define IO_CHUNK (64 * 1024) /* FCGX_GetStr blocks until it has this many bytes */
 
@@ -385,6 +389,9 @@ int main(int argc, char **argv)
 	}
 	pthread_mutex_unlock(&srv.lock);
 	/* Threads still in a request past the deadline are abandoned: their sessions stay
-	 * resumable on disk. */
+	 * resumable on disk. _exit skips LeakSanitizer's check at exit: run it here. */
+#ifdef OCTO_SANITIZERS
+	__lsan_do_leak_check();
+#endif
 	_exit(0);
 }

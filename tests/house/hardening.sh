@@ -1,0 +1,18 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# The responder is built hardened (configure.ac): a read-only GOT resolved at start
+# (relro, now), the stack protector, and fortified libc calls (not in sanitizer builds,
+# which leave _FORTIFY_SOURCE out).
+set -eu
+bin=$OCTOSERVE_BUILDDIR/fcgi/octoserve-fcgi
+fail=0
+readelf -lW "$bin" | grep -q GNU_RELRO || { echo "FAIL: no GNU_RELRO segment"; fail=1; }
+readelf -dW "$bin" | grep -Eq 'BIND_NOW|Flags:.* NOW' || { echo "FAIL: not linked with -z now"; fail=1; }
+nm -D "$bin" | grep -q ' __stack_chk_fail' || { echo "FAIL: no stack protector"; fail=1; }
+if grep -q '^#define OCTO_SANITIZERS' "$OCTOSERVE_BUILDDIR/autoconfig.h"; then
+	echo "sanitizer build: _FORTIFY_SOURCE not expected"
+else
+	nm -D "$bin" | grep -Eq ' __[a-z]+_chk' || { echo "FAIL: no fortified calls"; fail=1; }
+fi
+[ $fail = 0 ] && echo "hardened: relro, now, stack protector, fortify"
+exit $fail
