@@ -432,6 +432,28 @@ class TraversalTest(BlobTest):
         self.assertNotIn(b'"storage"', r.body, what)  # octoserve.json
         self.assertIsNone(r.header("X-Sendfile"), what)
 
+    def test_planted_symlink_is_not_followed(self):
+        """A blob file replaced by a symlink to a file outside the store (a bad restore, a
+        hostile writer): neither the responder nor the front (told not to follow links in
+        contrib/) serves the target, by X-Sendfile, X-Accel-Redirect or streaming."""
+        repo = self.repo()
+        data = b"planted-link-%d" % next_id()
+        d = self.reg.push_blob(repo, data)
+        outside = os.path.join(self.reg.tmp, "outside-%s.txt" % d[7:19])
+        with open(outside, "wb") as f:
+            f.write(SECRET)
+        blob = os.path.join(self.reg.data, "blobs", "sha256", d[7:9], d[7:])
+        os.unlink(blob)
+        os.symlink(outside, blob)
+        for method in ("GET", "HEAD"):
+            r = self.req(method, "/v2/%s/blobs/%s" % (repo, d))
+            self.assertEqual(r.status, 500, r)
+            self.assertNotIn(SECRET, r.body)
+            self.assertIsNone(r.header("X-Sendfile"))
+        r = self.req("GET", "/v2/%s/blobs/%s" % (repo, d), headers={"Range": "bytes=0-3"})
+        self.assertNotIn(SECRET[:4], r.body)
+        self.assertEqual(r.status, 500, r)
+
     def test_traversal_in_paths(self):
         d = sha256(b"x")
         paths = [
