@@ -1,3 +1,8 @@
 #!/bin/sh
-# Replay the manifest fuzz corpus with deterministic mutations (see tests/fuzz/replay.c).
-exec "$OCTOSERVE_BUILDDIR/tests/fuzz/fuzz_manifest" "$OCTOSERVE_SRCDIR"/tests/fuzz/corpus/manifest/*
+# Replay the manifest fuzz corpus and every regression (tests/fuzz/regressions/manifest), then the
+# same inputs under a fixed number of deterministic mutations (tests/fuzz/replay.c).
+set -eu
+dir=$OCTOSERVE_SRCDIR/tests/fuzz
+set -- "$dir"/corpus/manifest/*
+[ -d "$dir/regressions/manifest" ] && set -- "$@" "$dir"/regressions/manifest/*
+FUZZ_ROUNDS=${FUZZ_ROUNDS:-2000} exec "$OCTOSERVE_BUILDDIR/tests/fuzz/fuzz_manifest" "$@"
