@@ -79,10 +79,6 @@ static int journal_last_seq(int fd, uint64_t *seq)
 		return -1;
 	line = memrchr(tail, '\n', (size_t)(end - tail));
 	line = line == NULL ? tail : line + 1;
-	if (line == tail && start != 0) { /* the last line is longer than any of ours */
-		errno = EINVAL;
-		return -1;
-	}
 	if (octo_journal_parse_seq(line, (size_t)(end - line), seq) != 0) {
 		errno = EINVAL;
 		return -1;

@@ -148,10 +148,11 @@ static void test_symlinked_blob(void **state)
 {
 	struct tu_registry *t = *state;
 	const char *d = tu_push(t, "sl", "secret-free content");
-	const char *blob = at(t, "blobs/sha256/%.2s/%s", d + 7, d + 7);
-	const char *outside = at(t, "outside");
 	struct octo_response resp;
-	char uri[256];
+	char uri[256], blob[PATH_MAX], outside[PATH_MAX];
+
+	snprintf(blob, sizeof(blob), "%s", at(t, "blobs/sha256/%.2s/%s", d + 7, d + 7));
+	snprintf(outside, sizeof(outside), "%s", at(t, "outside"));
 
 	tu_write_file(outside, "not in the store", 16);
 	assert_int_equal(unlink(blob), 0);
@@ -165,6 +166,19 @@ static void test_symlinked_blob(void **state)
 	assert_null(octo_response_header(&resp, "X-Sendfile"));
 	octo_response_cleanup(&resp);
 	t->cfg.fcgi.sendfile = OCTO_SENDFILE_NONE;
+	/* a relative link to another blob, inside the store: one digest would serve another's
+	 * bytes */
+	{
+		const char *other = tu_push(t, "sl", "other content");
+		char target[PATH_MAX];
+		snprintf(target, sizeof(target), "../%.2s/%s", other + 7, other + 7);
+		assert_int_equal(unlink(blob), 0);
+		if (strncmp(other + 7, d + 7, 2) == 0)
+			snprintf(target, sizeof(target), "%s", other + 7);
+		assert_int_equal(symlink(target, blob), 0);
+		expect(t, "GET", uri, 500, "UNKNOWN");
+		expect(t, "HEAD", uri, 500, NULL);
+	}
 	/* a directory where the file should be */
 	assert_int_equal(unlink(blob), 0);
 	assert_int_equal(mkdir(blob, 0755), 0);
@@ -231,8 +245,8 @@ static void test_damaged_upload_state(void **state)
 		case 0: /* the hash state's block position: num = 100000 */
 			bad[n - 4] = (char)0xa0, bad[n - 3] = (char)0x86, bad[n - 2] = 0x01;
 			break;
-		case 1: /* an offset the hash state does not cover */
-			bad[8] = 11;
+		case 1: /* an offset other than the length the hash state covers */
+			bad[8] = 4;
 			break;
 		case 2: /* the old format, OpenSSL's struct dumped as it was */
 			memcpy(bad, "OCTOUPL1", 8);
@@ -260,10 +274,10 @@ static void test_damaged_upload_state(void **state)
 	assert_int_equal(truncate(at(t, "uploads/%s/data", id), 4), 0);
 	assert_int_equal(octo_upload_open(s, "up", id, strlen(id), &u),
 			 OCTO_ERR_BLOB_UPLOAD_UNKNOWN);
-	/* the session directory a symlink to a good copy elsewhere */
+	/* the session directory a (relative) symlink to a good copy elsewhere in the store */
 	assert_int_equal(truncate(at(t, "uploads/%s/data", id), 10), 0);
 	assert_int_equal(rename(at(t, "uploads/%s", id), at(t, "elsewhere")), 0);
-	assert_int_equal(symlink(at(t, "elsewhere"), at(t, "uploads/%s", id)), 0);
+	assert_int_equal(symlink("../elsewhere", at(t, "uploads/%s", id)), 0);
 	assert_int_not_equal(octo_upload_open(s, "up", id, strlen(id), &u), OCTO_OK);
 	assert_int_equal(rename(at(t, "elsewhere"), at(t, "uploads/%s", id)) == 0 ||
 				 (unlink(at(t, "uploads/%s", id)) == 0 &&
