@@ -137,7 +137,8 @@ void octo_api_upload_status(struct octo_registry *reg, struct octo_route *rt,
 			    struct octo_response *resp)
 {
 	struct octo_upload *u;
-	enum octo_err err = octo_upload_open(reg->store, rt->name, rt->tail, rt->tail_len, &u);
+	enum octo_err err = octo_upload_open(reg->store, rt->name, rt->tail, rt->tail_len,
+					     OCTO_UPLOAD_READ, &u);
 
 	if (err != OCTO_OK)
 		return octo_response_error(resp, err, NULL);
@@ -166,7 +167,8 @@ void octo_api_upload_patch(struct octo_registry *reg, struct octo_route *rt,
 			   struct octo_response *resp)
 {
 	struct octo_upload *u;
-	enum octo_err err = octo_upload_open(reg->store, rt->name, rt->tail, rt->tail_len, &u);
+	enum octo_err err = octo_upload_open(reg->store, rt->name, rt->tail, rt->tail_len,
+					     OCTO_UPLOAD_WRITE, &u);
 
 	if (err != OCTO_OK)
 		return octo_response_error(resp, err, NULL);
@@ -189,7 +191,8 @@ void octo_api_upload_put(struct octo_registry *reg, struct octo_route *rt,
 	enum octo_err err = query_digest(rt, &d);
 
 	if (err == OCTO_OK)
-		err = octo_upload_open(reg->store, rt->name, rt->tail, rt->tail_len, &u);
+		err = octo_upload_open(reg->store, rt->name, rt->tail, rt->tail_len,
+				       OCTO_UPLOAD_WRITE, &u);
 	if (err != OCTO_OK)
 		return octo_response_error(resp, err, NULL);
 	err = check_content_range(rt, u);
@@ -206,7 +209,8 @@ void octo_api_upload_delete(struct octo_registry *reg, struct octo_route *rt,
 			    struct octo_response *resp)
 {
 	struct octo_upload *u;
-	enum octo_err err = octo_upload_open(reg->store, rt->name, rt->tail, rt->tail_len, &u);
+	enum octo_err err = octo_upload_open(reg->store, rt->name, rt->tail, rt->tail_len,
+					     OCTO_UPLOAD_WRITE, &u);
 
 	(void)reg;
 	if (err == OCTO_OK) {

@@ -45,6 +45,8 @@ static const struct err_row err_table[OCTO_ERR__COUNT] = {
 	[OCTO_ERR_IO] = {500, "UNKNOWN", "storage error"},
 	[OCTO_ERR_NOMEM] = {500, "UNKNOWN", "out of memory"},
 	[OCTO_ERR_CONFIG] = {500, "UNKNOWN", "configuration error"},
+	[OCTO_ERR_SESSION_BUSY] = {429, "TOOMANYREQUESTS",
+				   "upload session busy: another request is writing to it"},
 };
 
 static const struct err_row *err_row(enum octo_err err)

@@ -32,6 +32,7 @@ enum octo_err {
 	OCTO_ERR_IO,                  /* 500 UNKNOWN: the store failed (disk full, permissions) */
 	OCTO_ERR_NOMEM,               /* 500 UNKNOWN */
 	OCTO_ERR_CONFIG,              /* configuration error (never an HTTP reply) */
+	OCTO_ERR_SESSION_BUSY,        /* 429 TOOMANYREQUESTS: another request writes the session */
 	OCTO_ERR__COUNT
 };
 

@@ -69,4 +69,6 @@ void octo_response_error(struct octo_response *resp, enum octo_err err, const ch
 	if (detail != NULL)
 		resp->error_detail = strdup(detail);
 	octo_response_add_header(resp, "Content-Type", "application/json");
+	if (resp->status == 429) /* RFC 6585 4: say when to come back */
+		octo_response_add_header(resp, "Retry-After", "1");
 }

@@ -163,9 +163,12 @@ static enum octo_err lock_data(struct octo_upload *u)
 	struct stat a, b;
 	int fd;
 
-	while (flock(u->fd, LOCK_EX) != 0)
+	while (flock(u->fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno == EWOULDBLOCK)
+			return OCTO_ERR_SESSION_BUSY;
 		if (errno != EINTR)
 			return octo_fs_error(errno);
+	}
 	if (fstat(u->fd, &a) != 0)
 		return octo_fs_error(errno);
 	fd = octo_store_openat(u->store, u->data_path, O_PATH, 0);
@@ -225,10 +228,10 @@ fail:
 }
 
 enum octo_err octo_upload_open(struct octo_store *s, const char *repo, const char *id,
-			       size_t id_len, struct octo_upload **out)
+			       size_t id_len, enum octo_upload_mode mode, struct octo_upload **out)
 {
 	struct octo_upload *u;
-	enum octo_err err;
+	enum octo_err err = OCTO_OK;
 	char idz[OCTO_UPLOAD_ID_LEN + 1];
 	uint64_t size;
 
@@ -241,12 +244,15 @@ enum octo_err octo_upload_open(struct octo_store *s, const char *repo, const cha
 	if (u == NULL)
 		return OCTO_ERR_NOMEM;
 	u->persist = 1;
-	err = octo_store_open_file(s, u->data_path, O_RDWR, OCTO_ERR_BLOB_UPLOAD_UNKNOWN, &u->fd,
-				   NULL);
-	if (err == OCTO_OK)
-		err = lock_data(u);
-	if (err == OCTO_OK)
-		err = state_load(u);
+	if (mode == OCTO_UPLOAD_WRITE) {
+		err = octo_store_open_file(s, u->data_path, O_RDWR, OCTO_ERR_BLOB_UPLOAD_UNKNOWN,
+					   &u->fd, NULL);
+		if (err == OCTO_OK)
+			err = lock_data(u);
+	}
+	/* The state file is replaced atomically, so a reader without the lock sees the
+	 * offset of the last append that finished. */
+	err = err == OCTO_OK || mode == OCTO_UPLOAD_READ ? state_load(u) : err;
 	if (err != OCTO_OK)
 		goto fail;
 	/* The state's offset is always backed by data; a shorter file is damaged. */
@@ -256,7 +262,7 @@ enum octo_err octo_upload_open(struct octo_store *s, const char *repo, const cha
 	if (err != OCTO_OK)
 		goto fail;
 	/* Bytes past the committed offset are from a request that never finished. */
-	if (ftruncate(u->fd, (off_t)u->offset) != 0) {
+	if (mode == OCTO_UPLOAD_WRITE && ftruncate(u->fd, (off_t)u->offset) != 0) {
 		err = octo_fs_error(errno);
 		goto fail;
 	}

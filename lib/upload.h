@@ -24,10 +24,17 @@ struct octo_upload;
  * request (no state file is written). The session is locked until octo_upload_close. */
 enum octo_err octo_upload_create(struct octo_store *s, const char *repo, int persist,
 				 struct octo_upload **out);
-/* Open and lock an existing session; OCTO_ERR_BLOB_UPLOAD_UNKNOWN if id is malformed,
- * absent, or belongs to another repository. */
+enum octo_upload_mode {
+	OCTO_UPLOAD_READ, /* the durable offset only (a status request): no lock, no waiting */
+	OCTO_UPLOAD_WRITE /* to append, commit or cancel: the session's lock, without waiting */
+};
+
+/* Open an existing session; OCTO_ERR_BLOB_UPLOAD_UNKNOWN if id is malformed, absent, or
+ * belongs to another repository. For OCTO_UPLOAD_WRITE, OCTO_ERR_SESSION_BUSY when another
+ * request holds the session: nothing ever waits on a lock a stalled request may hold for as
+ * long as its body takes. */
 enum octo_err octo_upload_open(struct octo_store *s, const char *repo, const char *id,
-			       size_t id_len, struct octo_upload **out);
+			       size_t id_len, enum octo_upload_mode mode, struct octo_upload **out);
 const char *octo_upload_id(const struct octo_upload *u);
 uint64_t octo_upload_offset(const struct octo_upload *u);
 /* Append the whole body at the current offset, hashing as it goes, then persist the new

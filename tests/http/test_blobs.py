@@ -663,6 +663,55 @@ class UploadStartTest(BlobTest):
 # ---------------------------------------------------------------------------------------
 
 class UploadSessionTest(BlobTest):
+    def test_busy_session_never_waits(self):
+        """A PATCH whose body trickles in holds its session. Status requests are answered
+        from the durable offset without waiting, even while clients drop them; another
+        writer is told at once (429 TOOMANYREQUESTS with Retry-After) instead of taking a
+        thread until the body ends; the registry stays responsive; the slow PATCH then
+        completes."""
+        repo = self.repo()
+        loc = self.req("POST", "/v2/%s/blobs/uploads/" % repo).header("Location")
+        data = b"slow-body-%d-" % next_id() + b"x" * 40
+        slow = socket.create_connection(("127.0.0.1", self.reg.port))
+        try:
+            slow.sendall(("PATCH %s HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n"
+                          "Content-Type: application/octet-stream\r\nContent-Range: 0-%d\r\n\r\n"
+                          % (loc, len(data), len(data) - 1)).encode() + data[:5])
+            deadline = time.time() + 10
+            while True:  # until the responder holds the session
+                # out of order, so that it writes nothing if it gets there first (416)
+                r = self.req("PATCH", loc, body=b"y", headers={"Content-Range": "100-100"})
+                if r.status == 429 or time.time() > deadline:
+                    break
+                time.sleep(0.05)
+            self.assertError(r, 429, "TOOMANYREQUESTS", "PATCH")
+            self.assertEqual(r.header("Retry-After"), "1")
+            for _ in range(8):  # clients that give up on a status request
+                c = socket.create_connection(("127.0.0.1", self.reg.port))
+                c.sendall(("GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % loc).encode())
+                c.settimeout(0.2)
+                try:
+                    c.recv(1)
+                except socket.timeout:
+                    pass
+                c.close()
+            t0 = time.time()
+            r = self.req("GET", loc)
+            self.assertEqual(r.status, 204, r)
+            self.assertEqual(r.header("Range"), "0-0")  # nothing durable yet
+            self.assertEqual(self.req("GET", "/v2/").status, 200)
+            self.assertEqual(self.req("DELETE", loc).status, 429)
+            self.assertLess(time.time() - t0, 2.0)
+            slow.sendall(data[5:])
+            slow.settimeout(30)
+            head = slow.recv(4096)
+            self.assertEqual(head.split(b"\r\n")[0].split()[1], b"202", head)
+        finally:
+            slow.close()
+        r = self.req("GET", loc)
+        self.assertEqual(r.header("Range"), "0-%d" % (len(data) - 1))
+        self.assertEqual(self.req("PUT", "%s?digest=%s" % (loc, sha256(data))).status, 201)
+
     def test_post_then_put_whole_body(self):
         # containerd: POST, then one PUT with the whole blob.
         repo = self.repo()

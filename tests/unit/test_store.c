@@ -235,7 +235,7 @@ static void test_damaged_upload_state(void **state)
 	n = fread(good, 1, sizeof(good), f);
 	fclose(f);
 	assert_int_equal(n, 8 + 8 + 2 + 2 + 2 + 110); /* magic, offset, "up", sha256 state */
-	assert_int_equal(octo_upload_open(s, "up", id, strlen(id), &u), OCTO_OK);
+	assert_int_equal(octo_upload_open(s, "up", id, strlen(id), OCTO_UPLOAD_WRITE, &u), OCTO_OK);
 	octo_upload_close(u);
 
 	for (i = 0; i < 7; i++) {
@@ -266,24 +266,25 @@ static void test_damaged_upload_state(void **state)
 			break;
 		}
 		tu_write_file(at(t, "uploads/%s/state", id), bad, len);
-		assert_int_equal(octo_upload_open(s, "up", id, strlen(id), &u),
+		assert_int_equal(octo_upload_open(s, "up", id, strlen(id), OCTO_UPLOAD_WRITE, &u),
 				 OCTO_ERR_BLOB_UPLOAD_UNKNOWN);
 	}
 	/* the data shorter than the state's offset */
 	tu_write_file(at(t, "uploads/%s/state", id), good, n);
 	assert_int_equal(truncate(at(t, "uploads/%s/data", id), 4), 0);
-	assert_int_equal(octo_upload_open(s, "up", id, strlen(id), &u),
+	assert_int_equal(octo_upload_open(s, "up", id, strlen(id), OCTO_UPLOAD_WRITE, &u),
 			 OCTO_ERR_BLOB_UPLOAD_UNKNOWN);
 	/* the session directory a (relative) symlink to a good copy elsewhere in the store */
 	assert_int_equal(truncate(at(t, "uploads/%s/data", id), 10), 0);
 	assert_int_equal(rename(at(t, "uploads/%s", id), at(t, "elsewhere")), 0);
 	assert_int_equal(symlink("../elsewhere", at(t, "uploads/%s", id)), 0);
-	assert_int_not_equal(octo_upload_open(s, "up", id, strlen(id), &u), OCTO_OK);
+	assert_int_not_equal(octo_upload_open(s, "up", id, strlen(id), OCTO_UPLOAD_WRITE, &u),
+			     OCTO_OK);
 	assert_int_equal(rename(at(t, "elsewhere"), at(t, "uploads/%s", id)) == 0 ||
 				 (unlink(at(t, "uploads/%s", id)) == 0 &&
 				  rename(at(t, "elsewhere"), at(t, "uploads/%s", id)) == 0),
 			 1);
-	assert_int_equal(octo_upload_open(s, "up", id, strlen(id), &u), OCTO_OK);
+	assert_int_equal(octo_upload_open(s, "up", id, strlen(id), OCTO_UPLOAD_WRITE, &u), OCTO_OK);
 	octo_upload_close(u);
 	octo_store_free(s);
 }

@@ -74,7 +74,8 @@ static void reopen(struct fixture *f, const char *repo, char *id, struct octo_up
 {
 	snprintf(id, OCTO_UPLOAD_ID_LEN + 1, "%s", octo_upload_id(*u));
 	octo_upload_close(*u);
-	assert_int_equal(octo_upload_open(f->store, repo, id, strlen(id), u), OCTO_OK);
+	assert_int_equal(octo_upload_open(f->store, repo, id, strlen(id), OCTO_UPLOAD_WRITE, u),
+			 OCTO_OK);
 }
 
 static void test_chunks_across_opens(void **state)
@@ -97,7 +98,7 @@ static void test_chunks_across_opens(void **state)
 	assert_int_equal(octo_store_blob_stat(f->store, &d, &size), OCTO_OK);
 	assert_int_equal(size, 11);
 	/* the session is gone */
-	assert_int_equal(octo_upload_open(f->store, "r", id, strlen(id), &u),
+	assert_int_equal(octo_upload_open(f->store, "r", id, strlen(id), OCTO_UPLOAD_WRITE, &u),
 			 OCTO_ERR_BLOB_UPLOAD_UNKNOWN);
 }
 
@@ -120,6 +121,32 @@ static void test_cut_body_rolls_back(void **state)
 	assert_int_equal(append(u, "xyz", 3, -1), OCTO_OK);
 	assert_int_equal(octo_upload_commit(u, &d), OCTO_OK);
 	octo_upload_close(u);
+}
+
+/* A session another request holds (a body still trickling in) is never waited for: a
+ * writer is told at once that it is busy, a status reader gets the durable offset. */
+static void test_busy_session(void **state)
+{
+	struct fixture *f = *state;
+	char id[OCTO_UPLOAD_ID_LEN + 1];
+	struct octo_upload *u, *u2;
+
+	assert_int_equal(octo_upload_create(f->store, "r", 1, &u), OCTO_OK);
+	snprintf(id, sizeof(id), "%s", octo_upload_id(u));
+	assert_int_equal(append(u, "abc", 3, -1), OCTO_OK);
+	assert_int_equal(octo_upload_open(f->store, "r", id, strlen(id), OCTO_UPLOAD_WRITE, &u2),
+			 OCTO_ERR_SESSION_BUSY);
+	assert_int_equal(octo_upload_open(f->store, "r", id, strlen(id), OCTO_UPLOAD_READ, &u2),
+			 OCTO_OK);
+	assert_int_equal(octo_upload_offset(u2), 3);
+	octo_upload_close(u2);
+	octo_upload_close(u); /* releases the lock */
+	assert_int_equal(octo_upload_open(f->store, "r", id, strlen(id), OCTO_UPLOAD_WRITE, &u),
+			 OCTO_OK);
+	assert_int_equal(octo_upload_cancel(u), OCTO_OK);
+	octo_upload_close(u);
+	assert_int_equal(octo_upload_open(f->store, "r", id, strlen(id), OCTO_UPLOAD_READ, &u),
+			 OCTO_ERR_BLOB_UPLOAD_UNKNOWN);
 }
 
 /* Run by tests/unit/faults.sh under strace, every ftruncate failing with EIO: a rollback
@@ -156,7 +183,8 @@ static void test_stray_bytes_cut_on_open(void **state)
 	fd = open(path, O_WRONLY | O_APPEND);
 	assert_true(write(fd, "JUNK", 4) == 4);
 	close(fd);
-	assert_int_equal(octo_upload_open(f->store, "r", id, strlen(id), &u), OCTO_OK);
+	assert_int_equal(octo_upload_open(f->store, "r", id, strlen(id), OCTO_UPLOAD_WRITE, &u),
+			 OCTO_OK);
 	assert_int_equal(octo_upload_offset(u), 3);
 	assert_int_equal(append(u, "def", 3, -1), OCTO_OK);
 	assert_int_equal(octo_upload_commit(u, &d), OCTO_OK);
@@ -210,19 +238,21 @@ static void test_open_rejects(void **state)
 	size_t i;
 
 	for (i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++)
-		assert_int_equal(
-			octo_upload_open(f->store, "r", bad_ids[i], strlen(bad_ids[i]), &u),
-			OCTO_ERR_BLOB_UPLOAD_UNKNOWN);
+		assert_int_equal(octo_upload_open(f->store, "r", bad_ids[i], strlen(bad_ids[i]),
+						  OCTO_UPLOAD_WRITE, &u),
+				 OCTO_ERR_BLOB_UPLOAD_UNKNOWN);
 	assert_int_equal(octo_upload_create(f->store, "r", 1, &u), OCTO_OK);
 	snprintf(id, sizeof(id), "%s", octo_upload_id(u));
 	octo_upload_close(u);
 	/* a session belongs to the repository that started it */
-	assert_int_equal(octo_upload_open(f->store, "other", id, strlen(id), &u2),
-			 OCTO_ERR_BLOB_UPLOAD_UNKNOWN);
-	assert_int_equal(octo_upload_open(f->store, "r", id, strlen(id), &u), OCTO_OK);
+	assert_int_equal(
+		octo_upload_open(f->store, "other", id, strlen(id), OCTO_UPLOAD_WRITE, &u2),
+		OCTO_ERR_BLOB_UPLOAD_UNKNOWN);
+	assert_int_equal(octo_upload_open(f->store, "r", id, strlen(id), OCTO_UPLOAD_WRITE, &u),
+			 OCTO_OK);
 	assert_int_equal(octo_upload_cancel(u), OCTO_OK);
 	octo_upload_close(u);
-	assert_int_equal(octo_upload_open(f->store, "r", id, strlen(id), &u),
+	assert_int_equal(octo_upload_open(f->store, "r", id, strlen(id), OCTO_UPLOAD_WRITE, &u),
 			 OCTO_ERR_BLOB_UPLOAD_UNKNOWN);
 }
 
@@ -365,6 +395,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_monolithic_not_left_behind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_bodies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_cut_body_rolls_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_rollback_is_reported, setup, teardown),
 	};
 
