@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bounds.h"
 #include "config.h"
 #include "log.h"
 #include "registry.h"
@@ -25,7 +26,6 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
-#define MAX_HEADERS 64
 #define IO_CHUNK (64 * 1024) /* FCGX_GetStr blocks until it has this many bytes */
 
 struct server {
@@ -47,11 +47,14 @@ static struct server srv = {
 	.lock = PTHREAD_MUTEX_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER, .listen_fd = 0};
 
 /* CGI parameters to request headers: HTTP_FOO_BAR -> "FOO-BAR" (names compare
- * case-insensitively), CONTENT_TYPE -> "Content-Type". */
+ * case-insensitively), CONTENT_TYPE -> "Content-Type". Past OCTO_BOUND_REQUEST_HEADERS, or with a name
+ * longer than the buffer, the request is marked and gets 431: a header is never dropped
+ * silently (a client could hide its own Range behind junk ones). */
 struct header_set {
-	struct octo_header h[MAX_HEADERS];
-	char names[MAX_HEADERS][128];
+	struct octo_header h[OCTO_BOUND_REQUEST_HEADERS];
+	char names[OCTO_BOUND_REQUEST_HEADERS][OCTO_BOUND_HEADER_NAME];
 	size_t n;
+	int overflow;
 };
 
 static void collect_headers(FCGX_ParamArray envp, struct header_set *hs)
@@ -59,7 +62,8 @@ static void collect_headers(FCGX_ParamArray envp, struct header_set *hs)
 	char **e;
 
 	hs->n = 0;
-	for (e = envp; *e != NULL && hs->n < MAX_HEADERS; e++) {
+	hs->overflow = 0;
+	for (e = envp; *e != NULL; e++) {
 		const char *eq = strchr(*e, '=');
 		const char *name = *e;
 		size_t len, i;
@@ -72,8 +76,10 @@ static void collect_headers(FCGX_ParamArray envp, struct header_set *hs)
 			 strncmp(name, "CONTENT_LENGTH=", 15) != 0)
 			continue;
 		len = (size_t)(eq - name);
-		if (len >= sizeof(hs->names[0]))
+		if (len >= sizeof(hs->names[0]) || hs->n == OCTO_BOUND_REQUEST_HEADERS) {
+			hs->overflow = 1;
 			continue;
+		}
 		for (i = 0; i < len; i++)
 			hs->names[hs->n][i] = name[i] == '_' ? '-' : name[i];
 		hs->names[hs->n][len] = '\0';
@@ -111,6 +117,19 @@ static int write_file(FCGX_Stream *out, int fd, uint64_t offset, uint64_t length
 	return 0;
 }
 
+/* FCGX_PutStr takes an int: write bodies of any size in pieces. */
+static int write_body(FCGX_Stream *out, const char *body, size_t len)
+{
+	while (len > 0) {
+		int n = len > IO_CHUNK ? IO_CHUNK : (int)len;
+		if (FCGX_PutStr(body, n, out) != n)
+			return -1;
+		body += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 static int write_response(FCGX_Stream *out, const struct octo_response *resp)
 {
 	size_t i;
@@ -119,7 +138,7 @@ static int write_response(FCGX_Stream *out, const struct octo_response *resp)
 	for (i = 0; i < resp->n_headers; i++)
 		FCGX_FPrintF(out, "%s: %s\r\n", resp->headers[i].name, resp->headers[i].value);
 	FCGX_PutS("\r\n", out);
-	if (resp->body_len > 0 && FCGX_PutStr(resp->body, (int)resp->body_len, out) < 0)
+	if (write_body(out, resp->body, resp->body_len) != 0)
 		return -1;
 	if (resp->file_fd >= 0)
 		return write_file(out, resp->file_fd, resp->file_offset, resp->file_length);
@@ -150,6 +169,7 @@ static void serve_one(FCGX_Request *fr)
 	req.uri = uri != NULL ? uri : "/";
 	req.headers = hs.h;
 	req.n_headers = hs.n;
+	req.headers_dropped = hs.overflow;
 	req.remote_user = FCGX_GetParam("REMOTE_USER", fr->envp);
 	req.body.read = body_read;
 	req.body.ctx = fr->in;

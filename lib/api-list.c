@@ -8,10 +8,9 @@
 #include <string.h>
 
 #include "api.h"
+#include "bounds.h"
 #include "store-manifest.h"
 #include "store-repo.h"
-
-#define LIST_MAX 100000 /* ceiling for ?n= */
 
 /* ?n= and ?last= of a paginated list (tags, catalog): the slice [*start, *end) of items.
  * Returns OCTO_ERR_BAD_REQUEST for a malformed n. */
@@ -30,7 +29,7 @@ static enum octo_err paginate(const struct octo_route *rt, char **items, size_t 
 		v = strtol(n, &stop, 10);
 		if (*stop != '\0' || v < 0)
 			return OCTO_ERR_BAD_REQUEST;
-		*limit = v > LIST_MAX ? LIST_MAX : v;
+		*limit = v > OCTO_BOUND_LIST_ENTRIES ? OCTO_BOUND_LIST_ENTRIES : v;
 	}
 	*start = 0;
 	if (last != NULL)
@@ -98,8 +97,8 @@ static void tags_from_index(struct octo_route *rt, struct octo_response *resp, c
 		if (limit < 0 || *stop != '\0')
 			return octo_response_error(resp, OCTO_ERR_BAD_REQUEST,
 						   "n must be a non-negative integer");
-		if (limit > LIST_MAX)
-			limit = LIST_MAX;
+		if (limit > OCTO_BOUND_LIST_ENTRIES)
+			limit = OCTO_BOUND_LIST_ENTRIES;
 	}
 	out = malloc(len * 3 + strlen(rt->name) + 32);
 	if (out == NULL)

@@ -47,6 +47,8 @@ static const struct err_row err_table[OCTO_ERR__COUNT] = {
 	[OCTO_ERR_CONFIG] = {500, "UNKNOWN", "configuration error"},
 	[OCTO_ERR_SESSION_BUSY] = {429, "TOOMANYREQUESTS",
 				   "upload session busy: another request is writing to it"},
+	[OCTO_ERR_HEADERS_TOO_LARGE] = {431, "UNSUPPORTED",
+					"too many request headers, or a header name too long"},
 };
 
 static const struct err_row *err_row(enum octo_err err)

@@ -92,6 +92,10 @@ void octo_registry_handle(struct octo_registry *reg, const struct octo_request *
 	}
 	memcpy(path, req->uri, plen);
 	path[plen] = '\0';
+	if (req->headers_dropped) {
+		octo_response_error(resp, OCTO_ERR_HEADERS_TOO_LARGE, NULL);
+		goto out;
+	}
 	if (req->body.length == OCTO_CONTENT_LENGTH_INVALID) {
 		octo_response_error(resp, OCTO_ERR_BAD_REQUEST, "malformed Content-Length");
 		goto out;

@@ -135,7 +135,7 @@ int octo_query_parse(const char *raw, struct octo_query *q)
 		size_t klen = eq ? (size_t)(eq - raw) : plen;
 
 		if (plen > 0) {
-			if (q->n == OCTO_QUERY_MAX_PARAMS)
+			if (q->n == OCTO_BOUND_QUERY_PARAMS)
 				return -1;
 			q->params[q->n].key = p;
 			if (octo_percent_decode(raw, klen, p) != 0)

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "body.h"
+#include "bounds.h"
 #include "error.h"
 
 struct octo_header {
@@ -20,6 +21,7 @@ struct octo_request {
 	const char *uri; /* raw REQUEST_URI: path and query, percent-encoding kept */
 	const struct octo_header *headers;
 	size_t n_headers;
+	int headers_dropped; /* the adapter could not hold them all: the request gets 431 */
 	struct octo_body body;
 	const char *remote_user; /* NULL when not authenticated */
 };
@@ -42,20 +44,18 @@ enum octo_err octo_request_read_body(const struct octo_request *req, size_t max,
  * on a malformed escape or an encoded NUL. */
 int octo_percent_decode(const char *src, size_t len, char *dst);
 
-#define OCTO_QUERY_MAX_PARAMS 16
-
 /* A parsed query string; keys and values are percent-decoded and NUL-terminated. */
 struct octo_query {
 	size_t n;
 	struct {
 		char *key;
 		char *value;
-	} params[OCTO_QUERY_MAX_PARAMS];
+	} params[OCTO_BOUND_QUERY_PARAMS];
 	char *storage;
 };
 
 /* Parse raw (after '?', NUL-terminated) into q. Returns -1 on a malformed escape, more than
- * OCTO_QUERY_MAX_PARAMS parameters or no memory; q must be cleaned up either way. */
+ * OCTO_BOUND_QUERY_PARAMS parameters or no memory; q must be cleaned up either way. */
 int octo_query_parse(const char *raw, struct octo_query *q);
 void octo_query_cleanup(struct octo_query *q);
 /* The first value of a query parameter, or NULL. */

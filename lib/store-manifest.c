@@ -9,12 +9,12 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "bounds.h"
 #include "manifest.h"
 #include "name.h"
 #include "store-manifest.h"
 
-#define TYPE_FILE_MAX 256                /* a media type, as stored */
-#define TAG_INDEX_MAX (64 * 1024 * 1024) /* ~500k tags of 128 bytes */
+#define TYPE_FILE_MAX 256 /* a media type, as stored */
 
 static enum octo_err revision_rel(const char *repo, const struct octo_digest *d, char *buf,
 				  size_t size)
@@ -259,7 +259,8 @@ enum octo_err octo_store_tag_index(const struct octo_store *s, const char *repo,
 	*len = 0;
 	err = octo_store_path(rel, sizeof(rel), "repositories/%s/_manifests/tags.index", repo);
 	if (err == OCTO_OK)
-		err = octo_store_read(s, rel, TAG_INDEX_MAX, OCTO_ERR_NAME_UNKNOWN, text, len);
+		err = octo_store_read(s, rel, OCTO_BOUND_TAG_INDEX, OCTO_ERR_NAME_UNKNOWN, text,
+				      len);
 	if (err == OCTO_OK && !index_valid(*text, *len))
 		err = OCTO_ERR_NAME_UNKNOWN;
 	if (err != OCTO_OK) {

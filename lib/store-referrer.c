@@ -6,9 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "store-referrer.h"
-
-#define DESCRIPTOR_MAX (1024 * 1024)
 
 static enum octo_err dir_rel(const char *repo, const struct octo_digest *subject, char *buf,
 			     size_t size)
@@ -95,7 +94,8 @@ enum octo_err octo_store_referrer_list(const struct octo_store *s, const char *r
 		size_t len;
 
 		if (octo_store_path(rel, sizeof(rel), "%s/%s", dir, names.v[i]) != OCTO_OK ||
-		    octo_store_read(s, rel, DESCRIPTOR_MAX, OCTO_ERR_IO, &text, &len) != OCTO_OK)
+		    octo_store_read(s, rel, OCTO_BOUND_DESCRIPTOR, OCTO_ERR_IO, &text, &len) !=
+			    OCTO_OK)
 			continue; /* removed meanwhile, or not ours */
 		if (descriptor_valid(text, len) && octo_strv_push(descriptors, text, len) != 0)
 			err = OCTO_ERR_NOMEM;

@@ -10,10 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bounds.h"
 #include "name.h"
 #include "store-repo.h"
-
-#define WALK_DEPTH 64
 
 /* Collect, below the directory fd (consumed), the directories holding _manifests; prefix is
  * the name so far ("" or "a/b/"). */
@@ -41,7 +40,8 @@ static enum octo_err walk(int fd, const char *prefix, struct octo_strv *out, int
 				err = OCTO_ERR_NOMEM;
 			continue;
 		}
-		if (e->d_name[0] == '_' || depth >= WALK_DEPTH || plen + len + 1 >= sizeof(name))
+		if (e->d_name[0] == '_' || depth >= OCTO_BOUND_CATALOG_DEPTH ||
+		    plen + len + 1 >= sizeof(name))
 			continue;
 		sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub < 0)

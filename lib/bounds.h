@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The ceilings on what a client can make the registry hold, in one place. Sizes are bytes.
+ * Values an operator may want to change are configuration keys instead (doc/DESIGN.md,
+ * "Configuration"; e.g. storage.max_manifest_size); these are the fixed ones, each pushed
+ * against by a test. Grammar limits (OCTO_NAME_MAX, OCTO_TAG_MAX) stay in name.h. */
+#ifndef OCTO_BOUNDS_H
+#define OCTO_BOUNDS_H
+
+/* Request headers an adapter hands over, and the longest name; past either: 431. */
+#define OCTO_BOUND_REQUEST_HEADERS 64
+#define OCTO_BOUND_HEADER_NAME 128
+/* Query parameters; past it: 400. */
+#define OCTO_BOUND_QUERY_PARAMS 16
+/* ?n= of tags/list and _catalog is clamped to this. */
+#define OCTO_BOUND_LIST_ENTRIES 100000
+/* A referrer descriptor as stored in the referrers index. */
+#define OCTO_BOUND_DESCRIPTOR (1024 * 1024)
+/* The tag index file of one repository (~500k tags of 128 bytes). */
+#define OCTO_BOUND_TAG_INDEX (64 * 1024 * 1024)
+/* Directory levels the catalog walks below repositories/. */
+#define OCTO_BOUND_CATALOG_DEPTH 64
+
+#endif
