@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "bounds.h"
 #include "journal.h"
 #include "manifest.h"
 #include "store-blob.h"
@@ -135,18 +136,15 @@ static char *referrer_descriptor(const struct octo_manifest *m, const struct oct
  * that nothing ever points at a manifest that is not yet durable. */
 static enum octo_err store_manifest(struct octo_registry *reg, const struct octo_route *rt,
 				    const struct reference *ref, const struct octo_manifest *m,
-				    const char *body, size_t len, const struct octo_digest *d)
+				    const char *body, size_t len, const struct octo_digest *d,
+				    const char *desc)
 {
 	enum octo_err err = octo_store_put_blob_bytes(reg->store, body, len, d);
 
 	if (err == OCTO_OK)
 		err = octo_store_link_manifest(reg->store, rt->name, d, m->media_type);
-	if (err == OCTO_OK && m->has_subject) {
-		char *desc = referrer_descriptor(m, d, len);
-		err = desc ? octo_store_referrer_add(reg->store, rt->name, &m->subject, d, desc)
-			   : OCTO_ERR_NOMEM;
-		free(desc);
-	}
+	if (err == OCTO_OK && desc != NULL)
+		err = octo_store_referrer_add(reg->store, rt->name, &m->subject, d, desc);
 	if (err == OCTO_OK && !ref->is_digest)
 		err = octo_store_tag_set(reg->store, rt->name, ref->tag, d);
 	if (err == OCTO_OK)
@@ -163,7 +161,7 @@ void octo_api_manifest_put(struct octo_registry *reg, struct octo_route *rt,
 	struct octo_manifest m;
 	struct reference ref;
 	struct octo_digest d;
-	char *body = NULL;
+	char *body = NULL, *desc = NULL;
 	size_t len;
 	enum octo_err err = parse_reference(rt, &ref);
 
@@ -183,8 +181,22 @@ void octo_api_manifest_put(struct octo_registry *reg, struct octo_route *rt,
 					  &m, &detail);
 	if (err == OCTO_OK)
 		err = check_references(reg, rt, &m);
+	/* Every referrer that gets a 201 is listed: one whose descriptor the index cannot
+	 * hold is refused here, before anything is stored. */
+	if (err == OCTO_OK && m.has_subject) {
+		desc = referrer_descriptor(&m, &d, len);
+		if (desc == NULL)
+			err = OCTO_ERR_NOMEM;
+		else if (strlen(desc) > OCTO_BOUND_DESCRIPTOR) {
+			err = OCTO_ERR_MANIFEST_INVALID;
+			detail =
+				"annotations too large for the referrers index: its descriptor may "
+				"be at most " OCTO_BOUND_DESCRIPTOR_TEXT " bytes";
+		}
+	}
 	if (err == OCTO_OK)
-		err = store_manifest(reg, rt, &ref, &m, body, len, &d);
+		err = store_manifest(reg, rt, &ref, &m, body, len, &d, desc);
+	free(desc);
 	free(body);
 	if (err != OCTO_OK) {
 		octo_manifest_cleanup(&m);

@@ -13,8 +13,14 @@
 #define OCTO_BOUND_QUERY_PARAMS 16
 /* ?n= of tags/list and _catalog is clamped to this. */
 #define OCTO_BOUND_LIST_ENTRIES 100000
-/* A referrer descriptor as stored in the referrers index. */
-#define OCTO_BOUND_DESCRIPTOR (1024 * 1024)
+/* A referrer's descriptor in the referrers index (its annotations, mostly): larger ones
+ * are refused at PUT. */
+#define OCTO_BOUND_DESCRIPTOR 65536
+#define OCTO_BOUND_DESCRIPTOR_TEXT "65536"
+/* One page of GET referrers: at most these many entries and bytes of descriptors; more
+ * follow a Link: <...>; rel="next". */
+#define OCTO_BOUND_REFERRERS_PAGE_ENTRIES 256
+#define OCTO_BOUND_REFERRERS_PAGE_BYTES (1024 * 1024)
 /* The tag index file of one repository (~500k tags of 128 bytes). */
 #define OCTO_BOUND_TAG_INDEX (64 * 1024 * 1024)
 /* Directory levels the catalog walks below repositories/. */

@@ -116,6 +116,29 @@ int octo_percent_decode(const char *src, size_t len, char *dst)
 	return 0;
 }
 
+char *octo_percent_encode(const char *src)
+{
+	static const char digits[] = "0123456789ABCDEF";
+	size_t len = strlen(src), o = 0, i;
+	char *dst = malloc(3 * len + 1);
+
+	if (dst == NULL)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)src[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
+			dst[o++] = (char)c;
+		} else {
+			dst[o++] = '%';
+			dst[o++] = digits[c >> 4];
+			dst[o++] = digits[c & 15];
+		}
+	}
+	dst[o] = '\0';
+	return dst;
+}
+
 int octo_query_parse(const char *raw, struct octo_query *q)
 {
 	size_t len = strlen(raw);

@@ -44,6 +44,10 @@ enum octo_err octo_request_read_body(const struct octo_request *req, size_t max,
  * on a malformed escape or an encoded NUL. */
 int octo_percent_decode(const char *src, size_t len, char *dst);
 
+/* Percent-encode src for a query value: every byte but the unreserved ones (RFC 3986
+ * 2.3) becomes %XX. A malloc'd string, or NULL out of memory. */
+char *octo_percent_encode(const char *src);
+
 /* A parsed query string; keys and values are percent-decoded and NUL-terminated. */
 struct octo_query {
 	size_t n;

@@ -47,7 +47,7 @@ enum octo_err octo_store_referrer_remove(const struct octo_store *s, const char 
 }
 
 /* "<alg>-<hex>", the names referrer_rel makes. */
-static int referrer_name(const char *name, size_t len)
+int octo_store_referrer_name_valid(const char *name, size_t len)
 {
 	struct octo_digest d;
 	char buf[OCTO_DIGEST_MAX_STRING];
@@ -73,36 +73,42 @@ static int descriptor_valid(const char *text, size_t len)
 	return ok;
 }
 
-enum octo_err octo_store_referrer_list(const struct octo_store *s, const char *repo,
-				       const struct octo_digest *subject,
-				       struct octo_strv *descriptors)
+enum octo_err octo_store_referrer_names(const struct octo_store *s, const char *repo,
+					const struct octo_digest *subject, struct octo_strv *names)
+{
+	char dir[OCTO_STORE_PATH_MAX];
+	enum octo_err err = dir_rel(repo, subject, dir, sizeof(dir));
+
+	memset(names, 0, sizeof(*names));
+	if (err == OCTO_OK)
+		err = octo_store_list(s, dir, octo_store_referrer_name_valid, OCTO_OK, names);
+	if (err == OCTO_OK)
+		octo_strv_sort(names, strcmp);
+	return err;
+}
+
+enum octo_err octo_store_referrer_read(const struct octo_store *s, const char *repo,
+				       const struct octo_digest *subject, const char *name,
+				       char **text, size_t *len)
 {
 	char dir[OCTO_STORE_PATH_MAX], rel[OCTO_STORE_PATH_MAX];
-	struct octo_strv names;
-	enum octo_err err;
-	size_t i;
+	enum octo_err err = dir_rel(repo, subject, dir, sizeof(dir));
 
-	memset(descriptors, 0, sizeof(*descriptors));
-	err = dir_rel(repo, subject, dir, sizeof(dir));
+	*text = NULL;
+	*len = 0;
 	if (err == OCTO_OK)
-		err = octo_store_list(s, dir, referrer_name, OCTO_OK, &names);
-	if (err != OCTO_OK)
-		return err;
-	octo_strv_sort(&names, strcmp);
-	for (i = 0; err == OCTO_OK && i < names.n; i++) {
-		char *text;
-		size_t len;
-
-		if (octo_store_path(rel, sizeof(rel), "%s/%s", dir, names.v[i]) != OCTO_OK ||
-		    octo_store_read(s, rel, OCTO_BOUND_DESCRIPTOR, OCTO_ERR_IO, &text, &len) !=
-			    OCTO_OK)
-			continue; /* removed meanwhile, or not ours */
-		if (descriptor_valid(text, len) && octo_strv_push(descriptors, text, len) != 0)
-			err = OCTO_ERR_NOMEM;
-		free(text);
+		err = octo_store_path(rel, sizeof(rel), "%s/%s", dir, name);
+	if (err == OCTO_OK)
+		err = octo_store_read(s, rel, OCTO_BOUND_DESCRIPTOR, OCTO_ERR_BLOB_UNKNOWN, text,
+				      len);
+	if (err == OCTO_OK && !descriptor_valid(*text, *len))
+		err = OCTO_ERR_IO;
+	if (err == OCTO_ERR_TOO_LARGE)
+		err = OCTO_ERR_IO; /* never written by us */
+	if (err != OCTO_OK) {
+		free(*text);
+		*text = NULL;
+		*len = 0;
 	}
-	octo_strv_cleanup(&names);
-	if (err != OCTO_OK)
-		octo_strv_cleanup(descriptors);
 	return err;
 }

@@ -4,6 +4,8 @@
 #ifndef OCTO_STORE_REFERRER_H
 #define OCTO_STORE_REFERRER_H
 
+#include <stddef.h>
+
 #include "digest.h"
 #include "error.h"
 #include "store.h"
@@ -15,11 +17,16 @@ enum octo_err octo_store_referrer_add(const struct octo_store *s, const char *re
 enum octo_err octo_store_referrer_remove(const struct octo_store *s, const char *repo,
 					 const struct octo_digest *subject,
 					 const struct octo_digest *d);
-/* The descriptors (JSON texts) of subject's referrers, sorted by file name; an empty list
- * when there are none. Entries whose file name is not "<alg>-<hex>" or whose text is not a
- * descriptor object are skipped. */
-enum octo_err octo_store_referrer_list(const struct octo_store *s, const char *repo,
-				       const struct octo_digest *subject,
-				       struct octo_strv *descriptors);
+/* Is name (len bytes) an entry name "<alg>-<hex>"? */
+int octo_store_referrer_name_valid(const char *name, size_t len);
+/* The entry names of subject's referrers, sorted bytewise; empty when there are none.
+ * Names that are not "<alg>-<hex>" are skipped. */
+enum octo_err octo_store_referrer_names(const struct octo_store *s, const char *repo,
+					const struct octo_digest *subject, struct octo_strv *names);
+/* One entry's descriptor (malloc'd JSON text): OCTO_ERR_BLOB_UNKNOWN when it was removed
+ * meanwhile, OCTO_ERR_IO when its file does not hold a descriptor object. */
+enum octo_err octo_store_referrer_read(const struct octo_store *s, const char *repo,
+				       const struct octo_digest *subject, const char *name,
+				       char **text, size_t *len);
 
 #endif

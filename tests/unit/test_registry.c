@@ -430,6 +430,105 @@ static void test_tag_index(void **state)
 		    NULL);
 }
 
+/* PUT a referrer of subject with an annotation of pad bytes; returns the status. */
+static int put_referrer(struct tu_registry *t, const char *repo, const char *subject, int n,
+			size_t pad)
+{
+	const char *cfg = tu_push(t, repo, "{}");
+	size_t size = 1024 + pad;
+	char *body = malloc(size), *fill = malloc(pad + 1), uri[256];
+	struct octo_response resp;
+	int status;
+
+	memset(fill, 'p', pad);
+	fill[pad] = '\0';
+	snprintf(
+		body, size,
+		"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+		"\"artifactType\":\"application/x.test+json\",\"config\":{\"mediaType\":"
+		"\"application/vnd.oci.empty.v1+json\",\"digest\":\"%s\",\"size\":2},"
+		"\"layers\":[],\"subject\":{\"mediaType\":"
+		"\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\",\"size\":9},"
+		"\"annotations\":{\"n\":\"%d\",\"pad\":\"%s\"}}",
+		cfg, subject, n, fill);
+	snprintf(uri, sizeof(uri), "/v2/%s/manifests/%s", repo, tu_sha256(body, strlen(body)));
+	tu_request(t, "PUT", uri, body, strlen(body), &resp, "Content-Type",
+		   "application/vnd.oci.image.manifest.v1+json", NULL);
+	status = resp.status;
+	if (status != 201)
+		assert_string_equal(tu_error_code(&resp), "MANIFEST_INVALID");
+	octo_response_cleanup(&resp);
+	free(body);
+	free(fill);
+	return status;
+}
+
+static size_t count(const char *s, const char *needle)
+{
+	size_t n = 0;
+
+	for (s = strstr(s, needle); s != NULL; s = strstr(s + 1, needle))
+		n++;
+	return n;
+}
+
+/* Follow the referrers list of subject page by page: the entries on each page (at most
+ * max_pages pages) into per_page; the total. */
+static size_t list_pages(struct tu_registry *t, const char *repo, const char *subject,
+			 size_t *per_page, size_t max_pages)
+{
+	char uri[512];
+	size_t total = 0, page;
+
+	snprintf(uri, sizeof(uri), "/v2/%s/referrers/%s?artifactType=application/x.test+json", repo,
+		 subject);
+	for (page = 0; page < max_pages; page++) {
+		struct octo_response resp;
+		const char *link;
+		tu_request(t, "GET", uri, NULL, 0, &resp, NULL);
+		assert_int_equal(resp.status, 200);
+		per_page[page] = count(resp.body, "\"digest\":");
+		total += per_page[page];
+		link = octo_response_header(&resp, "Link");
+		if (link == NULL) {
+			octo_response_cleanup(&resp);
+			per_page[page + 1] = 0;
+			break;
+		}
+		assert_true(link[0] == '<' && strstr(link, ">; rel=\"next\"") != NULL);
+		assert_non_null(strstr(link, "artifactType=application%2Fx.test%2Bjson"));
+		snprintf(uri, sizeof(uri), "%.*s", (int)(strchr(link, '>') - link - 1), link + 1);
+		octo_response_cleanup(&resp);
+	}
+	return total;
+}
+
+/* GET referrers comes in pages bounded by entries and by bytes, every referrer that got a
+ * 201 listed once; one whose descriptor the index cannot hold is refused at PUT (it was
+ * accepted and then silently left out of the list). */
+static void test_referrers_pages(void **state)
+{
+	struct tu_registry *t = *state;
+	const char *s1 = tu_sha256("subject one", 11);
+	char subject[80];
+	size_t pages[8], i;
+
+	snprintf(subject, sizeof(subject), "%s", s1);
+	for (i = 0; i < 300; i++)
+		assert_int_equal(put_referrer(t, "rp", subject, (int)i, 0), 201);
+	assert_int_equal(list_pages(t, "rp", subject, pages, 6), 300);
+	assert_int_equal(pages[0], 256);
+	assert_int_equal(pages[1], 44);
+
+	snprintf(subject, sizeof(subject), "%s", tu_sha256("subject two", 11));
+	for (i = 0; i < 20; i++)
+		assert_int_equal(put_referrer(t, "rp", subject, (int)i, 60000), 201);
+	assert_int_equal(put_referrer(t, "rp", subject, 99, 70000), 400);
+	assert_int_equal(list_pages(t, "rp", subject, pages, 6), 20);
+	assert_int_equal(pages[0], 17); /* 1 MiB of ~60 KB descriptors */
+	assert_int_equal(pages[1], 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -444,6 +543,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_content_length, setup, teardown),
 		cmocka_unit_test(test_external_url),
 		cmocka_unit_test_setup_teardown(test_tag_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_referrers_pages, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
