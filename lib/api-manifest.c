@@ -168,6 +168,11 @@ void octo_api_manifest_put(struct octo_registry *reg, struct octo_route *rt,
 	memset(&m, 0, sizeof(m));
 	if (err == OCTO_ERR_MANIFEST_INVALID)
 		detail = "invalid tag";
+	if (err == OCTO_OK) /* below storage.min_free: 507, before the body is read */
+		err = octo_store_check_space(
+			reg->store, rt->req->body.length > 0 ? (uint64_t)rt->req->body.length : 0,
+			(uint64_t)reg->cfg->storage.min_free_bytes,
+			(uint64_t)reg->cfg->storage.min_free_inodes);
 	if (err == OCTO_OK)
 		err = octo_request_read_body(rt->req, (size_t)reg->cfg->storage.max_manifest_size,
 					     &body, &len);

@@ -80,10 +80,9 @@ void octo_api_referrers(struct octo_registry *reg, struct octo_route *rt,
 		octo_response_add_header(resp, "OCI-Filters-Applied", "artifactType");
 	if (more != NULL) {
 		char *f = filter != NULL ? octo_percent_encode(filter) : NULL;
-		octo_response_add_header(resp, "Link",
-					 "</v2/%s/referrers/%.*s?last=%s%s%s>; rel=\"next\"",
-					 rt->name, (int)rt->tail_len, rt->tail, more,
-					 f ? "&artifactType=" : "", f ? f : "");
+		octo_response_add_header(
+			resp, "Link", "</v2/%s/referrers/%.*s?last=%s%s%s>; rel=\"next\"", rt->name,
+			(int)rt->tail_len, rt->tail, more, f ? "&artifactType=" : "", f ? f : "");
 		free(f);
 	}
 	octo_strv_cleanup(&names);

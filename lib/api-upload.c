@@ -8,10 +8,36 @@
 #include <string.h>
 
 #include "api.h"
+#include "store.h"
 #include "journal.h"
 #include "range.h"
 #include "store-blob.h"
 #include "upload.h"
+
+/* Below storage.min_free every write answers 507 (reads go on); a body that says it would
+ * take the store below it is refused before a byte is read. */
+static enum octo_err check_space(struct octo_registry *reg, const struct octo_route *rt)
+{
+	long long length = rt->req->body.length;
+
+	return octo_store_check_space(reg->store, length > 0 ? (uint64_t)length : 0,
+				      (uint64_t)reg->cfg->storage.min_free_bytes,
+				      (uint64_t)reg->cfg->storage.min_free_inodes);
+}
+
+/* Open the session a request names for writing, held to storage.max_blob_size. */
+static enum octo_err open_session(struct octo_registry *reg, const struct octo_route *rt,
+				  struct octo_upload **u)
+{
+	enum octo_err err = check_space(reg, rt);
+
+	if (err == OCTO_OK)
+		err = octo_upload_open(reg->store, rt->name, rt->tail, rt->tail_len,
+				       OCTO_UPLOAD_WRITE, u);
+	if (err == OCTO_OK)
+		octo_upload_set_max_size(*u, (uint64_t)reg->cfg->storage.max_blob_size);
+	return err;
+}
 
 /* 201 for a blob now linked into the repository. */
 static void blob_created(struct octo_registry *reg, struct octo_route *rt,
@@ -115,6 +141,9 @@ void octo_api_upload_start(struct octo_registry *reg, struct octo_route *rt,
 	struct octo_digest d;
 	enum octo_err err;
 
+	err = check_space(reg, rt);
+	if (err != OCTO_OK)
+		return octo_response_error(resp, err, NULL);
 	if (mount != NULL && try_mount(reg, rt, resp, mount))
 		return;
 	if (octo_query_get(&rt->query, "digest") != NULL) { /* monolithic: POST ?digest= */
@@ -123,6 +152,7 @@ void octo_api_upload_start(struct octo_registry *reg, struct octo_route *rt,
 			err = octo_upload_create(reg->store, rt->name, 0, &u);
 		if (err != OCTO_OK)
 			return octo_response_error(resp, err, NULL);
+		octo_upload_set_max_size(u, (uint64_t)reg->cfg->storage.max_blob_size);
 		return finish_upload(reg, rt, resp, u, &d);
 	}
 	err = octo_upload_create(reg->store, rt->name, 1, &u);
@@ -167,8 +197,7 @@ void octo_api_upload_patch(struct octo_registry *reg, struct octo_route *rt,
 			   struct octo_response *resp)
 {
 	struct octo_upload *u;
-	enum octo_err err = octo_upload_open(reg->store, rt->name, rt->tail, rt->tail_len,
-					     OCTO_UPLOAD_WRITE, &u);
+	enum octo_err err = open_session(reg, rt, &u);
 
 	if (err != OCTO_OK)
 		return octo_response_error(resp, err, NULL);
@@ -191,8 +220,7 @@ void octo_api_upload_put(struct octo_registry *reg, struct octo_route *rt,
 	enum octo_err err = query_digest(rt, &d);
 
 	if (err == OCTO_OK)
-		err = octo_upload_open(reg->store, rt->name, rt->tail, rt->tail_len,
-				       OCTO_UPLOAD_WRITE, &u);
+		err = open_session(reg, rt, &u);
 	if (err != OCTO_OK)
 		return octo_response_error(resp, err, NULL);
 	err = check_content_range(rt, u);

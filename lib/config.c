@@ -155,6 +155,12 @@ static const struct key keys[] = {
 	 .def = "4194304", .min = 1, .max = GIB},
 	{ROW("storage.delete_enabled", "STORAGE_DELETE_ENABLED", K_BOOL, storage.delete_enabled),
 	 .def = "true"},
+	{ROW("storage.max_blob_size", "STORAGE_MAX_BLOB_SIZE", K_SIZE, storage.max_blob_size),
+	 .def = "0", .min = 0, .max = 1LL << 50},
+	{ROW("storage.min_free.bytes", "STORAGE_MIN_FREE_BYTES", K_SIZE, storage.min_free_bytes),
+	 .def = "268435456", .min = 0, .max = 1LL << 60},
+	{ROW("storage.min_free.inodes", "STORAGE_MIN_FREE_INODES", K_SIZE, storage.min_free_inodes),
+	 .def = "4096", .min = 0, .max = 1LL << 40},
 
 	{ROW("logging.level", "LOG_LEVEL", K_ENUM, logging.level), .def = "info",
 	 .names = level_names},

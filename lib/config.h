@@ -38,6 +38,9 @@ struct octo_config {
 		char *path;                /* "./data" */
 		int64_t max_manifest_size; /* 4194304 */
 		int delete_enabled;        /* 1 */
+		int64_t max_blob_size;     /* 0: no limit */
+		int64_t min_free_bytes;    /* 256 MiB: below it, writes get 507 */
+		int64_t min_free_inodes;   /* 4096 */
 	} storage;
 	struct {
 		enum octo_log_level level;   /* info */

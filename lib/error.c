@@ -49,6 +49,8 @@ static const struct err_row err_table[OCTO_ERR__COUNT] = {
 				   "upload session busy: another request is writing to it"},
 	[OCTO_ERR_HEADERS_TOO_LARGE] = {431, "UNSUPPORTED",
 					"too many request headers, or a header name too long"},
+	[OCTO_ERR_NO_SPACE] = {507, "DENIED",
+			       "insufficient storage: the store is below its free space floor"},
 };
 
 static const struct err_row *err_row(enum octo_err err)

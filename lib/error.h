@@ -34,6 +34,7 @@ enum octo_err {
 	OCTO_ERR_CONFIG,              /* configuration error (never an HTTP reply) */
 	OCTO_ERR_SESSION_BUSY,        /* 429 TOOMANYREQUESTS: another request writes the session */
 	OCTO_ERR_HEADERS_TOO_LARGE,   /* 431 UNSUPPORTED: more headers than the adapter holds */
+	OCTO_ERR_NO_SPACE,            /* 507 DENIED: the store is below storage.min_free */
 	OCTO_ERR__COUNT
 };
 

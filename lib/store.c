@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -75,6 +76,23 @@ void octo_store_free(struct octo_store *s)
 const char *octo_store_root(const struct octo_store *s)
 {
 	return s->root;
+}
+
+enum octo_err octo_store_check_space(const struct octo_store *s, uint64_t incoming,
+				     uint64_t min_bytes, uint64_t min_inodes)
+{
+	struct statvfs v;
+	uint64_t avail, inodes;
+
+	if (fstatvfs(s->root_fd, &v) != 0)
+		return octo_fs_error(errno);
+	avail = (uint64_t)v.f_bavail * v.f_frsize;
+	inodes = (uint64_t)v.f_favail;
+	if (avail < min_bytes || avail - min_bytes < incoming)
+		return OCTO_ERR_NO_SPACE;
+	if (v.f_files != 0 && inodes < min_inodes + 4) /* a session or manifest takes a few */
+		return OCTO_ERR_NO_SPACE;
+	return OCTO_OK;
 }
 
 enum octo_err octo_store_path(char *buf, size_t size, const char *fmt, ...)

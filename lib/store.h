@@ -75,6 +75,11 @@ enum octo_err octo_store_list(const struct octo_store *s, const char *rel,
 /* A fresh random file name (32 hex digits after prefix) into buf, unique across processes,
  * containers and restarts. OCTO_ERR_IO if it does not fit. */
 enum octo_err octo_store_tmpname(char *buf, size_t size, const char *prefix);
+/* OCTO_ERR_NO_SPACE if writing incoming more bytes (and a few inodes) would leave the
+ * store's file system below min_bytes free or min_inodes free inodes (file systems that
+ * do not count inodes are not held to the second); else OCTO_OK. */
+enum octo_err octo_store_check_space(const struct octo_store *s, uint64_t incoming,
+				     uint64_t min_bytes, uint64_t min_inodes);
 /* The store error for a failed system call's errno, missing for ENOENT and ENOTDIR. */
 enum octo_err octo_store_error(int err, enum octo_err missing);
 

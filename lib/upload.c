@@ -41,6 +41,7 @@ struct octo_upload {
 	int persist;
 	int done; /* committed or cancelled */
 	uint64_t offset;
+	uint64_t max_size; /* 0: no limit */
 	struct octo_hasher *hasher;
 };
 
@@ -284,6 +285,11 @@ uint64_t octo_upload_offset(const struct octo_upload *u)
 	return u->offset;
 }
 
+void octo_upload_set_max_size(struct octo_upload *u, uint64_t max)
+{
+	u->max_size = max;
+}
+
 /* Read the body into the data file from u->offset; *end gets the offset reached. */
 static enum octo_err append_body(struct octo_upload *u, struct octo_body *body, uint64_t *end)
 {
@@ -294,6 +300,10 @@ static enum octo_err append_body(struct octo_upload *u, struct octo_body *body, 
 	int error = 0, closed, direct_fd = -1;
 	char *buf;
 
+	if (u->max_size > 0 && body->length >= 0 &&
+	    (uint64_t)body->length >
+		    u->max_size - (u->offset < u->max_size ? u->offset : u->max_size))
+		return OCTO_ERR_TOO_LARGE;
 	if (u->offset % OCTO_WRITER_ALIGN == 0 &&
 	    (body->length < 0 || (uint64_t)body->length >= DIRECT_MIN))
 		direct_fd = octo_store_openat(u->store, u->data_path, O_WRONLY | O_DIRECT, 0);
@@ -312,6 +322,10 @@ static enum octo_err append_body(struct octo_upload *u, struct octo_body *body, 
 		n = want == 0 ? 0 : body->read(body->ctx, buf + fill, want);
 		if (n < 0) {
 			err = OCTO_ERR_INCOMPLETE;
+			break;
+		}
+		if (n > 0 && u->max_size > 0 && u->offset + total + (uint64_t)n > u->max_size) {
+			err = OCTO_ERR_TOO_LARGE;
 			break;
 		}
 		if (n > 0) {

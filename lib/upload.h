@@ -41,6 +41,10 @@ uint64_t octo_upload_offset(const struct octo_upload *u);
  * offset. A body that ends early (shorter than body->length, or a read error) leaves the
  * session as it was and returns OCTO_ERR_INCOMPLETE. */
 enum octo_err octo_upload_append(struct octo_upload *u, struct octo_body *body);
+/* Refuse to grow the session past max bytes (0: no limit): an append that would is
+ * OCTO_ERR_TOO_LARGE, at once when the body's length says so, else when the bytes read
+ * cross it; the session stays as it was. */
+void octo_upload_set_max_size(struct octo_upload *u, uint64_t max);
 /* Verify the content against expected and move it into the store (the session ends). On
  * mismatch returns OCTO_ERR_DIGEST_INVALID and the session is removed: nothing is kept. */
 enum octo_err octo_upload_commit(struct octo_upload *u, const struct octo_digest *expected);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -529,6 +530,95 @@ static void test_referrers_pages(void **state)
 	assert_int_equal(pages[1], 3);
 }
 
+/* storage.max_blob_size: a monolithic push or a chunk that would grow a blob past it gets
+ * 413 SIZE_INVALID, and the session stays as it was. */
+static void test_max_blob_size(void **state)
+{
+	struct tu_registry *t = *state;
+	struct octo_response resp;
+	char uri[512], loc[512];
+
+	t->cfg.storage.max_blob_size = 10;
+	snprintf(uri, sizeof(uri), "/v2/mb/blobs/uploads/?digest=%s", tu_sha256("01234567890", 11));
+	tu_request(t, "POST", uri, "01234567890", 11, &resp, NULL);
+	assert_int_equal(resp.status, 413);
+	assert_string_equal(tu_error_code(&resp), "SIZE_INVALID");
+	octo_response_cleanup(&resp);
+	tu_push(t, "mb", "0123456789");
+	tu_request(t, "POST", "/v2/mb/blobs/uploads/", NULL, 0, &resp, NULL);
+	assert_int_equal(resp.status, 202);
+	snprintf(loc, sizeof(loc), "%s", octo_response_header(&resp, "Location"));
+	octo_response_cleanup(&resp);
+	tu_request(t, "PATCH", loc, "abcdef", 6, &resp, NULL);
+	assert_int_equal(resp.status, 202);
+	octo_response_cleanup(&resp);
+	tu_request(t, "PATCH", loc, "ghijk", 5, &resp, NULL);
+	assert_int_equal(resp.status, 413);
+	octo_response_cleanup(&resp);
+	tu_request(t, "GET", loc, NULL, 0, &resp, NULL);
+	assert_string_equal(octo_response_header(&resp, "Range"), "0-5");
+	octo_response_cleanup(&resp);
+	t->cfg.storage.max_blob_size = 0;
+}
+
+/* storage.min_free: below the floor of free bytes or inodes every write answers 507 and
+ * reads go on; a body that says it would cross the floor is refused before it is read. */
+static void test_min_free(void **state)
+{
+	struct tu_registry *t = *state;
+	const char *d = tu_push(t, "mf", "kept");
+	struct octo_response resp;
+	struct octo_request req;
+	struct octo_body body;
+	struct tu_body tb;
+	struct statvfs v;
+	char uri[512];
+	int round;
+
+	snprintf(uri, sizeof(uri), "/v2/mf/blobs/%s", d);
+	for (round = 0; round < 2; round++) {
+		if (round == 0)
+			t->cfg.storage.min_free_bytes = 1LL << 60;
+		else
+			t->cfg.storage.min_free_bytes = 0,
+			t->cfg.storage.min_free_inodes = 1LL << 40;
+		tu_request(t, "POST", "/v2/mf/blobs/uploads/", NULL, 0, &resp, NULL);
+		assert_int_equal(resp.status, 507);
+		assert_string_equal(tu_error_code(&resp), "DENIED");
+		octo_response_cleanup(&resp);
+		tu_request(t, "PUT", "/v2/mf/manifests/v1", "{}", 2, &resp, NULL);
+		assert_int_equal(resp.status, 507);
+		octo_response_cleanup(&resp);
+		tu_request(t, "GET", uri, NULL, 0, &resp, NULL);
+		assert_int_equal(resp.status, 200);
+		octo_response_cleanup(&resp);
+	}
+	/* 1 GiB declared with 4 GiB to spare above the floor... */
+	assert_int_equal(statvfs(t->dir, &v), 0);
+	t->cfg.storage.min_free_inodes = 0;
+	t->cfg.storage.min_free_bytes = (long long)v.f_bavail * (long long)v.f_frsize - (4LL << 30);
+	if (t->cfg.storage.min_free_bytes < 0)
+		skip(); /* less than 4 GiB free here */
+	memset(&req, 0, sizeof(req));
+	req.method = "POST";
+	req.uri = "/v2/mf/blobs/uploads/?digest=sha256:"
+		  "0000000000000000000000000000000000000000000000000000000000000000";
+	tu_body_init(&req.body, &tb, "x", 1, 1LL << 30);
+	octo_response_init(&resp);
+	octo_registry_handle(t->reg, &req, &resp);
+	assert_int_not_equal(resp.status, 507); /* (400: the body was cut short) */
+	octo_response_cleanup(&resp);
+	/* ... and 8 GiB declared: refused before a byte is read */
+	tu_body_init(&body, &tb, "x", 1, 8LL << 30);
+	req.body = body;
+	octo_response_init(&resp);
+	octo_registry_handle(t->reg, &req, &resp);
+	assert_int_equal(resp.status, 507);
+	assert_int_equal(tb.pos, 0);
+	octo_response_cleanup(&resp);
+	t->cfg.storage.min_free_bytes = 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -544,6 +634,8 @@ int main(void)
 		cmocka_unit_test(test_external_url),
 		cmocka_unit_test_setup_teardown(test_tag_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_referrers_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_max_blob_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_min_free, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -123,6 +123,23 @@ static void test_cut_body_rolls_back(void **state)
 	octo_upload_close(u);
 }
 
+/* A chunked body (no length) that crosses the session's maximum is stopped when it does,
+ * and the session is left as it was. */
+static void test_max_size_chunked(void **state)
+{
+	struct fixture *f = *state;
+	struct octo_upload *u;
+
+	assert_int_equal(octo_upload_create(f->store, "r", 1, &u), OCTO_OK);
+	octo_upload_set_max_size(u, 5);
+	assert_int_equal(append(u, "abc", -1, -1), OCTO_OK);
+	assert_int_equal(append(u, "defgh", -1, -1), OCTO_ERR_TOO_LARGE);
+	assert_int_equal(octo_upload_offset(u), 3);
+	assert_int_equal(append(u, "de", -1, -1), OCTO_OK);
+	assert_int_equal(octo_upload_offset(u), 5);
+	octo_upload_close(u);
+}
+
 /* A session another request holds (a body still trickling in) is never waited for: a
  * writer is told at once that it is busy, a status reader gets the durable offset. */
 static void test_busy_session(void **state)
@@ -396,6 +413,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_large_bodies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_cut_body_rolls_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_max_size_chunked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_rollback_is_reported, setup, teardown),
 	};
 
