@@ -4,6 +4,7 @@
 #include "autoconfig.h"
 
 #include <jansson.h>
+#include <malloc.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,25 @@ void octo_api_manifest_get(struct octo_registry *reg, struct octo_route *rt,
 	octo_response_add_header(resp, "Content-Type", "%s", type);
 	octo_response_add_header(resp, "Docker-Content-Digest", "%s", ds);
 	octo_response_add_header(resp, "ETag", "\"%s\"", ds);
+}
+
+/* Parse a manifest within the registry's parse budget (see budget.h). The memory of a
+ * large parse is handed back to the system before the budget is: freed, it would stay in
+ * its thread's malloc arena, and eight threads' arenas held 440 MB. */
+static enum octo_err parse_manifest(struct octo_registry *reg, const char *body, size_t len,
+				    const char *content_type, struct octo_manifest *m,
+				    const char **detail)
+{
+	size_t depth, weight = octo_manifest_weight(body, len, &depth);
+	size_t taken = octo_budget_take(&reg->parse_budget, weight);
+	enum octo_err err = octo_manifest_parse(body, len, content_type, m, detail);
+
+#ifdef __GLIBC__
+	if (weight >= OCTO_BOUND_PARSE_TRIM)
+		malloc_trim(0);
+#endif
+	octo_budget_give(&reg->parse_budget, taken);
+	return err;
 }
 
 /* Every blob and child manifest the manifest references must be in this repository. */
@@ -182,8 +202,8 @@ void octo_api_manifest_put(struct octo_registry *reg, struct octo_route *rt,
 			err = OCTO_ERR_DIGEST_INVALID;
 	}
 	if (err == OCTO_OK)
-		err = octo_manifest_parse(body, len, octo_request_header(rt->req, "Content-Type"),
-					  &m, &detail);
+		err = parse_manifest(reg, body, len, octo_request_header(rt->req, "Content-Type"),
+				     &m, &detail);
 	if (err == OCTO_OK)
 		err = check_references(reg, rt, &m);
 	/* Every referrer that gets a 201 is listed: one whose descriptor the index cannot
@@ -255,7 +275,7 @@ static enum octo_err unrefer(struct octo_registry *reg, const struct octo_route 
 		return err == OCTO_ERR_BLOB_UNKNOWN ? OCTO_OK : err;
 	/* The stored media type stands in for a body without "mediaType", as at PUT. It was
 	 * valid then, so a failure now means the store is damaged. */
-	if (octo_manifest_parse(body, len, media_type, &m, &detail) != OCTO_OK) {
+	if (parse_manifest(reg, body, len, media_type, &m, &detail) != OCTO_OK) {
 		err = OCTO_ERR_IO;
 	} else {
 		if (m.has_subject)

@@ -6,6 +6,7 @@
 #ifndef OCTO_API_H
 #define OCTO_API_H
 
+#include "budget.h"
 #include "config.h"
 #include "log.h"
 #include "name.h"
@@ -17,7 +18,8 @@ struct octo_registry {
 	const struct octo_config *cfg;
 	struct octo_logger *log;
 	struct octo_store *store;
-	char *base_url; /* server.external_url without a trailing '/', or "" */
+	char *base_url;                  /* server.external_url without a trailing '/', or "" */
+	struct octo_budget parse_budget; /* manifests parsed at once (OCTO_BOUND_PARSE_BUDGET) */
 };
 
 /* One routed request: the repository name and what follows it, both decoded. */

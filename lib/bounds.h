@@ -23,6 +23,19 @@
 #define OCTO_BOUND_REFERRERS_PAGE_BYTES (1024 * 1024)
 /* The tag index file of one repository (~500k tags of 128 bytes). */
 #define OCTO_BOUND_TAG_INDEX (64 * 1024 * 1024)
+/* A manifest's JSON before jansson sees it (octo_manifest_weight): tokens and nesting. A
+ * legitimate 4 MiB index (20k children) weighs ~250k; 4 MiB of "{}," 2.8M. */
+#define OCTO_BOUND_MANIFEST_VALUES 400000
+#define OCTO_BOUND_MANIFEST_VALUES_TEXT "400000"
+#define OCTO_BOUND_MANIFEST_DEPTH 64
+#define OCTO_BOUND_MANIFEST_DEPTH_TEXT "64"
+/* The weight of the manifests one registry parses at once (about 120 bytes of memory per
+ * unit: 48 MB): a parse waits until its weight fits, so concurrent hostile manifests cost
+ * one budget, not one each. */
+#define OCTO_BOUND_PARSE_BUDGET 400000
+/* Parses at least this heavy give their memory back to the system when done. */
+#define OCTO_BOUND_PARSE_TRIM 20000
+
 /* Directory levels the catalog walks below repositories/. */
 #define OCTO_BOUND_CATALOG_DEPTH 64
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "manifest.h"
 
 static const char *const known_types[] = {OCTO_MT_OCI_MANIFEST, OCTO_MT_OCI_INDEX,
@@ -134,6 +135,47 @@ static enum octo_err parse_index(json_t *root, struct octo_manifest *m, const ch
 	return OCTO_OK;
 }
 
+size_t octo_manifest_weight(const char *data, size_t len, size_t *depth)
+{
+	size_t i, weight = 1, level = 0;
+	int in_string = 0;
+
+	*depth = 0;
+	for (i = 0; i < len; i++) {
+		char c = data[i];
+		if (in_string) {
+			if (c == '\\')
+				i++; /* the escaped byte cannot end the string */
+			else if (c == '"')
+				in_string = 0;
+			continue;
+		}
+		switch (c) {
+		case '"':
+			in_string = 1;
+			break;
+		case '{':
+		case '[':
+			weight++;
+			if (++level > *depth)
+				*depth = level;
+			break;
+		case '}':
+		case ']':
+			if (level > 0)
+				level--;
+			break;
+		case ':':
+		case ',':
+			weight++;
+			break;
+		default:
+			break;
+		}
+	}
+	return weight;
+}
+
 enum octo_err octo_manifest_parse(const char *data, size_t len, const char *content_type,
 				  struct octo_manifest *m, const char **detail)
 {
@@ -143,9 +185,18 @@ enum octo_err octo_manifest_parse(const char *data, size_t len, const char *cont
 	json_error_t jerr;
 	enum octo_err err;
 	const char *type;
+	size_t weight, depth;
 
 	memset(m, 0, sizeof(*m));
 	*detail = NULL;
+	/* jansson has no budget of its own: 4 MiB of "{}," cost 320 MB to parse. */
+	weight = octo_manifest_weight(data, len, &depth);
+	if (weight > OCTO_BOUND_MANIFEST_VALUES)
+		return fail(detail,
+			    "too many JSON values (at most " OCTO_BOUND_MANIFEST_VALUES_TEXT ")");
+	if (depth > OCTO_BOUND_MANIFEST_DEPTH)
+		return fail(detail, "JSON nested too deep (at most " OCTO_BOUND_MANIFEST_DEPTH_TEXT
+				    " levels)");
 	root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL)
 		return fail(detail, "not well-formed JSON (syntax, duplicate key or UTF-8)");

@@ -47,6 +47,10 @@ struct octo_manifest {
 enum octo_err octo_manifest_parse(const char *data, size_t len, const char *content_type,
 				  struct octo_manifest *m, const char **detail);
 void octo_manifest_cleanup(struct octo_manifest *m);
+/* The weight of a JSON text before it is parsed: its structural tokens ('{', '[', ':' and
+ * ',' outside strings), a bound on the values jansson would allocate (about 200 bytes
+ * each), and in *depth the deepest nesting. A single pass, no allocation. */
+size_t octo_manifest_weight(const char *data, size_t len, size_t *depth);
 /* Is s one of the four manifest media types we store? */
 int octo_manifest_media_type_known(const char *s);
 

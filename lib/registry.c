@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "bounds.h"
 #include "registry.h"
 #include "route.h"
 
@@ -24,6 +25,7 @@ enum octo_err octo_registry_new(const struct octo_config *cfg, struct octo_logge
 		return OCTO_ERR_NOMEM;
 	reg->cfg = cfg;
 	reg->log = log;
+	octo_budget_init(&reg->parse_budget, OCTO_BOUND_PARSE_BUDGET);
 	reg->base_url = strdup(cfg->server.external_url ? cfg->server.external_url : "");
 	if (reg->base_url == NULL) {
 		free(reg);
@@ -46,6 +48,7 @@ void octo_registry_free(struct octo_registry *reg)
 	if (reg == NULL)
 		return;
 	octo_store_free(reg->store);
+	octo_budget_cleanup(&reg->parse_budget);
 	free(reg->base_url);
 	free(reg);
 }

@@ -46,6 +46,9 @@ enum octo_err octo_request_read_body(const struct octo_request *req, size_t max,
 	*len = 0;
 	if (req->body.length > (long long)max)
 		return OCTO_ERR_TOO_LARGE;
+	if (req->body.length >= 0) /* room for exactly the declared body, and one byte more to
+				      see that it does not go on */
+		cap = (size_t)req->body.length + 1;
 	buf = malloc(cap + 1);
 	if (buf == NULL)
 		return OCTO_ERR_NOMEM;

@@ -670,6 +670,73 @@ class TestPutErrors(ManifestTest):
             self.assertError(r, 400, {"DIGEST_INVALID", "MANIFEST_INVALID"}, method="PUT")
 
 
+class TestParseBudget(ManifestTest):
+    """jansson has no budget: 4 MiB of "{}," cost one responder 320 MB (eight at once:
+    2.5 GB). A pre-scan refuses manifests of more than 400k JSON values, and the registry
+    parses at most 400k values' worth at once, so eight hostile manifests in parallel keep
+    the responder small, while large legitimate manifests still get 201."""
+    kind = "main"
+
+    def hostile(self, objects):
+        head = '{"schemaVersion":2,"mediaType":"%s","manifests":[],"x":[' % OCI_INDEX
+        return (head + ",".join(["{}"] * objects) + "]}").encode()
+
+    def vmhwm_kb(self, reg):
+        pid = reg.responder_pids()[0]
+        with open("/proc/%d/status" % pid) as f:
+            return int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1))
+
+    def test_hostile_manifests_in_parallel(self):
+        reg = Registry(threads=8)
+        reg.start()
+        try:
+            repo = self.repo()
+            before = self.vmhwm_kb(reg)
+            results = []
+
+            def push(body, tag):
+                r = reg.request("PUT", "/v2/%s/manifests/%s" % (repo, tag), body=body,
+                                headers={"Content-Type": OCI_INDEX})
+                results.append((len(body), r.status, r.body[:200]))
+            # eight of the largest accepted (199k empty objects, ~600 KB) and eight 4 MiB ones
+            bodies = [self.hostile(199000)] * 8 + [self.hostile(1398000)] * 8
+            threads = [threading.Thread(target=push, args=(b, "h%d" % i))
+                       for i, b in enumerate(bodies)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            for size, status, body in results:
+                if size > 1000000:
+                    self.assertEqual(status, 400, body)
+                    self.assertIn(b"too many JSON values", body)
+                else:
+                    self.assertEqual(status, 201, body)
+            peak = self.vmhwm_kb(reg)
+            print("VmHWM %d kB -> %d kB" % (before, peak), file=sys.stderr)
+            if not os.environ.get("ASAN_OPTIONS"):  # sanitizers inflate memory
+                self.assertLess(peak, 100 * 1024, "responder VmHWM %d kB (from %d)" % (peak, before))
+        finally:
+            reg.cleanup()
+
+    def test_large_legitimate_manifests(self):
+        """A 4 MiB index of 20k children and a 4 MiB annotation-heavy image: 201."""
+        repo = self.repo()
+        child = dumps(self.image(repo, layers=0))
+        self.push(repo, sha256(child), child)
+        entry = {"mediaType": OCI_MANIFEST, "digest": sha256(child), "size": len(child),
+                 "platform": {"architecture": "amd64", "os": "linux"}}
+        n = (4 * 1024 * 1024 - 200) // (len(dumps(entry)) + 1)
+        index = dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [entry] * n})
+        self.assertGreater(len(index), 3900 * 1024)
+        self.push(repo, "big-index", index, OCI_INDEX)
+        m = self.image(repo, layers=0)
+        m["annotations"] = {"k%06d" % i: "v" * 20 for i in range(120000)}
+        body = dumps(m)
+        self.assertGreater(len(body), 3800 * 1024)
+        self.push(repo, "big-annotations", body)
+
+
 class TestManifestSizeLimit(ManifestTest):
     kind = "small"
 

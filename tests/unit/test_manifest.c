@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -141,11 +142,80 @@ static void test_artifact_fields(void **state)
 	octo_manifest_cleanup(&m);
 }
 
+/* The pre-scan's weight and depth: structure outside strings only. */
+static void test_weight_table(void **state)
+{
+	static const struct {
+		const char *json;
+		size_t weight, depth;
+	} cases[] = {
+		{"{}", 2, 1},
+		{"{\"a\":1}", 3, 1},
+		{"{\"a\":[1,2,3]}", 6, 2},
+		{"{\"a\":\"{[,:]}\"}", 3, 1}, /* structure inside a string does not count */
+		{"{\"a\":\"\\\"{[\"}", 3, 1}, /* nor after an escaped quote */
+		{"[[[[]]]]", 5, 4},
+		{"", 1, 0},
+	};
+	size_t i, depth;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t w = octo_manifest_weight(cases[i].json, strlen(cases[i].json), &depth);
+		if (w != cases[i].weight || depth != cases[i].depth)
+			fail_msg("%s: weight %zu depth %zu", cases[i].json, w, depth);
+	}
+}
+
+/* Past the weight or the depth, a manifest is refused before jansson allocates anything. */
+static void test_budget_refusals(void **state)
+{
+	static const char head[] =
+		"{\"schemaVersion\":2,\"mediaType\":"
+		"\"application/vnd.oci.image.index.v1+json\",\"manifests\":[],\"x\":";
+	size_t n = 500000, len = 0, i;
+	char *body = malloc(sizeof(head) + 3 * n + 8);
+	struct octo_manifest m;
+	const char *detail;
+
+	(void)state;
+	memcpy(body, head, sizeof(head) - 1);
+	len = sizeof(head) - 1;
+	body[len++] = '[';
+	for (i = 0; i < n; i++)
+		memcpy(body + len, "{},", 3), len += 3;
+	body[len - 1] = ']';
+	body[len++] = '}';
+	assert_int_equal(octo_manifest_parse(body, len, NULL, &m, &detail),
+			 OCTO_ERR_MANIFEST_INVALID);
+	assert_non_null(strstr(detail, "too many JSON values"));
+	len = sizeof(head) - 1;
+	for (i = 0; i < 100; i++)
+		body[len++] = '[';
+	for (i = 0; i < 100; i++)
+		body[len++] = ']';
+	body[len++] = '}';
+	assert_int_equal(octo_manifest_parse(body, len, NULL, &m, &detail),
+			 OCTO_ERR_MANIFEST_INVALID);
+	assert_non_null(strstr(detail, "nested too deep"));
+	len = sizeof(head) - 1;
+	for (i = 0; i < 60; i++)
+		body[len++] = '[';
+	for (i = 0; i < 60; i++)
+		body[len++] = ']';
+	body[len++] = '}';
+	assert_int_equal(octo_manifest_parse(body, len, NULL, &m, &detail), OCTO_OK);
+	octo_manifest_cleanup(&m);
+	free(body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_artifact_fields),
+		cmocka_unit_test(test_weight_table),
+		cmocka_unit_test(test_budget_refusals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
