@@ -171,6 +171,7 @@ static void serve_one(FCGX_Request *fr)
 	req.n_headers = hs.n;
 	req.headers_dropped = hs.overflow;
 	req.remote_user = FCGX_GetParam("REMOTE_USER", fr->envp);
+	req.remote_addr = FCGX_GetParam("REMOTE_ADDR", fr->envp);
 	req.body.read = body_read;
 	req.body.ctx = fr->in;
 	req.body.length = octo_content_length(FCGX_GetParam("CONTENT_LENGTH", fr->envp));
@@ -229,6 +230,19 @@ static void *worker(void *arg)
 	srv.running--;
 	pthread_cond_broadcast(&srv.idle);
 	pthread_mutex_unlock(&srv.lock);
+	return NULL;
+}
+
+/* Housekeeping (expired upload sessions, crash leftovers) at start and then every
+ * OCTO_BOUND_COLLECT_INTERVAL seconds; the library makes one process of those sharing the
+ * store do it at a time. */
+static void *collector(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		octo_registry_collect(srv.reg);
+		sleep(OCTO_BOUND_COLLECT_INTERVAL);
+	}
 	return NULL;
 }
 
@@ -292,7 +306,7 @@ int main(int argc, char **argv)
 {
 	const char *config_path = NULL, *get_key = NULL;
 	char errbuf[512];
-	pthread_t sig_tid;
+	pthread_t sig_tid, collect_tid;
 	sigset_t set;
 	struct timespec deadline;
 	int i, check_only = 0, started = 0;
@@ -384,6 +398,8 @@ int main(int argc, char **argv)
 		}
 	}
 	pthread_create(&sig_tid, NULL, signal_thread, &set);
+	if (pthread_create(&collect_tid, NULL, collector, NULL) == 0)
+		pthread_detach(collect_tid);
 	{
 		struct octo_log_field f[] = {{.key = "threads", .num = started, .is_num = 1},
 					     {.key = "storage", .str = srv.cfg.storage.path}};

@@ -25,6 +25,21 @@ static enum octo_err check_space(struct octo_registry *reg, const struct octo_ro
 				      (uint64_t)reg->cfg->storage.min_free_inodes);
 }
 
+/* storage.max_uploads sessions in the store, storage.max_uploads_per_client of one
+ * client's address: past either, POST answers 429. */
+static enum octo_err check_sessions(struct octo_registry *reg, const struct octo_route *rt)
+{
+	size_t all, mine;
+	enum octo_err err = octo_upload_count(reg->store, rt->req->remote_addr, &all, &mine);
+
+	if (err != OCTO_OK)
+		return err;
+	if (all >= (size_t)reg->cfg->storage.max_uploads ||
+	    mine >= (size_t)reg->cfg->storage.max_uploads_per_client)
+		return OCTO_ERR_TOOMANYREQUESTS;
+	return OCTO_OK;
+}
+
 /* Open the session a request names for writing, held to storage.max_blob_size. */
 static enum octo_err open_session(struct octo_registry *reg, const struct octo_route *rt,
 				  struct octo_upload **u)
@@ -149,13 +164,18 @@ void octo_api_upload_start(struct octo_registry *reg, struct octo_route *rt,
 	if (octo_query_get(&rt->query, "digest") != NULL) { /* monolithic: POST ?digest= */
 		err = query_digest(rt, &d);
 		if (err == OCTO_OK)
-			err = octo_upload_create(reg->store, rt->name, 0, &u);
+			err = octo_upload_create(reg->store, rt->name, 0, NULL, &u);
 		if (err != OCTO_OK)
 			return octo_response_error(resp, err, NULL);
 		octo_upload_set_max_size(u, (uint64_t)reg->cfg->storage.max_blob_size);
 		return finish_upload(reg, rt, resp, u, &d);
 	}
-	err = octo_upload_create(reg->store, rt->name, 1, &u);
+	err = check_sessions(reg, rt);
+	if (err != OCTO_OK)
+		return octo_response_error(resp, err,
+					   "too many upload sessions open: finish or "
+					   "cancel some, or wait for them to expire");
+	err = octo_upload_create(reg->store, rt->name, 1, rt->req->remote_addr, &u);
 	if (err != OCTO_OK)
 		return octo_response_error(resp, err, NULL);
 	resp->status = 202;

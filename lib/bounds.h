@@ -36,6 +36,11 @@
 /* Parses at least this heavy give their memory back to the system when done. */
 #define OCTO_BOUND_PARSE_TRIM 20000
 
+/* An upload session that never got a byte, or a manifest's temporary file, expires after
+ * this many seconds; sessions are collected every OCTO_BOUND_COLLECT_INTERVAL seconds. */
+#define OCTO_BOUND_EMPTY_UPLOAD_TTL 600
+#define OCTO_BOUND_COLLECT_INTERVAL 60
+
 /* Directory levels the catalog walks below repositories/. */
 #define OCTO_BOUND_CATALOG_DEPTH 64
 

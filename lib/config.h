@@ -39,8 +39,11 @@ struct octo_config {
 		int64_t max_manifest_size; /* 4194304 */
 		int delete_enabled;        /* 1 */
 		int64_t max_blob_size;     /* 0: no limit */
-		int64_t min_free_bytes;    /* 256 MiB: below it, writes get 507 */
-		int64_t min_free_inodes;   /* 4096 */
+		int64_t upload_ttl_ms;     /* 24h: a session without a byte for this long expires */
+		int max_uploads;           /* 4096 sessions in the store */
+		int max_uploads_per_client; /* 256 per client address */
+		int64_t min_free_bytes;     /* 256 MiB: below it, writes get 507 */
+		int64_t min_free_inodes;    /* 4096 */
 	} storage;
 	struct {
 		enum octo_log_level level;   /* info */

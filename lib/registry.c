@@ -5,12 +5,14 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
 #include "bounds.h"
 #include "registry.h"
 #include "route.h"
+#include "upload.h"
 
 enum octo_err octo_registry_new(const struct octo_config *cfg, struct octo_logger *log,
 				struct octo_registry **out)
@@ -51,6 +53,25 @@ void octo_registry_free(struct octo_registry *reg)
 	octo_budget_cleanup(&reg->parse_budget);
 	free(reg->base_url);
 	free(reg);
+}
+
+void octo_registry_collect(struct octo_registry *reg)
+{
+	struct octo_upload_expiry exp = {.empty_after = OCTO_BOUND_EMPTY_UPLOAD_TTL,
+					 .after = (time_t)(reg->cfg->storage.upload_ttl_ms / 1000)};
+	struct octo_upload_collected got;
+	enum octo_err err = octo_upload_collect(reg->store, time(NULL), &exp, &got);
+
+	if (err != OCTO_OK) {
+		struct octo_log_field f[] = {OCTO_LOG_STR("code", octo_err_code(err))};
+		octo_log(reg->log, OCTO_LOG_ERROR, "collect failed", f, 1);
+	} else if (got.sessions + got.temporaries + got.markers > 0) {
+		struct octo_log_field f[] = {
+			OCTO_LOG_NUM("sessions", (long long)got.sessions),
+			OCTO_LOG_NUM("temporaries", (long long)got.temporaries),
+			OCTO_LOG_NUM("markers", (long long)got.markers)};
+		octo_log(reg->log, OCTO_LOG_INFO, "collected", f, 3);
+	}
 }
 
 /* Headers every response carries, Content-Length, and no body for HEAD. */

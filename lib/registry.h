@@ -20,5 +20,10 @@ void octo_registry_free(struct octo_registry *reg);
  * fills a complete response (errors become the spec's JSON error bodies). Thread-safe. */
 void octo_registry_handle(struct octo_registry *reg, const struct octo_request *req,
 			  struct octo_response *resp);
+/* Housekeeping, run by the adapter at start and every OCTO_BOUND_COLLECT_INTERVAL seconds:
+ * remove expired upload sessions (storage.upload_ttl; empty ones after
+ * OCTO_BOUND_EMPTY_UPLOAD_TTL) and what crashes left, never a session in use, one process
+ * of those sharing the store at a time. Logs what it removed. */
+void octo_registry_collect(struct octo_registry *reg);
 
 #endif

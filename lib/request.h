@@ -24,6 +24,7 @@ struct octo_request {
 	int headers_dropped; /* the adapter could not hold them all: the request gets 431 */
 	struct octo_body body;
 	const char *remote_user; /* NULL when not authenticated */
+	const char *remote_addr; /* the client's address as the front saw it, or NULL */
 };
 
 /* The value of a request header, or NULL. */

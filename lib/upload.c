@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <uuid/uuid.h>
 
@@ -24,9 +25,12 @@
 #include "writer.h"
 
 /* The state file, all ours and little-endian: magic (the format's version), offset, the
- * repository and the serialised hash state, each with a 16-bit length. */
+ * repository, the client's key (or nothing) and the serialised hash state, each with a
+ * 16-bit length. */
+#define CLIENT_KEY_LEN 16 /* hex digits of the sha256 of the client's address */
+#define CLIENTS_DIR "uploads/by-client"
 #define STATE_MAGIC "OCTOUPL2"
-#define STATE_MAX (8 + 8 + 2 + OCTO_NAME_MAX + 2 + OCTO_HASHER_STATE_MAX)
+#define STATE_MAX (8 + 8 + 2 + OCTO_NAME_MAX + 2 + CLIENT_KEY_LEN + 2 + OCTO_HASHER_STATE_MAX)
 #define IO_CHUNK (64 * 1024)     /* libfcgi blocks until it has this much: keep it small */
 #define DIRECT_MIN (1024 * 1024) /* bodies at least this long bypass the page cache */
 
@@ -34,9 +38,10 @@ struct octo_upload {
 	struct octo_store *store;
 	char id[OCTO_UPLOAD_ID_LEN + 1];
 	char repo[OCTO_NAME_MAX + 1];
-	char dir[64];        /* uploads/<id>, relative to the store's root */
-	char data_path[80];  /* uploads/<id>/data */
-	char state_path[80]; /* uploads/<id>/state */
+	char dir[64];                    /* uploads/<id>, relative to the store's root */
+	char data_path[80];              /* uploads/<id>/data */
+	char state_path[80];             /* uploads/<id>/state */
+	char client[CLIENT_KEY_LEN + 1]; /* "" when the session has no client on record */
 	int fd;
 	int persist;
 	int done; /* committed or cancelled */
@@ -98,6 +103,7 @@ static enum octo_err state_save(struct octo_upload *u)
 	for (i = 0; i < 8; i++)
 		*p++ = (unsigned char)(u->offset >> (8 * i));
 	p = put_bytes(p, u->repo, strlen(u->repo));
+	p = put_bytes(p, u->client, strlen(u->client));
 	p = put_bytes(p, hs, hlen);
 	/* No directory fsync: after a crash the old state is as good as the new one. */
 	return octo_store_write_atomic(u->store, u->state_path, buf, (size_t)(p - buf), 0);
@@ -118,9 +124,9 @@ static const unsigned char *get_bytes(const unsigned char *p, const unsigned cha
 /* Read and check the state file completely; any damage makes the session unknown. */
 static enum octo_err state_load(struct octo_upload *u)
 {
-	const unsigned char *p, *end, *repo, *hs;
+	const unsigned char *p, *end, *repo, *client, *hs;
 	enum octo_err err = OCTO_ERR_BLOB_UPLOAD_UNKNOWN;
-	size_t len, repo_len, hlen;
+	size_t len, repo_len, client_len, hlen;
 	uint64_t offset = 0;
 	char *text;
 	int i;
@@ -141,7 +147,14 @@ static enum octo_err state_load(struct octo_upload *u)
 	repo = get_bytes(p + 16, end, OCTO_NAME_MAX, &repo_len);
 	if (repo == NULL || !octo_name_valid((const char *)repo, repo_len))
 		goto out;
-	hs = get_bytes(repo + repo_len, end, OCTO_HASHER_STATE_MAX, &hlen);
+	client = get_bytes(repo + repo_len, end, CLIENT_KEY_LEN, &client_len);
+	if (client == NULL || (client_len != 0 && client_len != CLIENT_KEY_LEN))
+		goto out;
+	for (i = 0; i < (int)client_len; i++)
+		if (!((client[i] >= '0' && client[i] <= '9') ||
+		      (client[i] >= 'a' && client[i] <= 'f')))
+			goto out;
+	hs = get_bytes(client + client_len, end, OCTO_HASHER_STATE_MAX, &hlen);
 	if (hs == NULL || hs + hlen != end)
 		goto out;
 	/* a session is only valid in the repository that started it */
@@ -152,6 +165,8 @@ static enum octo_err state_load(struct octo_upload *u)
 	    octo_hasher_length(u->hasher) != offset)
 		goto out;
 	u->offset = offset;
+	memcpy(u->client, client, client_len);
+	u->client[client_len] = '\0';
 	err = OCTO_OK;
 out:
 	free(text);
@@ -183,8 +198,63 @@ static enum octo_err lock_data(struct octo_upload *u)
 	return OCTO_OK;
 }
 
+/* The key under which a client's sessions are counted: 16 hex digits of the sha256 of its
+ * address (an address is not a file name). */
+static void client_key(const char *client, char *key)
+{
+	struct octo_digest d;
+
+	octo_digest_of(OCTO_DIGEST_SHA256, client, strlen(client), &d);
+	memcpy(key, d.hex, CLIENT_KEY_LEN);
+	key[CLIENT_KEY_LEN] = '\0';
+}
+
+/* uploads/by-client/<key>/<id>: one empty file per session of a client, to count them. */
+static enum octo_err marker_rel(const char *key, const char *id, char *buf, size_t size)
+{
+	return octo_store_path(buf, size, CLIENTS_DIR "/%s%s%s", key, id ? "/" : "", id ? id : "");
+}
+
+static void remove_marker(struct octo_upload *u)
+{
+	char rel[OCTO_STORE_PATH_MAX];
+
+	if (u->client[0] != '\0' && marker_rel(u->client, u->id, rel, sizeof(rel)) == OCTO_OK)
+		octo_store_remove(u->store, rel, OCTO_OK);
+}
+
+static int session_name(const char *name, size_t len)
+{
+	return id_valid(name, len);
+}
+
+enum octo_err octo_upload_count(struct octo_store *s, const char *client, size_t *all, size_t *mine)
+{
+	char key[CLIENT_KEY_LEN + 1], rel[OCTO_STORE_PATH_MAX];
+	struct octo_strv names;
+	enum octo_err err;
+
+	*all = *mine = 0;
+	err = octo_store_list(s, "uploads", session_name, OCTO_OK, &names);
+	if (err != OCTO_OK)
+		return err;
+	*all = names.n;
+	octo_strv_cleanup(&names);
+	if (client == NULL || client[0] == '\0')
+		return OCTO_OK;
+	client_key(client, key);
+	err = marker_rel(key, NULL, rel, sizeof(rel));
+	if (err == OCTO_OK)
+		err = octo_store_list(s, rel, session_name, OCTO_OK, &names);
+	if (err == OCTO_OK) {
+		*mine = names.n;
+		octo_strv_cleanup(&names);
+	}
+	return err;
+}
+
 enum octo_err octo_upload_create(struct octo_store *s, const char *repo, int persist,
-				 struct octo_upload **out)
+				 const char *client, struct octo_upload **out)
 {
 	char id[OCTO_UPLOAD_ID_LEN + 1];
 	struct octo_upload *u;
@@ -217,12 +287,22 @@ enum octo_err octo_upload_create(struct octo_store *s, const char *repo, int per
 		err = octo_fs_error(errno);
 		goto fail;
 	}
+	if (persist && client != NULL && client[0] != '\0') {
+		char rel[OCTO_STORE_PATH_MAX];
+		client_key(client, u->client);
+		err = marker_rel(u->client, u->id, rel, sizeof(rel));
+		if (err == OCTO_OK)
+			err = octo_store_touch(s, rel);
+		if (err != OCTO_OK)
+			goto fail;
+	}
 	if (persist && (err = state_save(u)) != OCTO_OK)
 		goto fail;
 	*out = u;
 	return OCTO_OK;
 fail:
 	u->done = 1;
+	remove_marker(u);
 	octo_store_remove_dir(s, u->dir);
 	octo_upload_close(u);
 	return err;
@@ -443,6 +523,7 @@ enum octo_err octo_upload_commit(struct octo_upload *u, const struct octo_digest
 		return err;
 	}
 	octo_store_remove_dir(u->store, u->dir); /* the state file; the data has moved */
+	remove_marker(u);
 	u->done = 1;
 	return OCTO_OK;
 }
@@ -450,7 +531,145 @@ enum octo_err octo_upload_commit(struct octo_upload *u, const struct octo_digest
 enum octo_err octo_upload_cancel(struct octo_upload *u)
 {
 	u->done = 1;
+	remove_marker(u);
 	return octo_store_remove_dir(u->store, u->dir);
+}
+
+/* Newest modification time of the session's files, in seconds. */
+static time_t last_touched(struct octo_store *s, const char *dir_rel)
+{
+	static const char *const files[] = {"state", "data"};
+	time_t newest = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char rel[OCTO_STORE_PATH_MAX];
+		struct stat st;
+		int fd;
+		if (octo_store_path(rel, sizeof(rel), "%s/%s", dir_rel, files[i]) != OCTO_OK)
+			continue;
+		fd = octo_store_openat(s, rel, O_PATH, 0);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) == 0 && st.st_mtime > newest)
+			newest = st.st_mtime;
+		close(fd);
+	}
+	if (newest == 0) { /* neither file: the directory's own time */
+		int fd = octo_store_opendir(s, dir_rel, 0);
+		struct stat st;
+		if (fd >= 0) {
+			if (fstat(fd, &st) == 0)
+				newest = st.st_mtime;
+			close(fd);
+		}
+	}
+	return newest;
+}
+
+/* Collect one session directory if it has expired and nobody holds it: 1 if removed. */
+static int collect_session(struct octo_store *s, const char *id, time_t now,
+			   const struct octo_upload_expiry *exp)
+{
+	char dir[OCTO_STORE_PATH_MAX], rel[OCTO_STORE_PATH_MAX];
+	uint64_t size = 0;
+	time_t touched;
+	int fd, removed = 0;
+
+	if (octo_store_path(dir, sizeof(dir), "uploads/%s", id) != OCTO_OK ||
+	    octo_store_path(rel, sizeof(rel), "%s/data", dir) != OCTO_OK)
+		return 0;
+	touched = last_touched(s, dir);
+	if (now - touched < exp->empty_after)
+		return 0; /* recent: maybe being created right now */
+	fd = octo_store_openat(s, rel, O_RDWR, 0);
+	if (fd >= 0) {
+		struct stat st;
+		if (flock(fd, LOCK_EX | LOCK_NB) != 0) { /* in use */
+			close(fd);
+			return 0;
+		}
+		if (fstat(fd, &st) == 0)
+			size = (uint64_t)st.st_size;
+	}
+	/* Without data at all it never got a byte; the lock (if any) is held while removing. */
+	if (size == 0 || now - touched >= exp->after)
+		removed = octo_store_remove_dir(s, dir) == OCTO_OK;
+	if (fd >= 0)
+		close(fd); /* releases the lock */
+	return removed;
+}
+
+enum octo_err octo_upload_collect(struct octo_store *s, time_t now,
+				  const struct octo_upload_expiry *exp,
+				  struct octo_upload_collected *out)
+{
+	struct octo_strv names, keys;
+	enum octo_err err;
+	size_t i, j;
+	int lock;
+
+	memset(out, 0, sizeof(*out));
+	/* One collector at a time across the processes sharing the store: the others skip. */
+	lock = octo_store_openat(s, "uploads/.collect.lock", O_RDWR | O_CREAT, 0644);
+	if (lock < 0)
+		return octo_fs_error(errno);
+	if (flock(lock, LOCK_EX | LOCK_NB) != 0) {
+		close(lock);
+		return OCTO_OK;
+	}
+	out->ran = 1;
+	err = octo_store_list(s, "uploads", NULL, OCTO_OK, &names);
+	for (i = 0; err == OCTO_OK && i < names.n; i++) {
+		const char *n = names.v[i];
+		if (id_valid(n, strlen(n))) {
+			out->sessions += (size_t)collect_session(s, n, now, exp);
+		} else if (strncmp(n, "manifest.", 9) == 0) {
+			/* a manifest's temporary file, left by a crash */
+			char rel[OCTO_STORE_PATH_MAX];
+			struct stat st;
+			int fd;
+			if (octo_store_path(rel, sizeof(rel), "uploads/%s", n) != OCTO_OK)
+				continue;
+			fd = octo_store_openat(s, rel, O_PATH, 0);
+			if (fd < 0)
+				continue;
+			if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+			    now - st.st_mtime >= exp->empty_after &&
+			    octo_store_remove(s, rel, OCTO_OK) == OCTO_OK)
+				out->temporaries++;
+			close(fd);
+		}
+	}
+	octo_strv_cleanup(&names);
+	/* Markers of sessions that are gone (removed here, or by a crash mid-way). */
+	if (err == OCTO_OK && octo_store_list(s, CLIENTS_DIR, NULL, OCTO_OK, &keys) == OCTO_OK) {
+		for (i = 0; i < keys.n; i++) {
+			char rel[OCTO_STORE_PATH_MAX];
+			if (marker_rel(keys.v[i], NULL, rel, sizeof(rel)) != OCTO_OK ||
+			    octo_store_list(s, rel, session_name, OCTO_OK, &names) != OCTO_OK)
+				continue;
+			for (j = 0; j < names.n; j++) {
+				char dir[OCTO_STORE_PATH_MAX], marker[OCTO_STORE_PATH_MAX];
+				int fd;
+				if (octo_store_path(dir, sizeof(dir), "uploads/%s", names.v[j]) !=
+					    OCTO_OK ||
+				    marker_rel(keys.v[i], names.v[j], marker, sizeof(marker)) !=
+					    OCTO_OK)
+					continue;
+				fd = octo_store_opendir(s, dir, 0);
+				if (fd >= 0)
+					close(fd);
+				else if (errno == ENOENT &&
+					 octo_store_remove(s, marker, OCTO_OK) == OCTO_OK)
+					out->markers++;
+			}
+			octo_strv_cleanup(&names);
+		}
+		octo_strv_cleanup(&keys);
+	}
+	close(lock);
+	return err;
 }
 
 void octo_upload_close(struct octo_upload *u)

@@ -9,7 +9,9 @@
 #ifndef OCTO_UPLOAD_H
 #define OCTO_UPLOAD_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "body.h"
 #include "digest.h"
@@ -21,9 +23,29 @@
 struct octo_upload;
 
 /* Start a session for repo. persist = 0 for a monolithic upload that ends in the same
- * request (no state file is written). The session is locked until octo_upload_close. */
+ * request (no state file is written). client (the client's address, or NULL) is recorded
+ * so that octo_upload_count can count its sessions. The session is locked until
+ * octo_upload_close. */
 enum octo_err octo_upload_create(struct octo_store *s, const char *repo, int persist,
-				 struct octo_upload **out);
+				 const char *client, struct octo_upload **out);
+/* The sessions in the store (*all) and those of client (*mine; 0 when client is NULL). */
+enum octo_err octo_upload_count(struct octo_store *s, const char *client, size_t *all,
+				size_t *mine);
+
+struct octo_upload_expiry {
+	time_t empty_after; /* seconds: a session that never got a byte, a crash's temp file */
+	time_t after;       /* seconds since its last byte: any session (storage.upload_ttl) */
+};
+struct octo_upload_collected {
+	int ran; /* 0: another process was collecting */
+	size_t sessions, temporaries, markers;
+};
+/* Remove expired sessions nobody holds, manifest temporaries a crash left in uploads/, and
+ * client markers of sessions that are gone; one process at a time (the others return at
+ * once with ran = 0). now is the current time in seconds. */
+enum octo_err octo_upload_collect(struct octo_store *s, time_t now,
+				  const struct octo_upload_expiry *exp,
+				  struct octo_upload_collected *out);
 enum octo_upload_mode {
 	OCTO_UPLOAD_READ, /* the durable offset only (a status request): no lock, no waiting */
 	OCTO_UPLOAD_WRITE /* to append, commit or cancel: the session's lock, without waiting */

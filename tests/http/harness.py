@@ -77,7 +77,10 @@ class Registry:
         cfg = {
             "server": {"address": "127.0.0.1", "port": self.port, "shutdown_timeout": "10s"},
             "fcgi": {"threads": threads, "sendfile": "x-sendfile"},
-            "storage": {"path": self.data},
+            # The suites share a registry and leave sessions open: caps are tested on
+            # registries of their own (test_blobs.SessionLimitTest).
+            "storage": {"path": self.data, "max_uploads": 1000000,
+                        "max_uploads_per_client": 1000000},
             "logging": {"level": "info", "format": "json",
                         "output": os.path.join(self.tmp, "octoserve.log")},
         }

@@ -21,7 +21,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Registry, sha256  # noqa: E402
-from suite import API_VERSION, SPEC_CODES, RegistryPool, RegistryTest, enc, next_id, sha512, unique_bytes  # noqa: E402,F401
+from suite import API_VERSION, SPEC_CODES, RegistryPool, RegistryTest, ResponseAssertions, enc, next_id, sha512, unique_bytes  # noqa: E402,F401
 
 # ---------------------------------------------------------------------------------------
 # Helpers
@@ -1069,6 +1069,53 @@ class UploadSessionTest(BlobTest):
 # ---------------------------------------------------------------------------------------
 # end-11: mount
 # ---------------------------------------------------------------------------------------
+
+class SessionLimitTest(ResponseAssertions, unittest.TestCase):
+    """Upload sessions are bounded: per client address and in all (429 TOOMANYREQUESTS with
+    Retry-After past either), and they expire: the responder collects, at start and every
+    minute, sessions without a byte for storage.upload_ttl (empty ones after 10 minutes),
+    never one in use, one process at a time."""
+
+    def test_per_client_cap_and_expiry(self):
+        reg = Registry(config={"storage": {"max_uploads_per_client": 3, "upload_ttl": "1h"}})
+        reg.start()
+        try:
+            locs = []
+            for i in range(3):
+                r = reg.request("POST", "/v2/caps/r/blobs/uploads/")
+                self.assertEqual(r.status, 202, r)
+                locs.append(r.header("Location"))
+            r = reg.request("POST", "/v2/caps/r/blobs/uploads/")
+            self.assertError(r, 429, "TOOMANYREQUESTS", "POST")
+            self.assertEqual(r.header("Retry-After"), "1")
+            self.assertEqual(reg.request("PATCH", locs[1], body=b"some").status, 202)
+            self.assertEqual(reg.request("PATCH", locs[2], body=b"more").status, 202)
+            # an empty session 11 minutes old, one with data 2 hours old, one with data
+            # 30 minutes old
+            past = time.time()
+            for loc, age in ((locs[0], 660), (locs[1], 7200), (locs[2], 1800)):
+                d = os.path.join(reg.data, "uploads", loc.rsplit("/", 1)[1])
+                for name in ("state", "data", ""):
+                    p = os.path.join(d, name) if name else d
+                    os.utime(p, (past - age, past - age))
+            reg.restart()  # collects at start
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                if reg.request("GET", locs[0]).status == 404:
+                    break
+                time.sleep(0.1)
+            self.assertEqual(reg.request("GET", locs[0]).status, 404)
+            self.assertEqual(reg.request("GET", locs[1]).status, 404)
+            r = reg.request("GET", locs[2])
+            self.assertEqual(r.status, 204, r)
+            self.assertEqual(r.header("Range"), "0-3")
+            # room again for this client
+            self.assertEqual(reg.request("POST", "/v2/caps/r/blobs/uploads/").status, 202)
+            with open(os.path.join(reg.tmp, "octoserve.log")) as f:
+                self.assertIn('"msg":"collected"', f.read())
+        finally:
+            reg.cleanup()
+
 
 class MountTest(BlobTest):
     def setUp(self):

@@ -530,6 +530,53 @@ static void test_referrers_pages(void **state)
 	assert_int_equal(pages[1], 3);
 }
 
+static int post_session(struct tu_registry *t, const char *addr, char *loc, size_t size)
+{
+	struct octo_response resp;
+	int status;
+
+	tu_remote_addr = addr;
+	tu_request(t, "POST", "/v2/caps/blobs/uploads/", NULL, 0, &resp, NULL);
+	tu_remote_addr = NULL;
+	status = resp.status;
+	if (status == 202)
+		snprintf(loc, size, "%s", octo_response_header(&resp, "Location"));
+	else
+		assert_string_equal(octo_response_header(&resp, "Retry-After"), "1");
+	octo_response_cleanup(&resp);
+	return status;
+}
+
+/* storage.max_uploads_per_client and storage.max_uploads: past either, POST answers 429
+ * TOOMANYREQUESTS; a session that ends makes room again. */
+static void test_session_caps(void **state)
+{
+	struct tu_registry *t = *state;
+	struct octo_response resp;
+	char loc[512], first[512];
+	int i;
+
+	t->cfg.storage.max_uploads_per_client = 3;
+	t->cfg.storage.max_uploads = 5;
+	for (i = 0; i < 3; i++)
+		assert_int_equal(post_session(t, "192.0.2.1", i == 0 ? first : loc, sizeof(loc)),
+				 202);
+	assert_int_equal(post_session(t, "192.0.2.1", loc, sizeof(loc)), 429);
+	assert_int_equal(post_session(t, "192.0.2.2", loc, sizeof(loc)), 202);
+	assert_int_equal(post_session(t, "192.0.2.3", loc, sizeof(loc)), 202);
+	assert_int_equal(post_session(t, "192.0.2.4", loc, sizeof(loc)), 429); /* 5 in all */
+	tu_request(t, "DELETE", first, NULL, 0, &resp, NULL);
+	assert_int_equal(resp.status, 204);
+	octo_response_cleanup(&resp);
+	assert_int_equal(post_session(t, "192.0.2.1", loc, sizeof(loc)), 202);
+	/* monolithic pushes are not sessions that stay: not counted against the caps */
+	tu_remote_addr = "192.0.2.1";
+	tu_push(t, "caps", "monolithic");
+	tu_remote_addr = NULL;
+	t->cfg.storage.max_uploads_per_client = 256;
+	t->cfg.storage.max_uploads = 4096;
+}
+
 /* storage.max_blob_size: a monolithic push or a chunk that would grow a blob past it gets
  * 413 SIZE_INVALID, and the session stays as it was. */
 static void test_max_blob_size(void **state)
@@ -635,6 +682,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tag_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_referrers_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_blob_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_session_caps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_min_free, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

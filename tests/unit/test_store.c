@@ -226,7 +226,7 @@ static void test_damaged_upload_state(void **state)
 	size_t n, i;
 
 	assert_int_equal(octo_store_open(t->dir, &s), OCTO_OK);
-	assert_int_equal(octo_upload_create(s, "up", 1, &u), OCTO_OK);
+	assert_int_equal(octo_upload_create(s, "up", 1, NULL, &u), OCTO_OK);
 	snprintf(id, sizeof(id), "%s", octo_upload_id(u));
 	tu_body_init(&body, &tb, "0123456789", 10, 10);
 	assert_int_equal(octo_upload_append(u, &body), OCTO_OK);
@@ -234,7 +234,7 @@ static void test_damaged_upload_state(void **state)
 	f = fopen(at(t, "uploads/%s/state", id), "rb");
 	n = fread(good, 1, sizeof(good), f);
 	fclose(f);
-	assert_int_equal(n, 8 + 8 + 2 + 2 + 2 + 110); /* magic, offset, "up", sha256 state */
+	assert_int_equal(n, 8 + 8 + 2 + 2 + 2 + 2 + 110); /* magic, offset, "up", no client, state */
 	assert_int_equal(octo_upload_open(s, "up", id, strlen(id), OCTO_UPLOAD_WRITE, &u), OCTO_OK);
 	octo_upload_close(u);
 

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -86,7 +88,7 @@ static void test_chunks_across_opens(void **state)
 	struct octo_digest d = digest_of("hello world");
 	uint64_t size;
 
-	assert_int_equal(octo_upload_create(f->store, "r", 1, &u), OCTO_OK);
+	assert_int_equal(octo_upload_create(f->store, "r", 1, NULL, &u), OCTO_OK);
 	assert_int_equal(append(u, "hello", 5, -1), OCTO_OK);
 	reopen(f, "r", id, &u);
 	assert_int_equal(octo_upload_offset(u), 5);
@@ -110,7 +112,7 @@ static void test_cut_body_rolls_back(void **state)
 	struct octo_upload *u;
 	struct octo_digest d = digest_of("abcxyz");
 
-	assert_int_equal(octo_upload_create(f->store, "r", 1, &u), OCTO_OK);
+	assert_int_equal(octo_upload_create(f->store, "r", 1, NULL, &u), OCTO_OK);
 	assert_int_equal(append(u, "abc", 3, -1), OCTO_OK);
 	assert_int_equal(append(u, "defgh", -1, 2), OCTO_ERR_INCOMPLETE);
 	assert_int_equal(octo_upload_offset(u), 3);
@@ -130,7 +132,7 @@ static void test_max_size_chunked(void **state)
 	struct fixture *f = *state;
 	struct octo_upload *u;
 
-	assert_int_equal(octo_upload_create(f->store, "r", 1, &u), OCTO_OK);
+	assert_int_equal(octo_upload_create(f->store, "r", 1, NULL, &u), OCTO_OK);
 	octo_upload_set_max_size(u, 5);
 	assert_int_equal(append(u, "abc", -1, -1), OCTO_OK);
 	assert_int_equal(append(u, "defgh", -1, -1), OCTO_ERR_TOO_LARGE);
@@ -148,7 +150,7 @@ static void test_busy_session(void **state)
 	char id[OCTO_UPLOAD_ID_LEN + 1];
 	struct octo_upload *u, *u2;
 
-	assert_int_equal(octo_upload_create(f->store, "r", 1, &u), OCTO_OK);
+	assert_int_equal(octo_upload_create(f->store, "r", 1, NULL, &u), OCTO_OK);
 	snprintf(id, sizeof(id), "%s", octo_upload_id(u));
 	assert_int_equal(append(u, "abc", 3, -1), OCTO_OK);
 	assert_int_equal(octo_upload_open(f->store, "r", id, strlen(id), OCTO_UPLOAD_WRITE, &u2),
@@ -166,6 +168,101 @@ static void test_busy_session(void **state)
 			 OCTO_ERR_BLOB_UPLOAD_UNKNOWN);
 }
 
+/* Set a session's (or file's) times back by age seconds. */
+static void age(struct fixture *f, const char *rel, time_t age_s)
+{
+	char path[PATH_MAX];
+	struct timespec ts[2];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, rel);
+	ts[0].tv_sec = ts[1].tv_sec = time(NULL) - age_s;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	assert_int_equal(stat(path, &st), 0);
+	if (S_ISDIR(st.st_mode)) {
+		char sub[PATH_MAX + 16];
+		snprintf(sub, sizeof(sub), "%s/state", path);
+		utimensat(AT_FDCWD, sub, ts, 0);
+		snprintf(sub, sizeof(sub), "%s/data", path);
+		utimensat(AT_FDCWD, sub, ts, 0);
+	}
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static int exists(struct fixture *f, const char *rel)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, rel);
+	return access(path, F_OK) == 0;
+}
+
+/* The collector: empty sessions after OCTO_BOUND_EMPTY_UPLOAD_TTL, any after the ttl,
+ * never one in use or a recent one; a crash's manifest temporaries; markers of sessions
+ * gone; one collector at a time. */
+static void test_collect(void **state)
+{
+	struct fixture *f = *state;
+	struct octo_upload_expiry exp = {.empty_after = 600, .after = 3600};
+	struct octo_upload_collected got;
+	struct octo_upload *u[5], *held;
+	char id[5][OCTO_UPLOAD_ID_LEN + 16], rel[128];
+	size_t all, mine;
+	int i, lock;
+
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(octo_upload_create(f->store, "r", 1, "10.0.0.1", &u[i]), OCTO_OK);
+		snprintf(id[i], sizeof(id[i]), "uploads/%s", octo_upload_id(u[i]));
+		if (i >= 2)
+			assert_int_equal(append(u[i], "data", 4, -1), OCTO_OK);
+		octo_upload_close(u[i]);
+	}
+	assert_int_equal(octo_upload_count(f->store, "10.0.0.1", &all, &mine), OCTO_OK);
+	assert_int_equal(all, 5);
+	assert_int_equal(mine, 5);
+	age(f, id[0], 700);  /* empty, old: goes */
+	age(f, id[1], 300);  /* empty, recent: stays */
+	age(f, id[2], 7200); /* data, past the ttl: goes */
+	age(f, id[3], 7200); /* data, past the ttl, but held by a request: stays */
+	age(f, id[4], 1800); /* data, within the ttl: stays */
+	assert_int_equal(octo_upload_open(f->store, "r", id[3] + 8, strlen(id[3] + 8),
+					  OCTO_UPLOAD_WRITE, &held),
+			 OCTO_OK);
+	age(f, id[3], 7200);
+	snprintf(rel, sizeof(rel), "%s/uploads/manifest.0123", f->dir);
+	tu_write_file(rel, "x", 1);
+	age(f, "uploads/manifest.0123", 700);
+
+	/* another process collecting: this one skips */
+	snprintf(rel, sizeof(rel), "%s/uploads/.collect.lock", f->dir);
+	lock = open(rel, O_RDWR | O_CREAT, 0644);
+	assert_int_equal(flock(lock, LOCK_EX), 0);
+	assert_int_equal(octo_upload_collect(f->store, time(NULL), &exp, &got), OCTO_OK);
+	assert_int_equal(got.ran, 0);
+	close(lock);
+
+	assert_int_equal(octo_upload_collect(f->store, time(NULL), &exp, &got), OCTO_OK);
+	assert_int_equal(got.ran, 1);
+	assert_int_equal(got.sessions, 2);
+	assert_int_equal(got.temporaries, 1);
+	assert_int_equal(got.markers, 2);
+	assert_false(exists(f, id[0]));
+	assert_true(exists(f, id[1]));
+	assert_false(exists(f, id[2]));
+	assert_true(exists(f, id[3]));
+	assert_true(exists(f, id[4]));
+	assert_false(exists(f, "uploads/manifest.0123"));
+	assert_int_equal(octo_upload_count(f->store, "10.0.0.1", &all, &mine), OCTO_OK);
+	assert_int_equal(all, 3);
+	assert_int_equal(mine, 3);
+	assert_int_equal(octo_upload_cancel(held), OCTO_OK); /* also drops its marker */
+	octo_upload_close(held);
+	assert_int_equal(octo_upload_count(f->store, "10.0.0.1", &all, &mine), OCTO_OK);
+	assert_int_equal(mine, 2);
+	assert_int_equal(octo_upload_count(f->store, "10.0.0.2", &all, &mine), OCTO_OK);
+	assert_int_equal(mine, 0);
+}
+
 /* Run by tests/unit/faults.sh under strace, every ftruncate failing with EIO: a rollback
  * that cannot cut the data file is reported as the storage error it is, not as the
  * client's short body (the check was dead: it only fired when there was no error). */
@@ -176,7 +273,7 @@ static void test_failed_rollback_is_reported(void **state)
 
 	if (getenv("OCTO_TEST_FTRUNCATE_FAILS") == NULL)
 		skip();
-	assert_int_equal(octo_upload_create(f->store, "r", 1, &u), OCTO_OK);
+	assert_int_equal(octo_upload_create(f->store, "r", 1, NULL, &u), OCTO_OK);
 	assert_int_equal(append(u, "abc", 3, -1), OCTO_OK);
 	assert_int_equal(append(u, "defgh", -1, 2), OCTO_ERR_IO);
 	assert_int_equal(octo_upload_offset(u), 3);
@@ -192,7 +289,7 @@ static void test_stray_bytes_cut_on_open(void **state)
 	struct octo_digest d = digest_of("abcdef");
 	int fd;
 
-	assert_int_equal(octo_upload_create(f->store, "r", 1, &u), OCTO_OK);
+	assert_int_equal(octo_upload_create(f->store, "r", 1, NULL, &u), OCTO_OK);
 	assert_int_equal(append(u, "abc", 3, -1), OCTO_OK);
 	snprintf(id, sizeof(id), "%s", octo_upload_id(u));
 	octo_upload_close(u);
@@ -216,7 +313,7 @@ static void test_mismatch_keeps_nothing(void **state)
 	struct octo_digest wrong = digest_of("something else");
 	struct stat st;
 
-	assert_int_equal(octo_upload_create(f->store, "r", 1, &u), OCTO_OK);
+	assert_int_equal(octo_upload_create(f->store, "r", 1, NULL, &u), OCTO_OK);
 	snprintf(id, sizeof(id), "%s", octo_upload_id(u));
 	assert_int_equal(append(u, "content", 7, -1), OCTO_OK);
 	assert_int_equal(octo_upload_commit(u, &wrong), OCTO_ERR_DIGEST_INVALID);
@@ -233,7 +330,7 @@ static void test_sha512_commit(void **state)
 	struct octo_digest d;
 
 	octo_digest_of(OCTO_DIGEST_SHA512, "data", 4, &d);
-	assert_int_equal(octo_upload_create(f->store, "r", 0, &u), OCTO_OK);
+	assert_int_equal(octo_upload_create(f->store, "r", 0, NULL, &u), OCTO_OK);
 	assert_int_equal(append(u, "data", 4, -1), OCTO_OK);
 	assert_int_equal(octo_upload_commit(u, &d), OCTO_OK);
 	octo_upload_close(u);
@@ -258,7 +355,7 @@ static void test_open_rejects(void **state)
 		assert_int_equal(octo_upload_open(f->store, "r", bad_ids[i], strlen(bad_ids[i]),
 						  OCTO_UPLOAD_WRITE, &u),
 				 OCTO_ERR_BLOB_UPLOAD_UNKNOWN);
-	assert_int_equal(octo_upload_create(f->store, "r", 1, &u), OCTO_OK);
+	assert_int_equal(octo_upload_create(f->store, "r", 1, NULL, &u), OCTO_OK);
 	snprintf(id, sizeof(id), "%s", octo_upload_id(u));
 	octo_upload_close(u);
 	/* a session belongs to the repository that started it */
@@ -281,7 +378,7 @@ static void test_monolithic_not_left_behind(void **state)
 	struct octo_upload *u;
 	struct stat st;
 
-	assert_int_equal(octo_upload_create(f->store, "r", 0, &u), OCTO_OK);
+	assert_int_equal(octo_upload_create(f->store, "r", 0, NULL, &u), OCTO_OK);
 	snprintf(path, sizeof(path), "%s/uploads/%s", f->dir, octo_upload_id(u));
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(append(u, "abc", 10, -1), OCTO_ERR_INCOMPLETE);
@@ -352,7 +449,7 @@ static void test_large_bodies(void **state)
 	for (size_t i = 0; i < len; i++)
 		data[i] = (char)(i * 7919 % 251);
 	octo_digest_of(OCTO_DIGEST_SHA256, data, len, &d);
-	assert_int_equal(octo_upload_create(f->store, "r", 1, &u), OCTO_OK);
+	assert_int_equal(octo_upload_create(f->store, "r", 1, NULL, &u), OCTO_OK);
 	snprintf(path, sizeof(path), "%s/uploads/%s/data", f->dir, octo_upload_id(u));
 	for (size_t i = 0; i + 1 < sizeof(cut) / sizeof(cut[0]); i++) {
 		assert_int_equal(append_bytes(u, data + cut[i], cut[i + 1] - cut[i], -1), OCTO_OK);
@@ -387,7 +484,7 @@ static void test_large_cut_body_rolls_back(void **state)
 	for (size_t i = 0; i < len; i++)
 		data[i] = (char)(i * 31 % 253);
 	octo_digest_of(OCTO_DIGEST_SHA256, data, len, &d);
-	assert_int_equal(octo_upload_create(f->store, "r", 1, &u), OCTO_OK);
+	assert_int_equal(octo_upload_create(f->store, "r", 1, NULL, &u), OCTO_OK);
 	assert_int_equal(append_bytes(u, data, 1u << 20, -1), OCTO_OK);
 	assert_int_equal(append_bytes(u, data + (1u << 20), len - (1u << 20), 3u << 20),
 			 OCTO_ERR_INCOMPLETE);
@@ -413,6 +510,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_large_bodies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_cut_body_rolls_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_collect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_size_chunked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_rollback_is_reported, setup, teardown),
 	};

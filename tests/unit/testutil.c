@@ -80,6 +80,8 @@ void tu_registry_stop(struct tu_registry *t)
 	free(t->dir);
 }
 
+const char *tu_remote_addr;
+
 void tu_request(struct tu_registry *t, const char *method, const char *uri, const void *body,
 		size_t body_len, struct octo_response *resp, ...)
 {
@@ -102,6 +104,7 @@ void tu_request(struct tu_registry *t, const char *method, const char *uri, cons
 	req.uri = uri;
 	req.headers = headers;
 	req.n_headers = n;
+	req.remote_addr = tu_remote_addr;
 	tu_body_init(&req.body, &tb, body, body_len, (long long)body_len);
 	octo_response_init(resp);
 	octo_registry_handle(t->reg, &req, resp);

@@ -31,6 +31,8 @@ struct tu_registry {
 void tu_registry_start(struct tu_registry *t);
 void tu_registry_stop(struct tu_registry *t);
 
+/* The client address tu_request's requests come from (NULL: none). */
+extern const char *tu_remote_addr;
 /* Make one request; headers as "Name", "value" pairs ending with NULL. The response must
  * be cleaned up by the caller. */
 void tu_request(struct tu_registry *t, const char *method, const char *uri, const void *body,
