@@ -6,6 +6,8 @@
 #ifndef OCTO_API_H
 #define OCTO_API_H
 
+#include <time.h>
+
 #include "budget.h"
 #include "config.h"
 #include "log.h"
@@ -20,6 +22,7 @@ struct octo_registry {
 	struct octo_store *store;
 	char *base_url;                  /* server.external_url without a trailing '/', or "" */
 	struct octo_budget parse_budget; /* manifests parsed at once (OCTO_BOUND_PARSE_BUDGET) */
+	time_t swept; /* when octo_registry_collect last swept repositories/ (0: never) */
 };
 
 /* One routed request: the repository name and what follows it, both decoded. */

@@ -40,6 +40,8 @@
  * this many seconds; sessions are collected every OCTO_BOUND_COLLECT_INTERVAL seconds. */
 #define OCTO_BOUND_EMPTY_UPLOAD_TTL 600
 #define OCTO_BOUND_COLLECT_INTERVAL 60
+/* ... and the temporaries a crash left under repositories/ at start and then hourly. */
+#define OCTO_BOUND_SWEEP_INTERVAL 3600
 
 /* Directory levels the catalog walks below repositories/. */
 #define OCTO_BOUND_CATALOG_DEPTH 64

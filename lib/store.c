@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -288,6 +289,58 @@ enum octo_err octo_store_read(const struct octo_store *s, const char *rel, size_
 	buf[size] = '\0';
 	*data = buf;
 	*len = (size_t)size;
+	return OCTO_OK;
+}
+
+/* ".<name>.tmp.<32 hex>", the names octo_store_write_atomic gives its temporaries. */
+static int temporary_name(const char *name)
+{
+	size_t len = strlen(name), i;
+
+	if (name[0] != '.' || len < 1 + 5 + 32 || memcmp(name + len - 37, ".tmp.", 5) != 0)
+		return 0;
+	for (i = len - 32; i < len; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+static void sweep_dir(int fd, time_t now, time_t min_age, int depth, size_t *removed)
+{
+	struct dirent *e;
+	DIR *d = fdopendir(fd);
+
+	if (d == NULL) {
+		close(fd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;
+		if (S_ISDIR(st.st_mode) && depth > 0) {
+			int sub = openat(dirfd(d), e->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub >= 0)
+				sweep_dir(sub, now, min_age, depth - 1, removed);
+		} else if (S_ISREG(st.st_mode) && temporary_name(e->d_name) &&
+			   now - st.st_mtime >= min_age && unlinkat(dirfd(d), e->d_name, 0) == 0) {
+			(*removed)++;
+		}
+	}
+	closedir(d);
+}
+
+enum octo_err octo_store_sweep(const struct octo_store *s, const char *rel, time_t now,
+			       time_t min_age, int depth, size_t *removed)
+{
+	int fd = octo_store_opendir(s, rel, 0);
+
+	*removed = 0;
+	if (fd < 0)
+		return octo_store_error(errno, OCTO_OK);
+	sweep_dir(fd, now, min_age, depth, removed);
 	return OCTO_OK;
 }
 

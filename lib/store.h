@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "error.h"
 #include "strv.h"
@@ -72,6 +73,11 @@ enum octo_err octo_store_sync_parent(const struct octo_store *s, const char *rel
 enum octo_err octo_store_list(const struct octo_store *s, const char *rel,
 			      int (*keep)(const char *name, size_t len), enum octo_err missing,
 			      struct octo_strv *out);
+/* Remove, below directory rel (at most depth levels down, without following symlinks), the
+ * temporary files octo_store_write_atomic leaves when a process dies mid-write (".<name>
+ * .tmp.<32 hex>") that are at least min_age seconds old at now; *removed counts them. */
+enum octo_err octo_store_sweep(const struct octo_store *s, const char *rel, time_t now,
+			       time_t min_age, int depth, size_t *removed);
 /* A fresh random file name (32 hex digits after prefix) into buf, unique across processes,
  * containers and restarts. OCTO_ERR_IO if it does not fit. */
 enum octo_err octo_store_tmpname(char *buf, size_t size, const char *prefix);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -234,7 +235,8 @@ static void test_damaged_upload_state(void **state)
 	f = fopen(at(t, "uploads/%s/state", id), "rb");
 	n = fread(good, 1, sizeof(good), f);
 	fclose(f);
-	assert_int_equal(n, 8 + 8 + 2 + 2 + 2 + 2 + 110); /* magic, offset, "up", no client, state */
+	assert_int_equal(n,
+			 8 + 8 + 2 + 2 + 2 + 2 + 110); /* magic, offset, "up", no client, state */
 	assert_int_equal(octo_upload_open(s, "up", id, strlen(id), OCTO_UPLOAD_WRITE, &u), OCTO_OK);
 	octo_upload_close(u);
 
@@ -412,6 +414,34 @@ static void test_long_root(void **state)
 	free(lt.dir);
 }
 
+/* The temporaries a process killed mid-write leaves beside tags (".v1.tmp.<32 hex>"):
+ * swept by the registry's housekeeping once old, not while recent, nothing else touched. */
+static void test_sweep_temporaries(void **state)
+{
+	struct tu_registry *t = *state;
+	static const char hex[] = "0123456789abcdef0123456789abcdef";
+	char old[PATH_MAX], recent[PATH_MAX], other[PATH_MAX];
+	struct timespec ts[2];
+
+	tu_put_tag(t, "sw", "v1");
+	snprintf(old, sizeof(old), "%s", at(t, "repositories/sw/_manifests/tags/.v1.tmp.%s", hex));
+	snprintf(recent, sizeof(recent), "%s",
+		 at(t, "repositories/sw/_manifests/tags/.v2.tmp.%s", hex));
+	snprintf(other, sizeof(other), "%s", at(t, "repositories/sw/_manifests/tags/.keep"));
+	tu_write_file(old, "x", 1);
+	tu_write_file(recent, "x", 1);
+	tu_write_file(other, "x", 1);
+	ts[0].tv_sec = ts[1].tv_sec = time(NULL) - 3600;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	assert_int_equal(utimensat(AT_FDCWD, old, ts, 0), 0);
+	assert_int_equal(utimensat(AT_FDCWD, other, ts, 0), 0);
+	octo_registry_collect(t->reg);
+	assert_int_equal(access(old, F_OK), -1);
+	assert_int_equal(access(recent, F_OK), 0);
+	assert_int_equal(access(other, F_OK), 0);
+	assert_int_equal(access(at(t, "repositories/sw/_manifests/tags/v1"), F_OK), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -425,6 +455,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_foreign_journal, setup, teardown),
 		cmocka_unit_test(test_tmpnames_unique),
 		cmocka_unit_test_setup_teardown(test_long_root, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_temporaries, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
