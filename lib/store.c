@@ -416,6 +416,38 @@ enum octo_err octo_store_touch(const struct octo_store *s, const char *rel)
 	return err;
 }
 
+enum octo_err octo_store_mark(const struct octo_store *s, const char *rel)
+{
+	enum octo_err err = OCTO_OK;
+	const char *leaf;
+	int dir, fd;
+
+	dir = open_parent(s, rel, 1, &leaf);
+	if (dir < 0)
+		return octo_store_error(errno, OCTO_ERR_IO);
+	fd = openat(dir, leaf, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd >= 0)
+		close(fd);
+	else
+		err = octo_fs_error(errno);
+	close(dir);
+	return err;
+}
+
+enum octo_err octo_store_unmark(const struct octo_store *s, const char *rel)
+{
+	enum octo_err err = OCTO_OK;
+	const char *leaf;
+	int dir = open_parent(s, rel, 0, &leaf);
+
+	if (dir < 0)
+		return octo_store_error(errno, OCTO_OK);
+	if (unlinkat(dir, leaf, 0) != 0 && errno != ENOENT)
+		err = octo_fs_error(errno);
+	close(dir);
+	return err;
+}
+
 enum octo_err octo_store_remove(const struct octo_store *s, const char *rel, enum octo_err missing)
 {
 	enum octo_err err = OCTO_OK;

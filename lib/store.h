@@ -60,6 +60,11 @@ enum octo_err octo_store_write_atomic(const struct octo_store *s, const char *re
 /* Create an empty file (and its directory) if it does not exist; durable either way, since
  * an existing name may come from a request that died before syncing its directory. */
 enum octo_err octo_store_touch(const struct octo_store *s, const char *rel);
+/* Create an empty file (and its directory) whose loss in a crash costs nothing, so without
+ * an fsync: a marker that counts something the collector reconciles. */
+enum octo_err octo_store_mark(const struct octo_store *s, const char *rel);
+/* Remove such a marker (no fsync either); OCTO_OK if it was not there. */
+enum octo_err octo_store_unmark(const struct octo_store *s, const char *rel);
 /* Remove a file durably; missing when it does not exist. */
 enum octo_err octo_store_remove(const struct octo_store *s, const char *rel, enum octo_err missing);
 /* Remove a directory and the files in it (one level); OCTO_OK if it does not exist. */

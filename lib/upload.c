@@ -220,7 +220,7 @@ static void remove_marker(struct octo_upload *u)
 	char rel[OCTO_STORE_PATH_MAX];
 
 	if (u->client[0] != '\0' && marker_rel(u->client, u->id, rel, sizeof(rel)) == OCTO_OK)
-		octo_store_remove(u->store, rel, OCTO_OK);
+		octo_store_unmark(u->store, rel);
 }
 
 static int session_name(const char *name, size_t len)
@@ -292,7 +292,7 @@ enum octo_err octo_upload_create(struct octo_store *s, const char *repo, int per
 		client_key(client, u->client);
 		err = marker_rel(u->client, u->id, rel, sizeof(rel));
 		if (err == OCTO_OK)
-			err = octo_store_touch(s, rel);
+			err = octo_store_mark(s, rel);
 		if (err != OCTO_OK)
 			goto fail;
 	}
@@ -660,8 +660,7 @@ enum octo_err octo_upload_collect(struct octo_store *s, time_t now,
 				fd = octo_store_opendir(s, dir, 0);
 				if (fd >= 0)
 					close(fd);
-				else if (errno == ENOENT &&
-					 octo_store_remove(s, marker, OCTO_OK) == OCTO_OK)
+				else if (errno == ENOENT && octo_store_unmark(s, marker) == OCTO_OK)
 					out->markers++;
 			}
 			octo_strv_cleanup(&names);
