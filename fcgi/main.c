@@ -26,7 +26,8 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
-#define IO_CHUNK (64 * 1024) /* FCGX_GetStr blocks until it has this many bytes */
+#define IO_CHUNK (64 * 1024)      /* FCGX_GetStr blocks until it has this many bytes */
+#define WORKER_STACK (512 * 1024) /* a request needs ~100 KiB: write_file's buffer, headers */
 
 struct server {
 	struct octo_config cfg;
@@ -37,10 +38,15 @@ struct server {
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
 	int stopping;
-	int running; /* worker threads still in their loop */
-	pthread_t *tids;
-	int *accepting; /* per worker: blocked in accept, so a signal may interrupt it */
-	int n_workers;
+	int running;     /* worker threads still in their loop */
+	pthread_t *tids; /* room for fcgi.max_threads */
+	int *accepting;  /* per worker: blocked in accept, so a signal may interrupt it */
+	int n_workers;   /* started so far, fcgi.threads to fcgi.max_threads */
+	int max_workers;
+	int n_idle;     /* workers waiting in accept */
+	int bodies;     /* requests reading a body now */
+	int max_bodies; /* past it, a request with a body gets 429 */
+	pthread_attr_t attr;
 };
 
 static struct server srv = {
@@ -153,6 +159,15 @@ static double elapsed_ms(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+/* A request that carries a body: a method that has one and a length that is not 0 (a
+ * chunked body has none). */
+static int has_body(const char *method, long long length)
+{
+	return length != 0 && method != NULL &&
+	       (strcmp(method, "PATCH") == 0 || strcmp(method, "PUT") == 0 ||
+		strcmp(method, "POST") == 0);
+}
+
 static void serve_one(FCGX_Request *fr)
 {
 	struct header_set hs;
@@ -160,7 +175,7 @@ static void serve_one(FCGX_Request *fr)
 	struct octo_response resp;
 	struct timespec t0;
 	const char *uri = FCGX_GetParam("REQUEST_URI", fr->envp);
-	int werr;
+	int werr, body;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	collect_headers(fr->envp, &hs);
@@ -177,6 +192,15 @@ static void serve_one(FCGX_Request *fr)
 	req.body.length = octo_content_length(FCGX_GetParam("CONTENT_LENGTH", fr->envp));
 	if (req.method == NULL)
 		req.method = "GET";
+	body = has_body(req.method, req.body.length);
+	if (body) {
+		pthread_mutex_lock(&srv.lock);
+		if (srv.bodies >= srv.max_bodies)
+			req.over_capacity = 1;
+		else
+			srv.bodies++;
+		pthread_mutex_unlock(&srv.lock);
+	}
 
 	octo_response_init(&resp);
 	octo_registry_handle(srv.reg, &req, &resp);
@@ -198,6 +222,26 @@ static void serve_one(FCGX_Request *fr)
 			 sizeof(f) / sizeof(f[0]));
 	}
 	octo_response_cleanup(&resp);
+	if (body && !req.over_capacity) {
+		pthread_mutex_lock(&srv.lock);
+		srv.bodies--;
+		pthread_mutex_unlock(&srv.lock);
+	}
+}
+
+static void *worker(void *arg);
+
+/* Start one more worker (srv.lock held): 0, or -1 when at the bound or out of resources. */
+static int add_worker(void)
+{
+	int id = srv.n_workers;
+
+	if (id == srv.max_workers ||
+	    pthread_create(&srv.tids[id], &srv.attr, worker, (void *)(intptr_t)id) != 0)
+		return -1;
+	srv.n_workers++;
+	srv.running++;
+	return 0;
 }
 
 static void *worker(void *arg)
@@ -216,10 +260,16 @@ static void *worker(void *arg)
 			break;
 		}
 		srv.accepting[id] = 1;
+		srv.n_idle++;
 		pthread_mutex_unlock(&srv.lock);
 		rc = FCGX_Accept_r(&fr);
 		pthread_mutex_lock(&srv.lock);
 		srv.accepting[id] = 0; /* from here on no wake-up signal is sent to this thread */
+		srv.n_idle--;
+		/* The last idle worker took a request: start another, up to fcgi.max_threads, so
+		 * that a request arriving now does not wait for one to finish. */
+		if (rc >= 0 && srv.n_idle == 0 && !srv.stopping)
+			add_worker();
 		pthread_mutex_unlock(&srv.lock);
 		if (rc < 0)
 			break;
@@ -385,18 +435,22 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	srv.n_workers = srv.cfg.fcgi.threads;
-	srv.tids = calloc((size_t)srv.n_workers, sizeof(*srv.tids));
-	srv.accepting = calloc((size_t)srv.n_workers, sizeof(*srv.accepting));
+	/* fcgi.threads workers to start with, more on demand up to fcgi.max_threads; requests
+	 * with a body may take at most three quarters of them, so that GETs, HEADs and status
+	 * requests always find a thread however many uploads trickle in. */
+	srv.max_workers = srv.cfg.fcgi.max_threads > srv.cfg.fcgi.threads ? srv.cfg.fcgi.max_threads
+									  : srv.cfg.fcgi.threads;
+	srv.max_bodies = srv.max_workers * 3 / 4 > 0 ? srv.max_workers * 3 / 4 : 1;
+	srv.tids = calloc((size_t)srv.max_workers, sizeof(*srv.tids));
+	srv.accepting = calloc((size_t)srv.max_workers, sizeof(*srv.accepting));
 	if (srv.tids == NULL || srv.accepting == NULL)
 		return 1;
+	pthread_attr_init(&srv.attr);
+	pthread_attr_setstacksize(&srv.attr, WORKER_STACK);
 	pthread_mutex_lock(&srv.lock);
-	for (i = 0; i < srv.n_workers; i++) {
-		if (pthread_create(&srv.tids[i], NULL, worker, (void *)(intptr_t)i) == 0) {
-			srv.running++;
+	for (i = 0; i < srv.cfg.fcgi.threads; i++)
+		if (add_worker() == 0)
 			started++;
-		}
-	}
 	pthread_create(&sig_tid, NULL, signal_thread, &set);
 	if (pthread_create(&collect_tid, NULL, collector, NULL) == 0)
 		pthread_detach(collect_tid);

@@ -141,6 +141,8 @@ static const struct key keys[] = {
 	{ROW("fcgi.listen", "FCGI_LISTEN", K_STR, fcgi.listen), .def = "", .check = check_listen},
 	{ROW("fcgi.threads", "FCGI_THREADS", K_INT, fcgi.threads), .def = "8", .min = 1,
 	 .max = 1024},
+	{ROW("fcgi.max_threads", "FCGI_MAX_THREADS", K_INT, fcgi.max_threads), .def = "128",
+	 .min = 1, .max = 4096},
 	{ROW("fcgi.sendfile", "FCGI_SENDFILE", K_ENUM, fcgi.sendfile), .def = "none",
 	 .names = sendfile_names},
 	{ROW("fcgi.sendfile_prefix", "FCGI_SENDFILE_PREFIX", K_STR, fcgi.sendfile_prefix),

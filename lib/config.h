@@ -29,7 +29,8 @@ struct octo_config {
 	} server;
 	struct {
 		char *listen;                /* "" */
-		int threads;                 /* 8, 1..1024 */
+		int threads;                 /* 8, 1..1024: started with */
+		int max_threads;             /* 128: grown to on demand */
 		enum octo_sendfile sendfile; /* none */
 		char *sendfile_prefix;       /* "/_blobs/" */
 	} fcgi;

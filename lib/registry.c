@@ -129,6 +129,11 @@ void octo_registry_handle(struct octo_registry *reg, const struct octo_request *
 		octo_response_error(resp, OCTO_ERR_HEADERS_TOO_LARGE, NULL);
 		goto out;
 	}
+	if (req->over_capacity) {
+		octo_response_error(resp, OCTO_ERR_TOOMANYREQUESTS,
+				    "too many uploads in progress: try again shortly");
+		goto out;
+	}
 	if (req->body.length == OCTO_CONTENT_LENGTH_INVALID) {
 		octo_response_error(resp, OCTO_ERR_BAD_REQUEST, "malformed Content-Length");
 		goto out;

@@ -22,6 +22,7 @@ struct octo_request {
 	const struct octo_header *headers;
 	size_t n_headers;
 	int headers_dropped; /* the adapter could not hold them all: the request gets 431 */
+	int over_capacity;   /* the adapter has no room for another body now: 429 */
 	struct octo_body body;
 	const char *remote_user; /* NULL when not authenticated */
 	const char *remote_addr; /* the client's address as the front saw it, or NULL */

@@ -1117,6 +1117,61 @@ class SessionLimitTest(ResponseAssertions, unittest.TestCase):
             reg.cleanup()
 
 
+class CapacityTest(ResponseAssertions, unittest.TestCase):
+    """The responder starts fcgi.threads workers and grows to fcgi.max_threads on demand;
+    requests with a body take at most three quarters of them (past that: 429 with
+    Retry-After, the body unread), so however many uploads trickle in, GET, HEAD and status
+    requests find a thread."""
+
+    def trickle(self, reg, loc, data):
+        s = socket.create_connection(("127.0.0.1", reg.port))
+        s.sendall(("PATCH %s HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n"
+                   "Content-Type: application/octet-stream\r\n\r\n" % (loc, len(data))).encode()
+                  + data[:3])
+        return s
+
+    def test_uploads_never_starve_reads(self):
+        reg = Registry(threads=2, config={"fcgi": {"max_threads": 12}})  # 9 bodies at most
+        reg.start()
+        slow = []
+        try:
+            d = reg.push_blob("cap/r", b"probe blob")
+            data = b"x" * 1000
+            locs = [reg.request("POST", "/v2/cap/r/blobs/uploads/").header("Location")
+                    for _ in range(10)]
+            slow = [self.trickle(reg, loc, data) for loc in locs[:9]]
+            deadline = time.time() + 15
+            while True:  # until the nine hold their threads, a tenth body is refused
+                r = reg.request("PATCH", locs[9], body=b"abc")
+                if r.status == 429 or time.time() > deadline:
+                    break
+                time.sleep(0.1)
+            self.assertError(r, 429, "TOOMANYREQUESTS", "PATCH")
+            self.assertEqual(r.header("Retry-After"), "1")
+            worst = 0
+            for i in range(60):
+                t0 = time.time()
+                self.assertEqual(reg.request("GET", "/v2/").status, 200)
+                self.assertEqual(reg.request("HEAD", "/v2/cap/r/blobs/%s" % d).status, 200)
+                self.assertEqual(reg.request("GET", locs[i % 9]).status, 204)
+                worst = max(worst, time.time() - t0)
+            self.assertLess(worst, 2.0)
+            tasks = len(os.listdir("/proc/%d/task" % reg.responder_pids()[0]))
+            self.assertGreater(tasks, 2 + 9)  # grew past fcgi.threads
+            self.assertLessEqual(tasks, 12 + 3)  # workers, signal thread, collector, main
+            for s in slow:
+                s.sendall(data[3:])
+            for s in slow:
+                s.settimeout(30)
+                head = s.recv(4096)
+                self.assertEqual(head.split(b"\r\n")[0].split()[1], b"202", head)
+            self.assertEqual(reg.request("PATCH", locs[9], body=b"abc").status, 202)
+        finally:
+            for s in slow:
+                s.close()
+            reg.cleanup()
+
+
 class MountTest(BlobTest):
     def setUp(self):
         self.src = self.repo("src")
