@@ -398,7 +398,9 @@ out:
 	return err;
 }
 
-enum octo_err octo_store_touch(const struct octo_store *s, const char *rel)
+/* Create an empty file and its directory unless it exists; durable: fsync the directory
+ * either way, since an existing name may come from a request that died before syncing it. */
+static enum octo_err create_empty(const struct octo_store *s, const char *rel, int durable)
 {
 	enum octo_err err = OCTO_OK;
 	const char *leaf;
@@ -410,28 +412,20 @@ enum octo_err octo_store_touch(const struct octo_store *s, const char *rel)
 	fd = openat(dir, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd >= 0)
 		close(fd);
-	if ((fd < 0 && errno != EEXIST) || fsync(dir) != 0)
+	if ((fd < 0 && errno != EEXIST) || (durable && fsync(dir) != 0))
 		err = octo_fs_error(errno);
 	close(dir);
 	return err;
 }
 
+enum octo_err octo_store_touch(const struct octo_store *s, const char *rel)
+{
+	return create_empty(s, rel, 1);
+}
+
 enum octo_err octo_store_mark(const struct octo_store *s, const char *rel)
 {
-	enum octo_err err = OCTO_OK;
-	const char *leaf;
-	int dir, fd;
-
-	dir = open_parent(s, rel, 1, &leaf);
-	if (dir < 0)
-		return octo_store_error(errno, OCTO_ERR_IO);
-	fd = openat(dir, leaf, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd >= 0)
-		close(fd);
-	else
-		err = octo_fs_error(errno);
-	close(dir);
-	return err;
+	return create_empty(s, rel, 0);
 }
 
 enum octo_err octo_store_unmark(const struct octo_store *s, const char *rel)

@@ -16,22 +16,6 @@
 
 #include "testutil.h"
 
-static int setup(void **state)
-{
-	struct tu_registry *t = calloc(1, sizeof(*t));
-
-	tu_registry_start(t);
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	tu_registry_stop(*state);
-	free(*state);
-	return 0;
-}
-
 static char *read_file_body(const struct octo_response *resp)
 {
 	char *buf = calloc(1, resp->file_length + 1);
@@ -669,21 +653,21 @@ static void test_min_free(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_error_table, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_base, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_get_and_head, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ranges, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sendfile_modes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_chunked_session, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mount_and_delete, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_digest_mismatch, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_content_length, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_error_table, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_base, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_get_and_head, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_ranges, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_sendfile_modes, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_chunked_session, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_mount_and_delete, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_digest_mismatch, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_content_length, tu_setup, tu_teardown),
 		cmocka_unit_test(test_external_url),
-		cmocka_unit_test_setup_teardown(test_tag_index, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_referrers_pages, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_max_blob_size, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_session_caps, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_min_free, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tag_index, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_referrers_pages, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_max_blob_size, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_session_caps, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_min_free, tu_setup, tu_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

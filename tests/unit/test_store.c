@@ -26,22 +26,6 @@
 #include "testutil.h"
 #include "upload.h"
 
-static int setup(void **state)
-{
-	struct tu_registry *t = calloc(1, sizeof(*t));
-
-	tu_registry_start(t);
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	tu_registry_stop(*state);
-	free(*state);
-	return 0;
-}
-
 /* dir + "/" + rel, in one of two static buffers (so two can be used at once). */
 static const char *at(const struct tu_registry *t, const char *fmt, ...)
 {
@@ -445,17 +429,18 @@ static void test_sweep_temporaries(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_foreign_tag_files, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_damaged_tag_index, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_damaged_tag_and_revision, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_symlinked_blob, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_symlinked_directories, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_damaged_upload_state, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_foreign_referrer_files, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_foreign_journal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_tag_files, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_tag_index, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_tag_and_revision, tu_setup,
+						tu_teardown),
+		cmocka_unit_test_setup_teardown(test_symlinked_blob, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_symlinked_directories, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_upload_state, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_referrer_files, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_journal, tu_setup, tu_teardown),
 		cmocka_unit_test(test_tmpnames_unique),
-		cmocka_unit_test_setup_teardown(test_long_root, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sweep_temporaries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_root, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_temporaries, tu_setup, tu_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

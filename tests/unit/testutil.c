@@ -72,6 +72,22 @@ void tu_registry_start(struct tu_registry *t)
 		abort();
 }
 
+int tu_setup(void **state)
+{
+	struct tu_registry *t = calloc(1, sizeof(*t));
+
+	tu_registry_start(t);
+	*state = t;
+	return 0;
+}
+
+int tu_teardown(void **state)
+{
+	tu_registry_stop(*state);
+	free(*state);
+	return 0;
+}
+
 void tu_registry_stop(struct tu_registry *t)
 {
 	octo_registry_free(t->reg);

@@ -30,6 +30,9 @@ struct tu_registry {
 };
 void tu_registry_start(struct tu_registry *t);
 void tu_registry_stop(struct tu_registry *t);
+/* cmocka setup and teardown of a struct tu_registry as the test's state. */
+int tu_setup(void **state);
+int tu_teardown(void **state);
 
 /* The client address tu_request's requests come from (NULL: none). */
 extern const char *tu_remote_addr;
