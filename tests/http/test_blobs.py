@@ -1140,12 +1140,24 @@ class CapacityTest(ResponseAssertions, unittest.TestCase):
             locs = [reg.request("POST", "/v2/cap/r/blobs/uploads/").header("Location")
                     for _ in range(10)]
             slow = [self.trickle(reg, loc, data) for loc in locs[:9]]
-            deadline = time.time() + 15
-            while True:  # until the nine hold their threads, a tenth body is refused
-                r = reg.request("PATCH", locs[9], body=b"abc")
-                if r.status == 429 or time.time() > deadline:
-                    break
-                time.sleep(0.1)
+            # Until each slow PATCH holds its session in the responder: a PATCH of the same
+            # session is then refused (429), where it would be out of order (416, nothing
+            # written) while the front has not passed the slow one on yet.
+            waiting, deadline = set(range(9)), time.time() + 30
+            while waiting and time.time() < deadline:
+                for i in sorted(waiting):
+                    r = reg.request("PATCH", locs[i], body=b"y", headers={"Content-Range": "100-100"})
+                    if r.status == 429:
+                        waiting.discard(i)
+                time.sleep(0.05)
+            if waiting:  # say what the responder was doing
+                with open(os.path.join(reg.tmp, "octoserve.log")) as f:
+                    tail = f.readlines()[-20:]
+                pid = reg.responder_pids()[0]
+                self.fail("slow uploads %s not in the responder after 30 s; %d threads; log:\n%s"
+                          % (sorted(waiting), len(os.listdir("/proc/%d/task" % pid)),
+                             "".join(tail)))
+            r = reg.request("PATCH", locs[9], body=b"abc")  # a tenth body: no room
             self.assertError(r, 429, "TOOMANYREQUESTS", "PATCH")
             self.assertEqual(r.header("Retry-After"), "1")
             worst = 0
