@@ -172,9 +172,12 @@ void octo_api_upload_start(struct octo_registry *reg, struct octo_route *rt,
 	}
 	err = check_sessions(reg, rt);
 	if (err != OCTO_OK)
-		return octo_response_error(resp, err,
-					   "too many upload sessions open: finish or "
-					   "cancel some, or wait for them to expire");
+		return octo_response_error(
+			resp, err,
+			err != OCTO_ERR_TOOMANYREQUESTS
+				? NULL
+				: "too many upload sessions open: finish or cancel "
+				  "some, or wait for them to expire");
 	err = octo_upload_create(reg->store, rt->name, 1, rt->req->remote_addr, &u);
 	if (err != OCTO_OK)
 		return octo_response_error(resp, err, NULL);
