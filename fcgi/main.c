@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -161,6 +162,23 @@ static double elapsed_ms(const struct timespec *t0)
 
 /* A request that carries a body: a method that has one and a length that is not 0 (a
  * chunked body has none). */
+/* server.read_timeout and server.write_timeout as the responder's own bounds on the
+ * connection a request came in on (libfcgi has no timeout API): a body that stops
+ * arriving, or a streamed download whose reader stops reading, fails that request after
+ * the timeout instead of holding its thread for as long as the front waits. */
+static void bound_connection(int fd)
+{
+	struct timeval rd = {.tv_sec = (time_t)(srv.cfg.server.read_timeout_ms / 1000),
+			     .tv_usec =
+				     (suseconds_t)(srv.cfg.server.read_timeout_ms % 1000) * 1000};
+	struct timeval wr = {.tv_sec = (time_t)(srv.cfg.server.write_timeout_ms / 1000),
+			     .tv_usec =
+				     (suseconds_t)(srv.cfg.server.write_timeout_ms % 1000) * 1000};
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rd, sizeof(rd));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wr, sizeof(wr));
+}
+
 static int has_body(const char *method, long long length)
 {
 	return length != 0 && method != NULL &&
@@ -178,6 +196,7 @@ static void serve_one(FCGX_Request *fr)
 	int werr, body;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	bound_connection(fr->ipcFd);
 	collect_headers(fr->envp, &hs);
 	memset(&req, 0, sizeof(req));
 	req.method = FCGX_GetParam("REQUEST_METHOD", fr->envp);

@@ -1184,6 +1184,53 @@ class CapacityTest(ResponseAssertions, unittest.TestCase):
             reg.cleanup()
 
 
+class TimeoutTest(ResponseAssertions, unittest.TestCase):
+    """server.read_timeout and server.write_timeout bound the responder's own waits: a body
+    that stops arriving, or a streamed download nobody reads, frees its thread after the
+    timeout, whatever the front's own timeouts (nginx's and Apache's here are minutes)."""
+
+    def test_stalled_upload_and_download_are_cut(self):
+        reg = Registry(config={"server": {"read_timeout": "2s", "write_timeout": "2s"},
+                               "fcgi": {"sendfile": "none"}})
+        reg.start()
+        try:
+            loc = reg.request("POST", "/v2/to/r/blobs/uploads/").header("Location")
+            up = socket.create_connection(("127.0.0.1", reg.port))
+            up.sendall(("PATCH %s HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n"
+                        % loc).encode() + b"0123456789")
+            probe = {"Content-Range": "100-100"}  # out of order: never writes
+            deadline = time.time() + 10
+            while reg.request("PATCH", loc, body=b"y", headers=probe).status != 429:
+                self.assertLess(time.time(), deadline, "the slow PATCH never held its session")
+                time.sleep(0.05)
+            held = time.time()
+            while reg.request("PATCH", loc, body=b"y", headers=probe).status == 429:
+                self.assertLess(time.time() - held, 10, "a stalled body held its thread")
+                time.sleep(0.1)
+            self.assertEqual(reg.request("GET", loc).header("Range"), "0-0")  # nothing kept
+            up.close()
+
+            data = os.urandom(48 << 20)
+            d = reg.push_blob("to/r", data)
+            down = socket.create_connection(("127.0.0.1", reg.port))
+            down.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            down.sendall(("GET /v2/to/r/blobs/%s HTTP/1.1\r\nHost: t\r\n\r\n" % d).encode())
+            down.recv(1024)  # then never read again
+            log = os.path.join(reg.tmp, "octoserve.log")
+            deadline = time.time() + 20
+            while True:
+                with open(log) as f:
+                    done = [l for l in f if d in l and '"method":"GET"' in l]
+                if done or time.time() > deadline:
+                    break
+                time.sleep(0.2)
+            self.assertTrue(done, "a download nobody reads still holds its thread")
+            self.assertIn('"error":"client gone"', done[0])
+            down.close()
+        finally:
+            reg.cleanup()
+
+
 class MountTest(BlobTest):
     def setUp(self):
         self.src = self.repo("src")
