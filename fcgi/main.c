@@ -20,6 +20,7 @@
 
 #include "bounds.h"
 #include "config.h"
+#include "rate.h"
 #include "log.h"
 #include "registry.h"
 
@@ -28,6 +29,7 @@
 #endif
 
 #define IO_CHUNK (64 * 1024)      /* FCGX_GetStr blocks until it has this many bytes */
+#define BODY_CHUNK (16 * 1024)    /* read at a time, so the rate watchdog sees progress */
 #define WORKER_STACK (512 * 1024) /* a request needs ~100 KiB: write_file's buffer, headers */
 
 struct server {
@@ -48,6 +50,7 @@ struct server {
 	int bodies;     /* requests reading a body now */
 	int max_bodies; /* past it, a request with a body gets 429 */
 	pthread_attr_t attr;
+	struct body_reader **readers; /* per worker: the body it is reading, or NULL */
 };
 
 static struct server srv = {
@@ -96,15 +99,27 @@ static void collect_headers(FCGX_ParamArray envp, struct header_set *hs)
 	}
 }
 
+/* A body being read, watched by the rate watchdog. */
+struct body_reader {
+	FCGX_Stream *in;
+	int fd;
+	struct timespec start;
+	uint64_t got; /* bytes read so far (srv.lock) */
+	int cut;      /* the watchdog shut the connection */
+};
+
 /* The body reader: a short read with an error set means the client went away. */
 static ssize_t body_read(void *ctx, void *buf, size_t n)
 {
-	FCGX_Stream *in = ctx;
-	int got = FCGX_GetStr(buf, (int)(n > IO_CHUNK ? IO_CHUNK : n), in);
+	struct body_reader *br = ctx;
+	int got = FCGX_GetStr(buf, (int)(n > BODY_CHUNK ? BODY_CHUNK : n), br->in);
 
-	if (got < 0 || (got == 0 && FCGX_GetError(in) != 0))
+	if (got < 0 || (got == 0 && FCGX_GetError(br->in) != 0))
 		return -1;
-	return got;
+	pthread_mutex_lock(&srv.lock);
+	br->got += (uint64_t)got;
+	pthread_mutex_unlock(&srv.lock);
+	return br->cut ? -1 : got;
 }
 
 static int write_file(FCGX_Stream *out, int fd, uint64_t offset, uint64_t length)
@@ -186,13 +201,14 @@ static int has_body(const char *method, long long length)
 		strcmp(method, "POST") == 0);
 }
 
-static void serve_one(FCGX_Request *fr)
+static void serve_one(FCGX_Request *fr, int id)
 {
 	struct header_set hs;
 	struct octo_request req;
 	struct octo_response resp;
 	struct timespec t0;
 	const char *uri = FCGX_GetParam("REQUEST_URI", fr->envp);
+	struct body_reader br;
 	int werr, body;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -207,17 +223,23 @@ static void serve_one(FCGX_Request *fr)
 	req.remote_user = FCGX_GetParam("REMOTE_USER", fr->envp);
 	req.remote_addr = FCGX_GetParam("REMOTE_ADDR", fr->envp);
 	req.body.read = body_read;
-	req.body.ctx = fr->in;
+	memset(&br, 0, sizeof(br));
+	br.in = fr->in;
+	br.fd = fr->ipcFd;
+	br.start = t0;
+	req.body.ctx = &br;
 	req.body.length = octo_content_length(FCGX_GetParam("CONTENT_LENGTH", fr->envp));
 	if (req.method == NULL)
 		req.method = "GET";
 	body = has_body(req.method, req.body.length);
 	if (body) {
 		pthread_mutex_lock(&srv.lock);
-		if (srv.bodies >= srv.max_bodies)
+		if (srv.bodies >= srv.max_bodies) {
 			req.over_capacity = 1;
-		else
+		} else {
 			srv.bodies++;
+			srv.readers[id] = &br;
+		}
 		pthread_mutex_unlock(&srv.lock);
 	}
 
@@ -243,6 +265,7 @@ static void serve_one(FCGX_Request *fr)
 	octo_response_cleanup(&resp);
 	if (body && !req.over_capacity) {
 		pthread_mutex_lock(&srv.lock);
+		srv.readers[id] = NULL;
 		srv.bodies--;
 		pthread_mutex_unlock(&srv.lock);
 	}
@@ -292,13 +315,47 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&srv.lock);
 		if (rc < 0)
 			break;
-		serve_one(&fr); /* accepted, even if just as we stop: still answer it */
+		serve_one(&fr, id); /* accepted, even if just as we stop: still answer it */
 	}
 	FCGX_Finish_r(&fr);
 	pthread_mutex_lock(&srv.lock);
 	srv.running--;
 	pthread_cond_broadcast(&srv.idle);
 	pthread_mutex_unlock(&srv.lock);
+	return NULL;
+}
+
+/* Bodies that fall behind server.min_body_rate after server.read_timeout (a client that
+ * sends a byte now and then, which no socket timeout notices) get their connection shut
+ * for reading, so the read in progress ends and the request fails; checked every second.
+ * readers[] is cleared under srv.lock before a request's connection is closed, so the fd
+ * shut here is always the reader's own. */
+static void *rate_watchdog(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct timespec now;
+		int i;
+
+		sleep(1);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		pthread_mutex_lock(&srv.lock);
+		for (i = 0; i < srv.n_workers; i++) {
+			struct body_reader *br = srv.readers[i];
+			int64_t ms;
+			if (br == NULL || br->cut)
+				continue;
+			ms = (int64_t)(now.tv_sec - br->start.tv_sec) * 1000 +
+			     (now.tv_nsec - br->start.tv_nsec) / 1000000;
+			if (octo_rate_behind(ms, br->got, BODY_CHUNK,
+					     srv.cfg.server.read_timeout_ms,
+					     srv.cfg.server.min_body_rate)) {
+				br->cut = 1;
+				shutdown(br->fd, SHUT_RD);
+			}
+		}
+		pthread_mutex_unlock(&srv.lock);
+	}
 	return NULL;
 }
 
@@ -375,7 +432,7 @@ int main(int argc, char **argv)
 {
 	const char *config_path = NULL, *get_key = NULL;
 	char errbuf[512];
-	pthread_t sig_tid, collect_tid;
+	pthread_t sig_tid, collect_tid, watch_tid;
 	sigset_t set;
 	struct timespec deadline;
 	int i, check_only = 0, started = 0;
@@ -462,7 +519,8 @@ int main(int argc, char **argv)
 	srv.max_bodies = srv.max_workers * 3 / 4 > 0 ? srv.max_workers * 3 / 4 : 1;
 	srv.tids = calloc((size_t)srv.max_workers, sizeof(*srv.tids));
 	srv.accepting = calloc((size_t)srv.max_workers, sizeof(*srv.accepting));
-	if (srv.tids == NULL || srv.accepting == NULL)
+	srv.readers = calloc((size_t)srv.max_workers, sizeof(*srv.readers));
+	if (srv.tids == NULL || srv.accepting == NULL || srv.readers == NULL)
 		return 1;
 	pthread_attr_init(&srv.attr);
 	pthread_attr_setstacksize(&srv.attr, WORKER_STACK);
@@ -473,6 +531,8 @@ int main(int argc, char **argv)
 	pthread_create(&sig_tid, NULL, signal_thread, &set);
 	if (pthread_create(&collect_tid, NULL, collector, NULL) == 0)
 		pthread_detach(collect_tid);
+	if (pthread_create(&watch_tid, NULL, rate_watchdog, NULL) == 0)
+		pthread_detach(watch_tid);
 	{
 		struct octo_log_field f[] = {{.key = "threads", .num = started, .is_num = 1},
 					     {.key = "storage", .str = srv.cfg.storage.path}};

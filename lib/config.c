@@ -132,6 +132,8 @@ static const struct key keys[] = {
 	 .def = "30s", .min = 1, .max = DUR_MAX_MS},
 	{ROW("server.idle_timeout", "SERVER_IDLE_TIMEOUT", K_DUR, server.idle_timeout_ms),
 	 .def = "2m", .min = 1, .max = DUR_MAX_MS},
+	{ROW("server.min_body_rate", "SERVER_MIN_BODY_RATE", K_SIZE, server.min_body_rate),
+	 .def = "500", .min = 0, .max = 1LL << 40},
 	{ROW("server.external_url", "SERVER_EXTERNAL_URL", K_STR, server.external_url), .def = "",
 	 .check = check_url},
 	{ROW("server.shutdown_timeout", "SERVER_SHUTDOWN_TIMEOUT", K_DUR,

@@ -24,6 +24,7 @@ struct octo_config {
 		int64_t read_timeout_ms;     /* 30s */
 		int64_t write_timeout_ms;    /* 30s */
 		int64_t idle_timeout_ms;     /* 2m */
+		int64_t min_body_rate;       /* 500 bytes/s after read_timeout; 0: none */
 		char *external_url;          /* "" */
 		int64_t shutdown_timeout_ms; /* 30s */
 	} server;

@@ -73,6 +73,7 @@ static const struct {
 	{"server.read_timeout", "30s"},
 	{"server.write_timeout", "30s"},
 	{"server.idle_timeout", "120s"},
+	{"server.min_body_rate", "500"},
 	{"server.external_url", ""},
 	{"server.shutdown_timeout", "30s"},
 	{"fcgi.listen", ""},
