@@ -8,6 +8,7 @@ import os
 import re
 import threading
 import time
+import time
 import unittest
 import urllib.parse
 
@@ -51,6 +52,25 @@ def unique_bytes(size, tag=""):
         out += block
         block = hashlib.sha512(block).digest()
     return bytes(out[:size])
+
+
+def held(reg, loc):
+    """Whether a request holds the upload session at loc in the responder: an empty PATCH
+    of it, out of order so that it can never write, is then refused as busy (429), and
+    else answered 416. Empty, so that it takes no place for a body from anyone."""
+    return reg.request("PATCH", loc, body=b"", headers={"Content-Range": "100-100"}).status == 429
+
+
+def wait_held(reg, loc, timeout=10):
+    """True once held(reg, loc); False if not within timeout. A front may hold a slowly
+    arriving body back for a while before passing the request on (nginx, now and then),
+    so a test of what the responder does with one skips rather than fails then."""
+    deadline = time.time() + timeout
+    while not held(reg, loc):
+        if time.time() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 class ResponseAssertions:
