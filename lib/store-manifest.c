@@ -122,11 +122,6 @@ enum octo_err octo_store_tag_delete(const struct octo_store *s, const char *repo
 	return update_tag_index(s, repo, tag);
 }
 
-static int tag_name(const char *name, size_t len)
-{
-	return octo_tag_valid(name, len);
-}
-
 enum octo_err octo_store_tag_list(const struct octo_store *s, const char *repo,
 				  struct octo_strv *tags)
 {
@@ -144,7 +139,7 @@ enum octo_err octo_store_tag_list(const struct octo_store *s, const char *repo,
 	close(fd);
 	err = octo_store_path(rel, sizeof(rel), "repositories/%s/_manifests/tags", repo);
 	if (err == OCTO_OK)
-		err = octo_store_list(s, rel, tag_name, OCTO_ERR_NAME_UNKNOWN, tags);
+		err = octo_store_list(s, rel, octo_tag_valid, OCTO_ERR_NAME_UNKNOWN, tags);
 	if (err == OCTO_ERR_NAME_UNKNOWN)
 		return OCTO_OK; /* no tags yet */
 	if (err == OCTO_OK)

@@ -524,15 +524,16 @@ enum octo_err octo_store_sync_parent(const struct octo_store *s, const char *rel
 	return err;
 }
 
-enum octo_err octo_store_list(const struct octo_store *s, const char *rel,
-			      int (*keep)(const char *name, size_t len), enum octo_err missing,
-			      struct octo_strv *out)
+/* The names in rel that keep keeps: into out, or only counted into *n when out is NULL. */
+static enum octo_err scan(const struct octo_store *s, const char *rel,
+			  int (*keep)(const char *name, size_t len), enum octo_err missing,
+			  struct octo_strv *out, size_t *n)
 {
 	struct dirent *e;
 	DIR *d;
 	int fd;
 
-	memset(out, 0, sizeof(*out));
+	*n = 0;
 	fd = octo_store_opendir(s, rel, 0);
 	if (fd < 0)
 		return octo_store_error(errno, missing);
@@ -545,12 +546,30 @@ enum octo_err octo_store_list(const struct octo_store *s, const char *rel,
 		size_t len = strlen(e->d_name);
 		if (e->d_name[0] == '.' || (keep != NULL && !keep(e->d_name, len)))
 			continue;
-		if (octo_strv_push(out, e->d_name, len) != 0) {
+		if (out != NULL && octo_strv_push(out, e->d_name, len) != 0) {
 			closedir(d);
 			octo_strv_cleanup(out);
 			return OCTO_ERR_NOMEM;
 		}
+		(*n)++;
 	}
 	closedir(d);
 	return OCTO_OK;
+}
+
+enum octo_err octo_store_list(const struct octo_store *s, const char *rel,
+			      int (*keep)(const char *name, size_t len), enum octo_err missing,
+			      struct octo_strv *out)
+{
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	return scan(s, rel, keep, missing, out, &n);
+}
+
+enum octo_err octo_store_count(const struct octo_store *s, const char *rel,
+			       int (*keep)(const char *name, size_t len), enum octo_err missing,
+			       size_t *n)
+{
+	return scan(s, rel, keep, missing, NULL, n);
 }

@@ -83,6 +83,10 @@ enum octo_err octo_store_list(const struct octo_store *s, const char *rel,
  * .tmp.<32 hex>") that are at least min_age seconds old at now; *removed counts them. */
 enum octo_err octo_store_sweep(const struct octo_store *s, const char *rel, time_t now,
 			       time_t min_age, int depth, size_t *removed);
+/* How many names octo_store_list would return, without copying them. */
+enum octo_err octo_store_count(const struct octo_store *s, const char *rel,
+			       int (*keep)(const char *name, size_t len), enum octo_err missing,
+			       size_t *n);
 /* A fresh random file name (32 hex digits after prefix) into buf, unique across processes,
  * containers and restarts. OCTO_ERR_IO if it does not fit. */
 enum octo_err octo_store_tmpname(char *buf, size_t size, const char *prefix);

@@ -223,34 +223,18 @@ static void remove_marker(struct octo_upload *u)
 		octo_store_unmark(u->store, rel);
 }
 
-static int session_name(const char *name, size_t len)
-{
-	return id_valid(name, len);
-}
-
 enum octo_err octo_upload_count(struct octo_store *s, const char *client, size_t *all, size_t *mine)
 {
 	char key[CLIENT_KEY_LEN + 1], rel[OCTO_STORE_PATH_MAX];
-	struct octo_strv names;
 	enum octo_err err;
 
 	*all = *mine = 0;
-	err = octo_store_list(s, "uploads", session_name, OCTO_OK, &names);
-	if (err != OCTO_OK)
+	err = octo_store_count(s, "uploads", id_valid, OCTO_OK, all);
+	if (err != OCTO_OK || client == NULL || client[0] == '\0')
 		return err;
-	*all = names.n;
-	octo_strv_cleanup(&names);
-	if (client == NULL || client[0] == '\0')
-		return OCTO_OK;
 	client_key(client, key);
 	err = marker_rel(key, NULL, rel, sizeof(rel));
-	if (err == OCTO_OK)
-		err = octo_store_list(s, rel, session_name, OCTO_OK, &names);
-	if (err == OCTO_OK) {
-		*mine = names.n;
-		octo_strv_cleanup(&names);
-	}
-	return err;
+	return err != OCTO_OK ? err : octo_store_count(s, rel, id_valid, OCTO_OK, mine);
 }
 
 enum octo_err octo_upload_create(struct octo_store *s, const char *repo, int persist,
@@ -647,7 +631,7 @@ enum octo_err octo_upload_collect(struct octo_store *s, time_t now,
 		for (i = 0; i < keys.n; i++) {
 			char rel[OCTO_STORE_PATH_MAX];
 			if (marker_rel(keys.v[i], NULL, rel, sizeof(rel)) != OCTO_OK ||
-			    octo_store_list(s, rel, session_name, OCTO_OK, &names) != OCTO_OK)
+			    octo_store_list(s, rel, id_valid, OCTO_OK, &names) != OCTO_OK)
 				continue;
 			for (j = 0; j < names.n; j++) {
 				char dir[OCTO_STORE_PATH_MAX], marker[OCTO_STORE_PATH_MAX];

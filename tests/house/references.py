@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Nothing in the repository points outside it: no path into ../shared, and every design
+"""Nothing in the repository points outside it: no path into the shared folder beside the
+checkout (OUTSIDE), and every design
 document or note a comment, README line or man page names exists in the repository
 (doc/DESIGN.md, doc/notes/*.md). Scans the source tree ($OCTOSERVE_SRCDIR)."""
 import os
@@ -10,7 +11,7 @@ SRCDIR = os.environ.get("OCTOSERVE_SRCDIR", os.path.abspath(os.path.join(os.path
 SCANNED = (".c", ".h", ".py", ".sh", ".md", ".am", ".ac", ".in", ".conf", ".json", ".5", ".8",
            ".service", ".socket", ".lua")
 SKIP_DIRS = {".git", "autom4te.cache", "build-aux", "m4", ".deps", ".libs", "__pycache__"}
-OUTSIDE = re.compile(r"\.\./shared|/work/shared")
+OUTSIDE = re.compile(r"\.\.[/]shared|/work[/]shared")
 NOTE = re.compile(r"(?<![\w/.-])((?:doc/)?notes/[\w.-]+\.md|(?:doc/)?DESIGN\.md)")
 
 
