@@ -50,7 +50,7 @@ struct server {
 	int bodies;     /* requests reading a body now */
 	int max_bodies; /* past it, a request with a body gets 429 */
 	pthread_attr_t attr;
-	struct body_reader **readers; /* per worker: the body it is reading, or NULL */
+	struct transfer **transfers; /* per worker: the body it is moving, or NULL */
 };
 
 static struct server srv = {
@@ -99,13 +99,54 @@ static void collect_headers(FCGX_ParamArray envp, struct header_set *hs)
 	}
 }
 
-/* A body being read, watched by the rate watchdog. */
+/* A request or response body on the move, watched by the rate watchdog: a request body
+ * read with a grace of server.read_timeout, a response body written with one of
+ * server.write_timeout (a reader behind a front that passes back-pressure on, as nginx
+ * and Apache do, holds the writing thread). */
+struct transfer {
+	int fd;
+	int outgoing; /* a response body */
+	struct timespec start;
+	uint64_t moved; /* bytes read or written so far (srv.lock) */
+	int cut;        /* the watchdog shut the connection */
+};
+
+/* Start watching tr for worker id; mutually exclusive with a transfer already watched. */
+static void transfer_begin(struct transfer *tr, int id, int fd, int outgoing)
+{
+	memset(tr, 0, sizeof(*tr));
+	tr->fd = fd;
+	tr->outgoing = outgoing;
+	clock_gettime(CLOCK_MONOTONIC, &tr->start);
+	pthread_mutex_lock(&srv.lock);
+	srv.transfers[id] = tr;
+	pthread_mutex_unlock(&srv.lock);
+}
+
+/* Count n more bytes moved: 0, or -1 once the watchdog has cut the transfer. */
+static int transfer_moved(struct transfer *tr, size_t n)
+{
+	int cut;
+
+	pthread_mutex_lock(&srv.lock);
+	tr->moved += n;
+	cut = tr->cut;
+	pthread_mutex_unlock(&srv.lock);
+	return cut ? -1 : 0;
+}
+
+/* Stop watching worker id's transfer, before its connection is closed (so the fd the
+ * watchdog shuts is always the transfer's own). */
+static void transfer_end(int id)
+{
+	pthread_mutex_lock(&srv.lock);
+	srv.transfers[id] = NULL;
+	pthread_mutex_unlock(&srv.lock);
+}
+
 struct body_reader {
 	FCGX_Stream *in;
-	int fd;
-	struct timespec start;
-	uint64_t got; /* bytes read so far (srv.lock) */
-	int cut;      /* the watchdog shut the connection */
+	struct transfer tr;
 };
 
 /* The body reader: a short read with an error set means the client went away. */
@@ -116,13 +157,11 @@ static ssize_t body_read(void *ctx, void *buf, size_t n)
 
 	if (got < 0 || (got == 0 && FCGX_GetError(br->in) != 0))
 		return -1;
-	pthread_mutex_lock(&srv.lock);
-	br->got += (uint64_t)got;
-	pthread_mutex_unlock(&srv.lock);
-	return br->cut ? -1 : got;
+	return transfer_moved(&br->tr, (size_t)got) != 0 ? -1 : got;
 }
 
-static int write_file(FCGX_Stream *out, int fd, uint64_t offset, uint64_t length)
+static int write_file(FCGX_Stream *out, struct transfer *tr, int fd, uint64_t offset,
+		      uint64_t length)
 {
 	char buf[IO_CHUNK];
 
@@ -131,7 +170,7 @@ static int write_file(FCGX_Stream *out, int fd, uint64_t offset, uint64_t length
 		ssize_t n = pread(fd, buf, want, (off_t)offset);
 		if (n <= 0)
 			return -1;
-		if (FCGX_PutStr(buf, (int)n, out) != n)
+		if (FCGX_PutStr(buf, (int)n, out) != n || transfer_moved(tr, (size_t)n) != 0)
 			return -1;
 		offset += (uint64_t)n;
 		length -= (uint64_t)n;
@@ -140,11 +179,11 @@ static int write_file(FCGX_Stream *out, int fd, uint64_t offset, uint64_t length
 }
 
 /* FCGX_PutStr takes an int: write bodies of any size in pieces. */
-static int write_body(FCGX_Stream *out, const char *body, size_t len)
+static int write_body(FCGX_Stream *out, struct transfer *tr, const char *body, size_t len)
 {
 	while (len > 0) {
 		int n = len > IO_CHUNK ? IO_CHUNK : (int)len;
-		if (FCGX_PutStr(body, n, out) != n)
+		if (FCGX_PutStr(body, n, out) != n || transfer_moved(tr, (size_t)n) != 0)
 			return -1;
 		body += n;
 		len -= (size_t)n;
@@ -152,19 +191,24 @@ static int write_body(FCGX_Stream *out, const char *body, size_t len)
 	return 0;
 }
 
-static int write_response(FCGX_Stream *out, const struct octo_response *resp)
+/* Worker id writes resp to the front on fd: 0, or -1 if the client is gone. */
+static int write_response(FCGX_Stream *out, int id, int fd, const struct octo_response *resp)
 {
+	struct transfer tr;
 	size_t i;
+	int rc = 0;
 
 	FCGX_FPrintF(out, "Status: %d\r\n", resp->status);
 	for (i = 0; i < resp->n_headers; i++)
 		FCGX_FPrintF(out, "%s: %s\r\n", resp->headers[i].name, resp->headers[i].value);
 	FCGX_PutS("\r\n", out);
-	if (write_body(out, resp->body, resp->body_len) != 0)
-		return -1;
-	if (resp->file_fd >= 0)
-		return write_file(out, resp->file_fd, resp->file_offset, resp->file_length);
-	return FCGX_GetError(out) == 0 ? 0 : -1;
+	transfer_begin(&tr, id, fd, 1);
+	if (write_body(out, &tr, resp->body, resp->body_len) != 0 ||
+	    (resp->file_fd >= 0 &&
+	     write_file(out, &tr, resp->file_fd, resp->file_offset, resp->file_length) != 0))
+		rc = -1;
+	transfer_end(id);
+	return rc == 0 && FCGX_GetError(out) == 0 ? 0 : -1;
 }
 
 static double elapsed_ms(const struct timespec *t0)
@@ -223,10 +267,7 @@ static void serve_one(FCGX_Request *fr, int id)
 	req.remote_user = FCGX_GetParam("REMOTE_USER", fr->envp);
 	req.remote_addr = FCGX_GetParam("REMOTE_ADDR", fr->envp);
 	req.body.read = body_read;
-	memset(&br, 0, sizeof(br));
 	br.in = fr->in;
-	br.fd = fr->ipcFd;
-	br.start = t0;
 	req.body.ctx = &br;
 	req.body.length = octo_content_length(FCGX_GetParam("CONTENT_LENGTH", fr->envp));
 	if (req.method == NULL)
@@ -234,18 +275,24 @@ static void serve_one(FCGX_Request *fr, int id)
 	body = has_body(req.method, req.body.length);
 	if (body) {
 		pthread_mutex_lock(&srv.lock);
-		if (srv.bodies >= srv.max_bodies) {
+		if (srv.bodies >= srv.max_bodies)
 			req.over_capacity = 1;
-		} else {
+		else
 			srv.bodies++;
-			srv.readers[id] = &br;
-		}
 		pthread_mutex_unlock(&srv.lock);
+		if (!req.over_capacity)
+			transfer_begin(&br.tr, id, fr->ipcFd, 0);
 	}
 
 	octo_response_init(&resp);
 	octo_registry_handle(srv.reg, &req, &resp);
-	werr = write_response(fr->out, &resp);
+	if (body && !req.over_capacity) {
+		transfer_end(id);
+		pthread_mutex_lock(&srv.lock);
+		srv.bodies--;
+		pthread_mutex_unlock(&srv.lock);
+	}
+	werr = write_response(fr->out, id, fr->ipcFd, &resp);
 	{
 		struct octo_log_field f[] = {
 			{.key = "method", .str = req.method},
@@ -263,12 +310,6 @@ static void serve_one(FCGX_Request *fr, int id)
 			 sizeof(f) / sizeof(f[0]));
 	}
 	octo_response_cleanup(&resp);
-	if (body && !req.over_capacity) {
-		pthread_mutex_lock(&srv.lock);
-		srv.readers[id] = NULL;
-		srv.bodies--;
-		pthread_mutex_unlock(&srv.lock);
-	}
 }
 
 static void *worker(void *arg);
@@ -325,11 +366,11 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* Bodies that fall behind server.min_body_rate after server.read_timeout (a client that
- * sends a byte now and then, which no socket timeout notices) get their connection shut
- * for reading, so the read in progress ends and the request fails; checked every second.
- * readers[] is cleared under srv.lock before a request's connection is closed, so the fd
- * shut here is always the reader's own. */
+/* Transfers that fall behind server.min_body_rate after their grace (a client that sends
+ * or reads a byte now and then, which no socket timeout notices) get their connection
+ * shut, so the read or write in progress ends and the request fails; checked every
+ * second. The slack is what may be moved but not yet counted: one read, or one write and
+ * what the socket buffers. */
 static void *rate_watchdog(void *arg)
 {
 	(void)arg;
@@ -341,17 +382,18 @@ static void *rate_watchdog(void *arg)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		pthread_mutex_lock(&srv.lock);
 		for (i = 0; i < srv.n_workers; i++) {
-			struct body_reader *br = srv.readers[i];
+			struct transfer *tr = srv.transfers[i];
 			int64_t ms;
-			if (br == NULL || br->cut)
+			if (tr == NULL || tr->cut)
 				continue;
-			ms = (int64_t)(now.tv_sec - br->start.tv_sec) * 1000 +
-			     (now.tv_nsec - br->start.tv_nsec) / 1000000;
-			if (octo_rate_behind(ms, br->got, BODY_CHUNK,
-					     srv.cfg.server.read_timeout_ms,
+			ms = (int64_t)(now.tv_sec - tr->start.tv_sec) * 1000 +
+			     (now.tv_nsec - tr->start.tv_nsec) / 1000000;
+			if (octo_rate_behind(ms, tr->moved, tr->outgoing ? IO_CHUNK : BODY_CHUNK,
+					     tr->outgoing ? srv.cfg.server.write_timeout_ms
+							  : srv.cfg.server.read_timeout_ms,
 					     srv.cfg.server.min_body_rate)) {
-				br->cut = 1;
-				shutdown(br->fd, SHUT_RD);
+				tr->cut = 1;
+				shutdown(tr->fd, tr->outgoing ? SHUT_RDWR : SHUT_RD);
 			}
 		}
 		pthread_mutex_unlock(&srv.lock);
@@ -519,8 +561,8 @@ int main(int argc, char **argv)
 	srv.max_bodies = srv.max_workers * 3 / 4 > 0 ? srv.max_workers * 3 / 4 : 1;
 	srv.tids = calloc((size_t)srv.max_workers, sizeof(*srv.tids));
 	srv.accepting = calloc((size_t)srv.max_workers, sizeof(*srv.accepting));
-	srv.readers = calloc((size_t)srv.max_workers, sizeof(*srv.readers));
-	if (srv.tids == NULL || srv.accepting == NULL || srv.readers == NULL)
+	srv.transfers = calloc((size_t)srv.max_workers, sizeof(*srv.transfers));
+	if (srv.tids == NULL || srv.accepting == NULL || srv.transfers == NULL)
 		return 1;
 	pthread_attr_init(&srv.attr);
 	pthread_attr_setstacksize(&srv.attr, WORKER_STACK);

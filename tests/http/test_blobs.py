@@ -1256,6 +1256,38 @@ class TimeoutTest(ResponseAssertions, unittest.TestCase):
         finally:
             reg.cleanup()
 
+    def test_slow_reader_is_cut(self):
+        """A streamed download read steadily but slowly (never stalled for write_timeout, so
+        no socket timeout notices it) falls behind server.min_body_rate after the grace of
+        write_timeout and is cut; one read at full speed is not. Fronts that buffer the
+        response (lighttpd) never hold the responder on a slow reader: there the download
+        ends at once."""
+        reg = Registry(config={"server": {"write_timeout": "4s", "min_body_rate": 4000000},
+                               "fcgi": {"sendfile": "none"}})
+        reg.start()
+        try:
+            data = os.urandom(64 << 20)
+            d = reg.push_blob("sr/r", data)
+            r = reg.request("GET", "/v2/sr/r/blobs/" + d)  # full speed: within the rate
+            self.assertEqual(hashlib.sha256(r.body).hexdigest(), d.split(":")[1])
+            down = socket.create_connection(("127.0.0.1", reg.port))
+            down.sendall(("GET /v2/sr/r/blobs/%s HTTP/1.1\r\nHost: t\r\n\r\n" % d).encode())
+            log = os.path.join(reg.tmp, "octoserve.log")
+            since, done = time.time(), []
+            while not done and time.time() - since < 30:
+                for _ in range(10):  # 64 KiB every 60 ms: ~1 MB/s
+                    down.recv(65536)
+                    time.sleep(0.06)
+                with open(log) as f:
+                    done = [l for l in f if d in l and '"method":"GET"' in l][1:]
+            self.assertTrue(done, "a slow reader held its thread for 30 s")
+            down.close()
+            if '"error":"client gone"' not in done[0]:
+                self.skipTest("the front buffers the response: no thread waits on the reader")
+            self.assertLess(time.time() - since, 20)
+        finally:
+            reg.cleanup()
+
 
 class MountTest(BlobTest):
     def setUp(self):
