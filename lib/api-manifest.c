@@ -18,8 +18,6 @@
 #include "store-manifest.h"
 #include "store-referrer.h"
 
-#define MEDIA_TYPE_MAX 256
-
 /* A manifest reference: a tag, or a digest. */
 struct reference {
 	int is_digest;
@@ -51,14 +49,14 @@ static enum octo_err resolve(struct octo_registry *reg, const struct octo_route 
 	else
 		err = octo_store_tag_get(reg->store, rt->name, ref->tag, d);
 	if (err == OCTO_OK)
-		err = octo_store_manifest_type(reg->store, rt->name, d, type, MEDIA_TYPE_MAX);
+		err = octo_store_manifest_type(reg->store, rt->name, d, type, OCTO_MANIFEST_TYPE_MAX);
 	return err;
 }
 
 void octo_api_manifest_get(struct octo_registry *reg, struct octo_route *rt,
 			   struct octo_response *resp)
 {
-	char type[MEDIA_TYPE_MAX], ds[OCTO_DIGEST_MAX_STRING];
+	char type[OCTO_MANIFEST_TYPE_MAX], ds[OCTO_DIGEST_MAX_STRING];
 	struct reference ref;
 	struct octo_digest d;
 	enum octo_err err = parse_reference(rt, &ref);
@@ -104,7 +102,7 @@ static enum octo_err parse_manifest(struct octo_registry *reg, const char *body,
 static enum octo_err check_references(struct octo_registry *reg, const struct octo_route *rt,
 				      const struct octo_manifest *m)
 {
-	char type[MEDIA_TYPE_MAX];
+	char type[OCTO_MANIFEST_TYPE_MAX];
 	size_t i;
 
 	for (i = 0; i < m->n_refs; i++) {
@@ -289,7 +287,7 @@ static enum octo_err unrefer(struct octo_registry *reg, const struct octo_route 
 void octo_api_manifest_delete(struct octo_registry *reg, struct octo_route *rt,
 			      struct octo_response *resp)
 {
-	char type[MEDIA_TYPE_MAX];
+	char type[OCTO_MANIFEST_TYPE_MAX];
 	struct reference ref;
 	struct octo_digest d;
 	enum octo_err err;

@@ -2,7 +2,9 @@
 /* The ceilings on what a client can make the registry hold, in one place. Sizes are bytes.
  * Values an operator may want to change are configuration keys instead (doc/DESIGN.md,
  * "Configuration"; e.g. storage.max_manifest_size); these are the fixed ones, each pushed
- * against by a test. Grammar limits (OCTO_NAME_MAX, OCTO_TAG_MAX) stay in name.h. */
+ * against by a test. Grammar limits (OCTO_NAME_MAX, OCTO_TAG_MAX) stay in name.h, and
+ * buffers no client input can reach past (log lines, a response's headers, the journal's
+ * tail, stored media types) stay with their modules. */
 #ifndef OCTO_BOUNDS_H
 #define OCTO_BOUNDS_H
 

@@ -15,6 +15,8 @@
 #define OCTO_MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
 #define OCTO_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 #define OCTO_MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+/* Room for any of the types above, as stored beside a manifest and read back. */
+#define OCTO_MANIFEST_TYPE_MAX 256
 
 enum octo_manifest_kind {
 	OCTO_MANIFEST_IMAGE,

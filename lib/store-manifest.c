@@ -14,7 +14,6 @@
 #include "name.h"
 #include "store-manifest.h"
 
-#define TYPE_FILE_MAX 256 /* a media type, as stored */
 
 static enum octo_err revision_rel(const char *repo, const struct octo_digest *d, char *buf,
 				  size_t size)
@@ -63,7 +62,7 @@ enum octo_err octo_store_link_manifest(const struct octo_store *s, const char *r
 enum octo_err octo_store_manifest_type(const struct octo_store *s, const char *repo,
 				       const struct octo_digest *d, char *buf, size_t size)
 {
-	char rel[OCTO_STORE_PATH_MAX], type[TYPE_FILE_MAX];
+	char rel[OCTO_STORE_PATH_MAX], type[OCTO_MANIFEST_TYPE_MAX];
 	enum octo_err err = revision_rel(repo, d, rel, sizeof(rel));
 
 	if (err == OCTO_OK)

@@ -15,7 +15,11 @@ Workloads (each against every target, alternating, --rounds rounds):
   4 small   64 connections: HEAD of a blob (hey), GET of a manifest by tag and GET tags/list
             of a repository with 1000 tags (wrk, with a Lua script that counts bad answers)
   5 pushes  32 clients each pushing 50 distinct 64 KiB blobs (POST + PUT) and a manifest
-  6 memory  peak RSS (VmHWM) of everything serving, data-directory growth / distinct bytes
+  6 memory  peak RSS (VmHWM) of everything serving, data-directory growth / distinct bytes;
+            and what one idle responder thread costs (VmRSS of 72 threads less 8, over 64)
+  7 slow    64 uploads trickling in at 400 B/s, then at 200 KB/s (Content-Length PATCHes),
+            while GET /v2/, HEAD blob and GET manifest probe one at a time: p50 and p99
+            (target p99 < 100 ms); every upload then ends in 201 with its digest
 Every response is checked (status, Docker-Content-Digest, Range; bodies hashed after the
 fact); any bad answer fails the run (exit 1). All content is random and new. Python 3
 standard library; needs lighttpd, nginx, curl, wrk, hey, docker-registry (PACKAGES).
@@ -56,6 +60,9 @@ DISTURBED_CORES = 0.10  # other processes using more than this (cores, on averag
 
 harness = None  # tests/http/harness.py, imported once OCTOSERVE_FCGI_BIN is settled
 fronts = None
+trickle = None
+SLOW_UPLOADS = 64
+SLOW_RATES = (400, 200000)
 
 
 class BenchFailure(Exception):
@@ -875,7 +882,71 @@ class Bench:
         return out
 
     # ---------------------------------------------------------- run
-    WORKLOADS = {"1": "w1_push", "2": "w2_chunked", "3": "w3_pull", "4": "w4_small", "5": "w5_pushes"}
+    def w7_slow(self, rnd):
+        """7: SLOW_UPLOADS uploads trickling in at each of SLOW_RATES; probes meanwhile."""
+        for t in self.order(rnd):
+            if not t.registry:
+                continue
+            if t.name not in self.fixtures:
+                self.setup_w4(t)
+            fx = self.fixtures[t.name]
+            probes = [("GET", "/v2/", {}), ("HEAD", fx["head"], {}),
+                      ("GET", fx["manifest"], {"Accept": OCI_MANIFEST})]
+            for rate in SLOW_RATES:
+                c = t.conn()
+                try:
+                    locs = [start_upload(c, "bench/slow") for _ in range(SLOW_UPLOADS)]
+                finally:
+                    c.close()
+                size = int(rate * (self.duration + 10))
+                ups = [trickle.Trickle(t.port, loc, size, os.urandom(16)) for loc in locs]
+                feeder = trickle.Feeder(ups, rate)
+                bad = []
+                try:
+                    time.sleep(1)  # until all have arrived
+                    with Phase(self, t) as ph:
+                        lat = trickle.probe(t.port, probes, self.duration, 100, 10,
+                                            lambda p, st, took: st == 200 or bad.append((p[:2], st)))
+                    check(not bad, "%s: probes beside slow uploads failed" % t.name, bad[:3])
+                    gone = [i for i, u in enumerate(ups) if u.answered()]
+                    check(not gone, "%s: slow uploads answered before their end" % t.name, gone)
+                finally:
+                    feeder.stop()
+                c = t.conn()
+                try:
+                    for u in ups:
+                        st, loc = u.finish()
+                        check(st == 202 and loc, "%s: slow PATCH: want 202" % t.name, st)
+                        st, h, b = request(c, "PUT", with_digest(location_path(loc), u.digest()))
+                        check(st == 201, "%s: PUT after slow PATCH: want 201" % t.name, st, b)
+                        check_digest_header(t, h, u.digest(), "%s: slow upload" % t.name)
+                        self.note_push(t, u.digest(), u.size)
+                finally:
+                    c.close()
+                label = "%d B/s" % rate if rate < 1000 else "%d KB/s" % (rate // 1000)
+                for q in (0.5, 0.99):
+                    self.record("7 probe p%d, %d at %s" % (q * 100, SLOW_UPLOADS, label), "ms", t, rnd,
+                                1000 * trickle.percentile(lat, q), ph, (len(lat), "req"))
+
+    def idle_thread_memory(self):
+        """6: VmRSS and VmSize of an idle responder with 72 threads less one with 8, per thread."""
+        sizes = {}
+        for n in (8, 72):
+            reg = harness.Registry(threads=n, config={"fcgi": {"threads": n}})
+            reg.start()
+            try:
+                time.sleep(1)
+                pid = reg.responder_pids()[0]
+                with open("/proc/%d/status" % pid) as f:
+                    st = dict(line.split(":", 1) for line in f)
+                check(int(st["Threads"]) >= n, "responder with %d threads has %s" % (n, st["Threads"]))
+                sizes[n] = (int(st["VmRSS"].split()[0]), int(st["VmSize"].split()[0]))
+            finally:
+                reg.cleanup()
+        return {"rss_kib": (sizes[72][0] - sizes[8][0]) / 64, "virtual_kib": (sizes[72][1] - sizes[8][1]) / 64}
+
+    WORKLOADS = {"1": "w1_push", "2": "w2_chunked", "3": "w3_pull", "4": "w4_small", "5": "w5_pushes",
+                 "7": "w7_slow"}
 
     def run(self):
         self.tmp = tempfile.mkdtemp(prefix="octoserve-bench-")
@@ -900,8 +971,9 @@ class Bench:
                         getattr(self, fn)(rnd + 1)
             if only in (None, "6"):
                 self.storage = self.w6_memory_storage()
+                self.idle_thread = self.idle_thread_memory()
             else:
-                self.storage = None
+                self.storage = self.idle_thread = None
         finally:
             for t in self.targets:
                 try:
@@ -991,6 +1063,9 @@ class Bench:
             ga = {n: v["growth_apparent"] for n, v in self.storage.items() if v.get("growth_apparent")}
             lines.append("%-24s %-8s" % ("  (apparent size)", "x") + "".join(
                 "%22s" % ("%.4f" % ga[n] if n in ga else "-") for n in names))
+        if self.idle_thread:
+            lines.append("%-24s %-8s %21.1f  (virtual: %.0f KiB)" % (
+                "6 idle responder thread", "KiB", self.idle_thread["rss_kib"], self.idle_thread["virtual_kib"]))
         return "\n".join(lines)
 
 
@@ -1010,7 +1085,7 @@ def versions():
 def prepare_binaries(args, tmp_bin):
     """Snapshot octoserve-fcgi (others may rebuild it during the run) and build null-responder
     if no built one is given."""
-    global harness, fronts
+    global harness, fronts, trickle
     src = args.fcgi_bin or os.environ.get("OCTOSERVE_FCGI_BIN") or os.path.join(BUILDDIR, "fcgi/octoserve-fcgi")
     check(os.path.exists(src), "no octoserve-fcgi at %s (make fcgi/octoserve-fcgi)" % src)
     with open(src, "rb") as f:
@@ -1023,7 +1098,8 @@ def prepare_binaries(args, tmp_bin):
     sys.path.insert(0, os.path.join(SRCDIR, "tests/http"))
     import harness as h  # noqa: E402
     import fronts as fr  # noqa: E402
-    harness, fronts = h, fr
+    import trickle as tr  # noqa: E402
+    harness, fronts, trickle = h, fr, tr
     null = args.null_responder or os.path.join(BUILDDIR, "tests/bench/null-responder")
     csrc = os.path.join(HERE, "null-responder.c")
     if not os.path.exists(null) or os.path.getmtime(null) < os.path.getmtime(csrc):
@@ -1039,7 +1115,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="1 round, 64 MiB blobs, 3 s runs, 8x10 small pushes")
     ap.add_argument("--rounds", type=int, help="rounds (default 3, --quick 1)")
-    ap.add_argument("--only", choices=sorted(Bench.WORKLOADS) + ["6"], help="one workload")
+    ap.add_argument("--only", choices=sorted(list(Bench.WORKLOADS) + ["6"]), help="one workload")
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--threads", type=int, default=8, help="fcgi.threads / null-responder threads (8)")
     ap.add_argument("--duration", type=int, help="seconds per hey/wrk run (10, --quick 3)")
@@ -1071,7 +1147,8 @@ def main():
            "sizes": {"blob": bench.blob_size, "chunk": bench.chunk, "duration_s": bench.duration,
                      "clients": bench.clients, "blobs_per_client": bench.per_client, "tags": bench.ntags},
            "failed": failure, "results": bench.results, "summary": summary,
-           "memory_storage": getattr(bench, "storage", None), "disturbances": bench.disturbances}
+           "memory_storage": getattr(bench, "storage", None),
+           "idle_thread": getattr(bench, "idle_thread", None), "disturbances": bench.disturbances}
     if args.json:
         with open(args.json, "w") as f:
             json.dump(doc, f, indent=1)
