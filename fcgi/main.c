@@ -20,6 +20,7 @@
 
 #include "bounds.h"
 #include "config.h"
+#include "fsutil.h"
 #include "rate.h"
 #include "log.h"
 #include "registry.h"
@@ -517,8 +518,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (octo_registry_new(&srv.cfg, srv.log, &srv.reg) != OCTO_OK) {
-		fprintf(stderr, "octoserve-fcgi: cannot open the store at %s\n",
-			srv.cfg.storage.path);
+		char cause[512] = "unknown error";
+		octo_fs_failure(cause, sizeof(cause));
+		fprintf(stderr, "octoserve-fcgi: cannot open the store at %s: %s\n",
+			srv.cfg.storage.path, cause);
 		return 1;
 	}
 	/* Serve large transfer buffers (1 MiB per upload) from mmap and give them back at once,

@@ -38,6 +38,19 @@ static int blob_sendfile(struct octo_registry *reg, struct octo_response *resp,
 	return -1;
 }
 
+/* err as the response; an unknown blob is named, with its repository. */
+static void blob_error(struct octo_response *resp, const struct octo_route *rt,
+		       const struct octo_digest *d, enum octo_err err)
+{
+	char ds[OCTO_DIGEST_MAX_STRING], why[OCTO_DIGEST_MAX_STRING + OCTO_NAME_MAX + 40];
+
+	if (err != OCTO_ERR_BLOB_UNKNOWN)
+		return octo_response_error(resp, err, NULL);
+	octo_digest_format(d, ds, sizeof(ds));
+	snprintf(why, sizeof(why), "blob %s is not in repository %s", ds, rt->name);
+	octo_response_error(resp, err, why);
+}
+
 void octo_api_blob_get(struct octo_registry *reg, struct octo_route *rt, struct octo_response *resp)
 {
 	int get = strcmp(rt->method, "GET") == 0;
@@ -54,7 +67,7 @@ void octo_api_blob_get(struct octo_registry *reg, struct octo_route *rt, struct 
 		err = stream ? octo_store_blob_open(reg->store, rt->name, &d, &fd, &size)
 			     : octo_store_blob_linked(reg->store, rt->name, &d, &size);
 	if (err != OCTO_OK)
-		return octo_response_error(resp, err, NULL);
+		return blob_error(resp, rt, &d, err);
 	range = get ? octo_range_request(octo_request_header(rt->req, "Range"), size, &start, &end)
 		    : 0;
 	if (range < 0) {
@@ -82,7 +95,7 @@ void octo_api_blob_get(struct octo_registry *reg, struct octo_route *rt, struct 
 	if (fd < 0) { /* the sendfile header could not be built: stream after all */
 		err = octo_store_blob_open(reg->store, rt->name, &d, &fd, &size);
 		if (err != OCTO_OK)
-			return octo_response_error(resp, err, NULL);
+			return blob_error(resp, rt, &d, err);
 	}
 	resp->file_fd = fd;
 	if (range > 0) {
@@ -108,6 +121,6 @@ void octo_api_blob_delete(struct octo_registry *reg, struct octo_route *rt,
 	if (err == OCTO_OK)
 		err = octo_journal_record(reg->store, "blob.delete", rt->name, &d, NULL);
 	if (err != OCTO_OK)
-		return octo_response_error(resp, err, NULL);
+		return blob_error(resp, rt, &d, err);
 	resp->status = 202;
 }

@@ -3,6 +3,7 @@
  * with the referrers index and tags they maintain. */
 #include "autoconfig.h"
 
+#include <inttypes.h>
 #include <jansson.h>
 #include <malloc.h>
 #include <limits.h>
@@ -49,7 +50,8 @@ static enum octo_err resolve(struct octo_registry *reg, const struct octo_route 
 	else
 		err = octo_store_tag_get(reg->store, rt->name, ref->tag, d);
 	if (err == OCTO_OK)
-		err = octo_store_manifest_type(reg->store, rt->name, d, type, OCTO_MANIFEST_TYPE_MAX);
+		err = octo_store_manifest_type(reg->store, rt->name, d, type,
+					       OCTO_MANIFEST_TYPE_MAX);
 	return err;
 }
 
@@ -98,30 +100,38 @@ static enum octo_err parse_manifest(struct octo_registry *reg, const char *body,
 	return err;
 }
 
-/* Every blob and child manifest the manifest references must be in this repository. */
+/* Every blob and child manifest the manifest references must be in this repository; why
+ * (size bytes) names the first that is not. */
 static enum octo_err check_references(struct octo_registry *reg, const struct octo_route *rt,
-				      const struct octo_manifest *m)
+				      const struct octo_manifest *m, char *why, size_t size)
 {
-	char type[OCTO_MANIFEST_TYPE_MAX];
+	char type[OCTO_MANIFEST_TYPE_MAX], ds[OCTO_DIGEST_MAX_STRING];
 	size_t i;
 
 	for (i = 0; i < m->n_refs; i++) {
 		const struct octo_manifest_ref *r = &m->refs[i];
 		enum octo_err err;
-		uint64_t size;
+		uint64_t stored;
 
 		if (r->external)
 			continue;
+		octo_digest_format(&r->digest, ds, sizeof(ds));
 		if (r->is_manifest) {
 			err = octo_store_manifest_type(reg->store, rt->name, &r->digest, type,
 						       sizeof(type));
 		} else {
-			err = octo_store_blob_linked(reg->store, rt->name, &r->digest, &size);
-			if (err == OCTO_OK && size != (uint64_t)r->size)
+			err = octo_store_blob_linked(reg->store, rt->name, &r->digest, &stored);
+			if (err == OCTO_OK && stored != (uint64_t)r->size) {
+				snprintf(why, size, "blob %s has %" PRIu64 " bytes, not %lld", ds,
+					 stored, (long long)r->size);
 				return OCTO_ERR_MANIFEST_INVALID;
+			}
 		}
-		if (err == OCTO_ERR_MANIFEST_UNKNOWN || err == OCTO_ERR_BLOB_UNKNOWN)
+		if (err == OCTO_ERR_MANIFEST_UNKNOWN || err == OCTO_ERR_BLOB_UNKNOWN) {
+			snprintf(why, size, "%s %s is not in repository %s",
+				 r->is_manifest ? "manifest" : "blob", ds, rt->name);
 			return OCTO_ERR_MANIFEST_BLOB_UNKNOWN;
+		}
 		if (err != OCTO_OK)
 			return err;
 	}
@@ -175,7 +185,7 @@ void octo_api_manifest_put(struct octo_registry *reg, struct octo_route *rt,
 			   struct octo_response *resp)
 {
 	const char *detail = NULL;
-	char ds[OCTO_DIGEST_MAX_STRING];
+	char ds[OCTO_DIGEST_MAX_STRING], why[2 * OCTO_DIGEST_MAX_STRING + OCTO_NAME_MAX] = "";
 	struct octo_manifest m;
 	struct reference ref;
 	struct octo_digest d;
@@ -202,8 +212,11 @@ void octo_api_manifest_put(struct octo_registry *reg, struct octo_route *rt,
 	if (err == OCTO_OK)
 		err = parse_manifest(reg, body, len, octo_request_header(rt->req, "Content-Type"),
 				     &m, &detail);
-	if (err == OCTO_OK)
-		err = check_references(reg, rt, &m);
+	if (err == OCTO_OK) {
+		err = check_references(reg, rt, &m, why, sizeof(why));
+		if (err != OCTO_OK && why[0] != '\0')
+			detail = why;
+	}
 	/* Every referrer that gets a 201 is listed: one whose descriptor the index cannot
 	 * hold is refused here, before anything is stored. */
 	if (err == OCTO_OK && m.has_subject) {

@@ -49,8 +49,15 @@ static const struct err_row err_table[OCTO_ERR__COUNT] = {
 				   "upload session busy: another request is writing to it"},
 	[OCTO_ERR_HEADERS_TOO_LARGE] = {431, "UNSUPPORTED",
 					"too many request headers, or a header name too long"},
-	[OCTO_ERR_NO_SPACE] = {507, "DENIED",
-			       "insufficient storage: the store is below its free space floor"},
+	[OCTO_ERR_NO_SPACE] =
+		{507, "DENIED",
+		 "insufficient storage: the store is at its free space floor, or the body would "
+		 "cross it"},
+	[OCTO_ERR_STORE_FULL] = {507, "DENIED", "insufficient storage: no space left on device"},
+	[OCTO_ERR_STORE_READONLY] = {503, "DENIED",
+				     "the store is on a read-only file system: writes are refused"},
+	[OCTO_ERR_STORE_DENIED] = {503, "DENIED",
+				   "the store is not writable by the registry: permission denied"},
 };
 
 static const struct err_row *err_row(enum octo_err err)

@@ -35,6 +35,9 @@ enum octo_err {
 	OCTO_ERR_SESSION_BUSY,        /* 429 TOOMANYREQUESTS: another request writes the session */
 	OCTO_ERR_HEADERS_TOO_LARGE,   /* 431 UNSUPPORTED: more headers than the adapter holds */
 	OCTO_ERR_NO_SPACE,            /* 507 DENIED: the store is below storage.min_free */
+	OCTO_ERR_STORE_FULL,          /* 507 DENIED: the file system is full (ENOSPC, EDQUOT) */
+	OCTO_ERR_STORE_READONLY,      /* 503 DENIED: the store's file system is read-only */
+	OCTO_ERR_STORE_DENIED,        /* 503 DENIED: the store is not writable (EACCES, EPERM) */
 	OCTO_ERR__COUNT
 };
 

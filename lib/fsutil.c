@@ -115,7 +115,67 @@ int octo_fs_pread_all(int fd, void *buf, size_t len, long long offset)
 	return 0;
 }
 
+/* The last failure of this thread; op NULL: no context recorded. */
+static __thread struct {
+	int err;
+	const char *op;
+	char path[256];
+} failure;
+
+static enum octo_err error_of(int err)
+{
+	switch (err) {
+	case ENOMEM:
+		return OCTO_ERR_NOMEM;
+	case ENOSPC:
+	case EDQUOT:
+		return OCTO_ERR_STORE_FULL;
+	case EROFS:
+		return OCTO_ERR_STORE_READONLY;
+	case EACCES:
+	case EPERM:
+		return OCTO_ERR_STORE_DENIED;
+	default:
+		return OCTO_ERR_IO;
+	}
+}
+
 enum octo_err octo_fs_error(int err)
 {
-	return err == ENOMEM ? OCTO_ERR_NOMEM : OCTO_ERR_IO;
+	if (failure.op == NULL || failure.err != err) {
+		failure.err = err;
+		failure.op = NULL;
+		failure.path[0] = '\0';
+	}
+	return error_of(err);
+}
+
+enum octo_err octo_fs_fail(const char *op, const char *path, int err)
+{
+	failure.err = err;
+	failure.op = op;
+	snprintf(failure.path, sizeof(failure.path), "%s", path != NULL ? path : "");
+	return error_of(err);
+}
+
+void octo_fs_failure_clear(void)
+{
+	failure.err = 0;
+	failure.op = NULL;
+}
+
+int octo_fs_failure(char *buf, size_t size)
+{
+	char reason[128];
+	const char *text;
+
+	if (failure.err == 0)
+		return 0;
+	/* the GNU strerror_r returns its text, not always in reason */
+	text = strerror_r(failure.err, reason, sizeof(reason));
+	if (failure.op != NULL)
+		snprintf(buf, size, "%s %s: %s", failure.op, failure.path, text);
+	else
+		snprintf(buf, size, "%s", text);
+	return 1;
 }

@@ -18,7 +18,15 @@ int octo_fs_fsync_parent(const char *path);
 int octo_fs_pwrite_all(int fd, const void *buf, size_t len, long long offset);
 /* Read exactly len bytes at offset (short file: -1 with errno EIO). */
 int octo_fs_pread_all(int fd, void *buf, size_t len, long long offset);
-/* The store error for a failed system call's errno. */
+/* The store error for a failed system call's errno: a full disk, a read-only file system
+ * and a permission refused each have their own; recorded as this thread's failure unless
+ * octo_fs_fail recorded the same errno with more context since the last clear. */
 enum octo_err octo_fs_error(int err);
+/* The same, recording what was done (a static string, e.g. "write") and to which path. */
+enum octo_err octo_fs_fail(const char *op, const char *path, int err);
+/* Forget this thread's failure (at the start of a request). */
+void octo_fs_failure_clear(void);
+/* This thread's failure as "op path: strerror" (or just strerror) in buf; 0 if none. */
+int octo_fs_failure(char *buf, size_t size);
 
 #endif

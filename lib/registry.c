@@ -10,6 +10,7 @@
 
 #include "api.h"
 #include "bounds.h"
+#include "fsutil.h"
 #include "registry.h"
 #include "route.h"
 #include "upload.h"
@@ -111,6 +112,7 @@ void octo_registry_handle(struct octo_registry *reg, const struct octo_request *
 	size_t plen = qmark ? (size_t)(qmark - req->uri) : strlen(req->uri);
 	char *path = malloc(plen + 1);
 
+	octo_fs_failure_clear();
 	memset(&rt, 0, sizeof(rt));
 	rt.req = req;
 	rt.method = req->method;
@@ -147,10 +149,14 @@ out:
 	if (resp->status >= 500 && resp->body == NULL && resp->n_headers == 0)
 		octo_response_error(resp, OCTO_ERR_NOMEM, NULL);
 	if (resp->status >= 500) {
+		char cause[512] = "";
 		struct octo_log_field f[] = {
 			OCTO_LOG_STR("code", octo_err_code(resp->error)),
-			OCTO_LOG_STR("detail", resp->error_detail ? resp->error_detail : "")};
-		octo_log(reg->log, OCTO_LOG_ERROR, "store error", f, 2);
+			OCTO_LOG_STR("message", octo_err_message(resp->error)),
+			OCTO_LOG_STR("detail", resp->error_detail ? resp->error_detail : ""),
+			OCTO_LOG_STR("cause", cause)};
+		octo_fs_failure(cause, sizeof(cause)); /* what failed, on what path, and errno */
+		octo_log(reg->log, OCTO_LOG_ERROR, "store error", f, sizeof(f) / sizeof(f[0]));
 	}
 	finish(&rt, resp);
 	octo_query_cleanup(&rt.query);

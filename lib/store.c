@@ -38,9 +38,24 @@ enum octo_err octo_store_error(int err, enum octo_err missing)
 	return octo_fs_error(err);
 }
 
+/* errno as the store error, recorded with what was done to which path (logs say why). */
+static enum octo_err fail(const char *op, const char *rel)
+{
+	return octo_fs_fail(op, rel, errno);
+}
+
+/* The same, with a missing name (ENOENT, ENOTDIR) as missing. */
+static enum octo_err fail_missing(const char *op, const char *rel, enum octo_err missing)
+{
+	if (errno == ENOENT || errno == ENOTDIR)
+		return missing;
+	return fail(op, rel);
+}
+
 enum octo_err octo_store_open(const char *root, struct octo_store **out)
 {
 	struct octo_store *s;
+	enum octo_err err;
 	size_t i;
 
 	*out = NULL;
@@ -49,19 +64,30 @@ enum octo_err octo_store_open(const char *root, struct octo_store **out)
 		return OCTO_ERR_NOMEM;
 	s->root_fd = -1;
 	if (octo_fs_mkdirs(root) != 0 || (s->root = realpath(root, NULL)) == NULL ||
-	    (s->root_fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+	    (s->root_fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		err = octo_fs_fail("create", root, errno);
 		goto fail;
+	}
 	for (i = 0; i < sizeof(store_dirs) / sizeof(store_dirs[0]); i++) {
 		int fd = octo_store_opendir(s, store_dirs[i], 1);
-		if (fd < 0)
+		if (fd < 0) {
+			err = fail("create", store_dirs[i]);
 			goto fail;
+		}
 		close(fd);
 	}
+	/* Writable, or refuse to start (the operator sees why at once, not at the first push):
+	 * a file written, synced and removed, as every write does. */
+	err = octo_store_write_atomic(s, ".writable", "", 0, 0);
+	if (err == OCTO_OK)
+		err = octo_store_remove(s, ".writable", OCTO_OK);
+	if (err != OCTO_OK)
+		goto fail;
 	*out = s;
 	return OCTO_OK;
 fail:
 	octo_store_free(s);
-	return OCTO_ERR_IO;
+	return err;
 }
 
 void octo_store_free(struct octo_store *s)
@@ -239,7 +265,7 @@ enum octo_err octo_store_open_file(const struct octo_store *s, const char *rel, 
 
 	*fd = octo_store_openat(s, rel, flags, 0);
 	if (*fd < 0)
-		return octo_store_error(errno, missing);
+		return fail_missing("open", rel, missing);
 	if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(*fd);
 		*fd = -1;
@@ -371,7 +397,7 @@ enum octo_err octo_store_write_atomic(const struct octo_store *s, const char *re
 
 	dir = open_parent(s, rel, 1, &leaf);
 	if (dir < 0)
-		return octo_store_error(errno, OCTO_ERR_IO);
+		return fail_missing("create the directory of", rel, OCTO_ERR_IO);
 	/* A dot name, so directory listings skip it; random, so writers never share one. */
 	err = octo_store_path(prefix, sizeof(prefix) - 40, ".%s.tmp.", leaf);
 	if (err == OCTO_OK)
@@ -380,17 +406,17 @@ enum octo_err octo_store_write_atomic(const struct octo_store *s, const char *re
 		goto out;
 	fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		err = octo_fs_error(errno);
+		err = fail("create", rel);
 		goto out;
 	}
 	if (octo_fs_pwrite_all(fd, data, len, 0) != 0 || fdatasync(fd) != 0 ||
 	    renameat(dir, tmp, dir, leaf) != 0) {
-		err = octo_fs_error(errno);
+		err = fail("write", rel);
 		unlinkat(dir, tmp, 0);
 		goto out;
 	}
 	if (sync_dir && fsync(dir) != 0)
-		err = octo_fs_error(errno);
+		err = fail("sync the directory of", rel);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -408,12 +434,12 @@ static enum octo_err create_empty(const struct octo_store *s, const char *rel, i
 
 	dir = open_parent(s, rel, 1, &leaf);
 	if (dir < 0)
-		return octo_store_error(errno, OCTO_ERR_IO);
+		return fail_missing("create the directory of", rel, OCTO_ERR_IO);
 	fd = openat(dir, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd >= 0)
 		close(fd);
 	if ((fd < 0 && errno != EEXIST) || (durable && fsync(dir) != 0))
-		err = octo_fs_error(errno);
+		err = fail("create", rel);
 	close(dir);
 	return err;
 }
@@ -437,7 +463,7 @@ enum octo_err octo_store_unmark(const struct octo_store *s, const char *rel)
 	if (dir < 0)
 		return octo_store_error(errno, OCTO_OK);
 	if (unlinkat(dir, leaf, 0) != 0 && errno != ENOENT)
-		err = octo_fs_error(errno);
+		err = fail("remove", rel);
 	close(dir);
 	return err;
 }
@@ -452,9 +478,9 @@ enum octo_err octo_store_remove(const struct octo_store *s, const char *rel, enu
 	if (dir < 0)
 		return octo_store_error(errno, missing);
 	if (unlinkat(dir, leaf, 0) != 0)
-		err = octo_store_error(errno, missing);
+		err = fail_missing("remove", rel, missing);
 	else if (fsync(dir) != 0)
-		err = octo_fs_error(errno);
+		err = fail("sync the directory of", rel);
 	close(dir);
 	return err;
 }
@@ -496,15 +522,15 @@ enum octo_err octo_store_rename(const struct octo_store *s, const char *from, co
 
 	from_dir = open_parent(s, from, 0, &from_leaf);
 	if (from_dir < 0)
-		return octo_store_error(errno, OCTO_ERR_IO);
+		return fail_missing("open the directory of", from, OCTO_ERR_IO);
 	to_dir = open_parent(s, to, 1, &to_leaf);
 	if (to_dir < 0) {
-		err = octo_store_error(errno, OCTO_ERR_IO);
+		err = fail_missing("create the directory of", to, OCTO_ERR_IO);
 		close(from_dir);
 		return err;
 	}
 	if (renameat(from_dir, from_leaf, to_dir, to_leaf) != 0 || fsync(to_dir) != 0)
-		err = octo_fs_error(errno);
+		err = fail("move into place", to);
 	close(from_dir);
 	close(to_dir);
 	return err;

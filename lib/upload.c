@@ -260,7 +260,7 @@ enum octo_err octo_upload_create(struct octo_store *s, const char *repo, int per
 	}
 	dir = octo_store_opendir(s, "uploads", 0);
 	if (dir < 0 || mkdirat(dir, u->id, 0755) != 0) {
-		err = octo_fs_error(errno);
+		err = octo_fs_fail("create the session directory", u->data_path, errno);
 		if (dir >= 0)
 			close(dir);
 		goto fail;
@@ -268,7 +268,7 @@ enum octo_err octo_upload_create(struct octo_store *s, const char *repo, int per
 	close(dir);
 	u->fd = octo_store_openat(s, u->data_path, O_RDWR | O_CREAT | O_EXCL, 0644);
 	if (u->fd < 0 || flock(u->fd, LOCK_EX) != 0) {
-		err = octo_fs_error(errno);
+		err = octo_fs_fail("create", u->data_path, errno);
 		goto fail;
 	}
 	if (persist && client != NULL && client[0] != '\0') {
@@ -413,7 +413,7 @@ static enum octo_err append_body(struct octo_upload *u, struct octo_body *body, 
 	if (error == 0)
 		error = closed;
 	if (error != 0)
-		err = octo_fs_error(error);
+		err = octo_fs_fail("write", u->data_path, error);
 	else if (err == OCTO_OK && body->length >= 0 && total != (uint64_t)body->length)
 		err = OCTO_ERR_INCOMPLETE;
 	*end = pos;
@@ -432,7 +432,7 @@ enum octo_err octo_upload_append(struct octo_upload *u, struct octo_body *body)
 		uint64_t before = u->offset;
 		u->offset = end;
 		if (fdatasync(u->fd) != 0)
-			err = octo_fs_error(errno);
+			err = octo_fs_fail("sync", u->data_path, errno);
 		else
 			err = state_save(u);
 		if (err != OCTO_OK)

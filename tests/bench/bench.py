@@ -915,7 +915,8 @@ class Bench:
                 c = t.conn()
                 try:
                     for u in ups:
-                        st, loc = u.finish()
+                        st, h, _ = u.finish()
+                        loc = h.get("location")
                         check(st == 202 and loc, "%s: slow PATCH: want 202" % t.name, st)
                         st, h, b = request(c, "PUT", with_digest(location_path(loc), u.digest()))
                         check(st == 201, "%s: PUT after slow PATCH: want 201" % t.name, st, b)

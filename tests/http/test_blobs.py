@@ -380,6 +380,10 @@ class BlobGetTest(BlobTest):
     def test_unknown_digest(self):
         self.assertNoBlob(self.repo_, sha256(b"never pushed"))
         self.assertNoBlob(self.repo_, sha512(b"never pushed"))
+        d = sha256(b"never pushed")
+        r = self.req("GET", self.blob_url(self.repo_, d))
+        self.assertEqual(r.json()["errors"][0]["detail"],
+                         "blob %s is not in repository %s" % (d, self.repo_))
 
     MALFORMED_DIGESTS = [
         "sha256:" + "A" * 64,                     # uppercase hex

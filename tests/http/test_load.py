@@ -79,7 +79,8 @@ class TrickleTest(ResponseAssertions, unittest.TestCase):
             self.assertGreater(sent, rate * PROBE_SECONDS / 2)  # they did trickle on
 
             for i, u in enumerate(uploads):
-                status, location = u.finish()
+                status, headers, _ = u.finish()
+                location = headers.get("location")
                 self.assertEqual(status, 202, i)
                 r = reg.request("PUT", "%s%sdigest=%s" % (
                     location, "&" if "?" in location else "?", u.digest()))

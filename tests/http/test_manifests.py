@@ -458,11 +458,15 @@ class TestSubject(ManifestTest):
 
 class TestPutErrors(ManifestTest):
 
-    def invalid(self, repo, body, ctype=OCI_MANIFEST, code="MANIFEST_INVALID", status=400):
-        """The PUT fails (by tag and by digest) and leaves nothing behind."""
+    def invalid(self, repo, body, ctype=OCI_MANIFEST, code="MANIFEST_INVALID", status=400,
+                detail=None):
+        """The PUT fails (by tag and by digest) and leaves nothing behind; detail: what the
+        error's detail must say."""
         for ref in ("bad", sha256(body)):
             r = self.put(repo, ref, body, ctype)
             self.assertError(r, status, code, method="PUT")
+            if detail is not None:
+                self.assertEqual(r.json()["errors"][0]["detail"], detail)
             self.assertError(self.req("GET", self.murl(repo, ref)), 404, "MANIFEST_UNKNOWN")
 
     def test_digest_mismatch(self):
@@ -581,7 +585,9 @@ class TestPutErrors(ManifestTest):
         repo = self.repo()
         m = self.image(repo)
         m["layers"][0]["size"] += 1
-        self.invalid(repo, dumps(m))
+        layer = m["layers"][0]
+        self.invalid(repo, dumps(m), detail="blob %s has %d bytes, not %d" % (
+            layer["digest"], layer["size"] - 1, layer["size"]))
         m = self.image(repo)
         m["config"]["size"] -= 1
         self.invalid(repo, dumps(m))
@@ -618,9 +624,11 @@ class TestPutErrors(ManifestTest):
              "config": descriptor(OCI_CONFIG, cfg), "layers": [descriptor(OCI_LAYER, layer)]}
         body = dumps(m)
         self.push(other, "there", body)  # fine where the blobs are
-        self.invalid(repo, body, code="MANIFEST_BLOB_UNKNOWN", status=404)
+        self.invalid(repo, body, code="MANIFEST_BLOB_UNKNOWN", status=404,
+                     detail="blob %s is not in repository %s" % (sha256(cfg), repo))
         self.reg.push_blob(repo, cfg)  # config now here, layer still not
-        self.invalid(repo, body, code="MANIFEST_BLOB_UNKNOWN", status=404)
+        self.invalid(repo, body, code="MANIFEST_BLOB_UNKNOWN", status=404,
+                     detail="blob %s is not in repository %s" % (sha256(layer), repo))
         self.reg.push_blob(repo, layer)
         self.push(repo, "here", body)
         # a layer unknown to the whole registry
@@ -639,7 +647,8 @@ class TestPutErrors(ManifestTest):
             idx = dumps({"schemaVersion": 2, "mediaType": media, "manifests": [
                 {"mediaType": OCI_MANIFEST, "digest": here_d, "size": len(here_b)},
                 {"mediaType": child_type, "digest": d, "size": len(b)}]})
-            self.invalid(repo, idx, media, code="MANIFEST_BLOB_UNKNOWN", status=404)
+            self.invalid(repo, idx, media, code="MANIFEST_BLOB_UNKNOWN", status=404,
+                         detail="manifest %s is not in repository %s" % (d, repo))
         # a blob (not a manifest) of this repository is no child manifest
         layer = unique_bytes(30, "l")
         self.reg.push_blob(repo, layer)

@@ -39,20 +39,21 @@ class Trickle:
         return bool(select.select([self.sock], [], [], 0)[0])
 
     def finish(self):
-        """Send the rest at full speed; the status and Location of the answer."""
+        """Send the rest at full speed; the answer's status, headers (lower-case names) and
+        body."""
         self.send_upto(self.size, last=True)
         f = self.sock.makefile("rb")
         status = int(f.readline().split()[1])
-        location = None
+        headers = {}
         while True:
             line = f.readline().strip()
             if not line:
                 break
             name, _, value = line.decode().partition(":")
-            if name.lower() == "location":
-                location = value.strip()
+            headers[name.strip().lower()] = value.strip()
+        body = f.read(int(headers.get("content-length", 0)))
         self.close()
-        return status, location
+        return status, headers, body
 
     def close(self):
         self.sock.close()

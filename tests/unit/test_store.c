@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "fsutil.h"
 #include "store.h"
 #include "testutil.h"
 #include "upload.h"
@@ -426,9 +427,36 @@ static void test_sweep_temporaries(void **state)
 	assert_int_equal(access(at(t, "repositories/sw/_manifests/tags/v1"), F_OK), 0);
 }
 
+/* Each errno a store can meet has its own error, and the failure says what, where, why. */
+static void test_failure_says_why(void **state)
+{
+	char why[256];
+
+	(void)state;
+	octo_fs_failure_clear();
+	assert_int_equal(octo_fs_failure(why, sizeof(why)), 0);
+	assert_int_equal(octo_fs_fail("write", "uploads/u/data", ENOSPC), OCTO_ERR_STORE_FULL);
+	assert_int_equal(octo_fs_error(ENOSPC), OCTO_ERR_STORE_FULL); /* keeps the context */
+	assert_int_equal(octo_fs_failure(why, sizeof(why)), 1);
+	assert_string_equal(why, "write uploads/u/data: No space left on device");
+	assert_int_equal(octo_fs_error(EDQUOT), OCTO_ERR_STORE_FULL); /* another errno: its own */
+	octo_fs_failure(why, sizeof(why));
+	assert_string_equal(why, "Disk quota exceeded");
+	assert_int_equal(octo_fs_error(EROFS), OCTO_ERR_STORE_READONLY);
+	assert_int_equal(octo_fs_error(EACCES), OCTO_ERR_STORE_DENIED);
+	assert_int_equal(octo_fs_error(EPERM), OCTO_ERR_STORE_DENIED);
+	assert_int_equal(octo_fs_error(ENOMEM), OCTO_ERR_NOMEM);
+	assert_int_equal(octo_fs_error(EIO), OCTO_ERR_IO);
+	assert_int_equal(octo_err_status(OCTO_ERR_STORE_FULL), 507);
+	assert_int_equal(octo_err_status(OCTO_ERR_STORE_READONLY), 503);
+	octo_fs_failure_clear();
+	assert_int_equal(octo_fs_failure(why, sizeof(why)), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_failure_says_why),
 		cmocka_unit_test_setup_teardown(test_foreign_tag_files, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_tag_index, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_tag_and_revision, tu_setup,
