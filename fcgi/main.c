@@ -420,6 +420,17 @@ static void wake_up(int sig)
 	(void)sig;
 }
 
+/* SIGHUP: logging.output is opened again (after logrotate moved it). */
+static void reopen_log(void)
+{
+	int err = octo_logger_reopen(srv.log) == 0 ? 0 : errno;
+	struct octo_log_field f[] = {OCTO_LOG_STR("output", srv.cfg.logging.output),
+				     OCTO_LOG_STR("error", err ? strerror(err) : "")};
+
+	octo_log(srv.log, err ? OCTO_LOG_ERROR : OCTO_LOG_INFO,
+		 err ? "cannot reopen the log" : "log reopened", f, 2);
+}
+
 /* SIGTERM/SIGINT: stop accepting, let requests in flight finish within
  * server.shutdown_timeout, then exit. The listening socket may be shared (lighttpd, systemd
  * socket activation), so it is left open: workers blocked in accept(2) are woken with
@@ -430,8 +441,13 @@ static void *signal_thread(void *arg)
 	sigset_t *set = arg;
 	int sig, i;
 
-	while (sigwait(set, &sig) != 0)
-		;
+	for (;;) {
+		if (sigwait(set, &sig) != 0)
+			continue;
+		if (sig != SIGHUP)
+			break;
+		reopen_log();
+	}
 	pthread_mutex_lock(&srv.lock);
 	srv.stopping = 1;
 	pthread_cond_broadcast(&srv.idle);
@@ -553,6 +569,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 

@@ -23,6 +23,7 @@ struct octo_logger {
 	enum octo_log_format format;
 	int fd;
 	int owns_fd;
+	char *path; /* the file, for octo_logger_reopen; NULL for stderr */
 };
 
 struct line {
@@ -72,7 +73,33 @@ struct octo_logger *octo_logger_new(enum octo_log_level level, enum octo_log_for
 		return NULL;
 	}
 	log->owns_fd = 1;
+	log->path = strdup(output);
+	if (log->path == NULL) {
+		if (errbuf && errsize)
+			snprintf(errbuf, errsize, "out of memory");
+		octo_logger_free(log);
+		return NULL;
+	}
 	return log;
+}
+
+int octo_logger_reopen(struct octo_logger *log)
+{
+	int fd;
+
+	if (log == NULL || log->path == NULL)
+		return 0;
+	fd = open(log->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
+	if (fd < 0)
+		return -1;
+	/* dup2 replaces the descriptor in one step: a line written meanwhile lands in the
+	 * old file or the new one, never in a closed descriptor. */
+	if (fd != log->fd && dup2(fd, log->fd) < 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
 }
 
 void octo_logger_free(struct octo_logger *log)
@@ -81,6 +108,7 @@ void octo_logger_free(struct octo_logger *log)
 		return;
 	if (log->owns_fd)
 		close(log->fd);
+	free(log->path);
 	free(log);
 }
 

@@ -39,10 +39,13 @@ struct octo_log_field {
 
 /* A logger that writes events at level and above to output: "stderr", or a file path opened
  * for appending (created 0640). Returns NULL with a message in errbuf if the file cannot be
- * opened or on allocation failure. The logger holds no mutable state once made, so threads
- * may share it. */
+ * opened or on allocation failure. The logger holds no mutable state once made (a reopen
+ * swaps the file under the same descriptor), so threads may share it. */
 struct octo_logger *octo_logger_new(enum octo_log_level level, enum octo_log_format format,
 				    const char *output, char *errbuf, size_t errsize);
+/* Open the file again by its path and write there from now on (logrotate's postrotate:
+ * SIGHUP); keeps the old one and returns -1 with errno if it cannot be opened. Stderr: 0. */
+int octo_logger_reopen(struct octo_logger *log);
 /* Close the file (never stderr) and free. NULL is harmless. */
 void octo_logger_free(struct octo_logger *log);
 /* True if an event at level would be written (to skip building costly fields). */
