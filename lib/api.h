@@ -57,5 +57,8 @@ octo_api_handler octo_api_manifest_delete;
 octo_api_handler octo_api_tags_list;
 octo_api_handler octo_api_catalog;
 octo_api_handler octo_api_referrers;
+/* Health (api-health.c): GET /livez and /readyz. */
+octo_api_handler octo_api_livez;
+octo_api_handler octo_api_readyz;
 
 #endif

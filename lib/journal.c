@@ -112,6 +112,16 @@ static char *event_line(const struct octo_journal_event *ev, uint64_t seq, size_
 	return line;
 }
 
+enum octo_err octo_journal_check(const struct octo_store *s)
+{
+	int fd = octo_store_openat(s, JOURNAL_REL, O_WRONLY | O_APPEND | O_CREAT, 0644);
+
+	if (fd < 0)
+		return octo_fs_fail("open for appending", JOURNAL_REL, errno);
+	close(fd);
+	return OCTO_OK;
+}
+
 enum octo_err octo_journal_append(const struct octo_store *s, const struct octo_journal_event *ev,
 				  uint64_t *seq)
 {
@@ -123,7 +133,7 @@ enum octo_err octo_journal_append(const struct octo_store *s, const struct octo_
 
 	fd = octo_store_openat(s, JOURNAL_REL, O_RDWR | O_APPEND | O_CREAT, 0644);
 	if (fd < 0)
-		return octo_fs_error(errno);
+		return octo_fs_fail("open for appending", JOURNAL_REL, errno);
 	while (flock(fd, LOCK_EX) != 0)
 		if (errno != EINTR) {
 			err = octo_fs_error(errno);
@@ -140,7 +150,7 @@ enum octo_err octo_journal_append(const struct octo_store *s, const struct octo_
 	}
 	if (write(fd, line, len) != (ssize_t)len || fdatasync(fd) != 0) {
 		/* a short write leaves a torn line, which the next append cuts off */
-		err = octo_fs_error(errno);
+		err = octo_fs_fail("append to", JOURNAL_REL, errno);
 		goto out;
 	}
 	if (last == 0 && (err = octo_store_sync_parent(s, JOURNAL_REL)) != OCTO_OK)

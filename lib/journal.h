@@ -21,6 +21,8 @@ struct octo_journal_event {
 
 /* Append ev to journal/events; *seq (may be NULL) gets its sequence number. A journal whose
  * last line does not begin with {"seq":<number>, is not ours: OCTO_ERR_IO. */
+/* Whether the journal can be opened for appending (readiness), writing nothing. */
+enum octo_err octo_journal_check(const struct octo_store *s);
 enum octo_err octo_journal_append(const struct octo_store *s, const struct octo_journal_event *ev,
 				  uint64_t *seq);
 /* Record a change: append {type, repo, d, tag} (d and tag may be NULL). */

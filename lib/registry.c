@@ -148,7 +148,7 @@ void octo_registry_handle(struct octo_registry *reg, const struct octo_request *
 out:
 	if (resp->status >= 500 && resp->body == NULL && resp->n_headers == 0)
 		octo_response_error(resp, OCTO_ERR_NOMEM, NULL);
-	if (resp->status >= 500) {
+	if (resp->status >= 500 && resp->error != OCTO_OK) { /* not /readyz's 503 */
 		char cause[512] = "";
 		struct octo_log_field f[] = {
 			OCTO_LOG_STR("code", octo_err_code(resp->error)),

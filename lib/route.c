@@ -17,7 +17,9 @@ enum endpoint {
 	EP_BLOB,
 	EP_MANIFEST,
 	EP_TAGS,
-	EP_REFERRERS
+	EP_REFERRERS,
+	EP_LIVEZ,
+	EP_READYZ
 };
 
 static void base(struct octo_registry *reg, struct octo_route *rt, struct octo_response *resp)
@@ -51,6 +53,8 @@ static const struct route_entry {
 	{EP_MANIFEST, "DELETE", octo_api_manifest_delete, 1},
 	{EP_TAGS, "GET", octo_api_tags_list, 0},
 	{EP_REFERRERS, "GET", octo_api_referrers, 0},
+	{EP_LIVEZ, "GET", octo_api_livez, 0},
+	{EP_READYZ, "GET", octo_api_readyz, 0},
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -129,6 +133,10 @@ static enum endpoint route(struct octo_route *rt, const char *path, enum octo_er
 	rt->tail = "";
 	if (strcmp(path, "/v2") == 0 || strcmp(path, "/v2/") == 0)
 		return EP_BASE;
+	if (strcmp(path, "/livez") == 0)
+		return EP_LIVEZ;
+	if (strcmp(path, "/readyz") == 0)
+		return EP_READYZ;
 	if (strncmp(path, "/v2/", 4) != 0)
 		return EP_NONE;
 	path += 4;
