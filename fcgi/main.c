@@ -192,8 +192,10 @@ static int write_body(FCGX_Stream *out, struct transfer *tr, const char *body, s
 	return 0;
 }
 
-/* Worker id writes resp to the front on fd: 0, or -1 if the client is gone. */
-static int write_response(FCGX_Stream *out, int id, int fd, const struct octo_response *resp)
+/* Worker id writes resp to the front on fd: 0, or -1 if the client is gone; *moved: the
+ * body bytes written. */
+static int write_response(FCGX_Stream *out, int id, int fd, const struct octo_response *resp,
+			  uint64_t *moved)
 {
 	struct transfer tr;
 	size_t i;
@@ -209,6 +211,7 @@ static int write_response(FCGX_Stream *out, int id, int fd, const struct octo_re
 	     write_file(out, &tr, resp->file_fd, resp->file_offset, resp->file_length) != 0))
 		rc = -1;
 	transfer_end(id);
+	*moved = tr.moved;
 	return rc == 0 && FCGX_GetError(out) == 0 ? 0 : -1;
 }
 
@@ -254,6 +257,7 @@ static void serve_one(FCGX_Request *fr, int id)
 	struct timespec t0;
 	const char *uri = FCGX_GetParam("REQUEST_URI", fr->envp);
 	struct body_reader br;
+	struct octo_request_stats stats = {0};
 	int werr, body;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -293,23 +297,11 @@ static void serve_one(FCGX_Request *fr, int id)
 		srv.bodies--;
 		pthread_mutex_unlock(&srv.lock);
 	}
-	werr = write_response(fr->out, id, fr->ipcFd, &resp);
-	{
-		struct octo_log_field f[] = {
-			{.key = "method", .str = req.method},
-			{.key = "uri", .str = req.uri},
-			{.key = "status", .num = resp.status, .is_num = 1},
-			{.key = "duration_ms", .num = (long long)elapsed_ms(&t0), .is_num = 1},
-			/* whether the front sent the body from the file (X-Sendfile etc.) */
-			{.key = "sendfile",
-			 .num = octo_response_header(&resp, "X-Sendfile") != NULL ||
-				octo_response_header(&resp, "X-Accel-Redirect") != NULL,
-			 .is_num = 1},
-			{.key = "error", .str = werr ? "client gone" : ""},
-		};
-		octo_log(srv.log, resp.status >= 500 ? OCTO_LOG_ERROR : OCTO_LOG_INFO, "request", f,
-			 sizeof(f) / sizeof(f[0]));
-	}
+	werr = write_response(fr->out, id, fr->ipcFd, &resp, &stats.bytes_out);
+	stats.bytes_in = body && !req.over_capacity ? br.tr.moved : 0;
+	stats.duration_ms = (long long)elapsed_ms(&t0);
+	stats.client_gone = werr != 0;
+	octo_registry_log_request(srv.reg, &req, &resp, &stats);
 	octo_response_cleanup(&resp);
 }
 

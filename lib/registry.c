@@ -3,8 +3,10 @@
  * escapes, query, Content-Length), route, then add the headers every response carries. */
 #include "autoconfig.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -87,6 +89,8 @@ void octo_registry_collect(struct octo_registry *reg)
 /* Headers every response carries, Content-Length, and no body for HEAD. */
 static void finish(const struct octo_route *rt, struct octo_response *resp)
 {
+	if (resp->request_id[0] != '\0')
+		octo_response_add_header(resp, "X-Request-Id", "%s", resp->request_id);
 	if (octo_response_header(resp, "Content-Length") == NULL &&
 	    octo_response_header(resp, "X-Sendfile") == NULL &&
 	    octo_response_header(resp, "X-Accel-Redirect") == NULL)
@@ -104,6 +108,58 @@ static void finish(const struct octo_route *rt, struct octo_response *resp)
 	}
 }
 
+/* The client's X-Request-Id when it is a sane token, else a fresh random one. */
+static void request_id(const struct octo_request *req, char *id)
+{
+	const char *given = octo_request_header(req, "X-Request-Id");
+	unsigned char r[16];
+	size_t i, n = given != NULL ? strlen(given) : 0;
+
+	if (n > 0 && n <= OCTO_REQUEST_ID_MAX &&
+	    strspn(given, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") ==
+		    n) {
+		memcpy(id, given, n + 1);
+		return;
+	}
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		memset(r, 0, sizeof(r)); /* cannot happen after boot; an id is no secret */
+	for (i = 0; i < sizeof(r); i++)
+		snprintf(id + 2 * i, 3, "%02x", r[i]);
+}
+
+void octo_registry_log_request(const struct octo_registry *reg, const struct octo_request *req,
+			       const struct octo_response *resp,
+			       const struct octo_request_stats *stats)
+{
+	const char *ua = octo_request_header(req, "User-Agent");
+	int failed = resp->error != OCTO_OK;
+	struct octo_log_field f[] = {
+		OCTO_LOG_STR("method", req->method),
+		OCTO_LOG_STR("uri", req->uri),
+		OCTO_LOG_NUM("status", resp->status),
+		OCTO_LOG_STR("remote_addr", req->remote_addr != NULL ? req->remote_addr : ""),
+		OCTO_LOG_STR("user_agent", ua != NULL ? ua : ""),
+		OCTO_LOG_STR("request_id", resp->request_id),
+		OCTO_LOG_STR("user", req->remote_user != NULL ? req->remote_user : ""),
+		OCTO_LOG_NUM("bytes_in", (long long)stats->bytes_in),
+		OCTO_LOG_NUM("bytes_out", (long long)stats->bytes_out),
+		OCTO_LOG_NUM("duration_ms", stats->duration_ms),
+		/* whether the front sent the body from the file (X-Sendfile etc.) */
+		OCTO_LOG_NUM("sendfile",
+			     octo_response_header(resp, "X-Sendfile") != NULL ||
+				     octo_response_header(resp, "X-Accel-Redirect") != NULL),
+		OCTO_LOG_STR("code", failed ? octo_err_code(resp->error) : ""),
+		OCTO_LOG_STR("detail",
+			     failed && resp->error_detail != NULL ? resp->error_detail : ""),
+		OCTO_LOG_STR("error", stats->client_gone ? "client gone" : ""),
+	};
+	enum octo_log_level level = resp->status >= 500  ? OCTO_LOG_ERROR
+				    : stats->client_gone ? OCTO_LOG_WARN
+							 : OCTO_LOG_INFO;
+
+	octo_log(reg->log, level, "request", f, sizeof(f) / sizeof(f[0]));
+}
+
 void octo_registry_handle(struct octo_registry *reg, const struct octo_request *req,
 			  struct octo_response *resp)
 {
@@ -113,6 +169,7 @@ void octo_registry_handle(struct octo_registry *reg, const struct octo_request *
 	char *path = malloc(plen + 1);
 
 	octo_fs_failure_clear();
+	request_id(req, resp->request_id);
 	memset(&rt, 0, sizeof(rt));
 	rt.req = req;
 	rt.method = req->method;

@@ -4,6 +4,8 @@
 #ifndef OCTO_REGISTRY_H
 #define OCTO_REGISTRY_H
 
+#include <stdint.h>
+
 #include "config.h"
 #include "error.h"
 #include "log.h"
@@ -20,6 +22,19 @@ void octo_registry_free(struct octo_registry *reg);
  * fills a complete response (errors become the spec's JSON error bodies). Thread-safe. */
 void octo_registry_handle(struct octo_registry *reg, const struct octo_request *req,
 			  struct octo_response *resp);
+/* What the adapter measured of one request, for its log line. */
+struct octo_request_stats {
+	uint64_t bytes_in;  /* request body bytes read */
+	uint64_t bytes_out; /* response body bytes written (not those a front sent by sendfile) */
+	long long duration_ms;
+	int client_gone; /* the response could not be written */
+};
+/* The request's log line: method, URI, status, the client's address and user agent, the
+ * request id, the user once authenticated, bytes in and out, duration, and on failure the
+ * OCI code and detail. Level: error for a 5xx, warn when the client went away, else info. */
+void octo_registry_log_request(const struct octo_registry *reg, const struct octo_request *req,
+			       const struct octo_response *resp,
+			       const struct octo_request_stats *stats);
 /* Housekeeping, run by the adapter at start and every OCTO_BOUND_COLLECT_INTERVAL seconds:
  * remove expired upload sessions (storage.upload_ttl; empty ones after
  * OCTO_BOUND_EMPTY_UPLOAD_TTL) and what crashes left, never a session in use, one process

@@ -20,6 +20,7 @@ void octo_response_init(struct octo_response *resp)
 
 void octo_response_cleanup(struct octo_response *resp)
 {
+	char id[sizeof(resp->request_id)];
 	size_t i;
 
 	for (i = 0; i < resp->n_headers; i++)
@@ -28,7 +29,9 @@ void octo_response_cleanup(struct octo_response *resp)
 	free(resp->error_detail);
 	if (resp->file_fd >= 0)
 		close(resp->file_fd);
+	memcpy(id, resp->request_id, sizeof(id)); /* the request's, whatever the response */
 	octo_response_init(resp);
+	memcpy(resp->request_id, id, sizeof(id));
 }
 
 const char *octo_response_header(const struct octo_response *resp, const char *name)

@@ -10,6 +10,9 @@
 #include "error.h"
 
 #define OCTO_RESPONSE_MAX_HEADERS 16
+/* A request id: the client's X-Request-Id if it is at most this long and of [A-Za-z0-9._:-],
+ * else 32 random hex digits. */
+#define OCTO_REQUEST_ID_MAX 64
 
 struct octo_response {
 	int status;
@@ -26,10 +29,11 @@ struct octo_response {
 	uint64_t file_length;
 	enum octo_err error; /* what went wrong, for logs (OCTO_OK on success) */
 	char *error_detail;  /* malloc'd, or NULL */
+	char request_id[OCTO_REQUEST_ID_MAX + 1]; /* also sent as X-Request-Id */
 };
 
 void octo_response_init(struct octo_response *resp);
-/* Free everything and start over as after init. */
+/* Free everything and start over as after init, keeping the request id. */
 void octo_response_cleanup(struct octo_response *resp);
 /* The value of a response header, or NULL. */
 const char *octo_response_header(const struct octo_response *resp, const char *name);

@@ -1493,6 +1493,42 @@ def logged_requests(reg, uri):
     return [e for e in lines if e.get("msg") == "request" and e.get("uri") == uri]
 
 
+class RequestLogTest(BlobTest):
+    """Every request's log line names the client, its user agent and a request id (also
+    sent back as X-Request-Id: the client's own if sane, else a fresh one), the bytes in and
+    out, and on failure the OCI code and detail."""
+
+    kind = "stream"
+
+    def test_request_line_fields(self):
+        data = unique_bytes(70000, "log")
+        repo = self.repo()
+        uri = "/v2/%s/blobs/uploads/?digest=%s" % (repo, sha256(data))
+        r = self.req("POST", uri, body=data,
+                     headers={"User-Agent": "octotest/1.0", "X-Request-Id": "push-42.a:b"})
+        self.assertEqual(r.status, 201)
+        self.assertEqual(r.header("X-Request-Id"), "push-42.a:b")
+        (e,) = logged_requests(self.reg, uri)
+        self.assertEqual((e["remote_addr"], e["user_agent"], e["request_id"]),
+                         ("127.0.0.1", "octotest/1.0", "push-42.a:b"))
+        self.assertEqual((e["bytes_in"], e["bytes_out"], e["code"], e["level"]),
+                         (len(data), 0, "", "info"))
+        blob = "/v2/%s/blobs/%s" % (repo, sha256(data))
+        r = self.req("GET", blob, headers={"X-Request-Id": "not a token"})
+        self.assertEqual(r.status, 200, r)
+        rid = r.header("X-Request-Id")
+        self.assertRegex(rid, "^[0-9a-f]{32}$")  # not the client's: not a sane token
+        (e,) = logged_requests(self.reg, blob)
+        self.assertEqual((e["request_id"], e["bytes_in"], e["bytes_out"]), (rid, 0, len(data)))
+        missing = "/v2/%s/blobs/%s" % (repo, sha256(b"not there"))
+        r = self.req("GET", missing)
+        (e,) = logged_requests(self.reg, missing)
+        self.assertEqual((e["status"], e["code"]), (404, "BLOB_UNKNOWN"))
+        self.assertEqual(e["detail"], "blob %s is not in repository %s" % (sha256(b"not there"), repo))
+        self.assertEqual(e["request_id"], r.header("X-Request-Id"))
+        self.assertNotEqual(e["request_id"], rid)
+
+
 class SendfileTest(BlobTest):
     """fcgi.sendfile = x-sendfile: lighttpd sends the file (the responder says so in its
     log); Range is then lighttpd's work, and must still come out right."""
