@@ -90,8 +90,18 @@ void octo_api_blob_get(struct octo_registry *reg, struct octo_route *rt, struct 
 	}
 	/* The front answers Range and Content-Length itself for a sendfile response
 	 * (doc/notes/web-fronts.md §2). */
-	if (!stream && blob_sendfile(reg, resp, &d) == 0)
+	if (!stream && blob_sendfile(reg, resp, &d) == 0) {
+		if (octo_log_enabled(reg->log, OCTO_LOG_DEBUG)) {
+			const char *to = octo_response_header(resp, "X-Sendfile");
+			struct octo_log_field f[] = {
+				OCTO_LOG_STR("digest", ds),
+				OCTO_LOG_STR("path",
+					     to ? to
+						: octo_response_header(resp, "X-Accel-Redirect"))};
+			octo_log(reg->log, OCTO_LOG_DEBUG, "sendfile", f, 2);
+		}
 		return;
+	}
 	if (fd < 0) { /* the sendfile header could not be built: stream after all */
 		err = octo_store_blob_open(reg->store, rt->name, &d, &fd, &size);
 		if (err != OCTO_OK)

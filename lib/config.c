@@ -179,6 +179,8 @@ static const struct key keys[] = {
 	 .names = format_names},
 	{ROW("logging.output", "LOG_OUTPUT", K_STR, logging.output), .def = "stderr",
 	 .check = check_nonempty},
+	{ROW("logging.slow_fsync", "LOG_SLOW_FSYNC", K_DUR, logging.slow_fsync_ms), .def = "1s",
+	 .min = 1, .max = DUR_MAX_MS},
 
 	{ROW("metrics.enabled", "METRICS_ENABLED", K_BOOL, metrics.enabled), .def = "true"},
 	{ROW("metrics.endpoint", "METRICS_ENDPOINT", K_STR, metrics.endpoint), .def = "/metrics",

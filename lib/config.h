@@ -51,6 +51,7 @@ struct octo_config {
 		enum octo_log_level level;   /* info */
 		enum octo_log_format format; /* json */
 		char *output;                /* "stderr" */
+		int64_t slow_fsync_ms; /* 1s: a request's slowest fsync past it is a warning */
 	} logging;
 	struct {
 		int enabled;    /* 1 */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -22,7 +23,7 @@ int octo_fs_fsync_dir(const char *path)
 
 	if (fd < 0)
 		return -1;
-	rc = fsync(fd);
+	rc = octo_fs_sync(fd, 0, path);
 	saved = errno;
 	close(fd);
 	errno = saved;
@@ -158,10 +159,40 @@ enum octo_err octo_fs_fail(const char *op, const char *path, int err)
 	return error_of(err);
 }
 
+/* The slowest sync of this thread since the last clear. */
+static __thread struct {
+	long long ms;
+	char what[256];
+} slowest = {.ms = -1};
+
+int octo_fs_sync(int fd, int data_only, const char *what)
+{
+	struct timespec t0, t1;
+	long long ms;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = data_only ? fdatasync(fd) : fsync(fd);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (long long)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	if (ms > slowest.ms) {
+		slowest.ms = ms;
+		snprintf(slowest.what, sizeof(slowest.what), "%s", what != NULL ? what : "");
+	}
+	return rc;
+}
+
+long long octo_fs_slowest_sync(char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", slowest.ms >= 0 ? slowest.what : "");
+	return slowest.ms;
+}
+
 void octo_fs_failure_clear(void)
 {
 	failure.err = 0;
 	failure.op = NULL;
+	slowest.ms = -1;
 }
 
 int octo_fs_failure(char *buf, size_t size)

@@ -24,7 +24,12 @@ int octo_fs_pread_all(int fd, void *buf, size_t len, long long offset);
 enum octo_err octo_fs_error(int err);
 /* The same, recording what was done (a static string, e.g. "write") and to which path. */
 enum octo_err octo_fs_fail(const char *op, const char *path, int err);
-/* Forget this thread's failure (at the start of a request). */
+/* fsync (data_only: fdatasync) fd, timed: this thread keeps its slowest one (what names
+ * it, e.g. the store path) until octo_fs_failure_clear. 0 or -1 (errno). */
+int octo_fs_sync(int fd, int data_only, const char *what);
+/* This thread's slowest sync since the last clear: milliseconds (-1: none), what in buf. */
+long long octo_fs_slowest_sync(char *buf, size_t size);
+/* Forget this thread's failure and slowest sync (at the start of a request). */
 void octo_fs_failure_clear(void);
 /* This thread's failure as "op path: strerror" (or just strerror) in buf; 0 if none. */
 int octo_fs_failure(char *buf, size_t size);

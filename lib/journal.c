@@ -148,7 +148,7 @@ enum octo_err octo_journal_append(const struct octo_store *s, const struct octo_
 		err = OCTO_ERR_NOMEM;
 		goto out;
 	}
-	if (write(fd, line, len) != (ssize_t)len || fdatasync(fd) != 0) {
+	if (write(fd, line, len) != (ssize_t)len || octo_fs_sync(fd, 1, JOURNAL_REL) != 0) {
 		/* a short write leaves a torn line, which the next append cuts off */
 		err = octo_fs_fail("append to", JOURNAL_REL, errno);
 		goto out;

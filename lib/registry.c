@@ -160,6 +160,20 @@ void octo_registry_log_request(const struct octo_registry *reg, const struct oct
 	octo_log(reg->log, level, "request", f, sizeof(f) / sizeof(f[0]));
 }
 
+/* A request whose slowest fsync took logging.slow_fsync or more: a warning naming it (a
+ * failing disk, an overloaded one, or a file system that syncs more than it should). */
+static void warn_slow_sync(const struct octo_registry *reg, const struct octo_response *resp)
+{
+	char what[256];
+	long long ms = octo_fs_slowest_sync(what, sizeof(what));
+
+	if (ms >= 0 && ms >= reg->cfg->logging.slow_fsync_ms) {
+		struct octo_log_field f[] = {OCTO_LOG_STR("path", what), OCTO_LOG_NUM("ms", ms),
+					     OCTO_LOG_STR("request_id", resp->request_id)};
+		octo_log(reg->log, OCTO_LOG_WARN, "slow fsync", f, 3);
+	}
+}
+
 void octo_registry_handle(struct octo_registry *reg, const struct octo_request *req,
 			  struct octo_response *resp)
 {
@@ -215,6 +229,7 @@ out:
 		octo_fs_failure(cause, sizeof(cause)); /* what failed, on what path, and errno */
 		octo_log(reg->log, OCTO_LOG_ERROR, "store error", f, sizeof(f) / sizeof(f[0]));
 	}
+	warn_slow_sync(reg, resp);
 	finish(&rt, resp);
 	octo_query_cleanup(&rt.query);
 	free(rt.tail_storage);

@@ -98,8 +98,8 @@ enum octo_err octo_store_commit_blob(const struct octo_store *s, int fd, const c
 		octo_store_remove(s, tmp, OCTO_OK);
 		return octo_store_sync_parent(s, rel);
 	}
-	if (fdatasync(fd) != 0)
-		return octo_fs_error(errno);
+	if (octo_fs_sync(fd, 1, tmp) != 0)
+		return octo_fs_fail("sync", tmp, errno);
 	return octo_store_rename(s, tmp, rel);
 }
 

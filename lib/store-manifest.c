@@ -14,7 +14,6 @@
 #include "name.h"
 #include "store-manifest.h"
 
-
 static enum octo_err revision_rel(const char *repo, const struct octo_digest *d, char *buf,
 				  size_t size)
 {

@@ -143,7 +143,7 @@ enum octo_err octo_store_abspath(const struct octo_store *s, const char *rel, ch
 static int make_dir(int dir, const char *name)
 {
 	if (mkdirat(dir, name, 0755) == 0)
-		return fsync(dir);
+		return octo_fs_sync(dir, 0, name);
 	return errno == EEXIST ? 0 : -1;
 }
 
@@ -409,13 +409,13 @@ enum octo_err octo_store_write_atomic(const struct octo_store *s, const char *re
 		err = fail("create", rel);
 		goto out;
 	}
-	if (octo_fs_pwrite_all(fd, data, len, 0) != 0 || fdatasync(fd) != 0 ||
+	if (octo_fs_pwrite_all(fd, data, len, 0) != 0 || octo_fs_sync(fd, 1, rel) != 0 ||
 	    renameat(dir, tmp, dir, leaf) != 0) {
 		err = fail("write", rel);
 		unlinkat(dir, tmp, 0);
 		goto out;
 	}
-	if (sync_dir && fsync(dir) != 0)
+	if (sync_dir && octo_fs_sync(dir, 0, rel) != 0)
 		err = fail("sync the directory of", rel);
 out:
 	if (fd >= 0)
@@ -438,7 +438,7 @@ static enum octo_err create_empty(const struct octo_store *s, const char *rel, i
 	fd = openat(dir, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd >= 0)
 		close(fd);
-	if ((fd < 0 && errno != EEXIST) || (durable && fsync(dir) != 0))
+	if ((fd < 0 && errno != EEXIST) || (durable && octo_fs_sync(dir, 0, rel) != 0))
 		err = fail("create", rel);
 	close(dir);
 	return err;
@@ -479,7 +479,7 @@ enum octo_err octo_store_remove(const struct octo_store *s, const char *rel, enu
 		return octo_store_error(errno, missing);
 	if (unlinkat(dir, leaf, 0) != 0)
 		err = fail_missing("remove", rel, missing);
-	else if (fsync(dir) != 0)
+	else if (octo_fs_sync(dir, 0, rel) != 0)
 		err = fail("sync the directory of", rel);
 	close(dir);
 	return err;
@@ -529,7 +529,7 @@ enum octo_err octo_store_rename(const struct octo_store *s, const char *from, co
 		close(from_dir);
 		return err;
 	}
-	if (renameat(from_dir, from_leaf, to_dir, to_leaf) != 0 || fsync(to_dir) != 0)
+	if (renameat(from_dir, from_leaf, to_dir, to_leaf) != 0 || octo_fs_sync(to_dir, 0, to) != 0)
 		err = fail("move into place", to);
 	close(from_dir);
 	close(to_dir);
@@ -544,8 +544,8 @@ enum octo_err octo_store_sync_parent(const struct octo_store *s, const char *rel
 
 	if (dir < 0)
 		return octo_store_error(errno, OCTO_ERR_IO);
-	if (fsync(dir) != 0)
-		err = octo_fs_error(errno);
+	if (octo_fs_sync(dir, 0, rel) != 0)
+		err = fail("sync the directory of", rel);
 	close(dir);
 	return err;
 }

@@ -431,7 +431,7 @@ enum octo_err octo_upload_append(struct octo_upload *u, struct octo_body *body)
 	if (err == OCTO_OK && u->persist && end != u->offset) {
 		uint64_t before = u->offset;
 		u->offset = end;
-		if (fdatasync(u->fd) != 0)
+		if (octo_fs_sync(u->fd, 1, u->data_path) != 0)
 			err = octo_fs_fail("sync", u->data_path, errno);
 		else
 			err = state_save(u);

@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import socket
 import sys
 import threading
@@ -1527,6 +1528,57 @@ class RequestLogTest(BlobTest):
         self.assertEqual(e["detail"], "blob %s is not in repository %s" % (sha256(b"not there"), repo))
         self.assertEqual(e["request_id"], r.header("X-Request-Id"))
         self.assertNotEqual(e["request_id"], rid)
+
+
+class OperatorLogTest(ResponseAssertions, unittest.TestCase):
+    """What debug and warn lines tell an operator: the sendfile path taken, a session
+    resumed, a client gone mid-body (warn), an fsync slower than logging.slow_fsync (warn,
+    with strace delaying every fdatasync)."""
+
+    def lines(self, reg, msg):
+        with open(os.path.join(reg.tmp, "octoserve.log")) as f:
+            return [e for e in map(json.loads, f) if e.get("msg") == msg]
+
+    def test_debug_and_warn_lines(self):
+        with Registry(config={"logging": {"level": "debug"}}) as reg:
+            data = unique_bytes(3000, "oplog")
+            d = reg.push_blob("op/r", data)
+            self.assertEqual(reg.request("GET", "/v2/op/r/blobs/" + d).status, 200)
+            (e,) = self.lines(reg, "sendfile")
+            self.assertEqual(e["level"], "debug")
+            self.assertTrue(e["path"].endswith(d.split(":")[1]), e)
+            loc = reg.request("POST", "/v2/op/r/blobs/uploads/").header("Location")
+            self.assertEqual(reg.request("PATCH", loc, body=b"abc").status, 202)
+            self.assertEqual(reg.request("PATCH", loc, body=b"def").status, 202)
+            (e,) = self.lines(reg, "upload resumed")
+            self.assertEqual((e["level"], e["offset"]), ("debug", 3))
+            s = socket.create_connection(("127.0.0.1", reg.port))
+            s.sendall(("PATCH %s HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n"
+                       % loc).encode() + b"x" * 20000)
+            self.assertTrue(wait_held(reg, loc))
+            s.close()
+            deadline = time.time() + 10
+            while not self.lines(reg, "client gone mid-body") and time.time() < deadline:
+                time.sleep(0.1)
+            (e,) = self.lines(reg, "client gone mid-body")
+            self.assertEqual(e["level"], "warn")
+            self.assertEqual(reg.request("GET", loc).header("Range"), "0-%d" % (e["kept"] - 1))
+            self.assertFalse(self.lines(reg, "slow fsync"))  # none took a second
+
+    @unittest.skipUnless(shutil.which("strace"), "needs strace")
+    def test_slow_fsync_is_a_warning(self):
+        reg = Registry(config={"logging": {"slow_fsync": "200ms"}})
+        reg.start(wrap=["strace", "-f", "-qq", "-o", "/dev/null",
+                        "-e", "trace=fdatasync", "-e", "inject=fdatasync:delay_enter=300000"])
+        try:
+            d = reg.push_blob("slow/r", b"slow disk")
+            warned = self.lines(reg, "slow fsync")
+            self.assertTrue(warned)
+            self.assertGreaterEqual(min(e["ms"] for e in warned), 200)
+            self.assertTrue(all(e["level"] == "warn" and e["path"] for e in warned), warned)
+            self.assertEqual(reg.request("HEAD", "/v2/slow/r/blobs/" + d).status, 200)
+        finally:
+            reg.cleanup()
 
 
 class SendfileTest(BlobTest):
