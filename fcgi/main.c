@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,6 +54,8 @@ struct server {
 	pthread_attr_t attr;
 	struct transfer **transfers; /* per worker: the body it is moving, or NULL */
 };
+
+extern char **environ;
 
 static struct server srv = {
 	.lock = PTHREAD_MUTEX_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER, .listen_fd = 0};
@@ -467,7 +470,8 @@ static void usage(FILE *f)
 		"usage: octoserve-fcgi [-c FILE] [--config-get KEY | --check-config]\n"
 		"  -c FILE          configuration file (JSON); OCTOSERVE_* variables override it\n"
 		"  --config-get KEY print one configuration value (e.g. server.port) and exit\n"
-		"  --check-config   validate the configuration and exit\n");
+		"  --check-config   validate the configuration and exit\n"
+		"  --version        print the version and exit\n");
 }
 
 static int open_listen_socket(const char *listen)
@@ -479,10 +483,22 @@ static int open_listen_socket(const char *listen)
 	return FCGX_OpenSocket(path, 128);
 }
 
+/* Nothing to accept on: no fcgi.listen, and fd 0 (what a web server or systemd passes) is
+ * not a socket, e.g. when run from a shell. */
+static int no_socket(void)
+{
+	struct stat st;
+
+	if (srv.cfg.fcgi.listen != NULL && srv.cfg.fcgi.listen[0] != '\0')
+		return 0;
+	return fstat(0, &st) != 0 || !S_ISSOCK(st.st_mode);
+}
+
 int main(int argc, char **argv)
 {
 	const char *config_path = NULL, *get_key = NULL;
-	char errbuf[512];
+	char errbuf[512], unknown[1024];
+	size_t n_unknown;
 	pthread_t sig_tid, collect_tid, watch_tid;
 	sigset_t set;
 	struct timespec deadline;
@@ -495,6 +511,9 @@ int main(int argc, char **argv)
 			get_key = argv[++i];
 		} else if (strcmp(argv[i], "--check-config") == 0) {
 			check_only = 1;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("octoserve-fcgi (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+			return 0;
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return 0;
@@ -517,13 +536,27 @@ int main(int argc, char **argv)
 		free(v);
 		return 0;
 	}
+	n_unknown = octo_config_env_unknown(environ, unknown, sizeof(unknown));
+	if (n_unknown > 0)
+		fprintf(stderr, "octoserve-fcgi: warning: not configuration variables: %s\n",
+			unknown);
 	if (check_only)
 		return 0;
+	if (no_socket()) {
+		fprintf(stderr, "octoserve-fcgi: no FastCGI socket: standard input is not a socket "
+				"and fcgi.listen is empty; run it from the web server (lighttpd's "
+				"bin-path), from its systemd socket unit, or set fcgi.listen\n");
+		return 1;
+	}
 	srv.log = octo_logger_new(srv.cfg.logging.level, srv.cfg.logging.format,
 				  srv.cfg.logging.output, errbuf, sizeof(errbuf));
 	if (srv.log == NULL) {
 		fprintf(stderr, "octoserve-fcgi: %s\n", errbuf);
 		return 1;
+	}
+	if (n_unknown > 0) {
+		struct octo_log_field f[] = {OCTO_LOG_STR("names", unknown)};
+		octo_log(srv.log, OCTO_LOG_WARN, "not configuration variables", f, 1);
 	}
 	if (octo_registry_new(&srv.cfg, srv.log, &srv.reg) != OCTO_OK) {
 		char cause[512] = "unknown error";

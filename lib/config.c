@@ -78,6 +78,17 @@ static const char *check_nonempty(const char *s)
 	return s[0] ? NULL : "must not be empty";
 }
 
+/* A host name or an IPv4 address: the quick start writes it into the front's listen
+ * directive, and the fronts spell IPv6 literals each its own way. */
+static const char *check_host(const char *s)
+{
+	if (!s[0])
+		return "must not be empty";
+	return strchr(s, ':') == NULL ? NULL
+				      : "IPv6 addresses are not supported: use a host name or an "
+					"IPv4 address";
+}
+
 static const char *check_url_path(const char *s)
 {
 	return s[0] == '/' ? NULL : "must start with \"/\"";
@@ -123,7 +134,7 @@ static const char *check_listen(const char *s)
 
 static const struct key keys[] = {
 	{ROW("server.address", "SERVER_ADDRESS", K_STR, server.address), .def = "localhost",
-	 .check = check_nonempty},
+	 .check = check_host},
 	{ROW("server.port", "SERVER_PORT", K_INT, server.port), .def = "5000", .min = 1,
 	 .max = 65535},
 	{ROW("server.read_timeout", "SERVER_READ_TIMEOUT", K_DUR, server.read_timeout_ms),
@@ -631,6 +642,75 @@ unknown:
 		return OCTO_ERR_CONFIG;
 	}
 	return OCTO_OK;
+}
+
+/* Edit distance of a and b, capped: enough to suggest the variable a typo meant. */
+static size_t distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, row[64];
+
+	if (la >= 63 || lb >= 63)
+		return 99;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			diag = up;
+			row[j] = best;
+		}
+	}
+	return row[lb];
+}
+
+size_t octo_config_env_unknown(char *const *envp, char *buf, size_t size)
+{
+	size_t n = 0, pos = 0, i, k;
+
+	if (size > 0)
+		buf[0] = '\0';
+	for (i = 0; envp != NULL && envp[i] != NULL; i++) {
+		const char *eq = strchr(envp[i], '=');
+		const char *near = NULL;
+		char name[64];
+		size_t len = eq ? (size_t)(eq - envp[i]) : strlen(envp[i]), best = 3;
+		int w;
+
+		if (strncmp(envp[i], "OCTOSERVE_", 10) != 0 || len >= sizeof(name))
+			continue;
+		memcpy(name, envp[i], len);
+		name[len] = '\0';
+		for (k = 0; k < N_KEYS && strcmp(keys[k].env, name) != 0; k++)
+			;
+		if (k < N_KEYS)
+			continue;
+		for (k = 0; k < N_KEYS; k++) {
+			/* the logging section's variables are OCTOSERVE_LOG_*, a common slip */
+			if (strncmp(name, "OCTOSERVE_LOGGING_", 18) == 0 &&
+			    strncmp(keys[k].env, "OCTOSERVE_LOG_", 14) == 0 &&
+			    strcmp(keys[k].env + 14, name + 18) == 0) {
+				near = keys[k].env;
+				break;
+			}
+			size_t d = distance(name, keys[k].env);
+			if (d < best) {
+				best = d;
+				near = keys[k].env;
+			}
+		}
+		n++;
+		w = snprintf(buf + pos, size - pos, "%s%s%s%s%s", n > 1 ? ", " : "", name,
+			     near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
+		if (w > 0 && (size_t)w < size - pos)
+			pos += (size_t)w;
+	}
+	return n;
 }
 
 static const char *sys_getenv(const char *name)

@@ -113,5 +113,8 @@ int64_t octo_config_parse_duration(const char *s);
 /* The value of one key as text ("server.port" -> "5000"), for scripts; malloc'd, NULL if
  * the key is unknown. */
 char *octo_config_get(const struct octo_config *cfg, const char *key);
+/* The OCTOSERVE_* names in envp that are no configuration key's variable (a typo, or a tool's
+ * own), listed in buf with the nearest known name as a suggestion; how many. */
+size_t octo_config_env_unknown(char *const *envp, char *buf, size_t size);
 
 #endif

@@ -14,7 +14,44 @@
 #include "name.h"
 #include "store-repo.h"
 
-/* Collect, below the directory fd (consumed), the directories holding _manifests; prefix is
+/* Whether the directory named name in dir has an entry whose name does not start with a dot;
+ * with depth 1, whether one of its directories has (revisions/<alg>/<hex>). */
+static int has_entry(int dir, const char *name, int depth)
+{
+	int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct dirent *e;
+	int found = 0;
+	DIR *d;
+
+	if (fd < 0)
+		return 0;
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return 0;
+	}
+	while (!found && (e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			found = depth == 0 || has_entry(dirfd(d), e->d_name, depth - 1);
+	closedir(d);
+	return found;
+}
+
+/* Whether the repository directory dir holds a manifest: one revision at least (a
+ * repository whose last manifest was deleted is not listed). */
+static int holds_manifests(int dir)
+{
+	int fd = openat(dir, "_manifests", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int found;
+
+	if (fd < 0)
+		return 0;
+	found = has_entry(fd, "revisions", 1);
+	close(fd);
+	return found;
+}
+
+/* Collect, below the directory fd (consumed), the directories holding manifests; prefix is
  * the name so far ("" or "a/b/"). */
 static enum octo_err walk(int fd, const char *prefix, struct octo_strv *out, int depth)
 {
@@ -35,7 +72,7 @@ static enum octo_err walk(int fd, const char *prefix, struct octo_strv *out, int
 		if (e->d_name[0] == '.')
 			continue;
 		if (strcmp(e->d_name, "_manifests") == 0) {
-			if (plen > 0 && octo_name_valid(prefix, plen - 1) &&
+			if (plen > 0 && octo_name_valid(prefix, plen - 1) && holds_manifests(dirfd(d)) &&
 			    octo_strv_push(out, prefix, plen - 1) != 0)
 				err = OCTO_ERR_NOMEM;
 			continue;

@@ -983,6 +983,19 @@ class TestCatalog(ManifestTest):
             self.assertEqual(items, full, n)
             self.assertEqual(pages, -(-len(full) // n), n)
 
+    def test_repository_without_manifests_is_not_listed(self):
+        """The catalog lists repositories that hold manifests: not after the last is
+        deleted (its tags and blob links stay behind), again once one is pushed."""
+        repo = "cat%d/gone" % next_id()
+        d1, _ = self.pushed_image(repo, "one")
+        d2, _ = self.pushed_image(repo, "two")
+        self.assertIn(repo, self.follow("/v2/_catalog?n=1000", "repositories")[0])
+        for d in (d1, d2):
+            self.assertEqual(self.req("DELETE", self.murl(repo, d)).status, 202)
+        self.assertNotIn(repo, self.follow("/v2/_catalog?n=1000", "repositories")[0])
+        self.pushed_image(repo, "three")
+        self.assertIn(repo, self.follow("/v2/_catalog?n=1000", "repositories")[0])
+
     def test_link_last_and_n_zero(self):
         prefix = "cat%d" % next_id()
         for s in ("/a", "/b", "/c"):

@@ -147,5 +147,36 @@ class StartTest(unittest.TestCase):
             shutil.rmtree(root, ignore_errors=True)
 
 
+class CommandLineTest(unittest.TestCase):
+    """What an operator trying the responder by hand sees."""
+
+    def test_version(self):
+        p = subprocess.run([FCGI_BIN, "--version"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0)
+        self.assertRegex(p.stdout, r"^octoserve-fcgi \(octoserve\) \d+\.\d+\.\d+\n$")
+
+    def test_no_socket_is_an_error(self):
+        """Run from a shell (fd 0 not a socket) without fcgi.listen: exit 1 saying why,
+        before anything is created."""
+        tmp = tempfile.mkdtemp(prefix="octoserve-nosock-")
+        try:
+            store = os.path.join(tmp, "data")
+            env = dict(os.environ, OCTOSERVE_STORAGE_PATH=store)
+            with open(os.devnull) as null:
+                p = subprocess.run([FCGI_BIN], stdin=null, capture_output=True, text=True,
+                                   env=env, timeout=10)
+            self.assertEqual(p.returncode, 1, p)
+            self.assertIn("no FastCGI socket", p.stderr)
+            self.assertFalse(os.path.exists(store))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_unknown_variables_are_named(self):
+        env = dict(os.environ, OCTOSERVE_SERVER_PROT="5001")
+        p = subprocess.run([FCGI_BIN, "--check-config"], capture_output=True, text=True, env=env)
+        self.assertEqual(p.returncode, 0, p)
+        self.assertIn("OCTOSERVE_SERVER_PROT (did you mean OCTOSERVE_SERVER_PORT?)", p.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -279,6 +279,9 @@ static void test_bad_values(void **state)
 		/* integers: range, then type */
 		{"{\"server\":{\"port\":0}}",
 		 "key \"server.port\": must be an integer between 1 and 65535"},
+		{"{\"server\":{\"address\":\"::1\"}}",
+		 "key \"server.address\": IPv6 addresses are not supported"},
+		{"{\"server\":{\"address\":\"[::1]\"}}", "key \"server.address\""},
 		{"{\"server\":{\"port\":65536}}", "key \"server.port\""},
 		{"{\"server\":{\"port\":-1}}", "key \"server.port\""},
 		{"{\"server\":{\"port\":\"5000\"}}", "key \"server.port\""},
@@ -517,7 +520,7 @@ static const struct {
 	const char *key;
 	const char *want;
 } env_cases[] = {
-	{"OCTOSERVE_SERVER_ADDRESS", "::", "server.address", "::"},
+	{"OCTOSERVE_SERVER_ADDRESS", "0.0.0.0", "server.address", "0.0.0.0"},
 	{"OCTOSERVE_SERVER_PORT", "8443", "server.port", "8443"},
 	{"OCTOSERVE_SERVER_READ_TIMEOUT", "1m30s", "server.read_timeout", "90s"},
 	{"OCTOSERVE_SERVER_WRITE_TIMEOUT", "1500ms", "server.write_timeout", "1500ms"},
@@ -810,9 +813,28 @@ static void test_cleanup(void **state)
 	}
 }
 
+/* OCTOSERVE_* variables that set no key are named, with the one a typo meant. */
+static void test_env_unknown(void **state)
+{
+	char *env[] = {"OCTOSERVE_SERVER_PORT=5000", "OCTOSERVE_SERVER_PROT=5001",
+		       "OCTOSERVE_LOGGING_LEVEL=debug", "HOME=/root", "OCTOSERVE_SRCDIR=/src",
+		       "OCTOSERVE_LOG_LEVEL=info", NULL};
+	char buf[512];
+
+	(void)state;
+	assert_int_equal(octo_config_env_unknown(env, buf, sizeof(buf)), 3);
+	assert_string_equal(buf, "OCTOSERVE_SERVER_PROT (did you mean OCTOSERVE_SERVER_PORT?), "
+				 "OCTOSERVE_LOGGING_LEVEL (did you mean OCTOSERVE_LOG_LEVEL?), "
+				 "OCTOSERVE_SRCDIR");
+	assert_int_equal(octo_config_env_unknown(env + 3, buf, 20), 1); /* cut, never overrun */
+	assert_int_equal(octo_config_env_unknown(env + 5, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_env_unknown),
 		cmocka_unit_test(test_defaults),      cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_bad_values),    cmocka_unit_test(test_unknown_keys),
 		cmocka_unit_test(test_syntax_errors), cmocka_unit_test(test_file),
