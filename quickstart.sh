@@ -65,6 +65,18 @@ build() {
 	make -j"$(nproc)"
 }
 
+# Whether address:port can be bound (what lighttpd is about to do).
+port_free() {
+	python3 -c 'import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))' "$1" "$2" 2>/dev/null
+}
+
+# One instance per port: its run directory (lighttpd.conf, the pid file, the responder's
+# socket, lighttpd's spool) is run/<port>/, so two instances from one checkout never share
+# a socket or a file. Relative paths (-c FILE, storage.path in the file or
+# OCTOSERVE_STORAGE_PATH) are relative to the directory the quick start is run from.
 serve() {
 	config=
 	while [ $# -gt 0 ]; do
@@ -77,12 +89,48 @@ serve() {
 	install_packages
 	build
 	# Without -c, the example configuration: port 5000, ./data, X-Sendfile.
-	[ -n "$config" ] || config=contrib/octoserve.json
+	[ -n "$config" ] || config=$top/contrib/octoserve.json
 	bin=$top/fcgi/octoserve-fcgi
 	"$bin" -c "$config" --check-config
-	conf=$(contrib/lighttpd/mkconf.sh "$bin" "$top/run" "$config")
-	say "serving on http://$("$bin" -c "$config" --config-get server.address):$("$bin" -c "$config" --config-get server.port) (Ctrl-C stops)"
-	exec lighttpd -D -f "$conf"
+	get() { "$bin" -c "$config" --config-get "$1"; }
+	address=$(get server.address) port=$(get server.port) storage=$(get storage.path)
+	case $storage in /*) ;; *) OCTOSERVE_STORAGE_PATH=$caller/$storage; export OCTOSERVE_STORAGE_PATH;; esac
+	[ "$address" = localhost ] && host=127.0.0.1 || host=$address
+	rundir=$top/run/$port
+	if [ -f "$rundir/lighttpd.pid" ] && kill -0 "$(cat "$rundir/lighttpd.pid")" 2>/dev/null; then
+		say "an instance already serves port $port (pid $(cat "$rundir/lighttpd.pid"), $rundir)"
+		exit 1
+	fi
+	if ! port_free "$host" "$port"; then
+		say "cannot serve on $address:$port: the port is in use (set server.port or OCTOSERVE_SERVER_PORT)"
+		exit 1
+	fi
+	conf=$(contrib/lighttpd/mkconf.sh "$bin" "$rundir" "$config")
+	lighttpd -D -f "$conf" &
+	pid=$!
+	# Ctrl-C reaches lighttpd and the responder too (one process group); lighttpd stops
+	# gracefully on SIGINT, the responder finishes its requests (server.shutdown_timeout).
+	stopping=
+	trap 'stopping=1; kill -INT $pid 2>/dev/null || true' INT TERM
+	i=0
+	until curl -fso /dev/null "http://$host:$port/livez"; do
+		if ! kill -0 $pid 2>/dev/null || [ $i -ge 200 ]; then
+			say "lighttpd did not start: see $rundir/lighttpd-error.log"
+			kill $pid 2>/dev/null || true
+			exit 1
+		fi
+		i=$((i + 1))
+		sleep 0.1
+	done
+	say "serving on http://$address:$port, store $(get storage.path) (Ctrl-C stops)"
+	status=0
+	while kill -0 $pid 2>/dev/null; do
+		wait $pid && status=0 || status=$?
+	done
+	# a wait the signal interrupted says 130; lighttpd's own status, once seen, counts
+	[ -n "$stopping" ] && [ $status -gt 128 ] && status=0
+	say "stopped"
+	return $status
 }
 
 # The unit and HTTP suites again under ASan, LeakSanitizer and UBSan, in a copy of the tree
