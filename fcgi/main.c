@@ -537,11 +537,12 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	n_unknown = octo_config_env_unknown(environ, unknown, sizeof(unknown));
-	if (n_unknown > 0)
-		fprintf(stderr, "octoserve-fcgi: warning: not configuration variables: %s\n",
-			unknown);
-	if (check_only)
+	if (check_only) {
+		if (n_unknown > 0)
+			fprintf(stderr, "octoserve-fcgi: warning: not configuration variables: %s\n",
+				unknown);
 		return 0;
+	}
 	if (no_socket()) {
 		fprintf(stderr, "octoserve-fcgi: no FastCGI socket: standard input is not a socket "
 				"and fcgi.listen is empty; run it from the web server (lighttpd's "

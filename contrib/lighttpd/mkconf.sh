@@ -25,6 +25,7 @@ seconds() { # a duration of --config-get ("30s", "2m", "1h", "1500ms") in whole 
 	*) echo "$d";;
 	esac
 }
+manifest_kb=$(( ($(get storage.max_manifest_size) + 1023) / 1024 + 64 ))
 read_s=$(seconds server.read_timeout)
 write_s=$(seconds server.write_timeout)
 idle_s=$(seconds server.idle_timeout)
@@ -47,6 +48,7 @@ server.max-keep-alive-idle = $idle_s
 var.octoserve_cmd = "$cmd"
 var.octoserve_blobs = "$storage/blobs"
 var.octoserve_socket = "$rundir/octoserve-fcgi.sock"
+var.octoserve_manifest_kb = $manifest_kb
 include "$here/octoserve.conf"
 CONF
 echo "$rundir/lighttpd.conf"

@@ -10,6 +10,7 @@ serve the cases that need them. Run: python3 tests/http/test_manifests.py [-v] [
 import json
 import os
 import re
+import socket
 import sys
 import threading
 import unittest
@@ -17,7 +18,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Registry, sha256  # noqa: E402
-from suite import API_VERSION, RegistryPool, RegistryTest, enc, next_id, sha512, unique_bytes  # noqa: E402,F401
+from suite import API_VERSION, RegistryPool, RegistryTest, ResponseAssertions, enc, next_id, sha512, unique_bytes  # noqa: E402,F401
 
 # ---------------------------------------------------------------------------------------
 # Helpers
@@ -781,6 +782,42 @@ class TestManifestSizeLimit(ManifestTest):
         self.assertError(self.req("GET", self.murl(repo, "chunked")), 404, "MANIFEST_UNKNOWN")
         small = self.sized(repo, 1000)
         self.push(repo, "chunked", [small[:600], small[600:]], chunked=True, digest=sha256(small))
+
+
+class ChunkedManifestSpoolTest(ResponseAssertions, unittest.TestCase):
+    """A chunked "manifest" far over storage.max_manifest_size is refused without the front
+    spooling it whole first (lighttpd spools chunked bodies: it caps manifest paths)."""
+
+    def test_huge_chunked_manifest_is_not_spooled(self):
+        with Registry() as reg:
+            s = socket.create_connection(("127.0.0.1", reg.port))
+            s.sendall(b"PUT /v2/spool/r/manifests/x HTTP/1.1\r\nHost: t\r\n"
+                      b"Content-Type: application/vnd.oci.image.manifest.v1+json\r\n"
+                      b"Transfer-Encoding: chunked\r\n\r\n")
+            chunk, spooled = b" " * 65536, 0
+            try:
+                for _ in range(320):  # 20 MiB
+                    s.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    spooled = max(spooled, tree_size(os.path.join(reg.run, "tmp")))
+            except OSError:
+                pass  # refused and closed early: fine
+            s.settimeout(30)
+            head = s.recv(4096)
+            s.close()
+            self.assertEqual(head.split(b"\r\n")[0].split()[1], b"413", head)
+            self.assertLess(spooled, 6 << 20)
+
+
+def tree_size(root):
+    """Bytes in the regular files below root (0 if it does not exist)."""
+    total = 0
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                pass
+    return total
 
 
 # ---------------------------------------------------------------------------------------
