@@ -106,10 +106,10 @@ serve() {
 		exit 1
 	fi
 	conf=$(contrib/lighttpd/mkconf.sh "$bin" "$rundir" "$config")
-	lighttpd -D -f "$conf" &
+	# Its own session: Ctrl-C reaches this shell only, which asks lighttpd to stop gracefully;
+	# lighttpd then finishes the requests in flight and stops the responder itself.
+	setsid lighttpd -D -f "$conf" &
 	pid=$!
-	# Ctrl-C reaches lighttpd and the responder too (one process group); lighttpd stops
-	# gracefully on SIGINT, the responder finishes its requests (server.shutdown_timeout).
 	stopping=
 	trap 'stopping=1; kill -INT $pid 2>/dev/null || true' INT TERM
 	i=0

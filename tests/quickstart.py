@@ -18,6 +18,7 @@ import unittest
 SRCDIR = os.environ.get("OCTOSERVE_SRCDIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 sys.path.insert(0, os.path.join(SRCDIR, "tests/http"))
 from harness import free_port, sha256  # noqa: E402
+from trickle import Trickle  # noqa: E402
 
 QUICKSTART = os.path.join(SRCDIR, "quickstart.sh")
 # A nested make inside make check must not join the parent's jobserver.
@@ -76,7 +77,8 @@ def config(port, storage):
             "logging": {"output": "stderr"}}
 
 
-class QuickstartTest(unittest.TestCase):
+class QuickstartBase(unittest.TestCase):
+    """Instances started in a scratch directory each, stopped (Ctrl-C) at the end."""
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="octoserve-quickstart-")
@@ -93,6 +95,9 @@ class QuickstartTest(unittest.TestCase):
         i = Instance(cwd, cfg, env)
         self.instances.append(i)
         return i
+
+
+class QuickstartTest(QuickstartBase):
 
     def test_two_instances_and_a_busy_port(self):
         pa, pb = free_port(), free_port()
@@ -147,6 +152,56 @@ class QuickstartTest(unittest.TestCase):
         self.assertEqual(a.proc.wait(60), 0)
         with self.assertRaises(OSError):
             request(pa, "GET", "/v2/")
+
+
+class CtrlCTest(QuickstartBase):
+    """Ctrl-C in the middle of pushes: lighttpd stops gracefully, so a streamed PATCH and a
+    chunked one (which lighttpd spools before the responder sees it) both end 202; after a
+    restart the session resumes and the blob pulls byte-exact."""
+
+    def post(self, port):
+        import http.client
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        c.request("POST", "/v2/qs/ctrlc/blobs/uploads/")
+        r = c.getresponse()
+        r.read()
+        c.close()
+        return r.getheader("Location")
+
+    def test_pushes_in_flight_finish(self):
+        port = free_port()
+        a = self.start("a", config(port, "data"))
+        a.wait_serving()
+        part = os.urandom(1 << 20)
+        streamed = Trickle(port, self.post(port), 24 << 20, b"streamed")
+        streamed.send_upto(4 << 20)
+        chunked_loc = self.post(port)
+        chunked = socket.create_connection(("127.0.0.1", port))
+        chunked.sendall(("PATCH %s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         % chunked_loc).encode())
+        chunked.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+        time.sleep(0.5)
+        os.killpg(a.proc.pid, signal.SIGINT)  # Ctrl-C, while both are in flight
+        time.sleep(1)
+        status, headers, _ = streamed.finish()
+        self.assertEqual(status, 202)
+        chunked.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(part), part))
+        chunked.settimeout(30)
+        self.assertIn(b" 202 ", chunked.recv(4096).split(b"\r\n")[0])
+        chunked.close()
+        self.assertEqual(a.proc.wait(60), 0)
+        # again on the same store: the sessions are there, and each push finishes
+        self.instances.remove(a)
+        shutil.rmtree(os.path.join(SRCDIR, "run", str(port)), ignore_errors=True)
+        b = Instance(a.cwd, a.config)
+        self.instances.append(b)
+        b.wait_serving()
+        for loc, digest in ((headers["location"], streamed.digest()),
+                            (chunked_loc, sha256(part + part))):
+            st, _ = request(port, "PUT", "%s%sdigest=%s" % (loc, "&" if "?" in loc else "?", digest))
+            self.assertEqual(st, 201, loc)
+        st, body = request(port, "GET", "/v2/qs/ctrlc/blobs/" + sha256(part + part))
+        self.assertEqual((st, body == part + part), (200, True))
 
 
 if __name__ == "__main__":
