@@ -12,13 +12,14 @@ top=$(pwd)
 
 # What the build and the quick start use, by Debian package; `check` adds what the tests
 # and `make bench` use: the real clients (tests/clients/PACKAGES), nginx and Apache as
-# fronts, strace for the durability and fault tests, binutils' readelf and nm for the house
-# tests, the benchmark's tools (tests/bench/PACKAGES). The sanitizer build uses gcc's
+# fronts, strace for the durability and fault tests, logrotate for the log rotation test,
+# systemd for systemd-analyze (the units are verified; systemd never runs), binutils'
+# readelf and nm for the house tests, the benchmark's tools (tests/bench/PACKAGES). The sanitizer build uses gcc's
 # libasan and libubsan, which build-essential brings.
 PACKAGES="build-essential autoconf automake libtool pkg-config
 libfcgi-dev libssl-dev libjansson-dev uuid-dev libcmocka-dev
 lighttpd python3 curl procps"
-TEST_PACKAGES="strace logrotate nginx apache2 libapache2-mod-xsendfile $(cat tests/clients/PACKAGES)
+TEST_PACKAGES="strace logrotate systemd nginx apache2 libapache2-mod-xsendfile $(cat tests/clients/PACKAGES)
 $(cat tests/bench/PACKAGES)"
 
 say() { printf '%s\n' "quickstart: $*" >&2; }

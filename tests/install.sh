@@ -45,3 +45,17 @@ cmp "$stage/blob" "$stage/pulled"
 # the installed example configuration sends blobs with X-Sendfile
 grep -q '"sendfile":1' "$stage/octoserve.log" || { echo "sendfile path not taken"; exit 1; }
 echo "installed files serve: push 201, pull identical"
+
+# The installed systemd units are valid (systemd-analyze verify; no systemd runs here) and
+# name the installed responder: the copy checked points at the staged one.
+if command -v systemd-analyze >/dev/null; then
+	units=$(dirname "$(find "$stage/root" -type f -name octoserve-fcgi.service)")
+	grep -q "ExecStart=$(echo "$bin" | sed "s|^$stage/root||") " "$units/octoserve-fcgi.service" ||
+		{ echo "the installed unit does not name the installed responder"; exit 1; }
+	mkdir "$stage/units"
+	sed "s|ExecStart=[^ ]*|ExecStart=$bin|" "$units/octoserve-fcgi.service" > "$stage/units/octoserve-fcgi.service"
+	cp "$units/octoserve-fcgi.socket" "$stage/units/"
+	systemd-analyze verify --man=no "$stage/units/octoserve-fcgi.socket" \
+		"$stage/units/octoserve-fcgi.service"
+	echo "installed units verify"
+fi

@@ -181,7 +181,8 @@ class Front:
     site_conf = None  # path under contrib/
 
     def __init__(self, tmp, port, config_path, data_dir, env=None, fcgi_bin=None,
-                 address="127.0.0.1", user="default", sendfile=None, respawn=False):
+                 address="127.0.0.1", user="default", sendfile=None, respawn=False,
+                 activation=False):
         self.tmp = os.path.abspath(tmp)
         self.port = port
         self.address = address
@@ -193,6 +194,11 @@ class Front:
         self.user = _default_user() if user == "default" else user
         self.sendfile = sendfile  # None: env's OCTOSERVE_FCGI_SENDFILE, else the front's
         self.respawn = respawn  # restart a responder that dies (as systemd's Restart= would)
+        # Socket activation, as contrib/systemd does: this object binds the socket once and
+        # hands it to each responder on fd 0 (StandardInput=socket), so connections made
+        # while one responder stops and the next starts wait in its backlog.
+        self.activation = activation
+        self._listener = None
         self.respawns = 0
         self._wrap = None
         self._lock = threading.Lock()
@@ -213,7 +219,10 @@ class Front:
     # -- common machinery
     def responder_env(self):
         env = dict(self.env)
-        env["OCTOSERVE_FCGI_LISTEN"] = "unix:" + self.socket
+        if self.activation:
+            env.pop("OCTOSERVE_FCGI_LISTEN", None)
+        else:
+            env["OCTOSERVE_FCGI_LISTEN"] = "unix:" + self.socket
         if self.sendfile is not None or "OCTOSERVE_FCGI_SENDFILE" not in env:
             env["OCTOSERVE_FCGI_SENDFILE"] = self.sendfile_mode if self.sendfile is not False else "none"
         env["OCTOSERVE_STORAGE_PATH"] = self.data_dir
@@ -237,6 +246,20 @@ class Front:
     def start_responder(self, wrap=None):
         os.makedirs(self.blobs, exist_ok=True)
         self._wrap = wrap
+        if self.activation:
+            if self._listener is None:
+                try:
+                    os.unlink(self.socket)
+                except FileNotFoundError:
+                    pass
+                self._listener = socket.socket(socket.AF_UNIX)
+                self._listener.bind(self.socket)
+                self._listener.listen(128)
+                os.chmod(self.socket, 0o666)
+            self.responder = subprocess.Popen(
+                (wrap or []) + [self.fcgi_bin, "-c", self.config_path],
+                env=self.responder_env(), cwd=self.dir, stdin=self._listener.fileno())
+            return
         try:
             os.unlink(self.socket)  # stale, from a responder that died
         except FileNotFoundError:
@@ -315,6 +338,9 @@ class Front:
             # under a wrapper (strace detaches on SIGTERM): the responder itself first
             stop_process(self.responder, inner=self.responder_pid())
             self.responder = None
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
 
     def responder_pid(self):
         """PID of the octoserve-fcgi process (below a start(wrap=...) wrapper if any)."""

@@ -67,9 +67,10 @@ class Registry:
     "apache" (default: $OCTOSERVE_FRONT) that server in front of a standalone responder
     (tests/http/fronts.py), each built from its contrib/ configuration."""
 
-    def __init__(self, config=None, env=None, threads=4, front=None):
+    def __init__(self, config=None, env=None, threads=4, front=None, activation=False):
         self.front_name = front or os.environ.get("OCTOSERVE_FRONT", "lighttpd")
         self.front = None
+        self.activation = activation  # nginx/Apache: the socket-activated set-up of contrib/systemd
         self.tmp = tempfile.mkdtemp(prefix="octoserve-test-")
         self.data = os.path.join(self.tmp, "data")
         self.run = os.path.join(self.tmp, "run")
@@ -100,7 +101,7 @@ class Registry:
                 sendfile = json.load(f)["fcgi"].get("sendfile") != "none"
             self.front = fronts.FRONTS[self.front_name](
                 self.tmp, self.port, self.config_path, self.data, env=self.env,
-                respawn=True, sendfile=sendfile).start(wrap=wrap)
+                respawn=True, sendfile=sendfile, activation=self.activation).start(wrap=wrap)
             self.proc = self.front.proc
             return self
         conf = subprocess.check_output(
