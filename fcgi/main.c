@@ -302,9 +302,9 @@ static void serve_one(FCGX_Request *fr, int id)
 	}
 	werr = write_response(fr->out, id, fr->ipcFd, &resp, &stats.bytes_out);
 	stats.bytes_in = body && !req.over_capacity ? br.tr.moved : 0;
-	stats.duration_ms = (long long)elapsed_ms(&t0);
+	stats.duration_us = (long long)(elapsed_ms(&t0) * 1000);
 	stats.client_gone = werr != 0;
-	octo_registry_log_request(srv.reg, &req, &resp, &stats);
+	octo_registry_request_done(srv.reg, &req, &resp, &stats);
 	octo_response_cleanup(&resp);
 }
 
@@ -539,7 +539,8 @@ int main(int argc, char **argv)
 	n_unknown = octo_config_env_unknown(environ, unknown, sizeof(unknown));
 	if (check_only) {
 		if (n_unknown > 0)
-			fprintf(stderr, "octoserve-fcgi: warning: not configuration variables: %s\n",
+			fprintf(stderr,
+				"octoserve-fcgi: warning: not configuration variables: %s\n",
 				unknown);
 		return 0;
 	}

@@ -11,6 +11,7 @@
 #include "budget.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "name.h"
 #include "request.h"
 #include "response.h"
@@ -23,6 +24,7 @@ struct octo_registry {
 	char *base_url;                  /* server.external_url without a trailing '/', or "" */
 	struct octo_budget parse_budget; /* manifests parsed at once (OCTO_BOUND_PARSE_BUDGET) */
 	time_t swept; /* when octo_registry_collect last swept repositories/ (0: never) */
+	struct octo_metrics *metrics; /* the store's shared counters (NULL: metrics.enabled off) */
 };
 
 /* One routed request: the repository name and what follows it, both decoded. */
@@ -60,5 +62,7 @@ octo_api_handler octo_api_referrers;
 /* Health (api-health.c): GET /livez and /readyz. */
 octo_api_handler octo_api_livez;
 octo_api_handler octo_api_readyz;
+/* Metrics (api-metrics.c): GET metrics.endpoint, Prometheus text. */
+octo_api_handler octo_api_metrics;
 
 #endif

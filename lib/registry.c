@@ -40,6 +40,8 @@ enum octo_err octo_registry_new(const struct octo_config *cfg, struct octo_logge
 	while (len > 0 && reg->base_url[len - 1] == '/')
 		reg->base_url[--len] = '\0';
 	err = octo_store_open(cfg->storage.path, &reg->store);
+	if (err == OCTO_OK && cfg->metrics.enabled)
+		err = octo_metrics_open(reg->store, &reg->metrics);
 	if (err != OCTO_OK) {
 		octo_registry_free(reg);
 		return err;
@@ -52,6 +54,7 @@ void octo_registry_free(struct octo_registry *reg)
 {
 	if (reg == NULL)
 		return;
+	octo_metrics_close(reg->metrics);
 	octo_store_free(reg->store);
 	octo_budget_cleanup(&reg->parse_budget);
 	free(reg->base_url);
@@ -127,9 +130,9 @@ static void request_id(const struct octo_request *req, char *id)
 		snprintf(id + 2 * i, 3, "%02x", r[i]);
 }
 
-void octo_registry_log_request(const struct octo_registry *reg, const struct octo_request *req,
-			       const struct octo_response *resp,
-			       const struct octo_request_stats *stats)
+void octo_registry_request_done(const struct octo_registry *reg, const struct octo_request *req,
+				const struct octo_response *resp,
+				const struct octo_request_stats *stats)
 {
 	const char *ua = octo_request_header(req, "User-Agent");
 	int failed = resp->error != OCTO_OK;
@@ -143,7 +146,7 @@ void octo_registry_log_request(const struct octo_registry *reg, const struct oct
 		OCTO_LOG_STR("user", req->remote_user != NULL ? req->remote_user : ""),
 		OCTO_LOG_NUM("bytes_in", (long long)stats->bytes_in),
 		OCTO_LOG_NUM("bytes_out", (long long)stats->bytes_out),
-		OCTO_LOG_NUM("duration_ms", stats->duration_ms),
+		OCTO_LOG_NUM("duration_ms", stats->duration_us / 1000),
 		/* whether the front sent the body from the file (X-Sendfile etc.) */
 		OCTO_LOG_NUM("sendfile",
 			     octo_response_header(resp, "X-Sendfile") != NULL ||
@@ -158,6 +161,8 @@ void octo_registry_log_request(const struct octo_registry *reg, const struct oct
 							 : OCTO_LOG_INFO;
 
 	octo_log(reg->log, level, "request", f, sizeof(f) / sizeof(f[0]));
+	octo_metrics_request(reg->metrics, req->method, resp->route, resp->status, stats->bytes_in,
+			     stats->bytes_out, stats->duration_us, resp->error);
 }
 
 /* A request whose slowest fsync took logging.slow_fsync or more: a warning naming it (a
@@ -213,6 +218,16 @@ void octo_registry_handle(struct octo_registry *reg, const struct octo_request *
 	}
 	if (octo_query_parse(qmark ? qmark + 1 : "", &rt.query) != 0) {
 		octo_response_error(resp, OCTO_ERR_BAD_REQUEST, "malformed query string");
+		goto out;
+	}
+	if (reg->metrics != NULL && strcmp(path, reg->cfg->metrics.endpoint) == 0) {
+		resp->route = "metrics";
+		if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0)
+			octo_api_metrics(reg, &rt, resp);
+		else {
+			octo_response_error(resp, OCTO_ERR_METHOD, req->method);
+			octo_response_add_header(resp, "Allow", "GET, HEAD");
+		}
 		goto out;
 	}
 	octo_route_dispatch(reg, &rt, path, resp);

@@ -26,15 +26,16 @@ void octo_registry_handle(struct octo_registry *reg, const struct octo_request *
 struct octo_request_stats {
 	uint64_t bytes_in;  /* request body bytes read */
 	uint64_t bytes_out; /* response body bytes written (not those a front sent by sendfile) */
-	long long duration_ms;
+	long long duration_us;
 	int client_gone; /* the response could not be written */
 };
-/* The request's log line: method, URI, status, the client's address and user agent, the
- * request id, the user once authenticated, bytes in and out, duration, and on failure the
- * OCI code and detail. Level: error for a 5xx, warn when the client went away, else info. */
-void octo_registry_log_request(const struct octo_registry *reg, const struct octo_request *req,
-			       const struct octo_response *resp,
-			       const struct octo_request_stats *stats);
+/* A request answered: its log line (method, URI, status, the client's address and user
+ * agent, the request id, the user once authenticated, bytes in and out, duration, and on
+ * failure the OCI code and detail; level error for a 5xx, warn when the client went away,
+ * else info) and its metrics. */
+void octo_registry_request_done(const struct octo_registry *reg, const struct octo_request *req,
+				const struct octo_response *resp,
+				const struct octo_request_stats *stats);
 /* Housekeeping, run by the adapter at start and every OCTO_BOUND_COLLECT_INTERVAL seconds:
  * remove expired upload sessions (storage.upload_ttl; empty ones after
  * OCTO_BOUND_EMPTY_UPLOAD_TTL) and what crashes left, never a session in use, one process

@@ -21,6 +21,7 @@ void octo_response_init(struct octo_response *resp)
 void octo_response_cleanup(struct octo_response *resp)
 {
 	char id[sizeof(resp->request_id)];
+	const char *route = resp->route;
 	size_t i;
 
 	for (i = 0; i < resp->n_headers; i++)
@@ -32,6 +33,7 @@ void octo_response_cleanup(struct octo_response *resp)
 	memcpy(id, resp->request_id, sizeof(id)); /* the request's, whatever the response */
 	octo_response_init(resp);
 	memcpy(resp->request_id, id, sizeof(id));
+	resp->route = route;
 }
 
 const char *octo_response_header(const struct octo_response *resp, const char *name)

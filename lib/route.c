@@ -22,6 +22,14 @@ enum endpoint {
 	EP_READYZ
 };
 
+/* The endpoints' names in metrics (metrics.c lists the same). */
+static const char *const endpoint_names[] = {
+	[EP_NONE] = "other",        [EP_BASE] = "base",     [EP_CATALOG] = "catalog",
+	[EP_UPLOADS] = "uploads",   [EP_UPLOAD] = "upload", [EP_BLOB] = "blob",
+	[EP_MANIFEST] = "manifest", [EP_TAGS] = "tags",     [EP_REFERRERS] = "referrers",
+	[EP_LIVEZ] = "livez",       [EP_READYZ] = "readyz",
+};
+
 static void base(struct octo_registry *reg, struct octo_route *rt, struct octo_response *resp)
 {
 	(void)reg;
@@ -179,6 +187,7 @@ void octo_route_dispatch(struct octo_registry *reg, struct octo_route *rt, const
 	enum endpoint ep = route(rt, path, &err);
 	size_t i;
 
+	resp->route = endpoint_names[ep];
 	if (err != OCTO_OK)
 		return octo_response_error(resp, err, NULL);
 	if (ep == EP_NONE)

@@ -8,7 +8,8 @@ OCTOSERVE_FRONT=$1
 export OCTOSERVE_FRONT
 status=0
 for suite in tests/http/test_blobs.py tests/http/test_manifests.py tests/http/test_load.py \
-	tests/http/test_health.py tests/http/test_restart.py tests/clients/test_clients.py; do
+	tests/http/test_health.py tests/http/test_restart.py tests/http/test_metrics.py \
+	tests/clients/test_clients.py; do
 	echo "== $suite through $OCTOSERVE_FRONT"
 	python3 "$OCTOSERVE_SRCDIR/$suite" || status=1
 done

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "fsutil.h"
+#include "metrics.h"
 #include "store.h"
 #include "testutil.h"
 #include "upload.h"
@@ -453,10 +454,58 @@ static void test_failure_says_why(void **state)
 	assert_int_equal(octo_fs_failure(why, sizeof(why)), 0);
 }
 
+/* Two handles on one store (two processes, as far as the file is concerned) add to the same
+ * counters; a file of another layout is made again. */
+static void test_metrics_shared(void **state)
+{
+	struct tu_registry *t = *state;
+	struct octo_metrics *a, *b;
+	struct octo_store *s;
+	char path[4096], *text;
+	size_t len;
+	FILE *f;
+
+	assert_int_equal(octo_store_open(t->dir, &s), OCTO_OK);
+	assert_int_equal(octo_metrics_open(s, &a), OCTO_OK);
+	assert_int_equal(octo_metrics_open(s, &b), OCTO_OK); /* no lock left held by a */
+	octo_metrics_request(a, "GET", "blob", 200, 0, 100, 2000, OCTO_OK);
+	octo_metrics_request(b, "GET", "blob", 200, 0, 50, 70000000, OCTO_OK);
+	octo_metrics_request(b, "BREW", "nowhere", 299, 7, 0, 10, OCTO_ERR_MANIFEST_UNKNOWN);
+	octo_metrics_request(b, "GET", "manifest", 404, 0, 0, 10, OCTO_ERR_MANIFEST_UNKNOWN);
+	octo_metrics_request(NULL, "GET", "blob", 200, 0, 0, 0, OCTO_OK); /* harmless */
+	text = octo_metrics_text(a, &len);
+	assert_non_null(text);
+	assert_int_equal(strlen(text), len);
+	assert_non_null(strstr(text, "octoserve_http_requests_total{method=\"GET\",route=\"blob\","
+				     "code=\"200\"} 2\n"));
+	assert_non_null(strstr(text, "{method=\"other\",route=\"other\",code=\"other\"} 1\n"));
+	assert_non_null(strstr(text, "octoserve_http_response_bytes_total{route=\"blob\"} 150\n"));
+	assert_non_null(strstr(text, "_bucket{route=\"blob\",le=\"0.005\"} 1\n"));
+	assert_non_null(strstr(text, "_bucket{route=\"blob\",le=\"60\"} 1\n"));
+	assert_non_null(strstr(text, "_bucket{route=\"blob\",le=\"+Inf\"} 2\n"));
+	assert_non_null(strstr(text, "octoserve_errors_total{code=\"MANIFEST_UNKNOWN\"} 2\n"));
+	free(text);
+	octo_metrics_close(a);
+	octo_metrics_close(b);
+	/* another layout (or a damaged file): made again, from zero */
+	snprintf(path, sizeof(path), "%s/metrics.counters", t->dir);
+	f = fopen(path, "r+");
+	assert_non_null(f);
+	fputs("garbage!", f);
+	fclose(f);
+	assert_int_equal(octo_metrics_open(s, &a), OCTO_OK);
+	text = octo_metrics_text(a, &len);
+	assert_null(strstr(text, "route=\"blob\""));
+	free(text);
+	octo_metrics_close(a);
+	octo_store_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_failure_says_why),
+		cmocka_unit_test_setup_teardown(test_metrics_shared, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_tag_files, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_tag_index, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_tag_and_revision, tu_setup,

@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* See metrics.h. The file: a header, then one uint64_t per slot, laid out by the tables
+ * below; a change to them is a new layout version (the file is then made again). */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "metrics.h"
+
+#define METRICS_REL "metrics.counters"
+#define METRICS_MAGIC "octoctr1"
+#define METRICS_VERSION 1
+
+static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "other"};
+static const char *const routes[] = {"base",  "catalog",  "uploads", "upload",
+				     "blob",  "manifest", "tags",    "referrers",
+				     "livez", "readyz",   "metrics", "other"};
+static const int codes[] = {200, 201, 202, 204, 206, 400, 401, 403, 404,
+			    405, 413, 416, 429, 431, 500, 503, 507, 0 /* other */};
+/* Request duration buckets, in microseconds (le="0.001" ... le="60" seconds; then +Inf). */
+static const long long buckets_us[] = {1000,   5000,    10000,   50000,    100000,
+				       500000, 1000000, 5000000, 10000000, 60000000};
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define N_BUCKETS (N(buckets_us) + 1)
+
+/* The slots, in this order. */
+struct counters {
+	uint64_t requests[N(methods)][N(routes)][N(codes)];
+	uint64_t duration_bucket[N(routes)][N_BUCKETS]; /* not cumulative: summed at output */
+	uint64_t duration_sum_us[N(routes)];
+	uint64_t bytes_in[N(routes)];
+	uint64_t bytes_out[N(routes)];
+	uint64_t errors[OCTO_ERR__COUNT];
+};
+
+struct file {
+	char magic[8];
+	uint32_t version;
+	uint32_t size; /* of the whole file */
+	struct counters c;
+};
+
+struct octo_metrics {
+	struct file *f;
+};
+
+static size_t index_of(const char *const *names, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i++)
+		if (name != NULL && strcmp(names[i], name) == 0)
+			return i;
+	return n - 1; /* "other" */
+}
+
+static size_t code_index(int status)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < N(codes); i++)
+		if (codes[i] == status)
+			return i;
+	return N(codes) - 1;
+}
+
+static void add(uint64_t *slot, uint64_t n)
+{
+	__atomic_fetch_add(slot, n, __ATOMIC_RELAXED);
+}
+
+static uint64_t get(const uint64_t *slot)
+{
+	return __atomic_load_n(slot, __ATOMIC_RELAXED);
+}
+
+/* The file's header as this layout writes it. */
+static void header(struct file *head)
+{
+	memset(head, 0, offsetof(struct file, c));
+	memcpy(head->magic, METRICS_MAGIC, 8);
+	head->version = METRICS_VERSION;
+	head->size = sizeof(struct file);
+}
+
+/* Whether fd is a counters file of this layout. */
+static int has_layout(int fd)
+{
+	struct file head, want;
+	struct stat st;
+
+	header(&want);
+	return fstat(fd, &st) == 0 && st.st_size == (off_t)sizeof(struct file) &&
+	       pread(fd, &head, offsetof(struct file, c), 0) == (ssize_t)offsetof(struct file, c) &&
+	       memcmp(&head, &want, offsetof(struct file, c)) == 0;
+}
+
+/* An fd of the counters file in this layout, made if missing. A file of another layout
+ * (an older version, or damage) is replaced by a new one, never truncated: processes that
+ * still map the old one go on without a fault. Under metrics.lock, so one process makes it
+ * and the others map that one. */
+static int counters_fd(const struct octo_store *s)
+{
+	struct file *fresh;
+	enum octo_err err;
+	int fd = octo_store_openat(s, METRICS_REL, O_RDWR | O_CREAT, 0644);
+
+	if (fd < 0 || has_layout(fd))
+		return fd;
+	fresh = calloc(1, sizeof(*fresh));
+	if (fresh == NULL) {
+		close(fd);
+		errno = ENOMEM;
+		return -1;
+	}
+	header(fresh);
+	close(fd);
+	err = octo_store_write_atomic(s, METRICS_REL, fresh, sizeof(*fresh), 0);
+	free(fresh);
+	if (err != OCTO_OK)
+		return -1;
+	return octo_store_openat(s, METRICS_REL, O_RDWR, 0);
+}
+
+enum octo_err octo_metrics_open(const struct octo_store *s, struct octo_metrics **out)
+{
+	struct octo_metrics *m;
+	enum octo_err err = OCTO_OK;
+	int lock, fd;
+	void *p;
+
+	*out = NULL;
+	lock = octo_store_openat(s, "metrics.lock", O_RDWR | O_CREAT, 0644);
+	if (lock < 0)
+		return octo_fs_fail("open", "metrics.lock", errno);
+	while (flock(lock, LOCK_EX) != 0)
+		if (errno != EINTR) {
+			err = octo_fs_fail("lock", "metrics.lock", errno);
+			close(lock);
+			return err;
+		}
+	fd = counters_fd(s);
+	if (fd < 0) {
+		err = octo_fs_fail("create", METRICS_REL, errno);
+		close(lock);
+		return err;
+	}
+	p = mmap(NULL, sizeof(struct file), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		err = octo_fs_fail("map", METRICS_REL, errno);
+	close(fd); /* the mapping stays */
+	close(lock);
+	m = err == OCTO_OK ? calloc(1, sizeof(*m)) : NULL;
+	if (m == NULL) {
+		if (p != MAP_FAILED)
+			munmap(p, sizeof(struct file));
+		return err != OCTO_OK ? err : OCTO_ERR_NOMEM;
+	}
+	m->f = p;
+	*out = m;
+	return OCTO_OK;
+}
+
+void octo_metrics_close(struct octo_metrics *m)
+{
+	if (m == NULL)
+		return;
+	munmap(m->f, sizeof(struct file));
+	free(m);
+}
+
+void octo_metrics_request(struct octo_metrics *m, const char *method, const char *route, int status,
+			  uint64_t bytes_in, uint64_t bytes_out, long long duration_us,
+			  enum octo_err err)
+{
+	struct counters *c;
+	size_t r, b;
+
+	if (m == NULL)
+		return;
+	c = &m->f->c;
+	r = index_of(routes, N(routes), route);
+	add(&c->requests[index_of(methods, N(methods), method)][r][code_index(status)], 1);
+	for (b = 0; b < N(buckets_us) && duration_us > buckets_us[b]; b++)
+		;
+	add(&c->duration_bucket[r][b], 1);
+	add(&c->duration_sum_us[r], duration_us > 0 ? (uint64_t)duration_us : 0);
+	add(&c->bytes_in[r], bytes_in);
+	add(&c->bytes_out[r], bytes_out);
+	if (err != OCTO_OK && (unsigned)err < OCTO_ERR__COUNT)
+		add(&c->errors[err], 1);
+}
+
+/* A growing text buffer; on allocation failure it stops growing and says so in failed. */
+struct text {
+	char *buf;
+	size_t len, cap;
+	int failed;
+};
+
+static void put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	char *grown;
+	int n;
+
+	if (t->failed)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			t->failed = 1;
+			return;
+		}
+		if ((size_t)n < t->cap - t->len) {
+			t->len += (size_t)n;
+			return;
+		}
+		grown = realloc(t->buf, t->cap * 2 + (size_t)n);
+		if (grown == NULL) {
+			t->failed = 1;
+			return;
+		}
+		t->buf = grown;
+		t->cap = t->cap * 2 + (size_t)n;
+	}
+}
+
+static void per_route(struct text *t, const char *name, const char *help, const uint64_t *values)
+{
+	size_t r;
+
+	put(t, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+	for (r = 0; r < N(routes); r++)
+		if (get(&values[r]) != 0)
+			put(t, "%s{route=\"%s\"} %llu\n", name, routes[r],
+			    (unsigned long long)get(&values[r]));
+}
+
+char *octo_metrics_text(const struct octo_metrics *m, size_t *len)
+{
+	const struct counters *c = &m->f->c;
+	struct text t = {.cap = 16384};
+	size_t i, r, k, b, e;
+
+	t.buf = malloc(t.cap);
+	if (t.buf == NULL)
+		return NULL;
+	t.buf[0] = '\0';
+	put(&t, "# HELP octoserve_http_requests_total Requests answered, by method, route and "
+		"status code.\n# TYPE octoserve_http_requests_total counter\n");
+	for (i = 0; i < N(methods); i++)
+		for (r = 0; r < N(routes); r++)
+			for (k = 0; k < N(codes); k++) {
+				uint64_t v = get(&c->requests[i][r][k]);
+				char code[16];
+				if (v == 0)
+					continue;
+				if (codes[k] != 0)
+					snprintf(code, sizeof(code), "%d", codes[k]);
+				else
+					snprintf(code, sizeof(code), "other");
+				put(&t,
+				    "octoserve_http_requests_total{method=\"%s\",route=\"%s\","
+				    "code=\"%s\"} %llu\n",
+				    methods[i], routes[r], code, (unsigned long long)v);
+			}
+	put(&t, "# HELP octoserve_http_request_duration_seconds Time from a request's start to "
+		"its last byte written, by route.\n"
+		"# TYPE octoserve_http_request_duration_seconds histogram\n");
+	for (r = 0; r < N(routes); r++) {
+		uint64_t cumulative = 0;
+		for (b = 0; b < N_BUCKETS; b++)
+			cumulative += get(&c->duration_bucket[r][b]);
+		if (cumulative == 0)
+			continue;
+		cumulative = 0;
+		for (b = 0; b < N_BUCKETS; b++) {
+			cumulative += get(&c->duration_bucket[r][b]);
+			if (b < N(buckets_us))
+				put(&t,
+				    "octoserve_http_request_duration_seconds_bucket{route=\"%s\","
+				    "le=\"%g\"} %llu\n",
+				    routes[r], (double)buckets_us[b] / 1e6,
+				    (unsigned long long)cumulative);
+			else
+				put(&t,
+				    "octoserve_http_request_duration_seconds_bucket{route=\"%s\","
+				    "le=\"+Inf\"} %llu\n",
+				    routes[r], (unsigned long long)cumulative);
+		}
+		put(&t, "octoserve_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
+		    routes[r], (double)get(&c->duration_sum_us[r]) / 1e6);
+		put(&t, "octoserve_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
+		    routes[r], (unsigned long long)cumulative);
+	}
+	per_route(&t, "octoserve_http_request_bytes_total",
+		  "Request body bytes read by the responder, by route.", c->bytes_in);
+	per_route(&t, "octoserve_http_response_bytes_total",
+		  "Response body bytes written by the responder (not those a web server sent "
+		  "from the file), by route.",
+		  c->bytes_out);
+	put(&t, "# HELP octoserve_errors_total Requests that ended in an error, by OCI error "
+		"code.\n# TYPE octoserve_errors_total counter\n");
+	for (e = 1; e < OCTO_ERR__COUNT; e++) {
+		/* several errors share a code: one series per code, each counted once */
+		uint64_t v = 0;
+		size_t f;
+		int first = 1;
+		for (f = 1; f < e; f++)
+			if (strcmp(octo_err_code((enum octo_err)f),
+				   octo_err_code((enum octo_err)e)) == 0)
+				first = 0;
+		if (!first)
+			continue;
+		for (f = e; f < OCTO_ERR__COUNT; f++)
+			if (strcmp(octo_err_code((enum octo_err)f),
+				   octo_err_code((enum octo_err)e)) == 0)
+				v += get(&c->errors[f]);
+		if (v != 0)
+			put(&t, "octoserve_errors_total{code=\"%s\"} %llu\n",
+			    octo_err_code((enum octo_err)e), (unsigned long long)v);
+	}
+	if (t.failed) {
+		free(t.buf);
+		return NULL;
+	}
+	*len = t.len;
+	return t.buf;
+}

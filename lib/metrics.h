@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Counters shared by every process and thread serving one store: a file of the store
+ * (metrics.counters) of fixed slots, mapped shared by each, added to atomically. Each slot is
+ * the total since the file was made, so a responder that dies or is respawned takes nothing
+ * with it and nothing is summed at scrape. The peer daemon and tools can map the same file.
+ * Not synced: after a power loss the counters may lose recent increments (Prometheus sees
+ * a reset), never data. */
+#ifndef OCTO_METRICS_H
+#define OCTO_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "store.h"
+
+struct octo_metrics;
+
+/* Map the store's counters, creating or re-creating the file when it is missing or of
+ * another layout. */
+enum octo_err octo_metrics_open(const struct octo_store *s, struct octo_metrics **out);
+void octo_metrics_close(struct octo_metrics *m);
+
+/* One answered request: its method, route (octo_route_name), status, body bytes read and
+ * written, duration, and the error it ended with (OCTO_OK if none). NULL m: nothing. */
+void octo_metrics_request(struct octo_metrics *m, const char *method, const char *route, int status,
+			  uint64_t bytes_in, uint64_t bytes_out, long long duration_us,
+			  enum octo_err err);
+
+/* The Prometheus text exposition (version 0.0.4) of the counters, malloc'd (NULL: out of
+ * memory); only series that have counted something. */
+char *octo_metrics_text(const struct octo_metrics *m, size_t *len);
+
+#endif
