@@ -25,6 +25,12 @@ QUICKSTART = os.path.join(SRCDIR, "quickstart.sh")
 ENV = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
 
 
+def default_sigint():
+    """As at a terminal: make check runs tests with SIGINT ignored, and a shell that starts
+    with a signal ignored cannot trap it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Instance:
     def __init__(self, cwd, config, env=None):
         self.cwd, self.config = cwd, config
@@ -35,7 +41,8 @@ class Instance:
         self.proc = subprocess.Popen(["sh", QUICKSTART, "serve", "-c", "octoserve.json"],
                                      cwd=cwd, env=dict(ENV, **(env or {})),
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True, start_new_session=True)
+                                     text=True, start_new_session=True,
+                                     preexec_fn=default_sigint)
 
     def wait_serving(self, timeout=120):
         """The quick start's lines until "serving on" (then the port must answer at once)."""
