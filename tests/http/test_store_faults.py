@@ -19,6 +19,10 @@ from suite import ResponseAssertions, unique_bytes, wait_held  # noqa: E402
 from trickle import Trickle  # noqa: E402
 
 NO_FLOOR = {"storage": {"min_free": {"bytes": 0, "inodes": 0}}}
+# The metrics counters are a writable shared mapping of a file of the store, and a file
+# system with one cannot be remounted read-only (EBUSY): the tests that remount turn them
+# off. (The kernel's own remount on errors is not refused.)
+NO_METRICS = {"metrics": {"enabled": False}}
 
 
 def store_errors(reg):
@@ -37,7 +41,7 @@ class StoreOnTmpfs(ResponseAssertions, unittest.TestCase):
     read-only under the responder's open directory)."""
 
     def setUp(self):
-        self.reg = Registry(config=NO_FLOOR)
+        self.reg = Registry(config=dict(NO_FLOOR, **NO_METRICS))
         os.makedirs(self.reg.data)
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", self.reg.data],
                        check=True)
