@@ -13,8 +13,6 @@
 #include "fsutil.h"
 #include "journal.h"
 
-#define READY_PROBE ".ready" /* written, synced and removed by each /readyz */
-
 static void health_body(struct octo_response *resp, int status, const char *reason)
 {
 	json_t *doc = json_pack("{s:s}", "status", status == 200 ? "ok" : "not ready");
@@ -43,15 +41,12 @@ void octo_api_readyz(struct octo_registry *reg, struct octo_route *rt, struct oc
 	enum octo_err err;
 
 	(void)rt;
-	octo_fs_failure_clear();
 	err = octo_store_check_space(reg->store, 0, (uint64_t)cfg->storage.min_free_bytes,
 				     (uint64_t)cfg->storage.min_free_inodes);
 	if (err == OCTO_ERR_NO_SPACE)
 		return health_body(resp, 503, "free space or inodes below storage.min_free");
 	if (err == OCTO_OK)
-		err = octo_store_write_atomic(reg->store, READY_PROBE, "", 0, 0);
-	if (err == OCTO_OK)
-		err = octo_store_remove(reg->store, READY_PROBE, OCTO_OK);
+		err = octo_store_check_writable(reg->store);
 	if (err == OCTO_OK)
 		err = octo_journal_check(reg->store);
 	if (err == OCTO_OK)

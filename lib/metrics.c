@@ -20,12 +20,9 @@
 
 #define METRICS_REL "metrics.counters"
 #define METRICS_MAGIC "octoctr1"
-#define METRICS_VERSION 1
+#define METRICS_VERSION 2
 
 static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "other"};
-static const char *const routes[] = {"base",  "catalog",  "uploads", "upload",
-				     "blob",  "manifest", "tags",    "referrers",
-				     "livez", "readyz",   "metrics", "other"};
 static const int codes[] = {200, 201, 202, 204, 206, 400, 401, 403, 404,
 			    405, 413, 416, 429, 431, 500, 503, 507, 0 /* other */};
 /* Request duration buckets, in microseconds (le="0.001" ... le="60" seconds; then +Inf). */
@@ -37,11 +34,11 @@ static const long long buckets_us[] = {1000,   5000,    10000,   50000,    10000
 
 /* The slots, in this order. */
 struct counters {
-	uint64_t requests[N(methods)][N(routes)][N(codes)];
-	uint64_t duration_bucket[N(routes)][N_BUCKETS]; /* not cumulative: summed at output */
-	uint64_t duration_sum_us[N(routes)];
-	uint64_t bytes_in[N(routes)];
-	uint64_t bytes_out[N(routes)];
+	uint64_t requests[N(methods)][OCTO_EP__COUNT][N(codes)];
+	uint64_t duration_bucket[OCTO_EP__COUNT][N_BUCKETS]; /* not cumulative: summed at output */
+	uint64_t duration_sum_us[OCTO_EP__COUNT];
+	uint64_t bytes_in[OCTO_EP__COUNT];
+	uint64_t bytes_out[OCTO_EP__COUNT];
 	uint64_t errors[OCTO_ERR__COUNT];
 };
 
@@ -56,14 +53,14 @@ struct octo_metrics {
 	struct file *f;
 };
 
-static size_t index_of(const char *const *names, size_t n, const char *name)
+static size_t method_index(const char *method)
 {
 	size_t i;
 
-	for (i = 0; i + 1 < n; i++)
-		if (name != NULL && strcmp(names[i], name) == 0)
+	for (i = 0; i + 1 < N(methods); i++)
+		if (method != NULL && strcmp(methods[i], method) == 0)
 			return i;
-	return n - 1; /* "other" */
+	return N(methods) - 1; /* "other" */
 }
 
 static size_t code_index(int status)
@@ -181,8 +178,8 @@ void octo_metrics_close(struct octo_metrics *m)
 	free(m);
 }
 
-void octo_metrics_request(struct octo_metrics *m, const char *method, const char *route, int status,
-			  uint64_t bytes_in, uint64_t bytes_out, long long duration_us,
+void octo_metrics_request(struct octo_metrics *m, const char *method, enum octo_endpoint ep,
+			  int status, uint64_t bytes_in, uint64_t bytes_out, long long duration_us,
 			  enum octo_err err)
 {
 	struct counters *c;
@@ -191,8 +188,8 @@ void octo_metrics_request(struct octo_metrics *m, const char *method, const char
 	if (m == NULL)
 		return;
 	c = &m->f->c;
-	r = index_of(routes, N(routes), route);
-	add(&c->requests[index_of(methods, N(methods), method)][r][code_index(status)], 1);
+	r = (unsigned)ep < OCTO_EP__COUNT ? (size_t)ep : OCTO_EP_NONE;
+	add(&c->requests[method_index(method)][r][code_index(status)], 1);
 	for (b = 0; b < N(buckets_us) && duration_us > buckets_us[b]; b++)
 		;
 	add(&c->duration_bucket[r][b], 1);
@@ -247,9 +244,10 @@ static void per_route(struct text *t, const char *name, const char *help, const 
 	size_t r;
 
 	put(t, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
-	for (r = 0; r < N(routes); r++)
+	for (r = 0; r < OCTO_EP__COUNT; r++)
 		if (get(&values[r]) != 0)
-			put(t, "%s{route=\"%s\"} %llu\n", name, routes[r],
+			put(t, "%s{route=\"%s\"} %llu\n", name,
+			    octo_endpoint_name((enum octo_endpoint)r),
 			    (unsigned long long)get(&values[r]));
 }
 
@@ -266,7 +264,7 @@ char *octo_metrics_text(const struct octo_metrics *m, size_t *len)
 	put(&t, "# HELP octoserve_http_requests_total Requests answered, by method, route and "
 		"status code.\n# TYPE octoserve_http_requests_total counter\n");
 	for (i = 0; i < N(methods); i++)
-		for (r = 0; r < N(routes); r++)
+		for (r = 0; r < OCTO_EP__COUNT; r++)
 			for (k = 0; k < N(codes); k++) {
 				uint64_t v = get(&c->requests[i][r][k]);
 				char code[16];
@@ -279,12 +277,13 @@ char *octo_metrics_text(const struct octo_metrics *m, size_t *len)
 				put(&t,
 				    "octoserve_http_requests_total{method=\"%s\",route=\"%s\","
 				    "code=\"%s\"} %llu\n",
-				    methods[i], routes[r], code, (unsigned long long)v);
+				    methods[i], octo_endpoint_name((enum octo_endpoint)r), code,
+				    (unsigned long long)v);
 			}
 	put(&t, "# HELP octoserve_http_request_duration_seconds Time from a request's start to "
 		"its last byte written, by route.\n"
 		"# TYPE octoserve_http_request_duration_seconds histogram\n");
-	for (r = 0; r < N(routes); r++) {
+	for (r = 0; r < OCTO_EP__COUNT; r++) {
 		uint64_t cumulative = 0;
 		for (b = 0; b < N_BUCKETS; b++)
 			cumulative += get(&c->duration_bucket[r][b]);
@@ -297,18 +296,20 @@ char *octo_metrics_text(const struct octo_metrics *m, size_t *len)
 				put(&t,
 				    "octoserve_http_request_duration_seconds_bucket{route=\"%s\","
 				    "le=\"%g\"} %llu\n",
-				    routes[r], (double)buckets_us[b] / 1e6,
-				    (unsigned long long)cumulative);
+				    octo_endpoint_name((enum octo_endpoint)r),
+				    (double)buckets_us[b] / 1e6, (unsigned long long)cumulative);
 			else
 				put(&t,
 				    "octoserve_http_request_duration_seconds_bucket{route=\"%s\","
 				    "le=\"+Inf\"} %llu\n",
-				    routes[r], (unsigned long long)cumulative);
+				    octo_endpoint_name((enum octo_endpoint)r),
+				    (unsigned long long)cumulative);
 		}
 		put(&t, "octoserve_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
-		    routes[r], (double)get(&c->duration_sum_us[r]) / 1e6);
+		    octo_endpoint_name((enum octo_endpoint)r),
+		    (double)get(&c->duration_sum_us[r]) / 1e6);
 		put(&t, "octoserve_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
-		    routes[r], (unsigned long long)cumulative);
+		    octo_endpoint_name((enum octo_endpoint)r), (unsigned long long)cumulative);
 	}
 	per_route(&t, "octoserve_http_request_bytes_total",
 		  "Request body bytes read by the responder, by route.", c->bytes_in);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "endpoint.h"
 #include "error.h"
 #include "store.h"
 
@@ -21,10 +22,10 @@ struct octo_metrics;
 enum octo_err octo_metrics_open(const struct octo_store *s, struct octo_metrics **out);
 void octo_metrics_close(struct octo_metrics *m);
 
-/* One answered request: its method, route (octo_route_name), status, body bytes read and
+/* One answered request: its method, endpoint, status, body bytes read and
  * written, duration, and the error it ended with (OCTO_OK if none). NULL m: nothing. */
-void octo_metrics_request(struct octo_metrics *m, const char *method, const char *route, int status,
-			  uint64_t bytes_in, uint64_t bytes_out, long long duration_us,
+void octo_metrics_request(struct octo_metrics *m, const char *method, enum octo_endpoint ep,
+			  int status, uint64_t bytes_in, uint64_t bytes_out, long long duration_us,
 			  enum octo_err err);
 
 /* The Prometheus text exposition (version 0.0.4) of the counters, malloc'd (NULL: out of

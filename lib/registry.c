@@ -161,8 +161,8 @@ void octo_registry_request_done(const struct octo_registry *reg, const struct oc
 							 : OCTO_LOG_INFO;
 
 	octo_log(reg->log, level, "request", f, sizeof(f) / sizeof(f[0]));
-	octo_metrics_request(reg->metrics, req->method, resp->route, resp->status, stats->bytes_in,
-			     stats->bytes_out, stats->duration_us, resp->error);
+	octo_metrics_request(reg->metrics, req->method, resp->endpoint, resp->status,
+			     stats->bytes_in, stats->bytes_out, stats->duration_us, resp->error);
 }
 
 /* A request whose slowest fsync took logging.slow_fsync or more: a warning naming it (a
@@ -218,16 +218,6 @@ void octo_registry_handle(struct octo_registry *reg, const struct octo_request *
 	}
 	if (octo_query_parse(qmark ? qmark + 1 : "", &rt.query) != 0) {
 		octo_response_error(resp, OCTO_ERR_BAD_REQUEST, "malformed query string");
-		goto out;
-	}
-	if (reg->metrics != NULL && strcmp(path, reg->cfg->metrics.endpoint) == 0) {
-		resp->route = "metrics";
-		if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0)
-			octo_api_metrics(reg, &rt, resp);
-		else {
-			octo_response_error(resp, OCTO_ERR_METHOD, req->method);
-			octo_response_add_header(resp, "Allow", "GET, HEAD");
-		}
 		goto out;
 	}
 	octo_route_dispatch(reg, &rt, path, resp);

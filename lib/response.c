@@ -18,22 +18,32 @@ void octo_response_init(struct octo_response *resp)
 	resp->file_fd = -1;
 }
 
-void octo_response_cleanup(struct octo_response *resp)
+/* Drop what a handler put together (status, headers, body, file, error), keeping what
+ * belongs to the request (its id, its endpoint). */
+static void drop_content(struct octo_response *resp)
 {
-	char id[sizeof(resp->request_id)];
-	const char *route = resp->route;
 	size_t i;
 
 	for (i = 0; i < resp->n_headers; i++)
 		free(resp->headers[i].value);
+	resp->n_headers = 0;
 	free(resp->body);
+	resp->body = NULL;
+	resp->body_len = 0;
 	free(resp->error_detail);
+	resp->error_detail = NULL;
+	resp->error = OCTO_OK;
 	if (resp->file_fd >= 0)
 		close(resp->file_fd);
-	memcpy(id, resp->request_id, sizeof(id)); /* the request's, whatever the response */
+	resp->file_fd = -1;
+	resp->file_offset = resp->file_length = 0;
+	resp->status = 200;
+}
+
+void octo_response_cleanup(struct octo_response *resp)
+{
+	drop_content(resp);
 	octo_response_init(resp);
-	memcpy(resp->request_id, id, sizeof(id));
-	resp->route = route;
 }
 
 const char *octo_response_header(const struct octo_response *resp, const char *name)
@@ -67,7 +77,7 @@ int octo_response_add_header(struct octo_response *resp, const char *name, const
 
 void octo_response_error(struct octo_response *resp, enum octo_err err, const char *detail)
 {
-	octo_response_cleanup(resp); /* drop whatever the handler had put together */
+	drop_content(resp);
 	resp->error = err;
 	resp->status = octo_err_status(err);
 	resp->body = octo_err_json(err, detail, &resp->body_len);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "endpoint.h"
 #include "error.h"
 
 #define OCTO_RESPONSE_MAX_HEADERS 16
@@ -30,11 +31,11 @@ struct octo_response {
 	enum octo_err error; /* what went wrong, for logs (OCTO_OK on success) */
 	char *error_detail;  /* malloc'd, or NULL */
 	char request_id[OCTO_REQUEST_ID_MAX + 1]; /* also sent as X-Request-Id */
-	const char *route; /* the endpoint, for metrics (a static string; NULL: none) */
+	enum octo_endpoint endpoint; /* what the router made of the path, for metrics */
 };
 
 void octo_response_init(struct octo_response *resp);
-/* Free everything and start over as after init, keeping the request id and route. */
+/* Free everything and start over as after init. */
 void octo_response_cleanup(struct octo_response *resp);
 /* The value of a response header, or NULL. */
 const char *octo_response_header(const struct octo_response *resp, const char *name);

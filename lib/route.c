@@ -6,29 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "endpoint.h"
 #include "route.h"
-
-enum endpoint {
-	EP_NONE,
-	EP_BASE,
-	EP_CATALOG,
-	EP_UPLOADS,
-	EP_UPLOAD,
-	EP_BLOB,
-	EP_MANIFEST,
-	EP_TAGS,
-	EP_REFERRERS,
-	EP_LIVEZ,
-	EP_READYZ
-};
-
-/* The endpoints' names in metrics (metrics.c lists the same). */
-static const char *const endpoint_names[] = {
-	[EP_NONE] = "other",        [EP_BASE] = "base",     [EP_CATALOG] = "catalog",
-	[EP_UPLOADS] = "uploads",   [EP_UPLOAD] = "upload", [EP_BLOB] = "blob",
-	[EP_MANIFEST] = "manifest", [EP_TAGS] = "tags",     [EP_REFERRERS] = "referrers",
-	[EP_LIVEZ] = "livez",       [EP_READYZ] = "readyz",
-};
 
 static void base(struct octo_registry *reg, struct octo_route *rt, struct octo_response *resp)
 {
@@ -42,34 +21,35 @@ static void base(struct octo_registry *reg, struct octo_route *rt, struct octo_r
 /* Every method of every endpoint, in the order of the Allow header; GET also answers HEAD
  * (the handler drops the body). */
 static const struct route_entry {
-	enum endpoint ep;
+	enum octo_endpoint ep;
 	const char *method;
 	octo_api_handler *handler;
 	int deletes; /* refused while storage.delete_enabled is false */
 } routes[] = {
-	{EP_BASE, "GET", base, 0},
-	{EP_CATALOG, "GET", octo_api_catalog, 0},
-	{EP_UPLOADS, "POST", octo_api_upload_start, 0},
-	{EP_UPLOAD, "GET", octo_api_upload_status, 0},
-	{EP_UPLOAD, "PATCH", octo_api_upload_patch, 0},
-	{EP_UPLOAD, "PUT", octo_api_upload_put, 0},
-	{EP_UPLOAD, "DELETE", octo_api_upload_delete, 0}, /* cancels a session: not a delete */
-	{EP_BLOB, "GET", octo_api_blob_get, 0},
-	{EP_BLOB, "DELETE", octo_api_blob_delete, 1},
-	{EP_MANIFEST, "GET", octo_api_manifest_get, 0},
-	{EP_MANIFEST, "PUT", octo_api_manifest_put, 0},
-	{EP_MANIFEST, "DELETE", octo_api_manifest_delete, 1},
-	{EP_TAGS, "GET", octo_api_tags_list, 0},
-	{EP_REFERRERS, "GET", octo_api_referrers, 0},
-	{EP_LIVEZ, "GET", octo_api_livez, 0},
-	{EP_READYZ, "GET", octo_api_readyz, 0},
+	{OCTO_EP_BASE, "GET", base, 0},
+	{OCTO_EP_CATALOG, "GET", octo_api_catalog, 0},
+	{OCTO_EP_UPLOADS, "POST", octo_api_upload_start, 0},
+	{OCTO_EP_UPLOAD, "GET", octo_api_upload_status, 0},
+	{OCTO_EP_UPLOAD, "PATCH", octo_api_upload_patch, 0},
+	{OCTO_EP_UPLOAD, "PUT", octo_api_upload_put, 0},
+	{OCTO_EP_UPLOAD, "DELETE", octo_api_upload_delete, 0}, /* cancels a session: not a delete */
+	{OCTO_EP_BLOB, "GET", octo_api_blob_get, 0},
+	{OCTO_EP_BLOB, "DELETE", octo_api_blob_delete, 1},
+	{OCTO_EP_MANIFEST, "GET", octo_api_manifest_get, 0},
+	{OCTO_EP_MANIFEST, "PUT", octo_api_manifest_put, 0},
+	{OCTO_EP_MANIFEST, "DELETE", octo_api_manifest_delete, 1},
+	{OCTO_EP_TAGS, "GET", octo_api_tags_list, 0},
+	{OCTO_EP_REFERRERS, "GET", octo_api_referrers, 0},
+	{OCTO_EP_LIVEZ, "GET", octo_api_livez, 0},
+	{OCTO_EP_READYZ, "GET", octo_api_readyz, 0},
+	{OCTO_EP_METRICS, "GET", octo_api_metrics, 0},
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
 /* The methods ep answers ("GET, HEAD, DELETE"), leaving out deletes when they are
  * disabled, for the Allow header (RFC 9110 15.5.6 and 10.2.1). */
-static void add_allow(struct octo_response *resp, enum endpoint ep, int deletes)
+static void add_allow(struct octo_response *resp, enum octo_endpoint ep, int deletes)
 {
 	char allow[128];
 	size_t i, pos = 0;
@@ -132,7 +112,9 @@ static enum octo_err route_name(struct octo_route *rt, const char *path, const c
 	return OCTO_OK;
 }
 
-static enum endpoint route(struct octo_route *rt, const char *path, enum octo_err *err)
+/* The endpoint of path; metrics: metrics.endpoint, or NULL when metrics are off. */
+static enum octo_endpoint route(struct octo_route *rt, const char *path, const char *metrics,
+				enum octo_err *err)
 {
 	size_t len;
 	const char *sep;
@@ -140,42 +122,44 @@ static enum endpoint route(struct octo_route *rt, const char *path, enum octo_er
 	*err = OCTO_OK;
 	rt->tail = "";
 	if (strcmp(path, "/v2") == 0 || strcmp(path, "/v2/") == 0)
-		return EP_BASE;
+		return OCTO_EP_BASE;
 	if (strcmp(path, "/livez") == 0)
-		return EP_LIVEZ;
+		return OCTO_EP_LIVEZ;
 	if (strcmp(path, "/readyz") == 0)
-		return EP_READYZ;
+		return OCTO_EP_READYZ;
+	if (metrics != NULL && strcmp(path, metrics) == 0)
+		return OCTO_EP_METRICS;
 	if (strncmp(path, "/v2/", 4) != 0)
-		return EP_NONE;
+		return OCTO_EP_NONE;
 	path += 4;
 	len = strlen(path);
 	if (strcmp(path, "_catalog") == 0)
-		return EP_CATALOG;
+		return OCTO_EP_CATALOG;
 	if (len >= 10 && strcmp(path + len - 10, "/tags/list") == 0) {
 		*err = route_name(rt, path, path + len - 10, 10);
-		return EP_TAGS;
+		return OCTO_EP_TAGS;
 	}
 	if (len >= 14 && strcmp(path + len - 14, "/blobs/uploads") == 0) {
 		*err = route_name(rt, path, path + len - 14, 14);
-		return EP_UPLOADS;
+		return OCTO_EP_UPLOADS;
 	}
 	if ((sep = last_segment(path, len, "/blobs/uploads/")) != NULL) {
 		*err = route_name(rt, path, sep, 15);
-		return rt->tail_len == 0 ? EP_UPLOADS : EP_UPLOAD;
+		return rt->tail_len == 0 ? OCTO_EP_UPLOADS : OCTO_EP_UPLOAD;
 	}
 	if ((sep = last_segment(path, len, "/blobs/")) != NULL) {
 		*err = route_name(rt, path, sep, 7);
-		return EP_BLOB;
+		return OCTO_EP_BLOB;
 	}
 	if ((sep = last_segment(path, len, "/manifests/")) != NULL) {
 		*err = route_name(rt, path, sep, 11);
-		return EP_MANIFEST;
+		return OCTO_EP_MANIFEST;
 	}
 	if ((sep = last_segment(path, len, "/referrers/")) != NULL) {
 		*err = route_name(rt, path, sep, 11);
-		return EP_REFERRERS;
+		return OCTO_EP_REFERRERS;
 	}
-	return EP_NONE;
+	return OCTO_EP_NONE;
 }
 
 void octo_route_dispatch(struct octo_registry *reg, struct octo_route *rt, const char *path,
@@ -184,13 +168,14 @@ void octo_route_dispatch(struct octo_registry *reg, struct octo_route *rt, const
 	const char *method = strcmp(rt->method, "HEAD") == 0 ? "GET" : rt->method;
 	int deletes = reg->cfg->storage.delete_enabled;
 	enum octo_err err;
-	enum endpoint ep = route(rt, path, &err);
+	enum octo_endpoint ep =
+		route(rt, path, reg->metrics != NULL ? reg->cfg->metrics.endpoint : NULL, &err);
 	size_t i;
 
-	resp->route = endpoint_names[ep];
+	resp->endpoint = ep;
 	if (err != OCTO_OK)
 		return octo_response_error(resp, err, NULL);
-	if (ep == EP_NONE)
+	if (ep == OCTO_EP_NONE)
 		return octo_response_error(resp, OCTO_ERR_NOT_FOUND, NULL);
 	for (i = 0; i < N_ROUTES; i++) {
 		if (routes[i].ep != ep || strcmp(routes[i].method, method) != 0)

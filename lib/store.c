@@ -76,11 +76,8 @@ enum octo_err octo_store_open(const char *root, struct octo_store **out)
 		}
 		close(fd);
 	}
-	/* Writable, or refuse to start (the operator sees why at once, not at the first push):
-	 * a file written, synced and removed, as every write does. */
-	err = octo_store_write_atomic(s, ".writable", "", 0, 0);
-	if (err == OCTO_OK)
-		err = octo_store_remove(s, ".writable", OCTO_OK);
+	/* Writable, or refuse to start: the operator sees why at once, not at the first push. */
+	err = octo_store_check_writable(s);
 	if (err != OCTO_OK)
 		goto fail;
 	*out = s;
@@ -88,6 +85,13 @@ enum octo_err octo_store_open(const char *root, struct octo_store **out)
 fail:
 	octo_store_free(s);
 	return err;
+}
+
+enum octo_err octo_store_check_writable(const struct octo_store *s)
+{
+	enum octo_err err = octo_store_write_atomic(s, ".writable", "", 0, 0);
+
+	return err != OCTO_OK ? err : octo_store_remove(s, ".writable", OCTO_OK);
 }
 
 void octo_store_free(struct octo_store *s)

@@ -24,8 +24,11 @@
 
 struct octo_store;
 
-/* Open (creating if needed) the store rooted at root. */
+/* Open (creating if needed) the store rooted at root; it must be writable. */
 enum octo_err octo_store_open(const char *root, struct octo_store **out);
+/* Whether a file can be written, synced and removed in the store, as every write does
+ * (the start-up check, and /readyz); the failure is recorded (octo_fs_failure). */
+enum octo_err octo_store_check_writable(const struct octo_store *s);
 void octo_store_free(struct octo_store *s);
 /* The root as an absolute path without symlinks. */
 const char *octo_store_root(const struct octo_store *s);

@@ -54,6 +54,12 @@ def unique_bytes(size, tag=""):
     return bytes(out[:size])
 
 
+def log_events(reg, msg):
+    """The responder's log lines (JSON, as the harness configures it) whose msg is msg."""
+    with open(os.path.join(reg.tmp, "octoserve.log")) as f:
+        return [e for e in map(json.loads, filter(str.strip, f)) if e.get("msg") == msg]
+
+
 def held(reg, loc):
     """Whether a request holds the upload session at loc in the responder: an empty PATCH
     of it, out of order so that it can never write, is then refused as busy (429), and

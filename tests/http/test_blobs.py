@@ -22,7 +22,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Registry, sha256  # noqa: E402
-from suite import API_VERSION, SPEC_CODES, RegistryPool, RegistryTest, ResponseAssertions, enc, held, next_id, sha512, unique_bytes, wait_held  # noqa: E402,F401
+from suite import API_VERSION, SPEC_CODES, RegistryPool, RegistryTest, ResponseAssertions, enc, held, log_events, next_id, sha512, unique_bytes, wait_held  # noqa: E402,F401
 
 # ---------------------------------------------------------------------------------------
 # Helpers
@@ -1489,9 +1489,7 @@ class DeleteDisabledTest(BlobTest):
 
 def logged_requests(reg, uri):
     """The responder's log lines (JSON) for requests to uri."""
-    with open(os.path.join(reg.tmp, "octoserve.log")) as f:
-        lines = [json.loads(line) for line in f if line.strip()]
-    return [e for e in lines if e.get("msg") == "request" and e.get("uri") == uri]
+    return [e for e in log_events(reg, "request") if e.get("uri") == uri]
 
 
 class RequestLogTest(BlobTest):
@@ -1535,22 +1533,18 @@ class OperatorLogTest(ResponseAssertions, unittest.TestCase):
     resumed, a client gone mid-body (warn), an fsync slower than logging.slow_fsync (warn,
     with strace delaying every fdatasync)."""
 
-    def lines(self, reg, msg):
-        with open(os.path.join(reg.tmp, "octoserve.log")) as f:
-            return [e for e in map(json.loads, f) if e.get("msg") == msg]
-
     def test_debug_and_warn_lines(self):
         with Registry(config={"logging": {"level": "debug"}}) as reg:
             data = unique_bytes(3000, "oplog")
             d = reg.push_blob("op/r", data)
             self.assertEqual(reg.request("GET", "/v2/op/r/blobs/" + d).status, 200)
-            (e,) = self.lines(reg, "sendfile")
+            (e,) = log_events(reg, "sendfile")
             self.assertEqual(e["level"], "debug")
             self.assertTrue(e["path"].endswith(d.split(":")[1]), e)
             loc = reg.request("POST", "/v2/op/r/blobs/uploads/").header("Location")
             self.assertEqual(reg.request("PATCH", loc, body=b"abc").status, 202)
             self.assertEqual(reg.request("PATCH", loc, body=b"def").status, 202)
-            (e,) = self.lines(reg, "upload resumed")
+            (e,) = log_events(reg, "upload resumed")
             self.assertEqual((e["level"], e["offset"]), ("debug", 3))
             s = socket.create_connection(("127.0.0.1", reg.port))
             s.sendall(("PATCH %s HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n"
@@ -1558,12 +1552,12 @@ class OperatorLogTest(ResponseAssertions, unittest.TestCase):
             self.assertTrue(wait_held(reg, loc))
             s.close()
             deadline = time.time() + 10
-            while not self.lines(reg, "client gone mid-body") and time.time() < deadline:
+            while not log_events(reg, "client gone mid-body") and time.time() < deadline:
                 time.sleep(0.1)
-            (e,) = self.lines(reg, "client gone mid-body")
+            (e,) = log_events(reg, "client gone mid-body")
             self.assertEqual(e["level"], "warn")
             self.assertEqual(reg.request("GET", loc).header("Range"), "0-%d" % (e["kept"] - 1))
-            self.assertFalse(self.lines(reg, "slow fsync"))  # none took a second
+            self.assertFalse(log_events(reg, "slow fsync"))  # none took a second
 
     @unittest.skipUnless(shutil.which("strace"), "needs strace")
     def test_slow_fsync_is_a_warning(self):
@@ -1572,7 +1566,7 @@ class OperatorLogTest(ResponseAssertions, unittest.TestCase):
                         "-e", "trace=fdatasync", "-e", "inject=fdatasync:delay_enter=300000"])
         try:
             d = reg.push_blob("slow/r", b"slow disk")
-            warned = self.lines(reg, "slow fsync")
+            warned = log_events(reg, "slow fsync")
             self.assertTrue(warned)
             self.assertGreaterEqual(min(e["ms"] for e in warned), 200)
             self.assertTrue(all(e["level"] == "warn" and e["path"] for e in warned), warned)

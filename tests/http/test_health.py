@@ -2,7 +2,6 @@
 """GET /livez and /readyz through the front (each contrib front routes them): live while
 the responder answers; ready while the store takes writes (writable, journal appendable,
 free space above storage.min_free), else 503 with the reason, while reads go on."""
-import json
 import os
 import subprocess
 import sys
@@ -10,7 +9,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Registry  # noqa: E402
-from suite import ResponseAssertions  # noqa: E402
+from suite import ResponseAssertions, log_events  # noqa: E402
 
 
 class HealthTest(ResponseAssertions, unittest.TestCase):
@@ -35,7 +34,7 @@ class HealthTest(ResponseAssertions, unittest.TestCase):
             self.assertEqual(r.header("Allow"), "GET, HEAD")
             self.assertIn(reg.request("GET", "/readyz/x").status, (403, 404))  # Apache: 403
             # the probe leaves nothing behind
-            self.assertFalse(os.path.exists(os.path.join(reg.data, ".ready")))
+            self.assertFalse(os.path.exists(os.path.join(reg.data, ".writable")))
 
     def test_not_ready_below_the_free_space_floor(self):
         with Registry(config={"storage": {"min_free": {"bytes": 1 << 59}}}) as reg:
@@ -58,8 +57,7 @@ class HealthTest(ResponseAssertions, unittest.TestCase):
             self.assertEqual(reg.request("GET", "/v2/").status, 200)
             subprocess.run(["mount", "-o", "remount,rw", reg.data], check=True)
             self.check_health(reg, "/readyz", 200)
-            with open(os.path.join(reg.tmp, "octoserve.log")) as f:
-                self.assertFalse([l for l in f if json.loads(l).get("msg") == "store error"])
+            self.assertFalse(log_events(reg, "store error"))
         finally:
             reg.stop()
             subprocess.run(["umount", "-l", reg.data], stderr=subprocess.DEVNULL)

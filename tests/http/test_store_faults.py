@@ -15,7 +15,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import FCGI_BIN, Registry  # noqa: E402
-from suite import ResponseAssertions, unique_bytes, wait_held  # noqa: E402
+from suite import ResponseAssertions, log_events, unique_bytes, wait_held  # noqa: E402
 from trickle import Trickle  # noqa: E402
 
 NO_FLOOR = {"storage": {"min_free": {"bytes": 0, "inodes": 0}}}
@@ -27,9 +27,7 @@ NO_METRICS = {"metrics": {"enabled": False}}
 
 def store_errors(reg):
     """The "store error" lines of the responder's log."""
-    with open(os.path.join(reg.tmp, "octoserve.log")) as f:
-        lines = [json.loads(line) for line in f if line.startswith("{")]
-    return [e for e in lines if e.get("msg") == "store error"]
+    return log_events(reg, "store error")
 
 
 def umount(path):

@@ -468,11 +468,11 @@ static void test_metrics_shared(void **state)
 	assert_int_equal(octo_store_open(t->dir, &s), OCTO_OK);
 	assert_int_equal(octo_metrics_open(s, &a), OCTO_OK);
 	assert_int_equal(octo_metrics_open(s, &b), OCTO_OK); /* no lock left held by a */
-	octo_metrics_request(a, "GET", "blob", 200, 0, 100, 2000, OCTO_OK);
-	octo_metrics_request(b, "GET", "blob", 200, 0, 50, 70000000, OCTO_OK);
-	octo_metrics_request(b, "BREW", "nowhere", 299, 7, 0, 10, OCTO_ERR_MANIFEST_UNKNOWN);
-	octo_metrics_request(b, "GET", "manifest", 404, 0, 0, 10, OCTO_ERR_MANIFEST_UNKNOWN);
-	octo_metrics_request(NULL, "GET", "blob", 200, 0, 0, 0, OCTO_OK); /* harmless */
+	octo_metrics_request(a, "GET", OCTO_EP_BLOB, 200, 0, 100, 2000, OCTO_OK);
+	octo_metrics_request(b, "GET", OCTO_EP_BLOB, 200, 0, 50, 70000000, OCTO_OK);
+	octo_metrics_request(b, "BREW", OCTO_EP_NONE, 299, 7, 0, 10, OCTO_ERR_MANIFEST_UNKNOWN);
+	octo_metrics_request(b, "GET", OCTO_EP_MANIFEST, 404, 0, 0, 10, OCTO_ERR_MANIFEST_UNKNOWN);
+	octo_metrics_request(NULL, "GET", OCTO_EP_BLOB, 200, 0, 0, 0, OCTO_OK); /* harmless */
 	text = octo_metrics_text(a, &len);
 	assert_non_null(text);
 	assert_int_equal(strlen(text), len);
