@@ -96,18 +96,21 @@ class Registry:
     def start(self, wrap=None):
         """Start the front; wrap (a list) prefixes the command that runs the responder,
         e.g. strace (for lighttpd, lighttpd's own command: it spawns the responder)."""
+        env = self.env
+        if wrap and env.get("ASAN_OPTIONS"):  # LeakSanitizer cannot run under ptrace
+            env = dict(env, ASAN_OPTIONS=env["ASAN_OPTIONS"] + ":detect_leaks=0")
         if self.front_name != "lighttpd":
             with open(self.config_path) as f:
                 sendfile = json.load(f)["fcgi"].get("sendfile") != "none"
             self.front = fronts.FRONTS[self.front_name](
-                self.tmp, self.port, self.config_path, self.data, env=self.env,
+                self.tmp, self.port, self.config_path, self.data, env=env,
                 respawn=True, sendfile=sendfile, activation=self.activation).start(wrap=wrap)
             self.proc = self.front.proc
             return self
         conf = subprocess.check_output(
             [os.path.join(SRCDIR, "contrib/lighttpd/mkconf.sh"), FCGI_BIN, self.run, self.config_path],
-            env=self.env, text=True).strip()
-        self.proc = subprocess.Popen((wrap or []) + [LIGHTTPD, "-D", "-f", conf], env=self.env)
+            env=env, text=True).strip()
+        self.proc = subprocess.Popen((wrap or []) + [LIGHTTPD, "-D", "-f", conf], env=env)
         if fronts.wait_for_http(self.port, self.proc):
             return self
         self.stop()

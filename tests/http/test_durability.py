@@ -130,9 +130,7 @@ class TracedRegistry(unittest.TestCase):
     def setUpClass(cls):
         if STRACE is None:
             raise RuntimeError("strace is not installed (apt-get install strace)")
-        # LeakSanitizer cannot run under ptrace (sanitizer builds only).
-        asan = os.environ.get("ASAN_OPTIONS")
-        cls.reg = Registry(threads=2, env={"ASAN_OPTIONS": asan + ":detect_leaks=0"} if asan else None)
+        cls.reg = Registry(threads=2)
         cls.trace_prefix = os.path.join(cls.reg.tmp, "strace")
         cls.addClassCleanup(cls.reg.stop)
         cls.reg.start(wrap=[STRACE, "-ff", "-tt", "-y", "-s", "400", "-e", "trace=" + TRACE,
