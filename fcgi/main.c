@@ -538,11 +538,10 @@ int main(int argc, char **argv)
 	}
 	n_unknown = octo_config_env_unknown(environ, unknown, sizeof(unknown));
 	if (check_only) {
-		if (n_unknown > 0)
-			fprintf(stderr,
-				"octoserve-fcgi: warning: not configuration variables: %s\n",
-				unknown);
-		return 0;
+		if (n_unknown == 0)
+			return 0;
+		fprintf(stderr, "octoserve-fcgi: not configuration variables: %s\n", unknown);
+		return 1;
 	}
 	if (no_socket()) {
 		fprintf(stderr, "octoserve-fcgi: no FastCGI socket: standard input is not a socket "

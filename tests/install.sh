@@ -10,7 +10,7 @@ cleanup() {
 	rm -rf "$stage"
 }
 trap cleanup EXIT
-make -C "$OCTOSERVE_BUILDDIR" install DESTDIR="$stage/root" >/dev/null
+make -C "$OCTOTEST_BUILDDIR" install DESTDIR="$stage/root" >/dev/null
 bin=$(find "$stage/root" -type f -name octoserve-fcgi)
 config=$(find "$stage/root" -type f -path '*/octoserve/octoserve.json')
 mkconf=$(find "$stage/root" -type f -path '*/contrib/lighttpd/mkconf.sh')

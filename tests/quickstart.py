@@ -15,7 +15,7 @@ import tempfile
 import time
 import unittest
 
-SRCDIR = os.environ.get("OCTOSERVE_SRCDIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+SRCDIR = os.environ.get("OCTOTEST_SRCDIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 sys.path.insert(0, os.path.join(SRCDIR, "tests/http"))
 from harness import free_port, sha256  # noqa: E402
 from trickle import Trickle  # noqa: E402

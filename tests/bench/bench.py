@@ -44,8 +44,8 @@ import time
 import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SRCDIR = os.environ.get("OCTOSERVE_SRCDIR", os.path.abspath(os.path.join(HERE, "../..")))
-BUILDDIR = os.environ.get("OCTOSERVE_BUILDDIR", SRCDIR)
+SRCDIR = os.environ.get("OCTOTEST_SRCDIR", os.path.abspath(os.path.join(HERE, "../..")))
+BUILDDIR = os.environ.get("OCTOTEST_BUILDDIR", SRCDIR)
 DISTRIBUTION = shutil.which("docker-registry") or "/usr/bin/docker-registry"
 LIGHTTPD = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -58,7 +58,7 @@ NULL_BODY_LEN = 67  # null-responder.c's fixed body and its digest
 NULL_DIGEST = "sha256:0d050bc208831cfaa81b553841e9d40f8f60432083d5f0a3e623cac6d829a2b7"
 DISTURBED_CORES = 0.10  # other processes using more than this (cores, on average): disturbed
 
-harness = None  # tests/http/harness.py, imported once OCTOSERVE_FCGI_BIN is settled
+harness = None  # tests/http/harness.py, imported once OCTOTEST_FCGI_BIN is settled
 fronts = None
 trickle = None
 SLOW_UPLOADS = 64
@@ -1087,7 +1087,7 @@ def prepare_binaries(args, tmp_bin):
     """Snapshot octoserve-fcgi (others may rebuild it during the run) and build null-responder
     if no built one is given."""
     global harness, fronts, trickle
-    src = args.fcgi_bin or os.environ.get("OCTOSERVE_FCGI_BIN") or os.path.join(BUILDDIR, "fcgi/octoserve-fcgi")
+    src = args.fcgi_bin or os.environ.get("OCTOTEST_FCGI_BIN") or os.path.join(BUILDDIR, "fcgi/octoserve-fcgi")
     check(os.path.exists(src), "no octoserve-fcgi at %s (make fcgi/octoserve-fcgi)" % src)
     with open(src, "rb") as f:
         elf = f.read(4) == b"\x7fELF"
@@ -1095,7 +1095,7 @@ def prepare_binaries(args, tmp_bin):
     if elf:
         fcgi = os.path.join(tmp_bin, "octoserve-fcgi")
         shutil.copy2(src, fcgi)
-    os.environ["OCTOSERVE_FCGI_BIN"] = fcgi
+    os.environ["OCTOTEST_FCGI_BIN"] = fcgi
     sys.path.insert(0, os.path.join(SRCDIR, "tests/http"))
     import harness as h  # noqa: E402
     import fronts as fr  # noqa: E402

@@ -68,9 +68,9 @@ def canonical(obj):
 # --- busybox ---------------------------------------------------------------------------------
 
 def find_busybox():
-    """Path of busybox-static's binary: $OCTOSERVE_BUSYBOX, else the installed package's file,
+    """Path of busybox-static's binary: $OCTOTEST_BUSYBOX, else the installed package's file,
     else extracted from a busybox-static .deb (apt's cache, or `apt-get download`)."""
-    env = os.environ.get("OCTOSERVE_BUSYBOX")
+    env = os.environ.get("OCTOTEST_BUSYBOX")
     if env:
         return env
     try:

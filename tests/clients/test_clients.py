@@ -12,8 +12,8 @@ its own temporary storage and configuration: nothing is written to /var/lib/cont
 A client whose binary is missing skips its tests, except under CI (CI set in the environment),
 where a missing client fails them: CI installs every package in tests/clients/PACKAGES.
 
-Environment: OCTOSERVE_CLIENT_IMAGES=DIR reuses (or builds once into) DIR instead of a fresh
-temp dir; OCTOSERVE_DOCKER=PATH picks the docker CLI (default /usr/bin/docker, Debian's).
+Environment: OCTOTEST_CLIENT_IMAGES=DIR reuses (or builds once into) DIR instead of a fresh
+temp dir; OCTOTEST_DOCKER=PATH picks the docker CLI (default /usr/bin/docker, Debian's).
 """
 import hashlib
 import io
@@ -52,7 +52,7 @@ def find_tool(name):
     """Path of a client binary, or skip (fail under CI) when it is missing."""
     if name == "docker":
         # Debian's docker.io CLI first: /usr/local/bin may hold another docker on some machines.
-        candidates = [os.environ.get("OCTOSERVE_DOCKER"), "/usr/bin/docker", shutil.which("docker")]
+        candidates = [os.environ.get("OCTOTEST_DOCKER"), "/usr/bin/docker", shutil.which("docker")]
     else:
         candidates = [shutil.which(name), "/usr/sbin/" + name, "/sbin/" + name]
     path = next((p for p in candidates if p and os.path.isfile(p) and os.access(p, os.X_OK)), None)
@@ -250,7 +250,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
             mounts = [line.split()[1] for line in f]
         for m in sorted((m for m in mounts if m.startswith(self.tmp + "/")), reverse=True):
             subprocess.run(["umount", "-l", m], capture_output=True)
-        if os.environ.get("OCTOSERVE_KEEP_TMP") is None:
+        if os.environ.get("OCTOTEST_KEEP_TMP") is None:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -282,7 +282,7 @@ def setUpModule():
     global REG, IMG, HOST, WORK
     WORK = tempfile.mkdtemp(prefix="octoserve-cl-", dir="/tmp")  # short: podman wants runroot < 50 chars
     t0 = time.time()
-    outdir = os.environ.get("OCTOSERVE_CLIENT_IMAGES") or os.path.join(WORK, "images")
+    outdir = os.environ.get("OCTOTEST_CLIENT_IMAGES") or os.path.join(WORK, "images")
     try:
         images.find_busybox()
     except (OSError, subprocess.CalledProcessError, IndexError) as e:
@@ -303,7 +303,7 @@ def tearDownModule():
         CONTAINERD = None
     if REG is not None:
         REG.cleanup()
-    if WORK and os.environ.get("OCTOSERVE_KEEP_TMP") is None:
+    if WORK and os.environ.get("OCTOTEST_KEEP_TMP") is None:
         shutil.rmtree(WORK, ignore_errors=True)
 
 

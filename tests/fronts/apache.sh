@@ -1,3 +1,3 @@
 #!/bin/sh
 # HTTP and real-client suites through Apache mod_proxy_fcgi (contrib/apache/octoserve.conf).
-exec sh "$OCTOSERVE_SRCDIR/tests/fronts/run-suites.sh" apache
+exec sh "$OCTOTEST_SRCDIR/tests/fronts/run-suites.sh" apache

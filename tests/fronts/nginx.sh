@@ -1,3 +1,3 @@
 #!/bin/sh
 # HTTP and real-client suites through nginx (contrib/nginx/octoserve.conf).
-exec sh "$OCTOSERVE_SRCDIR/tests/fronts/run-suites.sh" nginx
+exec sh "$OCTOTEST_SRCDIR/tests/fronts/run-suites.sh" nginx

@@ -4,12 +4,12 @@
 # (relro, now), the stack protector, and fortified libc calls (not in sanitizer builds,
 # which leave _FORTIFY_SOURCE out).
 set -eu
-bin=$OCTOSERVE_BUILDDIR/fcgi/octoserve-fcgi
+bin=$OCTOTEST_BUILDDIR/fcgi/octoserve-fcgi
 fail=0
 readelf -lW "$bin" | grep -q GNU_RELRO || { echo "FAIL: no GNU_RELRO segment"; fail=1; }
 readelf -dW "$bin" | grep -Eq 'BIND_NOW|Flags:.* NOW' || { echo "FAIL: not linked with -z now"; fail=1; }
 nm -D "$bin" | grep -q ' __stack_chk_fail' || { echo "FAIL: no stack protector"; fail=1; }
-if grep -q '^#define OCTO_SANITIZERS' "$OCTOSERVE_BUILDDIR/autoconfig.h"; then
+if grep -q '^#define OCTO_SANITIZERS' "$OCTOTEST_BUILDDIR/autoconfig.h"; then
 	echo "sanitizer build: _FORTIFY_SOURCE not expected"
 else
 	nm -D "$bin" | grep -Eq ' __[a-z]+_chk' || { echo "FAIL: no fortified calls"; fail=1; }

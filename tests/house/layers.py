@@ -5,7 +5,7 @@
 - no two objects need each other's symbols, directly or around a longer circle, so the
   modules form layers (doc/DESIGN.md, "The library, layer by layer").
 
-usage: layers.py [ARCHIVE]   (default: $OCTOSERVE_BUILDDIR/lib/.libs/liboctoserve.a)
+usage: layers.py [ARCHIVE]   (default: $OCTOTEST_BUILDDIR/lib/.libs/liboctoserve.a)
 """
 import collections
 import os
@@ -67,7 +67,7 @@ def cycles(graph):
 
 
 def main(argv):
-    builddir = os.environ.get("OCTOSERVE_BUILDDIR", ".")
+    builddir = os.environ.get("OCTOTEST_BUILDDIR", ".")
     archive = argv[1] if len(argv) > 1 else os.path.join(builddir, "lib/.libs/liboctoserve.a")
     objects = read_archive(archive)
     owner = {}

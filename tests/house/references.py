@@ -2,12 +2,12 @@
 """Nothing in the repository points outside it: no path into the shared folder beside the
 checkout (OUTSIDE), and every design
 document or note a comment, README line or man page names exists in the repository
-(doc/DESIGN.md, doc/notes/*.md). Scans the source tree ($OCTOSERVE_SRCDIR)."""
+(doc/DESIGN.md, doc/notes/*.md). Scans the source tree ($OCTOTEST_SRCDIR)."""
 import os
 import re
 import sys
 
-SRCDIR = os.environ.get("OCTOSERVE_SRCDIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
+SRCDIR = os.environ.get("OCTOTEST_SRCDIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
 SCANNED = (".c", ".h", ".py", ".sh", ".md", ".am", ".ac", ".in", ".conf", ".json", ".5", ".8",
            ".service", ".socket", ".lua")
 SKIP_DIRS = {".git", "autom4te.cache", "build-aux", "m4", ".deps", ".libs", "__pycache__"}

@@ -36,13 +36,13 @@ import subprocess
 import threading
 import time
 
-SRCDIR = os.environ.get("OCTOSERVE_SRCDIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
-BUILDDIR = os.environ.get("OCTOSERVE_BUILDDIR", SRCDIR)
-FCGI_BIN = os.environ.get("OCTOSERVE_FCGI_BIN", os.path.join(BUILDDIR, "fcgi/octoserve-fcgi"))
+SRCDIR = os.environ.get("OCTOTEST_SRCDIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
+BUILDDIR = os.environ.get("OCTOTEST_BUILDDIR", SRCDIR)
+FCGI_BIN = os.environ.get("OCTOTEST_FCGI_BIN", os.path.join(BUILDDIR, "fcgi/octoserve-fcgi"))
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
 LIGHTTPD = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
-APACHE_MODULES = os.environ.get("OCTOSERVE_APACHE_MODULES", "/usr/lib/apache2/modules")
+APACHE_MODULES = os.environ.get("OCTOTEST_APACHE_MODULES", "/usr/lib/apache2/modules")
 
 
 def _default_user():

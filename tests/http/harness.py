@@ -16,9 +16,9 @@ import tempfile
 
 import fronts
 
-SRCDIR = os.environ.get("OCTOSERVE_SRCDIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
-BUILDDIR = os.environ.get("OCTOSERVE_BUILDDIR", SRCDIR)
-FCGI_BIN = os.environ.get("OCTOSERVE_FCGI_BIN", os.path.join(BUILDDIR, "fcgi/octoserve-fcgi"))
+SRCDIR = os.environ.get("OCTOTEST_SRCDIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
+BUILDDIR = os.environ.get("OCTOTEST_BUILDDIR", SRCDIR)
+FCGI_BIN = os.environ.get("OCTOTEST_FCGI_BIN", os.path.join(BUILDDIR, "fcgi/octoserve-fcgi"))
 LIGHTTPD = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
 
 
@@ -64,11 +64,11 @@ class Registry:
     """A running web front + octoserve-fcgi. Use as a context manager.
 
     The front is lighttpd spawning the responder (bin-path), or with front="nginx" /
-    "apache" (default: $OCTOSERVE_FRONT) that server in front of a standalone responder
+    "apache" (default: $OCTOTEST_FRONT) that server in front of a standalone responder
     (tests/http/fronts.py), each built from its contrib/ configuration."""
 
     def __init__(self, config=None, env=None, threads=4, front=None, activation=False):
-        self.front_name = front or os.environ.get("OCTOSERVE_FRONT", "lighttpd")
+        self.front_name = front or os.environ.get("OCTOTEST_FRONT", "lighttpd")
         self.front = None
         self.activation = activation  # nginx/Apache: the socket-activated set-up of contrib/systemd
         self.tmp = tempfile.mkdtemp(prefix="octoserve-test-")
@@ -134,7 +134,7 @@ class Registry:
 
     def cleanup(self):
         self.stop()
-        if os.environ.get("OCTOSERVE_KEEP_TMP") is None:
+        if os.environ.get("OCTOTEST_KEEP_TMP") is None:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     def __enter__(self):

@@ -73,7 +73,7 @@ def raw_send_and_close(port, data, linger=0.2):
         s.close()
 
 
-FRONT = os.environ.get("OCTOSERVE_FRONT", "lighttpd")
+FRONT = os.environ.get("OCTOTEST_FRONT", "lighttpd")
 
 def _plant_secret(reg):
     """A file next to (outside) the store, which no request may ever read."""

@@ -5,7 +5,7 @@ responder on fd 0; here tests/http/fronts.py plays systemd): SIGTERM to the resp
 a large PATCH streams in and small requests keep coming, then a new responder on the same
 socket. The PATCH ends 202 (the old responder finishes it), no small request fails (none
 gets a 502: they wait in the socket's backlog), and the push then completes byte-exact.
-(With fcgi.listen instead, the socket goes with the responder: TEST_RESTART_LISTEN=1 shows
+(With fcgi.listen instead, the socket goes with the responder: OCTOTEST_RESTART_LISTEN=1 shows
 the 502s.) lighttpd spawns its responders itself: there one restarts lighttpd gracefully."""
 import os
 import signal
@@ -19,13 +19,13 @@ from harness import Registry, sha256  # noqa: E402
 from trickle import Trickle  # noqa: E402
 
 SIZE = 64 << 20
-ACTIVATION = os.environ.get("TEST_RESTART_LISTEN") is None  # set: fcgi.listen, to compare
+ACTIVATION = os.environ.get("OCTOTEST_RESTART_LISTEN") is None  # set: fcgi.listen, to compare
 
 
 class RestartTest(unittest.TestCase):
 
     def test_restart_loses_nothing(self):
-        if os.environ.get("OCTOSERVE_FRONT", "lighttpd") == "lighttpd":
+        if os.environ.get("OCTOTEST_FRONT", "lighttpd") == "lighttpd":
             self.skipTest("lighttpd spawns its responders itself: restart lighttpd instead")
         reg = Registry(threads=4, activation=ACTIVATION)
         reg.start()

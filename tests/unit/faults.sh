@@ -4,7 +4,7 @@
 # kernel or a seccomp filter: ENOSYS), so its O_NOFOLLOW walk must refuse every planted
 # symlink on its own; and an upload rollback whose ftruncate fails.
 set -eu
-unit=$OCTOSERVE_BUILDDIR/tests/unit
+unit=$OCTOTEST_BUILDDIR/tests/unit
 command -v strace >/dev/null || { echo "strace is not installed (apt-get install strace)"; exit 1; }
 # LeakSanitizer cannot run under ptrace.
 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"

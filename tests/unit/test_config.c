@@ -816,9 +816,10 @@ static void test_cleanup(void **state)
 /* OCTOSERVE_* variables that set no key are named, with the one a typo meant. */
 static void test_env_unknown(void **state)
 {
-	char *env[] = {"OCTOSERVE_SERVER_PORT=5000", "OCTOSERVE_SERVER_PROT=5001",
-		       "OCTOSERVE_LOGGING_LEVEL=debug", "HOME=/root", "OCTOSERVE_SRCDIR=/src",
-		       "OCTOSERVE_LOG_LEVEL=info", NULL};
+	char *env[] = {"OCTOSERVE_SERVER_PORT=5000",    "OCTOSERVE_SERVER_PROT=5001",
+		       "OCTOSERVE_LOGGING_LEVEL=debug", "HOME=/root",
+		       "OCTOSERVE_SRCDIR=/src",         "OCTOTEST_SRCDIR=/src",
+		       "OCTOSERVE_LOG_LEVEL=info",      NULL};
 	char buf[512];
 
 	(void)state;
@@ -835,12 +836,18 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_env_unknown),
-		cmocka_unit_test(test_defaults),      cmocka_unit_test(test_full_file),
-		cmocka_unit_test(test_bad_values),    cmocka_unit_test(test_unknown_keys),
-		cmocka_unit_test(test_syntax_errors), cmocka_unit_test(test_file),
-		cmocka_unit_test(test_env_overrides), cmocka_unit_test(test_env_special_names),
-		cmocka_unit_test(test_env_bad),       cmocka_unit_test(test_durations),
-		cmocka_unit_test(test_get),           cmocka_unit_test(test_cleanup),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_full_file),
+		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_unknown_keys),
+		cmocka_unit_test(test_syntax_errors),
+		cmocka_unit_test(test_file),
+		cmocka_unit_test(test_env_overrides),
+		cmocka_unit_test(test_env_special_names),
+		cmocka_unit_test(test_env_bad),
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_get),
+		cmocka_unit_test(test_cleanup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
