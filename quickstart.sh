@@ -57,7 +57,7 @@ install_packages() {
 }
 
 build() {
-	if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt configure ]; then
+	if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
 		autoreconf -fi
 	fi
 	if [ ! -f Makefile ] || [ configure -nt Makefile ]; then

@@ -165,16 +165,38 @@ static __thread struct {
 	char what[256];
 } slowest = {.ms = -1};
 
+static struct {
+	void (*fn)(void *ctx, long long us);
+	void *ctx;
+} observer;
+
+void octo_fs_observe_syncs(void (*fn)(void *ctx, long long us), void *ctx)
+{
+	observer.ctx = ctx;
+	observer.fn = fn;
+}
+
+void octo_fs_unobserve_syncs(void *ctx)
+{
+	if (observer.ctx == ctx) {
+		observer.fn = NULL;
+		observer.ctx = NULL;
+	}
+}
+
 int octo_fs_sync(int fd, int data_only, const char *what)
 {
 	struct timespec t0, t1;
-	long long ms;
+	long long us, ms;
 	int rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = data_only ? fdatasync(fd) : fsync(fd);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ms = (long long)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	us = (long long)(t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+	ms = us / 1000;
+	if (observer.fn != NULL)
+		observer.fn(observer.ctx, us);
 	if (ms > slowest.ms) {
 		slowest.ms = ms;
 		snprintf(slowest.what, sizeof(slowest.what), "%s", what != NULL ? what : "");

@@ -27,6 +27,11 @@ enum octo_err octo_fs_fail(const char *op, const char *path, int err);
 /* fsync (data_only: fdatasync) fd, timed: this thread keeps its slowest one (what names
  * it, e.g. the store path) until octo_fs_failure_clear. 0 or -1 (errno). */
 int octo_fs_sync(int fd, int data_only, const char *what);
+/* Hand every sync's duration in microseconds to fn(ctx, us), from the thread that synced
+ * (the metrics); set before the threads start. Unobserving ctx stops it if ctx is the
+ * one observing. */
+void octo_fs_observe_syncs(void (*fn)(void *ctx, long long us), void *ctx);
+void octo_fs_unobserve_syncs(void *ctx);
 /* This thread's slowest sync since the last clear: milliseconds (-1: none), what in buf. */
 long long octo_fs_slowest_sync(char *buf, size_t size);
 /* Forget this thread's failure and slowest sync (at the start of a request). */

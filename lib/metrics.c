@@ -20,7 +20,7 @@
 
 #define METRICS_REL "metrics.counters"
 #define METRICS_MAGIC "octoctr1"
-#define METRICS_VERSION 2
+#define METRICS_VERSION 3
 
 static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "other"};
 static const int codes[] = {200, 201, 202, 204, 206, 400, 401, 403, 404,
@@ -29,8 +29,13 @@ static const int codes[] = {200, 201, 202, 204, 206, 400, 401, 403, 404,
 static const long long buckets_us[] = {1000,   5000,    10000,   50000,    100000,
 				       500000, 1000000, 5000000, 10000000, 60000000};
 
+/* fsync latency buckets, in microseconds (le="0.0001" ... le="5" seconds; then +Inf). */
+static const long long fsync_buckets_us[] = {100,   500,    1000,   5000,    10000,
+					     50000, 100000, 500000, 1000000, 5000000};
+
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define N_BUCKETS (N(buckets_us) + 1)
+#define N_FSYNC_BUCKETS (N(fsync_buckets_us) + 1)
 
 /* The slots, in this order. */
 struct counters {
@@ -40,6 +45,9 @@ struct counters {
 	uint64_t bytes_in[OCTO_EP__COUNT];
 	uint64_t bytes_out[OCTO_EP__COUNT];
 	uint64_t errors[OCTO_ERR__COUNT];
+	uint64_t fsync_bucket[N_FSYNC_BUCKETS]; /* not cumulative either */
+	uint64_t fsync_sum_us;
+	uint64_t gauges[OCTO_GAUGE__COUNT]; /* int64_t values, added to in two's complement */
 };
 
 struct file {
@@ -131,7 +139,30 @@ static int counters_fd(const struct octo_store *s)
 	return octo_store_openat(s, METRICS_REL, O_RDWR, 0);
 }
 
-enum octo_err octo_metrics_open(const struct octo_store *s, struct octo_metrics **out)
+/* With fd's exclusive lock (no other process maps the file): the gauges from a census. */
+static enum octo_err take_census(const struct octo_store *s, octo_metrics_census_fn census,
+				 struct file *f)
+{
+	int64_t g[OCTO_GAUGE__COUNT] = {0};
+	enum octo_err err = census(s, g);
+	size_t i;
+
+	for (i = 0; err == OCTO_OK && i < OCTO_GAUGE__COUNT; i++)
+		__atomic_store_n(&f->c.gauges[i], (uint64_t)g[i], __ATOMIC_RELAXED);
+	return err;
+}
+
+static int lock_wait(int fd, int how)
+{
+	int rc;
+
+	while ((rc = flock(fd, how)) != 0 && errno == EINTR)
+		;
+	return rc;
+}
+
+enum octo_err octo_metrics_open(const struct octo_store *s, octo_metrics_census_fn census,
+				struct octo_metrics **out)
 {
 	struct octo_metrics *m;
 	enum octo_err err = OCTO_OK;
@@ -142,23 +173,36 @@ enum octo_err octo_metrics_open(const struct octo_store *s, struct octo_metrics 
 	lock = octo_store_openat(s, "metrics.lock", O_RDWR | O_CREAT, 0644);
 	if (lock < 0)
 		return octo_fs_fail("open", "metrics.lock", errno);
-	while (flock(lock, LOCK_EX) != 0)
-		if (errno != EINTR) {
-			err = octo_fs_fail("lock", "metrics.lock", errno);
-			close(lock);
-			return err;
-		}
+	if (lock_wait(lock, LOCK_EX) != 0) {
+		err = octo_fs_fail("lock", "metrics.lock", errno);
+		close(lock);
+		return err;
+	}
 	fd = counters_fd(s);
 	if (fd < 0) {
 		err = octo_fs_fail("create", METRICS_REL, errno);
+		flock(lock, LOCK_UN);
 		close(lock);
 		return err;
 	}
 	p = mmap(NULL, sizeof(struct file), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED)
+	if (p == MAP_FAILED) {
 		err = octo_fs_fail("map", METRICS_REL, errno);
-	close(fd); /* the mapping stays */
+	} else if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		err = take_census(s, census, p);
+		if (err == OCTO_OK && lock_wait(fd, LOCK_SH) != 0)
+			err = octo_fs_fail("lock", METRICS_REL, errno);
+	} else if (lock_wait(fd, LOCK_SH) != 0) {
+		err = octo_fs_fail("lock", METRICS_REL, errno);
+	}
+	/* The lock on fd is the open file's, which the mapping holds: it lasts as long. */
+	close(fd);
+	flock(lock, LOCK_UN);
 	close(lock);
+	if (err != OCTO_OK && p != MAP_FAILED) {
+		munmap(p, sizeof(struct file));
+		p = MAP_FAILED;
+	}
 	m = err == OCTO_OK ? calloc(1, sizeof(*m)) : NULL;
 	if (m == NULL) {
 		if (p != MAP_FAILED)
@@ -198,6 +242,29 @@ void octo_metrics_request(struct octo_metrics *m, const char *method, enum octo_
 	add(&c->bytes_out[r], bytes_out);
 	if (err != OCTO_OK && (unsigned)err < OCTO_ERR__COUNT)
 		add(&c->errors[err], 1);
+}
+
+void octo_metrics_gauge_add(struct octo_metrics *m, enum octo_gauge g, int64_t delta)
+{
+	if (m != NULL && (unsigned)g < OCTO_GAUGE__COUNT)
+		add(&m->f->c.gauges[g], (uint64_t)delta);
+}
+
+int64_t octo_metrics_gauge(const struct octo_metrics *m, enum octo_gauge g)
+{
+	return (unsigned)g < OCTO_GAUGE__COUNT ? (int64_t)get(&m->f->c.gauges[g]) : 0;
+}
+
+void octo_metrics_fsync(struct octo_metrics *m, long long us)
+{
+	size_t b;
+
+	if (m == NULL)
+		return;
+	for (b = 0; b < N(fsync_buckets_us) && us > fsync_buckets_us[b]; b++)
+		;
+	add(&m->f->c.fsync_bucket[b], 1);
+	add(&m->f->c.fsync_sum_us, us > 0 ? (uint64_t)us : 0);
 }
 
 /* A growing text buffer; on allocation failure it stops growing and says so in failed. */
@@ -251,11 +318,58 @@ static void per_route(struct text *t, const char *name, const char *help, const 
 			    (unsigned long long)get(&values[r]));
 }
 
+/* A histogram's series (nothing if it counted nothing): bucket counts (n bounds, then
+ * +Inf) not cumulative in the file, made cumulative here; labels ends with a comma. */
+static void histogram(struct text *t, const char *name, const char *labels,
+		      const long long *bounds_us, const uint64_t *counts, size_t n, uint64_t sum_us)
+{
+	uint64_t cumulative = 0;
+	size_t b;
+
+	for (b = 0; b <= n; b++)
+		cumulative += get(&counts[b]);
+	if (cumulative == 0)
+		return;
+	cumulative = 0;
+	for (b = 0; b <= n; b++) {
+		char le[32];
+		cumulative += get(&counts[b]);
+		if (b < n)
+			snprintf(le, sizeof(le), "%g", (double)bounds_us[b] / 1e6);
+		else
+			snprintf(le, sizeof(le), "+Inf");
+		put(t, "%s_bucket{%sle=\"%s\"} %llu\n", name, labels, le,
+		    (unsigned long long)cumulative);
+	}
+	if (labels[0] != '\0') { /* the labels without their trailing comma */
+		int n_labels = (int)strlen(labels) - 1;
+		put(t, "%s_sum{%.*s} %.6f\n%s_count{%.*s} %llu\n", name, n_labels, labels,
+		    (double)sum_us / 1e6, name, n_labels, labels, (unsigned long long)cumulative);
+	} else {
+		put(t, "%s_sum %.6f\n%s_count %llu\n", name, (double)sum_us / 1e6, name,
+		    (unsigned long long)cumulative);
+	}
+}
+
+static const struct {
+	const char *name, *help;
+} gauges[OCTO_GAUGE__COUNT] = {
+	[OCTO_GAUGE_BLOBS] = {"octoserve_store_blobs",
+			      "Content files in the store (layers, "
+			      "configs and manifests), each counted once."},
+	[OCTO_GAUGE_BLOB_BYTES] = {"octoserve_store_blob_bytes", "Total size of those files."},
+	[OCTO_GAUGE_REPOSITORIES] = {"octoserve_store_repositories",
+				     "Repositories holding a manifest (those _catalog lists)."},
+	[OCTO_GAUGE_UPLOADS] = {"octoserve_uploads_in_flight",
+				"Upload sessions open: started and neither finished, cancelled "
+				"nor expired."},
+};
+
 char *octo_metrics_text(const struct octo_metrics *m, size_t *len)
 {
 	const struct counters *c = &m->f->c;
 	struct text t = {.cap = 16384};
-	size_t i, r, k, b, e;
+	size_t i, r, k, e;
 
 	t.buf = malloc(t.cap);
 	if (t.buf == NULL)
@@ -284,32 +398,11 @@ char *octo_metrics_text(const struct octo_metrics *m, size_t *len)
 		"its last byte written, by route.\n"
 		"# TYPE octoserve_http_request_duration_seconds histogram\n");
 	for (r = 0; r < OCTO_EP__COUNT; r++) {
-		uint64_t cumulative = 0;
-		for (b = 0; b < N_BUCKETS; b++)
-			cumulative += get(&c->duration_bucket[r][b]);
-		if (cumulative == 0)
-			continue;
-		cumulative = 0;
-		for (b = 0; b < N_BUCKETS; b++) {
-			cumulative += get(&c->duration_bucket[r][b]);
-			if (b < N(buckets_us))
-				put(&t,
-				    "octoserve_http_request_duration_seconds_bucket{route=\"%s\","
-				    "le=\"%g\"} %llu\n",
-				    octo_endpoint_name((enum octo_endpoint)r),
-				    (double)buckets_us[b] / 1e6, (unsigned long long)cumulative);
-			else
-				put(&t,
-				    "octoserve_http_request_duration_seconds_bucket{route=\"%s\","
-				    "le=\"+Inf\"} %llu\n",
-				    octo_endpoint_name((enum octo_endpoint)r),
-				    (unsigned long long)cumulative);
-		}
-		put(&t, "octoserve_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
-		    octo_endpoint_name((enum octo_endpoint)r),
-		    (double)get(&c->duration_sum_us[r]) / 1e6);
-		put(&t, "octoserve_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
-		    octo_endpoint_name((enum octo_endpoint)r), (unsigned long long)cumulative);
+		char label[64];
+		snprintf(label, sizeof(label), "route=\"%s\",",
+			 octo_endpoint_name((enum octo_endpoint)r));
+		histogram(&t, "octoserve_http_request_duration_seconds", label, buckets_us,
+			  c->duration_bucket[r], N(buckets_us), get(&c->duration_sum_us[r]));
 	}
 	per_route(&t, "octoserve_http_request_bytes_total",
 		  "Request body bytes read by the responder, by route.", c->bytes_in);
@@ -338,6 +431,13 @@ char *octo_metrics_text(const struct octo_metrics *m, size_t *len)
 			put(&t, "octoserve_errors_total{code=\"%s\"} %llu\n",
 			    octo_err_code((enum octo_err)e), (unsigned long long)v);
 	}
+	put(&t, "# HELP octoserve_fsync_duration_seconds How long each fsync and fdatasync of the "
+		"store took.\n# TYPE octoserve_fsync_duration_seconds histogram\n");
+	histogram(&t, "octoserve_fsync_duration_seconds", "", fsync_buckets_us, c->fsync_bucket,
+		  N(fsync_buckets_us), get(&c->fsync_sum_us));
+	for (i = 0; i < OCTO_GAUGE__COUNT; i++)
+		put(&t, "# HELP %s %s\n# TYPE %s gauge\n%s %lld\n", gauges[i].name, gauges[i].help,
+		    gauges[i].name, gauges[i].name, (long long)(int64_t)get(&c->gauges[i]));
 	if (t.failed) {
 		free(t.buf);
 		return NULL;

@@ -17,10 +17,32 @@
 
 struct octo_metrics;
 
+/* What the store holds, kept up to date by the code that changes it. */
+enum octo_gauge {
+	OCTO_GAUGE_BLOBS,        /* content files in blobs/ (manifests included) */
+	OCTO_GAUGE_BLOB_BYTES,   /* their total size */
+	OCTO_GAUGE_REPOSITORIES, /* repositories holding a manifest, as _catalog lists them */
+	OCTO_GAUGE_UPLOADS, /* upload sessions open: started, not finished, cancelled or expired */
+	OCTO_GAUGE__COUNT
+};
+
+/* Counts the gauges' values from the store itself (a scan). */
+typedef enum octo_err (*octo_metrics_census_fn)(const struct octo_store *s,
+						int64_t gauges[OCTO_GAUGE__COUNT]);
+
 /* Map the store's counters, creating or re-creating the file when it is missing or of
- * another layout. */
-enum octo_err octo_metrics_open(const struct octo_store *s, struct octo_metrics **out);
+ * another layout. Every process that maps them holds a shared lock on the file for as long
+ * as it does; the first one (nobody else holds it) sets the gauges from census, while the
+ * others wait to map, so no change is counted twice or lost. */
+enum octo_err octo_metrics_open(const struct octo_store *s, octo_metrics_census_fn census,
+				struct octo_metrics **out);
 void octo_metrics_close(struct octo_metrics *m);
+
+/* Add delta (may be negative) to a gauge. NULL m: nothing. */
+void octo_metrics_gauge_add(struct octo_metrics *m, enum octo_gauge g, int64_t delta);
+int64_t octo_metrics_gauge(const struct octo_metrics *m, enum octo_gauge g);
+/* One fsync (or fdatasync) that took us microseconds. NULL m: nothing. */
+void octo_metrics_fsync(struct octo_metrics *m, long long us);
 
 /* One answered request: its method, endpoint, status, body bytes read and
  * written, duration, and the error it ended with (OCTO_OK if none). NULL m: nothing. */

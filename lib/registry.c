@@ -15,7 +15,36 @@
 #include "fsutil.h"
 #include "registry.h"
 #include "route.h"
+#include "store-blob.h"
+#include "store-repo.h"
 #include "upload.h"
+
+/* The store gauges counted from the store itself (octo_metrics_open runs it when no other
+ * process is using the counters). */
+static enum octo_err census(const struct octo_store *s, int64_t gauges[OCTO_GAUGE__COUNT])
+{
+	struct octo_strv repos;
+	uint64_t blobs, bytes;
+	size_t all, mine;
+	enum octo_err err = octo_store_blob_census(s, &blobs, &bytes);
+
+	if (err == OCTO_OK)
+		err = octo_store_repo_list(s, &repos);
+	if (err != OCTO_OK)
+		return err;
+	gauges[OCTO_GAUGE_REPOSITORIES] = (int64_t)repos.n;
+	octo_strv_cleanup(&repos);
+	err = octo_upload_count(s, NULL, &all, &mine);
+	gauges[OCTO_GAUGE_BLOBS] = (int64_t)blobs;
+	gauges[OCTO_GAUGE_BLOB_BYTES] = (int64_t)bytes;
+	gauges[OCTO_GAUGE_UPLOADS] = (int64_t)all;
+	return err;
+}
+
+static void observe_sync(void *metrics, long long us)
+{
+	octo_metrics_fsync(metrics, us);
+}
 
 enum octo_err octo_registry_new(const struct octo_config *cfg, struct octo_logger *log,
 				struct octo_registry **out)
@@ -41,7 +70,11 @@ enum octo_err octo_registry_new(const struct octo_config *cfg, struct octo_logge
 		reg->base_url[--len] = '\0';
 	err = octo_store_open(cfg->storage.path, &reg->store);
 	if (err == OCTO_OK && cfg->metrics.enabled)
-		err = octo_metrics_open(reg->store, &reg->metrics);
+		err = octo_metrics_open(reg->store, census, &reg->metrics);
+	if (err == OCTO_OK && reg->metrics != NULL) {
+		octo_store_set_metrics(reg->store, reg->metrics);
+		octo_fs_observe_syncs(observe_sync, reg->metrics);
+	}
 	if (err != OCTO_OK) {
 		octo_registry_free(reg);
 		return err;
@@ -54,6 +87,7 @@ void octo_registry_free(struct octo_registry *reg)
 {
 	if (reg == NULL)
 		return;
+	octo_fs_unobserve_syncs(reg->metrics);
 	octo_metrics_close(reg->metrics);
 	octo_store_free(reg->store);
 	octo_budget_cleanup(&reg->parse_budget);
@@ -143,6 +177,7 @@ void octo_registry_request_done(const struct octo_registry *reg, const struct oc
 		OCTO_LOG_STR("remote_addr", req->remote_addr != NULL ? req->remote_addr : ""),
 		OCTO_LOG_STR("user_agent", ua != NULL ? ua : ""),
 		OCTO_LOG_STR("request_id", resp->request_id),
+		OCTO_LOG_NUM("pid", getpid()), /* which responder, when the front runs several */
 		OCTO_LOG_STR("user", req->remote_user != NULL ? req->remote_user : ""),
 		OCTO_LOG_NUM("bytes_in", (long long)stats->bytes_in),
 		OCTO_LOG_NUM("bytes_out", (long long)stats->bytes_out),

@@ -2,12 +2,15 @@
 /* See store-blob.h. */
 #include "autoconfig.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "metrics.h"
 #include "store-blob.h"
 
 enum octo_err octo_store_blob_rel(const struct octo_digest *d, char *buf, size_t size)
@@ -89,6 +92,8 @@ enum octo_err octo_store_commit_blob(const struct octo_store *s, int fd, const c
 {
 	char rel[OCTO_STORE_PATH_MAX];
 	enum octo_err err = octo_store_blob_rel(d, rel, sizeof(rel));
+	struct stat st;
+	int placed;
 
 	if (err != OCTO_OK)
 		return err;
@@ -100,7 +105,14 @@ enum octo_err octo_store_commit_blob(const struct octo_store *s, int fd, const c
 	}
 	if (octo_fs_sync(fd, 1, tmp) != 0)
 		return octo_fs_fail("sync", tmp, errno);
-	return octo_store_rename(s, tmp, rel);
+	if (fstat(fd, &st) != 0)
+		return octo_fs_fail("stat", tmp, errno);
+	err = octo_store_place(s, tmp, rel, &placed);
+	if (err == OCTO_OK && placed) { /* not when another request placed it first */
+		octo_metrics_gauge_add(octo_store_metrics(s), OCTO_GAUGE_BLOBS, 1);
+		octo_metrics_gauge_add(octo_store_metrics(s), OCTO_GAUGE_BLOB_BYTES, st.st_size);
+	}
+	return err;
 }
 
 enum octo_err octo_store_put_blob_bytes(const struct octo_store *s, const void *data, size_t len,
@@ -152,4 +164,58 @@ enum octo_err octo_store_read_blob(const struct octo_store *s, const struct octo
 		return OCTO_ERR_IO;
 	}
 	return OCTO_OK;
+}
+
+/* Count the regular files in directory rel (a blobs/<alg>/<xx> directory), adding to the
+ * totals. A directory that vanished counts nothing. */
+static enum octo_err census_dir(const struct octo_store *s, const char *rel, uint64_t *count,
+				uint64_t *bytes)
+{
+	int fd = octo_store_opendir(s, rel, 0);
+	struct dirent *e;
+	DIR *d;
+
+	if (fd < 0)
+		return errno == ENOENT ? OCTO_OK : octo_fs_fail("open", rel, errno);
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return octo_fs_fail("read", rel, errno);
+	}
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		if (e->d_name[0] == '.' /* temporary files too */ ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		(*count)++;
+		*bytes += (uint64_t)st.st_size;
+	}
+	closedir(d);
+	return OCTO_OK;
+}
+
+enum octo_err octo_store_blob_census(const struct octo_store *s, uint64_t *count, uint64_t *bytes)
+{
+	struct octo_strv algs, prefixes = {0};
+	enum octo_err err;
+	size_t i, j;
+
+	*count = *bytes = 0;
+	err = octo_store_list(s, "blobs", NULL, OCTO_OK, &algs);
+	for (i = 0; err == OCTO_OK && i < algs.n; i++) {
+		char rel[OCTO_STORE_PATH_MAX];
+		err = octo_store_path(rel, sizeof(rel), "blobs/%s", algs.v[i]);
+		if (err == OCTO_OK)
+			err = octo_store_list(s, rel, NULL, OCTO_OK, &prefixes);
+		for (j = 0; err == OCTO_OK && j < prefixes.n; j++) {
+			char dir[OCTO_STORE_PATH_MAX];
+			err = octo_store_path(dir, sizeof(dir), "%s/%s", rel, prefixes.v[j]);
+			if (err == OCTO_OK)
+				err = census_dir(s, dir, count, bytes);
+		}
+		octo_strv_cleanup(&prefixes);
+	}
+	octo_strv_cleanup(&algs);
+	return err;
 }

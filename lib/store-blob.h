@@ -48,5 +48,7 @@ enum octo_err octo_store_put_blob_bytes(const struct octo_store *s, const void *
  * beyond max bytes. */
 enum octo_err octo_store_read_blob(const struct octo_store *s, const struct octo_digest *d,
 				   size_t max, char **data, size_t *len);
+/* How many content files the store holds and their total size: a scan of blobs/. */
+enum octo_err octo_store_blob_census(const struct octo_store *s, uint64_t *count, uint64_t *bytes);
 
 #endif

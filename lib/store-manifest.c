@@ -10,9 +10,12 @@
 #include <unistd.h>
 
 #include "bounds.h"
+#include "fsutil.h"
 #include "manifest.h"
+#include "metrics.h"
 #include "name.h"
 #include "store-manifest.h"
+#include "store-repo.h"
 
 static enum octo_err revision_rel(const char *repo, const struct octo_digest *d, char *buf,
 				  size_t size)
@@ -47,15 +50,36 @@ static enum octo_err read_small(const struct octo_store *s, const char *rel, cha
 	return OCTO_OK;
 }
 
+static int lock_tags(const struct octo_store *s, const char *repo);
+
+/* Revisions are added and removed under the tag lock, so that exactly one request sees
+ * the repository gain its first manifest or lose its last (the repositories gauge). */
 enum octo_err octo_store_link_manifest(const struct octo_store *s, const char *repo,
 				       const struct octo_digest *d, const char *media_type)
 {
 	char rel[OCTO_STORE_PATH_MAX];
 	enum octo_err err = revision_rel(repo, d, rel, sizeof(rel));
+	int lock, had;
 
+	if (err == OCTO_OK)
+		err = octo_store_path(rel, sizeof(rel), "repositories/%s/_manifests", repo);
 	if (err != OCTO_OK)
 		return err;
-	return octo_store_write_atomic(s, rel, media_type, strlen(media_type), 1);
+	lock = octo_store_opendir(s, rel, 1);
+	if (lock < 0)
+		return octo_fs_fail("create", rel, errno);
+	close(lock);
+	lock = lock_tags(s, repo);
+	if (lock < 0)
+		return octo_fs_fail("lock", rel, errno);
+	had = octo_store_repo_holds_manifests(s, repo);
+	err = revision_rel(repo, d, rel, sizeof(rel));
+	if (err == OCTO_OK)
+		err = octo_store_write_atomic(s, rel, media_type, strlen(media_type), 1);
+	if (err == OCTO_OK && !had)
+		octo_metrics_gauge_add(octo_store_metrics(s), OCTO_GAUGE_REPOSITORIES, 1);
+	close(lock); /* releases the lock */
+	return err;
 }
 
 enum octo_err octo_store_manifest_type(const struct octo_store *s, const char *repo,
@@ -80,8 +104,19 @@ enum octo_err octo_store_unlink_manifest(const struct octo_store *s, const char 
 {
 	char rel[OCTO_STORE_PATH_MAX];
 	enum octo_err err = revision_rel(repo, d, rel, sizeof(rel));
+	int lock;
 
-	return err != OCTO_OK ? err : octo_store_remove(s, rel, OCTO_ERR_MANIFEST_UNKNOWN);
+	if (err != OCTO_OK)
+		return err;
+	lock = lock_tags(s, repo);
+	if (lock < 0) /* no _manifests directory: no revision either */
+		return errno == ENOENT ? OCTO_ERR_MANIFEST_UNKNOWN
+				       : octo_fs_fail("lock", rel, errno);
+	err = octo_store_remove(s, rel, OCTO_ERR_MANIFEST_UNKNOWN);
+	if (err == OCTO_OK && !octo_store_repo_holds_manifests(s, repo))
+		octo_metrics_gauge_add(octo_store_metrics(s), OCTO_GAUGE_REPOSITORIES, -1);
+	close(lock); /* releases the lock */
+	return err;
 }
 
 static enum octo_err update_tag_index(const struct octo_store *s, const char *repo,

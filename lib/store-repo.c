@@ -72,8 +72,8 @@ static enum octo_err walk(int fd, const char *prefix, struct octo_strv *out, int
 		if (e->d_name[0] == '.')
 			continue;
 		if (strcmp(e->d_name, "_manifests") == 0) {
-			if (plen > 0 && octo_name_valid(prefix, plen - 1) && holds_manifests(dirfd(d)) &&
-			    octo_strv_push(out, prefix, plen - 1) != 0)
+			if (plen > 0 && octo_name_valid(prefix, plen - 1) &&
+			    holds_manifests(dirfd(d)) && octo_strv_push(out, prefix, plen - 1) != 0)
 				err = OCTO_ERR_NOMEM;
 			continue;
 		}
@@ -108,4 +108,17 @@ enum octo_err octo_store_repo_list(const struct octo_store *s, struct octo_strv 
 	else
 		octo_strv_sort(names, strcmp);
 	return err;
+}
+
+int octo_store_repo_holds_manifests(const struct octo_store *s, const char *repo)
+{
+	char rel[OCTO_STORE_PATH_MAX];
+	int fd, found;
+
+	if (octo_store_path(rel, sizeof(rel), "repositories/%s", repo) != OCTO_OK ||
+	    (fd = octo_store_opendir(s, rel, 0)) < 0)
+		return 0;
+	found = holds_manifests(fd);
+	close(fd);
+	return found;
 }

@@ -23,6 +23,7 @@
 struct octo_store {
 	char *root;
 	int root_fd;
+	struct octo_metrics *metrics;
 };
 
 static const char *const store_dirs[] = {"blobs", "repositories", "uploads", "journal"};
@@ -102,6 +103,16 @@ void octo_store_free(struct octo_store *s)
 		close(s->root_fd);
 	free(s->root);
 	free(s);
+}
+
+void octo_store_set_metrics(struct octo_store *s, struct octo_metrics *m)
+{
+	s->metrics = m;
+}
+
+struct octo_metrics *octo_store_metrics(const struct octo_store *s)
+{
+	return s->metrics;
 }
 
 const char *octo_store_root(const struct octo_store *s)
@@ -489,14 +500,17 @@ enum octo_err octo_store_remove(const struct octo_store *s, const char *rel, enu
 	return err;
 }
 
-enum octo_err octo_store_remove_dir(const struct octo_store *s, const char *rel)
+enum octo_err octo_store_remove_dir(const struct octo_store *s, const char *rel, int *removed)
 {
 	enum octo_err err = OCTO_OK;
 	struct dirent *e;
 	const char *leaf;
-	int parent, fd;
+	int parent, fd, gone = 0;
 	DIR *d;
 
+	if (removed == NULL)
+		removed = &gone;
+	*removed = 0;
 	fd = octo_store_opendir(s, rel, 0);
 	if (fd < 0)
 		return octo_store_error(errno, OCTO_OK);
@@ -512,17 +526,20 @@ enum octo_err octo_store_remove_dir(const struct octo_store *s, const char *rel)
 	parent = open_parent(s, rel, 0, &leaf);
 	if (parent < 0)
 		return octo_store_error(errno, OCTO_OK);
-	if (unlinkat(parent, leaf, AT_REMOVEDIR) != 0 && errno != ENOENT)
+	if (unlinkat(parent, leaf, AT_REMOVEDIR) == 0)
+		*removed = 1;
+	else if (errno != ENOENT)
 		err = octo_fs_error(errno);
 	close(parent);
 	return err;
 }
 
-enum octo_err octo_store_rename(const struct octo_store *s, const char *from, const char *to)
+enum octo_err octo_store_place(const struct octo_store *s, const char *from, const char *to,
+			       int *placed)
 {
 	enum octo_err err = OCTO_OK;
 	const char *from_leaf, *to_leaf;
-	int from_dir, to_dir;
+	int from_dir, to_dir, rc;
 
 	from_dir = open_parent(s, from, 0, &from_leaf);
 	if (from_dir < 0)
@@ -533,7 +550,15 @@ enum octo_err octo_store_rename(const struct octo_store *s, const char *from, co
 		close(from_dir);
 		return err;
 	}
-	if (renameat(from_dir, from_leaf, to_dir, to_leaf) != 0 || octo_fs_sync(to_dir, 0, to) != 0)
+	*placed = 1;
+	rc = renameat2(from_dir, from_leaf, to_dir, to_leaf, RENAME_NOREPLACE);
+	if (rc != 0 && errno == EINVAL) /* a file system without RENAME_NOREPLACE */
+		rc = renameat(from_dir, from_leaf, to_dir, to_leaf);
+	if (rc != 0 && errno == EEXIST) {
+		*placed = 0;
+		rc = unlinkat(from_dir, from_leaf, 0);
+	}
+	if (rc != 0 || octo_fs_sync(to_dir, 0, to) != 0)
 		err = fail("move into place", to);
 	close(from_dir);
 	close(to_dir);

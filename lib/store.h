@@ -23,6 +23,7 @@
 #define OCTO_STORE_PATH_MAX 1024
 
 struct octo_store;
+struct octo_metrics;
 
 /* Open (creating if needed) the store rooted at root; it must be writable. */
 enum octo_err octo_store_open(const char *root, struct octo_store **out);
@@ -32,6 +33,9 @@ enum octo_err octo_store_check_writable(const struct octo_store *s);
 void octo_store_free(struct octo_store *s);
 /* The root as an absolute path without symlinks. */
 const char *octo_store_root(const struct octo_store *s);
+/* The counters whose gauges (metrics.h) the store's modules keep up to date; NULL: none. */
+void octo_store_set_metrics(struct octo_store *s, struct octo_metrics *m);
+struct octo_metrics *octo_store_metrics(const struct octo_store *s);
 
 /* Format a relative path into buf; OCTO_ERR_IO if it does not fit (never truncated). */
 enum octo_err octo_store_path(char *buf, size_t size, const char *fmt, ...)
@@ -70,10 +74,15 @@ enum octo_err octo_store_mark(const struct octo_store *s, const char *rel);
 enum octo_err octo_store_unmark(const struct octo_store *s, const char *rel);
 /* Remove a file durably; missing when it does not exist. */
 enum octo_err octo_store_remove(const struct octo_store *s, const char *rel, enum octo_err missing);
-/* Remove a directory and the files in it (one level); OCTO_OK if it does not exist. */
-enum octo_err octo_store_remove_dir(const struct octo_store *s, const char *rel);
-/* Rename a file into place (creating the target's directory), then fsync that directory. */
-enum octo_err octo_store_rename(const struct octo_store *s, const char *from, const char *to);
+/* Remove a directory and the files in it (one level); OCTO_OK if it does not exist.
+ * *removed (may be NULL): 1 if this call removed it, 0 if it was gone (another did). */
+enum octo_err octo_store_remove_dir(const struct octo_store *s, const char *rel, int *removed);
+/* Move a file to a name that does not exist yet (creating the target's directory), then
+ * fsync that directory. If the name exists, from is removed instead, the directory synced
+ * all the same (the name may come from a request that died before syncing it), and
+ * *placed is 0; else 1. */
+enum octo_err octo_store_place(const struct octo_store *s, const char *from, const char *to,
+			       int *placed);
 /* fsync the directory that holds rel. */
 enum octo_err octo_store_sync_parent(const struct octo_store *s, const char *rel);
 /* The names in directory rel for which keep (may be NULL) returns true, in no order. Dot

@@ -19,6 +19,7 @@
 #include <uuid/uuid.h>
 
 #include "fsutil.h"
+#include "metrics.h"
 #include "name.h"
 #include "store-blob.h"
 #include "upload.h"
@@ -223,7 +224,23 @@ static void remove_marker(struct octo_upload *u)
 		octo_store_unmark(u->store, rel);
 }
 
-enum octo_err octo_upload_count(struct octo_store *s, const char *client, size_t *all, size_t *mine)
+/* The session is over: its marker and directory go (the data file too, unless it has
+ * been moved into the store), and it is no longer in flight. */
+static enum octo_err remove_session(struct octo_upload *u)
+{
+	enum octo_err err;
+	int removed;
+
+	u->done = 1;
+	remove_marker(u);
+	err = octo_store_remove_dir(u->store, u->dir, &removed);
+	if (removed)
+		octo_metrics_gauge_add(octo_store_metrics(u->store), OCTO_GAUGE_UPLOADS, -1);
+	return err;
+}
+
+enum octo_err octo_upload_count(const struct octo_store *s, const char *client, size_t *all,
+				size_t *mine)
 {
 	char key[CLIENT_KEY_LEN + 1], rel[OCTO_STORE_PATH_MAX];
 	enum octo_err err;
@@ -255,17 +272,21 @@ enum octo_err octo_upload_create(struct octo_store *s, const char *repo, int per
 	u->persist = persist;
 	u->hasher = octo_hasher_new(OCTO_DIGEST_SHA256);
 	if (u->hasher == NULL) {
-		err = OCTO_ERR_NOMEM;
-		goto fail;
+		u->done = 1;
+		octo_upload_close(u);
+		return OCTO_ERR_NOMEM;
 	}
 	dir = octo_store_opendir(s, "uploads", 0);
 	if (dir < 0 || mkdirat(dir, u->id, 0755) != 0) {
 		err = octo_fs_fail("create the session directory", u->data_path, errno);
 		if (dir >= 0)
 			close(dir);
-		goto fail;
+		u->done = 1;
+		octo_upload_close(u);
+		return err;
 	}
 	close(dir);
+	octo_metrics_gauge_add(octo_store_metrics(s), OCTO_GAUGE_UPLOADS, 1);
 	u->fd = octo_store_openat(s, u->data_path, O_RDWR | O_CREAT | O_EXCL, 0644);
 	if (u->fd < 0 || flock(u->fd, LOCK_EX) != 0) {
 		err = octo_fs_fail("create", u->data_path, errno);
@@ -285,9 +306,7 @@ enum octo_err octo_upload_create(struct octo_store *s, const char *repo, int per
 	*out = u;
 	return OCTO_OK;
 fail:
-	u->done = 1;
-	remove_marker(u);
-	octo_store_remove_dir(s, u->dir);
+	remove_session(u);
 	octo_upload_close(u);
 	return err;
 }
@@ -506,17 +525,13 @@ enum octo_err octo_upload_commit(struct octo_upload *u, const struct octo_digest
 		octo_upload_cancel(u);
 		return err;
 	}
-	octo_store_remove_dir(u->store, u->dir); /* the state file; the data has moved */
-	remove_marker(u);
-	u->done = 1;
+	remove_session(u); /* the state file; the data has moved */
 	return OCTO_OK;
 }
 
 enum octo_err octo_upload_cancel(struct octo_upload *u)
 {
-	u->done = 1;
-	remove_marker(u);
-	return octo_store_remove_dir(u->store, u->dir);
+	return remove_session(u);
 }
 
 /* Newest modification time of the session's files, in seconds. */
@@ -578,7 +593,9 @@ static int collect_session(struct octo_store *s, const char *id, time_t now,
 	}
 	/* Without data at all it never got a byte; the lock (if any) is held while removing. */
 	if (size == 0 || now - touched >= exp->after)
-		removed = octo_store_remove_dir(s, dir) == OCTO_OK;
+		octo_store_remove_dir(s, dir, &removed);
+	if (removed)
+		octo_metrics_gauge_add(octo_store_metrics(s), OCTO_GAUGE_UPLOADS, -1);
 	if (fd >= 0)
 		close(fd); /* releases the lock */
 	return removed;
@@ -661,7 +678,7 @@ void octo_upload_close(struct octo_upload *u)
 		return;
 	/* A monolithic upload cannot be resumed: never leave it behind. */
 	if (!u->done && !u->persist)
-		octo_store_remove_dir(u->store, u->dir);
+		remove_session(u);
 	if (u->fd >= 0)
 		close(u->fd);
 	octo_hasher_free(u->hasher);

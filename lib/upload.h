@@ -29,7 +29,7 @@ struct octo_upload;
 enum octo_err octo_upload_create(struct octo_store *s, const char *repo, int persist,
 				 const char *client, struct octo_upload **out);
 /* The sessions in the store (*all) and those of client (*mine; 0 when client is NULL). */
-enum octo_err octo_upload_count(struct octo_store *s, const char *client, size_t *all,
+enum octo_err octo_upload_count(const struct octo_store *s, const char *client, size_t *all,
 				size_t *mine);
 
 struct octo_upload_expiry {

@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 # Write a minimal lighttpd.conf that serves Octoserve from the settings of an Octoserve
 # configuration (server.address, server.port, storage.path, timeouts), for the quick start
-# and the tests. usage: mkconf.sh OCTOSERVE_FCGI RUNDIR [CONFIG_JSON]
+# and the tests. usage: mkconf.sh OCTOSERVE_FCGI RUNDIR [CONFIG_JSON [PROCS]]
+# PROCS: responder processes lighttpd runs (default 1; each has fcgi.threads threads).
 # Environment (OCTOSERVE_*) overrides apply, as they do for the responder itself.
 set -eu
-bin=$1 rundir=$2 config=${3:-}
+bin=$1 rundir=$2 config=${3:-} procs=${4:-1}
 here=$(cd "$(dirname "$0")" && pwd)
 get() { if [ -n "$config" ]; then "$bin" -c "$config" --config-get "$1"; else "$bin" --config-get "$1"; fi; }
 
@@ -49,6 +50,7 @@ var.octoserve_cmd = "$cmd"
 var.octoserve_blobs = "$storage/blobs"
 var.octoserve_socket = "$rundir/octoserve-fcgi.sock"
 var.octoserve_manifest_kb = $manifest_kb
+var.octoserve_procs = $procs
 include "$here/octoserve.conf"
 CONF
 echo "$rundir/lighttpd.conf"

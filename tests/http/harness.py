@@ -67,10 +67,11 @@ class Registry:
     "apache" (default: $OCTOTEST_FRONT) that server in front of a standalone responder
     (tests/http/fronts.py), each built from its contrib/ configuration."""
 
-    def __init__(self, config=None, env=None, threads=4, front=None, activation=False):
+    def __init__(self, config=None, env=None, threads=4, front=None, activation=False, procs=1):
         self.front_name = front or os.environ.get("OCTOTEST_FRONT", "lighttpd")
         self.front = None
         self.activation = activation  # nginx/Apache: the socket-activated set-up of contrib/systemd
+        self.procs = procs  # lighttpd: responder processes (max-procs)
         self.tmp = tempfile.mkdtemp(prefix="octoserve-test-")
         self.data = os.path.join(self.tmp, "data")
         self.run = os.path.join(self.tmp, "run")
@@ -108,7 +109,8 @@ class Registry:
             self.proc = self.front.proc
             return self
         conf = subprocess.check_output(
-            [os.path.join(SRCDIR, "contrib/lighttpd/mkconf.sh"), FCGI_BIN, self.run, self.config_path],
+            [os.path.join(SRCDIR, "contrib/lighttpd/mkconf.sh"), FCGI_BIN, self.run, self.config_path,
+             str(self.procs)],
             env=env, text=True).strip()
         self.proc = subprocess.Popen((wrap or []) + [LIGHTTPD, "-D", "-f", conf], env=env)
         if fronts.wait_for_http(self.port, self.proc):
@@ -201,6 +203,19 @@ class Registry:
         r = self.post_blob(repo, data)
         assert r.status == 201, r
         return sha256(data)
+
+    def push_manifest(self, repo, tag):
+        """An OCI image manifest with no layers and an empty config, tagged; the digest."""
+        config = self.push_blob(repo, b"{}")
+        body = json.dumps({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": config, "size": 2},
+            "layers": []}).encode()
+        r = self.request("PUT", "/v2/%s/manifests/%s" % (repo, tag), body=body,
+                         headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+        assert r.status == 201, r
+        return sha256(body)
 
     def journal_lines(self):
         """data/journal/events split at each newline: the last is b"" unless it ends torn."""

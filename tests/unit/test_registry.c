@@ -650,6 +650,86 @@ static void test_min_free(void **state)
 	t->cfg.storage.min_free_bytes = 0;
 }
 
+/* The value of an unlabelled series of GET /metrics. */
+static long long metric(struct tu_registry *t, const char *name)
+{
+	struct octo_response resp;
+	char key[128];
+	const char *p;
+	long long v;
+
+	tu_request(t, "GET", "/metrics", NULL, 0, &resp, NULL);
+	assert_int_equal(resp.status, 200);
+	snprintf(key, sizeof(key), "\n%s ", name);
+	p = strstr(resp.body, key);
+	assert_non_null(p);
+	v = strtoll(p + strlen(key), NULL, 10);
+	octo_response_cleanup(&resp);
+	return v;
+}
+
+static void assert_gauges(struct tu_registry *t, long long blobs, long long bytes, long long repos,
+			  long long uploads)
+{
+	assert_int_equal(metric(t, "octoserve_store_blobs"), blobs);
+	assert_int_equal(metric(t, "octoserve_store_blob_bytes"), bytes);
+	assert_int_equal(metric(t, "octoserve_store_repositories"), repos);
+	assert_int_equal(metric(t, "octoserve_uploads_in_flight"), uploads);
+}
+
+/* The store gauges follow every change, and a registry opened alone on the store counts
+ * the same from the store itself. */
+static void test_store_gauges(void **state)
+{
+	struct tu_registry *t = *state;
+	struct octo_response resp;
+	long long bytes;
+	char loc[512], uri[700];
+	const char *m;
+
+	assert_gauges(t, 0, 0, 0, 0);
+	tu_push(t, "g/a", "12345");
+	tu_push(t, "g/b", "12345"); /* the same content: one blob */
+	tu_push(t, "g/b", "678");
+	assert_gauges(t, 2, 8, 0, 0);
+	m = tu_put_tag(t, "g/a", "v1"); /* a config blob and the manifest */
+	assert_int_equal(metric(t, "octoserve_store_blobs"), 4);
+	assert_int_equal(metric(t, "octoserve_store_repositories"), 1);
+	tu_put_tag(t, "g/a", "v2");
+	assert_int_equal(metric(t, "octoserve_store_repositories"), 1);
+	bytes = metric(t, "octoserve_store_blob_bytes");
+	assert_true(bytes > 8);
+
+	tu_request(t, "POST", "/v2/g/c/blobs/uploads/", NULL, 0, &resp, NULL);
+	assert_int_equal(resp.status, 202);
+	snprintf(loc, sizeof(loc), "%s", octo_response_header(&resp, "Location"));
+	octo_response_cleanup(&resp);
+	tu_request(t, "POST", "/v2/g/c/blobs/uploads/", NULL, 0, &resp, NULL);
+	assert_int_equal(resp.status, 202);
+	octo_response_cleanup(&resp);
+	assert_int_equal(metric(t, "octoserve_uploads_in_flight"), 2);
+	tu_request(t, "DELETE", loc, NULL, 0, &resp, NULL);
+	assert_int_equal(resp.status, 204);
+	octo_response_cleanup(&resp);
+	tu_request(t, "DELETE", loc, NULL, 0, &resp, NULL); /* gone already: counted once */
+	assert_int_equal(resp.status, 404);
+	octo_response_cleanup(&resp);
+	assert_int_equal(metric(t, "octoserve_uploads_in_flight"), 1);
+
+	/* the census of a registry alone on the store agrees */
+	octo_registry_free(t->reg);
+	assert_int_equal(octo_registry_new(&t->cfg, NULL, &t->reg), OCTO_OK);
+	assert_gauges(t, 4, bytes, 1, 1);
+
+	/* deleting every manifest of g/a: no repository holds one */
+	snprintf(uri, sizeof(uri), "/v2/g/a/manifests/%s", m);
+	tu_request(t, "DELETE", uri, NULL, 0, &resp, NULL);
+	assert_int_equal(resp.status, 202);
+	octo_response_cleanup(&resp);
+	assert_int_equal(metric(t, "octoserve_store_repositories"), 0);
+	assert_int_equal(metric(t, "octoserve_store_blobs"), 4); /* unlinked, not removed */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -668,6 +748,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_max_blob_size, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_session_caps, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_min_free, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_store_gauges, tu_setup, tu_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

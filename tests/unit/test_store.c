@@ -454,8 +454,21 @@ static void test_failure_says_why(void **state)
 	assert_int_equal(octo_fs_failure(why, sizeof(why)), 0);
 }
 
+static int censuses;
+
+static enum octo_err fake_census(const struct octo_store *s, int64_t g[OCTO_GAUGE__COUNT])
+{
+	(void)s;
+	censuses++;
+	g[OCTO_GAUGE_BLOBS] = 3;
+	g[OCTO_GAUGE_BLOB_BYTES] = 300;
+	g[OCTO_GAUGE_REPOSITORIES] = 1;
+	g[OCTO_GAUGE_UPLOADS] = 2;
+	return OCTO_OK;
+}
+
 /* Two handles on one store (two processes, as far as the file is concerned) add to the same
- * counters; a file of another layout is made again. */
+ * counters; only the first takes a census; a file of another layout is made again. */
 static void test_metrics_shared(void **state)
 {
 	struct tu_registry *t = *state;
@@ -465,9 +478,19 @@ static void test_metrics_shared(void **state)
 	size_t len;
 	FILE *f;
 
+	octo_registry_free(t->reg); /* it holds the counters too */
+	t->reg = NULL;
 	assert_int_equal(octo_store_open(t->dir, &s), OCTO_OK);
-	assert_int_equal(octo_metrics_open(s, &a), OCTO_OK);
-	assert_int_equal(octo_metrics_open(s, &b), OCTO_OK); /* no lock left held by a */
+	censuses = 0;
+	assert_int_equal(octo_metrics_open(s, fake_census, &a), OCTO_OK);
+	assert_int_equal(octo_metrics_open(s, fake_census, &b), OCTO_OK); /* no lock held by a */
+	assert_int_equal(censuses, 1);                                    /* b found a there */
+	octo_metrics_gauge_add(b, OCTO_GAUGE_UPLOADS, -3);
+	octo_metrics_gauge_add(a, OCTO_GAUGE_BLOB_BYTES, 1000);
+	octo_metrics_gauge_add(NULL, OCTO_GAUGE_BLOBS, 1); /* harmless */
+	assert_int_equal(octo_metrics_gauge(a, OCTO_GAUGE_UPLOADS), -1);
+	octo_metrics_fsync(a, 50);
+	octo_metrics_fsync(b, 2000000);
 	octo_metrics_request(a, "GET", OCTO_EP_BLOB, 200, 0, 100, 2000, OCTO_OK);
 	octo_metrics_request(b, "GET", OCTO_EP_BLOB, 200, 0, 50, 70000000, OCTO_OK);
 	octo_metrics_request(b, "BREW", OCTO_EP_NONE, 299, 7, 0, 10, OCTO_ERR_MANIFEST_UNKNOWN);
@@ -484,16 +507,33 @@ static void test_metrics_shared(void **state)
 	assert_non_null(strstr(text, "_bucket{route=\"blob\",le=\"60\"} 1\n"));
 	assert_non_null(strstr(text, "_bucket{route=\"blob\",le=\"+Inf\"} 2\n"));
 	assert_non_null(strstr(text, "octoserve_errors_total{code=\"MANIFEST_UNKNOWN\"} 2\n"));
+	assert_non_null(strstr(text, "\noctoserve_store_blobs 3\n"));
+	assert_non_null(strstr(text, "\noctoserve_store_blob_bytes 1300\n"));
+	assert_non_null(strstr(text, "\noctoserve_store_repositories 1\n"));
+	assert_non_null(strstr(text, "\noctoserve_uploads_in_flight -1\n"));
+	assert_non_null(
+		strstr(text, "\noctoserve_fsync_duration_seconds_bucket{le=\"0.0001\"} 1\n"));
+	assert_non_null(strstr(text, "\noctoserve_fsync_duration_seconds_bucket{le=\"1\"} 1\n"));
+	assert_non_null(strstr(text, "\noctoserve_fsync_duration_seconds_bucket{le=\"5\"} 2\n"));
+	assert_non_null(strstr(text, "\noctoserve_fsync_duration_seconds_sum 2.000050\n"));
+	assert_non_null(strstr(text, "\noctoserve_fsync_duration_seconds_count 2\n"));
 	free(text);
 	octo_metrics_close(a);
+	assert_int_equal(octo_metrics_open(s, fake_census, &a), OCTO_OK);
+	assert_int_equal(censuses, 1); /* b is still there */
+	octo_metrics_close(a);
 	octo_metrics_close(b);
+	assert_int_equal(octo_metrics_open(s, fake_census, &a), OCTO_OK);
+	assert_int_equal(censuses, 2); /* nobody was: the gauges from the store again */
+	assert_int_equal(octo_metrics_gauge(a, OCTO_GAUGE_UPLOADS), 2);
+	octo_metrics_close(a);
 	/* another layout (or a damaged file): made again, from zero */
 	snprintf(path, sizeof(path), "%s/metrics.counters", t->dir);
 	f = fopen(path, "r+");
 	assert_non_null(f);
 	fputs("garbage!", f);
 	fclose(f);
-	assert_int_equal(octo_metrics_open(s, &a), OCTO_OK);
+	assert_int_equal(octo_metrics_open(s, fake_census, &a), OCTO_OK);
 	text = octo_metrics_text(a, &len);
 	assert_null(strstr(text, "route=\"blob\""));
 	free(text);
