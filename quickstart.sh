@@ -74,6 +74,21 @@ s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], int(sys.argv[2])))' "$1" "$2" 2>/dev/null
 }
 
+# Whether a responder listens on a socket in the run directory.
+socket_busy() {
+	python3 -c 'import glob, socket, sys
+for path in glob.glob(sys.argv[1] + "/octoserve-fcgi.sock*"):
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(path)
+        sys.exit(0)
+    except OSError:
+        pass
+    finally:
+        s.close()
+sys.exit(1)' "$1"
+}
+
 # One instance per port: its run directory (lighttpd.conf, the pid file, the responder's
 # socket, lighttpd's spool) is run/<port>/, so two instances from one checkout never share
 # a socket or a file. Relative paths (-c FILE, storage.path in the file or
@@ -100,6 +115,13 @@ serve() {
 	rundir=$top/run/$port
 	if [ -f "$rundir/lighttpd.pid" ] && kill -0 "$(cat "$rundir/lighttpd.pid")" 2>/dev/null; then
 		say "an instance already serves port $port (pid $(cat "$rundir/lighttpd.pid"), $rundir)"
+		exit 1
+	fi
+	# A stopping instance has let the port go but still finishes its requests, its responder
+	# listening on the socket here: a new lighttpd would take that socket for its own, and
+	# serve nothing once the old one exits.
+	if socket_busy "$rundir"; then
+		say "the instance on port $port is still stopping (finishing its requests, at most server.shutdown_timeout); start again once it has"
 		exit 1
 	fi
 	if ! port_free "$host" "$port"; then

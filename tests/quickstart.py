@@ -189,7 +189,18 @@ class CtrlCTest(QuickstartBase):
         chunked.sendall(b"%x\r\n%s\r\n" % (len(part), part))
         time.sleep(0.5)
         os.killpg(a.proc.pid, signal.SIGINT)  # Ctrl-C, while both are in flight
+        interrupted = time.monotonic()
         time.sleep(1)
+        # a's lighttpd has let the port go and removed its pid file while it finishes:
+        # another start is refused, not handed a's responder (which goes when a does)
+        c = self.start("c", config(port, "data-c"))
+        c.proc.wait(120)
+        err = c.proc.stderr.read()
+        self.assertEqual(c.proc.returncode, 1, err)
+        self.assertIn("the instance on port %d is still stopping" % port, err)
+        self.instances.remove(c)
+        # past lighttpd's own 8 s default: it waits as long as the responder
+        time.sleep(max(0, 9.5 - (time.monotonic() - interrupted)))
         status, headers, _ = streamed.finish()
         self.assertEqual(status, 202)
         chunked.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(part), part))

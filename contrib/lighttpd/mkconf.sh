@@ -30,6 +30,7 @@ manifest_kb=$(( ($(get storage.max_manifest_size) + 1023) / 1024 + 64 ))
 read_s=$(seconds server.read_timeout)
 write_s=$(seconds server.write_timeout)
 idle_s=$(seconds server.idle_timeout)
+shutdown_s=$(seconds server.shutdown_timeout)
 # lighttpd starts the responder in another directory: hand it the absolute storage path.
 cmd="/usr/bin/env OCTOSERVE_STORAGE_PATH=$storage $bin"
 [ -n "$config" ] && cmd="$cmd -c $(cd "$(dirname "$config")" && pwd)/$(basename "$config")"
@@ -46,6 +47,9 @@ server.upload-dirs = ( "$rundir/tmp" )
 server.max-read-idle = $read_s
 server.max-write-idle = $write_s
 server.max-keep-alive-idle = $idle_s
+# A graceful stop (SIGINT) waits for requests in flight as long as the responder does
+# (server.shutdown_timeout), not lighttpd's default 8 s.
+server.feature-flags += ( "server.graceful-shutdown-timeout" => $shutdown_s )
 var.octoserve_cmd = "$cmd"
 var.octoserve_blobs = "$storage/blobs"
 var.octoserve_socket = "$rundir/octoserve-fcgi.sock"
