@@ -129,7 +129,7 @@ void octo_api_blob_delete(struct octo_registry *reg, struct octo_route *rt,
 	if (err == OCTO_OK)
 		err = octo_store_unlink_blob(reg->store, rt->name, &d);
 	if (err == OCTO_OK)
-		err = octo_journal_record(reg->store, "blob.delete", rt->name, &d, NULL);
+		err = octo_journal_record(reg->journal, "blob.delete", rt->name, &d, NULL);
 	if (err != OCTO_OK)
 		return blob_error(resp, rt, &d, err);
 	resp->status = 202;

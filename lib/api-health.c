@@ -48,7 +48,7 @@ void octo_api_readyz(struct octo_registry *reg, struct octo_route *rt, struct oc
 	if (err == OCTO_OK)
 		err = octo_store_check_writable(reg->store);
 	if (err == OCTO_OK)
-		err = octo_journal_check(reg->store);
+		err = octo_journal_check(reg->journal);
 	if (err == OCTO_OK)
 		return health_body(resp, 200, NULL);
 	if (octo_fs_failure(cause, sizeof(cause)) != 0)

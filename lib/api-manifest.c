@@ -176,7 +176,7 @@ static enum octo_err store_manifest(struct octo_registry *reg, const struct octo
 	if (err == OCTO_OK && !ref->is_digest)
 		err = octo_store_tag_set(reg->store, rt->name, ref->tag, d);
 	if (err == OCTO_OK)
-		err = octo_journal_record(reg->store, "manifest.put", rt->name, d,
+		err = octo_journal_record(reg->journal, "manifest.put", rt->name, d,
 					  ref->is_digest ? NULL : ref->tag);
 	return err;
 }
@@ -312,7 +312,7 @@ void octo_api_manifest_delete(struct octo_registry *reg, struct octo_route *rt,
 		/* by tag: only the tag goes */
 		err = octo_store_tag_delete(reg->store, rt->name, ref.tag);
 		if (err == OCTO_OK)
-			err = octo_journal_record(reg->store, "tag.delete", rt->name, NULL,
+			err = octo_journal_record(reg->journal, "tag.delete", rt->name, NULL,
 						  ref.tag);
 	} else if (err == OCTO_OK) {
 		d = ref.digest;
@@ -324,7 +324,7 @@ void octo_api_manifest_delete(struct octo_registry *reg, struct octo_route *rt,
 		if (err == OCTO_OK)
 			err = octo_store_unlink_manifest(reg->store, rt->name, &d);
 		if (err == OCTO_OK)
-			err = octo_journal_record(reg->store, "manifest.delete", rt->name, &d,
+			err = octo_journal_record(reg->journal, "manifest.delete", rt->name, &d,
 						  NULL);
 	}
 	if (err != OCTO_OK)

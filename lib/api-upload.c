@@ -75,7 +75,7 @@ static void link_and_answer(struct octo_registry *reg, struct octo_route *rt,
 	enum octo_err err = octo_store_link_blob(reg->store, rt->name, d);
 
 	if (err == OCTO_OK)
-		err = octo_journal_record(reg->store, event, rt->name, d, NULL);
+		err = octo_journal_record(reg->journal, event, rt->name, d, NULL);
 	if (err != OCTO_OK)
 		return octo_response_error(resp, err, NULL);
 	blob_created(reg, rt, resp, d);

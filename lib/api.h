@@ -10,6 +10,7 @@
 
 #include "budget.h"
 #include "config.h"
+#include "journal.h"
 #include "log.h"
 #include "metrics.h"
 #include "name.h"
@@ -25,6 +26,7 @@ struct octo_registry {
 	struct octo_budget parse_budget; /* manifests parsed at once (OCTO_BOUND_PARSE_BUDGET) */
 	time_t swept; /* when octo_registry_collect last swept repositories/ (0: never) */
 	struct octo_metrics *metrics; /* the store's shared counters (NULL: metrics.enabled off) */
+	struct octo_journal *journal; /* the store's change journal */
 };
 
 /* One routed request: the repository name and what follows it, both decoded. */

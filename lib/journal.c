@@ -1,8 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The journal is one append-only file. An exclusive flock serialises appenders across
- * processes; the next sequence number comes from the last complete line, so there is no
- * second file to keep in step. A torn last line (a crash mid-write, never acknowledged) is
- * cut off before the next append. */
+/* The journal is one append-only file. Appenders serialise on an open-file-description lock
+ * on its byte 0 (any process, any thread: each append opens the file); the next sequence
+ * number comes from the last complete line, so there is no second file to keep in step. A
+ * torn last line (a crash mid-write, never acknowledged) is cut off before the next append.
+ *
+ * Group commit: an appender writes its line and lets the append lock go before syncing,
+ * then takes the lock on byte 1. Whoever holds that one reads journal/commit, the offset up
+ * to which an fdatasync has covered the file; if its line ends beyond it, it fdatasyncs
+ * everything written so far and records the new offset. An appender whose line is covered
+ * by the time it gets the lock returns without a sync of its own: concurrent appenders of
+ * every process share one fdatasync, and an append still returns only once its line is
+ * durable. journal/commit is read and written under the lock, never mapped (a writable
+ * mapping would keep the file system from being remounted read-only), and never synced: it
+ * names the journal file it is about (device, inode), and what it claims was synced was. */
 #include "autoconfig.h"
 
 #include <errno.h>
@@ -11,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -20,9 +29,82 @@
 #include "journal.h"
 
 #define JOURNAL_REL "journal/events"
+#define COMMIT_REL "journal/commit"
+#define COMMIT_MAGIC "octojc01"
+
+/* journal/commit, as read and written under the sync lock. */
+struct commit {
+	char magic[8];
+	uint64_t dev, ino; /* the journal file it is about */
+	uint64_t synced;   /* the offset up to which an fdatasync covered the file */
+	uint64_t failed;   /* the end of what a failed fdatasync covered: maybe lost, never acked */
+};
+
+struct octo_journal {
+	const struct octo_store *store;
+};
+
+enum lock_byte {
+	LOCK_APPEND = 0,
+	LOCK_SYNC = 1
+};
+
+/* Take (F_WRLCK) or release (F_UNLCK) one byte's lock, waiting for it. */
+static int lock_byte(int fd, enum lock_byte b, short type)
+{
+	struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = b, .l_len = 1};
+
+	while (fcntl(fd, F_OFD_SETLKW, &fl) != 0)
+		if (errno != EINTR)
+			return -1;
+	return 0;
+}
+
 /* Longer than any event line: names ≤ 255, digests ≤ 135, tags ≤ 128 bytes. */
 #define JOURNAL_TAIL 4096
 #define SEQ_PREFIX "{\"seq\":"
+
+/* The commit record of the journal file described by st (zero when it is about another
+ * file, or missing, or not ours). */
+static void commit_read(int cfd, const struct stat *st, struct commit *c)
+{
+	if (pread(cfd, c, sizeof(*c), 0) != (ssize_t)sizeof(*c) ||
+	    memcmp(c->magic, COMMIT_MAGIC, 8) != 0 || c->dev != (uint64_t)st->st_dev ||
+	    c->ino != (uint64_t)st->st_ino) {
+		memset(c, 0, sizeof(*c));
+		memcpy(c->magic, COMMIT_MAGIC, 8);
+		c->dev = (uint64_t)st->st_dev;
+		c->ino = (uint64_t)st->st_ino;
+	}
+}
+
+static int commit_write(int cfd, const struct commit *c)
+{
+	return pwrite(cfd, c, sizeof(*c), 0) == (ssize_t)sizeof(*c) ? 0 : -1;
+}
+
+/* Cut a torn tail off the journal at size, under the sync lock: what the commit record says
+ * was synced (or lost) may not reach past the new end, where the next line goes. */
+static int cut_tail(int fd, int cfd, off_t size)
+{
+	struct commit c;
+	struct stat st;
+	int rc;
+
+	if (lock_byte(fd, LOCK_SYNC, F_WRLCK) != 0)
+		return -1;
+	rc = ftruncate(fd, size) == 0 && fstat(fd, &st) == 0 ? 0 : -1;
+	if (rc == 0) {
+		commit_read(cfd, &st, &c);
+		if (c.synced > (uint64_t)size)
+			c.synced = (uint64_t)size;
+		if (c.failed > (uint64_t)size)
+			c.failed = (uint64_t)size;
+		rc = commit_write(cfd, &c);
+	}
+	lock_byte(fd, LOCK_SYNC, F_UNLCK);
+	return rc;
+}
 
 enum octo_err octo_journal_path(const struct octo_store *s, char *buf, size_t size)
 {
@@ -50,7 +132,7 @@ int octo_journal_parse_seq(const char *line, size_t len, uint64_t *seq)
 }
 
 /* Find the sequence number of the last complete line and cut off a torn tail. */
-static int journal_last_seq(int fd, uint64_t *seq)
+static int journal_last_seq(int fd, int cfd, uint64_t *seq)
 {
 	char tail[JOURNAL_TAIL];
 	struct stat st;
@@ -73,9 +155,9 @@ static int journal_last_seq(int fd, uint64_t *seq)
 			errno = EINVAL;
 			return -1;
 		}
-		return ftruncate(fd, 0);
+		return cut_tail(fd, cfd, 0);
 	}
-	if ((size_t)(end - tail) + 1 != len && ftruncate(fd, start + (end - tail) + 1) != 0)
+	if ((size_t)(end - tail) + 1 != len && cut_tail(fd, cfd, start + (end - tail) + 1) != 0)
 		return -1;
 	line = memrchr(tail, '\n', (size_t)(end - tail));
 	line = line == NULL ? tail : line + 1;
@@ -112,34 +194,106 @@ static char *event_line(const struct octo_journal_event *ev, uint64_t seq, size_
 	return line;
 }
 
-enum octo_err octo_journal_check(const struct octo_store *s)
+/* The journal file, open for appending; -1 with the failure recorded. */
+static int open_events(const struct octo_store *s)
 {
-	int fd = octo_store_openat(s, JOURNAL_REL, O_WRONLY | O_APPEND | O_CREAT, 0644);
+	int fd = octo_store_openat(s, JOURNAL_REL, O_RDWR | O_APPEND | O_CREAT, 0644);
 
 	if (fd < 0)
-		return octo_fs_fail("open for appending", JOURNAL_REL, errno);
+		octo_fs_fail("open for appending", JOURNAL_REL, errno);
+	return fd;
+}
+
+enum octo_err octo_journal_open(const struct octo_store *s, struct octo_journal **out)
+{
+	struct octo_journal *j;
+	int fd;
+
+	*out = NULL;
+	fd = open_events(s);
+	if (fd < 0)
+		return octo_fs_error(errno);
+	close(fd);
+	j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return OCTO_ERR_NOMEM;
+	j->store = s;
+	*out = j;
+	return OCTO_OK;
+}
+
+void octo_journal_close(struct octo_journal *j)
+{
+	free(j);
+}
+
+enum octo_err octo_journal_check(const struct octo_journal *j)
+{
+	int fd = open_events(j->store);
+
+	if (fd < 0)
+		return octo_fs_error(errno);
 	close(fd);
 	return OCTO_OK;
 }
 
-enum octo_err octo_journal_append(const struct octo_store *s, const struct octo_journal_event *ev,
+/* Return once the journal (fd) is durable up to offset end: covered by an
+ * fdatasync of this call's, or of any other appender's since the line was written. */
+static enum octo_err wait_synced(int fd, int cfd, uint64_t end)
+{
+	enum octo_err err = OCTO_OK;
+	struct commit c;
+	struct stat st;
+
+	if (lock_byte(fd, LOCK_SYNC, F_WRLCK) != 0)
+		return octo_fs_fail("lock", JOURNAL_REL, errno);
+	if (fstat(fd, &st) != 0) {
+		err = octo_fs_error(errno);
+		goto out;
+	}
+	commit_read(cfd, &st, &c);
+	if (end <= c.failed) { /* in a sync that failed: maybe lost */
+		err = octo_fs_fail("sync", JOURNAL_REL, EIO);
+	} else if (end > c.synced) {
+		uint64_t target = (uint64_t)st.st_size; /* every line written so far */
+		if (octo_fs_sync(fd, 1, JOURNAL_REL) != 0) {
+			err = octo_fs_fail("sync", JOURNAL_REL, errno);
+			c.failed = target;
+		} else {
+			c.synced = target;
+		}
+		if (commit_write(cfd, &c) != 0 && err == OCTO_OK)
+			err = octo_fs_fail("write", COMMIT_REL, errno);
+	}
+out:
+	lock_byte(fd, LOCK_SYNC, F_UNLCK);
+	return err;
+}
+
+enum octo_err octo_journal_append(struct octo_journal *j, const struct octo_journal_event *ev,
 				  uint64_t *seq)
 {
 	enum octo_err err = OCTO_OK;
 	uint64_t last;
 	char *line = NULL;
 	size_t len = 0;
-	int fd;
+	off_t end;
+	int fd, cfd;
 
-	fd = octo_store_openat(s, JOURNAL_REL, O_RDWR | O_APPEND | O_CREAT, 0644);
+	fd = open_events(j->store);
 	if (fd < 0)
-		return octo_fs_fail("open for appending", JOURNAL_REL, errno);
-	while (flock(fd, LOCK_EX) != 0)
-		if (errno != EINTR) {
-			err = octo_fs_error(errno);
-			goto out;
-		}
-	if (journal_last_seq(fd, &last) != 0) {
+		return octo_fs_error(errno);
+	cfd = octo_store_openat(j->store, COMMIT_REL, O_RDWR | O_CREAT, 0644);
+	if (cfd < 0) {
+		err = octo_fs_fail("open", COMMIT_REL, errno);
+		close(fd);
+		return err;
+	}
+	if (lock_byte(fd, LOCK_APPEND, F_WRLCK) != 0) {
+		err = octo_fs_fail("lock", JOURNAL_REL, errno);
+		goto out;
+	}
+	if (journal_last_seq(fd, cfd, &last) != 0) {
 		err = octo_fs_error(errno);
 		goto out;
 	}
@@ -148,22 +302,25 @@ enum octo_err octo_journal_append(const struct octo_store *s, const struct octo_
 		err = OCTO_ERR_NOMEM;
 		goto out;
 	}
-	if (write(fd, line, len) != (ssize_t)len || octo_fs_sync(fd, 1, JOURNAL_REL) != 0) {
+	if (write(fd, line, len) != (ssize_t)len || (end = lseek(fd, 0, SEEK_CUR)) < 0) {
 		/* a short write leaves a torn line, which the next append cuts off */
 		err = octo_fs_fail("append to", JOURNAL_REL, errno);
 		goto out;
 	}
-	if (last == 0 && (err = octo_store_sync_parent(s, JOURNAL_REL)) != OCTO_OK)
+	lock_byte(fd, LOCK_APPEND, F_UNLCK);
+	if (last == 0 && (err = octo_store_sync_parent(j->store, JOURNAL_REL)) != OCTO_OK)
 		goto out; /* a new file needs its entry synced */
-	if (seq != NULL)
+	err = wait_synced(fd, cfd, (uint64_t)end);
+	if (err == OCTO_OK && seq != NULL)
 		*seq = last + 1;
 out:
 	free(line);
-	close(fd); /* releases the lock */
+	close(cfd);
+	close(fd); /* releases any lock left */
 	return err;
 }
 
-enum octo_err octo_journal_record(const struct octo_store *s, const char *type, const char *repo,
+enum octo_err octo_journal_record(struct octo_journal *j, const char *type, const char *repo,
 				  const struct octo_digest *d, const char *tag)
 {
 	char ds[OCTO_DIGEST_MAX_STRING];
@@ -172,5 +329,5 @@ enum octo_err octo_journal_record(const struct octo_store *s, const char *type, 
 
 	if (d != NULL)
 		octo_digest_format(d, ds, sizeof(ds));
-	return octo_journal_append(s, &ev, NULL);
+	return octo_journal_append(j, &ev, NULL);
 }

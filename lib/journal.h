@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The change journal: one JSON line per committed change, with a sequence number that is
  * strictly increasing across every process sharing the store. An event is durable
- * (fdatasync) before octo_journal_append returns, so before the client's 201. */
+ * (fdatasync, shared by concurrent appenders: group commit) before octo_journal_append
+ * returns, so before the client's 201. */
 #ifndef OCTO_JOURNAL_H
 #define OCTO_JOURNAL_H
 
@@ -19,14 +20,21 @@ struct octo_journal_event {
 	const char *tag;    /* or NULL */
 };
 
-/* Append ev to journal/events; *seq (may be NULL) gets its sequence number. A journal whose
- * last line does not begin with {"seq":<number>, is not ours: OCTO_ERR_IO. */
+struct octo_journal;
+
+/* Open the store's journal for appending: map journal/commit, the group-commit state every
+ * process shares (made when missing). */
+enum octo_err octo_journal_open(const struct octo_store *s, struct octo_journal **out);
+void octo_journal_close(struct octo_journal *j);
 /* Whether the journal can be opened for appending (readiness), writing nothing. */
-enum octo_err octo_journal_check(const struct octo_store *s);
-enum octo_err octo_journal_append(const struct octo_store *s, const struct octo_journal_event *ev,
+enum octo_err octo_journal_check(const struct octo_journal *j);
+/* Append ev to journal/events, returning once it is durable (its fdatasync may be another
+ * appender's: concurrent appends share one); *seq (may be NULL) gets its sequence number.
+ * A journal whose last line does not begin with {"seq":<number>, is not ours: OCTO_ERR_IO. */
+enum octo_err octo_journal_append(struct octo_journal *j, const struct octo_journal_event *ev,
 				  uint64_t *seq);
 /* Record a change: append {type, repo, d, tag} (d and tag may be NULL). */
-enum octo_err octo_journal_record(const struct octo_store *s, const char *type, const char *repo,
+enum octo_err octo_journal_record(struct octo_journal *j, const char *type, const char *repo,
 				  const struct octo_digest *d, const char *tag);
 /* The sequence number at the start of a journal line: {"seq":<digits>, with no sign, no
  * leading zero and no overflow. 0 and *seq, or -1. */

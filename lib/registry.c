@@ -69,6 +69,8 @@ enum octo_err octo_registry_new(const struct octo_config *cfg, struct octo_logge
 	while (len > 0 && reg->base_url[len - 1] == '/')
 		reg->base_url[--len] = '\0';
 	err = octo_store_open(cfg->storage.path, &reg->store);
+	if (err == OCTO_OK)
+		err = octo_journal_open(reg->store, &reg->journal);
 	if (err == OCTO_OK && cfg->metrics.enabled)
 		err = octo_metrics_open(reg->store, census, &reg->metrics);
 	if (err == OCTO_OK && reg->metrics != NULL) {
@@ -89,6 +91,7 @@ void octo_registry_free(struct octo_registry *reg)
 		return;
 	octo_fs_unobserve_syncs(reg->metrics);
 	octo_metrics_close(reg->metrics);
+	octo_journal_close(reg->journal);
 	octo_store_free(reg->store);
 	octo_budget_cleanup(&reg->parse_budget);
 	free(reg->base_url);

@@ -2,6 +2,7 @@
 /* The change journal: sequence numbers across processes, torn tails. */
 #include "autoconfig.h"
 
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "fsutil.h"
 #include "journal.h"
 #include "store.h"
 #include "testutil.h"
@@ -23,22 +26,41 @@
 static const struct octo_journal_event ev = {
 	.type = "blob.put", .repo = "a/b", .digest = "sha256:00"};
 
+/* A journal in a fresh store holding one event; its path in path. */
+static void start(const char *dir, struct octo_store **s, struct octo_journal **j, char *path,
+		  size_t size)
+{
+	assert_int_equal(octo_store_open(dir, s), OCTO_OK);
+	assert_int_equal(octo_journal_open(*s, j), OCTO_OK);
+	assert_int_equal(octo_journal_append(*j, &ev, NULL), OCTO_OK);
+	assert_int_equal(octo_journal_path(*s, path, size), OCTO_OK);
+}
+
+/* The end of every test: the journal, the store and its directory go. */
+static void finish(char *dir, struct octo_store *s, struct octo_journal *j)
+{
+	octo_journal_close(j);
+	octo_store_free(s);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 static void test_sequence_increments(void **state)
 {
 	char *dir = tu_tempdir();
+	struct octo_journal *j;
 	struct octo_store *s;
 	uint64_t seq = 0;
 	int i;
 
 	(void)state;
 	assert_int_equal(octo_store_open(dir, &s), OCTO_OK);
+	assert_int_equal(octo_journal_open(s, &j), OCTO_OK);
 	for (i = 1; i <= 5; i++) {
-		assert_int_equal(octo_journal_append(s, &ev, &seq), OCTO_OK);
+		assert_int_equal(octo_journal_append(j, &ev, &seq), OCTO_OK);
 		assert_int_equal(seq, (uint64_t)i);
 	}
-	octo_store_free(s);
-	tu_rmtree(dir);
-	free(dir);
+	finish(dir, s, j);
 }
 
 /* A line cut short by a crash was never acknowledged: it is dropped, numbering goes on. */
@@ -46,19 +68,18 @@ static void test_torn_tail_is_cut(void **state)
 {
 	char *dir = tu_tempdir();
 	char path[4200], buf[4096];
+	struct octo_journal *j;
 	struct octo_store *s;
 	uint64_t seq;
 	FILE *f;
 	size_t n;
 
 	(void)state;
-	assert_int_equal(octo_store_open(dir, &s), OCTO_OK);
-	assert_int_equal(octo_journal_append(s, &ev, &seq), OCTO_OK);
-	assert_int_equal(octo_journal_path(s, path, sizeof(path)), OCTO_OK);
+	start(dir, &s, &j, path, sizeof(path));
 	f = fopen(path, "a");
 	fputs("{\"seq\":2,\"type\":\"blo", f);
 	fclose(f);
-	assert_int_equal(octo_journal_append(s, &ev, &seq), OCTO_OK);
+	assert_int_equal(octo_journal_append(j, &ev, &seq), OCTO_OK);
 	assert_int_equal(seq, 2);
 	f = fopen(path, "r");
 	n = fread(buf, 1, sizeof(buf) - 1, f);
@@ -66,9 +87,7 @@ static void test_torn_tail_is_cut(void **state)
 	buf[n] = '\0';
 	assert_null(strstr(buf, "\"blo\n"));
 	assert_non_null(strstr(buf, "{\"seq\":2,"));
-	octo_store_free(s);
-	tu_rmtree(dir);
-	free(dir);
+	finish(dir, s, j);
 }
 
 /* Four processes append at once: every number 1..N appears exactly once, in order, and
@@ -90,9 +109,12 @@ static void test_concurrent_processes(void **state)
 	assert_int_equal(octo_store_open(dir, &s), OCTO_OK);
 	for (p = 0; p < PROCS; p++) {
 		if (fork() == 0) {
+			struct octo_journal *j;
 			int i;
+			if (octo_journal_open(s, &j) != OCTO_OK)
+				_exit(1);
 			for (i = 0; i < EACH; i++)
-				if (octo_journal_append(s, &ev, NULL) != OCTO_OK)
+				if (octo_journal_append(j, &ev, NULL) != OCTO_OK)
 					_exit(1);
 			_exit(0);
 		}
@@ -115,9 +137,115 @@ static void test_concurrent_processes(void **state)
 	}
 	fclose(f);
 	assert_int_equal(expect, PROCS * EACH + 1);
-	octo_store_free(s);
-	tu_rmtree(dir);
-	free(dir);
+	finish(dir, s, NULL);
+}
+
+static int syncs;
+
+static void count_sync(void *ctx, long long us)
+{
+	(void)ctx;
+	(void)us;
+	syncs++;
+}
+
+static size_t journal_lines(const char *path)
+{
+	char line[2048];
+	size_t n = 0;
+	FILE *f = fopen(path, "r");
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		n++;
+	if (f != NULL)
+		fclose(f);
+	return n;
+}
+
+/* Group commit: four processes append while a sync is under way (the test holds the sync
+ * lock, byte 1 of the file); once it is let go, one fdatasync covers all four lines and
+ * the other three return without one. Every append returns only after that sync. */
+static void test_group_commit(void **state)
+{
+	enum {
+		PROCS = 4
+	};
+	char *dir = tu_tempdir();
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 1, .l_len = 1};
+	struct octo_journal *j;
+	struct octo_store *s;
+	char path[4200];
+	int p, status, fd, total = 0;
+
+	(void)state;
+	start(dir, &s, &j, path, sizeof(path));
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(fcntl(fd, F_OFD_SETLK, &fl), 0);
+	for (p = 0; p < PROCS; p++) {
+		if (fork() == 0) {
+			struct octo_journal *cj;
+			syncs = 0;
+			octo_fs_observe_syncs(count_sync, NULL);
+			if (octo_journal_open(s, &cj) != OCTO_OK ||
+			    octo_journal_append(cj, &ev, NULL) != OCTO_OK)
+				_exit(99);
+			_exit(syncs);
+		}
+	}
+	while (journal_lines(path) < 1 + PROCS) /* all four written, waiting for the sync */
+		usleep(1000);
+	usleep(50000);
+	for (p = 0; p < PROCS; p++) /* none returned: their lines are not known durable */
+		assert_int_equal(waitpid(-1, &status, WNOHANG), 0);
+	fl.l_type = F_UNLCK;
+	assert_int_equal(fcntl(fd, F_OFD_SETLK, &fl), 0);
+	for (p = 0; p < PROCS; p++) {
+		wait(&status);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 99);
+		total += WEXITSTATUS(status);
+	}
+	assert_int_equal(total, 1);
+	close(fd);
+	finish(dir, s, j);
+}
+
+/* A torn tail was cut after a sync covered it: the commit record may not claim the new line
+ * that takes its place was synced (it is shorter than what it replaced). */
+static void test_cut_tail_is_not_synced(void **state)
+{
+	char *dir = tu_tempdir();
+	char path[4200], commit[4200], torn[1024];
+	struct octo_journal *j;
+	struct octo_store *s;
+	struct stat st;
+	uint64_t size;
+	FILE *f;
+	int fd;
+
+	(void)state;
+	start(dir, &s, &j, path, sizeof(path));
+	memset(torn, 'x', sizeof(torn));
+	memcpy(torn, "{\"seq\":2,", 9);
+	f = fopen(path, "a");
+	fwrite(torn, 1, sizeof(torn), f);
+	fclose(f);
+	/* as if a sync had run with the torn line there: synced = the whole file */
+	assert_int_equal(stat(path, &st), 0);
+	size = (uint64_t)st.st_size;
+	snprintf(commit, sizeof(commit), "%s/journal/commit", dir);
+	fd = open(commit, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, &size, 8, 24), 8); /* the synced offset */
+	close(fd);
+	syncs = 0;
+	octo_fs_observe_syncs(count_sync, NULL);
+	assert_int_equal(octo_journal_append(j, &ev, NULL), OCTO_OK);
+	octo_fs_unobserve_syncs(NULL);
+	assert_int_equal(syncs, 1);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true((uint64_t)st.st_size < size);
+	finish(dir, s, j);
 }
 
 /* The strict reader of a line's sequence number (sscanf took "-5" and overflowed). */
@@ -163,6 +291,8 @@ int main(void)
 		cmocka_unit_test(test_sequence_increments),
 		cmocka_unit_test(test_torn_tail_is_cut),
 		cmocka_unit_test(test_concurrent_processes),
+		cmocka_unit_test(test_group_commit),
+		cmocka_unit_test(test_cut_tail_is_not_synced),
 		cmocka_unit_test(test_parse_seq_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
