@@ -126,10 +126,12 @@ void octo_api_blob_delete(struct octo_registry *reg, struct octo_route *rt,
 	struct octo_digest d;
 	enum octo_err err = octo_digest_parse(rt->tail, rt->tail_len, &d);
 
-	if (err == OCTO_OK)
-		err = octo_store_unlink_blob(reg->store, rt->name, &d);
+	if (err == OCTO_OK) /* the event first, once the link is known to exist */
+		err = octo_store_blob_linked(reg->store, rt->name, &d, NULL);
 	if (err == OCTO_OK)
 		err = octo_journal_record(reg->journal, "blob.delete", rt->name, &d, NULL);
+	if (err == OCTO_OK)
+		err = octo_store_unlink_blob(reg->store, rt->name, &d);
 	if (err != OCTO_OK)
 		return blob_error(resp, rt, &d, err);
 	resp->status = 202;

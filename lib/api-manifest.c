@@ -160,8 +160,9 @@ static char *referrer_descriptor(const struct octo_manifest *m, const struct oct
 	return text;
 }
 
-/* Store a validated manifest: content, revision link, referrers entry, then the tag, so
- * that nothing ever points at a manifest that is not yet durable. */
+/* Store a validated manifest: content (not visible by itself), the journal's event, then
+ * revision link, referrers entry and tag, so that nothing ever points at a manifest that is
+ * not yet durable and no change is visible without its event. */
 static enum octo_err store_manifest(struct octo_registry *reg, const struct octo_route *rt,
 				    const struct reference *ref, const struct octo_manifest *m,
 				    const char *body, size_t len, const struct octo_digest *d,
@@ -170,14 +171,14 @@ static enum octo_err store_manifest(struct octo_registry *reg, const struct octo
 	enum octo_err err = octo_store_put_blob_bytes(reg->store, body, len, d);
 
 	if (err == OCTO_OK)
+		err = octo_journal_record(reg->journal, "manifest.put", rt->name, d,
+					  ref->is_digest ? NULL : ref->tag);
+	if (err == OCTO_OK)
 		err = octo_store_link_manifest(reg->store, rt->name, d, m->media_type);
 	if (err == OCTO_OK && desc != NULL)
 		err = octo_store_referrer_add(reg->store, rt->name, &m->subject, d, desc);
 	if (err == OCTO_OK && !ref->is_digest)
 		err = octo_store_tag_set(reg->store, rt->name, ref->tag, d);
-	if (err == OCTO_OK)
-		err = octo_journal_record(reg->journal, "manifest.put", rt->name, d,
-					  ref->is_digest ? NULL : ref->tag);
 	return err;
 }
 
@@ -309,23 +310,25 @@ void octo_api_manifest_delete(struct octo_registry *reg, struct octo_route *rt,
 	if (err == OCTO_ERR_MANIFEST_INVALID)
 		err = OCTO_ERR_MANIFEST_UNKNOWN;
 	if (err == OCTO_OK && !ref.is_digest) {
-		/* by tag: only the tag goes */
-		err = octo_store_tag_delete(reg->store, rt->name, ref.tag);
+		/* by tag: only the tag goes; the event first, once the tag is known to exist */
+		err = octo_store_tag_get(reg->store, rt->name, ref.tag, &d);
 		if (err == OCTO_OK)
 			err = octo_journal_record(reg->journal, "tag.delete", rt->name, NULL,
 						  ref.tag);
+		if (err == OCTO_OK)
+			err = octo_store_tag_delete(reg->store, rt->name, ref.tag);
 	} else if (err == OCTO_OK) {
 		d = ref.digest;
 		err = octo_store_manifest_type(reg->store, rt->name, &d, type, sizeof(type));
+		if (err == OCTO_OK)
+			err = octo_journal_record(reg->journal, "manifest.delete", rt->name, &d,
+						  NULL);
 		if (err == OCTO_OK)
 			err = untag_all(reg, rt, &d);
 		if (err == OCTO_OK)
 			err = unrefer(reg, rt, &d, type);
 		if (err == OCTO_OK)
 			err = octo_store_unlink_manifest(reg->store, rt->name, &d);
-		if (err == OCTO_OK)
-			err = octo_journal_record(reg->journal, "manifest.delete", rt->name, &d,
-						  NULL);
 	}
 	if (err != OCTO_OK)
 		return octo_response_error(resp, err, NULL);

@@ -67,15 +67,16 @@ static void blob_created(struct octo_registry *reg, struct octo_route *rt,
 	octo_response_add_header(resp, "Docker-Content-Digest", "%s", ds);
 }
 
-/* Link d into rt->name and record it; then answer 201. */
+/* Record d's link into rt->name, then link it (the journal first, so that no change is
+ * visible without its event: a reader of an event checks the store); then answer 201. */
 static void link_and_answer(struct octo_registry *reg, struct octo_route *rt,
 			    struct octo_response *resp, const struct octo_digest *d,
 			    const char *event)
 {
-	enum octo_err err = octo_store_link_blob(reg->store, rt->name, d);
+	enum octo_err err = octo_journal_record(reg->journal, event, rt->name, d, NULL);
 
 	if (err == OCTO_OK)
-		err = octo_journal_record(reg->journal, event, rt->name, d, NULL);
+		err = octo_store_link_blob(reg->store, rt->name, d);
 	if (err != OCTO_OK)
 		return octo_response_error(resp, err, NULL);
 	blob_created(reg, rt, resp, d);
