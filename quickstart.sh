@@ -19,7 +19,7 @@ top=$(pwd)
 PACKAGES="build-essential autoconf automake libtool pkg-config
 libfcgi-dev libssl-dev libjansson-dev uuid-dev libcmocka-dev
 lighttpd python3 curl procps"
-TEST_PACKAGES="strace logrotate systemd python3-prometheus-client nginx apache2 libapache2-mod-xsendfile $(cat tests/clients/PACKAGES)
+TEST_PACKAGES="strace faketime logrotate systemd python3-prometheus-client nginx apache2 libapache2-mod-xsendfile $(cat tests/clients/PACKAGES)
 $(cat tests/bench/PACKAGES)"
 
 say() { printf '%s\n' "quickstart: $*" >&2; }

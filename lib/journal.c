@@ -22,9 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fsutil.h"
 #include "journal.h"
 
@@ -42,6 +42,7 @@ struct commit {
 
 struct octo_journal {
 	const struct octo_store *store;
+	char *node; /* this node's id, in every event */
 };
 
 enum lock_byte {
@@ -111,28 +112,42 @@ enum octo_err octo_journal_path(const struct octo_store *s, char *buf, size_t si
 	return octo_store_abspath(s, JOURNAL_REL, buf, size);
 }
 
-int octo_journal_parse_seq(const char *line, size_t len, uint64_t *seq)
+/* At line[*pos]: the key (with its quotes and colon), then a number with no sign, no
+ * leading zero and no overflow, then a comma. 0, *v and *pos past the comma; or -1. */
+static int parse_field(const char *line, size_t len, size_t *pos, const char *key, uint64_t *v)
 {
-	size_t pos = sizeof(SEQ_PREFIX) - 1, start;
-	uint64_t v = 0;
+	size_t p = *pos, klen = strlen(key), start;
+	uint64_t n = 0;
 
-	if (len < pos || memcmp(line, SEQ_PREFIX, pos) != 0)
+	if (len - p < klen || memcmp(line + p, key, klen) != 0)
 		return -1;
-	for (start = pos; pos < len && line[pos] >= '0' && line[pos] <= '9'; pos++) {
-		unsigned d = (unsigned)(line[pos] - '0');
-		if (v > (UINT64_MAX - d) / 10)
+	for (start = p += klen; p < len && line[p] >= '0' && line[p] <= '9'; p++) {
+		unsigned d = (unsigned)(line[p] - '0');
+		if (n > (UINT64_MAX - d) / 10)
 			return -1;
-		v = v * 10 + d;
+		n = n * 10 + d;
 	}
-	if (pos == start || pos == len || line[pos] != ',' ||
-	    (line[start] == '0' && pos - start > 1))
+	if (p == start || p == len || line[p] != ',' || (line[start] == '0' && p - start > 1))
 		return -1;
-	*seq = v;
+	*v = n;
+	*pos = p + 1;
 	return 0;
 }
 
-/* Find the sequence number of the last complete line and cut off a torn tail. */
-static int journal_last_seq(int fd, int cfd, uint64_t *seq)
+int octo_journal_parse_head(const char *line, size_t len, uint64_t *seq, uint64_t *hlc)
+{
+	size_t pos = 0;
+
+	if (parse_field(line, len, &pos, SEQ_PREFIX, seq) != 0)
+		return -1;
+	*hlc = 0; /* a line from before clocks */
+	if (len - pos >= 6 && memcmp(line + pos, "\"hlc\":", 6) == 0)
+		return parse_field(line, len, &pos, "\"hlc\":", hlc);
+	return 0;
+}
+
+/* Find the sequence number and clock of the last complete line; cut off a torn tail. */
+static int journal_last(int fd, int cfd, uint64_t *seq, uint64_t *hlc)
 {
 	char tail[JOURNAL_TAIL];
 	struct stat st;
@@ -140,7 +155,7 @@ static int journal_last_seq(int fd, int cfd, uint64_t *seq)
 	size_t len;
 	char *end, *line;
 
-	*seq = 0;
+	*seq = *hlc = 0;
 	if (fstat(fd, &st) != 0)
 		return -1;
 	if (st.st_size == 0)
@@ -161,32 +176,33 @@ static int journal_last_seq(int fd, int cfd, uint64_t *seq)
 		return -1;
 	line = memrchr(tail, '\n', (size_t)(end - tail));
 	line = line == NULL ? tail : line + 1;
-	if (octo_journal_parse_seq(line, (size_t)(end - line), seq) != 0) {
+	if (octo_journal_parse_head(line, (size_t)(end - line), seq, hlc) != 0) {
 		errno = EINVAL;
 		return -1;
 	}
 	return 0;
 }
 
-static char *event_line(const struct octo_journal_event *ev, uint64_t seq, size_t *len)
+static char *event_line(const struct octo_journal *j, const struct octo_journal_event *ev,
+			uint64_t seq, uint64_t hlc, size_t *len)
 {
-	struct timeval tv;
 	char *body, *line;
 	json_t *o;
 	int n;
 
-	gettimeofday(&tv, NULL);
-	o = json_pack("{s:I,s:s,s:s,s:s*,s:s*}", "time_ms",
-		      (json_int_t)tv.tv_sec * 1000 + tv.tv_usec / 1000, "type", ev->type, "repo",
-		      ev->repo, "digest", ev->digest, "tag", ev->tag);
+	o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s*,s:s*}", "time_ms",
+		      (json_int_t)octo_clock_wall_ms(), "node", j->node, "store",
+		      octo_store_incarnation(j->store), "type", ev->type, "repo", ev->repo,
+		      "digest", ev->digest, "tag", ev->tag);
 	if (o == NULL)
 		return NULL;
 	body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	if (body == NULL)
 		return NULL;
-	/* seq first at a fixed place, so the next appender can read it back cheaply */
-	n = asprintf(&line, SEQ_PREFIX "%llu,%s\n", (unsigned long long)seq, body + 1);
+	/* seq and hlc first at a fixed place, so the next appender can read them back cheaply */
+	n = asprintf(&line, SEQ_PREFIX "%llu,\"hlc\":%llu,%s\n", (unsigned long long)seq,
+		     (unsigned long long)hlc, body + 1);
 	free(body);
 	if (n < 0)
 		return NULL;
@@ -204,7 +220,8 @@ static int open_events(const struct octo_store *s)
 	return fd;
 }
 
-enum octo_err octo_journal_open(const struct octo_store *s, struct octo_journal **out)
+enum octo_err octo_journal_open(const struct octo_store *s, const char *node,
+				struct octo_journal **out)
 {
 	struct octo_journal *j;
 	int fd;
@@ -215,8 +232,10 @@ enum octo_err octo_journal_open(const struct octo_store *s, struct octo_journal 
 		return octo_fs_error(errno);
 	close(fd);
 	j = calloc(1, sizeof(*j));
-	if (j == NULL)
+	if (j == NULL || (j->node = strdup(node)) == NULL) {
+		free(j);
 		return OCTO_ERR_NOMEM;
+	}
 	j->store = s;
 	*out = j;
 	return OCTO_OK;
@@ -224,6 +243,9 @@ enum octo_err octo_journal_open(const struct octo_store *s, struct octo_journal 
 
 void octo_journal_close(struct octo_journal *j)
 {
+	if (j == NULL)
+		return;
+	free(j->node);
 	free(j);
 }
 
@@ -271,10 +293,10 @@ out:
 }
 
 enum octo_err octo_journal_append(struct octo_journal *j, const struct octo_journal_event *ev,
-				  uint64_t *seq)
+				  uint64_t *seq, uint64_t *hlc)
 {
 	enum octo_err err = OCTO_OK;
-	uint64_t last;
+	uint64_t last, last_hlc, now;
 	char *line = NULL;
 	size_t len = 0;
 	off_t end;
@@ -293,11 +315,13 @@ enum octo_err octo_journal_append(struct octo_journal *j, const struct octo_jour
 		err = octo_fs_fail("lock", JOURNAL_REL, errno);
 		goto out;
 	}
-	if (journal_last_seq(fd, cfd, &last) != 0) {
+	if (journal_last(fd, cfd, &last, &last_hlc) != 0) {
 		err = octo_fs_error(errno);
 		goto out;
 	}
-	line = event_line(ev, last + 1, &len);
+	/* under the append lock, so the clock of every process's events only goes up */
+	now = octo_hlc_tick(last_hlc, octo_clock_wall_ms());
+	line = event_line(j, ev, last + 1, now, &len);
 	if (line == NULL) {
 		err = OCTO_ERR_NOMEM;
 		goto out;
@@ -313,6 +337,8 @@ enum octo_err octo_journal_append(struct octo_journal *j, const struct octo_jour
 	err = wait_synced(fd, cfd, (uint64_t)end);
 	if (err == OCTO_OK && seq != NULL)
 		*seq = last + 1;
+	if (err == OCTO_OK && hlc != NULL)
+		*hlc = now;
 out:
 	free(line);
 	close(cfd);
@@ -329,5 +355,5 @@ enum octo_err octo_journal_record(struct octo_journal *j, const char *type, cons
 
 	if (d != NULL)
 		octo_digest_format(d, ds, sizeof(ds));
-	return octo_journal_append(j, &ev, NULL);
+	return octo_journal_append(j, &ev, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The change journal: one JSON line per committed change, with a sequence number that is
- * strictly increasing across every process sharing the store. An event is durable
+/* The change journal: one JSON line per committed change, with a sequence number and a
+ * hybrid logical clock that are strictly increasing across every process sharing the
+ * store. An event is durable
  * (fdatasync, shared by concurrent appenders: group commit) before octo_journal_append
  * returns, so before the client's 201. */
 #ifndef OCTO_JOURNAL_H
@@ -22,23 +23,26 @@ struct octo_journal_event {
 
 struct octo_journal;
 
-/* Open the store's journal for appending: map journal/commit, the group-commit state every
- * process shares (made when missing). */
-enum octo_err octo_journal_open(const struct octo_store *s, struct octo_journal **out);
+/* Open the store's journal for appending; node (p2p.node_id) goes into every event. */
+enum octo_err octo_journal_open(const struct octo_store *s, const char *node,
+				struct octo_journal **out);
 void octo_journal_close(struct octo_journal *j);
 /* Whether the journal can be opened for appending (readiness), writing nothing. */
 enum octo_err octo_journal_check(const struct octo_journal *j);
 /* Append ev to journal/events, returning once it is durable (its fdatasync may be another
- * appender's: concurrent appends share one); *seq (may be NULL) gets its sequence number.
- * A journal whose last line does not begin with {"seq":<number>, is not ours: OCTO_ERR_IO. */
+ * appender's: concurrent appends share one). The event gets the next sequence number and
+ * the next tick of the node's clock (past the last event's, whatever the wall clock did),
+ * the node id and the store's incarnation id; *seq and *hlc (may be NULL) get the first
+ * two. A journal whose last line does not begin with {"seq":<number>, is not ours:
+ * OCTO_ERR_IO. */
 enum octo_err octo_journal_append(struct octo_journal *j, const struct octo_journal_event *ev,
-				  uint64_t *seq);
+				  uint64_t *seq, uint64_t *hlc);
 /* Record a change: append {type, repo, d, tag} (d and tag may be NULL). */
 enum octo_err octo_journal_record(struct octo_journal *j, const char *type, const char *repo,
 				  const struct octo_digest *d, const char *tag);
-/* The sequence number at the start of a journal line: {"seq":<digits>, with no sign, no
- * leading zero and no overflow. 0 and *seq, or -1. */
-int octo_journal_parse_seq(const char *line, size_t len, uint64_t *seq);
+/* The head of a journal line: {"seq":<digits>, then "hlc":<digits>, (0 when absent, in lines
+ * from before clocks), each with no sign, no leading zero and no overflow. 0, or -1. */
+int octo_journal_parse_head(const char *line, size_t len, uint64_t *seq, uint64_t *hlc);
 /* Absolute path of the journal file, written into buf; OCTO_ERR_IO if it does not fit. */
 enum octo_err octo_journal_path(const struct octo_store *s, char *buf, size_t size);
 

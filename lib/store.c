@@ -24,6 +24,7 @@ struct octo_store {
 	char *root;
 	int root_fd;
 	struct octo_metrics *metrics;
+	char incarnation[OCTO_STORE_ID_LEN + 1];
 };
 
 static const char *const store_dirs[] = {"blobs", "repositories", "uploads", "journal"};
@@ -53,6 +54,60 @@ static enum octo_err fail_missing(const char *op, const char *rel, enum octo_err
 	return fail(op, rel);
 }
 
+#define INCARNATION_REL "store.id"
+
+static int id_valid(const char *text, size_t len)
+{
+	size_t i;
+
+	if (len != OCTO_STORE_ID_LEN + 1 || text[OCTO_STORE_ID_LEN] != '\n')
+		return 0;
+	for (i = 0; i < OCTO_STORE_ID_LEN; i++)
+		if (!((text[i] >= '0' && text[i] <= '9') || (text[i] >= 'a' && text[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* The store's incarnation id from store.id, made the first time: 128 random bits, placed
+ * without replacing, so that processes starting together on a new store agree on one. */
+static enum octo_err load_incarnation(struct octo_store *s)
+{
+	char fresh[OCTO_STORE_PATH_MAX], tmp[OCTO_STORE_PATH_MAX], *text;
+	enum octo_err err;
+	size_t len;
+	int placed;
+
+	err = octo_store_read(s, INCARNATION_REL, 64, OCTO_ERR_NAME_UNKNOWN, &text, &len);
+	if (err == OCTO_ERR_NAME_UNKNOWN) {
+		err = octo_store_tmpname(fresh, sizeof(fresh), "");
+		if (err == OCTO_OK)
+			err = octo_store_path(tmp, sizeof(tmp), INCARNATION_REL ".%s", fresh);
+		if (err == OCTO_OK) {
+			strcat(fresh, "\n");
+			err = octo_store_write_atomic(s, tmp, fresh, strlen(fresh), 0);
+		}
+		if (err == OCTO_OK)
+			err = octo_store_place(s, tmp, INCARNATION_REL, &placed);
+		if (err == OCTO_OK)
+			err = octo_store_read(s, INCARNATION_REL, 64, OCTO_ERR_IO, &text, &len);
+	}
+	if (err != OCTO_OK)
+		return err;
+	if (!id_valid(text, len)) {
+		free(text);
+		return octo_fs_fail("read the id in", INCARNATION_REL, EINVAL);
+	}
+	memcpy(s->incarnation, text, OCTO_STORE_ID_LEN);
+	s->incarnation[OCTO_STORE_ID_LEN] = '\0';
+	free(text);
+	return OCTO_OK;
+}
+
+const char *octo_store_incarnation(const struct octo_store *s)
+{
+	return s->incarnation;
+}
+
 enum octo_err octo_store_open(const char *root, struct octo_store **out)
 {
 	struct octo_store *s;
@@ -79,6 +134,8 @@ enum octo_err octo_store_open(const char *root, struct octo_store **out)
 	}
 	/* Writable, or refuse to start: the operator sees why at once, not at the first push. */
 	err = octo_store_check_writable(s);
+	if (err == OCTO_OK)
+		err = load_incarnation(s);
 	if (err != OCTO_OK)
 		goto fail;
 	*out = s;

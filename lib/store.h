@@ -31,6 +31,11 @@ enum octo_err octo_store_open(const char *root, struct octo_store **out);
  * (the start-up check, and /readyz); the failure is recorded (octo_fs_failure). */
 enum octo_err octo_store_check_writable(const struct octo_store *s);
 void octo_store_free(struct octo_store *s);
+/* The store's incarnation id (OCTO_STORE_ID_LEN hex digits in store.id), made when the store
+ * is: a store wiped and made again has another, which is how a reader of its journal
+ * notices. */
+#define OCTO_STORE_ID_LEN 32
+const char *octo_store_incarnation(const struct octo_store *s);
 /* The root as an absolute path without symlinks. */
 const char *octo_store_root(const struct octo_store *s);
 /* The counters whose gauges (metrics.h) the store's modules keep up to date; NULL: none. */

@@ -63,10 +63,10 @@ static double journal_round(const char *dir, int procs, double *per)
 			int i;
 			close(fds[0]);
 			octo_fs_observe_syncs(count_sync, NULL);
-			if (octo_journal_open(s, &j) != OCTO_OK)
+			if (octo_journal_open(s, "bench", &j) != OCTO_OK)
 				_exit(1);
 			for (i = 0; i < APPENDS / procs; i++)
-				if (octo_journal_append(j, &ev, NULL) != OCTO_OK)
+				if (octo_journal_append(j, &ev, NULL, NULL) != OCTO_OK)
 					_exit(1);
 			if (write(fds[1], &syncs, sizeof(syncs)) != sizeof(syncs))
 				_exit(1);

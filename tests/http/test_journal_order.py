@@ -1,13 +1,16 @@
 # SPDX-License-Identifier: Apache-2.0
-"""No change escapes the journal: every handler journals its event before the change becomes
-visible, so whatever goes wrong, the event is there or the change is not (a reader of an
+"""The journal's order. No change escapes it: every handler journals its event before the
+change becomes visible, so whatever goes wrong, the event is there or the change is not (a reader of an
 event checks the store). Faults come from strace on the responder, limited to the journal
 file (-P): every write to it fails with ENOSPC, or the responder is SIGKILLed at the write
 or at the fdatasync of its line. Content is pushed first without strace; then the registry
-restarts under it."""
+restarts under it. And its clock never goes back: events pushed while the wall clock reads
+2030 (faketime), then after it steps back to today, carry increasing clocks."""
+import json
 import os
 import shutil
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -15,6 +18,7 @@ from harness import Registry, sha256  # noqa: E402
 from suite import ResponseAssertions  # noqa: E402
 
 STRACE = shutil.which("strace")
+FAKETIME = shutil.which("faketime")
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
@@ -88,6 +92,28 @@ class JournalOrderTest(ResponseAssertions, unittest.TestCase):
 
     def test_killed_after_the_event(self):
         self.check_killed("fdatasync:signal=KILL", journalled=True)
+
+
+
+@unittest.skipUnless(FAKETIME, "needs faketime")
+class ClockTest(unittest.TestCase):
+
+    def test_clock_survives_the_wall_stepping_back(self):
+        with Registry() as reg:
+            reg.restart(wrap=[FAKETIME, "2030-01-01 00:00:00"])
+            reg.push_blob("clock/r", b"pushed in 2030")
+            reg.push_blob("clock/r", b"and again")
+            reg.restart()  # the wall clock back to today
+            reg.push_blob("clock/r", b"pushed today")
+            events = [json.loads(line) for line in reg.journal_lines() if line]
+            clocks = [e["hlc"] for e in events]
+            self.assertEqual(clocks, sorted(set(clocks)), clocks)  # strictly increasing
+            ms = [c >> 16 for c in clocks]
+            self.assertEqual(time.gmtime(ms[0] / 1000).tm_year, 2030)
+            self.assertEqual(ms[-1], ms[-2], "the clock kept 2030's millisecond, counting on")
+            self.assertLess(events[-1]["time_ms"], ms[-1])  # the wall time is recorded as it is
+            self.assertEqual({e["store"] for e in events}, {events[0]["store"]})
+            self.assertEqual(len(events[0]["store"]), 32)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The change journal: sequence numbers across processes, torn tails. */
+/* The change journal: sequence numbers and clocks across processes, torn tails, group
+ * commit, the node and the store in every event. */
 #include "autoconfig.h"
 
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "clock.h"
 #include "fsutil.h"
 #include "journal.h"
 #include "store.h"
@@ -31,8 +33,8 @@ static void start(const char *dir, struct octo_store **s, struct octo_journal **
 		  size_t size)
 {
 	assert_int_equal(octo_store_open(dir, s), OCTO_OK);
-	assert_int_equal(octo_journal_open(*s, j), OCTO_OK);
-	assert_int_equal(octo_journal_append(*j, &ev, NULL), OCTO_OK);
+	assert_int_equal(octo_journal_open(*s, "node-a", j), OCTO_OK);
+	assert_int_equal(octo_journal_append(*j, &ev, NULL, NULL), OCTO_OK);
 	assert_int_equal(octo_journal_path(*s, path, size), OCTO_OK);
 }
 
@@ -55,9 +57,9 @@ static void test_sequence_increments(void **state)
 
 	(void)state;
 	assert_int_equal(octo_store_open(dir, &s), OCTO_OK);
-	assert_int_equal(octo_journal_open(s, &j), OCTO_OK);
+	assert_int_equal(octo_journal_open(s, "node-a", &j), OCTO_OK);
 	for (i = 1; i <= 5; i++) {
-		assert_int_equal(octo_journal_append(j, &ev, &seq), OCTO_OK);
+		assert_int_equal(octo_journal_append(j, &ev, &seq, NULL), OCTO_OK);
 		assert_int_equal(seq, (uint64_t)i);
 	}
 	finish(dir, s, j);
@@ -79,7 +81,7 @@ static void test_torn_tail_is_cut(void **state)
 	f = fopen(path, "a");
 	fputs("{\"seq\":2,\"type\":\"blo", f);
 	fclose(f);
-	assert_int_equal(octo_journal_append(j, &ev, &seq), OCTO_OK);
+	assert_int_equal(octo_journal_append(j, &ev, &seq, NULL), OCTO_OK);
 	assert_int_equal(seq, 2);
 	f = fopen(path, "r");
 	n = fread(buf, 1, sizeof(buf) - 1, f);
@@ -101,7 +103,7 @@ static void test_concurrent_processes(void **state)
 	char *dir = tu_tempdir();
 	char path[4200], line[2048];
 	struct octo_store *s;
-	uint64_t expect = 1;
+	uint64_t expect = 1, last_hlc = 0;
 	int p, status;
 	FILE *f;
 
@@ -111,10 +113,10 @@ static void test_concurrent_processes(void **state)
 		if (fork() == 0) {
 			struct octo_journal *j;
 			int i;
-			if (octo_journal_open(s, &j) != OCTO_OK)
+			if (octo_journal_open(s, "node-a", &j) != OCTO_OK)
 				_exit(1);
 			for (i = 0; i < EACH; i++)
-				if (octo_journal_append(j, &ev, NULL) != OCTO_OK)
+				if (octo_journal_append(j, &ev, NULL, NULL) != OCTO_OK)
 					_exit(1);
 			_exit(0);
 		}
@@ -132,6 +134,9 @@ static void test_concurrent_processes(void **state)
 		assert_non_null(o);
 		assert_int_equal(json_integer_value(json_object_get(o, "seq")), expect);
 		assert_string_equal(json_string_value(json_object_get(o, "repo")), "a/b");
+		/* one clock for every process: strictly increasing in journal order */
+		assert_true((uint64_t)json_integer_value(json_object_get(o, "hlc")) > last_hlc);
+		last_hlc = (uint64_t)json_integer_value(json_object_get(o, "hlc"));
 		json_decref(o);
 		expect++;
 	}
@@ -187,8 +192,8 @@ static void test_group_commit(void **state)
 			struct octo_journal *cj;
 			syncs = 0;
 			octo_fs_observe_syncs(count_sync, NULL);
-			if (octo_journal_open(s, &cj) != OCTO_OK ||
-			    octo_journal_append(cj, &ev, NULL) != OCTO_OK)
+			if (octo_journal_open(s, "node-a", &cj) != OCTO_OK ||
+			    octo_journal_append(cj, &ev, NULL, NULL) != OCTO_OK)
 				_exit(99);
 			_exit(syncs);
 		}
@@ -240,7 +245,7 @@ static void test_cut_tail_is_not_synced(void **state)
 	close(fd);
 	syncs = 0;
 	octo_fs_observe_syncs(count_sync, NULL);
-	assert_int_equal(octo_journal_append(j, &ev, NULL), OCTO_OK);
+	assert_int_equal(octo_journal_append(j, &ev, NULL, NULL), OCTO_OK);
 	octo_fs_unobserve_syncs(NULL);
 	assert_int_equal(syncs, 1);
 	assert_int_equal(stat(path, &st), 0);
@@ -248,41 +253,97 @@ static void test_cut_tail_is_not_synced(void **state)
 	finish(dir, s, j);
 }
 
-/* The strict reader of a line's sequence number (sscanf took "-5" and overflowed). */
-static void test_parse_seq_table(void **state)
+/* The strict reader of a line's head (sscanf took "-5" and overflowed). */
+static void test_parse_head_table(void **state)
 {
 	static const struct {
 		const char *line;
 		int want;
-		uint64_t seq;
+		uint64_t seq, hlc;
 	} cases[] = {
-		{"{\"seq\":12,\"time_ms\":1}", 0, 12},
-		{"{\"seq\":1,", 0, 1},
-		{"{\"seq\":18446744073709551615,", 0, UINT64_MAX},
-		{"{\"seq\":18446744073709551616,", -1, 0},
-		{"{\"seq\":99999999999999999999999,", -1, 0},
-		{"{\"seq\":-5,", -1, 0},
-		{"{\"seq\":+5,", -1, 0},
-		{"{\"seq\":012,", -1, 0},
-		{"{\"seq\": 5,", -1, 0},
-		{"{\"seq\":5}", -1, 0},
-		{"{\"seq\":5", -1, 0},
-		{"{\"seq\":,", -1, 0},
-		{"{\"seq\":", -1, 0},
-		{"{\"type\":\"x\",\"seq\":5,", -1, 0},
-		{"", -1, 0},
+		{"{\"seq\":12,\"time_ms\":1}", 0, 12, 0}, /* from before clocks */
+		{"{\"seq\":1,", 0, 1, 0},
+		{"{\"seq\":3,\"hlc\":115672370380800000,\"time_ms\":1}", 0, 3, 115672370380800000},
+		{"{\"seq\":3,\"hlc\":18446744073709551615,", 0, 3, UINT64_MAX},
+		{"{\"seq\":3,\"hlc\":18446744073709551616,", -1, 0, 0},
+		{"{\"seq\":3,\"hlc\":-1,", -1, 0, 0},
+		{"{\"seq\":3,\"hlc\":01,", -1, 0, 0},
+		{"{\"seq\":3,\"hlc\":1}", -1, 0, 0},
+		{"{\"seq\":3,\"hlc\":", -1, 0, 0},
+		{"{\"seq\":18446744073709551615,", 0, UINT64_MAX, 0},
+		{"{\"seq\":18446744073709551616,", -1, 0, 0},
+		{"{\"seq\":99999999999999999999999,", -1, 0, 0},
+		{"{\"seq\":-5,", -1, 0, 0},
+		{"{\"seq\":+5,", -1, 0, 0},
+		{"{\"seq\":012,", -1, 0, 0},
+		{"{\"seq\": 5,", -1, 0, 0},
+		{"{\"seq\":5}", -1, 0, 0},
+		{"{\"seq\":5", -1, 0, 0},
+		{"{\"seq\":,", -1, 0, 0},
+		{"{\"seq\":", -1, 0, 0},
+		{"{\"type\":\"x\",\"seq\":5,", -1, 0, 0},
+		{"", -1, 0, 0},
 	};
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		uint64_t seq = 77;
-		int got = octo_journal_parse_seq(cases[i].line, strlen(cases[i].line), &seq);
+		uint64_t seq = 77, hlc = 77;
+		int got = octo_journal_parse_head(cases[i].line, strlen(cases[i].line), &seq, &hlc);
 		if (got != cases[i].want)
 			fail_msg("%s: %d, want %d", cases[i].line, got, cases[i].want);
-		if (got == 0)
+		if (got == 0) {
 			assert_int_equal(seq, cases[i].seq);
+			assert_int_equal(hlc, cases[i].hlc);
+		}
 	}
+}
+
+/* Every event names the node and the store's incarnation, which stays with the store and
+ * is another for a store made again; a journal from before clocks goes on with them. */
+static void test_node_store_and_clock(void **state)
+{
+	char *dir = tu_tempdir();
+	char path[4200], id[OCTO_STORE_ID_LEN + 1], line[2048];
+	struct octo_journal *j;
+	struct octo_store *s;
+	uint64_t seq, hlc;
+	json_t *o;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(octo_store_open(dir, &s), OCTO_OK);
+	snprintf(id, sizeof(id), "%s", octo_store_incarnation(s));
+	assert_int_equal(strlen(id), OCTO_STORE_ID_LEN);
+	assert_int_equal(octo_journal_path(s, path, sizeof(path)), OCTO_OK);
+	f = fopen(path, "w");
+	fputs("{\"seq\":41,\"time_ms\":1,\"type\":\"blob.put\",\"repo\":\"old\"}\n", f);
+	fclose(f);
+	octo_store_free(s);
+	assert_int_equal(octo_store_open(dir, &s), OCTO_OK);
+	assert_string_equal(octo_store_incarnation(s), id); /* kept */
+	assert_int_equal(octo_journal_open(s, "node-a", &j), OCTO_OK);
+	assert_int_equal(octo_journal_append(j, &ev, &seq, &hlc), OCTO_OK);
+	assert_int_equal(seq, 42);
+	assert_true(octo_hlc_ms(hlc) + 60000 > octo_clock_wall_ms());
+	f = fopen(path, "r");
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_non_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	o = json_loads(line, 0, NULL);
+	assert_non_null(o);
+	assert_int_equal(json_integer_value(json_object_get(o, "hlc")), (json_int_t)hlc);
+	assert_string_equal(json_string_value(json_object_get(o, "node")), "node-a");
+	assert_string_equal(json_string_value(json_object_get(o, "store")), id);
+	json_decref(o);
+	finish(dir, s, j);
+
+	dir = tu_tempdir(); /* a store made again: another incarnation */
+	assert_int_equal(octo_store_open(dir, &s), OCTO_OK);
+	assert_string_not_equal(octo_store_incarnation(s), id);
+	octo_store_free(s);
+	tu_rmtree(dir);
+	free(dir);
 }
 
 int main(void)
@@ -293,7 +354,8 @@ int main(void)
 		cmocka_unit_test(test_concurrent_processes),
 		cmocka_unit_test(test_group_commit),
 		cmocka_unit_test(test_cut_tail_is_not_synced),
-		cmocka_unit_test(test_parse_seq_table),
+		cmocka_unit_test(test_parse_head_table),
+		cmocka_unit_test(test_node_store_and_clock),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The hybrid logical clock (clock.h) and the last-writer-wins rule of records (record.h). */
+#include "autoconfig.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cmocka.h>
+
+#include "clock.h"
+#include "record.h"
+
+#define T0 1764547200000ULL /* 2025-12-01 in ms */
+
+static void test_tick_follows_the_wall(void **state)
+{
+	(void)state;
+	assert_int_equal(octo_hlc_tick(0, T0), octo_hlc_make(T0, 0));
+	assert_int_equal(octo_hlc_tick(octo_hlc_make(T0, 0), T0 + 5), octo_hlc_make(T0 + 5, 0));
+	/* the same millisecond: the logical count goes on */
+	assert_int_equal(octo_hlc_tick(octo_hlc_make(T0, 0), T0), octo_hlc_make(T0, 1));
+	assert_int_equal(octo_hlc_ms(octo_hlc_make(T0, 7)), T0);
+	assert_int_equal(octo_hlc_logical(octo_hlc_make(T0, 7)), 7);
+}
+
+/* The wall clock steps back an hour: the clock does not, and keeps counting past the last. */
+static void test_wall_steps_back(void **state)
+{
+	uint64_t last = octo_hlc_make(T0, 3), h;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 1000; i++) {
+		h = octo_hlc_tick(last, T0 - 3600 * 1000);
+		assert_true(h > last);
+		assert_int_equal(octo_hlc_ms(h), T0);
+		last = h;
+	}
+	/* 65536 events in one millisecond carry into the next, never wrap */
+	last = octo_hlc_make(T0, 0xffff);
+	h = octo_hlc_tick(last, T0);
+	assert_true(h > last);
+	assert_int_equal(h, octo_hlc_make(T0 + 1, 0));
+	/* the wall catching up again takes over */
+	assert_int_equal(octo_hlc_tick(h, T0 + 10), octo_hlc_make(T0 + 10, 0));
+}
+
+/* Receiving a clock moves past it, and past our own; the wall still leads when ahead. */
+static void test_merge(void **state)
+{
+	uint64_t mine = octo_hlc_make(T0, 2), remote = octo_hlc_make(T0 + 50, 9);
+
+	(void)state;
+	assert_int_equal(octo_hlc_merge(mine, remote, T0), octo_hlc_make(T0 + 50, 10));
+	assert_int_equal(octo_hlc_merge(remote, mine, T0), octo_hlc_make(T0 + 50, 10));
+	assert_int_equal(octo_hlc_merge(mine, remote, T0 + 100), octo_hlc_make(T0 + 100, 0));
+	assert_true(octo_hlc_merge(mine, remote, 0) > remote);
+}
+
+static void test_wall_ms_is_now(void **state)
+{
+	uint64_t a = octo_clock_wall_ms(), b = octo_clock_wall_ms();
+
+	(void)state;
+	assert_true(a > T0 - 365ULL * 24 * 3600 * 1000 && b >= a);
+}
+
+/* The rule, both ways round: a higher clock wins; at equal clocks a tombstone wins; then
+ * the higher node id; the same write ties. */
+static void test_last_writer_wins(void **state)
+{
+	static const struct {
+		struct octo_record_stamp a, b;
+		int want; /* a against b */
+	} cases[] = {
+		{{10, "a", 0}, {9, "z", 1}, 1},   /* clock first: before tombstone and node */
+		{{10, "a", 1}, {11, "a", 0}, -1}, /* a later write undoes a delete */
+		{{10, "a", 1}, {10, "z", 0}, 1},  /* equal clocks: the tombstone */
+		{{10, "b", 0}, {10, "a", 0}, 1},  /* then the node id */
+		{{10, "a", 1}, {10, "b", 1}, -1}, /* two deletes: the node id */
+		{{10, "ab", 0}, {10, "a", 0}, 1}, /* bytewise, longer wins on a common prefix */
+		{{10, "a", 0}, {10, "a", 0}, 0},  /* the same write */
+		{{10, NULL, 0}, {10, "", 0}, 0},  /* no node is the empty id */
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int got = octo_record_cmp(&cases[i].a, &cases[i].b);
+		int back = octo_record_cmp(&cases[i].b, &cases[i].a);
+		if ((got > 0) - (got < 0) != cases[i].want ||
+		    (back > 0) - (back < 0) != -cases[i].want)
+			fail_msg("case %zu: %d and %d, want %d", i, got, back, cases[i].want);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tick_follows_the_wall),
+		cmocka_unit_test(test_wall_steps_back),
+		cmocka_unit_test(test_merge),
+		cmocka_unit_test(test_wall_ms_is_now),
+		cmocka_unit_test(test_last_writer_wins),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
