@@ -183,6 +183,9 @@ static const struct key keys[] = {
 	 .def = "268435456", .min = 0, .max = 1LL << 60},
 	{ROW("storage.min_free.inodes", "STORAGE_MIN_FREE_INODES", K_SIZE, storage.min_free_inodes),
 	 .def = "4096", .min = 0, .max = 1LL << 40},
+	{ROW("storage.journal_segment_size", "STORAGE_JOURNAL_SEGMENT_SIZE", K_SIZE,
+	     storage.journal_segment_size),
+	 .def = "67108864", .min = 4096, .max = GIB},
 
 	{ROW("logging.level", "LOG_LEVEL", K_ENUM, logging.level), .def = "info",
 	 .names = level_names},

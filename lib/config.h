@@ -46,6 +46,7 @@ struct octo_config {
 		int max_uploads_per_client; /* 256 per client address */
 		int64_t min_free_bytes;     /* 256 MiB: below it, writes get 507 */
 		int64_t min_free_inodes;    /* 4096 */
+		int64_t journal_segment_size; /* 64 MiB: the journal's current file is sealed past it */
 	} storage;
 	struct {
 		enum octo_log_level level;   /* info */

@@ -29,6 +29,8 @@
 #include "journal.h"
 
 #define JOURNAL_REL "journal/events"
+#define SEGMENT_PREFIX "events."
+#define CURSORS_REL "journal/cursors"
 #define COMMIT_REL "journal/commit"
 #define COMMIT_MAGIC "octojc01"
 
@@ -42,7 +44,8 @@ struct commit {
 
 struct octo_journal {
 	const struct octo_store *store;
-	char *node; /* this node's id, in every event */
+	char *node;            /* this node's id, in every event */
+	uint64_t segment_size; /* the current file is sealed once it holds this much */
 };
 
 enum lock_byte {
@@ -146,8 +149,9 @@ int octo_journal_parse_head(const char *line, size_t len, uint64_t *seq, uint64_
 	return 0;
 }
 
-/* Find the sequence number and clock of the last complete line; cut off a torn tail. */
-static int journal_last(int fd, int cfd, uint64_t *seq, uint64_t *hlc)
+/* The sequence number and clock of fd's last complete line (0 and 0 for an empty file); *torn
+ * gets the offset where a torn tail begins, or -1. -1 with errno for a file not ours. */
+static int read_last(int fd, uint64_t *seq, uint64_t *hlc, off_t *torn)
 {
 	char tail[JOURNAL_TAIL];
 	struct stat st;
@@ -156,6 +160,7 @@ static int journal_last(int fd, int cfd, uint64_t *seq, uint64_t *hlc)
 	char *end, *line;
 
 	*seq = *hlc = 0;
+	*torn = -1;
 	if (fstat(fd, &st) != 0)
 		return -1;
 	if (st.st_size == 0)
@@ -170,10 +175,11 @@ static int journal_last(int fd, int cfd, uint64_t *seq, uint64_t *hlc)
 			errno = EINVAL;
 			return -1;
 		}
-		return cut_tail(fd, cfd, 0);
+		*torn = 0;
+		return 0;
 	}
-	if ((size_t)(end - tail) + 1 != len && cut_tail(fd, cfd, start + (end - tail) + 1) != 0)
-		return -1;
+	if ((size_t)(end - tail) + 1 != len)
+		*torn = start + (end - tail) + 1;
 	line = memrchr(tail, '\n', (size_t)(end - tail));
 	line = line == NULL ? tail : line + 1;
 	if (octo_journal_parse_head(line, (size_t)(end - line), seq, hlc) != 0) {
@@ -181,6 +187,91 @@ static int journal_last(int fd, int cfd, uint64_t *seq, uint64_t *hlc)
 		return -1;
 	}
 	return 0;
+}
+
+/* The same for the current file, cutting a torn tail off. */
+static int journal_last(int fd, int cfd, uint64_t *seq, uint64_t *hlc)
+{
+	off_t torn;
+
+	if (read_last(fd, seq, hlc, &torn) != 0)
+		return -1;
+	return torn >= 0 ? cut_tail(fd, cfd, torn) : 0;
+}
+
+/* Sealed segments: journal/events.<the seq of their first line, 20 digits>. */
+static int segment_name(const char *name, size_t len)
+{
+	size_t i, n = sizeof(SEGMENT_PREFIX) - 1;
+
+	if (len != n + 20 || memcmp(name, SEGMENT_PREFIX, n) != 0)
+		return 0;
+	for (i = n; i < len; i++)
+		if (name[i] < '0' || name[i] > '9')
+			return 0;
+	return 1;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The first sequence numbers of the sealed segments, ascending (malloc'd, *n of them). */
+static enum octo_err list_segments(const struct octo_store *s, uint64_t **firsts, size_t *n)
+{
+	struct octo_strv names;
+	enum octo_err err = octo_store_list(s, "journal", segment_name, OCTO_OK, &names);
+	size_t i;
+
+	*firsts = NULL;
+	*n = 0;
+	if (err != OCTO_OK)
+		return err;
+	if (names.n > 0 && (*firsts = calloc(names.n, sizeof(**firsts))) == NULL)
+		err = OCTO_ERR_NOMEM;
+	for (i = 0; err == OCTO_OK && i < names.n; i++)
+		(*firsts)[i] = strtoull(names.v[i] + sizeof(SEGMENT_PREFIX) - 1, NULL, 10);
+	if (err == OCTO_OK) {
+		*n = names.n;
+		qsort(*firsts, *n, sizeof(**firsts), cmp_u64);
+	}
+	octo_strv_cleanup(&names);
+	return err;
+}
+
+static enum octo_err segment_rel(uint64_t first, char *buf, size_t size)
+{
+	return octo_store_path(buf, size, "journal/" SEGMENT_PREFIX "%020llu",
+			       (unsigned long long)first);
+}
+
+/* Where numbering goes on when the current file is empty: the newest sealed segment's last
+ * line (the trim keeps that segment). */
+static int sealed_last(const struct octo_store *s, uint64_t *seq, uint64_t *hlc)
+{
+	char rel[OCTO_STORE_PATH_MAX];
+	uint64_t *firsts;
+	size_t n;
+	off_t torn;
+	int fd, rc;
+
+	*seq = *hlc = 0;
+	if (list_segments(s, &firsts, &n) != OCTO_OK)
+		return -1;
+	if (n == 0) {
+		free(firsts);
+		return 0;
+	}
+	rc = segment_rel(firsts[n - 1], rel, sizeof(rel)) == OCTO_OK ? 0 : -1;
+	free(firsts);
+	if (rc != 0 || (fd = octo_store_openat(s, rel, O_RDONLY, 0)) < 0)
+		return -1;
+	rc = read_last(fd, seq, hlc, &torn);
+	close(fd);
+	return rc;
 }
 
 static char *event_line(const struct octo_journal *j, const struct octo_journal_event *ev,
@@ -220,7 +311,7 @@ static int open_events(const struct octo_store *s)
 	return fd;
 }
 
-enum octo_err octo_journal_open(const struct octo_store *s, const char *node,
+enum octo_err octo_journal_open(const struct octo_store *s, const char *node, uint64_t segment_size,
 				struct octo_journal **out)
 {
 	struct octo_journal *j;
@@ -237,6 +328,7 @@ enum octo_err octo_journal_open(const struct octo_store *s, const char *node,
 		return OCTO_ERR_NOMEM;
 	}
 	j->store = s;
+	j->segment_size = segment_size;
 	*out = j;
 	return OCTO_OK;
 }
@@ -292,31 +384,83 @@ out:
 	return err;
 }
 
+/* Whether fd is still the file at journal/events (not sealed by another appender since it
+ * was opened). */
+static int is_current(const struct octo_store *s, int fd)
+{
+	struct stat a, b;
+	int cur = octo_store_openat(s, JOURNAL_REL, O_PATH, 0), same;
+
+	if (cur < 0)
+		return 0;
+	same = fstat(fd, &a) == 0 && fstat(cur, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+	close(cur);
+	return same;
+}
+
+/* Seal the current file (fd, under the append lock): it becomes events.<its first seq>, and
+ * the next append makes a new one. Then segments no consumer needs go. */
+static enum octo_err seal(struct octo_journal *j, int fd)
+{
+	char head[JOURNAL_TAIL], rel[OCTO_STORE_PATH_MAX];
+	uint64_t first, hlc;
+	enum octo_err err;
+	ssize_t n = pread(fd, head, sizeof(head), 0);
+	char *nl = n > 0 ? memchr(head, '\n', (size_t)n) : NULL;
+	int placed;
+
+	if (nl == NULL || octo_journal_parse_head(head, (size_t)(nl - head), &first, &hlc) != 0)
+		return octo_fs_fail("read the first line of", JOURNAL_REL, n < 0 ? errno : EINVAL);
+	err = segment_rel(first, rel, sizeof(rel));
+	if (err == OCTO_OK)
+		err = octo_store_place(j->store, JOURNAL_REL, rel, &placed);
+	if (err == OCTO_OK && !placed) /* cannot be: sequence numbers are not reused */
+		err = octo_fs_fail("seal", rel, EEXIST);
+	return err != OCTO_OK ? err : octo_journal_trim(j, NULL);
+}
+
 enum octo_err octo_journal_append(struct octo_journal *j, const struct octo_journal_event *ev,
 				  uint64_t *seq, uint64_t *hlc)
 {
 	enum octo_err err = OCTO_OK;
 	uint64_t last, last_hlc, now;
 	char *line = NULL;
+	struct stat st;
 	size_t len = 0;
 	off_t end;
 	int fd, cfd;
 
-	fd = open_events(j->store);
-	if (fd < 0)
-		return octo_fs_error(errno);
 	cfd = octo_store_openat(j->store, COMMIT_REL, O_RDWR | O_CREAT, 0644);
-	if (cfd < 0) {
-		err = octo_fs_fail("open", COMMIT_REL, errno);
+	if (cfd < 0)
+		return octo_fs_fail("open", COMMIT_REL, errno);
+	for (;;) {
+		fd = open_events(j->store);
+		if (fd < 0) {
+			close(cfd);
+			return octo_fs_error(errno);
+		}
+		if (lock_byte(fd, LOCK_APPEND, F_WRLCK) != 0) {
+			err = octo_fs_fail("lock", JOURNAL_REL, errno);
+			goto out;
+		}
+		if (!is_current(j->store, fd)) { /* sealed while we waited: the new one */
+			close(fd);
+			continue;
+		}
+		if (journal_last(fd, cfd, &last, &last_hlc) != 0 || fstat(fd, &st) != 0) {
+			err = octo_fs_error(errno);
+			goto out;
+		}
+		if ((uint64_t)st.st_size < j->segment_size)
+			break;
+		err = seal(j, fd);
+		if (err != OCTO_OK)
+			goto out;
 		close(fd);
-		return err;
 	}
-	if (lock_byte(fd, LOCK_APPEND, F_WRLCK) != 0) {
-		err = octo_fs_fail("lock", JOURNAL_REL, errno);
-		goto out;
-	}
-	if (journal_last(fd, cfd, &last, &last_hlc) != 0) {
-		err = octo_fs_error(errno);
+	if (st.st_size == 0 && sealed_last(j->store, &last, &last_hlc) != 0) {
+		err = octo_fs_fail("read the last segment of", JOURNAL_REL, errno);
 		goto out;
 	}
 	/* under the append lock, so the clock of every process's events only goes up */
@@ -332,7 +476,7 @@ enum octo_err octo_journal_append(struct octo_journal *j, const struct octo_jour
 		goto out;
 	}
 	lock_byte(fd, LOCK_APPEND, F_UNLCK);
-	if (last == 0 && (err = octo_store_sync_parent(j->store, JOURNAL_REL)) != OCTO_OK)
+	if (st.st_size == 0 && (err = octo_store_sync_parent(j->store, JOURNAL_REL)) != OCTO_OK)
 		goto out; /* a new file needs its entry synced */
 	err = wait_synced(fd, cfd, (uint64_t)end);
 	if (err == OCTO_OK && seq != NULL)
@@ -344,6 +488,177 @@ out:
 	close(cfd);
 	close(fd); /* releases any lock left */
 	return err;
+}
+
+/* Cursor names: [a-z0-9_-], 1 to 64 characters. */
+static int cursor_name(const char *name, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > 64)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+		      name[i] == '_' || name[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static enum octo_err cursor_rel(const char *name, char *buf, size_t size)
+{
+	if (!cursor_name(name, strlen(name)))
+		return OCTO_ERR_NAME_INVALID;
+	return octo_store_path(buf, size, CURSORS_REL "/%s", name);
+}
+
+enum octo_err octo_journal_cursor_set(struct octo_journal *j, const char *name, uint64_t seq)
+{
+	char rel[OCTO_STORE_PATH_MAX], text[32];
+	enum octo_err err = cursor_rel(name, rel, sizeof(rel));
+	int n = snprintf(text, sizeof(text), "%llu\n", (unsigned long long)seq);
+
+	return err != OCTO_OK ? err : octo_store_write_atomic(j->store, rel, text, (size_t)n, 1);
+}
+
+enum octo_err octo_journal_cursor_get(const struct octo_journal *j, const char *name, uint64_t *seq)
+{
+	char rel[OCTO_STORE_PATH_MAX], *text, *end;
+	enum octo_err err = cursor_rel(name, rel, sizeof(rel));
+	size_t len;
+
+	if (err == OCTO_OK)
+		err = octo_store_read(j->store, rel, 32, OCTO_ERR_NAME_UNKNOWN, &text, &len);
+	if (err != OCTO_OK)
+		return err;
+	errno = 0;
+	*seq = strtoull(text, &end, 10);
+	if (len == 0 || text[0] < '0' || text[0] > '9' || errno != 0 || *end != '\n' ||
+	    end + 1 != text + len)
+		err = octo_fs_fail("read the cursor in", rel, EINVAL); /* not ours */
+	free(text);
+	return err;
+}
+
+enum octo_err octo_journal_cursor_drop(struct octo_journal *j, const char *name)
+{
+	char rel[OCTO_STORE_PATH_MAX];
+	enum octo_err err = cursor_rel(name, rel, sizeof(rel));
+
+	return err != OCTO_OK ? err : octo_store_remove(j->store, rel, OCTO_ERR_NAME_UNKNOWN);
+}
+
+enum octo_err octo_journal_trim(struct octo_journal *j, size_t *removed)
+{
+	uint64_t *firsts, oldest = UINT64_MAX;
+	struct octo_strv names;
+	enum octo_err err;
+	size_t i, n, gone = 0;
+
+	err = octo_store_list(j->store, CURSORS_REL, cursor_name, OCTO_OK, &names);
+	for (i = 0; err == OCTO_OK && i < names.n; i++) {
+		uint64_t at;
+		err = octo_journal_cursor_get(j, names.v[i], &at);
+		if (err == OCTO_ERR_NAME_UNKNOWN) /* dropped meanwhile */
+			err = OCTO_OK;
+		else if (err == OCTO_OK && at < oldest)
+			oldest = at;
+	}
+	octo_strv_cleanup(&names);
+	if (err == OCTO_OK)
+		err = list_segments(j->store, &firsts, &n);
+	if (err != OCTO_OK)
+		return err;
+	/* Segment i holds firsts[i] .. firsts[i + 1] - 1; the newest sealed one always stays,
+	 * for the numbering of an empty current file. */
+	for (i = 0; err == OCTO_OK && i + 1 < n && firsts[i + 1] - 1 <= oldest; i++) {
+		char rel[OCTO_STORE_PATH_MAX];
+		err = segment_rel(firsts[i], rel, sizeof(rel));
+		if (err == OCTO_OK)
+			err = octo_store_remove(j->store, rel, OCTO_OK);
+		gone += err == OCTO_OK;
+	}
+	free(firsts);
+	if (removed != NULL)
+		*removed = gone;
+	return err;
+}
+
+/* Scan one file of the journal from the line after *from: fn for each line numbered
+ * *from + 1, *from + 2, ...; *gap when a number is missing (sealed or trimmed meanwhile). */
+static enum octo_err scan_file(const struct octo_store *s, const char *rel, uint64_t *from,
+			       int *gap, int *stop,
+			       int (*fn)(void *ctx, uint64_t seq, const char *line, size_t len),
+			       void *ctx)
+{
+	int fd = octo_store_openat(s, rel, O_RDONLY, 0);
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *f;
+
+	if (fd < 0) {
+		*gap = errno == ENOENT;
+		return *gap ? OCTO_OK : octo_fs_fail("open", rel, errno);
+	}
+	f = fdopen(fd, "r");
+	if (f == NULL) {
+		close(fd);
+		return OCTO_ERR_NOMEM;
+	}
+	while (!*gap && !*stop && (n = getline(&line, &cap, f)) > 0) {
+		uint64_t seq, hlc;
+		if (line[n - 1] != '\n')
+			break; /* a torn tail: never acknowledged */
+		if (octo_journal_parse_head(line, (size_t)n - 1, &seq, &hlc) != 0) {
+			free(line);
+			fclose(f);
+			return octo_fs_fail("read", rel, EINVAL);
+		}
+		if (seq <= *from)
+			continue;
+		if (seq != *from + 1) {
+			*gap = 1;
+			break;
+		}
+		*stop = fn(ctx, seq, line, (size_t)n - 1);
+		*from = seq;
+	}
+	free(line);
+	fclose(f);
+	return OCTO_OK;
+}
+
+enum octo_err octo_journal_scan(const struct octo_journal *j, uint64_t after,
+				int (*fn)(void *ctx, uint64_t seq, const char *line, size_t len),
+				void *ctx)
+{
+	uint64_t from = after, *firsts;
+	enum octo_err err = OCTO_OK;
+	int stop = 0;
+
+	for (;;) {
+		uint64_t before = from;
+		size_t i, n, start = 0;
+		int gap = 0;
+		err = list_segments(j->store, &firsts, &n);
+		if (err != OCTO_OK)
+			return err;
+		while (start + 1 < n && firsts[start + 1] <= from + 1)
+			start++;
+		for (i = start; err == OCTO_OK && !gap && !stop && i <= n; i++) {
+			char rel[OCTO_STORE_PATH_MAX];
+			err = i < n ? segment_rel(firsts[i], rel, sizeof(rel))
+				    : octo_store_path(rel, sizeof(rel), "%s", JOURNAL_REL);
+			if (err == OCTO_OK)
+				err = scan_file(j->store, rel, &from, &gap, &stop, fn, ctx);
+		}
+		free(firsts);
+		if (err != OCTO_OK || stop || !gap)
+			return err;
+		if (from == before) /* the events after from are gone: trimmed past this reader */
+			return octo_fs_fail("read the events after a trimmed segment of",
+					    JOURNAL_REL, ENOENT);
+	}
 }
 
 enum octo_err octo_journal_record(struct octo_journal *j, const char *type, const char *repo,

@@ -23,8 +23,9 @@ struct octo_journal_event {
 
 struct octo_journal;
 
-/* Open the store's journal for appending; node (p2p.node_id) goes into every event. */
-enum octo_err octo_journal_open(const struct octo_store *s, const char *node,
+/* Open the store's journal for appending; node (p2p.node_id) goes into every event, and the
+ * current file is sealed into a segment once it holds segment_size bytes. */
+enum octo_err octo_journal_open(const struct octo_store *s, const char *node, uint64_t segment_size,
 				struct octo_journal **out);
 void octo_journal_close(struct octo_journal *j);
 /* Whether the journal can be opened for appending (readiness), writing nothing. */
@@ -40,6 +41,24 @@ enum octo_err octo_journal_append(struct octo_journal *j, const struct octo_jour
 /* Record a change: append {type, repo, d, tag} (d and tag may be NULL). */
 enum octo_err octo_journal_record(struct octo_journal *j, const char *type, const char *repo,
 				  const struct octo_digest *d, const char *tag);
+/* Consumers (the peer daemon, notifications, GC) each keep a named cursor in the store
+ * (journal/cursors/<name>, [a-z0-9_-]{1,64}): the last sequence number they have acted on.
+ * Setting one registers the consumer, dropping it unregisters; sealed segments every
+ * registered consumer is past are removed (all but the newest, when none is registered).
+ * OCTO_ERR_NAME_INVALID for a bad name, OCTO_ERR_NAME_UNKNOWN for a missing cursor. */
+enum octo_err octo_journal_cursor_set(struct octo_journal *j, const char *name, uint64_t seq);
+enum octo_err octo_journal_cursor_get(const struct octo_journal *j, const char *name,
+				      uint64_t *seq);
+enum octo_err octo_journal_cursor_drop(struct octo_journal *j, const char *name);
+/* Remove the sealed segments no cursor needs (the append does it at each seal); *removed
+ * (may be NULL) counts them. */
+enum octo_err octo_journal_trim(struct octo_journal *j, size_t *removed);
+/* fn(ctx, seq, line, len) for every event numbered after `after`, in order, across the
+ * segments (a segment sealed during the scan is followed); fn returns non-zero to stop.
+ * Events already trimmed are an error. */
+enum octo_err octo_journal_scan(const struct octo_journal *j, uint64_t after,
+				int (*fn)(void *ctx, uint64_t seq, const char *line, size_t len),
+				void *ctx);
 /* The head of a journal line: {"seq":<digits>, then "hlc":<digits>, (0 when absent, in lines
  * from before clocks), each with no sign, no leading zero and no overflow. 0, or -1. */
 int octo_journal_parse_head(const char *line, size_t len, uint64_t *seq, uint64_t *hlc);

@@ -70,7 +70,8 @@ enum octo_err octo_registry_new(const struct octo_config *cfg, struct octo_logge
 		reg->base_url[--len] = '\0';
 	err = octo_store_open(cfg->storage.path, &reg->store);
 	if (err == OCTO_OK)
-		err = octo_journal_open(reg->store, cfg->p2p.node_id, &reg->journal);
+		err = octo_journal_open(reg->store, cfg->p2p.node_id,
+					(uint64_t)cfg->storage.journal_segment_size, &reg->journal);
 	if (err == OCTO_OK && cfg->metrics.enabled)
 		err = octo_metrics_open(reg->store, census, &reg->metrics);
 	if (err == OCTO_OK && reg->metrics != NULL) {

@@ -2,12 +2,16 @@
 /* Benchmarks of the library's store, run by `make bench` after bench.py:
  *   store-bench DIR   journal appends from 1, 8 and 32 processes at once (group commit):
  *                     appends/s and fdatasyncs per append, medians of 3 rounds, each on a
- *                     fresh store under DIR (which must be on the disk to measure). */
+ *                     fresh store under DIR (which must be on the disk to measure);
+ *                     then the journal's size after 100,000 appends in 1 MiB segments,
+ *                     without a consumer, with one that keeps up, and with one stuck at 0. */
 #include "autoconfig.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -63,7 +67,7 @@ static double journal_round(const char *dir, int procs, double *per)
 			int i;
 			close(fds[0]);
 			octo_fs_observe_syncs(count_sync, NULL);
-			if (octo_journal_open(s, "bench", &j) != OCTO_OK)
+			if (octo_journal_open(s, "bench", 1 << 26, &j) != OCTO_OK)
 				_exit(1);
 			for (i = 0; i < APPENDS / procs; i++)
 				if (octo_journal_append(j, &ev, NULL, NULL) != OCTO_OK)
@@ -86,6 +90,79 @@ static double journal_round(const char *dir, int procs, double *per)
 	octo_store_free(s);
 	*per = (double)total / (double)(APPENDS / procs * procs);
 	return ok ? (double)(APPENDS / procs * procs) / t : -1;
+}
+
+/* Bytes and files in dir (one level). */
+static void dir_size(const char *dir, double *mib, int *files)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	*mib = 0;
+	*files = 0;
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		struct stat st;
+		if (e->d_name[0] != '.' && fstatat(dirfd(d), e->d_name, &st, 0) == 0 &&
+		    S_ISREG(st.st_mode)) {
+			*mib += (double)st.st_size / (1 << 20);
+			(*files)++;
+		}
+	}
+	if (d != NULL)
+		closedir(d);
+}
+
+/* 100,000 appends from 8 processes into 1 MiB segments; consumer: 0 none, 1 one that
+ * moves its cursor to the end after every 1,000 appends, 2 one that stays at 0. */
+static int journal_growth(const char *dir, int consumer)
+{
+	static const struct octo_journal_event ev = {
+		.type = "tag.put", .repo = "bench/journal", .digest = "sha256:00", .tag = "v1"};
+	enum {
+		PROCS = 8,
+		TOTAL = 100000
+	};
+	struct octo_journal *j;
+	struct octo_store *s;
+	char jdir[8192];
+	double mib;
+	int p, status, files, ok = 1;
+
+	if (octo_store_open(dir, &s) != OCTO_OK ||
+	    octo_journal_open(s, "bench", 1 << 20, &j) != OCTO_OK)
+		return -1;
+	if (consumer != 0 && octo_journal_cursor_set(j, "bench", 0) != OCTO_OK)
+		return -1;
+	for (p = 0; p < PROCS; p++) {
+		if (fork() == 0) {
+			struct octo_journal *cj;
+			uint64_t seq;
+			int i;
+			if (octo_journal_open(s, "bench", 1 << 20, &cj) != OCTO_OK)
+				_exit(1);
+			for (i = 0; i < TOTAL / PROCS; i++) {
+				if (octo_journal_append(cj, &ev, &seq, NULL) != OCTO_OK)
+					_exit(1);
+				if (consumer == 1 && seq % 1000 == 0 &&
+				    octo_journal_cursor_set(cj, "bench", seq) != OCTO_OK)
+					_exit(1);
+			}
+			_exit(0);
+		}
+	}
+	for (p = 0; p < PROCS; p++)
+		if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			ok = 0;
+	snprintf(jdir, sizeof(jdir), "%s/journal", dir);
+	dir_size(jdir, &mib, &files);
+	printf("journal after %d appends, 1 MiB segments, %s: %.1f MiB in %d files\n", TOTAL,
+	       consumer == 0   ? "no consumer"
+	       : consumer == 1 ? "a consumer keeping up"
+			       : "a consumer stuck at 0",
+	       mib, files);
+	octo_journal_close(j);
+	octo_store_free(s);
+	return ok ? 0 : -1;
 }
 
 int main(int argc, char **argv)
@@ -114,6 +191,14 @@ int main(int argc, char **argv)
 		printf("journal appends, %2d processes: %8.0f appends/s, %.2f fdatasyncs per append "
 		       "(medians of %d)\n",
 		       procs[i], rate[ROUNDS / 2], per[ROUNDS / 2], ROUNDS);
+	}
+	for (r = 0; r < 3; r++) {
+		char dir[4096];
+		snprintf(dir, sizeof(dir), "%s/growth-%d", argv[1], r);
+		if (journal_growth(dir, r) != 0) {
+			fprintf(stderr, "store-bench: journal growth failed in %s\n", dir);
+			return 1;
+		}
 	}
 	return 0;
 }

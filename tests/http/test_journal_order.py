@@ -116,5 +116,25 @@ class ClockTest(unittest.TestCase):
             self.assertEqual(len(events[0]["store"]), 32)
 
 
+class SegmentTest(unittest.TestCase):
+
+    def test_journal_is_sealed_and_trimmed(self):
+        """storage.journal_segment_size takes effect: the journal is sealed into segments as
+        pushes go on, and without a consumer only the newest sealed one stays; the numbers
+        run on across the seals."""
+        with Registry(config={"storage": {"journal_segment_size": 4096}}) as reg:
+            for i in range(60):
+                reg.push_blob("seg/r", b"blob %d" % i)
+            jdir = os.path.join(reg.data, "journal")
+            sealed = sorted(n for n in os.listdir(jdir) if n.startswith("events."))
+            self.assertEqual(len(sealed), 1, sealed)
+            first = int(sealed[0].split(".")[1])
+            with open(os.path.join(jdir, sealed[0]), "rb") as f:
+                kept = f.read().split(b"\n")[:-1] + reg.journal_lines()[:-1]
+            self.assertEqual([json.loads(line)["seq"] for line in kept],
+                             list(range(first, 61)))
+            self.assertGreater(first, 1)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -33,7 +33,7 @@ static void start(const char *dir, struct octo_store **s, struct octo_journal **
 		  size_t size)
 {
 	assert_int_equal(octo_store_open(dir, s), OCTO_OK);
-	assert_int_equal(octo_journal_open(*s, "node-a", j), OCTO_OK);
+	assert_int_equal(octo_journal_open(*s, "node-a", 1 << 26, j), OCTO_OK);
 	assert_int_equal(octo_journal_append(*j, &ev, NULL, NULL), OCTO_OK);
 	assert_int_equal(octo_journal_path(*s, path, size), OCTO_OK);
 }
@@ -57,7 +57,7 @@ static void test_sequence_increments(void **state)
 
 	(void)state;
 	assert_int_equal(octo_store_open(dir, &s), OCTO_OK);
-	assert_int_equal(octo_journal_open(s, "node-a", &j), OCTO_OK);
+	assert_int_equal(octo_journal_open(s, "node-a", 1 << 26, &j), OCTO_OK);
 	for (i = 1; i <= 5; i++) {
 		assert_int_equal(octo_journal_append(j, &ev, &seq, NULL), OCTO_OK);
 		assert_int_equal(seq, (uint64_t)i);
@@ -92,6 +92,29 @@ static void test_torn_tail_is_cut(void **state)
 	finish(dir, s, j);
 }
 
+/* procs processes append each events at once, each through its own journal handle. */
+static void append_from(struct octo_store *s, int procs, int each, uint64_t segment_size)
+{
+	int p, status;
+
+	for (p = 0; p < procs; p++) {
+		if (fork() == 0) {
+			struct octo_journal *j;
+			int i;
+			if (octo_journal_open(s, "node-a", segment_size, &j) != OCTO_OK)
+				_exit(1);
+			for (i = 0; i < each; i++)
+				if (octo_journal_append(j, &ev, NULL, NULL) != OCTO_OK)
+					_exit(1);
+			_exit(0);
+		}
+	}
+	for (p = 0; p < procs; p++) {
+		wait(&status);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+}
+
 /* Four processes append at once: every number 1..N appears exactly once, in order, and
  * every line is valid JSON. */
 static void test_concurrent_processes(void **state)
@@ -104,27 +127,11 @@ static void test_concurrent_processes(void **state)
 	char path[4200], line[2048];
 	struct octo_store *s;
 	uint64_t expect = 1, last_hlc = 0;
-	int p, status;
 	FILE *f;
 
 	(void)state;
 	assert_int_equal(octo_store_open(dir, &s), OCTO_OK);
-	for (p = 0; p < PROCS; p++) {
-		if (fork() == 0) {
-			struct octo_journal *j;
-			int i;
-			if (octo_journal_open(s, "node-a", &j) != OCTO_OK)
-				_exit(1);
-			for (i = 0; i < EACH; i++)
-				if (octo_journal_append(j, &ev, NULL, NULL) != OCTO_OK)
-					_exit(1);
-			_exit(0);
-		}
-	}
-	for (p = 0; p < PROCS; p++) {
-		wait(&status);
-		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	}
+	append_from(s, PROCS, EACH, 1 << 26);
 	assert_int_equal(octo_journal_path(s, path, sizeof(path)), OCTO_OK);
 	f = fopen(path, "r");
 	assert_non_null(f);
@@ -192,7 +199,7 @@ static void test_group_commit(void **state)
 			struct octo_journal *cj;
 			syncs = 0;
 			octo_fs_observe_syncs(count_sync, NULL);
-			if (octo_journal_open(s, "node-a", &cj) != OCTO_OK ||
+			if (octo_journal_open(s, "node-a", 1 << 26, &cj) != OCTO_OK ||
 			    octo_journal_append(cj, &ev, NULL, NULL) != OCTO_OK)
 				_exit(99);
 			_exit(syncs);
@@ -322,7 +329,7 @@ static void test_node_store_and_clock(void **state)
 	octo_store_free(s);
 	assert_int_equal(octo_store_open(dir, &s), OCTO_OK);
 	assert_string_equal(octo_store_incarnation(s), id); /* kept */
-	assert_int_equal(octo_journal_open(s, "node-a", &j), OCTO_OK);
+	assert_int_equal(octo_journal_open(s, "node-a", 1 << 26, &j), OCTO_OK);
 	assert_int_equal(octo_journal_append(j, &ev, &seq, &hlc), OCTO_OK);
 	assert_int_equal(seq, 42);
 	assert_true(octo_hlc_ms(hlc) + 60000 > octo_clock_wall_ms());
@@ -346,6 +353,148 @@ static void test_node_store_and_clock(void **state)
 	free(dir);
 }
 
+struct scanned {
+	uint64_t first, last, n, hlc;
+	int ordered; /* every seq one past the last, every clock higher */
+	uint64_t stop_at;
+};
+
+static int collect(void *ctx, uint64_t seq, const char *line, size_t len)
+{
+	struct scanned *sc = ctx;
+	uint64_t s2, hlc;
+
+	if (octo_journal_parse_head(line, len, &s2, &hlc) != 0 || s2 != seq ||
+	    (sc->n > 0 && (seq != sc->last + 1 || hlc <= sc->hlc)))
+		sc->ordered = 0;
+	if (sc->n++ == 0)
+		sc->first = seq;
+	sc->last = seq;
+	sc->hlc = hlc;
+	return sc->stop_at != 0 && seq == sc->stop_at;
+}
+
+static struct scanned scan(struct octo_journal *j, uint64_t after, enum octo_err want)
+{
+	struct scanned sc = {.ordered = 1};
+
+	assert_int_equal(octo_journal_scan(j, after, collect, &sc), want);
+	return sc;
+}
+
+static size_t segments(const char *dir)
+{
+	char cmd[4300];
+	FILE *p;
+	size_t n = 0;
+	int c;
+
+	snprintf(cmd, sizeof(cmd), "ls %s/journal | grep -c '^events\\.[0-9]\\{20\\}$'", dir);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while ((c = fgetc(p)) >= '0' && c <= '9')
+		n = n * 10 + (size_t)(c - '0');
+	pclose(p);
+	return n;
+}
+
+/* Small segments: the journal is sealed into many; a scan reads every event in order
+ * across them; segments go once every cursor is past them (all but the newest sealed one
+ * without a cursor); a reader behind a trimmed segment is told so. */
+static void test_segments_and_cursors(void **state)
+{
+	char *dir = tu_tempdir();
+	struct octo_journal *j;
+	struct octo_store *s;
+	struct scanned sc;
+	uint64_t at;
+	size_t removed;
+	int i;
+
+	(void)state;
+	assert_int_equal(octo_store_open(dir, &s), OCTO_OK);
+	assert_int_equal(octo_journal_open(s, "node-a", 4096, &j), OCTO_OK);
+	assert_int_equal(octo_journal_cursor_set(j, "gc", 0), OCTO_OK);
+	assert_int_equal(octo_journal_cursor_set(j, "Bad/Name", 0), OCTO_ERR_NAME_INVALID);
+	assert_int_equal(octo_journal_cursor_get(j, "nobody", &at), OCTO_ERR_NAME_UNKNOWN);
+	for (i = 0; i < 200; i++)
+		assert_int_equal(octo_journal_append(j, &ev, NULL, NULL), OCTO_OK);
+	assert_true(segments(dir) >= 8);
+	sc = scan(j, 0, OCTO_OK);
+	assert_true(sc.ordered);
+	assert_int_equal(sc.first, 1);
+	assert_int_equal(sc.last, 200);
+	assert_int_equal(sc.n, 200);
+	sc = (struct scanned){.ordered = 1, .stop_at = 120}; /* fn can stop the scan */
+	assert_int_equal(octo_journal_scan(j, 100, collect, &sc), OCTO_OK);
+	assert_int_equal(sc.n, 20);
+
+	/* the consumer moves on: what it has passed goes, the rest stays */
+	assert_int_equal(octo_journal_cursor_set(j, "gc", 150), OCTO_OK);
+	assert_int_equal(octo_journal_cursor_get(j, "gc", &at), OCTO_OK);
+	assert_int_equal(at, 150);
+	assert_int_equal(octo_journal_trim(j, &removed), OCTO_OK);
+	assert_true(removed > 0);
+	sc = scan(j, 150, OCTO_OK);
+	assert_true(sc.ordered && sc.first == 151 && sc.last == 200);
+	scan(j, 0, OCTO_ERR_IO); /* the start is gone */
+
+	/* no consumer: every sealed segment but the newest goes at the next seal */
+	assert_int_equal(octo_journal_cursor_drop(j, "gc"), OCTO_OK);
+	assert_int_equal(octo_journal_cursor_drop(j, "gc"), OCTO_ERR_NAME_UNKNOWN);
+	for (i = 0; i < 50; i++)
+		assert_int_equal(octo_journal_append(j, &ev, NULL, NULL), OCTO_OK);
+	assert_int_equal(segments(dir), 1);
+	finish(dir, s, j);
+}
+
+/* Four processes append at once into small segments: every number once, in order, across
+ * them (the appenders that waited on a file sealed meanwhile go on in the new one). */
+static void test_concurrent_seals(void **state)
+{
+	enum {
+		PROCS = 4,
+		EACH = 100
+	};
+	char *dir = tu_tempdir();
+	struct octo_journal *j;
+	struct octo_store *s;
+	struct scanned sc;
+
+	(void)state;
+	assert_int_equal(octo_store_open(dir, &s), OCTO_OK);
+	assert_int_equal(octo_journal_open(s, "node-a", 4096, &j), OCTO_OK);
+	assert_int_equal(octo_journal_cursor_set(j, "keep", 0), OCTO_OK);
+	append_from(s, PROCS, EACH, 4096);
+	sc = scan(j, 0, OCTO_OK);
+	assert_true(sc.ordered);
+	assert_int_equal(sc.n, PROCS * EACH);
+	assert_int_equal(sc.last, PROCS * EACH);
+	finish(dir, s, j);
+}
+
+/* A crash right after a seal leaves no current file: numbering and the clock go on from
+ * the newest sealed segment. */
+static void test_numbering_after_a_seal(void **state)
+{
+	char *dir = tu_tempdir();
+	char path[4200], sealed[4300];
+	struct octo_journal *j;
+	struct octo_store *s;
+	uint64_t seq, hlc, hlc2;
+
+	(void)state;
+	start(dir, &s, &j, path, sizeof(path));
+	assert_int_equal(octo_journal_append(j, &ev, &seq, &hlc), OCTO_OK);
+	assert_int_equal(seq, 2);
+	snprintf(sealed, sizeof(sealed), "%s.%020d", path, 1);
+	assert_int_equal(rename(path, sealed), 0);
+	assert_int_equal(octo_journal_append(j, &ev, &seq, &hlc2), OCTO_OK);
+	assert_int_equal(seq, 3);
+	assert_true(hlc2 > hlc);
+	finish(dir, s, j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +505,9 @@ int main(void)
 		cmocka_unit_test(test_cut_tail_is_not_synced),
 		cmocka_unit_test(test_parse_head_table),
 		cmocka_unit_test(test_node_store_and_clock),
+		cmocka_unit_test(test_segments_and_cursors),
+		cmocka_unit_test(test_concurrent_seals),
+		cmocka_unit_test(test_numbering_after_a_seal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
