@@ -82,51 +82,60 @@ static size_t append_tag(char *out, size_t pos, const char *tag, size_t len, int
 	return pos;
 }
 
-static void tags_from_index(struct octo_route *rt, struct octo_response *resp, char *text,
-			    size_t len)
+/* GET tags/list from the tag index: only the page asked for is read (a page of n tags costs
+ * the same at any number of tags). */
+static int tags_from_index(struct octo_registry *reg, struct octo_route *rt,
+			   struct octo_response *resp)
 {
 	const char *last = octo_query_get(&rt->query, "last"),
 		   *nq = octo_query_get(&rt->query, "n");
-	char *line = text, *end = text + len, *out, *prev = NULL;
-	long limit = -1, count = 0;
-	size_t pos;
+	struct octo_strv tags;
+	long limit = -1;
+	size_t i, pos, size;
+	int more;
+	char *out;
+	enum octo_err err;
 
 	if (nq != NULL) {
 		char *stop;
 		limit = nq[0] >= '0' && nq[0] <= '9' ? strtol(nq, &stop, 10) : -1;
-		if (limit < 0 || *stop != '\0')
-			return octo_response_error(resp, OCTO_ERR_BAD_REQUEST,
-						   "n must be a non-negative integer");
+		if (limit < 0 || *stop != '\0') {
+			octo_response_error(resp, OCTO_ERR_BAD_REQUEST,
+					    "n must be a non-negative integer");
+			return 1;
+		}
 		if (limit > OCTO_BOUND_LIST_ENTRIES)
 			limit = OCTO_BOUND_LIST_ENTRIES;
 	}
-	out = malloc(len * 3 + strlen(rt->name) + 32);
-	if (out == NULL)
-		return octo_response_error(resp, OCTO_ERR_NOMEM, NULL);
-	pos = (size_t)sprintf(out, "{\"name\":\"%s\",\"tags\":[", rt->name);
-	for (char *next; line < end; line = next) {
-		next = memchr(line, '\n', (size_t)(end - line));
-		if (next == NULL)
-			break; /* the index always ends with a newline */
-		*next++ = '\0';
-		if (last != NULL && octo_tag_cmp(line, last) <= 0)
-			continue;
-		if (limit >= 0 && count == limit) {
-			if (count > 0) /* more remain */
-				octo_response_add_header(
-					resp, "Link",
-					"</v2/%s/tags/list?n=%ld&last=%s>; rel=\"next\"", rt->name,
-					limit, prev);
-			break;
-		}
-		pos = append_tag(out, pos, line, (size_t)(next - 1 - line), count > 0);
-		prev = line;
-		count++;
+	err = octo_store_tag_page(reg->store, rt->name, last, limit, &tags, &more);
+	if (err == OCTO_ERR_NAME_UNKNOWN)
+		return 0; /* no usable index */
+	if (err != OCTO_OK) {
+		octo_response_error(resp, err, NULL);
+		return 1;
 	}
+	size = strlen(rt->name) + 32;
+	for (i = 0; i < tags.n; i++)
+		size += strlen(tags.v[i]) + 3;
+	out = malloc(size);
+	if (out == NULL) {
+		octo_strv_cleanup(&tags);
+		octo_response_error(resp, OCTO_ERR_NOMEM, NULL);
+		return 1;
+	}
+	pos = (size_t)sprintf(out, "{\"name\":\"%s\",\"tags\":[", rt->name);
+	for (i = 0; i < tags.n; i++)
+		pos = append_tag(out, pos, tags.v[i], strlen(tags.v[i]), i > 0);
 	memcpy(out + pos, "]}", 3);
+	if (more && tags.n > 0)
+		octo_response_add_header(resp, "Link",
+					 "</v2/%s/tags/list?n=%ld&last=%s>; rel=\"next\"", rt->name,
+					 limit, tags.v[tags.n - 1]);
+	octo_strv_cleanup(&tags);
 	resp->body = out;
 	resp->body_len = pos + 2;
 	octo_response_add_header(resp, "Content-Type", "application/json");
+	return 1;
 }
 
 void octo_api_tags_list(struct octo_registry *reg, struct octo_route *rt,
@@ -134,15 +143,10 @@ void octo_api_tags_list(struct octo_registry *reg, struct octo_route *rt,
 {
 	char link[OCTO_NAME_MAX + 32];
 	struct octo_strv tags;
-	char *text;
-	size_t n;
-	enum octo_err err = octo_store_tag_index(reg->store, rt->name, &text, &n);
+	enum octo_err err;
 
-	if (err == OCTO_OK) {
-		tags_from_index(rt, resp, text, n);
-		free(text);
+	if (tags_from_index(reg, rt, resp))
 		return;
-	}
 	/* no usable index: scan the tag directory */
 	err = octo_store_tag_list(reg->store, rt->name, &tags);
 	if (err != OCTO_OK)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Manifests and tags of a repository: _manifests/revisions/<alg>/<hex> holds a manifest's
- * media type, _manifests/tags/<tag> a tag's digest, and _manifests/tags.index every tag in
- * order (see update_tag_index). Everything read back is validated: a damaged or foreign
+ * media type, _manifests/tags/<tag> a tag's digest, and _manifests/tags.index with
+ * _manifests/tags.delta every tag in order (see the comment on the tag index). Everything read back is validated: a damaged or foreign
  * file is an error or is skipped, never used. Names, tags and digests must be validated by
  * the caller. */
 #ifndef OCTO_STORE_MANIFEST_H
@@ -36,10 +36,11 @@ enum octo_err octo_store_tag_delete(const struct octo_store *s, const char *repo
  * OCTO_ERR_NAME_UNKNOWN if the repository has no manifests directory. */
 enum octo_err octo_store_tag_list(const struct octo_store *s, const char *repo,
 				  struct octo_strv *tags);
-/* The repository's tags as text, one per line in octo_tag_cmp order (malloc'd);
+/* A page of repo's tags in octo_tag_cmp order: those after last (NULL: from the first), at
+ * most limit of them (-1: all), read from the tag index; *more says whether others follow.
  * OCTO_ERR_NAME_UNKNOWN when there is no usable tag index (none was ever written, or it is
- * damaged: every line must be a tag, in order): list the tags instead. */
-enum octo_err octo_store_tag_index(const struct octo_store *s, const char *repo, char **text,
-				   size_t *len);
+ * damaged): list the tags instead. */
+enum octo_err octo_store_tag_page(const struct octo_store *s, const char *repo, const char *last,
+				  long limit, struct octo_strv *tags, int *more);
 
 #endif

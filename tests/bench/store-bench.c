@@ -4,21 +4,27 @@
  *                     appends/s and fdatasyncs per append, medians of 3 rounds, each on a
  *                     fresh store under DIR (which must be on the disk to measure);
  *                     then the journal's size after 100,000 appends in 1 MiB segments,
- *                     without a consumer, with one that keeps up, and with one stuck at 0. */
+ *                     without a consumer, with one that keeps up, and with one stuck at 0;
+ *                     then a tag write and a page of tags/list?n=100 in repositories of
+ *                     4,000, 20,000 and 100,000 tags (medians of 200). */
 #include "autoconfig.h"
 
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "digest.h"
 #include "journal.h"
+#include "store-manifest.h"
 #include "store.h"
+#include "strv.h"
 
 #define ROUNDS 3
 #define APPENDS 3200 /* per round, split among the processes */
@@ -165,6 +171,69 @@ static int journal_growth(const char *dir, int consumer)
 	return ok ? 0 : -1;
 }
 
+static double median_of(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(double), cmp_double);
+	return v[n / 2];
+}
+
+/* A repository of ntags tags (their files written directly, then indexed from a scan by
+ * the first tag write), then 200 more tag writes and 200 pages of 100 tags from the middle:
+ * medians in milliseconds. */
+static int tag_sizes(const char *dir, int ntags)
+{
+	enum {
+		SAMPLES = 200
+	};
+	char repo[64], path[8192], ds[OCTO_DIGEST_MAX_STRING];
+	double write_ms[SAMPLES], page_ms[SAMPLES];
+	struct octo_store *s;
+	struct octo_digest d;
+	int i;
+
+	snprintf(repo, sizeof(repo), "bench/t%d", ntags);
+	snprintf(path, sizeof(path), "%s/repositories/bench/t%d/_manifests/tags", dir, ntags);
+	if (octo_store_open(dir, &s) != OCTO_OK || octo_fs_mkdirs(path) != 0)
+		return -1;
+	octo_digest_of(OCTO_DIGEST_SHA256, "x", 1, &d);
+	octo_digest_format(&d, ds, sizeof(ds));
+	for (i = 0; i < ntags; i++) {
+		char file[8300];
+		int fd;
+		snprintf(file, sizeof(file), "%s/t%07d", path, i * 2);
+		fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || write(fd, ds, strlen(ds)) < 0 || close(fd) != 0)
+			return -1;
+	}
+	if (octo_store_tag_set(s, repo, "indexed", &d) != OCTO_OK) /* the scan, once */
+		return -1;
+	for (i = 0; i < SAMPLES; i++) {
+		char tag[32];
+		double t0 = now();
+		snprintf(tag, sizeof(tag), "t%07d", i * 2 * (ntags / SAMPLES) + 1); /* in between */
+		if (octo_store_tag_set(s, repo, tag, &d) != OCTO_OK)
+			return -1;
+		write_ms[i] = (now() - t0) * 1000;
+	}
+	for (i = 0; i < SAMPLES; i++) {
+		struct octo_strv page;
+		char last[32];
+		int more;
+		double t0 = now();
+		snprintf(last, sizeof(last), "t%07d", ntags + i);
+		if (octo_store_tag_page(s, repo, last, 100, &page, &more) != OCTO_OK ||
+		    page.n != 100 || !more)
+			return -1;
+		octo_strv_cleanup(&page);
+		page_ms[i] = (now() - t0) * 1000;
+	}
+	printf("tags, %6d in the repository: a tag write %.2f ms, tags/list?n=100 %.2f ms "
+	       "(medians of %d)\n",
+	       ntags, median_of(write_ms, SAMPLES), median_of(page_ms, SAMPLES), SAMPLES);
+	octo_store_free(s);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const int procs[] = {1, 8, 32};
@@ -191,6 +260,15 @@ int main(int argc, char **argv)
 		printf("journal appends, %2d processes: %8.0f appends/s, %.2f fdatasyncs per append "
 		       "(medians of %d)\n",
 		       procs[i], rate[ROUNDS / 2], per[ROUNDS / 2], ROUNDS);
+	}
+	for (r = 0; r < 3; r++) {
+		static const int sizes[] = {4000, 20000, 100000};
+		char dir[4096];
+		snprintf(dir, sizeof(dir), "%s/tags-%d", argv[1], sizes[r]);
+		if (tag_sizes(dir, sizes[r]) != 0) {
+			fprintf(stderr, "store-bench: tag writes failed in %s\n", dir);
+			return 1;
+		}
 	}
 	for (r = 0; r < 3; r++) {
 		char dir[4096];

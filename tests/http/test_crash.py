@@ -384,6 +384,7 @@ MT_EMPTY = "application/vnd.oci.empty.v1+json"
 EMPTY = b"{}"
 ARTIFACT_TYPES = ("application/vnd.example.sbom.v1+json", "application/vnd.example.sig.v1")
 DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}\Z")
+TAG_RE = r"\A[A-Za-z0-9_][A-Za-z0-9._-]{0,127}\Z"
 TMP_RE = re.compile(r"\..+\.tmp\.[0-9a-f]{32}\Z")  # octo_store_write_atomic's temporaries
 
 
@@ -670,6 +671,20 @@ class ImageCrashTest(unittest.TestCase):
                 time.sleep(0.002)
         return self.repo_files(layers=False)
 
+    def delta_ops(self, repo):
+        """{"+": tags, "-": tags} by the last op of each tag in the repository's tags.delta."""
+        last = {}
+        try:
+            with open(self.repo_dir(repo, "_manifests", "tags.delta")) as f:
+                for line in f.read().split("\n")[:-1]:
+                    last[line[1:]] = line[0]
+        except FileNotFoundError:
+            pass
+        ops = {}
+        for tag, op in last.items():
+            ops.setdefault(op, set()).add(tag)
+        return ops
+
     def check_file(self, rel, raw, listed, counts):
         """One file under data/repositories; listed: {repo: tags/list} or None."""
         parts = rel.split(os.sep)
@@ -694,17 +709,24 @@ class ImageCrashTest(unittest.TestCase):
         elif sub == ["_manifests"] and name == "tags.lock":
             self.assertEqual(raw, b"", "the tag lock file holds nothing")
         elif sub == ["_manifests"] and name == "tags.index":
-            # derived from the tag files: whole lines of valid tags in the spec's order, and
-            # (once quiet) none naming a tag that does not exist
+            # a snapshot of the tag files: whole lines of valid tags in the spec's order, and
+            # (once quiet) none naming a tag that does not exist, unless the delta removed it
             self.assertTrue(text == "" or text.endswith("\n"), "torn tag index")
             index = text.split("\n")[:-1]
             for tag in index:
-                self.assertRegex(tag, r"\A[A-Za-z0-9_][A-Za-z0-9._-]{0,127}\Z", "torn tag index")
+                self.assertRegex(tag, TAG_RE, "torn tag index")
             self.assertEqual(index, sorted(index, key=lambda t: (t.lower(), t)), "tag index order")
             if listed is not None:
+                removed = self.delta_ops(repo).get("-", set())
                 for tag in index:
-                    self.assertTrue(os.path.isfile(self.repo_dir(repo, "_manifests", "tags", tag)),
+                    self.assertTrue(tag in removed or
+                                    os.path.isfile(self.repo_dir(repo, "_manifests", "tags", tag)),
                                     "tag index names a missing tag")
+        elif sub == ["_manifests"] and name == "tags.delta":
+            # whole lines of "+tag" or "-tag" (a last line a crash cut short was never acked)
+            lines = text.split("\n")
+            for line in lines[:-1]:
+                self.assertRegex(line, r"\A[+-]" + TAG_RE[2:], "torn tag delta")
         elif sub == ["_manifests", "revisions", "sha256"]:
             counts["revisions"] += 1
             self.assertIn(text.rstrip("\n"), MANIFEST_TYPES, "torn revision link")

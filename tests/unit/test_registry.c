@@ -371,8 +371,8 @@ static void expect_tags(struct tu_registry *t, const char *uri, const char *want
 }
 
 /* The tag index serves the list; without it the directory is scanned, with the same
- * answer; a tag file the index missed (a crash between the two writes) is taken in by the
- * next tag write. */
+ * answer; a repository without an index (one from before it) gets one from a scan of its tag
+ * files at the next tag write. */
 static void test_tag_index(void **state)
 {
 	struct tu_registry *t = *state;
@@ -413,6 +413,108 @@ static void test_tag_index(void **state)
 	octo_response_cleanup(&resp);
 	expect_tags(t, "/v2/ti/tags/list", "{\"name\":\"ti\",\"tags\":[\"A\",\"c\",\"d\",\"e\"]}",
 		    NULL);
+}
+
+/* Every page of tags/list?n=3, followed by its Link, joined: what the whole list says. */
+static void expect_pages(struct tu_registry *t, const char *repo, const char *want)
+{
+	char uri[512], got[4096] = "", *link;
+
+	snprintf(uri, sizeof(uri), "/v2/%s/tags/list?n=3", repo);
+	for (;;) {
+		struct octo_response resp;
+		const char *l, *open, *close;
+		tu_request(t, "GET", uri, NULL, 0, &resp, NULL);
+		assert_int_equal(resp.status, 200);
+		open = strchr(resp.body, '[');
+		close = strrchr(resp.body, ']');
+		if (close > open + 1) {
+			if (got[0] != '\0')
+				strcat(got, ",");
+			strncat(got, open + 1, (size_t)(close - open - 1));
+		}
+		l = octo_response_header(&resp, "Link");
+		link = l != NULL ? strdup(l) : NULL;
+		octo_response_cleanup(&resp);
+		if (link == NULL)
+			break;
+		snprintf(uri, sizeof(uri), "%.*s", (int)(strchr(link, '>') - link - 1), link + 1);
+		free(link);
+	}
+	assert_string_equal(got, want);
+}
+
+static void delete_tag(struct tu_registry *t, const char *repo, const char *tag, int status)
+{
+	struct octo_response resp;
+	char uri[512];
+
+	snprintf(uri, sizeof(uri), "/v2/%s/manifests/%s", repo, tag);
+	tu_request(t, "DELETE", uri, NULL, 0, &resp, NULL);
+	assert_int_equal(resp.status, status);
+	octo_response_cleanup(&resp);
+}
+
+/* A snapshot and a delta of adds and removes on both sides of it: every page right, in
+ * order, none missing or twice; a folded delta (past its size) gives the same; a "+" a
+ * crash left without its tag file is never listed and goes at the fold. */
+static void test_tag_index_delta(void **state)
+{
+	struct tu_registry *t = *state;
+	char path[4300];
+	size_t i, n = 300 * 1024 / 4; /* lines of 4 bytes: past the delta's 256 KiB */
+	FILE *f;
+
+	tu_put_tag(t, "td", "c");
+	tu_put_tag(t, "td", "e");
+	tu_put_tag(t, "td", "g");
+	/* the snapshot from a scan: c, e, g; then a delta on both sides and in between */
+	snprintf(path, sizeof(path), "%s/repositories/td/_manifests/tags.index", t->dir);
+	assert_int_equal(unlink(path), 0);
+	tu_put_tag(t, "td", "a");
+	tu_put_tag(t, "td", "d");
+	tu_put_tag(t, "td", "h");
+	tu_put_tag(t, "td", "e"); /* a retag: nothing new */
+	delete_tag(t, "td", "c", 202);
+	delete_tag(t, "td", "c", 404);
+	tu_put_tag(t, "td", "c"); /* and back */
+	delete_tag(t, "td", "g", 202);
+	tu_put_tag(t, "td", "B");
+	expect_tags(t, "/v2/td/tags/list",
+		    "{\"name\":\"td\",\"tags\":[\"a\",\"B\",\"c\",\"d\",\"e\",\"h\"]}", NULL);
+	expect_pages(t, "td", "\"a\",\"B\",\"c\",\"d\",\"e\",\"h\"");
+	expect_tags(t, "/v2/td/tags/list?n=2&last=c", "{\"name\":\"td\",\"tags\":[\"d\",\"e\"]}",
+		    "</v2/td/tags/list?n=2&last=e>; rel=\"next\"");
+	expect_tags(t, "/v2/td/tags/list?last=h", "{\"name\":\"td\",\"tags\":[]}", NULL);
+
+	/* a crash between the "+" and the tag file: not listed */
+	snprintf(path, sizeof(path), "%s/repositories/td/_manifests/tags.delta", t->dir);
+	f = fopen(path, "a");
+	fputs("+ghost\n", f);
+	fclose(f);
+	expect_pages(t, "td", "\"a\",\"B\",\"c\",\"d\",\"e\",\"h\"");
+
+	/* a delta past its size is folded at the next write: same list, small delta, no ghost */
+	f = fopen(path, "a");
+	for (i = 0; i < n; i++)
+		fputs(i % 2 ? "+zz\n" : "-zz\n", f); /* zz: never a file, removed last */
+	fclose(f);
+	tu_put_tag(t, "td", "f");
+	expect_pages(t, "td", "\"a\",\"B\",\"c\",\"d\",\"e\",\"f\",\"h\"");
+	f = fopen(path, "r");
+	fseek(f, 0, SEEK_END);
+	assert_int_equal(ftell(f), 3); /* "+f\n" */
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/repositories/td/_manifests/tags.index", t->dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	{
+		char buf[256];
+		size_t got = fread(buf, 1, sizeof(buf) - 1, f);
+		buf[got] = '\0';
+		assert_string_equal(buf, "a\nB\nc\nd\ne\nh\n"); /* f: in the new delta */
+	}
+	fclose(f);
 }
 
 /* PUT a referrer of subject with an annotation of pad bytes; returns the status. */
@@ -744,6 +846,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_content_length, tu_setup, tu_teardown),
 		cmocka_unit_test(test_external_url),
 		cmocka_unit_test_setup_teardown(test_tag_index, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_tag_index_delta, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_referrers_pages, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_max_blob_size, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_session_caps, tu_setup, tu_teardown),
