@@ -8,6 +8,8 @@
 #ifndef OCTO_BOUNDS_H
 #define OCTO_BOUNDS_H
 
+#include "name.h"
+
 /* Request headers an adapter hands over, and the longest name; past either: 431. */
 #define OCTO_BOUND_REQUEST_HEADERS 64
 #define OCTO_BOUND_HEADER_NAME 128
@@ -45,7 +47,8 @@
 /* ... and the temporaries a crash left under repositories/ at start and then hourly. */
 #define OCTO_BOUND_SWEEP_INTERVAL 3600
 
-/* Directory levels the catalog walks below repositories/. */
-#define OCTO_BOUND_CATALOG_DEPTH 64
+/* Directory levels the catalog walks below repositories/: as many as a valid name can have
+ * (components of one character: 128 in 255 bytes), so every repository is reached. */
+#define OCTO_BOUND_CATALOG_DEPTH ((OCTO_NAME_MAX + 1) / 2)
 
 #endif

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "name.h"
 #include "testutil.h"
 
 static char *read_file_body(const struct octo_response *resp)
@@ -413,6 +414,35 @@ static void test_tag_index(void **state)
 	octo_response_cleanup(&resp);
 	expect_tags(t, "/v2/ti/tags/list", "{\"name\":\"ti\",\"tags\":[\"A\",\"c\",\"d\",\"e\"]}",
 		    NULL);
+}
+
+/* A repository of 128 one-letter components (the deepest valid name) is in the catalog;
+ * one whose last manifest is deleted is not. */
+static void test_catalog_depth(void **state)
+{
+	struct tu_registry *t = *state;
+	struct octo_response resp;
+	char deep[OCTO_NAME_MAX + 1], uri[OCTO_NAME_MAX + 128];
+	const char *d;
+	size_t i;
+
+	for (i = 0; i < 128; i++) {
+		deep[2 * i] = 'a';
+		deep[2 * i + 1] = '/';
+	}
+	deep[255] = '\0';
+	assert_int_equal(strlen(deep), 255);
+	tu_put_tag(t, deep, "v1");
+	d = tu_put_tag(t, "gone", "v1");
+	snprintf(uri, sizeof(uri), "/v2/gone/manifests/%s", d);
+	tu_request(t, "DELETE", uri, NULL, 0, &resp, NULL);
+	assert_int_equal(resp.status, 202);
+	octo_response_cleanup(&resp);
+	tu_request(t, "GET", "/v2/_catalog", NULL, 0, &resp, NULL);
+	assert_int_equal(resp.status, 200);
+	snprintf(uri, sizeof(uri), "{\"repositories\":[\"%s\"]}", deep);
+	assert_string_equal(resp.body, uri);
+	octo_response_cleanup(&resp);
 }
 
 /* Every page of tags/list?n=3, followed by its Link, joined: what the whole list says. */
@@ -847,6 +877,7 @@ int main(void)
 		cmocka_unit_test(test_external_url),
 		cmocka_unit_test_setup_teardown(test_tag_index, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_tag_index_delta, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_catalog_depth, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_referrers_pages, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_max_blob_size, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_session_caps, tu_setup, tu_teardown),
