@@ -82,14 +82,14 @@ static size_t append_tag(char *out, size_t pos, const char *tag, size_t len, int
 	return pos;
 }
 
-/* GET tags/list from the tag index: only the page asked for is read (a page of n tags costs
- * the same at any number of tags). */
-static int tags_from_index(struct octo_registry *reg, struct octo_route *rt,
-			   struct octo_response *resp)
+/* A list from an index (the tags of a repository, or the catalog): only the page asked for
+ * is read, so a page of n costs the same at any size. 0 when there is no usable index. */
+static int list_from_index(struct octo_registry *reg, struct octo_route *rt,
+			   struct octo_response *resp, int tags)
 {
 	const char *last = octo_query_get(&rt->query, "last"),
 		   *nq = octo_query_get(&rt->query, "n");
-	struct octo_strv tags;
+	struct octo_strv names;
 	long limit = -1;
 	size_t i, pos, size;
 	int more;
@@ -107,31 +107,40 @@ static int tags_from_index(struct octo_registry *reg, struct octo_route *rt,
 		if (limit > OCTO_BOUND_LIST_ENTRIES)
 			limit = OCTO_BOUND_LIST_ENTRIES;
 	}
-	err = octo_store_tag_page(reg->store, rt->name, last, limit, &tags, &more);
+	err = tags ? octo_store_tag_page(reg->store, rt->name, last, limit, &names, &more)
+		   : octo_store_repo_page(reg->store, last, limit, &names, &more);
 	if (err == OCTO_ERR_NAME_UNKNOWN)
 		return 0; /* no usable index */
 	if (err != OCTO_OK) {
 		octo_response_error(resp, err, NULL);
 		return 1;
 	}
-	size = strlen(rt->name) + 32;
-	for (i = 0; i < tags.n; i++)
-		size += strlen(tags.v[i]) + 3;
+	size = (tags ? strlen(rt->name) : 0) + 48;
+	for (i = 0; i < names.n; i++)
+		size += strlen(names.v[i]) + 3;
 	out = malloc(size);
 	if (out == NULL) {
-		octo_strv_cleanup(&tags);
+		octo_strv_cleanup(&names);
 		octo_response_error(resp, OCTO_ERR_NOMEM, NULL);
 		return 1;
 	}
-	pos = (size_t)sprintf(out, "{\"name\":\"%s\",\"tags\":[", rt->name);
-	for (i = 0; i < tags.n; i++)
-		pos = append_tag(out, pos, tags.v[i], strlen(tags.v[i]), i > 0);
+	/* names and tags need no JSON escaping: their grammars have no quote or backslash */
+	pos = tags ? (size_t)sprintf(out, "{\"name\":\"%s\",\"tags\":[", rt->name)
+		   : (size_t)sprintf(out, "{\"repositories\":[");
+	for (i = 0; i < names.n; i++)
+		pos = append_tag(out, pos, names.v[i], strlen(names.v[i]), i > 0);
 	memcpy(out + pos, "]}", 3);
-	if (more && tags.n > 0)
-		octo_response_add_header(resp, "Link",
-					 "</v2/%s/tags/list?n=%ld&last=%s>; rel=\"next\"", rt->name,
-					 limit, tags.v[tags.n - 1]);
-	octo_strv_cleanup(&tags);
+	if (more && names.n > 0) {
+		if (tags)
+			octo_response_add_header(resp, "Link",
+						 "</v2/%s/tags/list?n=%ld&last=%s>; rel=\"next\"",
+						 rt->name, limit, names.v[names.n - 1]);
+		else
+			octo_response_add_header(resp, "Link",
+						 "</v2/_catalog?n=%ld&last=%s>; rel=\"next\"",
+						 limit, names.v[names.n - 1]);
+	}
+	octo_strv_cleanup(&names);
 	resp->body = out;
 	resp->body_len = pos + 2;
 	octo_response_add_header(resp, "Content-Type", "application/json");
@@ -145,7 +154,7 @@ void octo_api_tags_list(struct octo_registry *reg, struct octo_route *rt,
 	struct octo_strv tags;
 	enum octo_err err;
 
-	if (tags_from_index(reg, rt, resp))
+	if (list_from_index(reg, rt, resp, 1))
 		return;
 	/* no usable index: scan the tag directory */
 	err = octo_store_tag_list(reg->store, rt->name, &tags);
@@ -159,7 +168,12 @@ void octo_api_tags_list(struct octo_registry *reg, struct octo_route *rt,
 void octo_api_catalog(struct octo_registry *reg, struct octo_route *rt, struct octo_response *resp)
 {
 	struct octo_strv names;
-	enum octo_err err = octo_store_repo_list(reg->store, &names);
+	enum octo_err err;
+
+	if (list_from_index(reg, rt, resp, 0))
+		return;
+	/* no usable index (a store from before it): walk the repositories */
+	err = octo_store_repo_list(reg->store, &names);
 
 	if (err != OCTO_OK)
 		return octo_response_error(resp, err, NULL);

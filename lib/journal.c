@@ -234,7 +234,7 @@ static enum octo_err list_segments(const struct octo_store *s, uint64_t **firsts
 		err = OCTO_ERR_NOMEM;
 	for (i = 0; err == OCTO_OK && i < names.n; i++)
 		(*firsts)[i] = strtoull(names.v[i] + sizeof(SEGMENT_PREFIX) - 1, NULL, 10);
-	if (err == OCTO_OK) {
+	if (err == OCTO_OK && names.n > 0) {
 		*n = names.n;
 		qsort(*firsts, *n, sizeof(**firsts), cmp_u64);
 	}

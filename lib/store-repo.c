@@ -8,9 +8,12 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "bounds.h"
+#include "fsutil.h"
+#include "index.h"
 #include "name.h"
 #include "store-repo.h"
 
@@ -121,4 +124,55 @@ int octo_store_repo_holds_manifests(const struct octo_store *s, const char *repo
 	found = holds_manifests(fd);
 	close(fd);
 	return found;
+}
+
+/* The catalog index (index.h): repositories.index and repositories.delta at the root,
+ * written under repositories.lock; a repository is listed while it holds a manifest. */
+static int repo_exists(const struct octo_index *ix, const char *name)
+{
+	return octo_store_repo_holds_manifests(ix->store, name);
+}
+
+static enum octo_err repo_scan(const struct octo_index *ix, struct octo_strv *names)
+{
+	return octo_store_repo_list(ix->store, names);
+}
+
+static struct octo_index catalog_index(const struct octo_store *s)
+{
+	return (struct octo_index){.store = s,
+				   .snapshot = "repositories.index",
+				   .delta = "repositories.delta",
+				   .name_max = OCTO_NAME_MAX,
+				   .valid = octo_name_valid,
+				   .cmp = strcmp,
+				   .exists = repo_exists,
+				   .scan = repo_scan};
+}
+
+enum octo_err octo_store_repo_page(const struct octo_store *s, const char *last, long limit,
+				   struct octo_strv *names, int *more)
+{
+	struct octo_index ix = catalog_index(s);
+
+	return octo_index_page(&ix, last, limit, names, more);
+}
+
+enum octo_err octo_store_repo_note(const struct octo_store *s, char op, const char *repo)
+{
+	struct octo_index ix = catalog_index(s);
+	enum octo_err err;
+	int lock = octo_store_openat(s, "repositories.lock", O_RDWR | O_CREAT, 0644);
+
+	if (lock < 0)
+		return octo_fs_fail("open", "repositories.lock", errno);
+	while (flock(lock, LOCK_EX) != 0)
+		if (errno != EINTR) {
+			err = octo_fs_fail("lock", "repositories.lock", errno);
+			close(lock);
+			return err;
+		}
+	err = octo_index_note(&ix, op, repo);
+	close(lock); /* releases the lock */
+	return err;
 }

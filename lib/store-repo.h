@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Repositories: the directories under repositories/ that hold a _manifests directory. */
+/* Repositories: the directories under repositories/ that hold a _manifests directory, and
+ * the catalog index of those that hold a manifest. */
 #ifndef OCTO_STORE_REPO_H
 #define OCTO_STORE_REPO_H
 
@@ -12,5 +13,14 @@
 enum octo_err octo_store_repo_list(const struct octo_store *s, struct octo_strv *names);
 /* Whether repo holds a manifest (one revision at least), as octo_store_repo_list counts. */
 int octo_store_repo_holds_manifests(const struct octo_store *s, const char *repo);
+/* A page of the catalog from its index (index.h: repositories.index, repositories.delta):
+ * the repositories after last (NULL: from the first), at most limit (-1: all), in bytewise
+ * order; *more says whether others follow. OCTO_ERR_NAME_UNKNOWN when there is no usable
+ * index: list them instead. */
+enum octo_err octo_store_repo_page(const struct octo_store *s, const char *last, long limit,
+				   struct octo_strv *names, int *more);
+/* Under repo's tag lock: repo gains its first manifest (op '+', before the revision is
+ * written) or has lost its last ('-', once it is removed). */
+enum octo_err octo_store_repo_note(const struct octo_store *s, char op, const char *repo);
 
 #endif

@@ -445,6 +445,38 @@ static void test_catalog_depth(void **state)
 	octo_response_cleanup(&resp);
 }
 
+/* The catalog from its index: pages by n and last with their Link; a repository whose last
+ * manifest goes is not listed; without the index the walk gives the same, and the next new
+ * repository makes the index again. */
+static void test_catalog_index(void **state)
+{
+	struct tu_registry *t = *state;
+	struct octo_response resp;
+	char path[4300], uri[512];
+	const char *d;
+
+	tu_put_tag(t, "c/b", "v1");
+	tu_put_tag(t, "a", "v1");
+	d = tu_put_tag(t, "c/a", "v1");
+	tu_put_tag(t, "d", "v1");
+	tu_put_tag(t, "a", "v2"); /* no change to the catalog */
+	expect_tags(t, "/v2/_catalog", "{\"repositories\":[\"a\",\"c/a\",\"c/b\",\"d\"]}", NULL);
+	expect_tags(t, "/v2/_catalog?n=2", "{\"repositories\":[\"a\",\"c/a\"]}",
+		    "</v2/_catalog?n=2&last=c/a>; rel=\"next\"");
+	expect_tags(t, "/v2/_catalog?n=2&last=c/a", "{\"repositories\":[\"c/b\",\"d\"]}", NULL);
+	snprintf(uri, sizeof(uri), "/v2/c/a/manifests/%s", d);
+	tu_request(t, "DELETE", uri, NULL, 0, &resp, NULL);
+	assert_int_equal(resp.status, 202);
+	octo_response_cleanup(&resp);
+	expect_tags(t, "/v2/_catalog?n=2&last=a", "{\"repositories\":[\"c/b\",\"d\"]}", NULL);
+	snprintf(path, sizeof(path), "%s/repositories.index", t->dir);
+	assert_int_equal(unlink(path), 0);
+	expect_tags(t, "/v2/_catalog", "{\"repositories\":[\"a\",\"c/b\",\"d\"]}", NULL);
+	tu_put_tag(t, "b", "v1");
+	assert_int_equal(access(path, F_OK), 0);
+	expect_tags(t, "/v2/_catalog", "{\"repositories\":[\"a\",\"b\",\"c/b\",\"d\"]}", NULL);
+}
+
 /* Every page of tags/list?n=3, followed by its Link, joined: what the whole list says. */
 static void expect_pages(struct tu_registry *t, const char *repo, const char *want)
 {
@@ -878,6 +910,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tag_index, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_tag_index_delta, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_catalog_depth, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_catalog_index, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_referrers_pages, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_max_blob_size, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_session_caps, tu_setup, tu_teardown),
