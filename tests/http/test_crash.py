@@ -41,7 +41,10 @@ answered. Afterwards:
   * the referrers list of each subject lists only manifests that exist, with that subject,
     and every 201'd artifact;
   * journal seq numbers are strictly increasing, every 201'd manifest has its manifest.put
-    event (repository, digest, tag) and every 201'd blob its blob.put.
+    event (repository, digest, tag) and every 201'd blob its blob.put;
+  * no change escaped the journal: every tag file and manifest revision in the store has its
+    manifest.put event; tags deleted meanwhile (DELETE by tag, 202 or cut short by the kill)
+    are gone only with their tag.delete event, and every 202'd one is gone.
 """
 import hashlib
 import http.client
@@ -415,6 +418,7 @@ class ImageLoad(Load):
         super().__init__(reg)
         self.puts = []          # every ManifestPut that was sent
         self.ok = []            # ManifestPut answered 201
+        self.untags = []        # [repo, tag, status] of every tag DELETE sent
         self.blobs = []         # (repo, digest) answered 201
         self.kinds = {}
 
@@ -482,10 +486,37 @@ class ImageLoad(Load):
         with self.lock:
             self.ok.append(mp)
 
+    def untag(self, rnd):
+        """DELETE of a unique tag that got its 201 (each is deleted at most once, never
+        pushed again): 202, or an interrupted attempt."""
+        with self.lock:
+            taken = {(u[0], u[1]) for u in self.untags}
+            cands = [p for p in self.ok if p.kind == "unique" and (p.repo, p.tag) not in taken]
+            if not cands:
+                return False
+            mp = rnd.choice(cands)
+            u = [mp.repo, mp.tag, "sent"]
+            self.untags.append(u)
+        try:
+            r = self.call("DELETE", "/v2/%s/manifests/%s" % (mp.repo, mp.tag))
+        except Transient:
+            u[2] = "transient"
+            raise
+        if r.status != 202:
+            u[2] = "unexpected"
+            raise Unexpected("DELETE tag %s:%s: expected 202, got %r" % (mp.repo, mp.tag, r))
+        u[2] = 202
+        self.counted("untag")
+        return True
+
     def push(self, rnd, n):
         repo = rnd.choice(IMAGE_REPOS)
-        kind = rnd.choices(("tagged", "unique", "digest", "index", "artifact"),
-                           (35, 10, 15, 20, 20))[0]
+        kind = rnd.choices(("tagged", "unique", "digest", "index", "artifact", "untag"),
+                           (35, 15, 15, 20, 20, 10))[0]
+        if kind == "untag":
+            if self.untag(rnd):
+                return
+            kind = "unique"
         shared = rnd.choice(SHARED_TAGS)
         if kind == "index":
             docker = rnd.random() < 0.3
@@ -562,6 +593,7 @@ class ImageCrashTest(unittest.TestCase):
         self.assertTrue(load.transient, "the kills interrupted nothing: the test is not testing")
         for kind in ("tagged", "digest", "index", "artifact"):
             self.assertTrue([p for p in load.ok if p.kind == kind], "no %s manifest pushed" % kind)
+        self.assertTrue([u for u in load.untags if u[2] == 202], "no tag deleted")
 
         self.check_manifests(load)
         tags = self.check_tags(load)
@@ -636,8 +668,9 @@ class ImageCrashTest(unittest.TestCase):
                         self.assertTrue(
                             [w for w in writers if w.t1 >= last.t0],
                             "tag went back to %s, pushed before the 201'd %r" % (target, last))
+        untagged = {(u[0], u[1]) for u in load.untags}  # checked in check_journal
         for (repo, tag), puts in sorted(by_tag.items()):
-            if [p for p in puts if p.status == 201]:
+            if [p for p in puts if p.status == 201] and (repo, tag) not in untagged:
                 with self.subTest(repo=repo, tag=tag):
                     self.assertIn(tag, listed[repo], "a 201'd tag is gone")
         return listed
@@ -807,6 +840,31 @@ class ImageCrashTest(unittest.TestCase):
         missing = sorted({(r, d) for r, d in load.blobs} -
                          {(r, d) for _, r, d in blobs})
         self.assertEqual(missing, [], "201'd blobs without a journal event")
+        # No change escapes the journal, kill -9 or not: what the store holds has its event.
+        puts = {(r, d, t) for k, r, d, t in events if k == "manifest.put"}
+        deletes = {(r, t) for k, r, _, t in events if k == "tag.delete"}
+        for repo in IMAGE_REPOS:
+            tags = self.repo_dir(repo, "_manifests", "tags")
+            for tag in os.listdir(tags) if os.path.isdir(tags) else []:
+                if TMP_RE.match(tag):
+                    continue
+                with open(os.path.join(tags, tag)) as f:
+                    d = f.read().strip()
+                self.assertIn((repo, d, tag), puts, "a tag in the store without its event")
+            revs = self.repo_dir(repo, "_manifests", "revisions", "sha256")
+            for h in os.listdir(revs) if os.path.isdir(revs) else []:
+                if not TMP_RE.match(h):
+                    self.assertTrue([p for p in puts if p[:2] == (repo, "sha256:" + h)],
+                                    "a manifest in the store without its event")
+        # A tag deleted (202) is gone and has its event; one whose DELETE was cut short is
+        # either still there or gone with its event.
+        for repo, tag, status in load.untags:
+            gone = not os.path.exists(self.repo_dir(repo, "_manifests", "tags", tag))
+            with self.subTest(repo=repo, tag=tag, status=status):
+                if status == 202:
+                    self.assertTrue(gone, "a 202'd tag delete undone")
+                if gone:
+                    self.assertIn((repo, tag), deletes, "a tag gone without its tag.delete")
 
 
 if __name__ == "__main__":
