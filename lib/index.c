@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bounds.h"
@@ -326,22 +327,28 @@ static enum octo_err fold(const struct octo_index *ix, int from_scan)
 	return err;
 }
 
+static int open_delta(const struct octo_index *ix)
+{
+	return octo_store_openat(ix->store, ix->delta, O_WRONLY | O_APPEND | O_CREAT, 0644);
+}
+
 enum octo_err octo_index_note(const struct octo_index *ix, char op, const char *name)
 {
 	char line[NAME_BUF + 2];
 	enum octo_err err = OCTO_OK;
-	uint64_t size = 0;
+	struct stat st;
 	int n, fd;
 
-	if (octo_store_stat(ix->store, ix->snapshot, OCTO_ERR_NAME_UNKNOWN, NULL) != OCTO_OK)
-		err = fold(ix, 1);
-	if (err == OCTO_OK &&
-	    octo_store_stat(ix->store, ix->delta, OCTO_ERR_NAME_UNKNOWN, &size) == OCTO_OK &&
-	    size > OCTO_INDEX_DELTA_MAX)
-		err = fold(ix, 0);
-	if (err != OCTO_OK)
+	if (octo_store_stat(ix->store, ix->snapshot, OCTO_ERR_NAME_UNKNOWN, NULL) != OCTO_OK &&
+	    (err = fold(ix, 1)) != OCTO_OK)
 		return err;
-	fd = octo_store_openat(ix->store, ix->delta, O_WRONLY | O_APPEND | O_CREAT, 0644);
+	fd = open_delta(ix);
+	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > OCTO_INDEX_DELTA_MAX) {
+		close(fd);
+		if ((err = fold(ix, 0)) != OCTO_OK) /* which leaves an empty delta */
+			return err;
+		fd = open_delta(ix);
+	}
 	if (fd < 0)
 		return octo_fs_fail("open", ix->delta, errno);
 	n = snprintf(line, sizeof(line), "%c%s\n", op, name);

@@ -431,6 +431,8 @@ enum octo_err octo_journal_append(struct octo_journal *j, const struct octo_jour
 	off_t end;
 	int fd, cfd;
 
+	/* Both files are opened per append, not held: a file held open for writing would keep
+	 * the store's file system from being remounted read-only. */
 	cfd = octo_store_openat(j->store, COMMIT_REL, O_RDWR | O_CREAT, 0644);
 	if (cfd < 0)
 		return octo_fs_fail("open", COMMIT_REL, errno);

@@ -170,14 +170,9 @@ enum octo_err octo_metrics_open(const struct octo_store *s, octo_metrics_census_
 	void *p;
 
 	*out = NULL;
-	lock = octo_store_openat(s, "metrics.lock", O_RDWR | O_CREAT, 0644);
+	lock = octo_store_lock(s, "metrics.lock", 0);
 	if (lock < 0)
-		return octo_fs_fail("open", "metrics.lock", errno);
-	if (lock_wait(lock, LOCK_EX) != 0) {
-		err = octo_fs_fail("lock", "metrics.lock", errno);
-		close(lock);
-		return err;
-	}
+		return octo_fs_fail("lock", "metrics.lock", errno);
 	fd = counters_fd(s);
 	if (fd < 0) {
 		err = octo_fs_fail("create", METRICS_REL, errno);

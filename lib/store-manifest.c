@@ -53,7 +53,22 @@ static enum octo_err read_small(const struct octo_store *s, const char *rel, cha
 	return OCTO_OK;
 }
 
-static int lock_tags(const struct octo_store *s, const char *repo);
+/* Take the repository's tag lock (_manifests/tags.lock) into *fd, making _manifests first
+ * when create; without create, a repository with no _manifests is OCTO_ERR_MANIFEST_UNKNOWN. */
+static enum octo_err lock_tags(const struct octo_store *s, const char *repo, int create, int *fd)
+{
+	char rel[OCTO_STORE_PATH_MAX];
+	enum octo_err err =
+		octo_store_path(rel, sizeof(rel), "repositories/%s/_manifests/tags.lock", repo);
+
+	if (err != OCTO_OK)
+		return err;
+	*fd = octo_store_lock(s, rel, create);
+	if (*fd >= 0)
+		return OCTO_OK;
+	return !create && errno == ENOENT ? OCTO_ERR_MANIFEST_UNKNOWN
+					  : octo_fs_fail("lock", rel, errno);
+}
 
 /* Revisions are added and removed under the tag lock, so that exactly one request sees
  * the repository gain its first manifest or lose its last (the repositories gauge). */
@@ -65,20 +80,11 @@ enum octo_err octo_store_link_manifest(const struct octo_store *s, const char *r
 	int lock, had;
 
 	if (err == OCTO_OK)
-		err = octo_store_path(rel, sizeof(rel), "repositories/%s/_manifests", repo);
+		err = lock_tags(s, repo, 1, &lock);
 	if (err != OCTO_OK)
 		return err;
-	lock = octo_store_opendir(s, rel, 1);
-	if (lock < 0)
-		return octo_fs_fail("create", rel, errno);
-	close(lock);
-	lock = lock_tags(s, repo);
-	if (lock < 0)
-		return octo_fs_fail("lock", rel, errno);
 	had = octo_store_repo_holds_manifests(s, repo);
 	err = had ? OCTO_OK : octo_store_repo_note(s, '+', repo); /* the catalog first */
-	if (err == OCTO_OK)
-		err = revision_rel(repo, d, rel, sizeof(rel));
 	if (err == OCTO_OK)
 		err = octo_store_write_atomic(s, rel, media_type, strlen(media_type), 1);
 	if (err == OCTO_OK && !had)
@@ -111,12 +117,10 @@ enum octo_err octo_store_unlink_manifest(const struct octo_store *s, const char 
 	enum octo_err err = revision_rel(repo, d, rel, sizeof(rel));
 	int lock;
 
+	if (err == OCTO_OK) /* no _manifests directory: no revision either */
+		err = lock_tags(s, repo, 0, &lock);
 	if (err != OCTO_OK)
 		return err;
-	lock = lock_tags(s, repo);
-	if (lock < 0) /* no _manifests directory: no revision either */
-		return errno == ENOENT ? OCTO_ERR_MANIFEST_UNKNOWN
-				       : octo_fs_fail("lock", rel, errno);
 	err = octo_store_remove(s, rel, OCTO_ERR_MANIFEST_UNKNOWN);
 	if (err == OCTO_OK && !octo_store_repo_holds_manifests(s, repo)) {
 		octo_metrics_gauge_add(octo_store_metrics(s), OCTO_GAUGE_REPOSITORIES, -1);
@@ -162,28 +166,6 @@ enum octo_err octo_store_tag_list(const struct octo_store *s, const char *repo,
 	if (err == OCTO_OK)
 		octo_strv_sort(tags, octo_tag_cmp);
 	return err;
-}
-
-/* Take the repository's tag lock (_manifests/tags.lock): an fd to close, or -1. */
-static int lock_tags(const struct octo_store *s, const char *repo)
-{
-	char rel[OCTO_STORE_PATH_MAX];
-	int fd;
-
-	if (octo_store_path(rel, sizeof(rel), "repositories/%s/_manifests/tags.lock", repo) !=
-	    OCTO_OK) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	fd = octo_store_openat(s, rel, O_RDWR | O_CREAT, 0644);
-	if (fd < 0)
-		return -1;
-	while (flock(fd, LOCK_EX) != 0)
-		if (errno != EINTR) {
-			close(fd);
-			return -1;
-		}
-	return fd;
 }
 
 /* The tag index of a repository (index.h): _manifests/tags.index and _manifests/tags.delta,
@@ -249,22 +231,15 @@ static enum octo_err index_note(const struct octo_store *s, const char *repo, ch
 enum octo_err octo_store_tag_set(const struct octo_store *s, const char *repo, const char *tag,
 				 const struct octo_digest *d)
 {
-	char rel[OCTO_STORE_PATH_MAX], dir[OCTO_STORE_PATH_MAX], ds[OCTO_DIGEST_MAX_STRING];
+	char rel[OCTO_STORE_PATH_MAX], ds[OCTO_DIGEST_MAX_STRING];
 	enum octo_err err = tag_rel(repo, tag, rel, sizeof(rel));
 	int lock;
 
 	if (err == OCTO_OK)
-		err = octo_store_path(dir, sizeof(dir), "repositories/%s/_manifests", repo);
+		err = lock_tags(s, repo, 1, &lock);
 	if (err != OCTO_OK)
 		return err;
-	lock = octo_store_opendir(s, dir, 1); /* where the lock lives */
-	if (lock < 0)
-		return octo_fs_fail("create", dir, errno);
-	close(lock);
 	octo_digest_format(d, ds, sizeof(ds));
-	lock = lock_tags(s, repo);
-	if (lock < 0)
-		return octo_fs_fail("lock the tags of", repo, errno);
 	/* The index first (a new tag only: a retag leaves it as it is), then the tag. */
 	if (octo_store_stat(s, rel, OCTO_ERR_MANIFEST_UNKNOWN, NULL) == OCTO_ERR_MANIFEST_UNKNOWN)
 		err = index_note(s, repo, '+', tag);
@@ -280,12 +255,10 @@ enum octo_err octo_store_tag_delete(const struct octo_store *s, const char *repo
 	enum octo_err err = tag_rel(repo, tag, rel, sizeof(rel));
 	int lock;
 
+	if (err == OCTO_OK) /* no _manifests directory: no tag either */
+		err = lock_tags(s, repo, 0, &lock);
 	if (err != OCTO_OK)
 		return err;
-	lock = lock_tags(s, repo);
-	if (lock < 0) /* no _manifests directory: no tag either */
-		return errno == ENOENT ? OCTO_ERR_MANIFEST_UNKNOWN
-				       : octo_fs_fail("lock the tags of", repo, errno);
 	/* The tag first, then the index. */
 	err = octo_store_remove(s, rel, OCTO_ERR_MANIFEST_UNKNOWN);
 	if (err == OCTO_OK)

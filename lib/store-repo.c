@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "bounds.h"
@@ -162,16 +161,10 @@ enum octo_err octo_store_repo_note(const struct octo_store *s, char op, const ch
 {
 	struct octo_index ix = catalog_index(s);
 	enum octo_err err;
-	int lock = octo_store_openat(s, "repositories.lock", O_RDWR | O_CREAT, 0644);
+	int lock = octo_store_lock(s, "repositories.lock", 0);
 
 	if (lock < 0)
-		return octo_fs_fail("open", "repositories.lock", errno);
-	while (flock(lock, LOCK_EX) != 0)
-		if (errno != EINTR) {
-			err = octo_fs_fail("lock", "repositories.lock", errno);
-			close(lock);
-			return err;
-		}
+		return octo_fs_fail("lock", "repositories.lock", errno);
 	err = octo_index_note(&ix, op, repo);
 	close(lock); /* releases the lock */
 	return err;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -589,6 +590,27 @@ enum octo_err octo_store_remove_dir(const struct octo_store *s, const char *rel,
 		err = octo_fs_error(errno);
 	close(parent);
 	return err;
+}
+
+int octo_store_lock(const struct octo_store *s, const char *rel, int create)
+{
+	const char *leaf;
+	int dir = open_parent(s, rel, create, &leaf), fd, saved;
+
+	if (dir < 0)
+		return -1;
+	fd = openat(dir, leaf, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	saved = errno;
+	close(dir);
+	errno = saved;
+	while (fd >= 0 && flock(fd, LOCK_EX) != 0)
+		if (errno != EINTR) {
+			saved = errno;
+			close(fd);
+			errno = saved;
+			fd = -1;
+		}
+	return fd;
 }
 
 enum octo_err octo_store_place(const struct octo_store *s, const char *from, const char *to,

@@ -69,6 +69,9 @@ enum octo_err octo_store_read(const struct octo_store *s, const char *rel, size_
  * fdatasync, rename, and an fsync of the directory unless sync_dir is 0. */
 enum octo_err octo_store_write_atomic(const struct octo_store *s, const char *rel, const void *data,
 				      size_t len, int sync_dir);
+/* Open rel (made if missing, with its directories when create) and take an exclusive flock
+ * on it: an fd whose close releases the lock, or -1 with errno (ENOENT: no directory). */
+int octo_store_lock(const struct octo_store *s, const char *rel, int create);
 /* Create an empty file (and its directory) if it does not exist; durable either way, since
  * an existing name may come from a request that died before syncing its directory. */
 enum octo_err octo_store_touch(const struct octo_store *s, const char *rel);

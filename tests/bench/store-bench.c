@@ -255,11 +255,9 @@ int main(int argc, char **argv)
 				return 1;
 			}
 		}
-		qsort(rate, ROUNDS, sizeof(double), cmp_double);
-		qsort(per, ROUNDS, sizeof(double), cmp_double);
 		printf("journal appends, %2d processes: %8.0f appends/s, %.2f fdatasyncs per append "
 		       "(medians of %d)\n",
-		       procs[i], rate[ROUNDS / 2], per[ROUNDS / 2], ROUNDS);
+		       procs[i], median_of(rate, ROUNDS), median_of(per, ROUNDS), ROUNDS);
 	}
 	for (r = 0; r < 3; r++) {
 		static const int sizes[] = {4000, 20000, 100000};
