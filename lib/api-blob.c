@@ -126,12 +126,19 @@ void octo_api_blob_delete(struct octo_registry *reg, struct octo_route *rt,
 	struct octo_digest d;
 	enum octo_err err = octo_digest_parse(rt->tail, rt->tail_len, &d);
 
+	char key[OCTO_STORE_PATH_MAX];
+	struct octo_journal_change link = {.key = key, .value = NULL};
+	struct octo_record_stamp stamp;
+
 	if (err == OCTO_OK) /* the event first, once the link is known to exist */
 		err = octo_store_blob_linked(reg->store, rt->name, &d, NULL);
 	if (err == OCTO_OK)
-		err = octo_journal_record(reg->journal, "blob.delete", rt->name, &d, NULL);
+		err = octo_store_link_key(&d, key, sizeof(key));
 	if (err == OCTO_OK)
-		err = octo_store_unlink_blob(reg->store, rt->name, &d);
+		err = octo_journal_record(reg->journal, "blob.delete", rt->name, &d, NULL, &link, 1,
+					  &stamp);
+	if (err == OCTO_OK)
+		err = octo_store_unlink_blob(reg->store, rt->name, &d, &stamp);
 	if (err != OCTO_OK)
 		return blob_error(resp, rt, &d, err);
 	resp->status = 202;

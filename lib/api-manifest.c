@@ -160,25 +160,41 @@ static char *referrer_descriptor(const struct octo_manifest *m, const struct oct
 	return text;
 }
 
-/* Store a validated manifest: content (not visible by itself), the journal's event, then
- * revision link, referrers entry and tag, so that nothing ever points at a manifest that is
- * not yet durable and no change is visible without its event. */
+/* Store a validated manifest: content (not visible by itself), the journal's event with the
+ * records it writes, then revision, referrers entry and tag with the event's stamp, so that
+ * nothing ever points at a manifest that is not yet durable and no change is visible
+ * without its event. */
 static enum octo_err store_manifest(struct octo_registry *reg, const struct octo_route *rt,
 				    const struct reference *ref, const struct octo_manifest *m,
 				    const char *body, size_t len, const struct octo_digest *d,
 				    const char *desc)
 {
+	char rev_key[OCTO_STORE_PATH_MAX], ref_key[OCTO_STORE_PATH_MAX];
+	char tag_key[OCTO_STORE_PATH_MAX], ds[OCTO_DIGEST_MAX_STRING];
+	struct octo_journal_change records[3];
+	struct octo_record_stamp stamp;
+	size_t n = 0;
 	enum octo_err err = octo_store_put_blob_bytes(reg->store, body, len, d);
 
+	octo_digest_format(d, ds, sizeof(ds));
+	if (err == OCTO_OK &&
+	    (err = octo_store_revision_key(d, rev_key, sizeof(rev_key))) == OCTO_OK)
+		records[n++] = (struct octo_journal_change){rev_key, m->media_type};
+	if (err == OCTO_OK && desc != NULL &&
+	    (err = octo_store_referrer_key(&m->subject, d, ref_key, sizeof(ref_key))) == OCTO_OK)
+		records[n++] = (struct octo_journal_change){ref_key, desc};
+	if (err == OCTO_OK && !ref->is_digest &&
+	    (err = octo_store_tag_key(ref->tag, tag_key, sizeof(tag_key))) == OCTO_OK)
+		records[n++] = (struct octo_journal_change){tag_key, ds};
 	if (err == OCTO_OK)
 		err = octo_journal_record(reg->journal, "manifest.put", rt->name, d,
-					  ref->is_digest ? NULL : ref->tag);
+					  ref->is_digest ? NULL : ref->tag, records, n, &stamp);
 	if (err == OCTO_OK)
-		err = octo_store_link_manifest(reg->store, rt->name, d, m->media_type);
+		err = octo_store_link_manifest(reg->store, rt->name, d, m->media_type, &stamp);
 	if (err == OCTO_OK && desc != NULL)
-		err = octo_store_referrer_add(reg->store, rt->name, &m->subject, d, desc);
+		err = octo_store_referrer_add(reg->store, rt->name, &m->subject, d, desc, &stamp);
 	if (err == OCTO_OK && !ref->is_digest)
-		err = octo_store_tag_set(reg->store, rt->name, ref->tag, d);
+		err = octo_store_tag_set(reg->store, rt->name, ref->tag, d, &stamp);
 	return err;
 }
 
@@ -251,7 +267,22 @@ void octo_api_manifest_put(struct octo_registry *reg, struct octo_route *rt,
 	octo_manifest_cleanup(&m);
 }
 
-/* Remove every tag of the repository that points at d. */
+/* Delete a tag: its event, then its tombstone. */
+static enum octo_err delete_tag(struct octo_registry *reg, const struct octo_route *rt,
+				const char *tag)
+{
+	char key[OCTO_STORE_PATH_MAX];
+	struct octo_journal_change gone = {.key = key, .value = NULL};
+	struct octo_record_stamp stamp;
+	enum octo_err err = octo_store_tag_key(tag, key, sizeof(key));
+
+	if (err == OCTO_OK)
+		err = octo_journal_record(reg->journal, "tag.delete", rt->name, NULL, tag, &gone, 1,
+					  &stamp);
+	return err != OCTO_OK ? err : octo_store_tag_delete(reg->store, rt->name, tag, &stamp);
+}
+
+/* Delete every tag of the repository that points at d, each with its own event. */
 static enum octo_err untag_all(struct octo_registry *reg, const struct octo_route *rt,
 			       const struct octo_digest *d)
 {
@@ -263,19 +294,16 @@ static enum octo_err untag_all(struct octo_registry *reg, const struct octo_rout
 	for (i = 0; err == OCTO_OK && i < tags.n; i++) {
 		struct octo_digest td;
 		if (octo_store_tag_get(reg->store, rt->name, tags.v[i], &td) == OCTO_OK &&
-		    octo_digest_equal(&td, d)) {
-			err = octo_store_tag_delete(reg->store, rt->name, tags.v[i]);
-			if (err == OCTO_ERR_MANIFEST_UNKNOWN) /* deleted meanwhile */
-				err = OCTO_OK;
-		}
+		    octo_digest_equal(&td, d))
+			err = delete_tag(reg, rt, tags.v[i]);
 	}
 	octo_strv_cleanup(&tags);
 	return err == OCTO_ERR_NAME_UNKNOWN ? OCTO_OK : err;
 }
 
-/* Remove d from its subject's referrers index, if it has a subject. */
-static enum octo_err unrefer(struct octo_registry *reg, const struct octo_route *rt,
-			     const struct octo_digest *d, const char *media_type)
+/* The subject of stored manifest d, if it has one (*has). */
+static enum octo_err subject_of(struct octo_registry *reg, const struct octo_digest *d,
+				const char *media_type, int *has, struct octo_digest *subject)
 {
 	const char *detail;
 	struct octo_manifest m;
@@ -283,6 +311,7 @@ static enum octo_err unrefer(struct octo_registry *reg, const struct octo_route 
 	size_t len;
 	enum octo_err err = octo_store_read_blob(reg->store, d, SIZE_MAX / 2, &body, &len);
 
+	*has = 0;
 	if (err != OCTO_OK)
 		return err == OCTO_ERR_BLOB_UNKNOWN ? OCTO_OK : err;
 	/* The stored media type stands in for a body without "mediaType", as at PUT. It was
@@ -290,18 +319,48 @@ static enum octo_err unrefer(struct octo_registry *reg, const struct octo_route 
 	if (parse_manifest(reg, body, len, media_type, &m, &detail) != OCTO_OK) {
 		err = OCTO_ERR_IO;
 	} else {
-		if (m.has_subject)
-			err = octo_store_referrer_remove(reg->store, rt->name, &m.subject, d);
+		*has = m.has_subject;
+		*subject = m.subject;
 		octo_manifest_cleanup(&m);
 	}
 	free(body);
 	return err;
 }
 
+/* Delete manifest d: its event (the revision's tombstone, and its referrers entry's), its
+ * tags (each with its event), then the entry and the revision. */
+static enum octo_err delete_manifest(struct octo_registry *reg, const struct octo_route *rt,
+				     const struct octo_digest *d)
+{
+	char type[OCTO_MANIFEST_TYPE_MAX], rev_key[OCTO_STORE_PATH_MAX];
+	char ref_key[OCTO_STORE_PATH_MAX];
+	struct octo_journal_change records[2] = {{rev_key, NULL}, {ref_key, NULL}};
+	struct octo_record_stamp stamp;
+	struct octo_digest subject;
+	int has_subject = 0;
+	enum octo_err err = octo_store_manifest_type(reg->store, rt->name, d, type, sizeof(type));
+
+	if (err == OCTO_OK)
+		err = subject_of(reg, d, type, &has_subject, &subject);
+	if (err == OCTO_OK)
+		err = octo_store_revision_key(d, rev_key, sizeof(rev_key));
+	if (err == OCTO_OK && has_subject)
+		err = octo_store_referrer_key(&subject, d, ref_key, sizeof(ref_key));
+	if (err == OCTO_OK)
+		err = octo_journal_record(reg->journal, "manifest.delete", rt->name, d, NULL,
+					  records, has_subject ? 2 : 1, &stamp);
+	if (err == OCTO_OK)
+		err = untag_all(reg, rt, d);
+	if (err == OCTO_OK && has_subject)
+		err = octo_store_referrer_remove(reg->store, rt->name, &subject, d, &stamp);
+	if (err == OCTO_OK)
+		err = octo_store_unlink_manifest(reg->store, rt->name, d, &stamp);
+	return err;
+}
+
 void octo_api_manifest_delete(struct octo_registry *reg, struct octo_route *rt,
 			      struct octo_response *resp)
 {
-	char type[OCTO_MANIFEST_TYPE_MAX];
 	struct reference ref;
 	struct octo_digest d;
 	enum octo_err err;
@@ -313,22 +372,9 @@ void octo_api_manifest_delete(struct octo_registry *reg, struct octo_route *rt,
 		/* by tag: only the tag goes; the event first, once the tag is known to exist */
 		err = octo_store_tag_get(reg->store, rt->name, ref.tag, &d);
 		if (err == OCTO_OK)
-			err = octo_journal_record(reg->journal, "tag.delete", rt->name, NULL,
-						  ref.tag);
-		if (err == OCTO_OK)
-			err = octo_store_tag_delete(reg->store, rt->name, ref.tag);
+			err = delete_tag(reg, rt, ref.tag);
 	} else if (err == OCTO_OK) {
-		d = ref.digest;
-		err = octo_store_manifest_type(reg->store, rt->name, &d, type, sizeof(type));
-		if (err == OCTO_OK)
-			err = octo_journal_record(reg->journal, "manifest.delete", rt->name, &d,
-						  NULL);
-		if (err == OCTO_OK)
-			err = untag_all(reg, rt, &d);
-		if (err == OCTO_OK)
-			err = unrefer(reg, rt, &d, type);
-		if (err == OCTO_OK)
-			err = octo_store_unlink_manifest(reg->store, rt->name, &d);
+		err = delete_manifest(reg, rt, &ref.digest);
 	}
 	if (err != OCTO_OK)
 		return octo_response_error(resp, err, NULL);

@@ -5,6 +5,7 @@
 #include "autoconfig.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "api.h"
@@ -73,10 +74,19 @@ static void link_and_answer(struct octo_registry *reg, struct octo_route *rt,
 			    struct octo_response *resp, const struct octo_digest *d,
 			    const char *event)
 {
-	enum octo_err err = octo_journal_record(reg->journal, event, rt->name, d, NULL);
+	char key[OCTO_STORE_PATH_MAX], value[24];
+	struct octo_journal_change link = {.key = key, .value = value};
+	struct octo_record_stamp stamp;
+	uint64_t size;
+	enum octo_err err = octo_store_blob_stat(reg->store, d, &size);
 
 	if (err == OCTO_OK)
-		err = octo_store_link_blob(reg->store, rt->name, d);
+		err = octo_store_link_key(d, key, sizeof(key));
+	snprintf(value, sizeof(value), "%llu", (unsigned long long)size);
+	if (err == OCTO_OK)
+		err = octo_journal_record(reg->journal, event, rt->name, d, NULL, &link, 1, &stamp);
+	if (err == OCTO_OK)
+		err = octo_store_link_blob(reg->store, rt->name, d, size, &stamp);
 	if (err != OCTO_OK)
 		return octo_response_error(resp, err, NULL);
 	blob_created(reg, rt, resp, d);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "record.h"
 
 /* Ceilings that keep every duration and size far from overflow in callers' arithmetic. */
 #define DUR_MAX_MS (365LL * 24 * 3600 * 1000) /* a year */
@@ -76,6 +77,14 @@ _Static_assert(sizeof(enum octo_log_format) == sizeof(int), "enum size");
 static const char *check_nonempty(const char *s)
 {
 	return s[0] ? NULL : "must not be empty";
+}
+
+/* A node id goes as it is into every record and journal event (record.h). */
+static const char *check_node_id(const char *s)
+{
+	return octo_node_id_valid(s, strlen(s))
+		       ? NULL
+		       : "must be 1 to 255 letters, digits, '.', '_', ':' or '-'";
 }
 
 /* A host name or an IPv4 address: the quick start writes it into the front's listen
@@ -186,6 +195,8 @@ static const struct key keys[] = {
 	{ROW("storage.journal_segment_size", "STORAGE_JOURNAL_SEGMENT_SIZE", K_SIZE,
 	     storage.journal_segment_size),
 	 .def = "67108864", .min = 4096, .max = GIB},
+	{ROW("storage.tombstone_ttl", "STORAGE_TOMBSTONE_TTL", K_DUR, storage.tombstone_ttl_ms),
+	 .def = "168h", .min = 60000, .max = DUR_MAX_MS},
 
 	{ROW("logging.level", "LOG_LEVEL", K_ENUM, logging.level), .def = "info",
 	 .names = level_names},
@@ -205,7 +216,7 @@ static const struct key keys[] = {
 	 .check = check_nonempty},
 
 	{ROW("p2p.enabled", "P2P_ENABLED", K_BOOL, p2p.enabled), .def = "false"},
-	{ROW("p2p.node_id", "P2P_NODE_ID", K_STR, p2p.node_id), .check = check_nonempty},
+	{ROW("p2p.node_id", "P2P_NODE_ID", K_STR, p2p.node_id), .check = check_node_id},
 	{ROW("p2p.port", "P2P_PORT", K_INT, p2p.port), .def = "6000", .min = 1, .max = 65535},
 	{ROW("p2p.bootstrap_peers", "P2P_BOOTSTRAP_PEERS", K_LIST, p2p.bootstrap_peers),
 	 .count_off = offsetof(struct octo_config, p2p.n_bootstrap_peers), .def = "",
@@ -747,6 +758,15 @@ static enum octo_err apply_env(struct octo_config *cfg, const char *(*getenv_fn)
 static enum octo_err validate(const struct octo_config *cfg, const char *src, char *errbuf,
 			      size_t errsize)
 {
+	/* A tombstone must outlive every exchange that could still bring back what it deletes
+	 * (doc/DESIGN.md "Records"): two anti-entropy rounds at the least. */
+	if (cfg->storage.tombstone_ttl_ms <= 2 * cfg->p2p.replication.sync_interval_ms) {
+		seterr(errbuf, errsize,
+		       "%s%skey \"storage.tombstone_ttl\": must be longer than twice "
+		       "p2p.replication.sync_interval",
+		       src ? src : "", src ? ": " : "");
+		return OCTO_ERR_CONFIG;
+	}
 	if (!cfg->metrics.username != !cfg->metrics.password) {
 		seterr(errbuf, errsize,
 		       "%s%skey \"metrics.basic_auth\": username and password "

@@ -47,6 +47,7 @@ struct octo_config {
 		int64_t min_free_bytes;     /* 256 MiB: below it, writes get 507 */
 		int64_t min_free_inodes;    /* 4096 */
 		int64_t journal_segment_size; /* 64 MiB: the journal's current file is sealed past it */
+		int64_t tombstone_ttl_ms;     /* 168h: how long a delete's tombstone is kept */
 	} storage;
 	struct {
 		enum octo_log_level level;   /* info */

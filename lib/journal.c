@@ -66,6 +66,8 @@ static int lock_byte(int fd, enum lock_byte b, short type)
 
 /* Longer than any event line: names ≤ 255, digests ≤ 135, tags ≤ 128 bytes. */
 #define JOURNAL_TAIL 4096
+/* The longest line: a referrer's descriptor (64 KiB) escaped, with room to spare. */
+#define JOURNAL_LINE_MAX (2 * 1024 * 1024)
 #define SEQ_PREFIX "{\"seq\":"
 
 /* The commit record of the journal file described by st (zero when it is about another
@@ -150,14 +152,16 @@ int octo_journal_parse_head(const char *line, size_t len, uint64_t *seq, uint64_
 }
 
 /* The sequence number and clock of fd's last complete line (0 and 0 for an empty file); *torn
- * gets the offset where a torn tail begins, or -1. -1 with errno for a file not ours. */
+ * gets the offset where a torn tail begins, or -1. -1 with errno for a file not ours. The
+ * tail read grows until it holds the whole last line (a referrer's event is long), up to
+ * JOURNAL_LINE_MAX. */
 static int read_last(int fd, uint64_t *seq, uint64_t *hlc, off_t *torn)
 {
-	char tail[JOURNAL_TAIL];
+	size_t window = JOURNAL_TAIL, len;
 	struct stat st;
 	off_t start;
-	size_t len;
-	char *end, *line;
+	char *tail = NULL, *end, *line;
+	int rc = -1;
 
 	*seq = *hlc = 0;
 	*torn = -1;
@@ -165,28 +169,37 @@ static int read_last(int fd, uint64_t *seq, uint64_t *hlc, off_t *torn)
 		return -1;
 	if (st.st_size == 0)
 		return 0;
-	start = st.st_size > JOURNAL_TAIL ? st.st_size - JOURNAL_TAIL : 0;
-	len = (size_t)(st.st_size - start);
-	if (octo_fs_pread_all(fd, tail, len, start) != 0)
-		return -1;
-	end = memrchr(tail, '\n', len);
-	if (end == NULL) {
-		if (start != 0) { /* no newline in the tail: the file is not ours */
-			errno = EINVAL;
-			return -1;
+	for (;;) {
+		start = st.st_size > (off_t)window ? st.st_size - (off_t)window : 0;
+		len = (size_t)(st.st_size - start);
+		free(tail);
+		if ((tail = malloc(len)) == NULL || octo_fs_pread_all(fd, tail, len, start) != 0)
+			goto out;
+		end = memrchr(tail, '\n', len);
+		if (end == NULL && start == 0) { /* one torn line and nothing before it */
+			*torn = 0;
+			rc = 0;
+			goto out;
 		}
-		*torn = 0;
-		return 0;
+		line = end != NULL ? memrchr(tail, '\n', (size_t)(end - tail)) : NULL;
+		if (line != NULL || (end != NULL && start == 0))
+			break;
+		if (window >= JOURNAL_LINE_MAX) { /* no line of ours is that long */
+			errno = EINVAL;
+			goto out;
+		}
+		window *= 4;
 	}
 	if ((size_t)(end - tail) + 1 != len)
 		*torn = start + (end - tail) + 1;
-	line = memrchr(tail, '\n', (size_t)(end - tail));
 	line = line == NULL ? tail : line + 1;
-	if (octo_journal_parse_head(line, (size_t)(end - line), seq, hlc) != 0) {
+	if (octo_journal_parse_head(line, (size_t)(end - line), seq, hlc) != 0)
 		errno = EINVAL;
-		return -1;
-	}
-	return 0;
+	else
+		rc = 0;
+out:
+	free(tail);
+	return rc;
 }
 
 /* The same for the current file, cutting a torn tail off. */
@@ -274,17 +287,37 @@ static int sealed_last(const struct octo_store *s, uint64_t *seq, uint64_t *hlc)
 	return rc;
 }
 
-static char *event_line(const struct octo_journal *j, const struct octo_journal_event *ev,
-			uint64_t seq, uint64_t hlc, size_t *len)
+/* The records an event wrote, as {"key":…,"value":…} or {"key":…,"tombstone":true}. */
+static json_t *event_records(const struct octo_journal_event *ev)
 {
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a != NULL && i < ev->n_records; i++) {
+		const struct octo_journal_change *c = &ev->records[i];
+		json_t *o = c->value != NULL
+				    ? json_pack("{s:s,s:s}", "key", c->key, "value", c->value)
+				    : json_pack("{s:s,s:b}", "key", c->key, "tombstone", 1);
+		if (o == NULL || json_array_append_new(a, o) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+static char *event_line(const struct octo_journal *j, const struct octo_journal_event *ev,
+			uint64_t seq, uint64_t hlc, uint64_t wall_ms, size_t *len)
+{
+	json_t *o, *records = event_records(ev);
 	char *body, *line;
-	json_t *o;
 	int n;
 
-	o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s*,s:s*}", "time_ms",
-		      (json_int_t)octo_clock_wall_ms(), "node", j->node, "store",
-		      octo_store_incarnation(j->store), "type", ev->type, "repo", ev->repo,
-		      "digest", ev->digest, "tag", ev->tag);
+	if (records == NULL)
+		return NULL;
+	o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s*,s:s*,s:o}", "time_ms", (json_int_t)wall_ms, "node",
+		      j->node, "store", octo_store_incarnation(j->store), "type", ev->type, "repo",
+		      ev->repo, "digest", ev->digest, "tag", ev->tag, "records", records);
 	if (o == NULL)
 		return NULL;
 	body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -410,7 +443,9 @@ static enum octo_err seal(struct octo_journal *j, int fd)
 	char *nl = n > 0 ? memchr(head, '\n', (size_t)n) : NULL;
 	int placed;
 
-	if (nl == NULL || octo_journal_parse_head(head, (size_t)(nl - head), &first, &hlc) != 0)
+	/* the head of a line longer than the buffer is in it all the same */
+	if (n <= 0 || octo_journal_parse_head(head, nl != NULL ? (size_t)(nl - head) : (size_t)n,
+					      &first, &hlc) != 0)
 		return octo_fs_fail("read the first line of", JOURNAL_REL, n < 0 ? errno : EINVAL);
 	err = segment_rel(first, rel, sizeof(rel));
 	if (err == OCTO_OK)
@@ -421,10 +456,10 @@ static enum octo_err seal(struct octo_journal *j, int fd)
 }
 
 enum octo_err octo_journal_append(struct octo_journal *j, const struct octo_journal_event *ev,
-				  uint64_t *seq, uint64_t *hlc)
+				  uint64_t *seq, struct octo_record_stamp *stamp)
 {
 	enum octo_err err = OCTO_OK;
-	uint64_t last, last_hlc, now;
+	uint64_t last, last_hlc, now, wall;
 	char *line = NULL;
 	struct stat st;
 	size_t len = 0;
@@ -466,10 +501,11 @@ enum octo_err octo_journal_append(struct octo_journal *j, const struct octo_jour
 		goto out;
 	}
 	/* under the append lock, so the clock of every process's events only goes up */
-	now = octo_hlc_tick(last_hlc, octo_clock_wall_ms());
-	line = event_line(j, ev, last + 1, now, &len);
-	if (line == NULL) {
-		err = OCTO_ERR_NOMEM;
+	wall = octo_clock_wall_ms();
+	now = octo_hlc_tick(last_hlc, wall);
+	line = event_line(j, ev, last + 1, now, wall, &len);
+	if (line == NULL || len > JOURNAL_LINE_MAX) {
+		err = line == NULL ? OCTO_ERR_NOMEM : OCTO_ERR_TOO_LARGE;
 		goto out;
 	}
 	if (write(fd, line, len) != (ssize_t)len || (end = lseek(fd, 0, SEEK_CUR)) < 0) {
@@ -483,8 +519,8 @@ enum octo_err octo_journal_append(struct octo_journal *j, const struct octo_jour
 	err = wait_synced(fd, cfd, (uint64_t)end);
 	if (err == OCTO_OK && seq != NULL)
 		*seq = last + 1;
-	if (err == OCTO_OK && hlc != NULL)
-		*hlc = now;
+	if (err == OCTO_OK && stamp != NULL)
+		*stamp = (struct octo_record_stamp){.hlc = now, .time_ms = wall, .node = j->node};
 out:
 	free(line);
 	close(cfd);
@@ -664,13 +700,19 @@ enum octo_err octo_journal_scan(const struct octo_journal *j, uint64_t after,
 }
 
 enum octo_err octo_journal_record(struct octo_journal *j, const char *type, const char *repo,
-				  const struct octo_digest *d, const char *tag)
+				  const struct octo_digest *d, const char *tag,
+				  const struct octo_journal_change *records, size_t n_records,
+				  struct octo_record_stamp *stamp)
 {
 	char ds[OCTO_DIGEST_MAX_STRING];
-	struct octo_journal_event ev = {
-		.type = type, .repo = repo, .digest = d ? ds : NULL, .tag = tag};
+	struct octo_journal_event ev = {.type = type,
+					.repo = repo,
+					.digest = d ? ds : NULL,
+					.tag = tag,
+					.records = records,
+					.n_records = n_records};
 
 	if (d != NULL)
 		octo_digest_format(d, ds, sizeof(ds));
-	return octo_journal_append(j, &ev, NULL, NULL);
+	return octo_journal_append(j, &ev, NULL, stamp);
 }

@@ -12,13 +12,23 @@
 
 #include "digest.h"
 #include "error.h"
+#include "record.h"
 #include "store.h"
+
+/* A record an event writes (store-record.h): its key in the repository, and its value, or
+ * NULL for a tombstone. The record's stamp is the event's (hlc, time_ms, node). */
+struct octo_journal_change {
+	const char *key;
+	const char *value;
+};
 
 struct octo_journal_event {
 	const char *type;   /* "blob.put", "blob.mount", "blob.delete", "manifest.put", ... */
 	const char *repo;   /* repository name */
 	const char *digest; /* "sha256:…" or NULL */
 	const char *tag;    /* or NULL */
+	const struct octo_journal_change *records; /* what the change writes, in order */
+	size_t n_records;
 };
 
 struct octo_journal;
@@ -33,14 +43,17 @@ enum octo_err octo_journal_check(const struct octo_journal *j);
 /* Append ev to journal/events, returning once it is durable (its fdatasync may be another
  * appender's: concurrent appends share one). The event gets the next sequence number and
  * the next tick of the node's clock (past the last event's, whatever the wall clock did),
- * the node id and the store's incarnation id; *seq and *hlc (may be NULL) get the first
- * two. A journal whose last line does not begin with {"seq":<number>, is not ours:
- * OCTO_ERR_IO. */
+ * the node id and the store's incarnation id; *seq (may be NULL) gets the first, *stamp
+ * (may be NULL) the clock, the wall clock and the node: the stamp of the event's records
+ * (node points into j). A journal whose last line does not begin with {"seq":<number>, is
+ * not ours: OCTO_ERR_IO. */
 enum octo_err octo_journal_append(struct octo_journal *j, const struct octo_journal_event *ev,
-				  uint64_t *seq, uint64_t *hlc);
-/* Record a change: append {type, repo, d, tag} (d and tag may be NULL). */
+				  uint64_t *seq, struct octo_record_stamp *stamp);
+/* Record a change: append {type, repo, d, tag, records} (d and tag may be NULL). */
 enum octo_err octo_journal_record(struct octo_journal *j, const char *type, const char *repo,
-				  const struct octo_digest *d, const char *tag);
+				  const struct octo_digest *d, const char *tag,
+				  const struct octo_journal_change *records, size_t n_records,
+				  struct octo_record_stamp *stamp);
 /* Consumers (the peer daemon, notifications, GC) each keep a named cursor in the store
  * (journal/cursors/<name>, [a-z0-9_-]{1,64}): the last sequence number they have acted on.
  * Setting one registers the consumer, dropping it unregisters; sealed segments every

@@ -12,10 +12,12 @@
 
 #include "api.h"
 #include "bounds.h"
+#include "clock.h"
 #include "fsutil.h"
 #include "registry.h"
 #include "route.h"
 #include "store-blob.h"
+#include "store-record.h"
 #include "store-repo.h"
 #include "upload.h"
 
@@ -104,26 +106,31 @@ void octo_registry_collect(struct octo_registry *reg)
 	struct octo_upload_expiry exp = {.empty_after = OCTO_BOUND_EMPTY_UPLOAD_TTL,
 					 .after = (time_t)(reg->cfg->storage.upload_ttl_ms / 1000)};
 	struct octo_upload_collected got;
-	size_t swept = 0;
+	size_t swept = 0, expired = 0;
 	time_t now = time(NULL);
 	enum octo_err err = octo_upload_collect(reg->store, now, &exp, &got);
 
-	/* The temporaries of atomic writes a crash left beside tags, revisions and referrers:
-	 * a walk of every repository, so at start and then hourly only. */
+	/* The temporaries of atomic writes a crash left beside records, and the tombstones past
+	 * storage.tombstone_ttl: walks of every repository, so at start and then hourly only. */
 	if (err == OCTO_OK && got.ran && now - reg->swept >= OCTO_BOUND_SWEEP_INTERVAL) {
 		reg->swept = now;
 		err = octo_store_sweep(reg->store, "repositories", now, OCTO_BOUND_EMPTY_UPLOAD_TTL,
 				       OCTO_BOUND_CATALOG_DEPTH + 8, &swept);
+		if (err == OCTO_OK)
+			err = octo_store_expire_tombstones(
+				reg->store, octo_clock_wall_ms(),
+				(uint64_t)reg->cfg->storage.tombstone_ttl_ms, &expired);
 	}
 	if (err != OCTO_OK) {
 		struct octo_log_field f[] = {OCTO_LOG_STR("code", octo_err_code(err))};
 		octo_log(reg->log, OCTO_LOG_ERROR, "collect failed", f, 1);
-	} else if (got.sessions + got.temporaries + got.markers + swept > 0) {
+	} else if (got.sessions + got.temporaries + got.markers + swept + expired > 0) {
 		struct octo_log_field f[] = {
 			OCTO_LOG_NUM("sessions", (long long)got.sessions),
 			OCTO_LOG_NUM("temporaries", (long long)(got.temporaries + swept)),
-			OCTO_LOG_NUM("markers", (long long)got.markers)};
-		octo_log(reg->log, OCTO_LOG_INFO, "collected", f, 3);
+			OCTO_LOG_NUM("markers", (long long)got.markers),
+			OCTO_LOG_NUM("tombstones", (long long)expired)};
+		octo_log(reg->log, OCTO_LOG_INFO, "collected", f, 4);
 	}
 }
 

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +13,10 @@
 #include "fsutil.h"
 #include "metrics.h"
 #include "store-blob.h"
+#include "store-record.h"
+
+/* A link's value: the blob's size in decimal. */
+#define LINK_VALUE_MAX 20
 
 enum octo_err octo_store_blob_rel(const struct octo_digest *d, char *buf, size_t size)
 {
@@ -19,10 +24,9 @@ enum octo_err octo_store_blob_rel(const struct octo_digest *d, char *buf, size_t
 			       d->hex);
 }
 
-static enum octo_err link_rel(const char *repo, const struct octo_digest *d, char *buf, size_t size)
+enum octo_err octo_store_link_key(const struct octo_digest *d, char *buf, size_t size)
 {
-	return octo_store_path(buf, size, "repositories/%s/_layers/%s/%s", repo,
-			       octo_digest_alg_name(d->alg), d->hex);
+	return octo_store_path(buf, size, "_layers/%s/%s", octo_digest_alg_name(d->alg), d->hex);
 }
 
 enum octo_err octo_store_blob_path(const struct octo_store *s, const struct octo_digest *d,
@@ -46,12 +50,18 @@ enum octo_err octo_store_blob_stat(const struct octo_store *s, const struct octo
 enum octo_err octo_store_blob_linked(const struct octo_store *s, const char *repo,
 				     const struct octo_digest *d, uint64_t *size)
 {
-	char rel[OCTO_STORE_PATH_MAX];
-	enum octo_err err = link_rel(repo, d, rel, sizeof(rel));
+	char key[OCTO_STORE_PATH_MAX];
+	struct octo_store_record link;
+	enum octo_err err = octo_store_link_key(d, key, sizeof(key));
 
 	if (err == OCTO_OK)
-		err = octo_store_stat(s, rel, OCTO_ERR_BLOB_UNKNOWN, NULL);
-	return err != OCTO_OK ? err : octo_store_blob_stat(s, d, size);
+		err = octo_store_record_get(s, repo, key, LINK_VALUE_MAX, OCTO_ERR_BLOB_UNKNOWN,
+					    &link);
+	if (err != OCTO_OK)
+		return err;
+	octo_store_record_cleanup(&link);
+	/* the content too: this node serves only what it holds */
+	return octo_store_blob_stat(s, d, size);
 }
 
 enum octo_err octo_store_blob_open(const struct octo_store *s, const char *repo,
@@ -70,21 +80,26 @@ enum octo_err octo_store_blob_open(const struct octo_store *s, const char *repo,
 }
 
 enum octo_err octo_store_link_blob(const struct octo_store *s, const char *repo,
-				   const struct octo_digest *d)
+				   const struct octo_digest *d, uint64_t size,
+				   const struct octo_record_stamp *stamp)
 {
-	char rel[OCTO_STORE_PATH_MAX];
-	enum octo_err err = link_rel(repo, d, rel, sizeof(rel));
+	char key[OCTO_STORE_PATH_MAX], value[LINK_VALUE_MAX + 1];
+	struct octo_record r = {.stamp = *stamp, .value = value};
+	enum octo_err err = octo_store_link_key(d, key, sizeof(key));
 
-	return err != OCTO_OK ? err : octo_store_touch(s, rel);
+	r.value_len = (size_t)snprintf(value, sizeof(value), "%llu", (unsigned long long)size);
+	return err != OCTO_OK ? err : octo_store_record_put(s, repo, key, &r, NULL);
 }
 
 enum octo_err octo_store_unlink_blob(const struct octo_store *s, const char *repo,
-				     const struct octo_digest *d)
+				     const struct octo_digest *d,
+				     const struct octo_record_stamp *stamp)
 {
-	char rel[OCTO_STORE_PATH_MAX];
-	enum octo_err err = link_rel(repo, d, rel, sizeof(rel));
+	char key[OCTO_STORE_PATH_MAX];
+	struct octo_record r = {.stamp = *stamp, .tombstone = 1};
+	enum octo_err err = octo_store_link_key(d, key, sizeof(key));
 
-	return err != OCTO_OK ? err : octo_store_remove(s, rel, OCTO_ERR_BLOB_UNKNOWN);
+	return err != OCTO_OK ? err : octo_store_record_put(s, repo, key, &r, NULL);
 }
 
 enum octo_err octo_store_commit_blob(const struct octo_store *s, int fd, const char *tmp,

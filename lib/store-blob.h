@@ -11,6 +11,7 @@
 
 #include "digest.h"
 #include "error.h"
+#include "record.h"
 #include "store.h"
 
 /* The blob's path relative to the root. */
@@ -29,12 +30,18 @@ enum octo_err octo_store_blob_linked(const struct octo_store *s, const char *rep
 /* Open a blob for reading as served from repo: checks the link, returns an fd and size. */
 enum octo_err octo_store_blob_open(const struct octo_store *s, const char *repo,
 				   const struct octo_digest *d, int *fd, uint64_t *size);
-/* Link the blob into repo, durably. The content must already be in the store. */
+/* The key of repo's link to d among its records (store-record.h): _layers/<alg>/<hex>. */
+enum octo_err octo_store_link_key(const struct octo_digest *d, char *buf, size_t size);
+/* Link the blob into repo, durably: a record holding its size, written with stamp (the
+ * clock of its journal event) unless a later write of the link is there. The content must
+ * already be in the store. */
 enum octo_err octo_store_link_blob(const struct octo_store *s, const char *repo,
-				   const struct octo_digest *d);
-/* Remove repo's link; OCTO_ERR_BLOB_UNKNOWN if there was none. */
+				   const struct octo_digest *d, uint64_t size,
+				   const struct octo_record_stamp *stamp);
+/* Unlink: a tombstone with stamp, under the same rule. */
 enum octo_err octo_store_unlink_blob(const struct octo_store *s, const char *repo,
-				     const struct octo_digest *d);
+				     const struct octo_digest *d,
+				     const struct octo_record_stamp *stamp);
 /* Move a verified temporary file (fd open on tmp, a path relative to the root) into place
  * as the content of d: fdatasync, rename, fsync of the directory. If the content exists
  * already, tmp is removed instead. */

@@ -18,38 +18,33 @@
 #include "metrics.h"
 #include "name.h"
 #include "store-manifest.h"
+#include "store-record.h"
 #include "store-repo.h"
 
-static enum octo_err revision_rel(const char *repo, const struct octo_digest *d, char *buf,
-				  size_t size)
+enum octo_err octo_store_revision_key(const struct octo_digest *d, char *buf, size_t size)
 {
-	return octo_store_path(buf, size, "repositories/%s/_manifests/revisions/%s/%s", repo,
+	return octo_store_path(buf, size, "_manifests/revisions/%s/%s",
 			       octo_digest_alg_name(d->alg), d->hex);
 }
 
-static enum octo_err tag_rel(const char *repo, const char *tag, char *buf, size_t size)
+enum octo_err octo_store_tag_key(const char *tag, char *buf, size_t size)
 {
-	return octo_store_path(buf, size, "repositories/%s/_manifests/tags/%s", repo, tag);
+	return octo_store_path(buf, size, "_manifests/tags/%s", tag);
 }
 
-/* A small file's text with its trailing newline dropped, into buf. */
-static enum octo_err read_small(const struct octo_store *s, const char *rel, char *buf, size_t size,
-				enum octo_err missing)
+/* The value of the live record under key into buf (NUL-terminated): missing when there is
+ * none; OCTO_ERR_IO when it is not a record or does not fit. */
+static enum octo_err read_value(const struct octo_store *s, const char *repo, const char *key,
+				char *buf, size_t size, enum octo_err missing)
 {
-	enum octo_err err;
-	char *text;
-	size_t len;
+	struct octo_store_record sr;
+	enum octo_err err = octo_store_record_get(s, repo, key, size - 1, missing, &sr);
 
-	err = octo_store_read(s, rel, size - 1, missing, &text, &len);
-	if (err == OCTO_ERR_TOO_LARGE)
-		return OCTO_ERR_IO; /* not a file we wrote */
 	if (err != OCTO_OK)
 		return err;
-	if (len > 0 && text[len - 1] == '\n')
-		len--;
-	memcpy(buf, text, len);
-	buf[len] = '\0';
-	free(text);
+	memcpy(buf, sr.rec.value, sr.rec.value_len);
+	buf[sr.rec.value_len] = '\0';
+	octo_store_record_cleanup(&sr);
 	return OCTO_OK;
 }
 
@@ -73,11 +68,14 @@ static enum octo_err lock_tags(const struct octo_store *s, const char *repo, int
 /* Revisions are added and removed under the tag lock, so that exactly one request sees
  * the repository gain its first manifest or lose its last (the repositories gauge). */
 enum octo_err octo_store_link_manifest(const struct octo_store *s, const char *repo,
-				       const struct octo_digest *d, const char *media_type)
+				       const struct octo_digest *d, const char *media_type,
+				       const struct octo_record_stamp *stamp)
 {
-	char rel[OCTO_STORE_PATH_MAX];
-	enum octo_err err = revision_rel(repo, d, rel, sizeof(rel));
-	int lock, had;
+	char key[OCTO_STORE_PATH_MAX];
+	struct octo_record r = {
+		.stamp = *stamp, .value = media_type, .value_len = strlen(media_type)};
+	enum octo_err err = octo_store_revision_key(d, key, sizeof(key));
+	int lock, had, won = 0;
 
 	if (err == OCTO_OK)
 		err = lock_tags(s, repo, 1, &lock);
@@ -86,8 +84,8 @@ enum octo_err octo_store_link_manifest(const struct octo_store *s, const char *r
 	had = octo_store_repo_holds_manifests(s, repo);
 	err = had ? OCTO_OK : octo_store_repo_note(s, '+', repo); /* the catalog first */
 	if (err == OCTO_OK)
-		err = octo_store_write_atomic(s, rel, media_type, strlen(media_type), 1);
-	if (err == OCTO_OK && !had)
+		err = octo_store_record_put(s, repo, key, &r, &won);
+	if (won && !had)
 		octo_metrics_gauge_add(octo_store_metrics(s), OCTO_GAUGE_REPOSITORIES, 1);
 	close(lock); /* releases the lock */
 	return err;
@@ -96,11 +94,11 @@ enum octo_err octo_store_link_manifest(const struct octo_store *s, const char *r
 enum octo_err octo_store_manifest_type(const struct octo_store *s, const char *repo,
 				       const struct octo_digest *d, char *buf, size_t size)
 {
-	char rel[OCTO_STORE_PATH_MAX], type[OCTO_MANIFEST_TYPE_MAX];
-	enum octo_err err = revision_rel(repo, d, rel, sizeof(rel));
+	char key[OCTO_STORE_PATH_MAX], type[OCTO_MANIFEST_TYPE_MAX];
+	enum octo_err err = octo_store_revision_key(d, key, sizeof(key));
 
 	if (err == OCTO_OK)
-		err = read_small(s, rel, type, sizeof(type), OCTO_ERR_MANIFEST_UNKNOWN);
+		err = read_value(s, repo, key, type, sizeof(type), OCTO_ERR_MANIFEST_UNKNOWN);
 	if (err != OCTO_OK)
 		return err;
 	/* It becomes a Content-Type header: only the types a PUT accepts, never other bytes. */
@@ -111,18 +109,21 @@ enum octo_err octo_store_manifest_type(const struct octo_store *s, const char *r
 }
 
 enum octo_err octo_store_unlink_manifest(const struct octo_store *s, const char *repo,
-					 const struct octo_digest *d)
+					 const struct octo_digest *d,
+					 const struct octo_record_stamp *stamp)
 {
-	char rel[OCTO_STORE_PATH_MAX];
-	enum octo_err err = revision_rel(repo, d, rel, sizeof(rel));
-	int lock;
+	char key[OCTO_STORE_PATH_MAX];
+	struct octo_record r = {.stamp = *stamp, .tombstone = 1};
+	enum octo_err err = octo_store_revision_key(d, key, sizeof(key));
+	int lock, had, won = 0;
 
-	if (err == OCTO_OK) /* no _manifests directory: no revision either */
-		err = lock_tags(s, repo, 0, &lock);
+	if (err == OCTO_OK)
+		err = lock_tags(s, repo, 1, &lock);
 	if (err != OCTO_OK)
 		return err;
-	err = octo_store_remove(s, rel, OCTO_ERR_MANIFEST_UNKNOWN);
-	if (err == OCTO_OK && !octo_store_repo_holds_manifests(s, repo)) {
+	had = octo_store_repo_holds_manifests(s, repo);
+	err = octo_store_record_put(s, repo, key, &r, &won);
+	if (won && had && !octo_store_repo_holds_manifests(s, repo)) {
 		octo_metrics_gauge_add(octo_store_metrics(s), OCTO_GAUGE_REPOSITORIES, -1);
 		err = octo_store_repo_note(s, '-', repo); /* the catalog after */
 	}
@@ -133,11 +134,11 @@ enum octo_err octo_store_unlink_manifest(const struct octo_store *s, const char 
 enum octo_err octo_store_tag_get(const struct octo_store *s, const char *repo, const char *tag,
 				 struct octo_digest *d)
 {
-	char rel[OCTO_STORE_PATH_MAX], ds[OCTO_DIGEST_MAX_STRING + 2];
-	enum octo_err err = tag_rel(repo, tag, rel, sizeof(rel));
+	char key[OCTO_STORE_PATH_MAX], ds[OCTO_DIGEST_MAX_STRING + 1];
+	enum octo_err err = octo_store_tag_key(tag, key, sizeof(key));
 
 	if (err == OCTO_OK)
-		err = read_small(s, rel, ds, sizeof(ds), OCTO_ERR_MANIFEST_UNKNOWN);
+		err = read_value(s, repo, key, ds, sizeof(ds), OCTO_ERR_MANIFEST_UNKNOWN);
 	if (err != OCTO_OK)
 		return err;
 	return octo_digest_parse(ds, strlen(ds), d) == OCTO_OK ? OCTO_OK : OCTO_ERR_IO;
@@ -169,7 +170,7 @@ enum octo_err octo_store_tag_list(const struct octo_store *s, const char *repo,
 }
 
 /* The tag index of a repository (index.h): _manifests/tags.index and _manifests/tags.delta,
- * written under the tag lock; a tag exists when its file does. */
+ * written under the tag lock; a tag exists while its record holds a digest. */
 struct tag_index {
 	struct octo_index ix;
 	char snapshot[OCTO_STORE_PATH_MAX], delta[OCTO_STORE_PATH_MAX];
@@ -177,10 +178,9 @@ struct tag_index {
 
 static int tag_exists(const struct octo_index *ix, const char *tag)
 {
-	char rel[OCTO_STORE_PATH_MAX];
+	struct octo_digest d;
 
-	return tag_rel(ix->ctx, tag, rel, sizeof(rel)) == OCTO_OK &&
-	       octo_store_stat(ix->store, rel, OCTO_ERR_MANIFEST_UNKNOWN, NULL) == OCTO_OK;
+	return octo_store_tag_get(ix->store, ix->ctx, tag, &d) == OCTO_OK;
 }
 
 static enum octo_err tag_scan(const struct octo_index *ix, struct octo_strv *tags)
@@ -229,10 +229,12 @@ static enum octo_err index_note(const struct octo_store *s, const char *repo, ch
 }
 
 enum octo_err octo_store_tag_set(const struct octo_store *s, const char *repo, const char *tag,
-				 const struct octo_digest *d)
+				 const struct octo_digest *d, const struct octo_record_stamp *stamp)
 {
-	char rel[OCTO_STORE_PATH_MAX], ds[OCTO_DIGEST_MAX_STRING];
-	enum octo_err err = tag_rel(repo, tag, rel, sizeof(rel));
+	char key[OCTO_STORE_PATH_MAX], ds[OCTO_DIGEST_MAX_STRING];
+	struct octo_record r = {.stamp = *stamp, .value = ds};
+	struct octo_digest old;
+	enum octo_err err = octo_store_tag_key(tag, key, sizeof(key));
 	int lock;
 
 	if (err == OCTO_OK)
@@ -240,28 +242,33 @@ enum octo_err octo_store_tag_set(const struct octo_store *s, const char *repo, c
 	if (err != OCTO_OK)
 		return err;
 	octo_digest_format(d, ds, sizeof(ds));
+	r.value_len = strlen(ds);
 	/* The index first (a new tag only: a retag leaves it as it is), then the tag. */
-	if (octo_store_stat(s, rel, OCTO_ERR_MANIFEST_UNKNOWN, NULL) == OCTO_ERR_MANIFEST_UNKNOWN)
+	if (octo_store_tag_get(s, repo, tag, &old) == OCTO_ERR_MANIFEST_UNKNOWN)
 		err = index_note(s, repo, '+', tag);
 	if (err == OCTO_OK)
-		err = octo_store_write_atomic(s, rel, ds, strlen(ds), 1);
+		err = octo_store_record_put(s, repo, key, &r, NULL);
 	close(lock); /* releases the lock */
 	return err;
 }
 
-enum octo_err octo_store_tag_delete(const struct octo_store *s, const char *repo, const char *tag)
+enum octo_err octo_store_tag_delete(const struct octo_store *s, const char *repo, const char *tag,
+				    const struct octo_record_stamp *stamp)
 {
-	char rel[OCTO_STORE_PATH_MAX];
-	enum octo_err err = tag_rel(repo, tag, rel, sizeof(rel));
-	int lock;
+	char key[OCTO_STORE_PATH_MAX];
+	struct octo_record r = {.stamp = *stamp, .tombstone = 1};
+	struct octo_digest old;
+	enum octo_err err = octo_store_tag_key(tag, key, sizeof(key));
+	int lock, had, won = 0;
 
-	if (err == OCTO_OK) /* no _manifests directory: no tag either */
-		err = lock_tags(s, repo, 0, &lock);
+	if (err == OCTO_OK)
+		err = lock_tags(s, repo, 1, &lock);
 	if (err != OCTO_OK)
 		return err;
-	/* The tag first, then the index. */
-	err = octo_store_remove(s, rel, OCTO_ERR_MANIFEST_UNKNOWN);
-	if (err == OCTO_OK)
+	had = octo_store_tag_get(s, repo, tag, &old) == OCTO_OK;
+	/* The tombstone first, then the index. */
+	err = octo_store_record_put(s, repo, key, &r, &won);
+	if (err == OCTO_OK && had && won)
 		err = index_note(s, repo, '-', tag);
 	close(lock); /* releases the lock */
 	return err;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bounds.h"
+#include "store-record.h"
 #include "store-referrer.h"
 
 static enum octo_err dir_rel(const char *repo, const struct octo_digest *subject, char *buf,
@@ -16,37 +17,40 @@ static enum octo_err dir_rel(const char *repo, const struct octo_digest *subject
 			       octo_digest_alg_name(subject->alg), subject->hex);
 }
 
-static enum octo_err referrer_rel(const char *repo, const struct octo_digest *subject,
-				  const struct octo_digest *d, char *buf, size_t size)
+enum octo_err octo_store_referrer_key(const struct octo_digest *subject,
+				      const struct octo_digest *d, char *buf, size_t size)
 {
-	return octo_store_path(buf, size, "repositories/%s/_referrers/%s/%s/%s-%s", repo,
+	return octo_store_path(buf, size, "_referrers/%s/%s/%s-%s",
 			       octo_digest_alg_name(subject->alg), subject->hex,
 			       octo_digest_alg_name(d->alg), d->hex);
 }
 
 enum octo_err octo_store_referrer_add(const struct octo_store *s, const char *repo,
 				      const struct octo_digest *subject,
-				      const struct octo_digest *d, const char *descriptor)
+				      const struct octo_digest *d, const char *descriptor,
+				      const struct octo_record_stamp *stamp)
 {
-	char rel[OCTO_STORE_PATH_MAX];
-	enum octo_err err = referrer_rel(repo, subject, d, rel, sizeof(rel));
+	char key[OCTO_STORE_PATH_MAX];
+	struct octo_record r = {
+		.stamp = *stamp, .value = descriptor, .value_len = strlen(descriptor)};
+	enum octo_err err = octo_store_referrer_key(subject, d, key, sizeof(key));
 
-	if (err != OCTO_OK)
-		return err;
-	return octo_store_write_atomic(s, rel, descriptor, strlen(descriptor), 1);
+	return err != OCTO_OK ? err : octo_store_record_put(s, repo, key, &r, NULL);
 }
 
 enum octo_err octo_store_referrer_remove(const struct octo_store *s, const char *repo,
 					 const struct octo_digest *subject,
-					 const struct octo_digest *d)
+					 const struct octo_digest *d,
+					 const struct octo_record_stamp *stamp)
 {
-	char rel[OCTO_STORE_PATH_MAX];
-	enum octo_err err = referrer_rel(repo, subject, d, rel, sizeof(rel));
+	char key[OCTO_STORE_PATH_MAX];
+	struct octo_record r = {.stamp = *stamp, .tombstone = 1};
+	enum octo_err err = octo_store_referrer_key(subject, d, key, sizeof(key));
 
-	return err != OCTO_OK ? err : octo_store_remove(s, rel, OCTO_OK);
+	return err != OCTO_OK ? err : octo_store_record_put(s, repo, key, &r, NULL);
 }
 
-/* "<alg>-<hex>", the names referrer_rel makes. */
+/* "<alg>-<hex>", the entry names octo_store_referrer_key makes. */
 int octo_store_referrer_name_valid(const char *name, size_t len)
 {
 	struct octo_digest d;
@@ -91,24 +95,24 @@ enum octo_err octo_store_referrer_read(const struct octo_store *s, const char *r
 				       const struct octo_digest *subject, const char *name,
 				       char **text, size_t *len)
 {
-	char dir[OCTO_STORE_PATH_MAX], rel[OCTO_STORE_PATH_MAX];
-	enum octo_err err = dir_rel(repo, subject, dir, sizeof(dir));
+	char key[OCTO_STORE_PATH_MAX];
+	struct octo_store_record sr;
+	enum octo_err err = octo_store_path(key, sizeof(key), "_referrers/%s/%s/%s",
+					    octo_digest_alg_name(subject->alg), subject->hex, name);
 
 	*text = NULL;
 	*len = 0;
 	if (err == OCTO_OK)
-		err = octo_store_path(rel, sizeof(rel), "%s/%s", dir, name);
-	if (err == OCTO_OK)
-		err = octo_store_read(s, rel, OCTO_BOUND_DESCRIPTOR, OCTO_ERR_BLOB_UNKNOWN, text,
-				      len);
-	if (err == OCTO_OK && !descriptor_valid(*text, *len))
+		err = octo_store_record_get(s, repo, key, OCTO_BOUND_DESCRIPTOR,
+					    OCTO_ERR_BLOB_UNKNOWN, &sr);
+	if (err != OCTO_OK)
+		return err;
+	if (!descriptor_valid(sr.rec.value, sr.rec.value_len))
 		err = OCTO_ERR_IO;
-	if (err == OCTO_ERR_TOO_LARGE)
-		err = OCTO_ERR_IO; /* never written by us */
-	if (err != OCTO_OK) {
-		free(*text);
-		*text = NULL;
-		*len = 0;
-	}
+	else if ((*text = strndup(sr.rec.value, sr.rec.value_len)) == NULL)
+		err = OCTO_ERR_NOMEM;
+	else
+		*len = sr.rec.value_len;
+	octo_store_record_cleanup(&sr);
 	return err;
 }

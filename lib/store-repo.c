@@ -53,13 +53,15 @@ static int holds_manifests(int dir)
 	return found;
 }
 
-/* Collect, below the directory fd (consumed), the directories holding manifests; prefix is
- * the name so far ("" or "a/b/"). */
-static enum octo_err walk(int fd, const char *prefix, struct octo_strv *out, int depth)
+/* fn for every repository directory below the directory fd (consumed): one holding an
+ * entry whose name starts with '_' (_manifests, _layers, ...: no name component can);
+ * prefix is the name so far ("" or "a/b/"). */
+static enum octo_err walk(int fd, const char *prefix, octo_store_repo_fn fn, void *ctx, int depth)
 {
 	enum octo_err err = OCTO_OK;
 	char name[OCTO_NAME_MAX + 2];
 	size_t plen = strlen(prefix);
+	int visited = 0;
 	struct dirent *e;
 	DIR *d = fdopendir(fd);
 
@@ -73,14 +75,16 @@ static enum octo_err walk(int fd, const char *prefix, struct octo_strv *out, int
 
 		if (e->d_name[0] == '.')
 			continue;
-		if (strcmp(e->d_name, "_manifests") == 0) {
-			if (plen > 0 && octo_name_valid(prefix, plen - 1) &&
-			    holds_manifests(dirfd(d)) && octo_strv_push(out, prefix, plen - 1) != 0)
-				err = OCTO_ERR_NOMEM;
+		if (e->d_name[0] == '_') {
+			if (!visited && plen > 0 && octo_name_valid(prefix, plen - 1)) {
+				memcpy(name, prefix, plen - 1);
+				name[plen - 1] = '\0';
+				err = fn(ctx, dirfd(d), name);
+			}
+			visited = 1;
 			continue;
 		}
-		if (e->d_name[0] == '_' || depth >= OCTO_BOUND_CATALOG_DEPTH ||
-		    plen + len + 1 >= sizeof(name))
+		if (depth >= OCTO_BOUND_CATALOG_DEPTH || plen + len + 1 >= sizeof(name))
 			continue;
 		sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub < 0)
@@ -89,22 +93,36 @@ static enum octo_err walk(int fd, const char *prefix, struct octo_strv *out, int
 		memcpy(name + plen, e->d_name, len);
 		name[plen + len] = '/';
 		name[plen + len + 1] = '\0';
-		err = walk(sub, name, out, depth + 1);
+		err = walk(sub, name, fn, ctx, depth + 1);
 	}
 	closedir(d);
 	return err;
 }
 
+enum octo_err octo_store_repo_walk(const struct octo_store *s, octo_store_repo_fn fn, void *ctx)
+{
+	int fd = octo_store_opendir(s, "repositories", 0);
+
+	if (fd < 0)
+		return octo_store_error(errno, OCTO_OK);
+	return walk(fd, "", fn, ctx, 0);
+}
+
+static enum octo_err collect_holding(void *ctx, int dir, const char *name)
+{
+	struct octo_strv *out = ctx;
+
+	if (holds_manifests(dir) && octo_strv_push(out, name, strlen(name)) != 0)
+		return OCTO_ERR_NOMEM;
+	return OCTO_OK;
+}
+
 enum octo_err octo_store_repo_list(const struct octo_store *s, struct octo_strv *names)
 {
 	enum octo_err err;
-	int fd;
 
 	memset(names, 0, sizeof(*names));
-	fd = octo_store_opendir(s, "repositories", 0);
-	if (fd < 0)
-		return octo_store_error(errno, OCTO_OK);
-	err = walk(fd, "", names, 0);
+	err = octo_store_repo_walk(s, collect_holding, names);
 	if (err != OCTO_OK)
 		octo_strv_cleanup(names);
 	else

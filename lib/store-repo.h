@@ -11,6 +11,10 @@
 /* Names of the repositories that hold manifests, sorted bytewise; directories whose names
  * are not repository names are skipped. */
 enum octo_err octo_store_repo_list(const struct octo_store *s, struct octo_strv *names);
+/* fn(ctx, its directory fd, its name) for every repository directory in the store, held
+ * manifests or not, to any valid depth; a failure from fn stops the walk. */
+typedef enum octo_err (*octo_store_repo_fn)(void *ctx, int dir, const char *name);
+enum octo_err octo_store_repo_walk(const struct octo_store *s, octo_store_repo_fn fn, void *ctx);
 /* Whether repo holds a manifest (one revision at least), as octo_store_repo_list counts. */
 int octo_store_repo_holds_manifests(const struct octo_store *s, const char *repo);
 /* A page of the catalog from its index (index.h: repositories.index, repositories.delta):

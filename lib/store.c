@@ -460,8 +460,8 @@ enum octo_err octo_store_tmpname(char *buf, size_t size, const char *prefix)
 	return octo_store_path(buf, size, "%s%s", prefix, hex);
 }
 
-enum octo_err octo_store_write_atomic(const struct octo_store *s, const char *rel, const void *data,
-				      size_t len, int sync_dir)
+enum octo_err octo_store_write_temp(const struct octo_store *s, const char *rel, const void *data,
+				    size_t len, char *tmp_rel, size_t size)
 {
 	char tmp[NAME_MAX + 1], prefix[NAME_MAX + 1];
 	enum octo_err err;
@@ -475,6 +475,8 @@ enum octo_err octo_store_write_atomic(const struct octo_store *s, const char *re
 	err = octo_store_path(prefix, sizeof(prefix) - 40, ".%s.tmp.", leaf);
 	if (err == OCTO_OK)
 		err = octo_store_tmpname(tmp, sizeof(tmp), prefix);
+	if (err == OCTO_OK)
+		err = octo_store_path(tmp_rel, size, "%.*s%s", (int)(leaf - rel), rel, tmp);
 	if (err != OCTO_OK)
 		goto out;
 	fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -482,18 +484,46 @@ enum octo_err octo_store_write_atomic(const struct octo_store *s, const char *re
 		err = fail("create", rel);
 		goto out;
 	}
-	if (octo_fs_pwrite_all(fd, data, len, 0) != 0 || octo_fs_sync(fd, 1, rel) != 0 ||
-	    renameat(dir, tmp, dir, leaf) != 0) {
+	if (octo_fs_pwrite_all(fd, data, len, 0) != 0 || octo_fs_sync(fd, 1, rel) != 0) {
 		err = fail("write", rel);
 		unlinkat(dir, tmp, 0);
-		goto out;
 	}
-	if (sync_dir && octo_fs_sync(dir, 0, rel) != 0)
-		err = fail("sync the directory of", rel);
 out:
 	if (fd >= 0)
 		close(fd);
 	close(dir);
+	return err;
+}
+
+enum octo_err octo_store_rename(const struct octo_store *s, const char *from, const char *to)
+{
+	enum octo_err err = OCTO_OK;
+	const char *from_leaf, *to_leaf;
+	int from_dir = open_parent(s, from, 0, &from_leaf), to_dir;
+
+	if (from_dir < 0)
+		return fail_missing("open the directory of", from, OCTO_ERR_IO);
+	to_dir = open_parent(s, to, 1, &to_leaf);
+	if (to_dir < 0)
+		err = fail_missing("create the directory of", to, OCTO_ERR_IO);
+	else if (renameat(from_dir, from_leaf, to_dir, to_leaf) != 0)
+		err = fail("move into place", to);
+	if (to_dir >= 0)
+		close(to_dir);
+	close(from_dir);
+	return err;
+}
+
+enum octo_err octo_store_write_atomic(const struct octo_store *s, const char *rel, const void *data,
+				      size_t len, int sync_dir)
+{
+	char tmp[OCTO_STORE_PATH_MAX];
+	enum octo_err err = octo_store_write_temp(s, rel, data, len, tmp, sizeof(tmp));
+
+	if (err == OCTO_OK && (err = octo_store_rename(s, tmp, rel)) != OCTO_OK)
+		octo_store_unmark(s, tmp);
+	if (err == OCTO_OK && sync_dir)
+		err = octo_store_sync_parent(s, rel);
 	return err;
 }
 

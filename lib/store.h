@@ -69,6 +69,12 @@ enum octo_err octo_store_read(const struct octo_store *s, const char *rel, size_
  * fdatasync, rename, and an fsync of the directory unless sync_dir is 0. */
 enum octo_err octo_store_write_atomic(const struct octo_store *s, const char *rel, const void *data,
 				      size_t len, int sync_dir);
+/* The first half of that: the data in a fresh temporary file beside rel (a dot name the
+ * sweep knows), fdatasynced; its relative path into tmp_rel. */
+enum octo_err octo_store_write_temp(const struct octo_store *s, const char *rel, const void *data,
+				    size_t len, char *tmp_rel, size_t size);
+/* rename(2) from to to (replacing it; to's directory made if missing), without an fsync. */
+enum octo_err octo_store_rename(const struct octo_store *s, const char *from, const char *to);
 /* Open rel (made if missing, with its directories when create) and take an exclusive flock
  * on it: an fd whose close releases the lock, or -1 with errno (ENOENT: no directory). */
 int octo_store_lock(const struct octo_store *s, const char *rel, int create);

@@ -19,8 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fsutil.h"
+#include "clock.h"
 #include "digest.h"
+#include "fsutil.h"
 #include "journal.h"
 #include "store-manifest.h"
 #include "store.h"
@@ -187,6 +188,7 @@ static int tag_sizes(const char *dir, int ntags)
 	};
 	char repo[64], path[8192], ds[OCTO_DIGEST_MAX_STRING];
 	double write_ms[SAMPLES], page_ms[SAMPLES];
+	struct octo_record_stamp stamp = {.time_ms = octo_clock_wall_ms(), .node = "bench"};
 	struct octo_store *s;
 	struct octo_digest d;
 	int i;
@@ -205,13 +207,14 @@ static int tag_sizes(const char *dir, int ntags)
 		if (fd < 0 || write(fd, ds, strlen(ds)) < 0 || close(fd) != 0)
 			return -1;
 	}
-	if (octo_store_tag_set(s, repo, "indexed", &d) != OCTO_OK) /* the scan, once */
+	if (octo_store_tag_set(s, repo, "indexed", &d, &stamp) != OCTO_OK) /* the scan, once */
 		return -1;
 	for (i = 0; i < SAMPLES; i++) {
 		char tag[32];
 		double t0 = now();
 		snprintf(tag, sizeof(tag), "t%07d", i * 2 * (ntags / SAMPLES) + 1); /* in between */
-		if (octo_store_tag_set(s, repo, tag, &d) != OCTO_OK)
+		stamp.hlc = octo_hlc_tick(stamp.hlc, octo_clock_wall_ms());
+		if (octo_store_tag_set(s, repo, tag, &d, &stamp) != OCTO_OK)
 			return -1;
 		write_ms[i] = (now() - t0) * 1000;
 	}

@@ -44,7 +44,9 @@ answered. Afterwards:
     event (repository, digest, tag) and every 201'd blob its blob.put;
   * no change escaped the journal: every tag file and manifest revision in the store has its
     manifest.put event; tags deleted meanwhile (DELETE by tag, 202 or cut short by the kill)
-    are gone only with their tag.delete event, and every 202'd one is gone.
+    are gone only with their tag.delete event, and every 202'd one is gone;
+  * every record (tag, revision, link, referrer entry, and each tombstone a delete left) is
+    whole and was written by a journal event of the same clock that carries that very record.
 """
 import hashlib
 import http.client
@@ -69,6 +71,17 @@ LOAD_BEFORE_KILL = 2.0
 MIN_SIZE, MAX_SIZE = 1024, 4 * 1024 * 1024
 TRANSIENT = (500, 502, 503, 504)
 REPOS = ("crash/one", "crash/two")
+
+
+RECORD_RE = re.compile(rb"\A(0|[1-9][0-9]*) (0|[1-9][0-9]*) ([vt]) ([A-Za-z0-9._:-]{1,255})\n")
+
+
+def parse_record(raw):
+    """(hlc, kind, value bytes) of a record file; None if it is not a whole one."""
+    m = RECORD_RE.match(raw)
+    if m is None:
+        return None
+    return int(m.group(1)), m.group(3).decode(), raw[m.end():]
 
 
 def blob_bytes(seed, size):
@@ -650,8 +663,8 @@ class ImageCrashTest(unittest.TestCase):
             for tag in listed[repo]:
                 with self.subTest(repo=repo, tag=tag):
                     self.assertIn((repo, tag), by_tag, "a tag nobody pushed")
-                    with open(self.repo_dir(repo, "_manifests", "tags", tag)) as f:
-                        target = f.read().strip()
+                    with open(self.repo_dir(repo, "_manifests", "tags", tag), "rb") as f:
+                        target = parse_record(f.read())[2].decode()
                     r = self.reg.request("GET", "/v2/%s/manifests/%s" % (repo, tag))
                     self.assertEqual(r.status, 200, "tag points at a missing manifest: %r" % r)
                     self.assertEqual(r.header("docker-content-digest"), target, r)
@@ -726,18 +739,35 @@ class ImageCrashTest(unittest.TestCase):
             self.assertRegex(name, TMP_RE, "stray dot file")
             counts["tmp"] += 1
             return
+        if name == "_records.lock":
+            self.assertEqual(raw, b"", "the record lock file holds nothing")
+            return
         area = [c for c in parts if c.startswith("_")]
+        if area[:1] == ["_tombstones"]:  # a delete's record: whole, and nothing else there
+            area.pop(0)
+            self.assertEqual(len(area), 1, "stray tombstone")
+            rec = parse_record(raw)
+            self.assertIsNotNone(rec, "torn tombstone")
+            self.assertEqual(rec[1:], ("t", b""), "a value under _tombstones")
+            self.assertIn(area[0], ("_manifests", "_referrers", "_layers"))
+            counts["tombstones"] += 1
+            return
         self.assertEqual(len(area), 1, "stray file")
         i = parts.index(area[0])
         repo, sub = "/".join(parts[:i]), parts[i:]
+        if sub[:1] != ["_manifests"] or sub in (["_manifests", "tags"],
+                                                 ["_manifests", "revisions", "sha256"]):
+            rec = parse_record(raw)  # a record: the header whole, a value, no tombstone
+            self.assertIsNotNone(rec, "torn record")
+            self.assertEqual(rec[1], "v", "a tombstone where a value lives")
+            raw = rec[2]
         text = raw.decode()
         if sub == ["_manifests", "tags"]:
             counts["tags"] += 1
-            self.assertRegex(text.rstrip("\n"), DIGEST_RE, "torn tag file")
+            self.assertRegex(text, DIGEST_RE, "torn tag file")
             if listed is not None:
                 self.assertIn(name, listed.get(repo, []), "tag file not listed")
-            rev = self.repo_dir(repo, "_manifests", "revisions", "sha256",
-                                text.strip().split(":")[1])
+            rev = self.repo_dir(repo, "_manifests", "revisions", "sha256", text.split(":")[1])
             self.assertTrue(os.path.isfile(rev), "tag points at a missing manifest")
         elif sub == ["_manifests"] and name == "tags.lock":
             self.assertEqual(raw, b"", "the tag lock file holds nothing")
@@ -782,8 +812,9 @@ class ImageCrashTest(unittest.TestCase):
             self.assertEqual(json.loads(body)["subject"]["digest"], "sha256:" + sub[2])
         elif sub == ["_layers", "sha256"]:
             counts["layers"] += 1
-            self.assertEqual(raw, b"")
-            self.assertIsNotNone(self.stored("sha256:" + name), "link to lost blob")
+            blob = self.stored("sha256:" + name)
+            self.assertIsNotNone(blob, "link to lost blob")
+            self.assertEqual(raw, str(len(blob)).encode(), "a link's size is the blob's")
         else:
             self.fail("stray file")
 
@@ -791,16 +822,19 @@ class ImageCrashTest(unittest.TestCase):
         """Everything under data/repositories is complete and consistent, now and as each
         kill left it."""
         for n, snap in enumerate(snapshots):
-            counts = {"tmp": 0, "tags": 0, "revisions": 0, "referrers": 0, "layers": 0}
+            counts = {"tmp": 0, "tags": 0, "revisions": 0, "referrers": 0, "layers": 0,
+                      "tombstones": 0}
             for rel, raw in sorted(snap.items()):
                 with self.subTest(kill=n + 1, file=rel):
                     self.check_file(rel, raw, None, counts)
-        counts = {"tmp": 0, "tags": 0, "revisions": 0, "referrers": 0, "layers": 0}
+        counts = {"tmp": 0, "tags": 0, "revisions": 0, "referrers": 0, "layers": 0,
+                  "tombstones": 0}
         for rel, raw in sorted(self.repo_files().items()):
             with self.subTest(file=rel):
                 self.check_file(rel, raw, listed, counts)
         sys.stderr.write("files under repositories: %r\n" % counts)
-        self.assertTrue(counts["tags"] and counts["revisions"] and counts["referrers"])
+        self.assertTrue(counts["tags"] and counts["revisions"] and counts["referrers"] and
+                        counts["tombstones"])
 
     def check_referrers(self, load):
         subjects = {}
@@ -828,10 +862,16 @@ class ImageCrashTest(unittest.TestCase):
                 self.assertEqual(missing, set(), "201'd artifacts missing from referrers")
 
     def check_journal(self, load):
-        seqs, events = [], set()
+        seqs, events, written = [], set(), set()
         for ev in self.journal():
             seqs.append(ev["seq"])
             events.add((ev.get("type"), ev["repo"], ev.get("digest"), ev.get("tag")))
+            for r in ev.get("records", []):
+                value = r.get("value")
+                written.add((ev["repo"], r["key"], ev["hlc"],
+                             "t" if r.get("tombstone") else "v",
+                             value.encode() if value is not None else b""))
+        self.check_records(written)
         bad = [(a, b) for a, b in zip(seqs, seqs[1:]) if b <= a]
         self.assertEqual(bad, [], "journal seq not strictly increasing (or duplicated)")
         missing = sorted({("manifest.put", p.repo, p.digest, p.tag) for p in load.ok} - events)
@@ -848,8 +888,8 @@ class ImageCrashTest(unittest.TestCase):
             for tag in os.listdir(tags) if os.path.isdir(tags) else []:
                 if TMP_RE.match(tag):
                     continue
-                with open(os.path.join(tags, tag)) as f:
-                    d = f.read().strip()
+                with open(os.path.join(tags, tag), "rb") as f:
+                    d = parse_record(f.read())[2].decode()
                 self.assertIn((repo, d, tag), puts, "a tag in the store without its event")
             revs = self.repo_dir(repo, "_manifests", "revisions", "sha256")
             for h in os.listdir(revs) if os.path.isdir(revs) else []:
@@ -865,6 +905,28 @@ class ImageCrashTest(unittest.TestCase):
                     self.assertTrue(gone, "a 202'd tag delete undone")
                 if gone:
                     self.assertIn((repo, tag), deletes, "a tag gone without its tag.delete")
+
+    def check_records(self, written):
+        """Every record file and tombstone in the store is one a journal event wrote: same
+        repository, key, clock, kind and value."""
+        checked = 0
+        for rel, raw in sorted(self.repo_files().items()):
+            parts = rel.split(os.sep)
+            if parts[-1].startswith(".") or parts[-1].endswith(".lock") or \
+                    parts[-1] in ("tags.index", "tags.delta"):
+                continue
+            i = min(n for n, c in enumerate(parts) if c.startswith("_"))
+            repo, key = "/".join(parts[:i]), parts[i:]
+            if key[0] == "_tombstones":
+                key = key[1:]
+            rec = parse_record(raw)
+            with self.subTest(record=rel):
+                self.assertIsNotNone(rec, "not a record")
+                self.assertIn((repo, "/".join(key), rec[0], rec[1], rec[2]), written,
+                              "a record no journal event wrote")
+                checked += 1
+        sys.stderr.write("records checked against their events: %d\n" % checked)
+        self.assertTrue(checked)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,8 @@ write that carries "Status: 201":
   * the blobs/<alg>/<xx> directory was opened O_DIRECTORY and that fd fsync'ed after the
     rename;
   * every directory the request created (mkdir = 0) had its parent fsync'ed;
-  * the repository link (_layers/<alg>/<hex>) was created and its directory fsync'ed
-    after that;
+  * the repository link (_layers/<alg>/<hex>, a record) was written to a temporary file,
+    synced, renamed into place and its directory fsync'ed after that;
   * the journal line naming the digest was written to journal/events and that fd got
     fdatasync/fsync after the write.
 
@@ -298,19 +298,30 @@ class DurabilityTest(TracedRegistry):
                         self.assert_dir_synced_after(calls, os.path.dirname(made), c.idx, w,
                                                      "%s: mkdir %s" % (kind, made))
 
-    def test_repository_link_directory_synced(self):
+    def test_repository_link_record_synced(self):
+        """The link is a record: written to a temporary file beside it, that file synced,
+        renamed onto the link, and the directory synced, all before the 201."""
         for digest, repo, kind in self.pushed:
             with self.subTest(kind=kind, repo=repo):
                 tid, calls, w, a = self.response_for_digest(digest, repo)
                 hexd = digest.split(":", 1)[1]
                 link_dir = os.path.join(self.root, "repositories", repo, "_layers", "sha256")
                 link = os.path.join(link_dir, hexd)
-                made = [c for c in calls[a + 1:w] if c.name in ("openat", "openat2")
-                        and c.ret is not None and c.ret >= 0 and c.path == link
-                        and "O_CREAT" in c.args]
-                self.assertTrue(made, "%s: the link %s was not created in the request" % (
-                    kind, link))
-                self.assert_dir_synced_after(calls, link_dir, made[0].idx, w,
+                renames = [c for c in calls[a + 1:w] if c.name.startswith("rename")
+                           and c.ret == 0 and c.at_paths()[-1:] == [link]]
+                self.assertEqual(len(renames), 1, "%s: the link %s was not written in the "
+                                 "request: %r" % (kind, link, renames))
+                ren = renames[0]
+                src = ren.at_paths()[0]
+                self.assertRegex(src, r"^%s/\.%s\.tmp\.[0-9a-f]{32}$" % (
+                    re.escape(link_dir), hexd))
+                opens = [c for c in calls[a + 1:ren.idx] if c.name in ("openat", "openat2")
+                         and c.ret is not None and c.ret >= 0 and c.path == src
+                         and "O_CREAT" in c.args]
+                self.assertTrue(opens, "%s: no openat of %s before its rename" % (kind, src))
+                self.assertIsNotNone(self.find_sync(calls, src, opens[-1].idx, ren.idx),
+                                     "%s: the link record was renamed unsynced" % kind)
+                self.assert_dir_synced_after(calls, link_dir, ren.idx, w,
                                              "%s: link %s" % (kind, link))
 
     def test_journal_synced(self):

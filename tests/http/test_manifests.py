@@ -1356,11 +1356,25 @@ class TestJournal(ManifestTest):
         self.assertGreaterEqual(seqs[0], 1)
         mine = [(e["type"], e.get("digest"), e.get("tag")) for e in events
                 if e.get("repo") == repo and e["type"].startswith(("manifest", "tag"))]
+        # a delete by digest journals itself, then each tag it takes with it
         self.assertEqual(mine, [("manifest.put", d, "j1"), ("manifest.put", d, "j2"),
                                 ("manifest.put", d2, None), ("tag.delete", None, "j1"),
-                                ("manifest.delete", d, None)])
+                                ("manifest.delete", d, None), ("tag.delete", None, "j2")])
         for e in events:
             self.assertIsInstance(e.get("time_ms"), int, e)
+        # each event carries the records it wrote
+        rev = "_manifests/revisions/sha256/" + d.split(":")[1]
+        records = [e["records"] for e in events if e.get("repo") == repo
+                   and e["type"].startswith(("manifest", "tag"))]
+        self.assertEqual(records[0], [{"key": rev, "value": OCI_MANIFEST},
+                                      {"key": "_manifests/tags/j1", "value": d}])
+        self.assertEqual(records[3], [{"key": "_manifests/tags/j1", "tombstone": True}])
+        self.assertEqual(records[4], [{"key": rev, "tombstone": True}])
+        self.assertEqual(records[5], [{"key": "_manifests/tags/j2", "tombstone": True}])
+        blob = [e for e in events if e.get("repo") == repo and e["type"] == "blob.put"][0]
+        self.assertEqual(blob["records"][0]["key"],
+                         "_layers/sha256/" + blob["digest"].split(":")[1])
+        self.assertTrue(blob["records"][0]["value"].isdigit(), blob)
 
 
 # ---------------------------------------------------------------------------------------

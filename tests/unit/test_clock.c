@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -68,22 +70,29 @@ static void test_wall_ms_is_now(void **state)
 	assert_true(a > T0 - 365ULL * 24 * 3600 * 1000 && b >= a);
 }
 
+#define REC(h, n, t)                                                                               \
+	{                                                                                          \
+		.stamp = {.hlc = (h), .node = (n)}, .tombstone = (t)                               \
+	}
+
 /* The rule, both ways round: a higher clock wins; at equal clocks a tombstone wins; then
  * the higher node id; the same write ties. */
 static void test_last_writer_wins(void **state)
 {
 	static const struct {
-		struct octo_record_stamp a, b;
+		struct octo_record a, b;
 		int want; /* a against b */
 	} cases[] = {
-		{{10, "a", 0}, {9, "z", 1}, 1},   /* clock first: before tombstone and node */
-		{{10, "a", 1}, {11, "a", 0}, -1}, /* a later write undoes a delete */
-		{{10, "a", 1}, {10, "z", 0}, 1},  /* equal clocks: the tombstone */
-		{{10, "b", 0}, {10, "a", 0}, 1},  /* then the node id */
-		{{10, "a", 1}, {10, "b", 1}, -1}, /* two deletes: the node id */
-		{{10, "ab", 0}, {10, "a", 0}, 1}, /* bytewise, longer wins on a common prefix */
-		{{10, "a", 0}, {10, "a", 0}, 0},  /* the same write */
-		{{10, NULL, 0}, {10, "", 0}, 0},  /* no node is the empty id */
+		{REC(10, "a", 0), REC(9, "z", 1), 1},   /* clock first: before tombstone and node */
+		{REC(10, "a", 1), REC(11, "a", 0), -1}, /* a later write undoes a delete */
+		{REC(10, "a", 1), REC(10, "z", 0), 1},  /* equal clocks: the tombstone */
+		{REC(10, "b", 0), REC(10, "a", 0), 1},  /* then the node id */
+		{REC(10, "a", 1), REC(10, "b", 1), -1}, /* two deletes: the node id */
+		{REC(10, "ab", 0), REC(10, "a", 0),
+		 1}, /* bytewise, longer wins on a common prefix */
+		{REC(10, "a", 0), REC(10, "a", 0), 0}, /* the same write */
+		{REC(10, NULL, 0), REC(10, "", 0), 0}, /* no node is the empty id */
+		{REC(1, "a", 0), REC(0, "", 0), 1}, /* anything beats a file from before records */
 	};
 	size_t i;
 
@@ -97,6 +106,70 @@ static void test_last_writer_wins(void **state)
 	}
 }
 
+/* A record file round-trips: header, node and value as written, a tombstone without one. */
+static void test_record_format_and_parse(void **state)
+{
+	char node[OCTO_NODE_ID_MAX + 1];
+	struct octo_record r = {
+		.stamp = {.hlc = octo_hlc_make(T0, 7), .time_ms = T0, .node = "n-1.a"},
+		.value = "sha256:ab\ncd",
+		.value_len = 12};
+	struct octo_record back;
+	size_t len;
+	char *text = octo_record_format(&r, &len);
+
+	(void)state;
+	assert_non_null(text);
+	assert_int_equal(octo_record_parse(text, len, &back, node), 0);
+	assert_true(back.stamp.hlc == r.stamp.hlc && back.stamp.time_ms == T0);
+	assert_string_equal(back.stamp.node, "n-1.a");
+	assert_false(back.tombstone);
+	assert_int_equal(back.value_len, 12);
+	assert_memory_equal(back.value, r.value, 12);
+	free(text);
+
+	r.tombstone = 1;
+	text = octo_record_format(&r, &len);
+	assert_non_null(text);
+	assert_int_equal(octo_record_parse(text, len, &back, node), 0);
+	assert_true(back.tombstone && back.value_len == 0);
+	free(text);
+
+	r.stamp.node = "bad node"; /* a space would break the header */
+	assert_null(octo_record_format(&r, &len));
+}
+
+/* What is refused, and a file from before records. */
+static void test_record_parse_rejects(void **state)
+{
+	static const char *const bad[] = {
+		"1 2 v n",                      /* no newline after the header */
+		"01 2 v n\n",                   /* a leading zero */
+		"1 2 x n\n",                    /* neither v nor t */
+		"1 2 t n\nval",                 /* a tombstone with a value */
+		"1 2 v \n",                     /* no node */
+		"1 2 v a b\n",                  /* a space in the node */
+		"18446744073709551616 2 v n\n", /* past 64 bits */
+		"1 2v n\n",
+		"1  2 v n\n",
+	};
+	static const char max[] = "18446744073709551615 0 v n\n";
+	char node[OCTO_NODE_ID_MAX + 1];
+	struct octo_record r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (octo_record_parse(bad[i], strlen(bad[i]), &r, node) == 0)
+			fail_msg("accepted %s", bad[i]);
+	assert_int_equal(octo_record_parse("sha256:abc\n", 11, &r, node), 0);
+	assert_true(r.stamp.hlc == 0 && !r.tombstone && r.value_len == 10);
+	assert_int_equal(octo_record_parse("", 0, &r, node), 0); /* an old link file */
+	assert_int_equal(r.value_len, 0);
+	assert_int_equal(octo_record_parse(max, strlen(max), &r, node), 0);
+	assert_true(r.stamp.hlc == UINT64_MAX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -105,6 +178,8 @@ int main(void)
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_wall_ms_is_now),
 		cmocka_unit_test(test_last_writer_wins),
+		cmocka_unit_test(test_record_format_and_parse),
+		cmocka_unit_test(test_record_parse_rejects),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

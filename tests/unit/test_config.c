@@ -91,6 +91,7 @@ static const struct {
 	{"storage.max_blob_size", "0"},
 	{"storage.min_free.bytes", "268435456"},
 	{"storage.min_free.inodes", "4096"},
+	{"storage.tombstone_ttl", "604800s"},
 	{"logging.level", "info"},
 	{"logging.format", "json"},
 	{"logging.output", "stderr"},
@@ -368,6 +369,17 @@ static void test_bad_values(void **state)
 		{"{\"logging\":{\"output\":\"\"}}", "key \"logging.output\""},
 		{"{\"metrics\":{\"endpoint\":\"metrics\"}}", "key \"metrics.endpoint\""},
 		{"{\"p2p\":{\"node_id\":\"\"}}", "key \"p2p.node_id\""},
+		/* a node id goes as it is into every record's header */
+		{"{\"p2p\":{\"node_id\":\"node a\"}}", "key \"p2p.node_id\": must be 1 to 255"},
+		{"{\"p2p\":{\"node_id\":\"n\\n1\"}}", "key \"p2p.node_id\""},
+		/* a tombstone outlives two anti-entropy rounds */
+		{"{\"storage\":{\"tombstone_ttl\":\"2m\"}}",
+		 "key \"storage.tombstone_ttl\": must be longer than twice "
+		 "p2p.replication.sync_interval"},
+		{"{\"storage\":{\"tombstone_ttl\":\"1h\"},"
+		 "\"p2p\":{\"replication\":{\"sync_interval\":\"30m\"}}}",
+		 "key \"storage.tombstone_ttl\""},
+		{"{\"storage\":{\"tombstone_ttl\":\"30s\"}}", "key \"storage.tombstone_ttl\""},
 		/* lists */
 		{"{\"p2p\":{\"bootstrap_peers\":\"a:6000\"}}",
 		 "key \"p2p.bootstrap_peers\": must be an array"},

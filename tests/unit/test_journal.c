@@ -314,8 +314,13 @@ static void test_node_store_and_clock(void **state)
 	char path[4200], id[OCTO_STORE_ID_LEN + 1], line[2048];
 	struct octo_journal *j;
 	struct octo_store *s;
+	struct octo_journal_change rec[2] = {{"_manifests/tags/a", "sha256:x"},
+					     {"_layers/sha256/y", NULL}};
+	struct octo_journal_event recorded = {
+		.type = "manifest.put", .repo = "r", .records = rec, .n_records = 2};
+	struct octo_record_stamp st;
 	uint64_t seq, hlc;
-	json_t *o;
+	json_t *o, *a;
 	FILE *f;
 
 	(void)state;
@@ -330,8 +335,10 @@ static void test_node_store_and_clock(void **state)
 	assert_int_equal(octo_store_open(dir, &s), OCTO_OK);
 	assert_string_equal(octo_store_incarnation(s), id); /* kept */
 	assert_int_equal(octo_journal_open(s, "node-a", 1 << 26, &j), OCTO_OK);
-	assert_int_equal(octo_journal_append(j, &ev, &seq, &hlc), OCTO_OK);
+	assert_int_equal(octo_journal_append(j, &recorded, &seq, &st), OCTO_OK);
+	hlc = st.hlc;
 	assert_int_equal(seq, 42);
+	assert_string_equal(st.node, "node-a");
 	assert_true(octo_hlc_ms(hlc) + 60000 > octo_clock_wall_ms());
 	f = fopen(path, "r");
 	assert_non_null(fgets(line, sizeof(line), f));
@@ -342,6 +349,16 @@ static void test_node_store_and_clock(void **state)
 	assert_int_equal(json_integer_value(json_object_get(o, "hlc")), (json_int_t)hlc);
 	assert_string_equal(json_string_value(json_object_get(o, "node")), "node-a");
 	assert_string_equal(json_string_value(json_object_get(o, "store")), id);
+	assert_int_equal(json_integer_value(json_object_get(o, "time_ms")), (json_int_t)st.time_ms);
+	/* the records it wrote, a value and a tombstone */
+	a = json_object_get(o, "records");
+	assert_int_equal(json_array_size(a), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "key")),
+			    "_manifests/tags/a");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "value")),
+			    "sha256:x");
+	assert_true(json_is_true(json_object_get(json_array_get(a, 1), "tombstone")));
+	assert_null(json_object_get(json_array_get(a, 1), "value"));
 	json_decref(o);
 	finish(dir, s, j);
 
@@ -481,17 +498,18 @@ static void test_numbering_after_a_seal(void **state)
 	char path[4200], sealed[4300];
 	struct octo_journal *j;
 	struct octo_store *s;
-	uint64_t seq, hlc, hlc2;
+	struct octo_record_stamp st, st2;
+	uint64_t seq;
 
 	(void)state;
 	start(dir, &s, &j, path, sizeof(path));
-	assert_int_equal(octo_journal_append(j, &ev, &seq, &hlc), OCTO_OK);
+	assert_int_equal(octo_journal_append(j, &ev, &seq, &st), OCTO_OK);
 	assert_int_equal(seq, 2);
 	snprintf(sealed, sizeof(sealed), "%s.%020d", path, 1);
 	assert_int_equal(rename(path, sealed), 0);
-	assert_int_equal(octo_journal_append(j, &ev, &seq, &hlc2), OCTO_OK);
+	assert_int_equal(octo_journal_append(j, &ev, &seq, &st2), OCTO_OK);
 	assert_int_equal(seq, 3);
-	assert_true(hlc2 > hlc);
+	assert_true(st2.hlc > st.hlc);
 	finish(dir, s, j);
 }
 

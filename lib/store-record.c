@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* See store-record.h. */
+#include "autoconfig.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bounds.h"
+#include "fsutil.h"
+#include "store-record.h"
+#include "store-repo.h"
+#include "strv.h"
+
+/* A record file's header at its longest, and the largest value (a referrer's descriptor). */
+#define RECORD_HEAD_MAX (2 * 20 + OCTO_NODE_ID_MAX + 8)
+#define RECORD_VALUE_MAX OCTO_BOUND_DESCRIPTOR
+/* _tombstones/_referrers/<alg>/<hex>/<entry>: the deepest key, four levels down. */
+#define TOMBSTONE_DEPTH 4
+
+void octo_store_record_cleanup(struct octo_store_record *sr)
+{
+	free(sr->text);
+	sr->text = NULL;
+}
+
+static enum octo_err record_rels(const char *repo, const char *key, char *live, char *tomb)
+{
+	enum octo_err err =
+		octo_store_path(live, OCTO_STORE_PATH_MAX, "repositories/%s/%s", repo, key);
+
+	return err != OCTO_OK ? err
+			      : octo_store_path(tomb, OCTO_STORE_PATH_MAX,
+						"repositories/%s/_tombstones/%s", repo, key);
+}
+
+/* One record file: OCTO_OK, missing, or OCTO_ERR_IO when it is not a record of ours. */
+static enum octo_err read_record(const struct octo_store *s, const char *rel, size_t max,
+				 enum octo_err missing, struct octo_store_record *out)
+{
+	size_t len;
+	enum octo_err err =
+		octo_store_read(s, rel, max + RECORD_HEAD_MAX, missing, &out->text, &len);
+
+	if (err == OCTO_ERR_TOO_LARGE)
+		return OCTO_ERR_IO;
+	if (err != OCTO_OK)
+		return err;
+	if (octo_record_parse(out->text, len, &out->rec, out->node) != 0 ||
+	    out->rec.value_len > max) {
+		octo_store_record_cleanup(out);
+		return OCTO_ERR_IO;
+	}
+	return OCTO_OK;
+}
+
+enum octo_err octo_store_record_get(const struct octo_store *s, const char *repo, const char *key,
+				    size_t max, enum octo_err missing,
+				    struct octo_store_record *out)
+{
+	char live[OCTO_STORE_PATH_MAX], tomb[OCTO_STORE_PATH_MAX];
+	struct octo_store_record t = {.text = NULL};
+	enum octo_err err = record_rels(repo, key, live, tomb);
+
+	out->text = NULL;
+	if (err == OCTO_OK)
+		err = read_record(s, live, max, missing, out);
+	if (err != OCTO_OK || out->rec.tombstone) { /* a tombstone where a value belongs */
+		octo_store_record_cleanup(out);
+		return err != OCTO_OK ? err : OCTO_ERR_IO;
+	}
+	/* Usually nothing: a tombstone beside a live file is a crash between the two steps of
+	 * a write (the live one newer) or of a delete (the tombstone newer). */
+	if (read_record(s, tomb, 0, OCTO_ERR_NAME_UNKNOWN, &t) == OCTO_OK) {
+		if (t.rec.tombstone && octo_record_cmp(&t.rec, &out->rec) > 0) {
+			octo_store_record_cleanup(out);
+			err = missing;
+		}
+		octo_store_record_cleanup(&t);
+	}
+	return err;
+}
+
+/* Whether r wins over the record at rel: also when there is none or it is not ours (a
+ * write repairs it); *there says whether a file is there. */
+static int wins_over(const struct octo_store *s, const char *rel, const struct octo_record *r,
+		     int *there)
+{
+	struct octo_store_record cur;
+	enum octo_err err = read_record(s, rel, RECORD_VALUE_MAX, OCTO_ERR_NAME_UNKNOWN, &cur);
+	int wins = 1;
+
+	*there = err != OCTO_ERR_NAME_UNKNOWN;
+	if (err == OCTO_OK) {
+		wins = octo_record_cmp(r, &cur.rec) > 0;
+		octo_store_record_cleanup(&cur);
+	}
+	return wins;
+}
+
+enum octo_err octo_store_record_put(const struct octo_store *s, const char *repo, const char *key,
+				    const struct octo_record *r, int *won)
+{
+	char live[OCTO_STORE_PATH_MAX], tomb[OCTO_STORE_PATH_MAX], tmp[OCTO_STORE_PATH_MAX];
+	char lock_rel[OCTO_STORE_PATH_MAX];
+	const char *target, *other;
+	enum octo_err err = record_rels(repo, key, live, tomb);
+	int lock, at_target, at_other, wins, ignored;
+	size_t len;
+	char *text;
+
+	if (won == NULL)
+		won = &ignored;
+	*won = 0;
+	if (err == OCTO_OK)
+		err = octo_store_path(lock_rel, sizeof(lock_rel), "repositories/%s/_records.lock",
+				      repo);
+	if (err != OCTO_OK)
+		return err;
+	target = r->tombstone ? tomb : live;
+	other = r->tombstone ? live : tomb;
+	text = octo_record_format(r, &len);
+	if (text == NULL)
+		return OCTO_ERR_NOMEM;
+	/* The bytes are synced before the lock, which covers only compare and rename. */
+	err = octo_store_write_temp(s, target, text, len, tmp, sizeof(tmp));
+	free(text);
+	if (err != OCTO_OK)
+		return err;
+	lock = octo_store_lock(s, lock_rel, 1);
+	if (lock < 0) {
+		octo_store_unmark(s, tmp);
+		return octo_fs_fail("lock", lock_rel, errno);
+	}
+	wins = wins_over(s, target, r, &at_target);
+	wins = wins_over(s, other, r, &at_other) && wins;
+	if (!wins) {
+		/* What won may come from a writer that died before syncing its directory: this
+		 * caller's success rests on it too. */
+		err = octo_store_unmark(s, tmp);
+		if (err == OCTO_OK && at_target)
+			err = octo_store_sync_parent(s, target);
+		if (err == OCTO_OK && at_other)
+			err = octo_store_sync_parent(s, other);
+	} else {
+		err = octo_store_rename(s, tmp, target);
+		/* The new file is durable before the old one goes, so a crash leaves one of them. */
+		if (err == OCTO_OK && at_other)
+			err = octo_store_sync_parent(s, target);
+		if (err == OCTO_OK && at_other)
+			err = octo_store_remove(s, other, OCTO_OK);
+		if (err != OCTO_OK)
+			octo_store_unmark(s, tmp);
+	}
+	close(lock); /* releases the lock */
+	if (err == OCTO_OK && wins && !at_other)
+		err = octo_store_sync_parent(s, target);
+	*won = err == OCTO_OK && wins;
+	return err;
+}
+
+/* Expiry of one repository's tombstones. */
+struct expiry {
+	const struct octo_store *s;
+	uint64_t now_ms, ttl_ms;
+	size_t removed;
+};
+
+/* The keys below the directory fd (consumed), prefix the key so far ("" or "a/b/"). */
+static enum octo_err tombstone_keys(int fd, const char *prefix, int depth, struct octo_strv *keys)
+{
+	enum octo_err err = OCTO_OK;
+	char key[OCTO_STORE_PATH_MAX];
+	struct dirent *e;
+	DIR *d = fdopendir(fd);
+
+	if (d == NULL) {
+		close(fd);
+		return OCTO_OK;
+	}
+	while (err == OCTO_OK && (e = readdir(d)) != NULL) {
+		int n, sub;
+
+		if (e->d_name[0] == '.')
+			continue; /* temporaries go with the sweep */
+		n = snprintf(key, sizeof(key), "%s%s", prefix, e->d_name);
+		if (n < 0 || (size_t)n + 2 >= sizeof(key))
+			continue;
+		sub = depth < TOMBSTONE_DEPTH
+			      ? openat(dirfd(d), e->d_name,
+				       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+			      : -1;
+		if (sub < 0) { /* a key: expire_one reads only a record file there */
+			if (octo_strv_push(keys, key, (size_t)n) != 0)
+				err = OCTO_ERR_NOMEM;
+			continue;
+		}
+		key[n] = '/';
+		key[n + 1] = '\0';
+		err = tombstone_keys(sub, key, depth + 1, keys);
+	}
+	closedir(d);
+	return err;
+}
+
+static int expired(const struct expiry *x, const struct octo_record *r)
+{
+	return r->tombstone && r->stamp.time_ms <= x->now_ms &&
+	       x->now_ms - r->stamp.time_ms >= x->ttl_ms;
+}
+
+/* Remove key's tombstone if it is still the one that expired, under the record lock. */
+static enum octo_err expire_one(struct expiry *x, const char *repo, const char *key)
+{
+	char live[OCTO_STORE_PATH_MAX], tomb[OCTO_STORE_PATH_MAX], lock_rel[OCTO_STORE_PATH_MAX];
+	struct octo_store_record t;
+	enum octo_err err = record_rels(repo, key, live, tomb);
+	int lock, at_live;
+
+	if (err == OCTO_OK)
+		err = octo_store_path(lock_rel, sizeof(lock_rel), "repositories/%s/_records.lock",
+				      repo);
+	if (err != OCTO_OK || (lock = octo_store_lock(x->s, lock_rel, 0)) < 0)
+		return err;
+	if (read_record(x->s, tomb, 0, OCTO_ERR_NAME_UNKNOWN, &t) == OCTO_OK) {
+		if (expired(x, &t.rec)) {
+			/* a live file the tombstone beats goes first (a crash mid-delete) */
+			if (!wins_over(x->s, live, &t.rec, &at_live) || !at_live ||
+			    (err = octo_store_remove(x->s, live, OCTO_OK)) == OCTO_OK)
+				err = octo_store_remove(x->s, tomb, OCTO_OK);
+			x->removed += err == OCTO_OK;
+		}
+		octo_store_record_cleanup(&t);
+	}
+	close(lock);
+	return err;
+}
+
+static enum octo_err expire_repo(void *ctx, int dir, const char *name)
+{
+	struct expiry *x = ctx;
+	struct octo_strv keys = {0};
+	enum octo_err err;
+	size_t i;
+	int fd = openat(dir, "_tombstones", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return OCTO_OK;
+	err = tombstone_keys(fd, "", 1, &keys);
+	for (i = 0; err == OCTO_OK && i < keys.n; i++)
+		err = expire_one(x, name, keys.v[i]);
+	octo_strv_cleanup(&keys);
+	return err;
+}
+
+enum octo_err octo_store_expire_tombstones(const struct octo_store *s, uint64_t now_ms,
+					   uint64_t ttl_ms, size_t *removed)
+{
+	struct expiry x = {.s = s, .now_ms = now_ms, .ttl_ms = ttl_ms};
+	enum octo_err err = octo_store_repo_walk(s, expire_repo, &x);
+
+	*removed = x.removed;
+	return err;
+}
