@@ -132,10 +132,11 @@ static int try_mount(struct octo_registry *reg, struct octo_route *rt, struct oc
 	return 1;
 }
 
-/* Append the request's body to u, saying in the log when it resumes a session with data
- * (debug) and when the client went away mid-body (warn: the session keeps what it had). */
+/* Append the request's body to u (last: the request commits it next), saying in the log
+ * when it resumes a session with data (debug) and when the client went away mid-body (warn:
+ * the session keeps what it had). */
 static enum octo_err append(struct octo_registry *reg, const struct octo_route *rt,
-			    struct octo_upload *u)
+			    struct octo_upload *u, int last)
 {
 	uint64_t before = octo_upload_offset(u);
 	enum octo_err err;
@@ -146,7 +147,8 @@ static enum octo_err append(struct octo_registry *reg, const struct octo_route *
 					     OCTO_LOG_NUM("offset", (long long)before)};
 		octo_log(reg->log, OCTO_LOG_DEBUG, "upload resumed", f, 3);
 	}
-	err = octo_upload_append(u, (struct octo_body *)&rt->req->body);
+	err = last ? octo_upload_append_last(u, (struct octo_body *)&rt->req->body)
+		   : octo_upload_append(u, (struct octo_body *)&rt->req->body);
 	if (err == OCTO_ERR_INCOMPLETE) {
 		struct octo_log_field f[] = {
 			OCTO_LOG_STR("repository", rt->name), OCTO_LOG_STR("upload", rt->tail),
@@ -164,7 +166,7 @@ static void finish_upload(struct octo_registry *reg, struct octo_route *rt,
 	enum octo_err err = OCTO_OK;
 
 	if (rt->req->body.length != 0)
-		err = append(reg, rt, u);
+		err = append(reg, rt, u, 1);
 	if (err == OCTO_OK)
 		err = octo_upload_commit(u, expected);
 	octo_upload_close(u);
@@ -261,7 +263,7 @@ void octo_api_upload_patch(struct octo_registry *reg, struct octo_route *rt,
 		return octo_response_error(resp, err, NULL);
 	err = check_content_range(rt, u);
 	if (err == OCTO_OK)
-		err = append(reg, rt, u);
+		err = append(reg, rt, u, 0);
 	if (err != OCTO_OK)
 		octo_response_error(resp, err, NULL);
 	else

@@ -439,7 +439,7 @@ static enum octo_err append_body(struct octo_upload *u, struct octo_body *body, 
 	return err;
 }
 
-enum octo_err octo_upload_append(struct octo_upload *u, struct octo_body *body)
+static enum octo_err append(struct octo_upload *u, struct octo_body *body, int persist)
 {
 	unsigned char saved[OCTO_HASHER_STATE_MAX];
 	size_t saved_len = octo_hasher_save(u->hasher, saved);
@@ -447,7 +447,7 @@ enum octo_err octo_upload_append(struct octo_upload *u, struct octo_body *body)
 	uint64_t end = u->offset;
 
 	err = append_body(u, body, &end);
-	if (err == OCTO_OK && u->persist && end != u->offset) {
+	if (err == OCTO_OK && persist && end != u->offset) {
 		uint64_t before = u->offset;
 		u->offset = end;
 		if (octo_fs_sync(u->fd, 1, u->data_path) != 0)
@@ -472,6 +472,16 @@ enum octo_err octo_upload_append(struct octo_upload *u, struct octo_body *body)
 			return octo_fs_error(errno);
 	}
 	return err;
+}
+
+enum octo_err octo_upload_append(struct octo_upload *u, struct octo_body *body)
+{
+	return append(u, body, u->persist);
+}
+
+enum octo_err octo_upload_append_last(struct octo_upload *u, struct octo_body *body)
+{
+	return append(u, body, 0);
 }
 
 /* The hasher was started as sha256; a sha512 digest needs one pass over the data. */

@@ -63,6 +63,10 @@ uint64_t octo_upload_offset(const struct octo_upload *u);
  * offset. A body that ends early (shorter than body->length, or a read error) leaves the
  * session as it was and returns OCTO_ERR_INCOMPLETE. */
 enum octo_err octo_upload_append(struct octo_upload *u, struct octo_body *body);
+/* The same for the body of the request that commits the session right after: neither the
+ * data nor the offset is synced here (the commit syncs the data once, and a commit that
+ * fails cancels the session). */
+enum octo_err octo_upload_append_last(struct octo_upload *u, struct octo_body *body);
 /* Refuse to grow the session past max bytes (0: no limit): an append that would is
  * OCTO_ERR_TOO_LARGE, at once when the body's length says so, else when the bytes read
  * cross it; the session stays as it was. */

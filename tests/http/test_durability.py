@@ -284,6 +284,24 @@ class DurabilityTest(TracedRegistry):
                 # The directory now holding the blob was synced after the rename, before 201.
                 self.assert_dir_synced_after(calls, blob_dir, ren.idx, w, kind)
 
+    def test_final_chunk_synced_once(self):
+        """The request that finishes an upload syncs its data once, at the commit: not also
+        when it appends the body, and it writes no session state it removes right after."""
+        for digest, repo, kind in self.pushed:
+            if kind not in ("monolithic", "post-patch-put+body"):
+                continue
+            with self.subTest(kind=kind):
+                tid, calls, w, a = self.response_for_digest(digest, repo)
+                data = re.compile(r"^%s/uploads/[0-9a-f-]{36}/data$" % re.escape(self.root))
+                syncs = [c for c in calls[a + 1:w] if c.name in SYNCS and c.ret == 0
+                         and c.target and data.match(c.target[1])]
+                self.assertEqual(len(syncs), 1, "%s: syncs of the session data: %r" % (
+                    kind, syncs))
+                state = [c for c in calls[a + 1:w] if c.name.startswith("rename")
+                         and c.ret == 0 and c.at_paths()[-1].endswith("/state")]
+                self.assertEqual(state, [], "%s: session state written by the final "
+                                 "request" % kind)
+
     def test_new_directories_have_their_parent_synced(self):
         for digest, repo, kind in self.pushed:
             with self.subTest(kind=kind):
