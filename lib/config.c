@@ -269,7 +269,7 @@ static const struct key keys[] = {
 	 .def = "5m", .min = 1, .max = DUR_MAX_MS},
 	{ROW("p2p.transport.max_message_size", "P2P_TRANSPORT_MAX_MESSAGE_SIZE", K_SIZE,
 	     p2p.transport.max_message_size),
-	 .def = "33554432", .min = 1, .max = INT32_MAX},
+	 .def = "33554432", .min = 4096, .max = INT32_MAX},
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))

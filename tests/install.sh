@@ -17,9 +17,14 @@ mkconf=$(find "$stage/root" -type f -path '*/contrib/lighttpd/mkconf.sh')
 for f in "$bin" "$config" "$mkconf" \
 	"$(dirname "$mkconf")/octoserve.conf" \
 	"$(find "$stage/root" -type f -name octoserve-fcgi.8)" \
+	"$(find "$stage/root" -type f -name octoserve-peer.8)" \
+	"$(find "$stage/root" -type f -name octoserve-peer)" \
 	"$(find "$stage/root" -type f -name octoserve.json.5)"; do
 	[ -f "$f" ] || { echo "not installed: $f"; exit 1; }
 done
+
+"$(find "$stage/root" -type f -name octoserve-peer)" -c "$config" --check-config ||
+	{ echo "the installed peer daemon refuses the installed configuration"; exit 1; }
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export OCTOSERVE_SERVER_ADDRESS=127.0.0.1 OCTOSERVE_SERVER_PORT=$port

@@ -180,7 +180,7 @@ static const char full_config[] =
 	"    \"health_check\": {\"interval\": \"20s\", \"timeout\": \"2s\",\n"
 	"      \"failure_threshold\": 5, \"workers\": 4},\n"
 	"    \"transport\": {\"protocol\": \"grpc\", \"max_connections\": 50,\n"
-	"      \"idle_timeout\": \"10m\", \"max_message_size\": 1024}}\n"
+	"      \"idle_timeout\": \"10m\", \"max_message_size\": 8192}}\n"
 	"}\n";
 
 static void test_full_file(void **state)
@@ -235,7 +235,7 @@ static void test_full_file(void **state)
 	assert_string_equal(cfg.p2p.transport.protocol, "grpc");
 	assert_int_equal(cfg.p2p.transport.max_connections, 50);
 	assert_int_equal(cfg.p2p.transport.idle_timeout_ms, 600000);
-	assert_int_equal(cfg.p2p.transport.max_message_size, 1024);
+	assert_int_equal(cfg.p2p.transport.max_message_size, 8192);
 
 	assert_get(&cfg, "p2p.bootstrap_peers", "a:6000,[::1]:6001");
 	assert_get(&cfg, "p2p.discovery.timeout", "250ms");
@@ -309,6 +309,8 @@ static void test_bad_values(void **state)
 		 "key \"storage.max_manifest_size\""},
 		{"{\"p2p\":{\"transport\":{\"max_message_size\":0}}}",
 		 "key \"p2p.transport.max_message_size\""},
+		{"{\"p2p\":{\"transport\":{\"max_message_size\":4095}}}",
+		 "key \"p2p.transport.max_message_size\": must be an integer between 4096"},
 		/* durations */
 		{"{\"server\":{\"read_timeout\":\"30\"}}",
 		 "key \"server.read_timeout\": must be a duration"},

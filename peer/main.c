@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* octoserve-peer: the daemon that joins nodes into one registry (doc/DESIGN.md
+ * "Clustering"). It reads the responder's configuration file, serves the Peer service of
+ * proto/peer.proto on p2p.port over the store, and stops on SIGTERM or SIGINT. This first
+ * step answers Health and Fetch; membership and replication come next. */
+#include "autoconfig.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <grpc/grpc.h>
+
+#include "config.h"
+#include "log.h"
+#include "rpc.h"
+#include "service.h"
+#include "store.h"
+
+/* The largest Fetch chunk (doc/notes/grpc-c-core.md: 1 MiB chunks work well). */
+#define CHUNK_MAX (1024 * 1024)
+/* What a Chunk adds around its data, with room to spare. */
+#define CHUNK_OVERHEAD 64
+/* Worker threads of the gRPC server. */
+#define WORKERS 2
+/* How long calls in flight may finish at a stop. */
+#define STOP_GRACE_MS 5000
+
+extern char **environ;
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: octoserve-peer [-c FILE] [--check-config]\n"
+		   "  -c FILE          configuration file (default: none, built-in defaults)\n"
+		   "  --check-config   validate the configuration and exit\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_path = NULL;
+	struct octo_peer_service svc = {0};
+	struct octo_rpc_server *srv;
+	struct octo_logger *log;
+	struct octo_config cfg;
+	char errbuf[512], unknown[1024], addr[64];
+	int i, check_only = 0, port, sig;
+	size_t n_unknown;
+	sigset_t set;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+			config_path = argv[++i];
+		} else if (strcmp(argv[i], "--check-config") == 0) {
+			check_only = 1;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("octoserve-peer (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+			return 0;
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (octo_config_load(&cfg, config_path, NULL, errbuf, sizeof(errbuf)) != OCTO_OK) {
+		fprintf(stderr, "octoserve-peer: %s\n", errbuf);
+		return 1;
+	}
+	n_unknown = octo_config_env_unknown(environ, unknown, sizeof(unknown));
+	if (check_only) {
+		if (n_unknown > 0)
+			fprintf(stderr, "octoserve-peer: not configuration variables: %s\n",
+				unknown);
+		octo_config_cleanup(&cfg);
+		return n_unknown > 0;
+	}
+	log = octo_logger_new(cfg.logging.level, cfg.logging.format, cfg.logging.output, errbuf,
+			      sizeof(errbuf));
+	if (log == NULL) {
+		fprintf(stderr, "octoserve-peer: %s\n", errbuf);
+		return 1;
+	}
+	if (octo_store_open(cfg.storage.path, &svc.store) != OCTO_OK) {
+		struct octo_log_field f[] = {OCTO_LOG_STR("path", cfg.storage.path)};
+		octo_log(log, OCTO_LOG_ERROR, "the store cannot be opened", f, 1);
+		return 1;
+	}
+	svc.cfg = &cfg;
+	svc.chunk_size = (size_t)cfg.p2p.transport.max_message_size - CHUNK_OVERHEAD;
+	if (svc.chunk_size > CHUNK_MAX)
+		svc.chunk_size = CHUNK_MAX;
+	/* Signals are taken by sigwait here, never by gRPC's threads. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	grpc_init();
+	/* Loopback only until peers authenticate each other (mutual TLS comes next). */
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", cfg.p2p.port);
+	if (octo_rpc_server_start(addr, octo_peer_methods, octo_peer_n_methods, &svc, WORKERS,
+				  (int)cfg.p2p.transport.max_message_size, &srv, &port) != 0) {
+		struct octo_log_field f[] = {OCTO_LOG_STR("address", addr)};
+		octo_log(log, OCTO_LOG_ERROR, "the peer port cannot be bound", f, 1);
+		return 1;
+	}
+	{
+		struct octo_log_field f[] = {OCTO_LOG_STR("address", addr),
+					     OCTO_LOG_STR("node", cfg.p2p.node_id)};
+		octo_log(log, OCTO_LOG_INFO, "peer daemon started", f, 2);
+	}
+	sigwait(&set, &sig);
+	octo_rpc_server_stop(srv, STOP_GRACE_MS);
+	octo_log(log, OCTO_LOG_INFO, "peer daemon stopped", NULL, 0);
+	octo_store_free(svc.store);
+	octo_logger_free(log);
+	octo_config_cleanup(&cfg);
+	return 0; /* grpc_shutdown can block for seconds after cancels: the exit frees all */
+}

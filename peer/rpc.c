@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* See rpc.h. Each call is a small state machine driven by the completions of its batches:
+ * ARRIVED (the call and its request message are here) → SENDING (a stream's messages, one
+ * batch each) → FINISHING (status sent, close received) → freed. Every worker thread
+ * requests calls of every method on its own queue, and a call's batches go to the queue that
+ * took it. */
+#include "autoconfig.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/time.h>
+
+#include "rpc.h"
+
+/* Calls of each method waiting for a client, per worker. */
+#define WAITING_PER_METHOD 4
+
+struct worker {
+	struct octo_rpc_server *srv;
+	grpc_completion_queue *cq;
+	pthread_t thread;
+};
+
+struct registered {
+	const struct octo_rpc_method *m;
+	void *handle;
+};
+
+struct octo_rpc_server {
+	grpc_server *server;
+	struct registered *methods;
+	size_t n;
+	void *ctx;
+	struct worker *workers;
+	int nworkers;
+	atomic_int live;     /* calls accepted and not yet freed */
+	atomic_int stopping; /* no new requests */
+};
+
+enum call_state {
+	ARRIVED,
+	SENDING,
+	FINISHING
+};
+
+struct call {
+	struct worker *w;
+	struct registered *reg;
+	enum call_state state;
+	grpc_call *call;
+	gpr_timespec deadline;
+	grpc_metadata_array md;
+	grpc_byte_buffer *request;
+	grpc_byte_buffer *out;
+	grpc_slice details;
+	int has_details, sent_initial, cancelled;
+	void *stream;
+};
+
+static void request_call(struct worker *w, struct registered *reg)
+{
+	struct call *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return;
+	c->w = w;
+	c->reg = reg;
+	grpc_metadata_array_init(&c->md);
+	if (grpc_server_request_registered_call(w->srv->server, reg->handle, &c->call, &c->deadline,
+						&c->md, &c->request, w->cq, w->cq,
+						c) != GRPC_CALL_OK) {
+		grpc_metadata_array_destroy(&c->md);
+		free(c);
+	}
+}
+
+static void free_piece(void *data)
+{
+	free(data);
+}
+
+/* The pieces as one message, each piece a slice that owns its bytes (no copy). */
+static grpc_byte_buffer *message(struct octo_rpc_piece *piece, size_t n)
+{
+	grpc_slice slices[OCTO_RPC_PIECES];
+	grpc_byte_buffer *bb;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		slices[i] = piece[i].len > 0
+				    ? grpc_slice_new(piece[i].data, piece[i].len, free_piece)
+				    : grpc_empty_slice();
+	for (i = 0; i < n; i++)
+		if (piece[i].len == 0)
+			free(piece[i].data);
+	bb = grpc_raw_byte_buffer_create(slices, n);
+	for (i = 0; i < n; i++)
+		grpc_slice_unref(slices[i]); /* the buffer holds its own references */
+	return bb;
+}
+
+static void start_batch(struct call *c, grpc_op *ops, size_t n)
+{
+	if (grpc_call_start_batch(c->call, ops, n, c, NULL) != GRPC_CALL_OK)
+		abort(); /* only a programming error gets here: one op of a kind at a time */
+}
+
+/* Send the status (and the initial metadata if not yet sent), and wait for the close. */
+static void finish(struct call *c, enum octo_rpc_status status, const char *detail,
+		   grpc_byte_buffer *reply)
+{
+	grpc_op ops[4];
+	size_t n = 0;
+
+	memset(ops, 0, sizeof(ops));
+	if (!c->sent_initial) {
+		ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+		c->sent_initial = 1;
+	}
+	if (reply != NULL) {
+		c->out = reply;
+		ops[n].op = GRPC_OP_SEND_MESSAGE;
+		ops[n++].data.send_message.send_message = reply;
+	}
+	ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+	ops[n].data.send_status_from_server.status = (grpc_status_code)status;
+	if (detail != NULL) {
+		c->details = grpc_slice_from_copied_string(detail);
+		c->has_details = 1;
+		ops[n].data.send_status_from_server.status_details = &c->details;
+	}
+	n++;
+	ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+	ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
+	c->state = FINISHING;
+	start_batch(c, ops, n);
+}
+
+/* The next message of a stream, or its end. */
+static void send_next(struct call *c)
+{
+	struct octo_rpc_piece piece[OCTO_RPC_PIECES];
+	enum octo_rpc_status status = OCTO_RPC_INTERNAL;
+	const char *detail = NULL;
+	grpc_op ops[2];
+	size_t n = 0;
+	int r;
+
+	memset(piece, 0, sizeof(piece));
+	r = c->reg->m->next(c->stream, piece, &status, &detail);
+	if (r <= 0)
+		return finish(c, r == 0 ? OCTO_RPC_OK : status, detail, NULL);
+	memset(ops, 0, sizeof(ops));
+	if (!c->sent_initial) {
+		ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+		c->sent_initial = 1;
+	}
+	c->out = message(piece, OCTO_RPC_PIECES);
+	ops[n].op = GRPC_OP_SEND_MESSAGE;
+	ops[n++].data.send_message.send_message = c->out;
+	c->state = SENDING;
+	start_batch(c, ops, n);
+}
+
+/* The request message as one contiguous copy (requests are small). */
+static uint8_t *request_bytes(grpc_byte_buffer *bb, size_t *len)
+{
+	grpc_byte_buffer_reader r;
+	grpc_slice all;
+	uint8_t *out;
+
+	*len = 0;
+	if (bb == NULL || !grpc_byte_buffer_reader_init(&r, bb))
+		return NULL;
+	all = grpc_byte_buffer_reader_readall(&r);
+	grpc_byte_buffer_reader_destroy(&r);
+	*len = GRPC_SLICE_LENGTH(all);
+	out = malloc(*len + 1);
+	if (out != NULL)
+		memcpy(out, GRPC_SLICE_START_PTR(all), *len);
+	grpc_slice_unref(all);
+	return out;
+}
+
+static void arrived(struct call *c)
+{
+	const struct octo_rpc_method *m = c->reg->m;
+	struct octo_rpc_piece reply = {NULL, 0};
+	enum octo_rpc_status status;
+	const char *detail = NULL;
+	size_t len;
+	uint8_t *req = request_bytes(c->request, &len);
+
+	if (req == NULL)
+		return finish(c, OCTO_RPC_INVALID_ARGUMENT, "no request message", NULL);
+	if (m->unary != NULL) {
+		status = m->unary(c->w->srv->ctx, req, len, &reply, &detail);
+		free(req);
+		if (status != OCTO_RPC_OK) {
+			free(reply.data);
+			return finish(c, status, detail, NULL);
+		}
+		return finish(c, OCTO_RPC_OK, NULL, message(&reply, 1));
+	}
+	status = m->open(c->w->srv->ctx, req, len, &c->stream, &detail);
+	free(req);
+	if (status != OCTO_RPC_OK) {
+		c->stream = NULL;
+		return finish(c, status, detail, NULL);
+	}
+	send_next(c);
+}
+
+static void call_free(struct call *c)
+{
+	if (c->stream != NULL)
+		c->reg->m->close(c->stream);
+	if (c->out != NULL)
+		grpc_byte_buffer_destroy(c->out);
+	if (c->request != NULL)
+		grpc_byte_buffer_destroy(c->request);
+	if (c->has_details)
+		grpc_slice_unref(c->details);
+	grpc_metadata_array_destroy(&c->md);
+	if (c->call != NULL)
+		grpc_call_unref(c->call);
+	free(c);
+}
+
+static void advance(struct call *c, int success)
+{
+	struct octo_rpc_server *srv = c->w->srv;
+
+	switch (c->state) {
+	case ARRIVED:
+		if (!success) { /* the server is shutting down: no call came */
+			call_free(c);
+			return;
+		}
+		atomic_fetch_add(&srv->live, 1);
+		if (!atomic_load(&srv->stopping))
+			request_call(c->w, c->reg); /* the next one of this method */
+		arrived(c);
+		return;
+	case SENDING:
+		grpc_byte_buffer_destroy(c->out);
+		c->out = NULL;
+		if (!success) /* the client went away or the deadline passed */
+			return finish(c, OCTO_RPC_UNAVAILABLE, "the message could not be sent",
+				      NULL);
+		send_next(c);
+		return;
+	case FINISHING:
+		call_free(c);
+		atomic_fetch_sub(&srv->live, 1);
+		return;
+	}
+}
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+
+	for (;;) {
+		grpc_event ev =
+			grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+		if (ev.type == GRPC_QUEUE_SHUTDOWN)
+			break;
+		if (ev.type == GRPC_OP_COMPLETE)
+			advance(ev.tag, ev.success);
+	}
+	return NULL;
+}
+
+int octo_rpc_server_start(const char *addr, const struct octo_rpc_method *methods, size_t n,
+			  void *ctx, int threads, int max_message, struct octo_rpc_server **out,
+			  int *port)
+{
+	grpc_arg args[2] = {
+		{GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = max_message}},
+		{GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, {.integer = max_message}}};
+	grpc_channel_args chargs = {2, args};
+	struct octo_rpc_server *srv = calloc(1, sizeof(*srv));
+	grpc_server_credentials *creds;
+	int i, k;
+	size_t j;
+
+	if (srv == NULL)
+		return -1;
+	srv->ctx = ctx;
+	srv->n = n;
+	srv->nworkers = threads;
+	srv->methods = calloc(n, sizeof(*srv->methods));
+	srv->workers = calloc((size_t)threads, sizeof(*srv->workers));
+	if (srv->methods == NULL || srv->workers == NULL) {
+		free(srv->methods);
+		free(srv->workers);
+		free(srv);
+		return -1;
+	}
+	srv->server = grpc_server_create(&chargs, NULL);
+	for (j = 0; j < n; j++) {
+		srv->methods[j].m = &methods[j];
+		srv->methods[j].handle =
+			grpc_server_register_method(srv->server, methods[j].path, NULL,
+						    GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+	}
+	for (i = 0; i < threads; i++) {
+		srv->workers[i].srv = srv;
+		srv->workers[i].cq = grpc_completion_queue_create_for_next(NULL);
+		grpc_server_register_completion_queue(srv->server, srv->workers[i].cq, NULL);
+	}
+	creds = grpc_insecure_server_credentials_create();
+	*port = grpc_server_add_http2_port(srv->server, addr, creds);
+	grpc_server_credentials_release(creds);
+	if (*port == 0) {
+		grpc_server_destroy(srv->server);
+		for (i = 0; i < threads; i++) {
+			grpc_completion_queue_shutdown(srv->workers[i].cq);
+			while (grpc_completion_queue_next(srv->workers[i].cq,
+							  gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+				       .type != GRPC_QUEUE_SHUTDOWN)
+				;
+			grpc_completion_queue_destroy(srv->workers[i].cq);
+		}
+		free(srv->methods);
+		free(srv->workers);
+		free(srv);
+		return -1;
+	}
+	grpc_server_start(srv->server);
+	for (i = 0; i < threads; i++) {
+		for (j = 0; j < n; j++)
+			for (k = 0; k < WAITING_PER_METHOD; k++)
+				request_call(&srv->workers[i], &srv->methods[j]);
+		pthread_create(&srv->workers[i].thread, NULL, work, &srv->workers[i]);
+	}
+	*out = srv;
+	return 0;
+}
+
+void octo_rpc_server_stop(struct octo_rpc_server *srv, long grace_ms)
+{
+	grpc_completion_queue *done = grpc_completion_queue_create_for_pluck(NULL);
+	grpc_event ev;
+	int i;
+
+	atomic_store(&srv->stopping, 1);
+	grpc_server_shutdown_and_notify(srv->server, done, srv);
+	ev = grpc_completion_queue_pluck(done, srv,
+					 gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+						      gpr_time_from_millis(grace_ms, GPR_TIMESPAN)),
+					 NULL);
+	if (ev.type == GRPC_QUEUE_TIMEOUT) {
+		grpc_server_cancel_all_calls(srv->server);
+		grpc_completion_queue_pluck(done, srv, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	}
+	/* Queues are shut down only once no call needs them (else grpc aborts). */
+	while (atomic_load(&srv->live) > 0)
+		gpr_sleep_until(gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+					     gpr_time_from_millis(5, GPR_TIMESPAN)));
+	grpc_server_destroy(srv->server);
+	for (i = 0; i < srv->nworkers; i++) {
+		grpc_completion_queue_shutdown(srv->workers[i].cq);
+		pthread_join(srv->workers[i].thread, NULL);
+		grpc_completion_queue_destroy(srv->workers[i].cq);
+	}
+	grpc_completion_queue_shutdown(done);
+	grpc_completion_queue_destroy(done);
+	free(srv->methods);
+	free(srv->workers);
+	free(srv);
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The daemon's gRPC server, the only module of peer/ that touches grpc_*: completion queues
+ * (one per worker thread, so a call's events all arrive on one thread and its state needs no
+ * lock), a state machine per call, deadlines and shutdown (doc/notes/grpc-c-core.md).
+ * Methods are unary or server-streaming; their handlers see request bytes and give reply
+ * pieces, never a gRPC object. */
+#ifndef OCTO_PEER_RPC_H
+#define OCTO_PEER_RPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* gRPC status codes the handlers answer with. */
+enum octo_rpc_status {
+	OCTO_RPC_OK = 0,
+	OCTO_RPC_INVALID_ARGUMENT = 3,
+	OCTO_RPC_NOT_FOUND = 5,
+	OCTO_RPC_PERMISSION_DENIED = 7,
+	OCTO_RPC_RESOURCE_EXHAUSTED = 8,
+	OCTO_RPC_INTERNAL = 13,
+	OCTO_RPC_UNAVAILABLE = 14,
+};
+
+/* A piece of a message: len bytes at data, released with free(3) once sent. A message is up
+ * to OCTO_RPC_PIECES of them, sent one after the other without being copied together. */
+#define OCTO_RPC_PIECES 2
+struct octo_rpc_piece {
+	void *data;
+	size_t len;
+};
+
+struct octo_rpc_method {
+	const char *path; /* "/octoserve.peer.v1.Peer/Health" */
+	/* Unary: the reply into reply[0]; the status, with a detail for the caller. */
+	enum octo_rpc_status (*unary)(void *ctx, const uint8_t *req, size_t len,
+				      struct octo_rpc_piece *reply, const char **detail);
+	/* Server-streaming (unary NULL): open a stream for the request, then next() fills one
+	 * message at a time (1), ends it (0) or fails it (-1, with *status and *detail); close
+	 * is called once whatever happened (the client may have gone). */
+	enum octo_rpc_status (*open)(void *ctx, const uint8_t *req, size_t len, void **stream,
+				     const char **detail);
+	int (*next)(void *stream, struct octo_rpc_piece piece[OCTO_RPC_PIECES],
+		    enum octo_rpc_status *status, const char **detail);
+	void (*close)(void *stream);
+};
+
+struct octo_rpc_server;
+
+/* Serve methods (n of them, ctx passed to each handler) on addr ("127.0.0.1:6000"; port 0
+ * picks one, returned in *port) with threads workers; messages up to max_message bytes
+ * both ways. 0, or -1 (the address could not be bound). */
+int octo_rpc_server_start(const char *addr, const struct octo_rpc_method *methods, size_t n,
+			  void *ctx, int threads, int max_message, struct octo_rpc_server **out,
+			  int *port);
+/* Stop taking calls, let those in flight finish for grace_ms, cancel the rest, wait for
+ * every call and worker, and free the server. */
+void octo_rpc_server_stop(struct octo_rpc_server *srv, long grace_ms);
+
+#endif

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* See service.h. Requests are unpacked with protobuf-c (hostile bytes: tests/fuzz/); a
+ * Fetch chunk is encoded here as the Chunk message's header fields followed by the data's
+ * tag and length, so that the blob bytes go out as a piece of their own, never copied into
+ * a protobuf-c message (doc/notes/grpc-c-core.md). */
+#include "autoconfig.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "digest.h"
+#include "fsutil.h"
+#include "peer.pb-c.h"
+#include "service.h"
+#include "store-blob.h"
+
+/* Room for the Chunk's header: three tags and three varints. */
+#define CHUNK_HEAD_MAX 32
+
+static enum octo_rpc_status health(void *ctx, const uint8_t *req, size_t len,
+				   struct octo_rpc_piece *reply, const char **detail)
+{
+	struct octo_peer_service *svc = ctx;
+	Octoserve__Peer__V1__HealthRequest *in =
+		octoserve__peer__v1__health_request__unpack(NULL, len, req);
+	Octoserve__Peer__V1__HealthReply out = OCTOSERVE__PEER__V1__HEALTH_REPLY__INIT;
+
+	if (in == NULL) {
+		*detail = "not a HealthRequest";
+		return OCTO_RPC_INVALID_ARGUMENT;
+	}
+	octoserve__peer__v1__health_request__free_unpacked(in, NULL);
+	out.node_id = svc->cfg->p2p.node_id;
+	out.cluster_id = "";
+	out.store = (char *)octo_store_incarnation(svc->store);
+	out.hlc = octo_hlc_tick(0, octo_clock_wall_ms());
+	reply->len = octoserve__peer__v1__health_reply__get_packed_size(&out);
+	reply->data = malloc(reply->len + 1);
+	if (reply->data == NULL)
+		return OCTO_RPC_RESOURCE_EXHAUSTED;
+	octoserve__peer__v1__health_reply__pack(&out, reply->data);
+	return OCTO_RPC_OK;
+}
+
+struct fetch {
+	int fd;
+	uint64_t size, offset;
+	size_t chunk;
+	int sent; /* one chunk at least, even for an empty blob: it carries the size */
+};
+
+static enum octo_rpc_status fetch_open(void *ctx, const uint8_t *req, size_t len, void **stream,
+				       const char **detail)
+{
+	struct octo_peer_service *svc = ctx;
+	Octoserve__Peer__V1__FetchRequest *in =
+		octoserve__peer__v1__fetch_request__unpack(NULL, len, req);
+	char rel[OCTO_STORE_PATH_MAX];
+	struct octo_digest d;
+	struct fetch *f;
+	enum octo_err err;
+	uint64_t offset;
+	int fd;
+
+	if (in == NULL || octo_digest_parse(in->digest, strlen(in->digest), &d) != OCTO_OK) {
+		if (in != NULL)
+			octoserve__peer__v1__fetch_request__free_unpacked(in, NULL);
+		*detail = "not a FetchRequest with a digest";
+		return OCTO_RPC_INVALID_ARGUMENT;
+	}
+	offset = in->offset;
+	octoserve__peer__v1__fetch_request__free_unpacked(in, NULL);
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return OCTO_RPC_RESOURCE_EXHAUSTED;
+	err = octo_store_blob_rel(&d, rel, sizeof(rel));
+	if (err == OCTO_OK)
+		err = octo_store_open_file(svc->store, rel, O_RDONLY, OCTO_ERR_BLOB_UNKNOWN, &fd,
+					   &f->size);
+	if (err != OCTO_OK) {
+		free(f);
+		*detail = err == OCTO_ERR_BLOB_UNKNOWN ? "this node does not hold the blob"
+						       : "the blob could not be read";
+		return err == OCTO_ERR_BLOB_UNKNOWN ? OCTO_RPC_NOT_FOUND : OCTO_RPC_INTERNAL;
+	}
+	if (offset > f->size) {
+		close(fd);
+		free(f);
+		*detail = "offset past the end of the blob";
+		return OCTO_RPC_INVALID_ARGUMENT;
+	}
+	f->fd = fd;
+	f->offset = offset;
+	f->chunk = svc->chunk_size;
+	*stream = f;
+	return OCTO_RPC_OK;
+}
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	do {
+		p[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v != 0);
+	return n;
+}
+
+static int fetch_next(void *stream, struct octo_rpc_piece piece[OCTO_RPC_PIECES],
+		      enum octo_rpc_status *status, const char **detail)
+{
+	struct fetch *f = stream;
+	size_t n = f->size - f->offset < f->chunk ? (size_t)(f->size - f->offset) : f->chunk, h = 0;
+	uint8_t *head, *data;
+
+	if (f->sent && n == 0)
+		return 0;
+	head = malloc(CHUNK_HEAD_MAX);
+	data = malloc(n > 0 ? n : 1);
+	if (head == NULL || data == NULL ||
+	    octo_fs_pread_all(f->fd, data, n, (long long)f->offset)) {
+		free(head);
+		free(data);
+		*status = OCTO_RPC_INTERNAL;
+		*detail = "the blob could not be read";
+		return -1;
+	}
+	/* Chunk: offset = 2 (varint), size = 3 (varint), data = 1 (length-delimited) */
+	head[h++] = 2 << 3;
+	h += put_varint(head + h, f->offset);
+	head[h++] = 3 << 3;
+	h += put_varint(head + h, f->size);
+	head[h++] = 1 << 3 | 2;
+	h += put_varint(head + h, n);
+	piece[0] = (struct octo_rpc_piece){head, h};
+	piece[1] = (struct octo_rpc_piece){data, n};
+	f->offset += n;
+	f->sent = 1;
+	return 1;
+}
+
+static void fetch_close(void *stream)
+{
+	struct fetch *f = stream;
+
+	close(f->fd);
+	free(f);
+}
+
+const struct octo_rpc_method octo_peer_methods[] = {
+	{.path = "/octoserve.peer.v1.Peer/Health", .unary = health},
+	{.path = "/octoserve.peer.v1.Peer/Fetch",
+	 .open = fetch_open,
+	 .next = fetch_next,
+	 .close = fetch_close},
+};
+const size_t octo_peer_n_methods = sizeof(octo_peer_methods) / sizeof(octo_peer_methods[0]);

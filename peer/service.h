@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The Peer service of proto/peer.proto over the store: what each method answers. */
+#ifndef OCTO_PEER_SERVICE_H
+#define OCTO_PEER_SERVICE_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "rpc.h"
+#include "store.h"
+
+/* What the handlers share (the rpc server's ctx). */
+struct octo_peer_service {
+	const struct octo_config *cfg;
+	struct octo_store *store;
+	size_t chunk_size; /* Fetch's chunks: at most 1 MiB and within max_message_size */
+};
+
+/* The methods, for octo_rpc_server_start. */
+extern const struct octo_rpc_method octo_peer_methods[];
+extern const size_t octo_peer_n_methods;
+
+#endif
