@@ -11,7 +11,10 @@
 #include <string.h>
 
 #include <grpc/grpc.h>
+#include <jansson.h>
+#include <time.h>
 
+#include "cluster.h"
 #include "config.h"
 #include "log.h"
 #include "rpc.h"
@@ -31,9 +34,54 @@ extern char **environ;
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: octoserve-peer [-c FILE] [--check-config]\n"
-		   "  -c FILE          configuration file (default: none, built-in defaults)\n"
-		   "  --check-config   validate the configuration and exit\n");
+	fprintf(f,
+		"usage: octoserve-peer [-c FILE] [--check-config]\n"
+		"       octoserve-peer [-c FILE] status [--json]\n"
+		"  -c FILE          configuration file (default: none, built-in defaults)\n"
+		"  --check-config   validate the configuration and exit\n"
+		"  status           the members the running daemon knows, as it last saw them\n");
+}
+
+/* `status`: the daemon's last status file, as it is (--json) or as a table. */
+static int status(const struct octo_config *cfg, int as_json)
+{
+	char path[4096], when[32];
+	json_t *o, *m;
+	size_t i;
+	time_t t;
+
+	snprintf(path, sizeof(path), "%s/%s", cfg->storage.path, OCTO_PEER_STATUS_REL);
+	o = json_load_file(path, 0, NULL);
+	if (!json_is_object(o)) {
+		fprintf(stderr,
+			"octoserve-peer: no status in %s: is the daemon running on this store?\n",
+			path);
+		json_decref(o);
+		return 1;
+	}
+	if (as_json) {
+		json_dumpf(o, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		json_decref(o);
+		return 0;
+	}
+	t = (time_t)(json_integer_value(json_object_get(o, "time_ms")) / 1000);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	printf("node %s at %s, as of %s\n", json_string_value(json_object_get(o, "node")),
+	       json_string_value(json_object_get(o, "address")), when);
+	printf("%-24s %-24s %-8s %s\n", "MEMBER", "ADDRESS", "STATE", "LAST SEEN");
+	json_array_foreach(json_object_get(o, "members"), i, m)
+	{
+		long long seen = json_integer_value(json_object_get(m, "last_seen_ms"));
+		t = (time_t)(seen / 1000);
+		if (seen > 0)
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+		printf("%-24s %-24s %-8s %s\n", json_string_value(json_object_get(m, "id")),
+		       json_string_value(json_object_get(m, "address")),
+		       json_string_value(json_object_get(m, "state")), seen > 0 ? when : "never");
+	}
+	json_decref(o);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -44,7 +92,7 @@ int main(int argc, char **argv)
 	struct octo_logger *log;
 	struct octo_config cfg;
 	char errbuf[512], unknown[1024], addr[64];
-	int i, check_only = 0, port, sig;
+	int i, check_only = 0, show_status = 0, as_json = 0, port, sig, rc = 0;
 	size_t n_unknown;
 	sigset_t set;
 
@@ -53,6 +101,10 @@ int main(int argc, char **argv)
 			config_path = argv[++i];
 		} else if (strcmp(argv[i], "--check-config") == 0) {
 			check_only = 1;
+		} else if (strcmp(argv[i], "status") == 0) {
+			show_status = 1;
+		} else if (strcmp(argv[i], "--json") == 0 && show_status) {
+			as_json = 1;
 		} else if (strcmp(argv[i], "--version") == 0) {
 			printf("octoserve-peer (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
 			return 0;
@@ -75,6 +127,17 @@ int main(int argc, char **argv)
 				unknown);
 		octo_config_cleanup(&cfg);
 		return n_unknown > 0;
+	}
+	if (show_status) {
+		rc = status(&cfg, as_json);
+		octo_config_cleanup(&cfg);
+		return rc;
+	}
+	if (!cfg.p2p.enabled) {
+		fprintf(stderr, "octoserve-peer: p2p.enabled is false: this node is not in a "
+				"cluster, there is nothing to run\n");
+		octo_config_cleanup(&cfg);
+		return 1;
 	}
 	log = octo_logger_new(cfg.logging.level, cfg.logging.format, cfg.logging.output, errbuf,
 			      sizeof(errbuf));
@@ -105,16 +168,21 @@ int main(int argc, char **argv)
 		octo_log(log, OCTO_LOG_ERROR, "the peer port cannot be bound", f, 1);
 		return 1;
 	}
-	{
+	svc.cluster = octo_peer_cluster_new(&cfg, addr, svc.store, log);
+	if (svc.cluster == NULL || octo_peer_cluster_start(svc.cluster) != 0) {
+		octo_log(log, OCTO_LOG_ERROR, "the health checks cannot start", NULL, 0);
+		rc = 1;
+	} else {
 		struct octo_log_field f[] = {OCTO_LOG_STR("address", addr),
 					     OCTO_LOG_STR("node", cfg.p2p.node_id)};
 		octo_log(log, OCTO_LOG_INFO, "peer daemon started", f, 2);
+		sigwait(&set, &sig);
 	}
-	sigwait(&set, &sig);
 	octo_rpc_server_stop(srv, STOP_GRACE_MS);
+	octo_peer_cluster_free(svc.cluster);
 	octo_log(log, OCTO_LOG_INFO, "peer daemon stopped", NULL, 0);
 	octo_store_free(svc.store);
 	octo_logger_free(log);
 	octo_config_cleanup(&cfg);
-	return 0; /* grpc_shutdown can block for seconds after cancels: the exit frees all */
+	return rc; /* grpc_shutdown can block for seconds after cancels: the exit frees all */
 }

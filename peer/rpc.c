@@ -168,7 +168,7 @@ static void send_next(struct call *c)
 	start_batch(c, ops, n);
 }
 
-/* The request message as one contiguous copy (requests are small). */
+/* A message as one contiguous copy (requests and unary replies are small). */
 static uint8_t *request_bytes(grpc_byte_buffer *bb, size_t *len)
 {
 	grpc_byte_buffer_reader r;
@@ -376,4 +376,104 @@ void octo_rpc_server_stop(struct octo_rpc_server *srv, long grace_ms)
 	free(srv->methods);
 	free(srv->workers);
 	free(srv);
+}
+
+struct octo_rpc_channel {
+	grpc_channel *channel;
+};
+
+struct octo_rpc_channel *octo_rpc_channel_new(const char *target, int max_message,
+					      long reconnect_ms)
+{
+	grpc_arg args[5] = {
+		{GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = max_message}},
+		{GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, {.integer = max_message}},
+		{GRPC_ARG_INTEGER,
+		 GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+		 {.integer = (int)reconnect_ms}},
+		{GRPC_ARG_INTEGER,
+		 GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+		 {.integer = (int)reconnect_ms}},
+		{GRPC_ARG_INTEGER,
+		 GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+		 {.integer = (int)reconnect_ms}}};
+	grpc_channel_args chargs = {5, args};
+	struct octo_rpc_channel *ch = calloc(1, sizeof(*ch));
+	grpc_channel_credentials *creds;
+
+	if (ch == NULL)
+		return NULL;
+	creds = grpc_insecure_credentials_create();
+	ch->channel = grpc_channel_create(target, creds, &chargs);
+	grpc_channel_credentials_release(creds);
+	return ch;
+}
+
+void octo_rpc_channel_free(struct octo_rpc_channel *ch)
+{
+	if (ch == NULL)
+		return;
+	grpc_channel_destroy(ch->channel);
+	free(ch);
+}
+
+enum octo_rpc_status octo_rpc_call(struct octo_rpc_channel *ch, const char *path, const void *req,
+				   size_t len, long timeout_ms, uint8_t **reply, size_t *reply_len)
+{
+	grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+	gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+					     gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
+	grpc_slice method = grpc_slice_from_static_string(path), body, details;
+	grpc_metadata_array initial, trailing;
+	grpc_byte_buffer *request, *response = NULL;
+	grpc_status_code status = GRPC_STATUS_UNKNOWN;
+	grpc_call *call;
+	grpc_op ops[6];
+
+	*reply = NULL;
+	*reply_len = 0;
+	call = grpc_channel_create_call(ch->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method,
+					NULL, deadline, NULL);
+	body = grpc_slice_from_copied_buffer(req, len);
+	request = grpc_raw_byte_buffer_create(&body, 1);
+	grpc_slice_unref(body);
+	grpc_metadata_array_init(&initial);
+	grpc_metadata_array_init(&trailing);
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[1].op = GRPC_OP_SEND_MESSAGE;
+	ops[1].data.send_message.send_message = request;
+	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+	ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial;
+	ops[4].op = GRPC_OP_RECV_MESSAGE;
+	ops[4].data.recv_message.recv_message = &response;
+	ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+	ops[5].data.recv_status_on_client.trailing_metadata = &trailing;
+	ops[5].data.recv_status_on_client.status = &status;
+	ops[5].data.recv_status_on_client.status_details = &details;
+	if (grpc_call_start_batch(call, ops, 6, call, NULL) == GRPC_CALL_OK)
+		grpc_completion_queue_pluck(cq, call, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	else
+		details = grpc_empty_slice();
+	if (status == GRPC_STATUS_OK && response != NULL) {
+		*reply = request_bytes(response, reply_len);
+		if (*reply == NULL)
+			status = GRPC_STATUS_RESOURCE_EXHAUSTED;
+	} else if (status == GRPC_STATUS_OK) {
+		status = GRPC_STATUS_INTERNAL; /* a unary call answered without a message */
+	}
+	grpc_slice_unref(details);
+	if (response != NULL)
+		grpc_byte_buffer_destroy(response);
+	grpc_byte_buffer_destroy(request);
+	grpc_metadata_array_destroy(&initial);
+	grpc_metadata_array_destroy(&trailing);
+	grpc_call_unref(call);
+	grpc_completion_queue_shutdown(cq);
+	while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+		       .type != GRPC_QUEUE_SHUTDOWN)
+		;
+	grpc_completion_queue_destroy(cq);
+	return (enum octo_rpc_status)status;
 }

@@ -14,6 +14,7 @@
 enum octo_rpc_status {
 	OCTO_RPC_OK = 0,
 	OCTO_RPC_INVALID_ARGUMENT = 3,
+	OCTO_RPC_DEADLINE_EXCEEDED = 4,
 	OCTO_RPC_NOT_FOUND = 5,
 	OCTO_RPC_PERMISSION_DENIED = 7,
 	OCTO_RPC_RESOURCE_EXHAUSTED = 8,
@@ -55,5 +56,18 @@ int octo_rpc_server_start(const char *addr, const struct octo_rpc_method *method
 /* Stop taking calls, let those in flight finish for grace_ms, cancel the rest, wait for
  * every call and worker, and free the server. */
 void octo_rpc_server_stop(struct octo_rpc_server *srv, long grace_ms);
+
+/* A client channel to one peer (target "host:port"), reconnecting within reconnect_ms
+ * after a failure (gRPC's own backoff grows to two minutes: a peer back from a restart
+ * would stay unseen that long). NULL when out of memory. */
+struct octo_rpc_channel;
+struct octo_rpc_channel *octo_rpc_channel_new(const char *target, int max_message,
+					      long reconnect_ms);
+void octo_rpc_channel_free(struct octo_rpc_channel *ch);
+/* A unary call of method path with the request bytes, bounded by timeout_ms: its status,
+ * and on OCTO_RPC_OK the reply (malloc'd, *reply_len bytes). A peer that is not there is
+ * OCTO_RPC_UNAVAILABLE or OCTO_RPC_DEADLINE_EXCEEDED. */
+enum octo_rpc_status octo_rpc_call(struct octo_rpc_channel *ch, const char *path, const void *req,
+				   size_t len, long timeout_ms, uint8_t **reply, size_t *reply_len);
 
 #endif

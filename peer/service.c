@@ -20,6 +20,36 @@
 /* Room for the Chunk's header: three tags and three varints. */
 #define CHUNK_HEAD_MAX 32
 
+/* The members a Health answer lists (peer exchange). */
+struct listing {
+	Octoserve__Peer__V1__Member *members;
+	Octoserve__Peer__V1__Member **refs;
+	size_t n, cap;
+};
+
+static void list_member(void *ctx, const char *id, const char *address)
+{
+	struct listing *l = ctx;
+	Octoserve__Peer__V1__Member init = OCTOSERVE__PEER__V1__MEMBER__INIT;
+
+	if (l->n == l->cap || id[0] == '\0')
+		return;
+	l->members[l->n] = init;
+	/* copies: the table may change once the lock is let go */
+	l->members[l->n].node_id = strdup(id);
+	l->members[l->n].address = strdup(address);
+	if (l->members[l->n].node_id == NULL || l->members[l->n].address == NULL) {
+		free(l->members[l->n].node_id);
+		free(l->members[l->n].address);
+		return;
+	}
+	l->refs[l->n] = &l->members[l->n];
+	l->n++;
+}
+
+/* The most members one answer lists. */
+#define LISTED_MAX 1024
+
 static enum octo_rpc_status health(void *ctx, const uint8_t *req, size_t len,
 				   struct octo_rpc_piece *reply, const char **detail)
 {
@@ -27,22 +57,45 @@ static enum octo_rpc_status health(void *ctx, const uint8_t *req, size_t len,
 	Octoserve__Peer__V1__HealthRequest *in =
 		octoserve__peer__v1__health_request__unpack(NULL, len, req);
 	Octoserve__Peer__V1__HealthReply out = OCTOSERVE__PEER__V1__HEALTH_REPLY__INIT;
+	struct listing l = {.cap = LISTED_MAX};
+	enum octo_rpc_status status = OCTO_RPC_OK;
 
 	if (in == NULL) {
 		*detail = "not a HealthRequest";
 		return OCTO_RPC_INVALID_ARGUMENT;
 	}
+	/* the caller says who it is: a node learns of those that bootstrap from it */
+	if (svc->cluster != NULL && in->node_id[0] != '\0' && in->address[0] != '\0')
+		octo_peer_cluster_heard(svc->cluster, in->node_id, in->address);
 	octoserve__peer__v1__health_request__free_unpacked(in, NULL);
 	out.node_id = svc->cfg->p2p.node_id;
 	out.cluster_id = "";
 	out.store = (char *)octo_store_incarnation(svc->store);
 	out.hlc = octo_hlc_tick(0, octo_clock_wall_ms());
+	l.members = calloc(l.cap, sizeof(*l.members));
+	l.refs = calloc(l.cap, sizeof(*l.refs));
+	if (l.members == NULL || l.refs == NULL) {
+		status = OCTO_RPC_RESOURCE_EXHAUSTED;
+		goto out;
+	}
+	if (svc->cluster != NULL)
+		octo_peer_cluster_each_up(svc->cluster, list_member, &l);
+	out.members = l.refs;
+	out.n_members = l.n;
 	reply->len = octoserve__peer__v1__health_reply__get_packed_size(&out);
 	reply->data = malloc(reply->len + 1);
 	if (reply->data == NULL)
-		return OCTO_RPC_RESOURCE_EXHAUSTED;
-	octoserve__peer__v1__health_reply__pack(&out, reply->data);
-	return OCTO_RPC_OK;
+		status = OCTO_RPC_RESOURCE_EXHAUSTED;
+	else
+		octoserve__peer__v1__health_reply__pack(&out, reply->data);
+out:
+	while (l.n > 0) {
+		free(l.members[--l.n].node_id);
+		free(l.members[l.n].address);
+	}
+	free(l.members);
+	free(l.refs);
+	return status;
 }
 
 struct fetch {

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "cluster.h"
 #include "config.h"
 #include "rpc.h"
 #include "store.h"
@@ -13,6 +14,7 @@
 struct octo_peer_service {
 	const struct octo_config *cfg;
 	struct octo_store *store;
+	struct octo_peer_cluster *cluster;
 	size_t chunk_size; /* Fetch's chunks: at most 1 MiB and within max_message_size */
 };
 

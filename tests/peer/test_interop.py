@@ -82,7 +82,7 @@ class InteropTest(unittest.TestCase):
         return "sha256:" + hexd
 
     def test_health(self):
-        reply = self.stub.Health(self.pb.HealthRequest(node_id="test", address="x:1"),
+        reply = self.stub.Health(self.pb.HealthRequest(node_id="test", address="127.0.0.1:1"),
                                  timeout=5)
         self.assertEqual(reply.node_id, "node-i1")
         with open(os.path.join(self.data, "store.id")) as f:

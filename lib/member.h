@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The members a node knows and what their health checks said (doc/DESIGN.md "Clustering"):
+ * learned from the bootstrap peers (an address whose id comes with its first answer) and
+ * from the members each peer lists in its answers (peer exchange). A member is down after
+ * failure_threshold failed checks in a row and up again after one success. The table is
+ * plain data: the daemon locks it. */
+#ifndef OCTO_MEMBER_H
+#define OCTO_MEMBER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+
+#define OCTO_MEMBER_ADDRESS_MAX 255
+
+enum octo_member_state {
+	OCTO_MEMBER_UNKNOWN,
+	OCTO_MEMBER_UP,
+	OCTO_MEMBER_DOWN
+};
+
+struct octo_member {
+	char id[OCTO_NODE_ID_MAX + 1];             /* "" until its first answer */
+	char address[OCTO_MEMBER_ADDRESS_MAX + 1]; /* host:port of its peer port */
+	enum octo_member_state state;
+	int misses;            /* failed checks in a row */
+	uint64_t last_seen_ms; /* its last answer, 0: never */
+	uint64_t changed_ms;   /* when state last changed */
+};
+
+struct octo_members {
+	struct octo_member *v;
+	size_t n, cap;
+	const char *self;         /* this node's id: never a member of its own table */
+	const char *self_address; /* nor its own address */
+	int failure_threshold;
+};
+
+void octo_members_init(struct octo_members *m, const char *self, const char *self_address,
+		       int failure_threshold);
+void octo_members_cleanup(struct octo_members *m);
+/* Learn a member: by address (id "" for a bootstrap peer not yet heard from) or by id and
+ * address (peer exchange). An id already known keeps its entry (its address updated); an
+ * address known without an id gets the id. Self is ignored. 1 if the table grew, 0 if not,
+ * -1 for an id or address that is not valid, or no memory. */
+int octo_members_learn(struct octo_members *m, const char *id, const char *address);
+/* The outcome of a check of member i at now_ms: ok with the id it answered with (a member
+ * answering with another id than the one known is a failure: a different node now has that
+ * address), or a failure. */
+void octo_members_observe(struct octo_members *m, size_t i, int ok, const char *id,
+			  uint64_t now_ms);
+const char *octo_member_state_name(enum octo_member_state s);
+
+#endif

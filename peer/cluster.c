@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* See cluster.h. One thread runs the rounds; each round snapshots the members' addresses,
+ * runs the checks on up to `workers` threads, and applies each answer under the lock. The
+ * channels (one per address) outlive the rounds. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "cluster.h"
+#include "peer.pb-c.h"
+#include "rpc.h"
+
+struct channel {
+	char address[OCTO_MEMBER_ADDRESS_MAX + 1];
+	struct octo_rpc_channel *ch;
+};
+
+struct octo_peer_cluster {
+	const struct octo_config *cfg;
+	struct octo_store *store;
+	struct octo_logger *log;
+	char self_address[OCTO_MEMBER_ADDRESS_MAX + 1];
+	pthread_mutex_t lock; /* members, channels */
+	pthread_cond_t wake;
+	struct octo_members members;
+	struct channel *channels;
+	size_t n_channels;
+	pthread_t thread;
+	int started, stopping;
+	/* one round */
+	char (*targets)[OCTO_MEMBER_ADDRESS_MAX + 1];
+	size_t n_targets, next_target;
+};
+
+struct octo_peer_cluster *octo_peer_cluster_new(const struct octo_config *cfg,
+						const char *self_address, struct octo_store *store,
+						struct octo_logger *log)
+{
+	struct octo_peer_cluster *c = calloc(1, sizeof(*c));
+	size_t i;
+
+	if (c == NULL)
+		return NULL;
+	c->cfg = cfg;
+	c->store = store;
+	c->log = log;
+	snprintf(c->self_address, sizeof(c->self_address), "%s", self_address);
+	pthread_mutex_init(&c->lock, NULL);
+	{ /* rounds are timed on the monotonic clock: a wall clock stepping moves none */
+		pthread_condattr_t attr;
+		pthread_condattr_init(&attr);
+		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+		pthread_cond_init(&c->wake, &attr);
+		pthread_condattr_destroy(&attr);
+	}
+	octo_members_init(&c->members, cfg->p2p.node_id, c->self_address,
+			  cfg->p2p.health_check.failure_threshold);
+	for (i = 0; i < cfg->p2p.n_bootstrap_peers; i++)
+		if (octo_members_learn(&c->members, "", cfg->p2p.bootstrap_peers[i]) < 0) {
+			struct octo_log_field f[] = {
+				OCTO_LOG_STR("address", cfg->p2p.bootstrap_peers[i])};
+			octo_log(log, OCTO_LOG_WARN, "bootstrap peer skipped: not host:port", f, 1);
+		}
+	return c;
+}
+
+static struct octo_rpc_channel *channel_for(struct octo_peer_cluster *c, const char *address)
+{
+	struct channel *v;
+	size_t i;
+
+	for (i = 0; i < c->n_channels; i++)
+		if (strcmp(c->channels[i].address, address) == 0)
+			return c->channels[i].ch;
+	v = realloc(c->channels, (c->n_channels + 1) * sizeof(*v));
+	if (v == NULL)
+		return NULL;
+	c->channels = v;
+	snprintf(v[c->n_channels].address, sizeof(v[c->n_channels].address), "%s", address);
+	v[c->n_channels].ch =
+		octo_rpc_channel_new(address, (int)c->cfg->p2p.transport.max_message_size,
+				     (long)c->cfg->p2p.health_check.interval_ms);
+	return v[c->n_channels++].ch;
+}
+
+static long member_at(const struct octo_members *m, const char *address)
+{
+	size_t i;
+
+	for (i = 0; i < m->n; i++)
+		if (strcmp(m->v[i].address, address) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* One check: a Health call to address, its answer applied to the table. */
+static void check(struct octo_peer_cluster *c, const char *address)
+{
+	Octoserve__Peer__V1__HealthRequest req = OCTOSERVE__PEER__V1__HEALTH_REQUEST__INIT;
+	Octoserve__Peer__V1__HealthReply *reply = NULL;
+	struct octo_rpc_channel *ch;
+	enum octo_rpc_status status = OCTO_RPC_UNAVAILABLE;
+	uint8_t buf[1024], *out = NULL;
+	size_t len = 0, i;
+	long at;
+
+	req.node_id = c->cfg->p2p.node_id;
+	req.address = c->self_address;
+	req.cluster_id = "";
+	req.hlc = octo_hlc_tick(0, octo_clock_wall_ms());
+	pthread_mutex_lock(&c->lock);
+	ch = channel_for(c, address);
+	pthread_mutex_unlock(&c->lock);
+	if (ch != NULL && octoserve__peer__v1__health_request__get_packed_size(&req) <= sizeof(buf))
+		status = octo_rpc_call(ch, "/octoserve.peer.v1.Peer/Health", buf,
+				       octoserve__peer__v1__health_request__pack(&req, buf),
+				       (long)c->cfg->p2p.health_check.timeout_ms, &out, &len);
+	if (status == OCTO_RPC_OK)
+		reply = octoserve__peer__v1__health_reply__unpack(NULL, len, out);
+	free(out);
+	pthread_mutex_lock(&c->lock);
+	at = member_at(&c->members, address);
+	if (at >= 0) {
+		enum octo_member_state was = c->members.v[at].state;
+		octo_members_observe(&c->members, (size_t)at, reply != NULL,
+				     reply != NULL ? reply->node_id : NULL, octo_clock_wall_ms());
+		if (c->members.v[at].state != was) {
+			struct octo_log_field f[] = {
+				OCTO_LOG_STR("member", c->members.v[at].id),
+				OCTO_LOG_STR("address", address),
+				OCTO_LOG_STR("state",
+					     octo_member_state_name(c->members.v[at].state))};
+			octo_log(c->log, OCTO_LOG_INFO, "member state", f, 3);
+		}
+	}
+	for (i = 0; reply != NULL && i < reply->n_members; i++)
+		octo_members_learn(&c->members, reply->members[i]->node_id,
+				   reply->members[i]->address);
+	pthread_mutex_unlock(&c->lock);
+	if (reply != NULL)
+		octoserve__peer__v1__health_reply__free_unpacked(reply, NULL);
+}
+
+static void *checker(void *arg)
+{
+	struct octo_peer_cluster *c = arg;
+
+	for (;;) {
+		size_t i;
+		pthread_mutex_lock(&c->lock);
+		i = c->next_target < c->n_targets ? c->next_target++ : c->n_targets;
+		pthread_mutex_unlock(&c->lock);
+		if (i == c->n_targets)
+			return NULL;
+		check(c, c->targets[i]);
+	}
+}
+
+/* The table as JSON in the store, for `octoserve-peer status`. */
+static void write_status(struct octo_peer_cluster *c)
+{
+	json_t *o = json_pack("{s:s,s:s,s:I,s:[]}", "node", c->cfg->p2p.node_id, "address",
+			      c->self_address, "time_ms", (json_int_t)octo_clock_wall_ms(),
+			      "members"),
+	       *a = json_object_get(o, "members");
+	char *text;
+	size_t i;
+
+	for (i = 0; a != NULL && i < c->members.n; i++) {
+		const struct octo_member *m = &c->members.v[i];
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:i,s:I,s:I}", "id", m->id,
+						   "address", m->address, "state",
+						   octo_member_state_name(m->state), "misses",
+						   m->misses, "last_seen_ms",
+						   (json_int_t)m->last_seen_ms, "changed_ms",
+						   (json_int_t)m->changed_ms));
+	}
+	text = o != NULL ? json_dumps(o, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(o);
+	if (text == NULL || octo_store_write_atomic(c->store, OCTO_PEER_STATUS_REL, text,
+						    strlen(text), 0) != OCTO_OK)
+		octo_log(c->log, OCTO_LOG_WARN, "the status file cannot be written", NULL, 0);
+	free(text);
+}
+
+static void round_of_checks(struct octo_peer_cluster *c)
+{
+	pthread_t threads[64];
+	size_t i, n;
+
+	pthread_mutex_lock(&c->lock);
+	free(c->targets);
+	c->n_targets = 0;
+	c->next_target = 0;
+	c->targets = calloc(c->members.n + 1, sizeof(*c->targets));
+	for (i = 0; c->targets != NULL && i < c->members.n; i++)
+		strcpy(c->targets[c->n_targets++], c->members.v[i].address);
+	pthread_mutex_unlock(&c->lock);
+	n = (size_t)c->cfg->p2p.health_check.workers;
+	if (n > c->n_targets)
+		n = c->n_targets;
+	if (n > sizeof(threads) / sizeof(threads[0]))
+		n = sizeof(threads) / sizeof(threads[0]);
+	for (i = 0; i < n; i++)
+		if (pthread_create(&threads[i], NULL, checker, c) != 0)
+			break;
+	n = i;
+	if (n == 0)
+		checker(c); /* no thread to be had: this one */
+	for (i = 0; i < n; i++)
+		pthread_join(threads[i], NULL);
+	pthread_mutex_lock(&c->lock);
+	write_status(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void *rounds(void *arg)
+{
+	struct octo_peer_cluster *c = arg;
+	struct timespec next;
+
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	pthread_mutex_lock(&c->lock);
+	while (!c->stopping) {
+		pthread_mutex_unlock(&c->lock);
+		round_of_checks(c);
+		pthread_mutex_lock(&c->lock);
+		next.tv_sec += (time_t)(c->cfg->p2p.health_check.interval_ms / 1000);
+		next.tv_nsec += (long)(c->cfg->p2p.health_check.interval_ms % 1000) * 1000000;
+		if (next.tv_nsec >= 1000000000) {
+			next.tv_sec++;
+			next.tv_nsec -= 1000000000;
+		}
+		while (!c->stopping &&
+		       pthread_cond_timedwait(&c->wake, &c->lock, &next) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+int octo_peer_cluster_start(struct octo_peer_cluster *c)
+{
+	if (pthread_create(&c->thread, NULL, rounds, c) != 0)
+		return -1;
+	c->started = 1;
+	return 0;
+}
+
+void octo_peer_cluster_free(struct octo_peer_cluster *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	if (c->started) {
+		pthread_mutex_lock(&c->lock);
+		c->stopping = 1;
+		pthread_cond_broadcast(&c->wake);
+		pthread_mutex_unlock(&c->lock);
+		pthread_join(c->thread, NULL);
+	}
+	for (i = 0; i < c->n_channels; i++)
+		octo_rpc_channel_free(c->channels[i].ch);
+	free(c->channels);
+	free(c->targets);
+	octo_members_cleanup(&c->members);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->wake);
+	free(c);
+}
+
+void octo_peer_cluster_heard(struct octo_peer_cluster *c, const char *id, const char *address)
+{
+	long at;
+
+	pthread_mutex_lock(&c->lock);
+	/* a call is an answer too: the caller is up now, and others learn it from us at once */
+	if (octo_members_learn(&c->members, id, address) >= 0 &&
+	    (at = member_at(&c->members, address)) >= 0)
+		octo_members_observe(&c->members, (size_t)at, 1, id, octo_clock_wall_ms());
+	pthread_mutex_unlock(&c->lock);
+}
+
+void octo_peer_cluster_each_up(struct octo_peer_cluster *c,
+			       void (*fn)(void *ctx, const char *id, const char *address),
+			       void *ctx)
+{
+	size_t i;
+
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < c->members.n; i++)
+		if (c->members.v[i].state == OCTO_MEMBER_UP)
+			fn(ctx, c->members.v[i].id, c->members.v[i].address);
+	pthread_mutex_unlock(&c->lock);
+}

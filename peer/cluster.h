@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The daemon's view of the cluster: the member table (lib/member.h) and the health checks
+ * that keep it: every p2p.health_check.interval, a Health call to each member (at most
+ * p2p.health_check.workers at once, each bounded by timeout), whose answer also lists the
+ * members the peer knows (peer exchange). After each round the table goes to the store
+ * (peer/status.json) for `octoserve-peer status`. */
+#ifndef OCTO_PEER_CLUSTER_H
+#define OCTO_PEER_CLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "log.h"
+#include "member.h"
+#include "store.h"
+
+struct octo_peer_cluster;
+
+/* The cluster as cfg describes it (bootstrap peers learned by address); self_address is
+ * where peers reach this node. NULL when out of memory. */
+struct octo_peer_cluster *octo_peer_cluster_new(const struct octo_config *cfg,
+						const char *self_address, struct octo_store *store,
+						struct octo_logger *log);
+/* Start and stop the health checks (stop waits for the round in progress). */
+int octo_peer_cluster_start(struct octo_peer_cluster *c);
+void octo_peer_cluster_free(struct octo_peer_cluster *c);
+/* A caller of Health told us who it is: learn it. */
+void octo_peer_cluster_heard(struct octo_peer_cluster *c, const char *id, const char *address);
+/* The members that are up, for a Health answer: fn(ctx, id, address) each, under the lock. */
+void octo_peer_cluster_each_up(struct octo_peer_cluster *c,
+			       void (*fn)(void *ctx, const char *id, const char *address),
+			       void *ctx);
+
+/* Where the status file lives in the store. */
+#define OCTO_PEER_STATUS_REL "peer/status.json"
+
+#endif

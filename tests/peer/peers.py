@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Real octoserve-peer daemons for tests: each with its own store, configuration and free
+loopback port, started and stopped by PID."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+SRCDIR = os.environ.get("OCTOTEST_SRCDIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILDDIR = os.environ.get("OCTOTEST_BUILDDIR", SRCDIR)
+PEER = os.path.join(BUILDDIR, "peer", "octoserve-peer")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Daemon:
+    def __init__(self, tmp, node_id, p2p=None, port=None):
+        self.dir = os.path.join(tmp, node_id)
+        os.makedirs(self.dir, exist_ok=True)
+        self.node_id = node_id
+        self.port = port or free_port()
+        self.address = "127.0.0.1:%d" % self.port
+        self.data = os.path.join(self.dir, "data")
+        self.log = os.path.join(self.dir, "peer.log")
+        cfg = {"storage": {"path": self.data},
+               "logging": {"output": self.log},
+               "p2p": {"enabled": True, "node_id": node_id, "port": self.port}}
+        for k, v in (p2p or {}).items():
+            cfg["p2p"][k] = v
+        self.config = os.path.join(self.dir, "octoserve.json")
+        with open(self.config, "w") as f:
+            json.dump(cfg, f)
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([PEER, "-c", self.config])
+        return self
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            rc = self.proc.wait(timeout=30)
+            self.proc = None
+            return rc
+        self.proc = None
+        return None
+
+    def status(self):
+        """`octoserve-peer status --json`, or None while there is none yet."""
+        r = subprocess.run([PEER, "-c", self.config, "status", "--json"], capture_output=True,
+                           text=True)
+        return json.loads(r.stdout) if r.returncode == 0 else None
+
+    def states(self):
+        """{member id: state} as the daemon last wrote them (its status file, read
+        directly: quicker to poll than the command)."""
+        try:
+            with open(os.path.join(self.data, "peer", "status.json")) as f:
+                st = json.load(f)
+        except (FileNotFoundError, ValueError):
+            return {}
+        return {m["id"]: m["state"] for m in st["members"]}
+
+
+def wait_for(what, timeout):
+    """Poll what() until it is true; the seconds it took, or None at the timeout."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if what():
+            return time.monotonic() - t0
+        time.sleep(0.05)
+    return None

@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Membership through real daemons: nodes bootstrapped from one peer learn each other by
+peer exchange; a node killed is seen down after failure_threshold missed checks and up
+again once it answers; 20 daemons from one bootstrap peer all list each other (the time it
+took is printed); `octoserve-peer status` shows it all, as a table and as JSON; a daemon
+with p2p.enabled false refuses to run."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from peers import PEER, Daemon, wait_for  # noqa: E402
+
+INTERVAL_MS = 200
+HEALTH = {"interval": "%dms" % INTERVAL_MS, "timeout": "500ms", "failure_threshold": 3,
+          "workers": 4}
+
+
+class MembershipTest(unittest.TestCase):
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="octoserve-members-")
+        self.daemons = []
+
+    def tearDown(self):
+        for d in self.daemons:
+            d.stop(signal.SIGKILL)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def daemon(self, node_id, bootstrap=(), **kw):
+        d = Daemon(self.tmp, node_id, {"bootstrap_peers": list(bootstrap),
+                                       "health_check": HEALTH}, **kw)
+        self.daemons.append(d)
+        return d.start()
+
+    def all_up(self, d, others):
+        return d.states() == {o.node_id: "up" for o in others}
+
+    def test_three_nodes_learn_each_other_and_see_a_failure(self):
+        n1 = self.daemon("n1")
+        n2 = self.daemon("n2", [n1.address])
+        n3 = self.daemon("n3", [n1.address])
+        nodes = [n1, n2, n3]
+        for d in nodes:  # n2 and n3 know each other only through n1
+            self.assertIsNotNone(wait_for(lambda: self.all_up(d, [o for o in nodes if o is not d]),
+                                          10), (d.node_id, d.status()))
+        port = n3.port
+        n3.stop(signal.SIGKILL)
+        for d in (n1, n2):
+            self.assertIsNotNone(wait_for(lambda: d.states().get("n3") == "down", 10),
+                                 d.status())
+            st = d.status()
+            m = [m for m in st["members"] if m["id"] == "n3"][0]
+            self.assertGreaterEqual(m["misses"], 3)
+        i = self.daemons.index(n3)
+        n3 = Daemon(self.tmp, "n3", {"bootstrap_peers": [n1.address], "health_check": HEALTH},
+                    port=port).start()
+        self.daemons[i] = n3
+        for d in (n1, n2):
+            self.assertIsNotNone(wait_for(lambda: d.states().get("n3") == "up", 10),
+                                 d.status())
+        # the table for people
+        out = subprocess.run([PEER, "-c", n1.config, "status"], capture_output=True, text=True,
+                             check=True).stdout
+        self.assertIn("node n1 at %s" % n1.address, out)
+        rows = {line.split()[0]: line.split()[2] for line in out.splitlines()[2:]}
+        self.assertEqual(rows, {"n2": "up", "n3": "up"}, out)
+        for d in nodes[:2]:
+            self.assertEqual(d.stop(), 0)
+
+    def test_twenty_daemons_from_one_bootstrap_peer(self):
+        first = self.daemon("m00")
+        rest = [self.daemon("m%02d" % i, [first.address]) for i in range(1, 20)]
+        nodes = [first] + rest  # timed from the last one's start
+        took = wait_for(lambda: all(self.all_up(d, [o for o in nodes if o is not d])
+                                    for d in nodes), 60)
+        self.assertIsNotNone(took, [(d.node_id, len(d.states())) for d in nodes])
+        sys.stderr.write("\n20 daemons from one bootstrap peer: all list each other %.2f s "
+                         "after the last started (%.1f health intervals)\n" % (
+                             took, took * 1000 / INTERVAL_MS))
+
+    def test_disabled_refuses(self):
+        d = Daemon(self.tmp, "off", {"enabled": False})
+        r = subprocess.run([PEER, "-c", d.config], capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("p2p.enabled is false", r.stderr)
+        r = subprocess.run([PEER, "-c", d.config, "status"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no status", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

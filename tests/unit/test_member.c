@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Membership (member.h): learning from bootstrap addresses and peer exchange, the health
+ * state machine (down after failure_threshold misses in a row, up after one answer), and
+ * what is refused. */
+#include "autoconfig.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "member.h"
+
+static void test_learn(void **state)
+{
+	struct octo_members m;
+
+	(void)state;
+	octo_members_init(&m, "self", "127.0.0.1:6000", 3);
+	assert_int_equal(octo_members_learn(&m, "", "127.0.0.1:6001"), 1);   /* bootstrap */
+	assert_int_equal(octo_members_learn(&m, "", "127.0.0.1:6001"), 0);   /* again */
+	assert_int_equal(octo_members_learn(&m, "n1", "127.0.0.1:6001"), 0); /* now with its id */
+	assert_string_equal(m.v[0].id, "n1");
+	assert_int_equal(octo_members_learn(&m, "n2", "localhost:6002"), 1); /* exchange */
+	assert_int_equal(octo_members_learn(&m, "n2", "[::1]:6002"), 0);     /* moved */
+	assert_string_equal(m.v[1].address, "[::1]:6002");
+	assert_int_equal(octo_members_learn(&m, "self", "h:1"), 0); /* never itself */
+	assert_int_equal(octo_members_learn(&m, "", "127.0.0.1:6000"), 0);
+	assert_int_equal(m.n, 2);
+	assert_int_equal(octo_members_learn(&m, "bad id", "h:1"), -1);
+	assert_int_equal(octo_members_learn(&m, "n3", "h"), -1);
+	assert_int_equal(octo_members_learn(&m, "n3", "h:0"), -1);
+	assert_int_equal(octo_members_learn(&m, "n3", "h:65536"), -1);
+	assert_int_equal(octo_members_learn(&m, "n3", "h h:1"), -1);
+	assert_int_equal(octo_members_learn(&m, "n3", ":1"), -1);
+	assert_int_equal(m.n, 2);
+	octo_members_cleanup(&m);
+}
+
+static void test_health_states(void **state)
+{
+	struct octo_members m;
+
+	(void)state;
+	octo_members_init(&m, "self", "127.0.0.1:6000", 3);
+	octo_members_learn(&m, "", "127.0.0.1:6001");
+	assert_int_equal(m.v[0].state, OCTO_MEMBER_UNKNOWN);
+	octo_members_observe(&m, 0, 1, "n1", 1000);
+	assert_int_equal(m.v[0].state, OCTO_MEMBER_UP);
+	assert_string_equal(m.v[0].id, "n1");
+	assert_true(m.v[0].last_seen_ms == 1000 && m.v[0].changed_ms == 1000);
+	octo_members_observe(&m, 0, 0, NULL, 2000);
+	octo_members_observe(&m, 0, 0, NULL, 3000);
+	assert_int_equal(m.v[0].state, OCTO_MEMBER_UP); /* two misses: not yet */
+	octo_members_observe(&m, 0, 1, "n1", 4000);     /* an answer resets the count */
+	octo_members_observe(&m, 0, 0, NULL, 5000);
+	octo_members_observe(&m, 0, 0, NULL, 6000);
+	octo_members_observe(&m, 0, 0, NULL, 7000);
+	assert_int_equal(m.v[0].state, OCTO_MEMBER_DOWN);
+	assert_true(m.v[0].changed_ms == 7000 && m.v[0].last_seen_ms == 4000);
+	octo_members_observe(&m, 0, 1, "n1", 8000); /* back after one answer */
+	assert_int_equal(m.v[0].state, OCTO_MEMBER_UP);
+	/* another node answering at the address is no answer from this one */
+	octo_members_observe(&m, 0, 1, "intruder", 9000);
+	octo_members_observe(&m, 0, 1, "intruder", 9100);
+	octo_members_observe(&m, 0, 1, "intruder", 9200);
+	assert_int_equal(m.v[0].state, OCTO_MEMBER_DOWN);
+	assert_string_equal(m.v[0].id, "n1");
+	assert_string_equal(octo_member_state_name(m.v[0].state), "down");
+	octo_members_cleanup(&m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_learn),
+		cmocka_unit_test(test_health_states),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
