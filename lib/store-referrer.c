@@ -66,7 +66,7 @@ int octo_store_referrer_name_valid(const char *name, size_t len)
 
 /* A descriptor as octo_store_referrer_add stored it: an object with a string mediaType,
  * a string digest and an integer size. */
-static int descriptor_valid(const char *text, size_t len)
+int octo_store_referrer_descriptor_valid(const char *text, size_t len)
 {
 	json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
 	int ok = json_is_object(o) && json_is_string(json_object_get(o, "mediaType")) &&
@@ -107,7 +107,7 @@ enum octo_err octo_store_referrer_read(const struct octo_store *s, const char *r
 					    OCTO_ERR_BLOB_UNKNOWN, &sr);
 	if (err != OCTO_OK)
 		return err;
-	if (!descriptor_valid(sr.rec.value, sr.rec.value_len))
+	if (!octo_store_referrer_descriptor_valid(sr.rec.value, sr.rec.value_len))
 		err = OCTO_ERR_IO;
 	else if ((*text = strndup(sr.rec.value, sr.rec.value_len)) == NULL)
 		err = OCTO_ERR_NOMEM;

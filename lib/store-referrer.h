@@ -24,6 +24,9 @@ enum octo_err octo_store_referrer_remove(const struct octo_store *s, const char 
 					 const struct octo_digest *subject,
 					 const struct octo_digest *d,
 					 const struct octo_record_stamp *stamp);
+/* Whether text is a descriptor as octo_store_referrer_add stores it: an object with a
+ * string mediaType, a string digest and an integer size. */
+int octo_store_referrer_descriptor_valid(const char *text, size_t len);
 /* Is name (len bytes) an entry name "<alg>-<hex>"? */
 int octo_store_referrer_name_valid(const char *name, size_t len);
 /* The entry names of subject's referrers, sorted bytewise; empty when there are none.

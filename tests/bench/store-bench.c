@@ -123,8 +123,18 @@ static void dir_size(const char *dir, double *mib, int *files)
  * moves its cursor to the end after every 1,000 appends, 2 one that stays at 0. */
 static int journal_growth(const char *dir, int consumer)
 {
+	/* a tag write as the registry journals it: the tag's record and its digest */
+	static const struct octo_journal_change tag = {
+		"_manifests/tags/v1",
+		"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"};
 	static const struct octo_journal_event ev = {
-		.type = "tag.put", .repo = "bench/journal", .digest = "sha256:00", .tag = "v1"};
+		.type = "manifest.put",
+		.repo = "bench/journal",
+		.digest = "sha256:0123456789abcdef0123456789abcdef"
+			  "0123456789abcdef0123456789abcdef",
+		.tag = "v1",
+		.records = &tag,
+		.n_records = 1};
 	enum {
 		PROCS = 8,
 		TOTAL = 100000
