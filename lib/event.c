@@ -216,6 +216,18 @@ int octo_event_parse(const char *line, size_t len, struct octo_event *ev, const 
 		goto bad;
 	if (parse_records(json_object_get(o, "records"), ev, why) != 0)
 		goto bad;
+	ev->stamp = (struct octo_record_stamp){
+		.hlc = ev->hlc, .time_ms = ev->time_ms, .node = ev->node};
+	*why = "origin";
+	if (json_object_get(o, "origin") != NULL) {
+		json_t *org = json_object_get(o, "origin");
+		ev->has_origin = 1;
+		if (!json_is_object(org) || (ev->stamp.node = string_of(org, "node")) == NULL ||
+		    !octo_node_id_valid(ev->stamp.node, strlen(ev->stamp.node)) ||
+		    number_of(org, "hlc", &ev->stamp.hlc) != 0 || ev->stamp.hlc >= ev->hlc ||
+		    number_of(org, "time_ms", &ev->stamp.time_ms) != 0)
+			goto bad;
+	}
 	*why = NULL;
 	return 0;
 bad:

@@ -53,6 +53,10 @@ struct octo_event {
 	const char *tag; /* or NULL */
 	struct octo_event_record records[OCTO_EVENT_RECORDS_MAX];
 	size_t n_records;
+	/* The stamp of the records: the event's own, or for a peer's write applied here its
+	 * origin's (has_origin). */
+	int has_origin;
+	struct octo_record_stamp stamp;
 	void *json; /* what the strings point into */
 };
 

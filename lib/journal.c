@@ -318,6 +318,14 @@ static char *event_line(const struct octo_journal *j, const struct octo_journal_
 	o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s*,s:s*,s:o}", "time_ms", (json_int_t)wall_ms, "node",
 		      j->node, "store", octo_store_incarnation(j->store), "type", ev->type, "repo",
 		      ev->repo, "digest", ev->digest, "tag", ev->tag, "records", records);
+	if (o != NULL && ev->origin != NULL &&
+	    json_object_set_new(o, "origin",
+				json_pack("{s:s,s:I,s:I}", "node", ev->origin->node, "hlc",
+					  (json_int_t)ev->origin->hlc, "time_ms",
+					  (json_int_t)ev->origin->time_ms)) != 0) {
+		json_decref(o);
+		return NULL;
+	}
 	if (o == NULL)
 		return NULL;
 	body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -502,7 +510,8 @@ enum octo_err octo_journal_append(struct octo_journal *j, const struct octo_jour
 	}
 	/* under the append lock, so the clock of every process's events only goes up */
 	wall = octo_clock_wall_ms();
-	now = octo_hlc_tick(last_hlc, wall);
+	now = ev->origin != NULL ? octo_hlc_merge(last_hlc, ev->origin->hlc, wall)
+				 : octo_hlc_tick(last_hlc, wall);
 	line = event_line(j, ev, last + 1, now, wall, &len);
 	if (line == NULL || len > JOURNAL_LINE_MAX) {
 		err = line == NULL ? OCTO_ERR_NOMEM : OCTO_ERR_TOO_LARGE;

@@ -29,6 +29,10 @@ struct octo_journal_event {
 	const char *tag;    /* or NULL */
 	const struct octo_journal_change *records; /* what the change writes, in order */
 	size_t n_records;
+	/* NULL for a change made here; for a peer's write applied here, its stamp: the records
+	 * carry it, the event's own clock moves past it (octo_hlc_merge), and the line names
+	 * it as "origin", so that the write is never sent back to where it came from. */
+	const struct octo_record_stamp *origin;
 };
 
 struct octo_journal;

@@ -163,6 +163,13 @@ static void test_refused(void **state)
 		 "records: value"},
 		{HEAD "\"type\":\"blob.put\",\"repo\":\"r\",\"records\":[1,2,3,4,5]}", "records"},
 		{HEAD "\"type\":\"blob.put\",\"repo\":\"r\",\"seq\":6}", "not a JSON object"},
+		/* an applied write names a writer whose clock is behind the event's */
+		{HEAD "\"type\":\"blob.put\",\"repo\":\"r\",\"origin\":{\"node\":\"o\",\"hlc\":9,"
+		      "\"time_ms\":1}}",
+		 "origin"},
+		{HEAD "\"type\":\"blob.put\",\"repo\":\"r\",\"origin\":{\"node\":\"o o\",\"hlc\":3,"
+		      "\"time_ms\":1}}",
+		 "origin"},
 	};
 	struct octo_event ev;
 	const char *why;
@@ -179,6 +186,15 @@ static void test_refused(void **state)
 		octo_event_parse(S(HEAD "\"type\":\"blob.put\",\"repo\":\"r\"}"), &ev, &why),
 		0); /* an event from before records */
 	assert_int_equal(ev.n_records, 0);
+	assert_false(ev.has_origin);
+	assert_true(ev.stamp.hlc == 9 && strcmp(ev.stamp.node, "n") == 0);
+	octo_event_cleanup(&ev);
+	assert_int_equal(octo_event_parse(S(HEAD "\"type\":\"blob.put\",\"repo\":\"r\",\"origin\":"
+						 "{\"node\":\"o\",\"hlc\":3,\"time_ms\":2}}"),
+					  &ev, &why),
+			 0); /* the records carry the writer's stamp */
+	assert_true(ev.has_origin && ev.stamp.hlc == 3 && ev.stamp.time_ms == 2);
+	assert_string_equal(ev.stamp.node, "o");
 	octo_event_cleanup(&ev);
 }
 
