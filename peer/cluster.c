@@ -115,9 +115,7 @@ static void check(struct octo_peer_cluster *c, const char *address)
 	req.address = c->self_address;
 	req.cluster_id = "";
 	req.hlc = octo_hlc_tick(0, octo_clock_wall_ms());
-	pthread_mutex_lock(&c->lock);
-	ch = channel_for(c, address);
-	pthread_mutex_unlock(&c->lock);
+	ch = octo_peer_cluster_channel(c, address);
 	if (ch != NULL && octoserve__peer__v1__health_request__get_packed_size(&req) <= sizeof(buf))
 		status = octo_rpc_call(ch, "/octoserve.peer.v1.Peer/Health", buf,
 				       octoserve__peer__v1__health_request__pack(&req, buf),
@@ -275,6 +273,16 @@ void octo_peer_cluster_free(struct octo_peer_cluster *c)
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->wake);
 	free(c);
+}
+
+struct octo_rpc_channel *octo_peer_cluster_channel(struct octo_peer_cluster *c, const char *address)
+{
+	struct octo_rpc_channel *ch;
+
+	pthread_mutex_lock(&c->lock);
+	ch = channel_for(c, address);
+	pthread_mutex_unlock(&c->lock);
+	return ch;
 }
 
 void octo_peer_cluster_heard(struct octo_peer_cluster *c, const char *id, const char *address)

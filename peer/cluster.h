@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "rpc.h"
 #include "log.h"
 #include "member.h"
 #include "store.h"
@@ -31,6 +32,10 @@ void octo_peer_cluster_heard(struct octo_peer_cluster *c, const char *id, const 
 void octo_peer_cluster_each_up(struct octo_peer_cluster *c,
 			       void (*fn)(void *ctx, const char *id, const char *address),
 			       void *ctx);
+
+/* The channel to a member's address (made at the first use, kept); NULL: no memory. */
+struct octo_rpc_channel *octo_peer_cluster_channel(struct octo_peer_cluster *c,
+						   const char *address);
 
 /* Where the status file lives in the store. */
 #define OCTO_PEER_STATUS_REL "peer/status.json"

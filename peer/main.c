@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* octoserve-peer: the daemon that joins nodes into one registry (doc/DESIGN.md
  * "Clustering"). It reads the responder's configuration file, serves the Peer service of
- * proto/peer.proto on p2p.port over the store, and stops on SIGTERM or SIGINT. This first
- * step answers Health and Fetch; membership and replication come next. */
+ * proto/peer.proto on p2p.port over the store, checks its members' health, replicates the
+ * journal's changes to them, and stops on SIGTERM or SIGINT. */
 #include "autoconfig.h"
 
 #include <signal.h>
@@ -16,7 +16,9 @@
 
 #include "cluster.h"
 #include "config.h"
+#include "journal.h"
 #include "log.h"
+#include "replicate.h"
 #include "rpc.h"
 #include "service.h"
 #include "store.h"
@@ -88,6 +90,7 @@ int main(int argc, char **argv)
 {
 	const char *config_path = NULL;
 	struct octo_peer_service svc = {0};
+	struct octo_peer_replicator *replicator = NULL;
 	struct octo_rpc_server *srv;
 	struct octo_logger *log;
 	struct octo_config cfg;
@@ -145,7 +148,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "octoserve-peer: %s\n", errbuf);
 		return 1;
 	}
-	if (octo_store_open(cfg.storage.path, &svc.store) != OCTO_OK) {
+	if (octo_store_open(cfg.storage.path, &svc.store) != OCTO_OK ||
+	    octo_journal_open(svc.store, cfg.p2p.node_id,
+			      (uint64_t)cfg.storage.journal_segment_size,
+			      &svc.journal) != OCTO_OK) {
 		struct octo_log_field f[] = {OCTO_LOG_STR("path", cfg.storage.path)};
 		octo_log(log, OCTO_LOG_ERROR, "the store cannot be opened", f, 1);
 		return 1;
@@ -169,8 +175,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	svc.cluster = octo_peer_cluster_new(&cfg, addr, svc.store, log);
-	if (svc.cluster == NULL || octo_peer_cluster_start(svc.cluster) != 0) {
-		octo_log(log, OCTO_LOG_ERROR, "the health checks cannot start", NULL, 0);
+	if (svc.cluster == NULL || octo_peer_cluster_start(svc.cluster) != 0 ||
+	    (replicator = octo_peer_replicator_start(&cfg, svc.store, svc.journal, svc.cluster,
+						     log)) == NULL) {
+		octo_log(log, OCTO_LOG_ERROR, "the health checks or the replication cannot start",
+			 NULL, 0);
 		rc = 1;
 	} else {
 		struct octo_log_field f[] = {OCTO_LOG_STR("address", addr),
@@ -178,8 +187,10 @@ int main(int argc, char **argv)
 		octo_log(log, OCTO_LOG_INFO, "peer daemon started", f, 2);
 		sigwait(&set, &sig);
 	}
+	octo_peer_replicator_stop(replicator);
 	octo_rpc_server_stop(srv, STOP_GRACE_MS);
 	octo_peer_cluster_free(svc.cluster);
+	octo_journal_close(svc.journal);
 	octo_log(log, OCTO_LOG_INFO, "peer daemon stopped", NULL, 0);
 	octo_store_free(svc.store);
 	octo_logger_free(log);

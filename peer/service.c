@@ -10,8 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "apply.h"
 #include "clock.h"
 #include "digest.h"
+#include "event.h"
 #include "fsutil.h"
 #include "peer.pb-c.h"
 #include "service.h"
@@ -45,6 +47,17 @@ static void list_member(void *ctx, const char *id, const char *address)
 	}
 	l->refs[l->n] = &l->members[l->n];
 	l->n++;
+}
+
+/* A reply message packed into its piece. */
+static enum octo_rpc_status pack_reply(const ProtobufCMessage *m, struct octo_rpc_piece *reply)
+{
+	reply->len = protobuf_c_message_get_packed_size(m);
+	reply->data = malloc(reply->len + 1);
+	if (reply->data == NULL)
+		return OCTO_RPC_RESOURCE_EXHAUSTED;
+	protobuf_c_message_pack(m, reply->data);
+	return OCTO_RPC_OK;
 }
 
 /* The most members one answer lists. */
@@ -82,12 +95,7 @@ static enum octo_rpc_status health(void *ctx, const uint8_t *req, size_t len,
 		octo_peer_cluster_each_up(svc->cluster, list_member, &l);
 	out.members = l.refs;
 	out.n_members = l.n;
-	reply->len = octoserve__peer__v1__health_reply__get_packed_size(&out);
-	reply->data = malloc(reply->len + 1);
-	if (reply->data == NULL)
-		status = OCTO_RPC_RESOURCE_EXHAUSTED;
-	else
-		octoserve__peer__v1__health_reply__pack(&out, reply->data);
+	status = pack_reply(&out.base, reply);
 out:
 	while (l.n > 0) {
 		free(l.members[--l.n].node_id);
@@ -204,11 +212,60 @@ static void fetch_close(void *stream)
 	free(f);
 }
 
+/* The most changes one Apply takes. */
+#define APPLY_MAX 256
+
+static enum octo_rpc_status apply(void *ctx, const uint8_t *req, size_t len,
+				  struct octo_rpc_piece *reply, const char **detail)
+{
+	struct octo_peer_service *svc = ctx;
+	Octoserve__Peer__V1__ApplyRequest *in =
+		octoserve__peer__v1__apply_request__unpack(NULL, len, req);
+	Octoserve__Peer__V1__ApplyReply out = OCTOSERVE__PEER__V1__APPLY_REPLY__INIT;
+	enum octo_rpc_status status = OCTO_RPC_OK;
+	size_t i;
+
+	if (in == NULL || in->n_changes > APPLY_MAX) {
+		if (in != NULL)
+			octoserve__peer__v1__apply_request__free_unpacked(in, NULL);
+		*detail = "not an ApplyRequest of at most 256 changes";
+		return OCTO_RPC_INVALID_ARGUMENT;
+	}
+	for (i = 0; i < in->n_changes && status == OCTO_RPC_OK; i++) {
+		const Octoserve__Peer__V1__Change *c = in->changes[i];
+		struct octo_event ev;
+		enum octo_err err;
+		if (octo_event_parse(c->event, strlen(c->event), &ev, detail) != 0) {
+			status = OCTO_RPC_INVALID_ARGUMENT;
+			break;
+		}
+		/* this node's own write, relayed back: already here */
+		err = strcmp(ev.stamp.node, svc->cfg->p2p.node_id) == 0
+			      ? OCTO_OK
+			      : octo_apply_event(svc->store, svc->journal, &ev,
+						 c->manifest.len > 0 ? c->manifest.data : NULL,
+						 c->manifest.len);
+		octo_event_cleanup(&ev);
+		if (err == OCTO_ERR_MANIFEST_INVALID) {
+			*detail = "a manifest's bytes are missing or not its digest";
+			status = OCTO_RPC_INVALID_ARGUMENT;
+		} else if (err != OCTO_OK) {
+			*detail = octo_err_code(err);
+			status = OCTO_RPC_UNAVAILABLE; /* the store's trouble: the sender retries */
+		} else {
+			out.applied++;
+		}
+	}
+	octoserve__peer__v1__apply_request__free_unpacked(in, NULL);
+	return status != OCTO_RPC_OK ? status : pack_reply(&out.base, reply);
+}
+
 const struct octo_rpc_method octo_peer_methods[] = {
 	{.path = "/octoserve.peer.v1.Peer/Health", .unary = health},
 	{.path = "/octoserve.peer.v1.Peer/Fetch",
 	 .open = fetch_open,
 	 .next = fetch_next,
 	 .close = fetch_close},
+	{.path = "/octoserve.peer.v1.Peer/Apply", .unary = apply},
 };
 const size_t octo_peer_n_methods = sizeof(octo_peer_methods) / sizeof(octo_peer_methods[0]);

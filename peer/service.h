@@ -7,6 +7,7 @@
 
 #include "cluster.h"
 #include "config.h"
+#include "journal.h"
 #include "rpc.h"
 #include "store.h"
 
@@ -14,6 +15,7 @@
 struct octo_peer_service {
 	const struct octo_config *cfg;
 	struct octo_store *store;
+	struct octo_journal *journal; /* where changes applied from peers are journalled */
 	struct octo_peer_cluster *cluster;
 	size_t chunk_size; /* Fetch's chunks: at most 1 MiB and within max_message_size */
 };

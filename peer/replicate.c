@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* See replicate.h. One thread: every REPLICATE_MS, for each member that is up, a batch of
+ * the events after its cursor (at most BATCH_EVENTS, or BATCH_BYTES of manifests). */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "digest.h"
+#include "event.h"
+#include "peer.pb-c.h"
+#include "replicate.h"
+#include "rpc.h"
+#include "store-blob.h"
+
+#define REPLICATE_MS 100
+#define BATCH_EVENTS 64
+#define BATCH_BYTES (8 * 1024 * 1024)
+
+struct octo_peer_replicator {
+	const struct octo_config *cfg;
+	struct octo_store *store;
+	struct octo_journal *journal;
+	struct octo_peer_cluster *cluster;
+	struct octo_logger *log;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	int stopping;
+};
+
+struct member {
+	char id[OCTO_NODE_ID_MAX + 1];
+	char address[OCTO_MEMBER_ADDRESS_MAX + 1];
+};
+
+struct members {
+	struct member v[256];
+	size_t n;
+};
+
+static void note_member(void *ctx, const char *id, const char *address)
+{
+	struct members *m = ctx;
+
+	if (m->n < sizeof(m->v) / sizeof(m->v[0])) {
+		snprintf(m->v[m->n].id, sizeof(m->v[m->n].id), "%s", id);
+		snprintf(m->v[m->n].address, sizeof(m->v[m->n].address), "%s", address);
+		m->n++;
+	}
+}
+
+/* A batch for one member. */
+struct batch {
+	struct octo_peer_replicator *r;
+	const char *peer;
+	Octoserve__Peer__V1__Change changes[BATCH_EVENTS];
+	Octoserve__Peer__V1__Change *refs[BATCH_EVENTS];
+	size_t n, bytes;
+	uint64_t last; /* the last seq looked at */
+	int failed;
+};
+
+static int add_event(void *ctx, uint64_t seq, const char *line, size_t len)
+{
+	struct batch *b = ctx;
+	Octoserve__Peer__V1__Change init = OCTOSERVE__PEER__V1__CHANGE__INIT, *c;
+	struct octo_event ev;
+	const char *why;
+	size_t i;
+
+	if (b->n == BATCH_EVENTS || b->bytes >= BATCH_BYTES)
+		return 1;
+	if (octo_event_parse(line, len, &ev, &why) != 0) {
+		/* not ours to send (a line from before clocks, say): step over it */
+		b->last = seq;
+		return 0;
+	}
+	if (strcmp(ev.stamp.node, b->peer) == 0) { /* its own write: never back */
+		octo_event_cleanup(&ev);
+		b->last = seq;
+		return 0;
+	}
+	c = &b->changes[b->n];
+	*c = init;
+	c->event = strndup(line, len);
+	for (i = 0; i < ev.n_records; i++) {
+		char *bytes = NULL;
+		size_t n = 0;
+		if (ev.records[i].parsed.kind != OCTO_RECORD_REVISION ||
+		    ev.records[i].value == NULL)
+			continue;
+		if (octo_store_read_blob(b->r->store, &ev.records[i].parsed.digest,
+					 (size_t)b->r->cfg->storage.max_manifest_size, &bytes,
+					 &n) == OCTO_OK) {
+			c->manifest.data = (uint8_t *)bytes;
+			c->manifest.len = n;
+			b->bytes += n;
+		}
+	}
+	octo_event_cleanup(&ev);
+	if (c->event == NULL) {
+		b->failed = 1;
+		return 1;
+	}
+	b->refs[b->n++] = c;
+	b->last = seq;
+	return 0;
+}
+
+static void batch_free(struct batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		free(b->changes[i].event);
+		free(b->changes[i].manifest.data);
+	}
+	b->n = 0;
+}
+
+/* journal/cursors/peer-<32 hex of sha256(id)>: ids may hold characters cursors may not. */
+static void cursor_name(const char *id, char *buf, size_t size)
+{
+	struct octo_digest d;
+
+	octo_digest_of(OCTO_DIGEST_SHA256, id, strlen(id), &d);
+	snprintf(buf, size, "peer-%.32s", d.hex);
+}
+
+/* Send one member what it has not had; 1 if a full batch went (more may wait). */
+static int send_to(struct octo_peer_replicator *r, const struct member *m)
+{
+	Octoserve__Peer__V1__ApplyRequest req = OCTOSERVE__PEER__V1__APPLY_REQUEST__INIT;
+	struct batch b = {.r = r, .peer = m->id};
+	struct octo_rpc_channel *ch;
+	char cursor[64];
+	uint64_t from = 0;
+	uint8_t *packed, *out = NULL;
+	size_t len, out_len;
+	enum octo_rpc_status status;
+	enum octo_err err;
+	int full;
+
+	cursor_name(m->id, cursor, sizeof(cursor));
+	err = octo_journal_cursor_get(r->journal, cursor, &from);
+	if (err != OCTO_OK && err != OCTO_ERR_NAME_UNKNOWN)
+		return 0;
+	b.last = from;
+	if (octo_journal_scan(r->journal, from, add_event, &b) != OCTO_OK || b.failed) {
+		/* events this member never had were trimmed before it was known: only the
+		 * anti-entropy (not built yet) brings those */
+		struct octo_log_field f[] = {OCTO_LOG_STR("member", m->id)};
+		octo_log(r->log, OCTO_LOG_WARN, "the journal cannot be read for a member", f, 1);
+		batch_free(&b);
+		return 0;
+	}
+	full = b.n == BATCH_EVENTS || b.bytes >= BATCH_BYTES;
+	if (b.n == 0) { /* nothing to send but what it wrote itself */
+		if (b.last > from || err == OCTO_ERR_NAME_UNKNOWN)
+			octo_journal_cursor_set(r->journal, cursor, b.last);
+		return 0;
+	}
+	req.node_id = r->cfg->p2p.node_id;
+	req.changes = b.refs;
+	req.n_changes = b.n;
+	len = octoserve__peer__v1__apply_request__get_packed_size(&req);
+	packed = malloc(len + 1);
+	ch = octo_peer_cluster_channel(r->cluster, m->address);
+	status = OCTO_RPC_UNAVAILABLE;
+	if (packed != NULL && ch != NULL) {
+		octoserve__peer__v1__apply_request__pack(&req, packed);
+		status = octo_rpc_call(ch, "/octoserve.peer.v1.Peer/Apply", packed, len,
+				       (long)r->cfg->p2p.health_check.timeout_ms, &out, &out_len);
+	}
+	free(packed);
+	free(out);
+	batch_free(&b);
+	if (status != OCTO_RPC_OK) {
+		struct octo_log_field f[] = {OCTO_LOG_STR("member", m->id),
+					     OCTO_LOG_NUM("status", status)};
+		octo_log(r->log, OCTO_LOG_DEBUG, "apply failed: will retry", f, 2);
+		return 0;
+	}
+	/* taken: the cursor moves (a crash before this sends the batch again, which the
+	 * rule makes harmless) */
+	octo_journal_cursor_set(r->journal, cursor, b.last);
+	return full;
+}
+
+static void *run(void *arg)
+{
+	struct octo_peer_replicator *r = arg;
+	struct timespec next;
+
+	pthread_mutex_lock(&r->lock);
+	while (!r->stopping) {
+		struct members m = {.n = 0};
+		size_t i;
+		int more = 0;
+		pthread_mutex_unlock(&r->lock);
+		octo_peer_cluster_each_up(r->cluster, note_member, &m);
+		for (i = 0; i < m.n; i++)
+			more |= send_to(r, &m.v[i]);
+		pthread_mutex_lock(&r->lock);
+		if (more)
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &next);
+		next.tv_nsec += REPLICATE_MS * 1000000L;
+		if (next.tv_nsec >= 1000000000L) {
+			next.tv_sec++;
+			next.tv_nsec -= 1000000000L;
+		}
+		while (!r->stopping &&
+		       pthread_cond_timedwait(&r->wake, &r->lock, &next) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+struct octo_peer_replicator *octo_peer_replicator_start(const struct octo_config *cfg,
+							struct octo_store *store,
+							struct octo_journal *journal,
+							struct octo_peer_cluster *cluster,
+							struct octo_logger *log)
+{
+	struct octo_peer_replicator *r = calloc(1, sizeof(*r));
+	pthread_condattr_t attr;
+
+	if (r == NULL)
+		return NULL;
+	r->cfg = cfg;
+	r->store = store;
+	r->journal = journal;
+	r->cluster = cluster;
+	r->log = log;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->wake, &attr);
+	pthread_condattr_destroy(&attr);
+	if (pthread_create(&r->thread, NULL, run, r) != 0) {
+		pthread_mutex_destroy(&r->lock);
+		pthread_cond_destroy(&r->wake);
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void octo_peer_replicator_stop(struct octo_peer_replicator *r)
+{
+	if (r == NULL)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->stopping = 1;
+	pthread_cond_broadcast(&r->wake);
+	pthread_mutex_unlock(&r->lock);
+	pthread_join(r->thread, NULL);
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->wake);
+	free(r);
+}

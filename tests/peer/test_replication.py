@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Replication of names between real nodes, each a web front, a responder and a peer daemon
+on its own store: a manifest pushed with a tag on node 1 is served by tag and by digest on
+node 2 (its bytes exactly) and listed there; a tag deleted on node 2 is gone on node 1; a
+node that was down while a tag was pushed has it once it is back (the journal and the
+member's cursor are the outbox); the daemons never send a node its own writes back. Blob
+content does not travel yet: only the links and manifests do."""
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "http"))
+
+from harness import Registry  # noqa: E402
+from peers import Daemon, free_port, wait_for  # noqa: E402
+
+HEALTH = {"interval": "200ms", "timeout": "1s", "failure_threshold": 2, "workers": 4}
+OCI = "application/vnd.oci.image.manifest.v1+json"
+
+
+class Node:
+    """A registry (front + responder) and a peer daemon over one store, one node id."""
+
+    def __init__(self, tmp, node_id, bootstrap=(), port=None):
+        self.node_id = node_id
+        self.peer_port = port or free_port()
+        self.reg = Registry(config={"p2p": {"enabled": True, "node_id": node_id}})
+        self.reg.__enter__()
+        self.daemon = Daemon(tmp, node_id, {"bootstrap_peers": list(bootstrap),
+                                            "health_check": HEALTH}, port=self.peer_port)
+        with open(self.daemon.config) as f:
+            cfg = json.load(f)
+        cfg["storage"]["path"] = self.reg.data
+        with open(self.daemon.config, "w") as f:
+            json.dump(cfg, f)
+        self.daemon.data = self.reg.data
+        self.daemon.start()
+
+    def get(self, path):
+        return self.reg.request("GET", path, headers={"Accept": OCI})
+
+    def close(self):
+        self.daemon.stop(signal.SIGKILL)
+        self.reg.__exit__(None, None, None)
+
+
+class ReplicationTest(unittest.TestCase):
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="octoserve-repl-")
+        self.nodes = []
+
+    def tearDown(self):
+        for n in self.nodes:
+            n.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def node(self, node_id, bootstrap=()):
+        n = Node(self.tmp, node_id, bootstrap)
+        self.nodes.append(n)
+        return n
+
+    def test_names_travel_both_ways(self):
+        n1 = self.node("r1")
+        n2 = self.node("r2", [n1.daemon.address])
+        d = n1.reg.push_manifest("repl/app", "v1")
+        r = n1.get("/v2/repl/app/manifests/v1")
+        self.assertEqual(r.status, 200, r)
+        self.assertIsNotNone(wait_for(lambda: n2.get("/v2/repl/app/manifests/v1").status == 200,
+                                      20), "the tag never reached node 2")
+        r2 = n2.get("/v2/repl/app/manifests/v1")
+        self.assertEqual((r2.body, r2.header("Docker-Content-Digest")), (r.body, d))
+        self.assertEqual(n2.get("/v2/repl/app/manifests/%s" % d).body, r.body)
+        self.assertEqual(n2.get("/v2/repl/app/tags/list").json()["tags"], ["v1"])
+        self.assertIn("repl/app", n2.get("/v2/_catalog").json()["repositories"])
+        # the other way: deleted on node 2, gone on node 1
+        self.assertEqual(n2.reg.request("DELETE", "/v2/repl/app/manifests/v1").status, 202)
+        self.assertIsNotNone(wait_for(lambda: n1.get("/v2/repl/app/manifests/v1").status == 404,
+                                      20), "the delete never reached node 1")
+        self.assertEqual(n1.get("/v2/repl/app/tags/list").json()["tags"], [])
+        # node 2's journal holds node 1's write with its origin; node 1's does not hold its
+        # own write twice (never sent back)
+        lines = [json.loads(x) for x in n2.reg.journal_lines() if x]
+        applied = [e for e in lines if e.get("origin", {}).get("node") == "r1"]
+        self.assertTrue([e for e in applied if e["type"] == "manifest.put"], lines)
+        mine = [json.loads(x) for x in n1.reg.journal_lines() if x]
+        self.assertFalse([e for e in mine if e.get("origin", {}).get("node") == "r1"], mine)
+
+    def test_a_node_down_catches_up(self):
+        n1 = self.node("c1")
+        n2 = self.node("c2", [n1.daemon.address])
+        self.assertIsNotNone(wait_for(lambda: n1.daemon.states().get("c2") == "up", 20))
+        n2.daemon.stop(signal.SIGKILL)
+        self.assertIsNotNone(wait_for(lambda: n1.daemon.states().get("c2") == "down", 20))
+        for i in range(5):
+            n1.reg.push_manifest("repl/late", "t%d" % i)
+        n2.daemon.start()
+        self.assertIsNotNone(
+            wait_for(lambda: n2.get("/v2/repl/late/tags/list").status == 200 and
+                     n2.get("/v2/repl/late/tags/list").json()["tags"] ==
+                     ["t0", "t1", "t2", "t3", "t4"], 30),
+            "node 2 did not catch up")
+
+
+if __name__ == "__main__":
+    unittest.main()
