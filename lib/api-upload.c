@@ -71,17 +71,14 @@ static void blob_created(struct octo_registry *reg, struct octo_route *rt,
 /* Record d's link into rt->name, then link it (the journal first, so that no change is
  * visible without its event: a reader of an event checks the store); then answer 201. */
 static void link_and_answer(struct octo_registry *reg, struct octo_route *rt,
-			    struct octo_response *resp, const struct octo_digest *d,
+			    struct octo_response *resp, const struct octo_digest *d, uint64_t size,
 			    const char *event)
 {
 	char key[OCTO_STORE_PATH_MAX], value[24];
 	struct octo_journal_change link = {.key = key, .value = value};
 	struct octo_record_stamp stamp;
-	uint64_t size;
-	enum octo_err err = octo_store_blob_stat(reg->store, d, &size);
+	enum octo_err err = octo_store_link_key(d, key, sizeof(key));
 
-	if (err == OCTO_OK)
-		err = octo_store_link_key(d, key, sizeof(key));
 	snprintf(value, sizeof(value), "%llu", (unsigned long long)size);
 	if (err == OCTO_OK)
 		err = octo_journal_record(reg->journal, event, rt->name, d, NULL, &link, 1, &stamp);
@@ -112,6 +109,7 @@ static int try_mount(struct octo_registry *reg, struct octo_route *rt, struct oc
 	const char *from = octo_query_get(&rt->query, "from");
 	struct octo_digest d;
 	enum octo_err err;
+	uint64_t size;
 
 	if (octo_digest_parse(mount, strlen(mount), &d) != OCTO_OK) {
 		octo_response_error(resp, OCTO_ERR_DIGEST_INVALID, "mount");
@@ -121,14 +119,14 @@ static int try_mount(struct octo_registry *reg, struct octo_route *rt, struct oc
 		octo_response_error(resp, OCTO_ERR_NAME_INVALID, "from");
 		return 1;
 	}
-	err = from != NULL ? octo_store_blob_linked(reg->store, from, &d, NULL)
-			   : octo_store_blob_stat(reg->store, &d, NULL);
+	err = from != NULL ? octo_store_blob_linked(reg->store, from, &d, &size)
+			   : octo_store_blob_stat(reg->store, &d, &size);
 	if (err == OCTO_ERR_BLOB_UNKNOWN)
 		return 0;
 	if (err != OCTO_OK)
 		octo_response_error(resp, err, NULL);
 	else
-		link_and_answer(reg, rt, resp, &d, "blob.mount");
+		link_and_answer(reg, rt, resp, &d, size, "blob.mount");
 	return 1;
 }
 
@@ -164,15 +162,19 @@ static void finish_upload(struct octo_registry *reg, struct octo_route *rt,
 			  const struct octo_digest *expected)
 {
 	enum octo_err err = OCTO_OK;
+	uint64_t size = 0;
 
 	if (rt->req->body.length != 0)
 		err = append(reg, rt, u, 1);
+
 	if (err == OCTO_OK)
 		err = octo_upload_commit(u, expected);
+	if (err == OCTO_OK)
+		size = octo_upload_offset(u); /* the committed blob's */
 	octo_upload_close(u);
 	if (err != OCTO_OK)
 		return octo_response_error(resp, err, NULL);
-	link_and_answer(reg, rt, resp, expected, "blob.put");
+	link_and_answer(reg, rt, resp, expected, size, "blob.put");
 }
 
 /* The ?digest= parameter of a finishing request. */

@@ -537,6 +537,23 @@ out:
 	return err;
 }
 
+enum octo_err octo_journal_last(const struct octo_journal *j, uint64_t *seq)
+{
+	uint64_t hlc;
+	off_t torn;
+	int fd = octo_store_openat(j->store, JOURNAL_REL, O_RDONLY, 0), rc;
+
+	*seq = 0;
+	if (fd < 0 && errno != ENOENT)
+		return octo_fs_fail("open", JOURNAL_REL, errno);
+	rc = fd >= 0 ? read_last(fd, seq, &hlc, &torn) : 0;
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0 && *seq == 0) /* just sealed: the numbers end in the newest segment */
+		rc = sealed_last(j->store, seq, &hlc);
+	return rc == 0 ? OCTO_OK : octo_fs_fail("read the end of", JOURNAL_REL, errno);
+}
+
 /* Cursor names: [a-z0-9_-], 1 to 64 characters. */
 static int cursor_name(const char *name, size_t len)
 {

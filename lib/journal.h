@@ -67,6 +67,9 @@ enum octo_err octo_journal_cursor_set(struct octo_journal *j, const char *name, 
 enum octo_err octo_journal_cursor_get(const struct octo_journal *j, const char *name,
 				      uint64_t *seq);
 enum octo_err octo_journal_cursor_drop(struct octo_journal *j, const char *name);
+/* The last sequence number in the journal (0 for none), read from its end: how a consumer
+ * knows, without a scan, that nothing came after its cursor. */
+enum octo_err octo_journal_last(const struct octo_journal *j, uint64_t *seq);
 /* Remove the sealed segments no cursor needs (the append does it at each seal); *removed
  * (may be NULL) counts them. */
 enum octo_err octo_journal_trim(struct octo_journal *j, size_t *removed);

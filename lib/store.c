@@ -460,37 +460,46 @@ enum octo_err octo_store_tmpname(char *buf, size_t size, const char *prefix)
 	return octo_store_path(buf, size, "%s%s", prefix, hex);
 }
 
-enum octo_err octo_store_write_temp(const struct octo_store *s, const char *rel, const void *data,
-				    size_t len, char *tmp_rel, size_t size)
+/* The data in a fresh temporary file in dir beside leaf (rel names it for errors),
+ * fdatasynced: its name into tmp. */
+static enum octo_err write_temp_at(int dir, const char *rel, const char *leaf, const void *data,
+				   size_t len, char tmp[NAME_MAX + 1])
 {
-	char tmp[NAME_MAX + 1], prefix[NAME_MAX + 1];
+	char prefix[NAME_MAX + 1];
 	enum octo_err err;
-	const char *leaf;
-	int dir, fd = -1;
+	int fd;
 
-	dir = open_parent(s, rel, 1, &leaf);
-	if (dir < 0)
-		return fail_missing("create the directory of", rel, OCTO_ERR_IO);
 	/* A dot name, so directory listings skip it; random, so writers never share one. */
 	err = octo_store_path(prefix, sizeof(prefix) - 40, ".%s.tmp.", leaf);
 	if (err == OCTO_OK)
-		err = octo_store_tmpname(tmp, sizeof(tmp), prefix);
-	if (err == OCTO_OK)
-		err = octo_store_path(tmp_rel, size, "%.*s%s", (int)(leaf - rel), rel, tmp);
+		err = octo_store_tmpname(tmp, NAME_MAX + 1, prefix);
 	if (err != OCTO_OK)
-		goto out;
+		return err;
 	fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		err = fail("create", rel);
-		goto out;
-	}
+	if (fd < 0)
+		return fail("create", rel);
 	if (octo_fs_pwrite_all(fd, data, len, 0) != 0 || octo_fs_sync(fd, 1, rel) != 0) {
 		err = fail("write", rel);
 		unlinkat(dir, tmp, 0);
 	}
-out:
-	if (fd >= 0)
-		close(fd);
+	close(fd);
+	return err;
+}
+
+enum octo_err octo_store_write_temp(const struct octo_store *s, const char *rel, const void *data,
+				    size_t len, char *tmp_rel, size_t size)
+{
+	char tmp[NAME_MAX + 1];
+	const char *leaf;
+	enum octo_err err;
+	int dir = open_parent(s, rel, 1, &leaf);
+
+	if (dir < 0)
+		return fail_missing("create the directory of", rel, OCTO_ERR_IO);
+	err = write_temp_at(dir, rel, leaf, data, len, tmp);
+	if (err == OCTO_OK && (err = octo_store_path(tmp_rel, size, "%.*s%s", (int)(leaf - rel),
+						     rel, tmp)) != OCTO_OK)
+		unlinkat(dir, tmp, 0);
 	close(dir);
 	return err;
 }
@@ -514,16 +523,25 @@ enum octo_err octo_store_rename(const struct octo_store *s, const char *from, co
 	return err;
 }
 
+/* One directory fd for the temporary file, the rename and the directory's fsync. */
 enum octo_err octo_store_write_atomic(const struct octo_store *s, const char *rel, const void *data,
 				      size_t len, int sync_dir)
 {
-	char tmp[OCTO_STORE_PATH_MAX];
-	enum octo_err err = octo_store_write_temp(s, rel, data, len, tmp, sizeof(tmp));
+	char tmp[NAME_MAX + 1];
+	const char *leaf;
+	enum octo_err err;
+	int dir = open_parent(s, rel, 1, &leaf);
 
-	if (err == OCTO_OK && (err = octo_store_rename(s, tmp, rel)) != OCTO_OK)
-		octo_store_unmark(s, tmp);
-	if (err == OCTO_OK && sync_dir)
-		err = octo_store_sync_parent(s, rel);
+	if (dir < 0)
+		return fail_missing("create the directory of", rel, OCTO_ERR_IO);
+	err = write_temp_at(dir, rel, leaf, data, len, tmp);
+	if (err == OCTO_OK && renameat(dir, tmp, dir, leaf) != 0) {
+		err = fail("write", rel);
+		unlinkat(dir, tmp, 0);
+	}
+	if (err == OCTO_OK && sync_dir && octo_fs_sync(dir, 0, rel) != 0)
+		err = fail("sync the directory of", rel);
+	close(dir);
 	return err;
 }
 

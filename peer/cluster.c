@@ -4,18 +4,17 @@
  * channels (one per address) outlive the rounds. */
 #include "autoconfig.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "clock.h"
 #include "cluster.h"
 #include "peer.pb-c.h"
 #include "rpc.h"
+#include "ticker.h"
 
 struct channel {
 	char address[OCTO_MEMBER_ADDRESS_MAX + 1];
@@ -27,13 +26,13 @@ struct octo_peer_cluster {
 	struct octo_store *store;
 	struct octo_logger *log;
 	char self_address[OCTO_MEMBER_ADDRESS_MAX + 1];
-	pthread_mutex_t lock; /* members, channels */
-	pthread_cond_t wake;
+	pthread_mutex_t lock;           /* members, channels */
+	struct octo_peer_ticker ticker; /* the pace of the rounds */
 	struct octo_members members;
 	struct channel *channels;
 	size_t n_channels;
 	pthread_t thread;
-	int started, stopping;
+	int started;
 	/* one round */
 	char (*targets)[OCTO_MEMBER_ADDRESS_MAX + 1];
 	size_t n_targets, next_target;
@@ -53,13 +52,7 @@ struct octo_peer_cluster *octo_peer_cluster_new(const struct octo_config *cfg,
 	c->log = log;
 	snprintf(c->self_address, sizeof(c->self_address), "%s", self_address);
 	pthread_mutex_init(&c->lock, NULL);
-	{ /* rounds are timed on the monotonic clock: a wall clock stepping moves none */
-		pthread_condattr_t attr;
-		pthread_condattr_init(&attr);
-		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-		pthread_cond_init(&c->wake, &attr);
-		pthread_condattr_destroy(&attr);
-	}
+	octo_peer_ticker_init(&c->ticker);
 	octo_members_init(&c->members, cfg->p2p.node_id, c->self_address,
 			  cfg->p2p.health_check.failure_threshold);
 	for (i = 0; i < cfg->p2p.n_bootstrap_peers; i++)
@@ -222,25 +215,10 @@ static void round_of_checks(struct octo_peer_cluster *c)
 static void *rounds(void *arg)
 {
 	struct octo_peer_cluster *c = arg;
-	struct timespec next;
 
-	clock_gettime(CLOCK_MONOTONIC, &next);
-	pthread_mutex_lock(&c->lock);
-	while (!c->stopping) {
-		pthread_mutex_unlock(&c->lock);
+	do
 		round_of_checks(c);
-		pthread_mutex_lock(&c->lock);
-		next.tv_sec += (time_t)(c->cfg->p2p.health_check.interval_ms / 1000);
-		next.tv_nsec += (long)(c->cfg->p2p.health_check.interval_ms % 1000) * 1000000;
-		if (next.tv_nsec >= 1000000000) {
-			next.tv_sec++;
-			next.tv_nsec -= 1000000000;
-		}
-		while (!c->stopping &&
-		       pthread_cond_timedwait(&c->wake, &c->lock, &next) != ETIMEDOUT)
-			;
-	}
-	pthread_mutex_unlock(&c->lock);
+	while (octo_peer_ticker_wait(&c->ticker, (long)c->cfg->p2p.health_check.interval_ms));
 	return NULL;
 }
 
@@ -259,10 +237,7 @@ void octo_peer_cluster_free(struct octo_peer_cluster *c)
 	if (c == NULL)
 		return;
 	if (c->started) {
-		pthread_mutex_lock(&c->lock);
-		c->stopping = 1;
-		pthread_cond_broadcast(&c->wake);
-		pthread_mutex_unlock(&c->lock);
+		octo_peer_ticker_stop(&c->ticker);
 		pthread_join(c->thread, NULL);
 	}
 	for (i = 0; i < c->n_channels; i++)
@@ -271,7 +246,7 @@ void octo_peer_cluster_free(struct octo_peer_cluster *c)
 	free(c->targets);
 	octo_members_cleanup(&c->members);
 	pthread_mutex_destroy(&c->lock);
-	pthread_cond_destroy(&c->wake);
+	octo_peer_ticker_destroy(&c->ticker);
 	free(c);
 }
 

@@ -3,18 +3,17 @@
  * the events after its cursor (at most BATCH_EVENTS, or BATCH_BYTES of manifests). */
 #include "autoconfig.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "digest.h"
 #include "event.h"
 #include "peer.pb-c.h"
 #include "replicate.h"
 #include "rpc.h"
+#include "ticker.h"
 #include "store-blob.h"
 
 #define REPLICATE_MS 100
@@ -28,9 +27,7 @@ struct octo_peer_replicator {
 	struct octo_peer_cluster *cluster;
 	struct octo_logger *log;
 	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	int stopping;
+	struct octo_peer_ticker ticker;
 };
 
 struct member {
@@ -139,7 +136,7 @@ static int send_to(struct octo_peer_replicator *r, const struct member *m)
 	struct batch b = {.r = r, .peer = m->id};
 	struct octo_rpc_channel *ch;
 	char cursor[64];
-	uint64_t from = 0;
+	uint64_t from = 0, last;
 	uint8_t *packed, *out = NULL;
 	size_t len, out_len;
 	enum octo_rpc_status status;
@@ -149,6 +146,10 @@ static int send_to(struct octo_peer_replicator *r, const struct member *m)
 	cursor_name(m->id, cursor, sizeof(cursor));
 	err = octo_journal_cursor_get(r->journal, cursor, &from);
 	if (err != OCTO_OK && err != OCTO_ERR_NAME_UNKNOWN)
+		return 0;
+	/* the usual case, every REPLICATE_MS: nothing new, known from the journal's end
+	 * without a scan of its current file */
+	if (err == OCTO_OK && octo_journal_last(r->journal, &last) == OCTO_OK && last <= from)
 		return 0;
 	b.last = from;
 	if (octo_journal_scan(r->journal, from, add_event, &b) != OCTO_OK || b.failed) {
@@ -195,31 +196,17 @@ static int send_to(struct octo_peer_replicator *r, const struct member *m)
 static void *run(void *arg)
 {
 	struct octo_peer_replicator *r = arg;
-	struct timespec next;
+	int more = 0;
 
-	pthread_mutex_lock(&r->lock);
-	while (!r->stopping) {
+	/* at once again while a member had a full batch: more may be waiting */
+	while (octo_peer_ticker_wait(&r->ticker, more ? 0 : REPLICATE_MS)) {
 		struct members m = {.n = 0};
 		size_t i;
-		int more = 0;
-		pthread_mutex_unlock(&r->lock);
+		more = 0;
 		octo_peer_cluster_each_up(r->cluster, note_member, &m);
 		for (i = 0; i < m.n; i++)
 			more |= send_to(r, &m.v[i]);
-		pthread_mutex_lock(&r->lock);
-		if (more)
-			continue;
-		clock_gettime(CLOCK_MONOTONIC, &next);
-		next.tv_nsec += REPLICATE_MS * 1000000L;
-		if (next.tv_nsec >= 1000000000L) {
-			next.tv_sec++;
-			next.tv_nsec -= 1000000000L;
-		}
-		while (!r->stopping &&
-		       pthread_cond_timedwait(&r->wake, &r->lock, &next) != ETIMEDOUT)
-			;
 	}
-	pthread_mutex_unlock(&r->lock);
 	return NULL;
 }
 
@@ -230,7 +217,6 @@ struct octo_peer_replicator *octo_peer_replicator_start(const struct octo_config
 							struct octo_logger *log)
 {
 	struct octo_peer_replicator *r = calloc(1, sizeof(*r));
-	pthread_condattr_t attr;
 
 	if (r == NULL)
 		return NULL;
@@ -239,14 +225,9 @@ struct octo_peer_replicator *octo_peer_replicator_start(const struct octo_config
 	r->journal = journal;
 	r->cluster = cluster;
 	r->log = log;
-	pthread_mutex_init(&r->lock, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&r->wake, &attr);
-	pthread_condattr_destroy(&attr);
+	octo_peer_ticker_init(&r->ticker);
 	if (pthread_create(&r->thread, NULL, run, r) != 0) {
-		pthread_mutex_destroy(&r->lock);
-		pthread_cond_destroy(&r->wake);
+		octo_peer_ticker_destroy(&r->ticker);
 		free(r);
 		return NULL;
 	}
@@ -257,12 +238,8 @@ void octo_peer_replicator_stop(struct octo_peer_replicator *r)
 {
 	if (r == NULL)
 		return;
-	pthread_mutex_lock(&r->lock);
-	r->stopping = 1;
-	pthread_cond_broadcast(&r->wake);
-	pthread_mutex_unlock(&r->lock);
+	octo_peer_ticker_stop(&r->ticker);
 	pthread_join(r->thread, NULL);
-	pthread_mutex_destroy(&r->lock);
-	pthread_cond_destroy(&r->wake);
+	octo_peer_ticker_destroy(&r->ticker);
 	free(r);
 }

@@ -499,15 +499,21 @@ static void test_numbering_after_a_seal(void **state)
 	struct octo_journal *j;
 	struct octo_store *s;
 	struct octo_record_stamp st, st2;
-	uint64_t seq;
+	uint64_t seq, last;
 
 	(void)state;
 	start(dir, &s, &j, path, sizeof(path));
 	assert_int_equal(octo_journal_append(j, &ev, &seq, &st), OCTO_OK);
 	assert_int_equal(seq, 2);
+	assert_int_equal(octo_journal_last(j, &last), OCTO_OK);
+	assert_int_equal(last, 2);
 	snprintf(sealed, sizeof(sealed), "%s.%020d", path, 1);
 	assert_int_equal(rename(path, sealed), 0);
+	assert_int_equal(octo_journal_last(j, &last), OCTO_OK); /* from the sealed segment */
+	assert_int_equal(last, 2);
 	assert_int_equal(octo_journal_append(j, &ev, &seq, &st2), OCTO_OK);
+	assert_int_equal(octo_journal_last(j, &last), OCTO_OK);
+	assert_int_equal(last, 3);
 	assert_int_equal(seq, 3);
 	assert_true(st2.hlc > st.hlc);
 	finish(dir, s, j);
