@@ -20,6 +20,9 @@ Workloads (each against every target, alternating, --rounds rounds):
   7 slow    64 uploads trickling in at 400 B/s, then at 200 KB/s (Content-Length PATCHes),
             while GET /v2/, HEAD blob and GET manifest probe one at a time: p50 and p99
             (target p99 < 100 ms); every upload then ends in 201 with its digest
+  8 slowdisk workload 5 against Octoserve on a slow disk: a registry of its own whose responder
+            runs under strace, every fsync and fdatasync made SLOW_SYNC_US longer (network
+            block storage, a disk with a write cache it flushes): what group commit is for
 Every response is checked (status, Docker-Content-Digest, Range; bodies hashed after the
 fact); any bad answer fails the run (exit 1). All content is random and new. Python 3
 standard library; needs lighttpd, nginx, curl, wrk, hey, docker-registry (PACKAGES).
@@ -62,6 +65,8 @@ harness = None  # tests/http/harness.py, imported once OCTOTEST_FCGI_BIN is sett
 fronts = None
 trickle = None
 SLOW_UPLOADS = 64
+SLOW_SYNC_US = 4000  # workload 8: what each fsync and fdatasync takes longer
+STRACE = shutil.which("strace")
 SLOW_RATES = (400, 200000)
 
 
@@ -191,16 +196,17 @@ class Target:
 class OctoserveTarget(Target):
     kind = "octoserve"
 
-    def __init__(self, front, threads):
+    def __init__(self, front, threads, wrap=None):
         self.front = front
         self.name = "octo-" + front
         self.threads = threads
+        self.wrap = wrap  # a command the responder runs under (workload 8: strace)
         self.reg = None
 
     def start(self):
         self.reg = harness.Registry(front=self.front, threads=self.threads,
                                     config={"fcgi": {"threads": self.threads}})
-        self.reg.start()
+        self.reg.start(wrap=self.wrap)
         self.port = self.reg.port
         self.data_dir = self.reg.data
         return self
@@ -504,6 +510,8 @@ class Bench:
         self.ntags = 100 if args.quick else 1000
         self.ranges = 200
         self.targets = []
+        self.extra = []  # targets of one workload (8), started and stopped by it
+        self.storage = self.idle_thread = None  # workload 6
         self.results = {}  # metric -> target -> [record per round]
         self.units = {}
         self.hwm = {}  # target -> {pid: VmHWM KiB}
@@ -514,7 +522,7 @@ class Bench:
     # -- bookkeeping
     def serving_pids(self):
         s = set()
-        for t in self.targets:
+        for t in self.targets + self.extra:
             s |= t.pids()
         return s
 
@@ -799,56 +807,77 @@ class Bench:
     def w5_pushes(self, rnd):
         """5: clients x per_client distinct 64 KiB blobs (POST + PUT) and a manifest each."""
         for t in self.order(rnd):
-            work = []
-            for i in range(self.clients):
-                blobs = [os.urandom(65536) for _ in range(self.per_client)]
-                config = new_config()
-                blobs = [(b, harness.sha256(b)) for b in blobs]
-                manifest = manifest_for([(d, len(b)) for b, d in blobs], (harness.sha256(config), len(config)))
-                work.append(("bench/small-r%d-c%02d" % (rnd, i), blobs, config, manifest))
-            errors = []
-            barrier = threading.Barrier(self.clients + 1)
+            self.small_pushes(t, rnd, "5 small pushes")
 
-            def client(repo, blobs, config, manifest):
-                try:
-                    c = t.conn()
-                    barrier.wait()
-                    for b, d in blobs:
-                        self.push_small(t, c, repo, b, d)
-                    self.push_small(t, c, repo, config, harness.sha256(config))
-                    self.put_manifest(t, c, repo, "v1", manifest)
-                    c.close()
-                except Exception as e:  # noqa: BLE001 - reported below
-                    errors.append(e)
-                    try:
-                        barrier.abort()
-                    except threading.BrokenBarrierError:
-                        pass
+    def w8_slow_disk(self, rnd):
+        """8: workload 5 against Octoserve whose every fsync and fdatasync takes SLOW_SYNC_US
+        longer: each push's own syncs overlap with other pushes', the journal's are shared."""
+        check(STRACE is not None, "workload 8 needs strace (apt-get install strace)")
+        wrap = [STRACE, "-f", "--seccomp-bpf", "-qq", "-o", "/dev/null", "-e", "trace=fsync,fdatasync",
+                "-e", "inject=fsync,fdatasync:delay_exit=%d" % SLOW_SYNC_US]
+        fronts_ = ["lighttpd", "nginx"] if rnd % 2 else ["nginx", "lighttpd"]
+        for front in fronts_:
+            t = OctoserveTarget(front, self.args.threads, wrap=wrap).start()
+            self.extra.append(t)
+            try:
+                self.small_pushes(t, rnd, "8 pushes, slow fsync")
+            finally:
+                self.extra.remove(t)
+                t.cleanup()
 
-            threads = [threading.Thread(target=client, args=w) for w in work]
-            for th in threads:
-                th.start()
-            with Phase(self, t) as ph:
+    def small_pushes(self, t, rnd, metric):
+        """clients x per_client distinct 64 KiB blobs and a manifest each, pushed to t at once."""
+        work = []
+        for i in range(self.clients):
+            blobs = [os.urandom(65536) for _ in range(self.per_client)]
+            config = new_config()
+            blobs = [(b, harness.sha256(b)) for b in blobs]
+            manifest = manifest_for([(d, len(b)) for b, d in blobs], (harness.sha256(config), len(config)))
+            work.append(("bench/small-r%d-c%02d" % (rnd, i), blobs, config, manifest))
+        errors = []
+        barrier = threading.Barrier(self.clients + 1)
+
+        def client(repo, blobs, config, manifest):
+            try:
+                c = t.conn()
+                barrier.wait()
+                for b, d in blobs:
+                    self.push_small(t, c, repo, b, d)
+                self.push_small(t, c, repo, config, harness.sha256(config))
+                self.put_manifest(t, c, repo, "v1", manifest)
+                c.close()
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
                 try:
-                    barrier.wait()
+                    barrier.abort()
                 except threading.BrokenBarrierError:
                     pass
-                for th in threads:
-                    th.join()
-            if errors:
-                raise errors[0] if isinstance(errors[0], BenchFailure) else BenchFailure(
-                    "%s: small pushes: %r" % (t.name, errors[0]))
-            nblobs = self.clients * self.per_client
-            nreq = self.clients * (2 * (self.per_client + 1) + 1)
-            if t.registry:
-                self.verify_small(t, work)
-                for repo, blobs, config, manifest in work:
-                    for b, d in blobs:
-                        self.note_push(t, d, len(b))
-                    self.note_push(t, harness.sha256(config), len(config))
-                    self.note_push(t, harness.sha256(manifest), len(manifest))
-            self.record("5 small pushes", "blobs/s", t, rnd, nblobs / ph.wall, ph, (nreq, "req"),
-                        {"requests_per_s": nreq / ph.wall})
+
+        threads = [threading.Thread(target=client, args=w) for w in work]
+        for th in threads:
+            th.start()
+        with Phase(self, t) as ph:
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                pass
+            for th in threads:
+                th.join()
+        if errors:
+            raise errors[0] if isinstance(errors[0], BenchFailure) else BenchFailure(
+                "%s: small pushes: %r" % (t.name, errors[0]))
+        nblobs = self.clients * self.per_client
+        nreq = self.clients * (2 * (self.per_client + 1) + 1)
+        if t.registry:
+            self.verify_small(t, work)
+        if t.registry and t not in self.extra:  # workload 6 weighs the targets' data directories
+            for repo, blobs, config, manifest in work:
+                for b, d in blobs:
+                    self.note_push(t, d, len(b))
+                self.note_push(t, harness.sha256(config), len(config))
+                self.note_push(t, harness.sha256(manifest), len(manifest))
+        self.record(metric, "blobs/s", t, rnd, nblobs / ph.wall, ph, (nreq, "req"),
+                    {"requests_per_s": nreq / ph.wall})
 
     def verify_small(self, t, work):
         """After the fact: every manifest and 5 blobs of each client, fetched and hashed."""
@@ -947,7 +976,7 @@ class Bench:
         return {"rss_kib": (sizes[72][0] - sizes[8][0]) / 64, "virtual_kib": (sizes[72][1] - sizes[8][1]) / 64}
 
     WORKLOADS = {"1": "w1_push", "2": "w2_chunked", "3": "w3_pull", "4": "w4_small", "5": "w5_pushes",
-                 "7": "w7_slow"}
+                 "7": "w7_slow", "8": "w8_slow_disk"}
 
     def run(self):
         self.tmp = tempfile.mkdtemp(prefix="octoserve-bench-")
