@@ -164,14 +164,22 @@ static ssize_t body_read(void *ctx, void *buf, size_t n)
 	return transfer_moved(&br->tr, (size_t)got) != 0 ? -1 : got;
 }
 
-static int write_file(FCGX_Stream *out, struct transfer *tr, int fd, uint64_t offset,
-		      uint64_t length)
+static int write_file(FCGX_Stream *out, struct transfer *tr, const struct octo_response *resp)
 {
+	uint64_t offset = resp->file_offset, length = resp->file_length;
+	uint64_t ready = resp->follow != NULL ? 0 : offset + length;
 	char buf[IO_CHUNK];
 
 	while (length > 0) {
 		size_t want = length < sizeof(buf) ? (size_t)length : sizeof(buf);
-		ssize_t n = pread(fd, buf, want, (off_t)offset);
+		ssize_t n;
+		if (offset >= ready) { /* a growing file: what is there goes out while we wait */
+			if (FCGX_FFlush(out) != 0 || resp->follow(resp->follow_ctx, offset, &ready))
+				return -1;
+		}
+		if (want > ready - offset)
+			want = (size_t)(ready - offset);
+		n = pread(resp->file_fd, buf, want, (off_t)offset);
 		if (n <= 0)
 			return -1;
 		if (FCGX_PutStr(buf, (int)n, out) != n || transfer_moved(tr, (size_t)n) != 0)
@@ -210,8 +218,7 @@ static int write_response(FCGX_Stream *out, int id, int fd, const struct octo_re
 	FCGX_PutS("\r\n", out);
 	transfer_begin(&tr, id, fd, 1);
 	if (write_body(out, &tr, resp->body, resp->body_len) != 0 ||
-	    (resp->file_fd >= 0 &&
-	     write_file(out, &tr, resp->file_fd, resp->file_offset, resp->file_length) != 0))
+	    (resp->file_fd >= 0 && write_file(out, &tr, resp) != 0))
 		rc = -1;
 	transfer_end(id);
 	*moved = tr.moved;

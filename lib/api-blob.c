@@ -11,6 +11,7 @@
 
 #include "api.h"
 #include "journal.h"
+#include "lazy.h"
 #include "range.h"
 #include "store-blob.h"
 
@@ -51,6 +52,28 @@ static void blob_error(struct octo_response *resp, const struct octo_route *rt,
 	octo_response_error(resp, err, why);
 }
 
+/* A blob repo links whose content is not here, in a cluster: HEAD answers from the link
+ * (which holds the size); GET waits for the peer daemon to bring the bytes (lazy.h), *fd
+ * then open on them, *growing while they are still arriving. */
+static enum octo_err blob_from_peers(struct octo_registry *reg, const struct octo_route *rt,
+				     const struct octo_digest *d, int get, int *fd, uint64_t *size,
+				     int *growing)
+{
+	char writer[OCTO_NODE_ID_MAX + 1];
+	enum octo_err err = octo_store_link_get(reg->store, rt->name, d, size, writer);
+
+	if (err != OCTO_OK || !get)
+		return err;
+	err = octo_lazy_wait(reg->store, d, writer, reg->cfg->p2p.replication.fetch_timeout_ms, fd,
+			     growing);
+	if (err == OCTO_ERR_BLOB_UNAVAILABLE) {
+		struct octo_log_field f[] = {OCTO_LOG_STR("repository", rt->name),
+					     OCTO_LOG_STR("node", writer)};
+		octo_log(reg->log, OCTO_LOG_WARN, "a blob's content is on no reachable peer", f, 2);
+	}
+	return err;
+}
+
 void octo_api_blob_get(struct octo_registry *reg, struct octo_route *rt, struct octo_response *resp)
 {
 	int get = strcmp(rt->method, "GET") == 0;
@@ -60,14 +83,18 @@ void octo_api_blob_get(struct octo_registry *reg, struct octo_route *rt, struct 
 	struct octo_digest d;
 	uint64_t size, start = 0, end = 0;
 	enum octo_err err;
-	int fd = -1, range;
+	int fd = -1, range, growing = 0;
 
 	err = octo_digest_parse(rt->tail, rt->tail_len, &d);
 	if (err == OCTO_OK)
 		err = stream ? octo_store_blob_open(reg->store, rt->name, &d, &fd, &size)
 			     : octo_store_blob_linked(reg->store, rt->name, &d, &size);
+	if (err == OCTO_ERR_BLOB_UNKNOWN && reg->cfg->p2p.enabled)
+		err = blob_from_peers(reg, rt, &d, get, &fd, &size, &growing);
 	if (err != OCTO_OK)
 		return blob_error(resp, rt, &d, err);
+	if (fd >= 0)
+		stream = 1; /* this once: the content is arriving, or just arrived */
 	range = get ? octo_range_request(octo_request_header(rt->req, "Range"), size, &start, &end)
 		    : 0;
 	if (range < 0) {
@@ -108,6 +135,14 @@ void octo_api_blob_get(struct octo_registry *reg, struct octo_route *rt, struct 
 			return blob_error(resp, rt, &d, err);
 	}
 	resp->file_fd = fd;
+	if (growing) {
+		resp->follow_ctx = octo_lazy_follow_new(reg->store, &d, fd, size,
+							reg->cfg->p2p.replication.fetch_timeout_ms);
+		if (resp->follow_ctx == NULL)
+			return octo_response_error(resp, OCTO_ERR_NOMEM, NULL);
+		resp->follow = octo_lazy_follow;
+		resp->follow_free = octo_lazy_follow_free;
+	}
 	if (range > 0) {
 		resp->status = 206;
 		resp->file_offset = start;

@@ -14,6 +14,14 @@ uint64_t octo_clock_wall_ms(void)
 	return t.tv_sec < 0 ? 0 : (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 }
 
+uint64_t octo_clock_monotonic_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
 uint64_t octo_hlc_tick(uint64_t last, uint64_t wall_ms)
 {
 	uint64_t wall = octo_hlc_make(wall_ms, 0);

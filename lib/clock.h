@@ -26,6 +26,8 @@ static inline uint64_t octo_hlc_logical(uint64_t hlc)
 
 /* Now, in milliseconds since the epoch (CLOCK_REALTIME). */
 uint64_t octo_clock_wall_ms(void);
+/* Milliseconds on the monotonic clock (waits and pacing: a wall clock stepping moves none). */
+uint64_t octo_clock_monotonic_ms(void);
 /* The clock of a local event after last (the last one issued): the wall clock if it is
  * ahead, else last's millisecond with the next logical count (past 65535, the next
  * millisecond: a clock running ahead of the wall by at most that many events). */

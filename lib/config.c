@@ -245,6 +245,12 @@ static const struct key keys[] = {
 	{ROW("p2p.replication.consistency_mode", "P2P_REPLICATION_CONSISTENCY_MODE", K_CHOICE,
 	     p2p.replication.consistency_mode),
 	 .def = "eventual", .names = consistency_modes},
+	{ROW("p2p.replication.hybrid_threshold", "P2P_REPLICATION_HYBRID_THRESHOLD", K_SIZE,
+	     p2p.replication.hybrid_threshold),
+	 .def = "1048576", .min = 0, .max = 1LL << 50},
+	{ROW("p2p.replication.fetch_timeout", "P2P_REPLICATION_FETCH_TIMEOUT", K_DUR,
+	     p2p.replication.fetch_timeout_ms),
+	 .def = "10s", .min = 1, .max = DUR_MAX_MS},
 
 	{ROW("p2p.health_check.interval", "P2P_HEALTH_CHECK_INTERVAL", K_DUR,
 	     p2p.health_check.interval_ms),
@@ -270,6 +276,9 @@ static const struct key keys[] = {
 	{ROW("p2p.transport.max_message_size", "P2P_TRANSPORT_MAX_MESSAGE_SIZE", K_SIZE,
 	     p2p.transport.max_message_size),
 	 .def = "33554432", .min = 4096, .max = INT32_MAX},
+	{ROW("p2p.transport.rate_limit", "P2P_TRANSPORT_RATE_LIMIT", K_SIZE,
+	     p2p.transport.rate_limit),
+	 .def = "0", .min = 0, .max = 1LL << 50},
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -765,6 +774,22 @@ static enum octo_err validate(const struct octo_config *cfg, const char *src, ch
 		       "%s%skey \"storage.tombstone_ttl\": must be longer than twice "
 		       "p2p.replication.sync_interval",
 		       src ? src : "", src ? ": " : "");
+		return OCTO_ERR_CONFIG;
+	}
+	/* Accepted by the original's configuration, but nothing here would act on them: refused
+	 * rather than silently ignored. */
+	if (strcmp(cfg->p2p.discovery.method, "static") != 0) {
+		seterr(errbuf, errsize,
+		       "%s%skey \"p2p.discovery.method\": \"%s\" is not supported here "
+		       "(\"static\": p2p.bootstrap_peers and peer exchange)",
+		       src ? src : "", src ? ": " : "", cfg->p2p.discovery.method);
+		return OCTO_ERR_CONFIG;
+	}
+	if (strcmp(cfg->p2p.replication.consistency_mode, "eventual") != 0) {
+		seterr(errbuf, errsize,
+		       "%s%skey \"p2p.replication.consistency_mode\": \"%s\" is not built yet "
+		       "(\"eventual\": a push is answered once it is durable on the node that took it)",
+		       src ? src : "", src ? ": " : "", cfg->p2p.replication.consistency_mode);
 		return OCTO_ERR_CONFIG;
 	}
 	if (!cfg->metrics.username != !cfg->metrics.password) {

@@ -79,6 +79,8 @@ struct octo_config {
 			char *strategy;           /* "eager" | "lazy" | "hybrid" */
 			int64_t sync_interval_ms; /* 1m */
 			char *consistency_mode;   /* "eventual" | "strong" */
+			int64_t hybrid_threshold; /* 1 MiB: hybrid is eager below it */
+			int64_t fetch_timeout_ms; /* 10s: a client's wait for a lazy fetch to start */
 		} replication;
 		struct {
 			int64_t interval_ms;   /* 15s */
@@ -91,6 +93,7 @@ struct octo_config {
 			int max_connections;      /* 100 */
 			int64_t idle_timeout_ms;  /* 5m */
 			int64_t max_message_size; /* 33554432 */
+			int64_t rate_limit;       /* bytes/s a fetch takes from a peer; 0: none */
 		} transport;
 	} p2p;
 };

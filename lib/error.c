@@ -58,6 +58,9 @@ static const struct err_row err_table[OCTO_ERR__COUNT] = {
 				     "the store is on a read-only file system: writes are refused"},
 	[OCTO_ERR_STORE_DENIED] = {503, "DENIED",
 				   "the store is not writable by the registry: permission denied"},
+	[OCTO_ERR_BLOB_UNAVAILABLE] =
+		{503, "BLOB_UNKNOWN",
+		 "blob content is on other nodes, none of which can give it now"},
 };
 
 static const struct err_row *err_row(enum octo_err err)

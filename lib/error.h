@@ -38,6 +38,7 @@ enum octo_err {
 	OCTO_ERR_STORE_FULL,          /* 507 DENIED: the file system is full (ENOSPC, EDQUOT) */
 	OCTO_ERR_STORE_READONLY,      /* 503 DENIED: the store's file system is read-only */
 	OCTO_ERR_STORE_DENIED,        /* 503 DENIED: the store is not writable (EACCES, EPERM) */
+	OCTO_ERR_BLOB_UNAVAILABLE, /* 503 BLOB_UNKNOWN: its content is on peers none of which answer */
 	OCTO_ERR__COUNT
 };
 

@@ -37,6 +37,11 @@ static void drop_content(struct octo_response *resp)
 		close(resp->file_fd);
 	resp->file_fd = -1;
 	resp->file_offset = resp->file_length = 0;
+	if (resp->follow_free != NULL)
+		resp->follow_free(resp->follow_ctx);
+	resp->follow = NULL;
+	resp->follow_ctx = NULL;
+	resp->follow_free = NULL;
 	resp->status = 200;
 }
 
@@ -86,4 +91,6 @@ void octo_response_error(struct octo_response *resp, enum octo_err err, const ch
 	octo_response_add_header(resp, "Content-Type", "application/json");
 	if (resp->status == 429) /* RFC 6585 4: say when to come back */
 		octo_response_add_header(resp, "Retry-After", "1");
+	else if (err == OCTO_ERR_BLOB_UNAVAILABLE) /* RFC 9110 10.2.3: the peers may be back */
+		octo_response_add_header(resp, "Retry-After", "5");
 }

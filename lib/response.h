@@ -28,6 +28,13 @@ struct octo_response {
 	int file_fd;
 	uint64_t file_offset;
 	uint64_t file_length;
+	/* A file still being written (a blob a peer is sending, lazy.h): before sending past
+	 * what is final, the sender calls follow(follow_ctx, sent, &ready) (sent: the offset
+	 * reached), which waits until more is final or returns -1 (cut the response short);
+	 * follow_free(follow_ctx) at cleanup. NULL for a file that is whole. */
+	int (*follow)(void *ctx, uint64_t sent, uint64_t *ready);
+	void *follow_ctx;
+	void (*follow_free)(void *ctx);
 	enum octo_err error; /* what went wrong, for logs (OCTO_OK on success) */
 	char *error_detail;  /* malloc'd, or NULL */
 	char request_id[OCTO_REQUEST_ID_MAX + 1]; /* also sent as X-Request-Id */

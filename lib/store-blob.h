@@ -27,6 +27,12 @@ enum octo_err octo_store_blob_stat(const struct octo_store *s, const struct octo
  * *size (may be NULL) gets the blob's size. */
 enum octo_err octo_store_blob_linked(const struct octo_store *s, const char *repo,
 				     const struct octo_digest *d, uint64_t *size);
+/* repo's link to d, whether or not the content is here: the blob's size and the node that
+ * wrote the link (which had the content then); OCTO_ERR_BLOB_UNKNOWN when repo does not
+ * link d (or links it without a size, as stores before records did). */
+enum octo_err octo_store_link_get(const struct octo_store *s, const char *repo,
+				  const struct octo_digest *d, uint64_t *size,
+				  char node[OCTO_NODE_ID_MAX + 1]);
 /* Open a blob for reading as served from repo: checks the link, returns an fd and size. */
 enum octo_err octo_store_blob_open(const struct octo_store *s, const char *repo,
 				   const struct octo_digest *d, int *fd, uint64_t *size);

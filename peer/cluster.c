@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "cluster.h"
+#include "placement.h"
 #include "peer.pb-c.h"
 #include "rpc.h"
 #include "ticker.h"
@@ -270,6 +271,40 @@ void octo_peer_cluster_heard(struct octo_peer_cluster *c, const char *id, const 
 	    (at = member_at(&c->members, address)) >= 0)
 		octo_members_observe(&c->members, (size_t)at, 1, id, octo_clock_wall_ms());
 	pthread_mutex_unlock(&c->lock);
+}
+
+void octo_peer_cluster_view(struct octo_peer_cluster *c, struct octo_peer_view *out)
+{
+	size_t i;
+
+	out->n = 0;
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < c->members.n && out->n < OCTO_PEER_VIEW_MAX; i++) {
+		const struct octo_member *m = &c->members.v[i];
+		if (m->id[0] == '\0')
+			continue;
+		memcpy(out->v[out->n].id, m->id, sizeof(m->id));
+		memcpy(out->v[out->n].address, m->address, sizeof(m->address));
+		out->v[out->n].up = m->state == OCTO_MEMBER_UP;
+		out->n++;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+int octo_peer_view_holds(const struct octo_peer_view *view, const char *self,
+			 const struct octo_digest *d, int factor)
+{
+	const char *ids[OCTO_PEER_VIEW_MAX + 1];
+	size_t holders[OCTO_PEER_VIEW_MAX + 1], n, i;
+
+	ids[0] = self;
+	for (i = 0; i < view->n; i++)
+		ids[i + 1] = view->v[i].id;
+	n = octo_placement_holders(d, ids, view->n + 1, (size_t)factor, holders);
+	for (i = 0; i < n; i++)
+		if (holders[i] == 0)
+			return 1;
+	return 0;
 }
 
 void octo_peer_cluster_each_up(struct octo_peer_cluster *c,

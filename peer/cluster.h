@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "digest.h"
 #include "rpc.h"
 #include "log.h"
 #include "member.h"
@@ -32,6 +33,21 @@ void octo_peer_cluster_heard(struct octo_peer_cluster *c, const char *id, const 
 void octo_peer_cluster_each_up(struct octo_peer_cluster *c,
 			       void (*fn)(void *ctx, const char *id, const char *address),
 			       void *ctx);
+
+/* A snapshot of the members that have an id (for placement and replication). */
+#define OCTO_PEER_VIEW_MAX 256
+struct octo_peer_view {
+	struct octo_peer_view_member {
+		char id[OCTO_NODE_ID_MAX + 1];
+		char address[OCTO_MEMBER_ADDRESS_MAX + 1];
+		int up;
+	} v[OCTO_PEER_VIEW_MAX];
+	size_t n;
+};
+void octo_peer_cluster_view(struct octo_peer_cluster *c, struct octo_peer_view *out);
+/* Whether self holds d among the view's members and itself, factor of them holding it. */
+int octo_peer_view_holds(const struct octo_peer_view *view, const char *self,
+			 const struct octo_digest *d, int factor);
 
 /* The channel to a member's address (made at the first use, kept); NULL: no memory. */
 struct octo_rpc_channel *octo_peer_cluster_channel(struct octo_peer_cluster *c,

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "journal.h"
 #include "log.h"
+#include "fetch.h"
 #include "replicate.h"
 #include "rpc.h"
 #include "service.h"
@@ -91,6 +92,7 @@ int main(int argc, char **argv)
 	const char *config_path = NULL;
 	struct octo_peer_service svc = {0};
 	struct octo_peer_replicator *replicator = NULL;
+	struct octo_peer_fetcher *fetcher = NULL;
 	struct octo_rpc_server *srv;
 	struct octo_logger *log;
 	struct octo_config cfg;
@@ -177,7 +179,8 @@ int main(int argc, char **argv)
 	svc.cluster = octo_peer_cluster_new(&cfg, addr, svc.store, log);
 	if (svc.cluster == NULL || octo_peer_cluster_start(svc.cluster) != 0 ||
 	    (replicator = octo_peer_replicator_start(&cfg, svc.store, svc.journal, svc.cluster,
-						     log)) == NULL) {
+						     log)) == NULL ||
+	    (fetcher = octo_peer_fetcher_start(&cfg, svc.store, svc.cluster, log)) == NULL) {
 		octo_log(log, OCTO_LOG_ERROR, "the health checks or the replication cannot start",
 			 NULL, 0);
 		rc = 1;
@@ -187,6 +190,7 @@ int main(int argc, char **argv)
 		octo_log(log, OCTO_LOG_INFO, "peer daemon started", f, 2);
 		sigwait(&set, &sig);
 	}
+	octo_peer_fetcher_stop(fetcher);
 	octo_peer_replicator_stop(replicator);
 	octo_rpc_server_stop(srv, STOP_GRACE_MS);
 	octo_peer_cluster_free(svc.cluster);

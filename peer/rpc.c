@@ -417,63 +417,171 @@ void octo_rpc_channel_free(struct octo_rpc_channel *ch)
 	free(ch);
 }
 
-enum octo_rpc_status octo_rpc_call(struct octo_rpc_channel *ch, const char *path, const void *req,
-				   size_t len, long timeout_ms, uint8_t **reply, size_t *reply_len)
+/* ms from now. */
+static gpr_timespec idle_after(long ms)
 {
-	grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
-	gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-					     gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
-	grpc_slice method = grpc_slice_from_static_string(path), body, details;
-	grpc_metadata_array initial, trailing;
-	grpc_byte_buffer *request, *response = NULL;
-	grpc_status_code status = GRPC_STATUS_UNKNOWN;
+	return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(ms, GPR_TIMESPAN));
+}
+
+/* A client call on its own pluck queue: begun with its request sent, ended once. */
+struct client_call {
+	grpc_completion_queue *cq;
 	grpc_call *call;
+	grpc_byte_buffer *request;
+	grpc_metadata_array initial, trailing;
+	grpc_slice details;
+	grpc_status_code status;
+};
+
+/* Create the call and start, as one batch, sending the request and first ops more (n of
+ * them, up to 3). 0, or -1 if the batch could not start. */
+static int client_begin(struct client_call *cc, struct octo_rpc_channel *ch, const char *path,
+			const void *req, size_t len, gpr_timespec deadline, const grpc_op *more,
+			size_t n)
+{
+	grpc_slice body = grpc_slice_from_copied_buffer(req, len);
 	grpc_op ops[6];
 
-	*reply = NULL;
-	*reply_len = 0;
-	call = grpc_channel_create_call(ch->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method,
-					NULL, deadline, NULL);
-	body = grpc_slice_from_copied_buffer(req, len);
-	request = grpc_raw_byte_buffer_create(&body, 1);
+	cc->cq = grpc_completion_queue_create_for_pluck(NULL);
+	cc->call =
+		grpc_channel_create_call(ch->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cc->cq,
+					 grpc_slice_from_static_string(path), NULL, deadline, NULL);
+	cc->request = grpc_raw_byte_buffer_create(&body, 1);
 	grpc_slice_unref(body);
-	grpc_metadata_array_init(&initial);
-	grpc_metadata_array_init(&trailing);
+	grpc_metadata_array_init(&cc->initial);
+	grpc_metadata_array_init(&cc->trailing);
+	cc->details = grpc_empty_slice();
+	cc->status = GRPC_STATUS_UNKNOWN;
 	memset(ops, 0, sizeof(ops));
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
 	ops[1].op = GRPC_OP_SEND_MESSAGE;
-	ops[1].data.send_message.send_message = request;
+	ops[1].data.send_message.send_message = cc->request;
 	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-	ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial;
-	ops[4].op = GRPC_OP_RECV_MESSAGE;
-	ops[4].data.recv_message.recv_message = &response;
-	ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-	ops[5].data.recv_status_on_client.trailing_metadata = &trailing;
-	ops[5].data.recv_status_on_client.status = &status;
-	ops[5].data.recv_status_on_client.status_details = &details;
-	if (grpc_call_start_batch(call, ops, 6, call, NULL) == GRPC_CALL_OK)
-		grpc_completion_queue_pluck(cq, call, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-	else
-		details = grpc_empty_slice();
-	if (status == GRPC_STATUS_OK && response != NULL) {
-		*reply = request_bytes(response, reply_len);
-		if (*reply == NULL)
-			status = GRPC_STATUS_RESOURCE_EXHAUSTED;
-	} else if (status == GRPC_STATUS_OK) {
-		status = GRPC_STATUS_INTERNAL; /* a unary call answered without a message */
-	}
-	grpc_slice_unref(details);
-	if (response != NULL)
-		grpc_byte_buffer_destroy(response);
-	grpc_byte_buffer_destroy(request);
-	grpc_metadata_array_destroy(&initial);
-	grpc_metadata_array_destroy(&trailing);
-	grpc_call_unref(call);
-	grpc_completion_queue_shutdown(cq);
-	while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+	memcpy(ops + 3, more, n * sizeof(*more));
+	return grpc_call_start_batch(cc->call, ops, 3 + n, cc, NULL) == GRPC_CALL_OK ? 0 : -1;
+}
+
+/* Wait for the batch tagged cc until deadline: 1 done, 0 timed out. */
+static int client_wait(struct client_call *cc, gpr_timespec deadline)
+{
+	return grpc_completion_queue_pluck(cc->cq, cc, deadline, NULL).type == GRPC_OP_COMPLETE;
+}
+
+static void recv_status_op(struct client_call *cc, grpc_op *op)
+{
+	memset(op, 0, sizeof(*op));
+	op->op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+	op->data.recv_status_on_client.trailing_metadata = &cc->trailing;
+	op->data.recv_status_on_client.status = &cc->status;
+	op->data.recv_status_on_client.status_details = &cc->details;
+}
+
+static enum octo_rpc_status client_end(struct client_call *cc)
+{
+	grpc_slice_unref(cc->details);
+	grpc_byte_buffer_destroy(cc->request);
+	grpc_metadata_array_destroy(&cc->initial);
+	grpc_metadata_array_destroy(&cc->trailing);
+	grpc_call_unref(cc->call);
+	grpc_completion_queue_shutdown(cc->cq);
+	while (grpc_completion_queue_pluck(cc->cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
 		       .type != GRPC_QUEUE_SHUTDOWN)
 		;
-	grpc_completion_queue_destroy(cq);
-	return (enum octo_rpc_status)status;
+	grpc_completion_queue_destroy(cc->cq);
+	return (enum octo_rpc_status)cc->status;
+}
+
+enum octo_rpc_status octo_rpc_call(struct octo_rpc_channel *ch, const char *path, const void *req,
+				   size_t len, long timeout_ms, uint8_t **reply, size_t *reply_len)
+{
+	gpr_timespec deadline = idle_after(timeout_ms);
+	grpc_byte_buffer *response = NULL;
+	struct client_call cc;
+	grpc_op ops[3];
+
+	*reply = NULL;
+	*reply_len = 0;
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_RECV_INITIAL_METADATA;
+	ops[0].data.recv_initial_metadata.recv_initial_metadata = &cc.initial;
+	ops[1].op = GRPC_OP_RECV_MESSAGE;
+	ops[1].data.recv_message.recv_message = &response;
+	recv_status_op(&cc, &ops[2]);
+	if (client_begin(&cc, ch, path, req, len, deadline, ops, 3) == 0)
+		client_wait(&cc, gpr_inf_future(GPR_CLOCK_REALTIME)); /* the deadline ends it */
+	if (cc.status == GRPC_STATUS_OK && response != NULL) {
+		*reply = request_bytes(response, reply_len);
+		if (*reply == NULL)
+			cc.status = GRPC_STATUS_RESOURCE_EXHAUSTED;
+	} else if (cc.status == GRPC_STATUS_OK) {
+		cc.status = GRPC_STATUS_INTERNAL; /* a unary call answered without a message */
+	}
+	if (response != NULL)
+		grpc_byte_buffer_destroy(response);
+	return client_end(&cc);
+}
+
+/* The peer went quiet: end the call, and wait for the batch in flight to finish. 0. */
+static int idle_cancel(struct client_call *cc)
+{
+	grpc_call_cancel_with_status(cc->call, GRPC_STATUS_DEADLINE_EXCEEDED,
+				     "no message within the idle timeout", NULL);
+	client_wait(cc, gpr_inf_future(GPR_CLOCK_REALTIME));
+	return 0;
+}
+
+enum octo_rpc_status octo_rpc_call_stream(
+	struct octo_rpc_channel *ch, const char *path, const void *req, size_t len, long idle_ms,
+	int (*on_message)(void *ctx, const uint8_t *msg, size_t len), void *ctx, int *stopped)
+{
+	struct client_call cc;
+	grpc_op op;
+	int ok;
+
+	*stopped = 0;
+	memset(&op, 0, sizeof(op));
+	op.op = GRPC_OP_RECV_INITIAL_METADATA;
+	op.data.recv_initial_metadata.recv_initial_metadata = &cc.initial;
+	ok = client_begin(&cc, ch, path, req, len, gpr_inf_future(GPR_CLOCK_REALTIME), &op, 1) == 0;
+	if (ok && !client_wait(&cc, idle_after(idle_ms)))
+		ok = idle_cancel(&cc);
+	while (ok) {
+		gpr_timespec idle = idle_after(idle_ms);
+		grpc_byte_buffer *msg = NULL;
+		grpc_byte_buffer_reader r;
+		grpc_slice all;
+		int stop;
+
+		memset(&op, 0, sizeof(op));
+		op.op = GRPC_OP_RECV_MESSAGE;
+		op.data.recv_message.recv_message = &msg;
+		if (grpc_call_start_batch(cc.call, &op, 1, &cc, NULL) != GRPC_CALL_OK)
+			break;
+		if (!client_wait(&cc, idle)) {
+			idle_cancel(&cc);
+			if (msg != NULL)
+				grpc_byte_buffer_destroy(msg);
+			break;
+		}
+		if (msg == NULL) /* the stream's end (or its failure: the status says) */
+			break;
+		if (!grpc_byte_buffer_reader_init(&r, msg)) {
+			grpc_byte_buffer_destroy(msg);
+			break;
+		}
+		all = grpc_byte_buffer_reader_readall(&r);
+		grpc_byte_buffer_reader_destroy(&r);
+		grpc_byte_buffer_destroy(msg);
+		stop = on_message(ctx, GRPC_SLICE_START_PTR(all), GRPC_SLICE_LENGTH(all));
+		grpc_slice_unref(all);
+		if (stop) {
+			*stopped = 1;
+			grpc_call_cancel(cc.call, NULL);
+			break;
+		}
+	}
+	recv_status_op(&cc, &op);
+	if (grpc_call_start_batch(cc.call, &op, 1, &cc, NULL) == GRPC_CALL_OK)
+		client_wait(&cc, gpr_inf_future(GPR_CLOCK_REALTIME));
+	return client_end(&cc);
 }

@@ -69,5 +69,12 @@ void octo_rpc_channel_free(struct octo_rpc_channel *ch);
  * OCTO_RPC_UNAVAILABLE or OCTO_RPC_DEADLINE_EXCEEDED. */
 enum octo_rpc_status octo_rpc_call(struct octo_rpc_channel *ch, const char *path, const void *req,
 				   size_t len, long timeout_ms, uint8_t **reply, size_t *reply_len);
+/* A server-streaming call of method path: each message's bytes go to on_message(ctx, msg,
+ * len), which returns nonzero to stop the call there (*stopped then 1); every message is
+ * awaited at most idle_ms, so a peer that goes quiet mid-stream ends the call
+ * (OCTO_RPC_DEADLINE_EXCEEDED) however long the whole stream takes. The call's status. */
+enum octo_rpc_status octo_rpc_call_stream(
+	struct octo_rpc_channel *ch, const char *path, const void *req, size_t len, long idle_ms,
+	int (*on_message)(void *ctx, const uint8_t *msg, size_t len), void *ctx, int *stopped);
 
 #endif

@@ -18,6 +18,7 @@
 #include "peer.pb-c.h"
 #include "service.h"
 #include "store-blob.h"
+#include "store-wanted.h"
 
 /* Room for the Chunk's header: three tags and three varints. */
 #define CHUNK_HEAD_MAX 32
@@ -212,6 +213,48 @@ static void fetch_close(void *stream)
 	free(f);
 }
 
+/* After ev was applied: the blobs it links that this node should hold under the strategy
+ * (eager: all of its share; hybrid: those below the threshold; lazy: none until a client
+ * asks), wanted from the writer, durably before Apply answers (the sender's cursor moves
+ * then: the marker is the intent that survives a crash). */
+static enum octo_err want_linked(struct octo_peer_service *svc, const struct octo_event *ev)
+{
+	const struct octo_config *cfg = svc->cfg;
+	struct octo_peer_view *view = NULL;
+	enum octo_err err = OCTO_OK;
+	size_t i;
+
+	if (strcmp(cfg->p2p.replication.strategy, "lazy") == 0)
+		return OCTO_OK;
+	for (i = 0; i < ev->n_records && err == OCTO_OK; i++) {
+		const struct octo_event_record *r = &ev->records[i];
+		unsigned long long size;
+		char value[24];
+		if (r->parsed.kind != OCTO_RECORD_LINK || r->value == NULL ||
+		    r->value_len >= sizeof(value))
+			continue;
+		memcpy(value, r->value, r->value_len); /* a decimal size: lib/event checked it */
+		value[r->value_len] = '\0';
+		size = strtoull(value, NULL, 10);
+		if (strcmp(cfg->p2p.replication.strategy, "hybrid") == 0 &&
+		    size >= (unsigned long long)cfg->p2p.replication.hybrid_threshold)
+			continue;
+		if (octo_store_blob_stat(svc->store, &r->parsed.digest, NULL) == OCTO_OK)
+			continue;
+		if (view == NULL) {
+			view = malloc(sizeof(*view));
+			if (view == NULL)
+				return OCTO_ERR_NOMEM;
+			octo_peer_cluster_view(svc->cluster, view);
+		}
+		if (octo_peer_view_holds(view, cfg->p2p.node_id, &r->parsed.digest,
+					 cfg->p2p.replication.factor))
+			err = octo_store_want_blob(svc->store, &r->parsed.digest, ev->stamp.node);
+	}
+	free(view);
+	return err;
+}
+
 /* The most changes one Apply takes. */
 #define APPLY_MAX 256
 
@@ -245,6 +288,8 @@ static enum octo_rpc_status apply(void *ctx, const uint8_t *req, size_t len,
 			      : octo_apply_event(svc->store, svc->journal, &ev,
 						 c->manifest.len > 0 ? c->manifest.data : NULL,
 						 c->manifest.len);
+		if (err == OCTO_OK && svc->cluster != NULL)
+			err = want_linked(svc, &ev);
 		octo_event_cleanup(&ev);
 		if (err == OCTO_ERR_MANIFEST_INVALID) {
 			*detail = "a manifest's bytes are missing or not its digest";

@@ -45,7 +45,10 @@ class LogRotateTest(unittest.TestCase):
             while not os.path.exists(log) and time.time() < deadline:
                 time.sleep(0.05)
             self.assertEqual(reg.request("GET", "/v2/?after").status, 200)
-            time.sleep(0.2)
+            # the request's log line follows its response: wait for it (a loaded machine)
+            deadline = time.time() + 10
+            while "/v2/?after" not in read(log) and time.time() < deadline:
+                time.sleep(0.05)
             self.assertEqual(reg.responder_pids(), pids)  # reopened, not restarted
             now = read(log)
             self.assertIn("/v2/?after", now)

@@ -76,3 +76,44 @@ def wait_for(what, timeout):
             return time.monotonic() - t0
         time.sleep(0.05)
     return None
+
+
+HEALTH = {"interval": "200ms", "timeout": "1s", "failure_threshold": 2, "workers": 4}
+OCI = "application/vnd.oci.image.manifest.v1+json"
+
+
+def merged(base, extra):
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+class Node:
+    """A registry (web front + responder, tests/http/harness.py) and a peer daemon over one
+    store, one node id; p2p (keys of the p2p section) goes to both."""
+
+    def __init__(self, tmp, node_id, bootstrap=(), port=None, p2p=None):
+        from harness import Registry  # tests/http on the path: the callers put it there
+        self.node_id = node_id
+        self.peer_port = port or free_port()
+        self.reg = Registry(config={"p2p": merged({"enabled": True, "node_id": node_id},
+                                                  p2p or {})})
+        self.reg.__enter__()
+        self.daemon = Daemon(tmp, node_id, merged({"bootstrap_peers": list(bootstrap),
+                                                   "health_check": HEALTH}, p2p or {}),
+                             port=self.peer_port)
+        with open(self.daemon.config) as f:
+            cfg = json.load(f)
+        cfg["storage"]["path"] = self.reg.data
+        with open(self.daemon.config, "w") as f:
+            json.dump(cfg, f)
+        self.daemon.data = self.reg.data
+        self.daemon.start()
+
+    def get(self, path, headers=None):
+        return self.reg.request("GET", path, headers=headers or {"Accept": OCI})
+
+    def close(self):
+        self.daemon.stop(signal.SIGKILL)
+        self.reg.__exit__(None, None, None)

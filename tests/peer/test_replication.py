@@ -5,7 +5,7 @@ on its own store: a manifest pushed with a tag on node 1 is served by tag and by
 node 2 (its bytes exactly) and listed there; a tag deleted on node 2 is gone on node 1; a
 node that was down while a tag was pushed has it once it is back (the journal and the
 member's cursor are the outbox); the daemons never send a node its own writes back. Blob
-content does not travel yet: only the links and manifests do."""
+content: test_blobs.py."""
 import json
 import os
 import shutil
@@ -18,37 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "http"))
 
-from harness import Registry  # noqa: E402
-from peers import Daemon, free_port, wait_for  # noqa: E402
-
-HEALTH = {"interval": "200ms", "timeout": "1s", "failure_threshold": 2, "workers": 4}
-OCI = "application/vnd.oci.image.manifest.v1+json"
-
-
-class Node:
-    """A registry (front + responder) and a peer daemon over one store, one node id."""
-
-    def __init__(self, tmp, node_id, bootstrap=(), port=None):
-        self.node_id = node_id
-        self.peer_port = port or free_port()
-        self.reg = Registry(config={"p2p": {"enabled": True, "node_id": node_id}})
-        self.reg.__enter__()
-        self.daemon = Daemon(tmp, node_id, {"bootstrap_peers": list(bootstrap),
-                                            "health_check": HEALTH}, port=self.peer_port)
-        with open(self.daemon.config) as f:
-            cfg = json.load(f)
-        cfg["storage"]["path"] = self.reg.data
-        with open(self.daemon.config, "w") as f:
-            json.dump(cfg, f)
-        self.daemon.data = self.reg.data
-        self.daemon.start()
-
-    def get(self, path):
-        return self.reg.request("GET", path, headers={"Accept": OCI})
-
-    def close(self):
-        self.daemon.stop(signal.SIGKILL)
-        self.reg.__exit__(None, None, None)
+from peers import Node, wait_for  # noqa: E402
 
 
 class ReplicationTest(unittest.TestCase):

@@ -111,6 +111,8 @@ static const struct {
 	{"p2p.replication.strategy", "eager"},
 	{"p2p.replication.sync_interval", "60s"},
 	{"p2p.replication.consistency_mode", "eventual"},
+	{"p2p.replication.hybrid_threshold", "1048576"},
+	{"p2p.replication.fetch_timeout", "10s"},
 	{"p2p.health_check.interval", "15s"},
 	{"p2p.health_check.timeout", "5s"},
 	{"p2p.health_check.failure_threshold", "3"},
@@ -119,6 +121,7 @@ static const struct {
 	{"p2p.transport.max_connections", "100"},
 	{"p2p.transport.idle_timeout", "300s"},
 	{"p2p.transport.max_message_size", "33554432"},
+	{"p2p.transport.rate_limit", "0"},
 };
 
 static void test_defaults(void **state)
@@ -172,15 +175,17 @@ static const char full_config[] =
 	"    \"basic_auth\": {\"username\": \"prom\", \"password\": \"s3cret\"}},\n"
 	"  \"p2p\": {\"enabled\": true, \"node_id\": \"node-1\", \"port\": 7000,\n"
 	"    \"bootstrap_peers\": [\"a:6000\", \"[::1]:6001\"],\n"
-	"    \"discovery\": {\"method\": \"dns\", \"interval\": \"45s\", \"timeout\": \"250ms\",\n"
+	"    \"discovery\": {\"method\": \"static\", \"interval\": \"45s\", \"timeout\": \"250ms\",\n"
 	"      \"dns_name\": \"octo.svc\", \"consul_address\": \"http://consul:8500\"},\n"
 	"    \"replication\": {\"factor\": 2, \"strategy\": \"hybrid\",\n"
 	"      \"sync_interval\": \"5m\","
-	"      \"consistency_mode\": \"strong\"},\n"
+	"      \"consistency_mode\": \"eventual\", \"hybrid_threshold\": 65536,\n"
+	"      \"fetch_timeout\": \"3s\"},\n"
 	"    \"health_check\": {\"interval\": \"20s\", \"timeout\": \"2s\",\n"
 	"      \"failure_threshold\": 5, \"workers\": 4},\n"
 	"    \"transport\": {\"protocol\": \"grpc\", \"max_connections\": 50,\n"
-	"      \"idle_timeout\": \"10m\", \"max_message_size\": 8192}}\n"
+	"      \"idle_timeout\": \"10m\", \"max_message_size\": 8192,\n"
+	"      \"rate_limit\": 1000000}}\n"
 	"}\n";
 
 static void test_full_file(void **state)
@@ -219,7 +224,7 @@ static void test_full_file(void **state)
 	assert_string_equal(cfg.p2p.bootstrap_peers[0], "a:6000");
 	assert_string_equal(cfg.p2p.bootstrap_peers[1], "[::1]:6001");
 	assert_null(cfg.p2p.bootstrap_peers[2]);
-	assert_string_equal(cfg.p2p.discovery.method, "dns");
+	assert_string_equal(cfg.p2p.discovery.method, "static");
 	assert_int_equal(cfg.p2p.discovery.interval_ms, 45000);
 	assert_int_equal(cfg.p2p.discovery.timeout_ms, 250);
 	assert_string_equal(cfg.p2p.discovery.dns_name, "octo.svc");
@@ -227,7 +232,9 @@ static void test_full_file(void **state)
 	assert_int_equal(cfg.p2p.replication.factor, 2);
 	assert_string_equal(cfg.p2p.replication.strategy, "hybrid");
 	assert_int_equal(cfg.p2p.replication.sync_interval_ms, 300000);
-	assert_string_equal(cfg.p2p.replication.consistency_mode, "strong");
+	assert_string_equal(cfg.p2p.replication.consistency_mode, "eventual");
+	assert_int_equal(cfg.p2p.replication.hybrid_threshold, 65536);
+	assert_int_equal(cfg.p2p.replication.fetch_timeout_ms, 3000);
 	assert_int_equal(cfg.p2p.health_check.interval_ms, 20000);
 	assert_int_equal(cfg.p2p.health_check.timeout_ms, 2000);
 	assert_int_equal(cfg.p2p.health_check.failure_threshold, 5);
@@ -235,6 +242,7 @@ static void test_full_file(void **state)
 	assert_string_equal(cfg.p2p.transport.protocol, "grpc");
 	assert_int_equal(cfg.p2p.transport.max_connections, 50);
 	assert_int_equal(cfg.p2p.transport.idle_timeout_ms, 600000);
+	assert_int_equal(cfg.p2p.transport.rate_limit, 1000000);
 	assert_int_equal(cfg.p2p.transport.max_message_size, 8192);
 
 	assert_get(&cfg, "p2p.bootstrap_peers", "a:6000,[::1]:6001");
@@ -300,6 +308,13 @@ static void test_bad_values(void **state)
 		 "key \"p2p.health_check.workers\""},
 		{"{\"p2p\":{\"transport\":{\"max_connections\":0}}}",
 		 "key \"p2p.transport.max_connections\""},
+		/* the original's methods and modes that nothing here acts on */
+		{"{\"p2p\":{\"discovery\":{\"method\":\"consul\"}}}",
+		 "key \"p2p.discovery.method\": \"consul\" is not supported"},
+		{"{\"p2p\":{\"discovery\":{\"method\":\"dns\"}}}",
+		 "key \"p2p.discovery.method\": \"dns\" is not supported"},
+		{"{\"p2p\":{\"replication\":{\"consistency_mode\":\"strong\"}}}",
+		 "key \"p2p.replication.consistency_mode\": \"strong\" is not built yet"},
 		/* sizes */
 		{"{\"storage\":{\"max_manifest_size\":0}}", "key \"storage.max_manifest_size\""},
 		{"{\"storage\":{\"max_manifest_size\":-5}}", "key \"storage.max_manifest_size\""},
@@ -567,7 +582,7 @@ static const struct {
 	{"OCTOSERVE_P2P_BOOTSTRAP_PEERS", "a:6000, b:6000 ,c:1", "p2p.bootstrap_peers",
 	 "a:6000,b:6000,c:1"},
 	{"OCTOSERVE_P2P_BOOTSTRAP_PEERS", "", "p2p.bootstrap_peers", ""},
-	{"OCTOSERVE_P2P_DISCOVERY_METHOD", "consul", "p2p.discovery.method", "consul"},
+	{"OCTOSERVE_P2P_DISCOVERY_METHOD", "static", "p2p.discovery.method", "static"},
 	{"OCTOSERVE_P2P_DISCOVERY_INTERVAL", "2m", "p2p.discovery.interval", "120s"},
 	{"OCTOSERVE_P2P_DISCOVERY_TIMEOUT", "3s", "p2p.discovery.timeout", "3s"},
 	{"OCTOSERVE_P2P_DISCOVERY_DNS_NAME", "peers.local", "p2p.discovery.dns_name",
@@ -577,8 +592,11 @@ static const struct {
 	{"OCTOSERVE_P2P_REPLICATION_FACTOR", "5", "p2p.replication.factor", "5"},
 	{"OCTOSERVE_P2P_REPLICATION_STRATEGY", "lazy", "p2p.replication.strategy", "lazy"},
 	{"OCTOSERVE_P2P_REPLICATION_SYNC_INTERVAL", "30s", "p2p.replication.sync_interval", "30s"},
-	{"OCTOSERVE_P2P_REPLICATION_CONSISTENCY_MODE", "strong", "p2p.replication.consistency_mode",
-	 "strong"},
+	{"OCTOSERVE_P2P_REPLICATION_CONSISTENCY_MODE", "eventual",
+	 "p2p.replication.consistency_mode", "eventual"},
+	{"OCTOSERVE_P2P_REPLICATION_HYBRID_THRESHOLD", "4096", "p2p.replication.hybrid_threshold",
+	 "4096"},
+	{"OCTOSERVE_P2P_REPLICATION_FETCH_TIMEOUT", "2s", "p2p.replication.fetch_timeout", "2s"},
 	{"OCTOSERVE_P2P_HEALTH_CHECK_INTERVAL", "7s", "p2p.health_check.interval", "7s"},
 	{"OCTOSERVE_P2P_HEALTH_CHECK_TIMEOUT", "1s", "p2p.health_check.timeout", "1s"},
 	{"OCTOSERVE_P2P_HEALTH_CHECK_FAILURE_THRESHOLD", "9", "p2p.health_check.failure_threshold",
@@ -589,6 +607,7 @@ static const struct {
 	{"OCTOSERVE_P2P_TRANSPORT_IDLE_TIMEOUT", "1m", "p2p.transport.idle_timeout", "60s"},
 	{"OCTOSERVE_P2P_TRANSPORT_MAX_MESSAGE_SIZE", "4096", "p2p.transport.max_message_size",
 	 "4096"},
+	{"OCTOSERVE_P2P_TRANSPORT_RATE_LIMIT", "65536", "p2p.transport.rate_limit", "65536"},
 };
 
 static void test_env_overrides(void **state)
