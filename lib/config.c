@@ -87,6 +87,13 @@ static const char *check_node_id(const char *s)
 		       : "must be 1 to 255 letters, digits, '.', '_', ':' or '-'";
 }
 
+static const char *check_cluster_id(const char *s)
+{
+	return s[0] == '\0' || octo_node_id_valid(s, strlen(s))
+		       ? NULL
+		       : "must be empty or 1 to 255 letters, digits, '.', '_', ':' or '-'";
+}
+
 /* A host name or an IPv4 address: the quick start writes it into the front's listen
  * directive, and the fronts spell IPv6 literals each its own way. */
 static const char *check_host(const char *s)
@@ -217,6 +224,10 @@ static const struct key keys[] = {
 
 	{ROW("p2p.enabled", "P2P_ENABLED", K_BOOL, p2p.enabled), .def = "false"},
 	{ROW("p2p.node_id", "P2P_NODE_ID", K_STR, p2p.node_id), .check = check_node_id},
+	{ROW("p2p.cluster_id", "P2P_CLUSTER_ID", K_STR, p2p.cluster_id), .def = "",
+	 .check = check_cluster_id},
+	{ROW("p2p.max_clock_offset", "P2P_MAX_CLOCK_OFFSET", K_DUR, p2p.max_clock_offset_ms),
+	 .def = "30s", .min = 1, .max = DUR_MAX_MS},
 	{ROW("p2p.port", "P2P_PORT", K_INT, p2p.port), .def = "6000", .min = 1, .max = 65535},
 	{ROW("p2p.bootstrap_peers", "P2P_BOOTSTRAP_PEERS", K_LIST, p2p.bootstrap_peers),
 	 .count_off = offsetof(struct octo_config, p2p.n_bootstrap_peers), .def = "",

@@ -62,10 +62,12 @@ struct octo_config {
 		char *password;
 	} metrics;
 	struct {
-		int enabled;            /* 0 */
-		char *node_id;          /* hostname */
-		int port;               /* 6000 */
-		char **bootstrap_peers; /* NULL-terminated, empty by default */
+		int enabled;                 /* 0 */
+		char *node_id;               /* hostname */
+		char *cluster_id;            /* "": peers must name the same one */
+		int64_t max_clock_offset_ms; /* 30s: a peer whose clock runs further ahead is refused */
+		int port;                    /* 6000 */
+		char **bootstrap_peers;      /* NULL-terminated, empty by default */
 		size_t n_bootstrap_peers;
 		struct {
 			char *method;         /* "static" | "dns" | "consul" */

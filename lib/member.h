@@ -27,6 +27,7 @@ struct octo_member {
 	int misses;            /* failed checks in a row */
 	uint64_t last_seen_ms; /* its last answer, 0: never */
 	uint64_t changed_ms;   /* when state last changed */
+	int refused;           /* the last check was refused (the daemon logs the first) */
 };
 
 struct octo_members {

@@ -102,27 +102,47 @@ static void check(struct octo_peer_cluster *c, const char *address)
 	struct octo_rpc_channel *ch;
 	enum octo_rpc_status status = OCTO_RPC_UNAVAILABLE;
 	uint8_t buf[1024], *out = NULL;
+	char detail[256] = "";
+	const char *refused = NULL;
 	size_t len = 0, i;
 	long at;
 
 	req.node_id = c->cfg->p2p.node_id;
 	req.address = c->self_address;
-	req.cluster_id = "";
+	req.cluster_id = c->cfg->p2p.cluster_id;
 	req.hlc = octo_hlc_tick(0, octo_clock_wall_ms());
 	ch = octo_peer_cluster_channel(c, address);
 	if (ch != NULL && octoserve__peer__v1__health_request__get_packed_size(&req) <= sizeof(buf))
 		status = octo_rpc_call(ch, "/octoserve.peer.v1.Peer/Health", buf,
 				       octoserve__peer__v1__health_request__pack(&req, buf),
-				       (long)c->cfg->p2p.health_check.timeout_ms, &out, &len);
+				       (long)c->cfg->p2p.health_check.timeout_ms, &out, &len,
+				       detail, sizeof(detail));
 	if (status == OCTO_RPC_OK)
 		reply = octoserve__peer__v1__health_reply__unpack(NULL, len, out);
 	free(out);
+	if (status == OCTO_RPC_PERMISSION_DENIED)
+		refused = detail; /* the peer's reason */
+	else if (reply != NULL)
+		refused = octo_peer_refusal(c->cfg, reply->cluster_id, reply->hlc, 0);
+	if (refused != NULL && reply != NULL) {
+		octoserve__peer__v1__health_reply__free_unpacked(reply, NULL);
+		reply = NULL;
+	}
 	pthread_mutex_lock(&c->lock);
 	at = member_at(&c->members, address);
 	if (at >= 0) {
 		enum octo_member_state was = c->members.v[at].state;
 		octo_members_observe(&c->members, (size_t)at, reply != NULL,
 				     reply != NULL ? reply->node_id : NULL, octo_clock_wall_ms());
+		if (refused != NULL && !c->members.v[at].refused) { /* once a run of them */
+			struct octo_log_field f[] = {OCTO_LOG_STR("address", address),
+						     OCTO_LOG_STR("reason", refused)};
+			octo_log(c->log, OCTO_LOG_WARN,
+				 status == OCTO_RPC_PERMISSION_DENIED ? "a peer refused this node"
+								      : "a peer was refused",
+				 f, 2);
+		}
+		c->members.v[at].refused = refused != NULL;
 		if (c->members.v[at].state != was) {
 			struct octo_log_field f[] = {
 				OCTO_LOG_STR("member", c->members.v[at].id),
@@ -271,6 +291,19 @@ void octo_peer_cluster_heard(struct octo_peer_cluster *c, const char *id, const 
 	    (at = member_at(&c->members, address)) >= 0)
 		octo_members_observe(&c->members, (size_t)at, 1, id, octo_clock_wall_ms());
 	pthread_mutex_unlock(&c->lock);
+}
+
+const char *octo_peer_refusal(const struct octo_config *cfg, const char *cluster_id, uint64_t hlc,
+			      int caller)
+{
+	if (strcmp(cluster_id, cfg->p2p.cluster_id) != 0)
+		return "another cluster: p2p.cluster_id differs";
+	if (octo_hlc_ms(hlc) > octo_clock_wall_ms() + (uint64_t)cfg->p2p.max_clock_offset_ms)
+		return caller ? "clock ahead: the caller's clock runs more than p2p.max_clock_offset "
+				"ahead of the callee's"
+			      : "clock ahead: the peer's clock runs more than p2p.max_clock_offset "
+				"ahead of this node's";
+	return NULL;
 }
 
 void octo_peer_cluster_view(struct octo_peer_cluster *c, struct octo_peer_view *out)

@@ -34,6 +34,12 @@ void octo_peer_cluster_each_up(struct octo_peer_cluster *c,
 			       void (*fn)(void *ctx, const char *id, const char *address),
 			       void *ctx);
 
+/* Why a peer naming cluster_id, whose clock reads hlc, is refused (its writes would win every
+ * conflict for as long as its clock runs ahead), or NULL: both sides of a Health call ask,
+ * the callee of its caller (caller 1), the caller of the answer. */
+const char *octo_peer_refusal(const struct octo_config *cfg, const char *cluster_id, uint64_t hlc,
+			      int caller);
+
 /* A snapshot of the members that have an id (for placement and replication). */
 #define OCTO_PEER_VIEW_MAX 256
 struct octo_peer_view {

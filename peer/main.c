@@ -159,6 +159,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	svc.cfg = &cfg;
+	svc.log = log;
 	svc.chunk_size = (size_t)cfg.p2p.transport.max_message_size - CHUNK_OVERHEAD;
 	if (svc.chunk_size > CHUNK_MAX)
 		svc.chunk_size = CHUNK_MAX;

@@ -476,8 +476,15 @@ static void recv_status_op(struct client_call *cc, grpc_op *op)
 	op->data.recv_status_on_client.status_details = &cc->details;
 }
 
-static enum octo_rpc_status client_end(struct client_call *cc)
+static enum octo_rpc_status client_end(struct client_call *cc, char *detail, size_t size)
 {
+	if (detail != NULL && size > 0) {
+		size_t n = GRPC_SLICE_LENGTH(cc->details) < size - 1
+				   ? GRPC_SLICE_LENGTH(cc->details)
+				   : size - 1;
+		memcpy(detail, GRPC_SLICE_START_PTR(cc->details), n);
+		detail[n] = '\0';
+	}
 	grpc_slice_unref(cc->details);
 	grpc_byte_buffer_destroy(cc->request);
 	grpc_metadata_array_destroy(&cc->initial);
@@ -492,7 +499,8 @@ static enum octo_rpc_status client_end(struct client_call *cc)
 }
 
 enum octo_rpc_status octo_rpc_call(struct octo_rpc_channel *ch, const char *path, const void *req,
-				   size_t len, long timeout_ms, uint8_t **reply, size_t *reply_len)
+				   size_t len, long timeout_ms, uint8_t **reply, size_t *reply_len,
+				   char *detail, size_t detail_size)
 {
 	gpr_timespec deadline = idle_after(timeout_ms);
 	grpc_byte_buffer *response = NULL;
@@ -518,7 +526,7 @@ enum octo_rpc_status octo_rpc_call(struct octo_rpc_channel *ch, const char *path
 	}
 	if (response != NULL)
 		grpc_byte_buffer_destroy(response);
-	return client_end(&cc);
+	return client_end(&cc, detail, detail_size);
 }
 
 /* The peer went quiet: end the call, and wait for the batch in flight to finish. 0. */
@@ -583,5 +591,5 @@ enum octo_rpc_status octo_rpc_call_stream(
 	recv_status_op(&cc, &op);
 	if (grpc_call_start_batch(cc.call, &op, 1, &cc, NULL) == GRPC_CALL_OK)
 		client_wait(&cc, gpr_inf_future(GPR_CLOCK_REALTIME));
-	return client_end(&cc);
+	return client_end(&cc, NULL, 0);
 }

@@ -65,10 +65,12 @@ struct octo_rpc_channel *octo_rpc_channel_new(const char *target, int max_messag
 					      long reconnect_ms);
 void octo_rpc_channel_free(struct octo_rpc_channel *ch);
 /* A unary call of method path with the request bytes, bounded by timeout_ms: its status,
- * and on OCTO_RPC_OK the reply (malloc'd, *reply_len bytes). A peer that is not there is
- * OCTO_RPC_UNAVAILABLE or OCTO_RPC_DEADLINE_EXCEEDED. */
+ * and on OCTO_RPC_OK the reply (malloc'd, *reply_len bytes); the status's detail into
+ * detail (may be NULL). A peer that is not there is OCTO_RPC_UNAVAILABLE or
+ * OCTO_RPC_DEADLINE_EXCEEDED. */
 enum octo_rpc_status octo_rpc_call(struct octo_rpc_channel *ch, const char *path, const void *req,
-				   size_t len, long timeout_ms, uint8_t **reply, size_t *reply_len);
+				   size_t len, long timeout_ms, uint8_t **reply, size_t *reply_len,
+				   char *detail, size_t detail_size);
 /* A server-streaming call of method path: each message's bytes go to on_message(ctx, msg,
  * len), which returns nonzero to stop the call there (*stopped then 1); every message is
  * awaited at most idle_ms, so a peer that goes quiet mid-stream ends the call

@@ -78,12 +78,28 @@ static enum octo_rpc_status health(void *ctx, const uint8_t *req, size_t len,
 		*detail = "not a HealthRequest";
 		return OCTO_RPC_INVALID_ARGUMENT;
 	}
+	*detail = octo_peer_refusal(svc->cfg, in->cluster_id, in->hlc, 1);
+	if (*detail != NULL) {
+		static uint64_t
+			logged_ms; /* at most one such line a second: a refused peer retries */
+		uint64_t now = octo_clock_monotonic_ms(),
+			 last = __atomic_load_n(&logged_ms, __ATOMIC_RELAXED);
+		struct octo_log_field f[] = {OCTO_LOG_STR("node", in->node_id),
+					     OCTO_LOG_STR("address", in->address),
+					     OCTO_LOG_STR("reason", *detail)};
+		if ((last == 0 || now - last >= 1000) &&
+		    __atomic_compare_exchange_n(&logged_ms, &last, now, 0, __ATOMIC_RELAXED,
+						__ATOMIC_RELAXED))
+			octo_log(svc->log, OCTO_LOG_WARN, "a peer was refused", f, 3);
+		octoserve__peer__v1__health_request__free_unpacked(in, NULL);
+		return OCTO_RPC_PERMISSION_DENIED;
+	}
 	/* the caller says who it is: a node learns of those that bootstrap from it */
 	if (svc->cluster != NULL && in->node_id[0] != '\0' && in->address[0] != '\0')
 		octo_peer_cluster_heard(svc->cluster, in->node_id, in->address);
 	octoserve__peer__v1__health_request__free_unpacked(in, NULL);
 	out.node_id = svc->cfg->p2p.node_id;
-	out.cluster_id = "";
+	out.cluster_id = svc->cfg->p2p.cluster_id;
 	out.store = (char *)octo_store_incarnation(svc->store);
 	out.hlc = octo_hlc_tick(0, octo_clock_wall_ms());
 	l.members = calloc(l.cap, sizeof(*l.members));
@@ -280,6 +296,14 @@ static enum octo_rpc_status apply(void *ctx, const uint8_t *req, size_t len,
 		enum octo_err err;
 		if (octo_event_parse(c->event, strlen(c->event), &ev, detail) != 0) {
 			status = OCTO_RPC_INVALID_ARGUMENT;
+			break;
+		}
+		if (octo_hlc_ms(ev.stamp.hlc) >
+		    octo_clock_wall_ms() + (uint64_t)svc->cfg->p2p.max_clock_offset_ms) {
+			/* it would win every conflict for as long as it runs ahead */
+			octo_event_cleanup(&ev);
+			*detail = "a change's clock runs ahead by more than p2p.max_clock_offset";
+			status = OCTO_RPC_PERMISSION_DENIED;
 			break;
 		}
 		/* this node's own write, relayed back: already here */

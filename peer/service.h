@@ -8,6 +8,7 @@
 #include "cluster.h"
 #include "config.h"
 #include "journal.h"
+#include "log.h"
 #include "rpc.h"
 #include "store.h"
 
@@ -17,6 +18,7 @@ struct octo_peer_service {
 	struct octo_store *store;
 	struct octo_journal *journal; /* where changes applied from peers are journalled */
 	struct octo_peer_cluster *cluster;
+	struct octo_logger *log;
 	size_t chunk_size; /* Fetch's chunks: at most 1 MiB and within max_message_size */
 };
 

@@ -12,6 +12,18 @@ SRCDIR = os.environ.get("OCTOTEST_SRCDIR", os.path.join(os.path.dirname(__file__
 BUILDDIR = os.environ.get("OCTOTEST_BUILDDIR", SRCDIR)
 PEER = os.path.join(BUILDDIR, "peer", "octoserve-peer")
 
+FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+
+
+def faketime_env(offset):
+    """The daemon's clock offset (e.g. "+10m") by libfaketime preloaded into the daemon
+    itself (the faketime command would fork it: a signal to the command would not reach
+    it). Monotonic waits stay real."""
+    env = {"LD_PRELOAD": FAKETIME_LIB, "FAKETIME": offset, "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+    if os.environ.get("ASAN_OPTIONS"):  # the preload comes before the ASan runtime
+        env["ASAN_OPTIONS"] = os.environ["ASAN_OPTIONS"] + ":verify_asan_link_order=0"
+    return env
+
 
 def free_port():
     with socket.socket() as s:
@@ -38,9 +50,26 @@ class Daemon:
             json.dump(cfg, f)
         self.proc = None
 
-    def start(self):
-        self.proc = subprocess.Popen([PEER, "-c", self.config])
+    def start(self, env=None):
+        """env: variables added to the daemon's (e.g. faketime_env())."""
+        self.proc = subprocess.Popen([PEER, "-c", self.config], env=dict(os.environ, **(env or {})))
         return self
+
+    def wait_started(self, timeout=20):
+        """Until the daemon logged its start (its port is bound); self."""
+        t0 = time.monotonic()
+        while '"msg":"peer daemon started"' not in self.log_text():
+            if time.monotonic() - t0 > timeout or self.proc.poll() is not None:
+                raise RuntimeError("%s did not start: %s" % (self.node_id, self.log_text()))
+            time.sleep(0.02)
+        return self
+
+    def log_text(self):
+        try:
+            with open(self.log) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc is not None and self.proc.poll() is None:

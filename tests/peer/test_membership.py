@@ -4,18 +4,21 @@
 peer exchange; a node killed is seen down after failure_threshold missed checks and up
 again once it answers; 20 daemons from one bootstrap peer all list each other (the time it
 took is printed); `octoserve-peer status` shows it all, as a table and as JSON; a daemon
-with p2p.enabled false refuses to run."""
+with p2p.enabled false refuses to run. A peer of another cluster (p2p.cluster_id), and one
+whose clock runs ahead by more than p2p.max_clock_offset (under faketime), are refused on
+both sides, with the reason logged, and never taken as up."""
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from peers import PEER, Daemon, wait_for  # noqa: E402
+from peers import FAKETIME_LIB, PEER, Daemon, faketime_env, wait_for  # noqa: E402
 
 INTERVAL_MS = 200
 HEALTH = {"interval": "%dms" % INTERVAL_MS, "timeout": "500ms", "failure_threshold": 3,
@@ -33,11 +36,12 @@ class MembershipTest(unittest.TestCase):
             d.stop(signal.SIGKILL)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def daemon(self, node_id, bootstrap=(), **kw):
-        d = Daemon(self.tmp, node_id, {"bootstrap_peers": list(bootstrap),
-                                       "health_check": HEALTH}, **kw)
+    def daemon(self, node_id, bootstrap=(), p2p=None, env=None, **kw):
+        cfg = {"bootstrap_peers": list(bootstrap), "health_check": HEALTH}
+        cfg.update(p2p or {})
+        d = Daemon(self.tmp, node_id, cfg, **kw)
         self.daemons.append(d)
-        return d.start()
+        return d.start(env)
 
     def all_up(self, d, others):
         return d.states() == {o.node_id: "up" for o in others}
@@ -84,6 +88,38 @@ class MembershipTest(unittest.TestCase):
         sys.stderr.write("\n20 daemons from one bootstrap peer: all list each other %.2f s "
                          "after the last started (%.1f health intervals)\n" % (
                              took, took * 1000 / INTERVAL_MS))
+
+    def test_another_cluster_is_refused_on_both_sides(self):
+        blue = self.daemon("blue1", p2p={"cluster_id": "blue"}).wait_started()
+        blue2 = self.daemon("blue2", [blue.address], p2p={"cluster_id": "blue"})
+        green = self.daemon("green1", [blue.address], p2p={"cluster_id": "green"})
+        self.assertIsNotNone(wait_for(lambda: self.all_up(blue, [blue2]) and
+                                      self.all_up(blue2, [blue]), 10))
+        self.assertIsNotNone(wait_for(lambda: "another cluster" in green.log_text() and
+                                      "another cluster" in blue.log_text(), 10))
+        time.sleep(1)  # five more rounds: still refused, never learned
+        self.assertNotIn("green1", blue.states())
+        self.assertNotIn("green1", blue2.states())
+        self.assertNotEqual(green.states().get("blue1"), "up")
+        self.assertIn('"msg":"a peer refused this node"', green.log_text())
+        self.assertIn('"msg":"a peer was refused"', blue.log_text())
+
+    @unittest.skipUnless(os.path.exists(FAKETIME_LIB), "needs libfaketime (apt-get install faketime)")
+    def test_a_clock_running_ahead_is_refused(self):
+        now = self.daemon("now1").wait_started()
+        # (libfaketime makes the ahead daemon's timed waits return at once: its health rounds
+        # run back to back, and a failed connection would wait for gRPC's faked clock)
+        ahead = self.daemon("ahead1", [now.address], env=faketime_env("+10m"))
+        also_now = self.daemon("now2", [now.address])
+        self.assertIsNotNone(wait_for(lambda: self.all_up(now, [also_now]), 10))
+        self.assertIsNotNone(wait_for(lambda: "clock ahead" in now.log_text() and
+                                      "clock ahead" in ahead.log_text(), 10),
+                             (now.log_text()[-600:], ahead.log_text()[-600:]))
+        time.sleep(1)
+        self.assertNotIn("ahead1", now.states())
+        self.assertNotEqual(ahead.states().get("now1"), "up")
+        self.assertIn("the caller's clock runs more than p2p.max_clock_offset ahead",
+                      ahead.log_text())
 
     def test_disabled_refuses(self):
         d = Daemon(self.tmp, "off", {"enabled": False})
