@@ -3,6 +3,10 @@
 # Octoserve quick start on Debian 12 (as root):
 #   ./quickstart.sh serve [-c FILE]   install what is missing, build, run lighttpd + the
 #                                     responder in the foreground on http://localhost:5000
+#   ./quickstart.sh cluster [N]       N nodes (default 3) on this machine, each lighttpd + the
+#                                     responder + the peer daemon: registries on ports
+#                                     5001..5000+N, peer ports 6001..6000+N, stores in
+#                                     ./data-node1..N; Ctrl-C stops them all
 #   ./quickstart.sh check             the same set-up, then every test (non-zero on failure)
 # OCTOSERVE_* environment variables override the configuration, as everywhere.
 set -eu
@@ -104,8 +108,10 @@ serve() {
 		*) say "unknown option $1"; exit 2;;
 		esac
 	done
-	install_packages
-	build
+	if [ -z "${built:-}" ]; then
+		install_packages
+		build
+	fi
 	# Without -c, the example configuration: port 5000, ./data, X-Sendfile.
 	[ -n "$config" ] || config=$top/contrib/octoserve.json
 	bin=$top/fcgi/octoserve-fcgi
@@ -147,15 +153,77 @@ serve() {
 		i=$((i + 1))
 		sleep 0.1
 	done
+	# With p2p.enabled, the peer daemon beside it, on the same configuration and store.
+	peer_pid=
+	if [ "$(get p2p.enabled)" = true ]; then
+		"$top/peer/octoserve-peer" -c "$config" &
+		peer_pid=$!
+		trap 'stopping=1; kill -INT $pid 2>/dev/null || true; kill -TERM $peer_pid 2>/dev/null || true' INT TERM
+		say "peer daemon: node $(get p2p.node_id), peer port $(get p2p.port)"
+	fi
 	say "serving on http://$address:$port, store $(get storage.path) (Ctrl-C stops)"
 	status=0
 	while kill -0 $pid 2>/dev/null; do
 		wait $pid && status=0 || status=$?
 	done
+	if [ -n "$peer_pid" ]; then
+		kill -TERM "$peer_pid" 2>/dev/null || true
+		wait "$peer_pid" 2>/dev/null || true
+	fi
 	# a wait the signal interrupted says 130; lighttpd's own status, once seen, counts
 	[ -n "$stopping" ] && [ $status -gt 128 ] && status=0
 	say "stopped"
 	return $status
+}
+
+# N nodes of one cluster on this machine, as the original's README sets up two: node K
+# serves the registry on port QUICKSTART_PORT_BASE+K (5000+K) and the peer port on
+# QUICKSTART_PEER_PORT_BASE+K (6000+K), its store in ./data-nodeK, every other node its
+# bootstrap peer; its configuration (contrib/octoserve.json with those keys) goes to
+# run/cluster-<base>/nodeK.json. Each node is a serve in the background (which cannot take
+# SIGINT): Ctrl-C here sends each a SIGTERM, which stops its lighttpd and its daemon.
+cluster() {
+	n=${1:-3}
+	case $n in '' | *[!0-9]*) say "cluster: N must be a number of nodes"; exit 2;; esac
+	if [ "$n" -lt 1 ] || [ "$n" -gt 9 ]; then
+		say "cluster: from 1 to 9 nodes"
+		exit 2
+	fi
+	install_packages
+	build
+	built=1
+	base=${QUICKSTART_PORT_BASE:-5000} peer_base=${QUICKSTART_PEER_PORT_BASE:-6000}
+	dir=$top/run/cluster-$base
+	mkdir -p "$dir"
+	python3 - "$top/contrib/octoserve.json" "$dir" "$caller" "$n" "$base" "$peer_base" <<'EOF'
+import json, os, sys
+example, out, caller = sys.argv[1:4]
+n, base, peer_base = map(int, sys.argv[4:7])
+for k in range(1, n + 1):
+    with open(example) as f:
+        cfg = json.load(f)
+    cfg["server"]["port"] = base + k
+    cfg["storage"]["path"] = os.path.join(caller, "data-node%d" % k)
+    cfg["p2p"] = {"enabled": True, "node_id": "node%d" % k, "port": peer_base + k,
+                  "bootstrap_peers": ["127.0.0.1:%d" % (peer_base + j)
+                                      for j in range(1, n + 1) if j != k]}
+    with open(os.path.join(out, "node%d.json" % k), "w") as f:
+        json.dump(cfg, f, indent=2)
+EOF
+	pids=
+	k=1
+	while [ "$k" -le "$n" ]; do
+		(serve -c "$dir/node$k.json") &
+		pids="$pids $!"
+		k=$((k + 1))
+	done
+	trap 'for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done' INT TERM
+	for p in $pids; do
+		while kill -0 "$p" 2>/dev/null; do
+			wait "$p" || true
+		done
+	done
+	say "cluster stopped"
 }
 
 # The unit and HTTP suites again under ASan, LeakSanitizer and UBSan, in a copy of the tree
@@ -178,6 +246,7 @@ check() {
 
 case ${1:-} in
 serve) shift; serve "$@";;
+cluster) shift; cluster "$@";;
 check) shift; check "$@";;
-*) echo "usage: $0 serve [-c FILE] | check" >&2; exit 2;;
+*) echo "usage: $0 serve [-c FILE] | cluster [N] | check" >&2; exit 2;;
 esac

@@ -99,13 +99,27 @@ int octo_members_learn(struct octo_members *m, const char *id, const char *addre
 	return 1;
 }
 
-void octo_members_observe(struct octo_members *m, size_t i, int ok, const char *id, uint64_t now_ms)
+long octo_members_observe(struct octo_members *m, size_t i, int ok, const char *id, uint64_t now_ms)
 {
 	struct octo_member *e = &m->v[i];
 	enum octo_member_state was = e->state;
 
 	if (ok && id != NULL && e->id[0] != '\0' && strcmp(e->id, id) != 0)
 		ok = 0; /* another node answers at that address */
+	if (ok && e->id[0] == '\0' && id != NULL) {
+		/* a bootstrap address of a member known by another address ("localhost:6001"
+		 * and "127.0.0.1:6001"): one member, one entry, the one known first */
+		size_t j;
+		for (j = 0; j < m->n; j++)
+			if (j != i && strcmp(m->v[j].id, id) == 0)
+				break;
+		if (j < m->n) {
+			m->v[i] = m->v[--m->n];
+			if (j == m->n)
+				j = i;
+			return octo_members_observe(m, j, 1, id, now_ms);
+		}
+	}
 	if (ok) {
 		if (e->id[0] == '\0' && id != NULL && octo_node_id_valid(id, strlen(id)))
 			strcpy(e->id, id);
@@ -117,6 +131,7 @@ void octo_members_observe(struct octo_members *m, size_t i, int ok, const char *
 	}
 	if (e->state != was)
 		e->changed_ms = now_ms;
+	return (long)i;
 }
 
 const char *octo_member_state_name(enum octo_member_state s)

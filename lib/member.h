@@ -48,8 +48,10 @@ void octo_members_cleanup(struct octo_members *m);
 int octo_members_learn(struct octo_members *m, const char *id, const char *address);
 /* The outcome of a check of member i at now_ms: ok with the id it answered with (a member
  * answering with another id than the one known is a failure: a different node now has that
- * address), or a failure. */
-void octo_members_observe(struct octo_members *m, size_t i, int ok, const char *id,
+ * address), or a failure. An address without an id that answers with the id of a member
+ * known at another address is the same member: its entry goes (the last entry moves into
+ * its place). Returns the index of the entry that stands for the member now. */
+long octo_members_observe(struct octo_members *m, size_t i, int ok, const char *id,
 			  uint64_t now_ms);
 const char *octo_member_state_name(enum octo_member_state s);
 

@@ -17,6 +17,11 @@
 #include "rpc.h"
 #include "ticker.h"
 
+/* How soon the next round comes while a member has never answered (a bootstrap peer that
+ * was not up yet when this node started), and the longest a channel waits to connect again:
+ * a cluster started all at once forms in about a second, not in a health interval. */
+#define UNKNOWN_RETRY_MS 500
+
 struct channel {
 	char address[OCTO_MEMBER_ADDRESS_MAX + 1];
 	struct octo_rpc_channel *ch;
@@ -34,6 +39,7 @@ struct octo_peer_cluster {
 	size_t n_channels;
 	pthread_t thread;
 	int started;
+	uint64_t ups; /* how many times a member came up: the fetcher retries then */
 	/* one round */
 	char (*targets)[OCTO_MEMBER_ADDRESS_MAX + 1];
 	size_t n_targets, next_target;
@@ -80,7 +86,9 @@ static struct octo_rpc_channel *channel_for(struct octo_peer_cluster *c, const c
 	snprintf(v[c->n_channels].address, sizeof(v[c->n_channels].address), "%s", address);
 	v[c->n_channels].ch =
 		octo_rpc_channel_new(address, (int)c->cfg->p2p.transport.max_message_size,
-				     (long)c->cfg->p2p.health_check.interval_ms);
+				     c->cfg->p2p.health_check.interval_ms < 2 * UNKNOWN_RETRY_MS
+					     ? (long)c->cfg->p2p.health_check.interval_ms
+					     : 2 * UNKNOWN_RETRY_MS);
 	return v[c->n_channels++].ch;
 }
 
@@ -132,8 +140,9 @@ static void check(struct octo_peer_cluster *c, const char *address)
 	at = member_at(&c->members, address);
 	if (at >= 0) {
 		enum octo_member_state was = c->members.v[at].state;
-		octo_members_observe(&c->members, (size_t)at, reply != NULL,
-				     reply != NULL ? reply->node_id : NULL, octo_clock_wall_ms());
+		at = octo_members_observe(&c->members, (size_t)at, reply != NULL,
+					  reply != NULL ? reply->node_id : NULL,
+					  octo_clock_wall_ms());
 		if (refused != NULL && !c->members.v[at].refused) { /* once a run of them */
 			struct octo_log_field f[] = {OCTO_LOG_STR("address", address),
 						     OCTO_LOG_STR("reason", refused)};
@@ -144,6 +153,8 @@ static void check(struct octo_peer_cluster *c, const char *address)
 		}
 		c->members.v[at].refused = refused != NULL;
 		if (c->members.v[at].state != was) {
+			if (c->members.v[at].state == OCTO_MEMBER_UP)
+				__atomic_add_fetch(&c->ups, 1, __ATOMIC_RELAXED);
 			struct octo_log_field f[] = {
 				OCTO_LOG_STR("member", c->members.v[at].id),
 				OCTO_LOG_STR("address", address),
@@ -233,13 +244,26 @@ static void round_of_checks(struct octo_peer_cluster *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
+static long next_round_ms(struct octo_peer_cluster *c)
+{
+	long ms = (long)c->cfg->p2p.health_check.interval_ms;
+	size_t i;
+
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < c->members.n; i++)
+		if (c->members.v[i].last_seen_ms == 0 && ms > UNKNOWN_RETRY_MS)
+			ms = UNKNOWN_RETRY_MS;
+	pthread_mutex_unlock(&c->lock);
+	return ms;
+}
+
 static void *rounds(void *arg)
 {
 	struct octo_peer_cluster *c = arg;
 
 	do
 		round_of_checks(c);
-	while (octo_peer_ticker_wait(&c->ticker, (long)c->cfg->p2p.health_check.interval_ms));
+	while (octo_peer_ticker_wait(&c->ticker, next_round_ms(c)));
 	return NULL;
 }
 
@@ -288,8 +312,12 @@ void octo_peer_cluster_heard(struct octo_peer_cluster *c, const char *id, const 
 	pthread_mutex_lock(&c->lock);
 	/* a call is an answer too: the caller is up now, and others learn it from us at once */
 	if (octo_members_learn(&c->members, id, address) >= 0 &&
-	    (at = member_at(&c->members, address)) >= 0)
-		octo_members_observe(&c->members, (size_t)at, 1, id, octo_clock_wall_ms());
+	    (at = member_at(&c->members, address)) >= 0) {
+		enum octo_member_state was = c->members.v[at].state;
+		at = octo_members_observe(&c->members, (size_t)at, 1, id, octo_clock_wall_ms());
+		if (was != OCTO_MEMBER_UP && c->members.v[at].state == OCTO_MEMBER_UP)
+			__atomic_add_fetch(&c->ups, 1, __ATOMIC_RELAXED);
+	}
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -304,6 +332,11 @@ const char *octo_peer_refusal(const struct octo_config *cfg, const char *cluster
 			      : "clock ahead: the peer's clock runs more than p2p.max_clock_offset "
 				"ahead of this node's";
 	return NULL;
+}
+
+uint64_t octo_peer_cluster_ups(struct octo_peer_cluster *c)
+{
+	return __atomic_load_n(&c->ups, __ATOMIC_RELAXED);
 }
 
 void octo_peer_cluster_view(struct octo_peer_cluster *c, struct octo_peer_view *out)

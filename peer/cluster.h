@@ -40,6 +40,9 @@ void octo_peer_cluster_each_up(struct octo_peer_cluster *c,
 const char *octo_peer_refusal(const struct octo_config *cfg, const char *cluster_id, uint64_t hlc,
 			      int caller);
 
+/* A count that grows each time a member comes up (or back). */
+uint64_t octo_peer_cluster_ups(struct octo_peer_cluster *c);
+
 /* A snapshot of the members that have an id (for placement and replication). */
 #define OCTO_PEER_VIEW_MAX 256
 struct octo_peer_view {

@@ -55,6 +55,7 @@ struct octo_peer_fetcher {
 	char busy[FETCH_WORKERS][OCTO_DIGEST_MAX_STRING];
 	struct retry retries[RETRY_MAX];
 	size_t n_retries;
+	uint64_t ups; /* octo_peer_cluster_ups when the retries were last cleared */
 };
 
 static int is_stopping(struct octo_peer_fetcher *f)
@@ -90,6 +91,10 @@ static int take(struct octo_peer_fetcher *f, size_t slot)
 	int got = 0, listed = 0;
 
 	pthread_mutex_lock(&f->lock);
+	if (octo_peer_cluster_ups(f->cluster) != f->ups) { /* a member came up: try all again */
+		f->ups = octo_peer_cluster_ups(f->cluster);
+		f->n_retries = 0;
+	}
 	for (;;) {
 		if (f->pos == f->queue.n) {
 			if (listed)

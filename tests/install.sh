@@ -60,7 +60,11 @@ if command -v systemd-analyze >/dev/null; then
 	mkdir "$stage/units"
 	sed "s|ExecStart=[^ ]*|ExecStart=$bin|" "$units/octoserve-fcgi.service" > "$stage/units/octoserve-fcgi.service"
 	cp "$units/octoserve-fcgi.socket" "$stage/units/"
+	peer_bin=$(dirname "$bin")/octoserve-peer
+	grep -q "ExecStart=$(echo "$peer_bin" | sed "s|^$stage/root||") " "$units/octoserve-peer.service" ||
+		{ echo "the installed unit does not name the installed peer daemon"; exit 1; }
+	sed "s|ExecStart=[^ ]*|ExecStart=$peer_bin|" "$units/octoserve-peer.service" > "$stage/units/octoserve-peer.service"
 	systemd-analyze verify --man=no "$stage/units/octoserve-fcgi.socket" \
-		"$stage/units/octoserve-fcgi.service"
+		"$stage/units/octoserve-fcgi.service" "$stage/units/octoserve-peer.service"
 	echo "installed units verify"
 fi

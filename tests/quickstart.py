@@ -3,7 +3,9 @@
 own run directory (run/<port>/) and store, so neither serves the other's; "serving on"
 comes once the front answers; a second start on a busy port fails with a clear message and
 touches nothing of the running instance; relative store paths are the caller's; Ctrl-C
-(SIGINT to the process group) stops it."""
+(SIGINT to the process group) stops it. ./quickstart.sh cluster 2: two nodes, each lighttpd,
+the responder and the peer daemon, a blob pushed to node 1 served by node 2, Ctrl-C stops
+all of it."""
 import json
 import os
 import shutil
@@ -221,6 +223,77 @@ class CtrlCTest(QuickstartBase):
         st, body = request(port, "GET", "/v2/qs/ctrlc/blobs/" + sha256(part + part))
         self.assertEqual((st, body == part + part), (200, True))
 
+
+
+def free_pair():
+    """A base port whose next two are free."""
+    for _ in range(50):
+        p = free_port()
+        if p < 60000 and all(port_free(p + k) for k in (1, 2)):
+            return p
+    raise RuntimeError("no two free ports in a row")
+
+
+def port_free(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+class ClusterTest(unittest.TestCase):
+
+    def test_cluster_of_two_serves_a_push_everywhere_and_stops(self):
+        tmp = tempfile.mkdtemp(prefix="octoserve-cluster-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        base, peer_base = free_pair(), free_pair()
+        self.addCleanup(shutil.rmtree, os.path.join(SRCDIR, "run", "cluster-%d" % base), True)
+        for k in (1, 2):
+            self.addCleanup(shutil.rmtree, os.path.join(SRCDIR, "run", str(base + k)), True)
+        proc = subprocess.Popen(["sh", QUICKSTART, "cluster", "2"], cwd=tmp,
+                                env=dict(ENV, QUICKSTART_PORT_BASE=str(base),
+                                         QUICKSTART_PEER_PORT_BASE=str(peer_base)),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True, preexec_fn=default_sigint)
+
+        def stop():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            proc.stderr.close()
+        self.addCleanup(stop)
+        lines, serving = [], 0
+        deadline = time.time() + 180
+        while serving < 2 and time.time() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            lines.append(line)
+            serving += "quickstart: serving on" in line
+        self.assertEqual(serving, 2, "".join(lines[-20:]))
+        data = os.urandom(100000)
+        st, _ = request(base + 1, "POST", "/v2/qc/app/blobs/uploads/?digest=%s" % sha256(data),
+                        data)
+        self.assertEqual(st, 201)
+        got = None
+        for _ in range(200):
+            st, body = request(base + 2, "GET", "/v2/qc/app/blobs/%s" % sha256(data))
+            if st == 200:
+                got = body
+                break
+            time.sleep(0.1)
+        self.assertEqual(got, data)
+        self.assertTrue(os.path.isdir(os.path.join(tmp, "data-node2", "blobs")))
+        # Ctrl-C: both nodes stop, fronts and daemons
+        os.killpg(proc.pid, signal.SIGINT)
+        self.assertEqual(proc.wait(60), 0)
+        rest = proc.stderr.read()
+        self.assertIn("quickstart: cluster stopped", rest)
+        for k in (1, 2):
+            self.assertTrue(port_free(base + k), "registry port %d still bound" % (base + k))
+            self.assertTrue(port_free(peer_base + k), "peer port %d still bound" % (peer_base + k))
 
 if __name__ == "__main__":
     unittest.main()

@@ -72,11 +72,45 @@ static void test_health_states(void **state)
 	octo_members_cleanup(&m);
 }
 
+/* A bootstrap peer named "localhost:6001" is the member learned as "127.0.0.1:6001": once it
+ * answers with that member's id, one entry stands for it, the one known first. */
+static void test_one_member_two_addresses(void **state)
+{
+	struct octo_members m;
+
+	(void)state;
+	octo_members_init(&m, "self", "127.0.0.1:6000", 3);
+	octo_members_learn(&m, "", "localhost:6001");
+	octo_members_learn(&m, "n1", "127.0.0.1:6001"); /* heard from n1 itself */
+	octo_members_learn(&m, "n2", "127.0.0.1:6002");
+	assert_int_equal(m.n, 3);
+	assert_int_equal(octo_members_observe(&m, 1, 1, "n1", 1000), 1);
+	/* the bootstrap address answers as n1: its entry goes, n1's stays up */
+	assert_int_equal(octo_members_observe(&m, 0, 1, "n1", 2000), 1);
+	assert_int_equal(m.n, 2);
+	assert_string_equal(m.v[0].id, "n2"); /* the last entry moved into the gap */
+	assert_string_equal(m.v[1].id, "n1");
+	assert_string_equal(m.v[1].address, "127.0.0.1:6001");
+	assert_int_equal(m.v[1].state, OCTO_MEMBER_UP);
+	assert_true(m.v[1].last_seen_ms == 2000);
+	octo_members_cleanup(&m);
+	/* when the survivor was the last entry, it moves into the gap */
+	octo_members_init(&m, "self", "127.0.0.1:6000", 3);
+	octo_members_learn(&m, "", "localhost:6002");
+	octo_members_learn(&m, "n2", "127.0.0.1:6002");
+	assert_int_equal(octo_members_observe(&m, 0, 1, "n2", 3000), 0);
+	assert_int_equal(m.n, 1);
+	assert_string_equal(m.v[0].address, "127.0.0.1:6002");
+	assert_int_equal(m.v[0].state, OCTO_MEMBER_UP);
+	octo_members_cleanup(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_learn),
 		cmocka_unit_test(test_health_states),
+		cmocka_unit_test(test_one_member_two_addresses),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
