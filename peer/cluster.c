@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "clock.h"
+#include "event.h"
+#include "store-wanted.h"
 #include "cluster.h"
 #include "placement.h"
 #include "peer.pb-c.h"
@@ -30,6 +32,7 @@ struct channel {
 struct octo_peer_cluster {
 	const struct octo_config *cfg;
 	struct octo_store *store;
+	struct octo_journal *journal; /* for the members' lag in the status; may be NULL */
 	struct octo_logger *log;
 	char self_address[OCTO_MEMBER_ADDRESS_MAX + 1];
 	pthread_mutex_t lock;           /* members, channels */
@@ -47,6 +50,7 @@ struct octo_peer_cluster {
 
 struct octo_peer_cluster *octo_peer_cluster_new(const struct octo_config *cfg,
 						const char *self_address, struct octo_store *store,
+						struct octo_journal *journal,
 						struct octo_logger *log)
 {
 	struct octo_peer_cluster *c = calloc(1, sizeof(*c));
@@ -56,6 +60,7 @@ struct octo_peer_cluster *octo_peer_cluster_new(const struct octo_config *cfg,
 		return NULL;
 	c->cfg = cfg;
 	c->store = store;
+	c->journal = journal;
 	c->log = log;
 	snprintf(c->self_address, sizeof(c->self_address), "%s", self_address);
 	pthread_mutex_init(&c->lock, NULL);
@@ -186,16 +191,60 @@ static void *checker(void *arg)
 	}
 }
 
-/* The table as JSON in the store, for `octoserve-peer status`. */
+void octo_peer_cursor_name(const char *id, char *buf, size_t size)
+{
+	struct octo_digest d;
+
+	octo_digest_of(OCTO_DIGEST_SHA256, id, strlen(id), &d);
+	snprintf(buf, size, "peer-%.32s", d.hex);
+}
+
+static int first_time(void *ctx, uint64_t seq, const char *line, size_t len)
+{
+	struct octo_event ev;
+	const char *why;
+
+	(void)seq;
+	if (octo_event_parse(line, len, &ev, &why) == 0) {
+		*(uint64_t *)ctx = ev.time_ms;
+		octo_event_cleanup(&ev);
+	}
+	return 1; /* the first event is enough */
+}
+
+/* What member id has still to receive: events after its cursor, and since when. */
+static void add_lag(struct octo_peer_cluster *c, json_t *m, uint64_t last, uint64_t now_ms)
+{
+	const char *id = json_string_value(json_object_get(m, "id"));
+	char cursor[64];
+	uint64_t at = 0, since = 0;
+
+	if (c->journal == NULL || id == NULL || id[0] == '\0')
+		return;
+	octo_peer_cursor_name(id, cursor, sizeof(cursor));
+	if (octo_journal_cursor_get(c->journal, cursor, &at) != OCTO_OK)
+		at = 0;
+	if (last > at)
+		octo_journal_scan(c->journal, at, first_time, &since);
+	json_object_set_new(m, "lag_events", json_integer((json_int_t)(last > at ? last - at : 0)));
+	json_object_set_new(
+		m, "lag_s",
+		json_real(since > 0 && now_ms > since ? (double)(now_ms - since) / 1000.0 : 0.0));
+}
+
+/* The table as JSON in the store, for `octoserve-peer status`: the members, what each has
+ * still to receive (the journal and its cursor are its outbox), and the fetch queue. */
 static void write_status(struct octo_peer_cluster *c)
 {
+	uint64_t now = octo_clock_wall_ms(), last = 0;
 	json_t *o = json_pack("{s:s,s:s,s:I,s:[]}", "node", c->cfg->p2p.node_id, "address",
-			      c->self_address, "time_ms", (json_int_t)octo_clock_wall_ms(),
-			      "members"),
-	       *a = json_object_get(o, "members");
+			      c->self_address, "time_ms", (json_int_t)now, "members"),
+	       *a = json_object_get(o, "members"), *row;
+	struct octo_strv wanted = {0};
 	char *text;
 	size_t i;
 
+	pthread_mutex_lock(&c->lock);
 	for (i = 0; a != NULL && i < c->members.n; i++) {
 		const struct octo_member *m = &c->members.v[i];
 		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:i,s:I,s:I}", "id", m->id,
@@ -205,6 +254,16 @@ static void write_status(struct octo_peer_cluster *c)
 						   (json_int_t)m->last_seen_ms, "changed_ms",
 						   (json_int_t)m->changed_ms));
 	}
+	pthread_mutex_unlock(&c->lock);
+	if (c->journal != NULL && octo_journal_last(c->journal, &last) != OCTO_OK)
+		last = 0;
+	json_array_foreach(a, i, row)
+	{
+		add_lag(c, row, last, now);
+	}
+	if (o != NULL && octo_store_wanted_list(c->store, &wanted) == OCTO_OK)
+		json_object_set_new(o, "fetch_queue", json_integer((json_int_t)wanted.n));
+	octo_strv_cleanup(&wanted);
 	text = o != NULL ? json_dumps(o, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(o);
 	if (text == NULL || octo_store_write_atomic(c->store, OCTO_PEER_STATUS_REL, text,
@@ -239,17 +298,17 @@ static void round_of_checks(struct octo_peer_cluster *c)
 		checker(c); /* no thread to be had: this one */
 	for (i = 0; i < n; i++)
 		pthread_join(threads[i], NULL);
-	pthread_mutex_lock(&c->lock);
 	write_status(c);
-	pthread_mutex_unlock(&c->lock);
 }
 
-static long next_round_ms(struct octo_peer_cluster *c)
+static long next_round_ms(struct octo_peer_cluster *c, size_t known_before)
 {
 	long ms = (long)c->cfg->p2p.health_check.interval_ms;
 	size_t i;
 
 	pthread_mutex_lock(&c->lock);
+	if (c->members.n > known_before)
+		ms = 0; /* members just learned are checked at once: peer exchange spreads faster */
 	for (i = 0; i < c->members.n; i++)
 		if (c->members.v[i].last_seen_ms == 0 && ms > UNKNOWN_RETRY_MS)
 			ms = UNKNOWN_RETRY_MS;
@@ -261,9 +320,14 @@ static void *rounds(void *arg)
 {
 	struct octo_peer_cluster *c = arg;
 
-	do
+	size_t known;
+
+	do {
+		pthread_mutex_lock(&c->lock);
+		known = c->members.n;
+		pthread_mutex_unlock(&c->lock);
 		round_of_checks(c);
-	while (octo_peer_ticker_wait(&c->ticker, next_round_ms(c)));
+	} while (octo_peer_ticker_wait(&c->ticker, next_round_ms(c, known)));
 	return NULL;
 }
 

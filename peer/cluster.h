@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "digest.h"
+#include "journal.h"
 #include "rpc.h"
 #include "log.h"
 #include "member.h"
@@ -20,9 +21,11 @@
 struct octo_peer_cluster;
 
 /* The cluster as cfg describes it (bootstrap peers learned by address); self_address is
- * where peers reach this node. NULL when out of memory. */
+ * where peers reach this node; the journal (may be NULL) gives the members' lag in the
+ * status. NULL when out of memory. */
 struct octo_peer_cluster *octo_peer_cluster_new(const struct octo_config *cfg,
 						const char *self_address, struct octo_store *store,
+						struct octo_journal *journal,
 						struct octo_logger *log);
 /* Start and stop the health checks (stop waits for the round in progress). */
 int octo_peer_cluster_start(struct octo_peer_cluster *c);
@@ -61,6 +64,10 @@ int octo_peer_view_holds(const struct octo_peer_view *view, const char *self,
 /* The channel to a member's address (made at the first use, kept); NULL: no memory. */
 struct octo_rpc_channel *octo_peer_cluster_channel(struct octo_peer_cluster *c,
 						   const char *address);
+
+/* A member's journal cursor, journal/cursors/peer-<32 hex of sha256(id)> (ids may hold
+ * characters cursor names may not): the outbox of what it has still to receive. */
+void octo_peer_cursor_name(const char *id, char *buf, size_t size);
 
 /* Where the status file lives in the store. */
 #define OCTO_PEER_STATUS_REL "peer/status.json"

@@ -72,17 +72,23 @@ static int status(const struct octo_config *cfg, int as_json)
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
 	printf("node %s at %s, as of %s\n", json_string_value(json_object_get(o, "node")),
 	       json_string_value(json_object_get(o, "address")), when);
-	printf("%-24s %-24s %-8s %s\n", "MEMBER", "ADDRESS", "STATE", "LAST SEEN");
+	printf("%-24s %-24s %-8s %-21s %s\n", "MEMBER", "ADDRESS", "STATE", "LAST SEEN",
+	       "TO SEND (events, oldest)");
 	json_array_foreach(json_object_get(o, "members"), i, m)
 	{
 		long long seen = json_integer_value(json_object_get(m, "last_seen_ms"));
 		t = (time_t)(seen / 1000);
 		if (seen > 0)
 			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-		printf("%-24s %-24s %-8s %s\n", json_string_value(json_object_get(m, "id")),
+		printf("%-24s %-24s %-8s %-21s %lld, %.1f s\n",
+		       json_string_value(json_object_get(m, "id")),
 		       json_string_value(json_object_get(m, "address")),
-		       json_string_value(json_object_get(m, "state")), seen > 0 ? when : "never");
+		       json_string_value(json_object_get(m, "state")), seen > 0 ? when : "never",
+		       (long long)json_integer_value(json_object_get(m, "lag_events")),
+		       json_real_value(json_object_get(m, "lag_s")));
 	}
+	printf("fetch queue: %lld blob(s) wanted from peers\n",
+	       (long long)json_integer_value(json_object_get(o, "fetch_queue")));
 	json_decref(o);
 	return 0;
 }
@@ -177,7 +183,7 @@ int main(int argc, char **argv)
 		octo_log(log, OCTO_LOG_ERROR, "the peer port cannot be bound", f, 1);
 		return 1;
 	}
-	svc.cluster = octo_peer_cluster_new(&cfg, addr, svc.store, log);
+	svc.cluster = octo_peer_cluster_new(&cfg, addr, svc.store, svc.journal, log);
 	if (svc.cluster == NULL || octo_peer_cluster_start(svc.cluster) != 0 ||
 	    (replicator = octo_peer_replicator_start(&cfg, svc.store, svc.journal, svc.cluster,
 						     log)) == NULL ||

@@ -120,15 +120,6 @@ static void batch_free(struct batch *b)
 	b->n = 0;
 }
 
-/* journal/cursors/peer-<32 hex of sha256(id)>: ids may hold characters cursors may not. */
-static void cursor_name(const char *id, char *buf, size_t size)
-{
-	struct octo_digest d;
-
-	octo_digest_of(OCTO_DIGEST_SHA256, id, strlen(id), &d);
-	snprintf(buf, size, "peer-%.32s", d.hex);
-}
-
 /* Send one member what it has not had; 1 if a full batch went (more may wait). */
 static int send_to(struct octo_peer_replicator *r, const struct member *m)
 {
@@ -143,7 +134,7 @@ static int send_to(struct octo_peer_replicator *r, const struct member *m)
 	enum octo_err err;
 	int full;
 
-	cursor_name(m->id, cursor, sizeof(cursor));
+	octo_peer_cursor_name(m->id, cursor, sizeof(cursor));
 	err = octo_journal_cursor_get(r->journal, cursor, &from);
 	if (err != OCTO_OK && err != OCTO_ERR_NAME_UNKNOWN)
 		return 0;

@@ -73,8 +73,10 @@ class MembershipTest(unittest.TestCase):
         out = subprocess.run([PEER, "-c", n1.config, "status"], capture_output=True, text=True,
                              check=True).stdout
         self.assertIn("node n1 at %s" % n1.address, out)
-        rows = {line.split()[0]: line.split()[2] for line in out.splitlines()[2:]}
+        lines = out.splitlines()
+        rows = {line.split()[0]: line.split()[2] for line in lines[2:-1]}
         self.assertEqual(rows, {"n2": "up", "n3": "up"}, out)
+        self.assertEqual(lines[-1], "fetch queue: 0 blob(s) wanted from peers")
         for d in nodes[:2]:
             self.assertEqual(d.stop(), 0)
 

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -18,7 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "http"))
 
-from peers import Node, wait_for  # noqa: E402
+from peers import PEER, Node, wait_for  # noqa: E402
 
 
 class ReplicationTest(unittest.TestCase):
@@ -71,12 +72,26 @@ class ReplicationTest(unittest.TestCase):
         self.assertIsNotNone(wait_for(lambda: n1.daemon.states().get("c2") == "down", 20))
         for i in range(5):
             n1.reg.push_manifest("repl/late", "t%d" % i)
+        # the outbox, as node 1's status shows it: what c2 has still to receive, and since when
+        def lag():
+            st = n1.daemon.status() or {"members": []}
+            m = [m for m in st["members"] if m["id"] == "c2"]
+            return m[0] if m and "lag_events" in m[0] else None
+        self.assertIsNotNone(wait_for(lambda: lag() is not None and lag()["lag_events"] >= 10, 20),
+                             n1.daemon.status())
+        self.assertGreater(lag()["lag_s"], 0)
+        table = subprocess.run([PEER, "-c", n1.daemon.config, "status"], capture_output=True,
+                               text=True).stdout
+        self.assertIn("TO SEND", table)
+        self.assertIn("fetch queue:", table)
         n2.daemon.start()
         self.assertIsNotNone(
             wait_for(lambda: n2.get("/v2/repl/late/tags/list").status == 200 and
                      n2.get("/v2/repl/late/tags/list").json()["tags"] ==
                      ["t0", "t1", "t2", "t3", "t4"], 30),
             "node 2 did not catch up")
+        self.assertIsNotNone(wait_for(lambda: lag() is not None and lag()["lag_events"] == 0, 20),
+                             n1.daemon.status())
 
 
 if __name__ == "__main__":
