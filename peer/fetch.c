@@ -25,7 +25,8 @@
 #include "ticker.h"
 
 #define FETCH_WORKERS 4
-#define FETCH_POLL_MS 100
+#define FETCH_POLL_MS 100     /* without inotify */
+#define FETCH_WATCHED_MS 1000 /* with it: retries, and markers inotify missed */
 /* A blob no peer gave is tried again after this, doubled up to a health interval. */
 #define RETRY_MIN_MS 250
 #define RETRY_MAX 1024
@@ -48,6 +49,7 @@ struct octo_peer_fetcher {
 	pthread_t threads[FETCH_WORKERS];
 	struct octo_peer_ticker tickers[FETCH_WORKERS];
 	size_t n_threads;
+	long period_ms;
 	int stopping; /* read and set with __atomic: workers look at it between chunks */
 	pthread_mutex_t lock;
 	struct octo_strv queue; /* marker names listed, taken from pos on */
@@ -352,7 +354,7 @@ static void *run(void *arg)
 	struct octo_peer_fetcher *f = w->f;
 	int got = 0;
 
-	while (octo_peer_ticker_wait(&f->tickers[w->slot], got ? 0 : FETCH_POLL_MS)) {
+	while (octo_peer_ticker_wait(&f->tickers[w->slot], got ? 0 : f->period_ms)) {
 		struct octo_digest d;
 		int ok = 1;
 		got = take(f, w->slot);
@@ -383,6 +385,7 @@ static void *run(void *arg)
 struct octo_peer_fetcher *octo_peer_fetcher_start(const struct octo_config *cfg,
 						  struct octo_store *store,
 						  struct octo_peer_cluster *cluster,
+						  struct octo_peer_watch *watch,
 						  struct octo_logger *log)
 {
 	struct octo_peer_fetcher *f = calloc(1, sizeof(*f));
@@ -395,8 +398,13 @@ struct octo_peer_fetcher *octo_peer_fetcher_start(const struct octo_config *cfg,
 	f->cluster = cluster;
 	f->log = log;
 	pthread_mutex_init(&f->lock, NULL);
-	for (i = 0; i < FETCH_WORKERS; i++) {
+	for (i = 0; i < FETCH_WORKERS; i++)
 		octo_peer_ticker_init(&f->tickers[i]);
+	f->period_ms =
+		octo_peer_watch_add(watch, store, OCTO_WANTED_DIR, f->tickers, FETCH_WORKERS) == 0
+			? FETCH_WATCHED_MS
+			: FETCH_POLL_MS;
+	for (i = 0; i < FETCH_WORKERS; i++) {
 		f->workers[i] = (struct worker){f, i};
 		if (pthread_create(&f->threads[i], NULL, run, &f->workers[i]) != 0)
 			break;

@@ -5,7 +5,8 @@
  * responder streams from), resumed from its length after a broken stream, from the next
  * source if need be, verified against the digest and committed like any blob. One fetch
  * per digest at a time; a blob no peer could give is noted unavailable and tried again
- * later, so a marker is only removed once its blob is here. */
+ * later, so a marker is only removed once its blob is here. The workers look when a marker
+ * is written (watch.h), and every second besides (every 100 ms without inotify). */
 #ifndef OCTO_PEER_FETCH_H
 #define OCTO_PEER_FETCH_H
 
@@ -13,12 +14,14 @@
 #include "config.h"
 #include "log.h"
 #include "store.h"
+#include "watch.h"
 
 struct octo_peer_fetcher;
 
 struct octo_peer_fetcher *octo_peer_fetcher_start(const struct octo_config *cfg,
 						  struct octo_store *store,
 						  struct octo_peer_cluster *cluster,
+						  struct octo_peer_watch *watch,
 						  struct octo_logger *log);
 /* Stop the workers (a fetch in progress ends at its next chunk; its bytes so far stay for
  * the next start to resume from). */

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "fetch.h"
 #include "replicate.h"
+#include "watch.h"
 #include "rpc.h"
 #include "service.h"
 #include "store.h"
@@ -99,6 +100,7 @@ int main(int argc, char **argv)
 	struct octo_peer_service svc = {0};
 	struct octo_peer_replicator *replicator = NULL;
 	struct octo_peer_fetcher *fetcher = NULL;
+	struct octo_peer_watch *watch = NULL;
 	struct octo_rpc_server *srv;
 	struct octo_logger *log;
 	struct octo_config cfg;
@@ -183,11 +185,15 @@ int main(int argc, char **argv)
 		octo_log(log, OCTO_LOG_ERROR, "the peer port cannot be bound", f, 1);
 		return 1;
 	}
+	watch = octo_peer_watch_start();
+	if (watch == NULL)
+		octo_log(log, OCTO_LOG_WARN,
+			 "no inotify: the journal and the fetch queue are polled", NULL, 0);
 	svc.cluster = octo_peer_cluster_new(&cfg, addr, svc.store, svc.journal, log);
 	if (svc.cluster == NULL || octo_peer_cluster_start(svc.cluster) != 0 ||
 	    (replicator = octo_peer_replicator_start(&cfg, svc.store, svc.journal, svc.cluster,
-						     log)) == NULL ||
-	    (fetcher = octo_peer_fetcher_start(&cfg, svc.store, svc.cluster, log)) == NULL) {
+						     watch, log)) == NULL ||
+	    (fetcher = octo_peer_fetcher_start(&cfg, svc.store, svc.cluster, watch, log)) == NULL) {
 		octo_log(log, OCTO_LOG_ERROR, "the health checks or the replication cannot start",
 			 NULL, 0);
 		rc = 1;
@@ -197,6 +203,7 @@ int main(int argc, char **argv)
 		octo_log(log, OCTO_LOG_INFO, "peer daemon started", f, 2);
 		sigwait(&set, &sig);
 	}
+	octo_peer_watch_stop(watch); /* first: it pokes the others' tickers */
 	octo_peer_fetcher_stop(fetcher);
 	octo_peer_replicator_stop(replicator);
 	octo_rpc_server_stop(srv, STOP_GRACE_MS);

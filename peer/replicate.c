@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* See replicate.h. One thread: every REPLICATE_MS, for each member that is up, a batch of
+/* See replicate.h. One thread: at each change of the journal (or every period), for each
+ * member that is up, a batch of
  * the events after its cursor (at most BATCH_EVENTS, or BATCH_BYTES of manifests). */
 #include "autoconfig.h"
 
@@ -16,7 +17,8 @@
 #include "ticker.h"
 #include "store-blob.h"
 
-#define REPLICATE_MS 100
+#define REPLICATE_MS 100          /* without inotify */
+#define REPLICATE_WATCHED_MS 1000 /* with it: members back, calls to retry */
 #define BATCH_EVENTS 64
 #define BATCH_BYTES (8 * 1024 * 1024)
 
@@ -28,6 +30,7 @@ struct octo_peer_replicator {
 	struct octo_logger *log;
 	pthread_t thread;
 	struct octo_peer_ticker ticker;
+	long period_ms;
 };
 
 struct member {
@@ -138,7 +141,7 @@ static int send_to(struct octo_peer_replicator *r, const struct member *m)
 	err = octo_journal_cursor_get(r->journal, cursor, &from);
 	if (err != OCTO_OK && err != OCTO_ERR_NAME_UNKNOWN)
 		return 0;
-	/* the usual case, every REPLICATE_MS: nothing new, known from the journal's end
+	/* the usual case, at every period: nothing new, known from the journal's end
 	 * without a scan of its current file */
 	if (err == OCTO_OK && octo_journal_last(r->journal, &last) == OCTO_OK && last <= from)
 		return 0;
@@ -191,7 +194,7 @@ static void *run(void *arg)
 	int more = 0;
 
 	/* at once again while a member had a full batch: more may be waiting */
-	while (octo_peer_ticker_wait(&r->ticker, more ? 0 : REPLICATE_MS)) {
+	while (octo_peer_ticker_wait(&r->ticker, more ? 0 : r->period_ms)) {
 		struct members m = {.n = 0};
 		size_t i;
 		more = 0;
@@ -202,11 +205,9 @@ static void *run(void *arg)
 	return NULL;
 }
 
-struct octo_peer_replicator *octo_peer_replicator_start(const struct octo_config *cfg,
-							struct octo_store *store,
-							struct octo_journal *journal,
-							struct octo_peer_cluster *cluster,
-							struct octo_logger *log)
+struct octo_peer_replicator *octo_peer_replicator_start(
+	const struct octo_config *cfg, struct octo_store *store, struct octo_journal *journal,
+	struct octo_peer_cluster *cluster, struct octo_peer_watch *watch, struct octo_logger *log)
 {
 	struct octo_peer_replicator *r = calloc(1, sizeof(*r));
 
@@ -218,6 +219,9 @@ struct octo_peer_replicator *octo_peer_replicator_start(const struct octo_config
 	r->cluster = cluster;
 	r->log = log;
 	octo_peer_ticker_init(&r->ticker);
+	r->period_ms = octo_peer_watch_add(watch, store, "journal", &r->ticker, 1) == 0
+			       ? REPLICATE_WATCHED_MS
+			       : REPLICATE_MS;
 	if (pthread_create(&r->thread, NULL, run, r) != 0) {
 		octo_peer_ticker_destroy(&r->ticker);
 		free(r);

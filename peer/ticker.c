@@ -17,6 +17,7 @@ void octo_peer_ticker_init(struct octo_peer_ticker *t)
 	pthread_condattr_destroy(&attr);
 	clock_gettime(CLOCK_MONOTONIC, &t->last);
 	t->stopping = 0;
+	t->poked = 0;
 }
 
 void octo_peer_ticker_destroy(struct octo_peer_ticker *t)
@@ -37,8 +38,10 @@ int octo_peer_ticker_wait(struct octo_peer_ticker *t, long period_ms)
 		until.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&t->lock);
-	while (!t->stopping && pthread_cond_timedwait(&t->wake, &t->lock, &until) != ETIMEDOUT)
+	while (!t->stopping && !t->poked &&
+	       pthread_cond_timedwait(&t->wake, &t->lock, &until) != ETIMEDOUT)
 		;
+	t->poked = 0;
 	running = !t->stopping;
 	pthread_mutex_unlock(&t->lock);
 	clock_gettime(CLOCK_MONOTONIC, &t->last);
@@ -49,6 +52,14 @@ void octo_peer_ticker_stop(struct octo_peer_ticker *t)
 {
 	pthread_mutex_lock(&t->lock);
 	t->stopping = 1;
+	pthread_cond_broadcast(&t->wake);
+	pthread_mutex_unlock(&t->lock);
+}
+
+void octo_peer_ticker_poke(struct octo_peer_ticker *t)
+{
+	pthread_mutex_lock(&t->lock);
+	t->poked = 1;
 	pthread_cond_broadcast(&t->wake);
 	pthread_mutex_unlock(&t->lock);
 }

@@ -12,6 +12,7 @@ struct octo_peer_ticker {
 	pthread_cond_t wake;
 	struct timespec last; /* when the last wait returned */
 	int stopping;
+	int poked; /* work came: the wait in progress (or the next) returns at once */
 };
 
 void octo_peer_ticker_init(struct octo_peer_ticker *t);
@@ -19,6 +20,9 @@ void octo_peer_ticker_destroy(struct octo_peer_ticker *t);
 /* Wait until period_ms after the last wait returned (at once if that is past, so a round
  * that overran starts the next at once): 1, or 0 once the ticker is stopped. */
 int octo_peer_ticker_wait(struct octo_peer_ticker *t, long period_ms);
+/* Work came (a file the thread watches changed): the current wait returns now, or the next
+ * at once. */
+void octo_peer_ticker_poke(struct octo_peer_ticker *t);
 /* Stop: every wait returns 0 from now on. */
 void octo_peer_ticker_stop(struct octo_peer_ticker *t);
 

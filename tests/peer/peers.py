@@ -50,10 +50,27 @@ class Daemon:
             json.dump(cfg, f)
         self.proc = None
 
-    def start(self, env=None):
-        """env: variables added to the daemon's (e.g. faketime_env())."""
-        self.proc = subprocess.Popen([PEER, "-c", self.config], env=dict(os.environ, **(env or {})))
+    def start(self, env=None, wrap=None):
+        """env: variables added to the daemon's (e.g. faketime_env()); wrap: a command it
+        runs under (strace, which passes signals on to it)."""
+        env = dict(os.environ, **(env or {}))
+        if wrap and env.get("ASAN_OPTIONS"):  # LeakSanitizer cannot run under ptrace
+            env["ASAN_OPTIONS"] += ":detect_leaks=0"
+        self.proc = subprocess.Popen((wrap or []) + [PEER, "-c", self.config], env=env)
         return self
+
+    def pid(self):
+        """The daemon's own PID (under a wrap, the wrapper's child)."""
+        for name in os.listdir("/proc"):
+            if name.isdigit():
+                try:
+                    with open("/proc/%s/cmdline" % name, "rb") as f:
+                        argv = f.read().split(b"\0")
+                except OSError:
+                    continue
+                if argv[0] == PEER.encode() and self.config.encode() in argv:
+                    return int(name)
+        return None
 
     def wait_started(self, timeout=20):
         """Until the daemon logged its start (its port is bound); self."""
@@ -72,6 +89,9 @@ class Daemon:
             return ""
 
     def stop(self, sig=signal.SIGTERM):
+        own = self.pid()
+        if own is not None and self.proc is not None and own != self.proc.pid:
+            os.kill(own, sig)  # under a wrap: the daemon itself (a killed strace leaves it)
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
             rc = self.proc.wait(timeout=30)
@@ -122,7 +142,7 @@ class Node:
     """A registry (web front + responder, tests/http/harness.py) and a peer daemon over one
     store, one node id; p2p (keys of the p2p section) goes to both."""
 
-    def __init__(self, tmp, node_id, bootstrap=(), port=None, p2p=None):
+    def __init__(self, tmp, node_id, bootstrap=(), port=None, p2p=None, wrap=None):
         from harness import Registry  # tests/http on the path: the callers put it there
         self.node_id = node_id
         self.peer_port = port or free_port()
@@ -138,7 +158,7 @@ class Node:
         with open(self.daemon.config, "w") as f:
             json.dump(cfg, f)
         self.daemon.data = self.reg.data
-        self.daemon.start()
+        self.daemon.start(wrap=wrap)
 
     def get(self, path, headers=None):
         return self.reg.request("GET", path, headers=headers or {"Accept": OCI})

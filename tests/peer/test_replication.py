@@ -64,6 +64,32 @@ class ReplicationTest(unittest.TestCase):
         mine = [json.loads(x) for x in n1.reg.journal_lines() if x]
         self.assertFalse([e for e in mine if e.get("origin", {}).get("node") == "r1"], mine)
 
+    def test_one_inotify_instance_and_a_fallback_without_it(self):
+        n1 = self.node("w1")
+        n2 = self.node("w2", [n1.daemon.address])
+        # one inotify instance, watching the journal and the fetch queue
+        pid = n1.daemon.pid()
+        fds = [os.readlink("/proc/%d/fd/%s" % (pid, fd)) for fd in os.listdir("/proc/%d/fd" % pid)]
+        self.assertEqual(fds.count("anon_inode:inotify"), 1, fds)
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == "anon_inode:inotify":
+                with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                    self.assertEqual(f.read().count("inotify wd:"), 2)
+        # a node that cannot have one (strace makes inotify_init1 fail) still replicates,
+        # by polling, and says so
+        if shutil.which("strace"):
+            n3 = Node(self.tmp, "w3", [n1.daemon.address],
+                      wrap=["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=inotify_init1",
+                            "-e", "inject=inotify_init1:error=EMFILE"])
+            self.nodes.append(n3)
+            n1.reg.push_manifest("repl/poll", "v1")
+            for n in (n2, n3):
+                self.assertIsNotNone(
+                    wait_for(lambda: n.get("/v2/repl/poll/manifests/v1").status == 200, 20),
+                    n.node_id)
+            self.assertIn("no inotify", n3.daemon.log_text())
+            self.assertNotIn("no inotify", n1.daemon.log_text())
+
     def test_a_node_down_catches_up(self):
         n1 = self.node("c1")
         n2 = self.node("c2", [n1.daemon.address])
