@@ -42,7 +42,8 @@ struct octo_peer_cluster {
 	size_t n_channels;
 	pthread_t thread;
 	int started;
-	uint64_t ups; /* how many times a member came up: the fetcher retries then */
+	int channels_full; /* logged that max_connections stopped a channel */
+	uint64_t ups;      /* how many times a member came up: the fetcher retries then */
 	/* one round */
 	char (*targets)[OCTO_MEMBER_ADDRESS_MAX + 1];
 	size_t n_targets, next_target;
@@ -84,6 +85,16 @@ static struct octo_rpc_channel *channel_for(struct octo_peer_cluster *c, const c
 	for (i = 0; i < c->n_channels; i++)
 		if (strcmp(c->channels[i].address, address) == 0)
 			return c->channels[i].ch;
+	if (c->n_channels >= (size_t)c->cfg->p2p.transport.max_connections) {
+		if (!c->channels_full) { /* once: the table is what it is */
+			struct octo_log_field f[] = {OCTO_LOG_STR("address", address)};
+			octo_log(c->log, OCTO_LOG_WARN,
+				 "no channel to a peer: p2p.transport.max_connections are open", f,
+				 1);
+			c->channels_full = 1;
+		}
+		return NULL;
+	}
 	v = realloc(c->channels, (c->n_channels + 1) * sizeof(*v));
 	if (v == NULL)
 		return NULL;

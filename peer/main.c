@@ -180,7 +180,8 @@ int main(int argc, char **argv)
 	/* Loopback only until peers authenticate each other (mutual TLS comes next). */
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", cfg.p2p.port);
 	if (octo_rpc_server_start(addr, octo_peer_methods, octo_peer_n_methods, &svc, WORKERS,
-				  (int)cfg.p2p.transport.max_message_size, &srv, &port) != 0) {
+				  (int)cfg.p2p.transport.max_message_size,
+				  cfg.p2p.transport.max_connections, &srv, &port) != 0) {
 		struct octo_log_field f[] = {OCTO_LOG_STR("address", addr)};
 		octo_log(log, OCTO_LOG_ERROR, "the peer port cannot be bound", f, 1);
 		return 1;

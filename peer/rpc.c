@@ -40,6 +40,7 @@ struct octo_rpc_server {
 	struct worker *workers;
 	int nworkers;
 	atomic_int live;     /* calls accepted and not yet freed */
+	int max_calls;       /* past it, a call is refused at once */
 	atomic_int stopping; /* no new requests */
 };
 
@@ -243,9 +244,12 @@ static void advance(struct call *c, int success)
 			call_free(c);
 			return;
 		}
-		atomic_fetch_add(&srv->live, 1);
 		if (!atomic_load(&srv->stopping))
 			request_call(c->w, c->reg); /* the next one of this method */
+		if (atomic_fetch_add(&srv->live, 1) >= srv->max_calls)
+			return finish(c, OCTO_RPC_RESOURCE_EXHAUSTED,
+				      "too many calls at once (p2p.transport.max_connections)",
+				      NULL);
 		arrived(c);
 		return;
 	case SENDING:
@@ -279,8 +283,8 @@ static void *work(void *arg)
 }
 
 int octo_rpc_server_start(const char *addr, const struct octo_rpc_method *methods, size_t n,
-			  void *ctx, int threads, int max_message, struct octo_rpc_server **out,
-			  int *port)
+			  void *ctx, int threads, int max_message, int max_calls,
+			  struct octo_rpc_server **out, int *port)
 {
 	grpc_arg args[2] = {
 		{GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = max_message}},
@@ -294,6 +298,7 @@ int octo_rpc_server_start(const char *addr, const struct octo_rpc_method *method
 	if (srv == NULL)
 		return -1;
 	srv->ctx = ctx;
+	srv->max_calls = max_calls;
 	srv->n = n;
 	srv->nworkers = threads;
 	srv->methods = calloc(n, sizeof(*srv->methods));

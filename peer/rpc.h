@@ -49,10 +49,11 @@ struct octo_rpc_server;
 
 /* Serve methods (n of them, ctx passed to each handler) on addr ("127.0.0.1:6000"; port 0
  * picks one, returned in *port) with threads workers; messages up to max_message bytes
- * both ways. 0, or -1 (the address could not be bound). */
+ * both ways; at most max_calls calls at once (more are answered RESOURCE_EXHAUSTED at once).
+ * 0, or -1 (the address could not be bound). */
 int octo_rpc_server_start(const char *addr, const struct octo_rpc_method *methods, size_t n,
-			  void *ctx, int threads, int max_message, struct octo_rpc_server **out,
-			  int *port);
+			  void *ctx, int threads, int max_message, int max_calls,
+			  struct octo_rpc_server **out, int *port);
 /* Stop taking calls, let those in flight finish for grace_ms, cancel the rest, wait for
  * every call and worker, and free the server. */
 void octo_rpc_server_stop(struct octo_rpc_server *srv, long grace_ms);

@@ -26,6 +26,7 @@ from grpc_tools import protoc  # noqa: E402
 SRCDIR = os.environ.get("OCTOTEST_SRCDIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILDDIR = os.environ.get("OCTOTEST_BUILDDIR", SRCDIR)
 PEER = os.path.join(BUILDDIR, "peer", "octoserve-peer")
+MAX_CALLS = 3  # p2p.transport.max_connections of the daemon under test
 MAX_MESSAGE = 64 * 1024
 
 
@@ -55,7 +56,8 @@ class InteropTest(unittest.TestCase):
         cfg = {"storage": {"path": cls.data},
                "logging": {"output": os.path.join(cls.tmp, "peer.log")},
                "p2p": {"enabled": True, "node_id": "node-i1", "port": cls.port,
-                       "transport": {"max_message_size": MAX_MESSAGE}}}
+                       "transport": {"max_message_size": MAX_MESSAGE,
+                                     "max_connections": MAX_CALLS}}}
         cls.config = os.path.join(cls.tmp, "octoserve.json")
         with open(cls.config, "w") as f:
             json.dump(cfg, f)
@@ -126,6 +128,30 @@ class InteropTest(unittest.TestCase):
         with self.assertRaises(grpc.RpcError) as e:
             raw(b"\xff\xff\xff", timeout=5)
         self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+
+    def test_max_connections_bounds_calls_at_once(self):
+        digest = self.put_blob(os.urandom(48 * 1024 * 1024))
+        # MAX_CALLS streams held open, each read one chunk and left (flow control then
+        # stops the daemon's sending: the calls stay in flight)
+        streams = [self.stub.Fetch(self.pb.FetchRequest(digest=digest), timeout=60)
+                   for _ in range(MAX_CALLS)]
+        for st in streams:
+            next(st)
+        with self.assertRaises(grpc.RpcError) as e:
+            self.stub.Health(self.pb.HealthRequest(node_id="x", address="127.0.0.1:1"), timeout=5)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+        self.assertIn("max_connections", e.exception.details())
+        for st in streams:
+            st.cancel()
+        ok = None
+        for _ in range(100):  # the cancelled calls are freed: calls are taken again
+            try:
+                ok = self.stub.Health(self.pb.HealthRequest(node_id="x", address="127.0.0.1:1"),
+                                      timeout=5)
+                break
+            except grpc.RpcError:
+                time.sleep(0.1)
+        self.assertIsNotNone(ok)
 
     def test_refusals(self):
         # another cluster; a clock ten minutes ahead (past p2p.max_clock_offset, 30 s)
