@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Octoserve cluster benchmark (issue 13), part of `make bench`: two real nodes on loopback,
+each lighttpd + the responder + octoserve-peer on its own store.
+
+  eager   the time from the 201 of a push on node 1 to the blob committed (verified, fsynced,
+          renamed) on node 2, for 1 MiB and 100 MiB
+  lazy    a GET on node 2 of a 100 MiB blob that only node 1 holds: the time to the first
+          byte and to the last (the body is hashed and checked)
+  memory  VmRSS of an idle daemon, and the sender's peak RSS (VmHWM) over the 100 MiB pushes
+
+Medians of --rounds rounds (3). Every blob is random and new; every body is checked.
+"""
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+SRCDIR = os.environ.get("OCTOTEST_SRCDIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(SRCDIR, "tests", "peer"))
+sys.path.insert(0, os.path.join(SRCDIR, "tests", "http"))
+
+from peers import Daemon, Node  # noqa: E402
+
+MiB = 1 << 20
+
+
+def rss_mib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        st = dict(line.split(":", 1) for line in f)
+    return int(st["VmRSS"].split()[0]) / 1024, int(st["VmHWM"].split()[0]) / 1024
+
+
+def blob_file(node, digest):
+    hexd = digest.split(":")[1]
+    return os.path.join(node.reg.data, "blobs", "sha256", hexd[:2], hexd)
+
+
+def until(what, timeout, step=0.002):
+    t0 = time.monotonic()
+    while not what():
+        if time.monotonic() - t0 > timeout:
+            raise RuntimeError("timed out")
+        time.sleep(step)
+
+
+def pair(tmp, strategy):
+    p2p = {"replication": {"strategy": strategy}}
+    n1 = Node(tmp, strategy + "1", p2p=p2p)
+    n2 = Node(tmp, strategy + "2", [n1.daemon.address], p2p=p2p)
+    until(lambda: n1.daemon.states().get(n2.node_id) == "up" and
+          n2.daemon.states().get(n1.node_id) == "up", 30, 0.05)
+    return n1, n2
+
+
+def eager(tmp, rounds, out):
+    n1, n2 = pair(tmp, "eager")
+    try:
+        for size in (MiB, 100 * MiB):
+            times = []
+            for _ in range(rounds):
+                data = os.urandom(size)
+                d = n1.reg.push_blob("bench/eager", data)
+                t201 = time.monotonic()
+                until(lambda: os.path.exists(blob_file(n2, d)), 300)
+                times.append(time.monotonic() - t201)
+                with open(blob_file(n2, d), "rb") as f:
+                    if hashlib.sha256(f.read()).hexdigest() != d.split(":")[1]:
+                        raise RuntimeError("node 2's copy is not the blob")
+            out["eager %d MiB, 201 to committed on node 2" % (size // MiB)] = times
+        out["sender daemon peak RSS (MiB)"] = [rss_mib(n1.daemon.pid())[1]]
+    finally:
+        n1.close()
+        n2.close()
+
+
+def lazy(tmp, rounds, out):
+    n1, n2 = pair(tmp, "lazy")
+    first, last = [], []
+    try:
+        for _ in range(rounds):
+            data = os.urandom(100 * MiB)
+            d = n1.reg.push_blob("bench/lazy", data)
+            path = "/v2/bench/lazy/blobs/" + d
+            until(lambda: n2.reg.request("HEAD", path).status == 200, 30, 0.01)
+            c = n2.reg.connection()
+            t0 = time.monotonic()
+            c.request("GET", path)
+            resp = c.getresponse()
+            h = hashlib.sha256(resp.read(1))
+            first.append(time.monotonic() - t0)
+            while True:
+                b = resp.read(MiB)
+                if not b:
+                    break
+                h.update(b)
+            last.append(time.monotonic() - t0)
+            c.close()
+            if resp.status != 200 or "sha256:" + h.hexdigest() != d:
+                raise RuntimeError("the lazy GET did not give the blob")
+        out["lazy 100 MiB from a non-holder, first byte"] = first
+        out["lazy 100 MiB from a non-holder, last byte"] = last
+    finally:
+        n1.close()
+        n2.close()
+
+
+def idle(tmp, out):
+    d = Daemon(tmp, "idle").start()
+    try:
+        time.sleep(3)
+        out["idle daemon RSS (MiB)"] = [rss_mib(d.proc.pid)[0]]
+    finally:
+        d.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--json", help="write the results here")
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="octoserve-cluster-bench-")
+    out = {}
+    try:
+        idle(tmp, out)
+        eager(tmp, args.rounds, out)
+        lazy(tmp, args.rounds, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("\nOctoserve cluster benchmark, 2 nodes on loopback, medians of %d" % args.rounds)
+    for k, v in out.items():
+        unit = "" if "MiB)" in k else " s"
+        print("  %-52s %8.3f%s   %s" % (k, statistics.median(v), unit,
+                                        " ".join("%.3f" % x for x in v)))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
