@@ -136,6 +136,11 @@ static const char *check_host_port(const char *s)
 	return NULL;
 }
 
+static const char *check_advertise(const char *s)
+{
+	return s[0] == '\0' ? NULL : check_host_port(s);
+}
+
 static const char *check_listen(const char *s)
 {
 	if (!s[0])
@@ -224,6 +229,10 @@ static const struct key keys[] = {
 
 	{ROW("p2p.enabled", "P2P_ENABLED", K_BOOL, p2p.enabled), .def = "false"},
 	{ROW("p2p.node_id", "P2P_NODE_ID", K_STR, p2p.node_id), .check = check_node_id},
+	{ROW("p2p.listen_address", "P2P_LISTEN_ADDRESS", K_STR, p2p.listen_address),
+	 .def = "127.0.0.1", .check = check_host},
+	{ROW("p2p.advertise_address", "P2P_ADVERTISE_ADDRESS", K_STR, p2p.advertise_address),
+	 .def = "", .check = check_advertise},
 	{ROW("p2p.cluster_id", "P2P_CLUSTER_ID", K_STR, p2p.cluster_id), .def = "",
 	 .check = check_cluster_id},
 	{ROW("p2p.max_clock_offset", "P2P_MAX_CLOCK_OFFSET", K_DUR, p2p.max_clock_offset_ms),

@@ -64,6 +64,8 @@ struct octo_config {
 	struct {
 		int enabled;                 /* 0 */
 		char *node_id;               /* hostname */
+		char *listen_address;        /* "127.0.0.1": where the peer port binds */
+		char *advertise_address;     /* "": host:port peers reach this node at */
 		char *cluster_id;            /* "": peers must name the same one */
 		int64_t max_clock_offset_ms; /* 30s: a peer whose clock runs further ahead is refused */
 		int port;                    /* 6000 */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <grpc/grpc.h>
 #include <jansson.h>
@@ -94,6 +95,25 @@ static int status(const struct octo_config *cfg, int as_json)
 	return 0;
 }
 
+/* Where peers reach this node: p2p.advertise_address, else the listen address and port (the
+ * host name for a wildcard listen address, which no peer could dial). */
+static void advertised(const struct octo_config *cfg, char *buf, size_t size)
+{
+	char host[200]; /* with ":port", within an address's 255 */
+
+	if (cfg->p2p.advertise_address[0] != '\0') {
+		snprintf(buf, size, "%s", cfg->p2p.advertise_address);
+		return;
+	}
+	if (strcmp(cfg->p2p.listen_address, "0.0.0.0") == 0 &&
+	    gethostname(host, sizeof(host)) == 0) {
+		host[sizeof(host) - 1] = '\0';
+		snprintf(buf, size, "%s:%d", host, cfg->p2p.port);
+		return;
+	}
+	snprintf(buf, size, "%s:%d", cfg->p2p.listen_address, cfg->p2p.port);
+}
+
 int main(int argc, char **argv)
 {
 	const char *config_path = NULL;
@@ -104,7 +124,7 @@ int main(int argc, char **argv)
 	struct octo_rpc_server *srv;
 	struct octo_logger *log;
 	struct octo_config cfg;
-	char errbuf[512], unknown[1024], addr[64];
+	char errbuf[512], unknown[1024], addr[300], advertise[OCTO_MEMBER_ADDRESS_MAX + 1];
 	int i, check_only = 0, show_status = 0, as_json = 0, port, sig, rc = 0;
 	size_t n_unknown;
 	sigset_t set;
@@ -177,8 +197,19 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	grpc_init();
-	/* Loopback only until peers authenticate each other (mutual TLS comes next). */
-	snprintf(addr, sizeof(addr), "127.0.0.1:%d", cfg.p2p.port);
+	/* Loopback by default: until peers authenticate each other (mutual TLS), anyone who
+	 * reaches the port can read every blob and write every name. */
+	snprintf(addr, sizeof(addr), "%s:%d", cfg.p2p.listen_address, cfg.p2p.port);
+	advertised(&cfg, advertise, sizeof(advertise));
+	if (strcmp(cfg.p2p.listen_address, "127.0.0.1") != 0 &&
+	    strcmp(cfg.p2p.listen_address, "localhost") != 0) {
+		struct octo_log_field f[] = {OCTO_LOG_STR("address", addr)};
+		octo_log(
+			log, OCTO_LOG_WARN,
+			"the peer port is open beyond loopback without TLS: whoever reaches it can "
+			"read every blob and write every name",
+			f, 1);
+	}
 	if (octo_rpc_server_start(addr, octo_peer_methods, octo_peer_n_methods, &svc, WORKERS,
 				  (int)cfg.p2p.transport.max_message_size,
 				  cfg.p2p.transport.max_connections, &srv, &port) != 0) {
@@ -190,7 +221,7 @@ int main(int argc, char **argv)
 	if (watch == NULL)
 		octo_log(log, OCTO_LOG_WARN,
 			 "no inotify: the journal and the fetch queue are polled", NULL, 0);
-	svc.cluster = octo_peer_cluster_new(&cfg, addr, svc.store, svc.journal, log);
+	svc.cluster = octo_peer_cluster_new(&cfg, advertise, svc.store, svc.journal, log);
 	if (svc.cluster == NULL || octo_peer_cluster_start(svc.cluster) != 0 ||
 	    (replicator = octo_peer_replicator_start(&cfg, svc.store, svc.journal, svc.cluster,
 						     watch, log)) == NULL ||
@@ -200,8 +231,9 @@ int main(int argc, char **argv)
 		rc = 1;
 	} else {
 		struct octo_log_field f[] = {OCTO_LOG_STR("address", addr),
+					     OCTO_LOG_STR("advertised", advertise),
 					     OCTO_LOG_STR("node", cfg.p2p.node_id)};
-		octo_log(log, OCTO_LOG_INFO, "peer daemon started", f, 2);
+		octo_log(log, OCTO_LOG_INFO, "peer daemon started", f, 3);
 		sigwait(&set, &sig);
 	}
 	octo_peer_watch_stop(watch); /* first: it pokes the others' tickers */

@@ -10,6 +10,7 @@ both sides, with the reason logged, and never taken as up."""
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -18,7 +19,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from peers import FAKETIME_LIB, PEER, Daemon, faketime_env, wait_for  # noqa: E402
+from peers import FAKETIME_LIB, PEER, Daemon, faketime_env, free_port, wait_for  # noqa: E402
 
 INTERVAL_MS = 200
 HEALTH = {"interval": "%dms" % INTERVAL_MS, "timeout": "500ms", "failure_threshold": 3,
@@ -122,6 +123,25 @@ class MembershipTest(unittest.TestCase):
         self.assertNotEqual(ahead.states().get("now1"), "up")
         self.assertIn("the caller's clock runs more than p2p.max_clock_offset ahead",
                       ahead.log_text())
+
+    def test_listen_and_advertise_address(self):
+        # bound where p2p.listen_address says (another loopback address), and known to its
+        # peers by the address it advertises
+        a = self.daemon("la1", p2p={"listen_address": "127.0.0.2"}).wait_started()
+        port = free_port()
+        b = self.daemon("la2", ["127.0.0.2:%d" % a.port], port=port,
+                        p2p={"advertise_address": "localhost:%d" % port})
+        self.assertIsNotNone(wait_for(lambda: a.states().get("la2") == "up" and
+                                      b.states().get("la1") == "up", 10))
+        with socket.socket() as sk:
+            self.assertNotEqual(sk.connect_ex(("127.0.0.1", a.port)), 0)  # not on 127.0.0.1
+        self.assertEqual(a.status()["address"], "127.0.0.2:%d" % a.port)
+        self.assertIn("open beyond loopback without TLS", a.log_text())
+        self.assertNotIn("open beyond loopback", b.log_text())
+        # a knows b by the address b advertises (from b's own calls), and b stays up there
+        time.sleep(1)
+        self.assertEqual({m["id"]: (m["address"], m["state"]) for m in a.status()["members"]},
+                         {"la2": ("localhost:%d" % port, "up")})
 
     def test_disabled_refuses(self):
         d = Daemon(self.tmp, "off", {"enabled": False})
