@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -94,10 +95,18 @@ class ReplicationTest(unittest.TestCase):
         n1 = self.node("c1")
         n2 = self.node("c2", [n1.daemon.address])
         self.assertIsNotNone(wait_for(lambda: n1.daemon.states().get("c2") == "up", 20))
+        # deletes made while c2 was up (a tag, and a manifest by digest) ...
+        gone = n1.reg.push_manifest("repl/del", "old")
+        n1.reg.push_manifest("repl/del", "keep")
+        self.assertIsNotNone(wait_for(lambda: n2.get("/v2/repl/del/manifests/keep").status == 200,
+                                      20))
         n2.daemon.stop(signal.SIGKILL)
         self.assertIsNotNone(wait_for(lambda: n1.daemon.states().get("c2") == "down", 20))
         for i in range(5):
             n1.reg.push_manifest("repl/late", "t%d" % i)
+        # ... and while it is down: they reach it once it is back, and stay done
+        self.assertEqual(n1.reg.request("DELETE", "/v2/repl/del/manifests/keep").status, 202)
+        self.assertEqual(n1.reg.request("DELETE", "/v2/repl/del/manifests/%s" % gone).status, 202)
         # the outbox, as node 1's status shows it: what c2 has still to receive, and since when
         def lag():
             st = n1.daemon.status() or {"members": []}
@@ -116,8 +125,16 @@ class ReplicationTest(unittest.TestCase):
                      n2.get("/v2/repl/late/tags/list").json()["tags"] ==
                      ["t0", "t1", "t2", "t3", "t4"], 30),
             "node 2 did not catch up")
+        self.assertIsNotNone(wait_for(lambda: n2.get("/v2/repl/del/manifests/keep").status == 404,
+                                      30), "the tag deleted while node 2 was down is back")
+        self.assertEqual(n2.get("/v2/repl/del/manifests/%s" % gone).status, 404)
+        self.assertEqual(n2.get("/v2/repl/del/manifests/old").status, 404)  # its tag went too
         self.assertIsNotNone(wait_for(lambda: lag() is not None and lag()["lag_events"] == 0, 20),
                              n1.daemon.status())
+        time.sleep(1)  # rounds of replication both ways: nothing brings them back
+        for n in (n1, n2):
+            self.assertEqual(n.get("/v2/repl/del/manifests/keep").status, 404)
+            self.assertEqual(n.get("/v2/repl/del/manifests/%s" % gone).status, 404)
 
 
 if __name__ == "__main__":
