@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -20,7 +21,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "http"))
 
-from peers import PEER, Node, wait_for  # noqa: E402
+from harness import sha256  # noqa: E402
+from peers import OCI, PEER, Node, wait_for  # noqa: E402
 
 
 class ReplicationTest(unittest.TestCase):
@@ -90,6 +92,58 @@ class ReplicationTest(unittest.TestCase):
                     n.node_id)
             self.assertIn("no inotify", n3.daemon.log_text())
             self.assertNotIn("no inotify", n1.daemon.log_text())
+
+    def test_the_same_tag_at_once_on_two_nodes_converges(self):
+        n1 = self.node("s1")
+        n2 = self.node("s2", [n1.daemon.address])
+        n3 = self.node("s3", [n1.daemon.address])
+        nodes = (n1, n2, n3)
+        self.assertIsNotNone(wait_for(lambda: all(len([v for v in n.daemon.states().values()
+                                                        if v == "up"]) == 2 for n in nodes), 20))
+
+        def manifest(note):
+            config = json.dumps({"note": note}).encode()
+            return config, json.dumps({
+                "schemaVersion": 2, "mediaType": OCI,
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                           "digest": sha256(config), "size": len(config)},
+                "layers": []}).encode()
+        bodies = {}
+        for n in (n1, n2):  # two different manifests, each with its config in place
+            config, body = manifest(n.node_id)
+            n.reg.push_blob("repl/race", config)
+            bodies[n.node_id] = body
+        barrier = threading.Barrier(2)
+        results = {}
+
+        def put(n):
+            barrier.wait()
+            results[n.node_id] = n.reg.request(
+                "PUT", "/v2/repl/race/manifests/latest", body=bodies[n.node_id],
+                headers={"Content-Type": OCI}).status
+        threads = [threading.Thread(target=put, args=(n,)) for n in (n1, n2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(results, {"s1": 201, "s2": 201})
+        digests = {sha256(b) for b in bodies.values()}
+
+        def agreed():
+            got = [n.get("/v2/repl/race/manifests/latest").header("Docker-Content-Digest")
+                   for n in nodes]
+            return got[0] if len(set(got)) == 1 and got[0] in digests else None
+        self.assertIsNotNone(wait_for(lambda: agreed() is not None, 20),
+                             [n.get("/v2/repl/race/manifests/latest").header("Docker-Content-Digest")
+                              for n in nodes])
+        winner = agreed()
+        time.sleep(1)  # and it stays so
+        self.assertEqual(agreed(), winner)
+        # the other push is not lost: its manifest is served by digest everywhere
+        loser = (digests - {winner}).pop()
+        for n in nodes:
+            self.assertIsNotNone(wait_for(
+                lambda: n.get("/v2/repl/race/manifests/%s" % loser).status == 200, 20), n.node_id)
 
     def test_a_node_down_catches_up(self):
         n1 = self.node("c1")
