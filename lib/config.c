@@ -782,6 +782,23 @@ static enum octo_err apply_env(struct octo_config *cfg, const char *(*getenv_fn)
 	return OCTO_OK;
 }
 
+/* A rule about key broken: "<src>: key \"<key>\": <why>" into errbuf; OCTO_ERR_CONFIG. */
+static enum octo_err refuse(char *errbuf, size_t errsize, const char *src, const char *key,
+			    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static enum octo_err refuse(char *errbuf, size_t errsize, const char *src, const char *key,
+			    const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	seterr(errbuf, errsize, "%s%skey \"%s\": %s", src ? src : "", src ? ": " : "", key, why);
+	return OCTO_ERR_CONFIG;
+}
+
 /* Rules that span keys, checked once the file and the environment are applied; src names
  * the file, or is NULL when there was none. */
 static enum octo_err validate(const struct octo_config *cfg, const char *src, char *errbuf,
@@ -789,36 +806,26 @@ static enum octo_err validate(const struct octo_config *cfg, const char *src, ch
 {
 	/* A tombstone must outlive every exchange that could still bring back what it deletes
 	 * (doc/DESIGN.md "Records"): two anti-entropy rounds at the least. */
-	if (cfg->storage.tombstone_ttl_ms <= 2 * cfg->p2p.replication.sync_interval_ms) {
-		seterr(errbuf, errsize,
-		       "%s%skey \"storage.tombstone_ttl\": must be longer than twice "
-		       "p2p.replication.sync_interval",
-		       src ? src : "", src ? ": " : "");
-		return OCTO_ERR_CONFIG;
-	}
+	if (cfg->storage.tombstone_ttl_ms <= 2 * cfg->p2p.replication.sync_interval_ms)
+		return refuse(errbuf, errsize, src, "storage.tombstone_ttl",
+			      "must be longer than twice p2p.replication.sync_interval");
 	/* Accepted by the original's configuration, but nothing here would act on them: refused
 	 * rather than silently ignored. */
-	if (strcmp(cfg->p2p.discovery.method, "static") != 0) {
-		seterr(errbuf, errsize,
-		       "%s%skey \"p2p.discovery.method\": \"%s\" is not supported here "
-		       "(\"static\": p2p.bootstrap_peers and peer exchange)",
-		       src ? src : "", src ? ": " : "", cfg->p2p.discovery.method);
-		return OCTO_ERR_CONFIG;
-	}
-	if (strcmp(cfg->p2p.replication.consistency_mode, "eventual") != 0) {
-		seterr(errbuf, errsize,
-		       "%s%skey \"p2p.replication.consistency_mode\": \"%s\" is not built yet "
-		       "(\"eventual\": a push is answered once it is durable on the node that took it)",
-		       src ? src : "", src ? ": " : "", cfg->p2p.replication.consistency_mode);
-		return OCTO_ERR_CONFIG;
-	}
-	if (!cfg->metrics.username != !cfg->metrics.password) {
-		seterr(errbuf, errsize,
-		       "%s%skey \"metrics.basic_auth\": username and password "
-		       "must be set together",
-		       src ? src : "", src ? ": " : "");
-		return OCTO_ERR_CONFIG;
-	}
+	if (strcmp(cfg->p2p.discovery.method, "static") != 0)
+		return refuse(
+			errbuf, errsize, src, "p2p.discovery.method",
+			"\"%s\" is not supported here (\"static\": p2p.bootstrap_peers and peer "
+			"exchange)",
+			cfg->p2p.discovery.method);
+	if (strcmp(cfg->p2p.replication.consistency_mode, "eventual") != 0)
+		return refuse(
+			errbuf, errsize, src, "p2p.replication.consistency_mode",
+			"\"%s\" is not built yet (\"eventual\": a push is answered once it is "
+			"durable on the node that took it)",
+			cfg->p2p.replication.consistency_mode);
+	if (!cfg->metrics.username != !cfg->metrics.password)
+		return refuse(errbuf, errsize, src, "metrics.basic_auth",
+			      "username and password must be set together");
 	return OCTO_OK;
 }
 

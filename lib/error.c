@@ -11,6 +11,7 @@ struct err_row {
 	int status;
 	const char *code;
 	const char *message;
+	int retry_after; /* seconds a client should wait before trying again; 0: say nothing */
 };
 
 static const struct err_row err_table[OCTO_ERR__COUNT] = {
@@ -33,7 +34,7 @@ static const struct err_row err_table[OCTO_ERR__COUNT] = {
 	[OCTO_ERR_UNAUTHORIZED] = {401, "UNAUTHORIZED", "authentication required"},
 	[OCTO_ERR_DENIED] = {403, "DENIED", "requested access to the resource is denied"},
 	[OCTO_ERR_UNSUPPORTED] = {405, "UNSUPPORTED", "the operation is unsupported"},
-	[OCTO_ERR_TOOMANYREQUESTS] = {429, "TOOMANYREQUESTS", "too many requests"},
+	[OCTO_ERR_TOOMANYREQUESTS] = {429, "TOOMANYREQUESTS", "too many requests", 1},
 	[OCTO_ERR_RANGE_INVALID] = {416, "BLOB_UPLOAD_INVALID", "content range out of order"},
 	[OCTO_ERR_RANGE_UNSATISFIABLE] = {416, "SIZE_INVALID", "requested range not satisfiable"},
 	[OCTO_ERR_NOT_FOUND] = {404, "UNSUPPORTED", "no such endpoint"},
@@ -46,7 +47,7 @@ static const struct err_row err_table[OCTO_ERR__COUNT] = {
 	[OCTO_ERR_NOMEM] = {500, "UNKNOWN", "out of memory"},
 	[OCTO_ERR_CONFIG] = {500, "UNKNOWN", "configuration error"},
 	[OCTO_ERR_SESSION_BUSY] = {429, "TOOMANYREQUESTS",
-				   "upload session busy: another request is writing to it"},
+				   "upload session busy: another request is writing to it", 1},
 	[OCTO_ERR_HEADERS_TOO_LARGE] = {431, "UNSUPPORTED",
 					"too many request headers, or a header name too long"},
 	[OCTO_ERR_NO_SPACE] =
@@ -60,7 +61,7 @@ static const struct err_row err_table[OCTO_ERR__COUNT] = {
 				   "the store is not writable by the registry: permission denied"},
 	[OCTO_ERR_BLOB_UNAVAILABLE] =
 		{503, "BLOB_UNKNOWN",
-		 "blob content is on other nodes, none of which can give it now"},
+		 "blob content is on other nodes, none of which can give it now", 5},
 };
 
 static const struct err_row *err_row(enum octo_err err)
@@ -73,6 +74,11 @@ static const struct err_row *err_row(enum octo_err err)
 int octo_err_status(enum octo_err err)
 {
 	return err_row(err)->status;
+}
+
+int octo_err_retry_after(enum octo_err err)
+{
+	return err_row(err)->retry_after;
 }
 
 const char *octo_err_code(enum octo_err err)

@@ -44,6 +44,9 @@ enum octo_err {
 
 /* HTTP status for err (200 for OCTO_OK). */
 int octo_err_status(enum octo_err err);
+/* The seconds a client should wait before it tries again (a Retry-After header: RFC 6585 4
+ * for 429, RFC 9110 10.2.3 for a 503 that passes), or 0. */
+int octo_err_retry_after(enum octo_err err);
 /* OCI error code string, e.g. "BLOB_UNKNOWN". */
 const char *octo_err_code(enum octo_err err);
 /* Human-readable message for err. */

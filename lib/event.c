@@ -7,6 +7,7 @@
 
 #include "event.h"
 #include "manifest.h"
+#include "store-blob.h"
 #include "store-referrer.h"
 
 /* "<alg>/<hex>" at p (up to end): a digest, and where it stopped. */
@@ -76,7 +77,7 @@ int octo_record_value_valid(const struct octo_record_key *k, const char *value, 
 	char ds[OCTO_DIGEST_MAX_STRING], type[128];
 	json_t *o;
 	int ok;
-	size_t i;
+	uint64_t size;
 
 	switch (k->kind) {
 	case OCTO_RECORD_TAG:
@@ -88,10 +89,7 @@ int octo_record_value_valid(const struct octo_record_key *k, const char *value, 
 		type[len] = '\0';
 		return strlen(type) == len && octo_manifest_media_type_known(type);
 	case OCTO_RECORD_LINK:
-		for (i = 0; i < len; i++)
-			if (value[i] < '0' || value[i] > '9')
-				return 0;
-		return len > 0 && len <= 19 && (value[0] != '0' || len == 1);
+		return octo_store_link_size(value, len, &size) == 0;
 	case OCTO_RECORD_REFERRER:
 		if (!octo_store_referrer_descriptor_valid(value, len))
 			return 0;

@@ -89,8 +89,6 @@ void octo_response_error(struct octo_response *resp, enum octo_err err, const ch
 	if (detail != NULL)
 		resp->error_detail = strdup(detail);
 	octo_response_add_header(resp, "Content-Type", "application/json");
-	if (resp->status == 429) /* RFC 6585 4: say when to come back */
-		octo_response_add_header(resp, "Retry-After", "1");
-	else if (err == OCTO_ERR_BLOB_UNAVAILABLE) /* RFC 9110 10.2.3: the peers may be back */
-		octo_response_add_header(resp, "Retry-After", "5");
+	if (octo_err_retry_after(err) > 0) /* say when to come back */
+		octo_response_add_header(resp, "Retry-After", "%d", octo_err_retry_after(err));
 }

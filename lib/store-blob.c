@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -65,28 +64,37 @@ enum octo_err octo_store_blob_linked(const struct octo_store *s, const char *rep
 	return octo_store_blob_stat(s, d, size);
 }
 
+int octo_store_link_size(const char *value, size_t len, uint64_t *size)
+{
+	size_t i;
+
+	*size = 0;
+	if (len == 0 || len > 19 || (value[0] == '0' && len > 1)) /* 19 digits: within 64 bits */
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (value[i] < '0' || value[i] > '9')
+			return -1;
+		*size = *size * 10 + (uint64_t)(value[i] - '0');
+	}
+	return 0;
+}
+
 enum octo_err octo_store_link_get(const struct octo_store *s, const char *repo,
 				  const struct octo_digest *d, uint64_t *size,
 				  char node[OCTO_NODE_ID_MAX + 1])
 {
-	char key[OCTO_STORE_PATH_MAX], value[LINK_VALUE_MAX + 1], *end;
+	char key[OCTO_STORE_PATH_MAX];
 	struct octo_store_record link;
 	enum octo_err err = octo_store_link_key(d, key, sizeof(key));
-	unsigned long long n;
 
 	if (err == OCTO_OK)
 		err = octo_store_record_get(s, repo, key, LINK_VALUE_MAX, OCTO_ERR_BLOB_UNKNOWN,
 					    &link);
 	if (err != OCTO_OK)
 		return err;
-	memcpy(value, link.rec.value, link.rec.value_len); /* not NUL-terminated; fits: max */
-	value[link.rec.value_len] = '\0';
-	errno = 0;
-	n = strtoull(value, &end, 10);
 	/* a link from before records holds no size: the content is here, or it is unknown */
-	if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0)
+	if (octo_store_link_size(link.rec.value, link.rec.value_len, size) != 0)
 		err = OCTO_ERR_BLOB_UNKNOWN;
-	*size = n;
 	snprintf(node, OCTO_NODE_ID_MAX + 1, "%s", link.node);
 	octo_store_record_cleanup(&link);
 	return err;

@@ -27,6 +27,9 @@ enum octo_err octo_store_blob_stat(const struct octo_store *s, const struct octo
  * *size (may be NULL) gets the blob's size. */
 enum octo_err octo_store_blob_linked(const struct octo_store *s, const char *repo,
 				     const struct octo_digest *d, uint64_t *size);
+/* A link record's value (len bytes, not NUL-terminated), the blob's size in decimal without
+ * a leading zero: 0 with *size, or -1 for anything else. */
+int octo_store_link_size(const char *value, size_t len, uint64_t *size);
 /* repo's link to d, whether or not the content is here: the blob's size and the node that
  * wrote the link (which had the content then); OCTO_ERR_BLOB_UNKNOWN when repo does not
  * link d (or links it without a size, as stores before records did). */

@@ -251,7 +251,7 @@ static void write_status(struct octo_peer_cluster *c)
 	json_t *o = json_pack("{s:s,s:s,s:I,s:[]}", "node", c->cfg->p2p.node_id, "address",
 			      c->self_address, "time_ms", (json_int_t)now, "members"),
 	       *a = json_object_get(o, "members"), *row;
-	struct octo_strv wanted = {0};
+	size_t wanted = 0;
 	char *text;
 	size_t i;
 
@@ -272,9 +272,9 @@ static void write_status(struct octo_peer_cluster *c)
 	{
 		add_lag(c, row, last, now);
 	}
-	if (o != NULL && octo_store_wanted_list(c->store, &wanted) == OCTO_OK)
-		json_object_set_new(o, "fetch_queue", json_integer((json_int_t)wanted.n));
-	octo_strv_cleanup(&wanted);
+	if (o != NULL &&
+	    octo_store_count(c->store, OCTO_WANTED_DIR, NULL, OCTO_OK, &wanted) == OCTO_OK)
+		json_object_set_new(o, "fetch_queue", json_integer((json_int_t)wanted));
 	text = o != NULL ? json_dumps(o, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(o);
 	if (text == NULL || octo_store_write_atomic(c->store, OCTO_PEER_STATUS_REL, text,
@@ -432,16 +432,25 @@ void octo_peer_cluster_view(struct octo_peer_cluster *c, struct octo_peer_view *
 	pthread_mutex_unlock(&c->lock);
 }
 
-int octo_peer_view_holds(const struct octo_peer_view *view, const char *self,
-			 const struct octo_digest *d, int factor)
+size_t octo_peer_view_holders(const struct octo_peer_view *view, const char *self,
+			      const struct octo_digest *d, int factor,
+			      size_t holders[OCTO_PEER_VIEW_MAX + 1])
 {
 	const char *ids[OCTO_PEER_VIEW_MAX + 1];
-	size_t holders[OCTO_PEER_VIEW_MAX + 1], n, i;
+	size_t i;
 
 	ids[0] = self;
 	for (i = 0; i < view->n; i++)
 		ids[i + 1] = view->v[i].id;
-	n = octo_placement_holders(d, ids, view->n + 1, (size_t)factor, holders);
+	return octo_placement_holders(d, ids, view->n + 1, (size_t)factor, holders);
+}
+
+int octo_peer_view_holds(const struct octo_peer_view *view, const char *self,
+			 const struct octo_digest *d, int factor)
+{
+	size_t holders[OCTO_PEER_VIEW_MAX + 1], n, i;
+
+	n = octo_peer_view_holders(view, self, d, factor, holders);
 	for (i = 0; i < n; i++)
 		if (holders[i] == 0)
 			return 1;

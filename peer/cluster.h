@@ -57,6 +57,11 @@ struct octo_peer_view {
 	size_t n;
 };
 void octo_peer_cluster_view(struct octo_peer_cluster *c, struct octo_peer_view *out);
+/* The holders of d among self and the view's members (factor of them): indexes into
+ * {self, view->v[0], ...}, 0 for self, highest weight first; how many. */
+size_t octo_peer_view_holders(const struct octo_peer_view *view, const char *self,
+			      const struct octo_digest *d, int factor,
+			      size_t holders[OCTO_PEER_VIEW_MAX + 1]);
 /* Whether self holds d among the view's members and itself, factor of them holding it. */
 int octo_peer_view_holds(const struct octo_peer_view *view, const char *self,
 			 const struct octo_digest *d, int factor);

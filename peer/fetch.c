@@ -245,31 +245,36 @@ static int restart(struct receive *r, enum octo_digest_alg alg)
 	return r->h != NULL && ftruncate(r->fd, 0) == 0 ? 0 : -1;
 }
 
-/* The addresses to ask, in order, without repeats: source (a node id), the holders, the
- * rest of the members that are up. */
+/* The addresses to ask, in order, without repeats: source (a node id), the holders (by
+ * placement over this node and the members), the rest of the members that are up. */
 static size_t sources(struct octo_peer_fetcher *f, const struct octo_digest *d, const char *source,
 		      const char **out, struct octo_peer_view *view)
 {
-	size_t n = 0, i, pass;
+	size_t holders[OCTO_PEER_VIEW_MAX + 1], n = 0, i, k, nh;
+	const struct octo_peer_view_member *order[2 * OCTO_PEER_VIEW_MAX + 1];
 
 	octo_peer_cluster_view(f->cluster, view);
-	for (pass = 0; pass < 3; pass++)
-		for (i = 0; i < view->n; i++) {
-			const struct octo_peer_view_member *m = &view->v[i];
-			size_t j;
-			int dup = 0;
-			if (!m->up)
-				continue;
-			if (pass == 0 && strcmp(m->id, source) != 0)
-				continue;
-			if (pass == 1 &&
-			    !octo_peer_view_holds(view, m->id, d, f->cfg->p2p.replication.factor))
-				continue;
-			for (j = 0; j < n; j++)
-				dup |= out[j] == m->address;
-			if (!dup)
-				out[n++] = m->address;
-		}
+	nh = octo_peer_view_holders(view, f->cfg->p2p.node_id, d, f->cfg->p2p.replication.factor,
+				    holders);
+	k = 0;
+	for (i = 0; i < view->n; i++)
+		if (strcmp(view->v[i].id, source) == 0)
+			order[k++] = &view->v[i];
+	for (i = 0; i < nh; i++)
+		if (holders[i] > 0) /* 0 is this node */
+			order[k++] = &view->v[holders[i] - 1];
+	for (i = 0; i < view->n; i++)
+		order[k++] = &view->v[i];
+	for (i = 0; i < k; i++) {
+		size_t j;
+		int dup = 0;
+		if (!order[i]->up)
+			continue;
+		for (j = 0; j < n; j++)
+			dup |= out[j] == order[i]->address;
+		if (!dup)
+			out[n++] = order[i]->address;
+	}
 	return n;
 }
 

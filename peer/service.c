@@ -244,16 +244,12 @@ static enum octo_err want_linked(struct octo_peer_service *svc, const struct oct
 		return OCTO_OK;
 	for (i = 0; i < ev->n_records && err == OCTO_OK; i++) {
 		const struct octo_event_record *r = &ev->records[i];
-		unsigned long long size;
-		char value[24];
+		uint64_t size;
 		if (r->parsed.kind != OCTO_RECORD_LINK || r->value == NULL ||
-		    r->value_len >= sizeof(value))
+		    octo_store_link_size(r->value, r->value_len, &size) != 0)
 			continue;
-		memcpy(value, r->value, r->value_len); /* a decimal size: lib/event checked it */
-		value[r->value_len] = '\0';
-		size = strtoull(value, NULL, 10);
 		if (strcmp(cfg->p2p.replication.strategy, "hybrid") == 0 &&
-		    size >= (unsigned long long)cfg->p2p.replication.hybrid_threshold)
+		    size >= (uint64_t)cfg->p2p.replication.hybrid_threshold)
 			continue;
 		if (octo_store_blob_stat(svc->store, &r->parsed.digest, NULL) == OCTO_OK)
 			continue;

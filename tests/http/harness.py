@@ -22,6 +22,15 @@ FCGI_BIN = os.environ.get("OCTOTEST_FCGI_BIN", os.path.join(BUILDDIR, "fcgi/octo
 LIGHTTPD = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
 
 
+def wrapped_env(env):
+    """env for a program run under a wrapper (strace) or with a preload (faketime): under
+    the sanitizers LeakSanitizer cannot run under ptrace, and a preload comes before the
+    ASan runtime, which ASan refuses unless told."""
+    if not env.get("ASAN_OPTIONS"):
+        return env
+    return dict(env, ASAN_OPTIONS=env["ASAN_OPTIONS"] + ":detect_leaks=0:verify_asan_link_order=0")
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -97,12 +106,7 @@ class Registry:
     def start(self, wrap=None):
         """Start the front; wrap (a list) prefixes the command that runs the responder,
         e.g. strace (for lighttpd, lighttpd's own command: it spawns the responder)."""
-        env = self.env
-        if wrap and env.get("ASAN_OPTIONS"):
-            # LeakSanitizer cannot run under ptrace (strace), and a wrapper's LD_PRELOAD
-            # (faketime) comes before the ASan runtime, which ASan refuses unless told
-            env = dict(env, ASAN_OPTIONS=env["ASAN_OPTIONS"] +
-                       ":detect_leaks=0:verify_asan_link_order=0")
+        env = wrapped_env(self.env) if wrap else self.env
         if self.front_name != "lighttpd":
             with open(self.config_path) as f:
                 sendfile = json.load(f)["fcgi"].get("sendfile") != "none"

@@ -4,9 +4,12 @@ loopback port, started and stopped by PID."""
 import json
 import os
 import signal
-import socket
 import subprocess
+import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "http"))
+from harness import Registry, free_port, wrapped_env  # noqa: E402
 
 SRCDIR = os.environ.get("OCTOTEST_SRCDIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILDDIR = os.environ.get("OCTOTEST_BUILDDIR", SRCDIR)
@@ -19,16 +22,7 @@ def faketime_env(offset):
     """The daemon's clock offset (e.g. "+10m") by libfaketime preloaded into the daemon
     itself (the faketime command would fork it: a signal to the command would not reach
     it). Monotonic waits stay real."""
-    env = {"LD_PRELOAD": FAKETIME_LIB, "FAKETIME": offset, "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
-    if os.environ.get("ASAN_OPTIONS"):  # the preload comes before the ASan runtime
-        env["ASAN_OPTIONS"] = os.environ["ASAN_OPTIONS"] + ":verify_asan_link_order=0"
-    return env
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return {"LD_PRELOAD": FAKETIME_LIB, "FAKETIME": offset, "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
 
 
 class Daemon:
@@ -49,13 +43,15 @@ class Daemon:
         with open(self.config, "w") as f:
             json.dump(cfg, f)
         self.proc = None
+        self.wrapped = False
 
     def start(self, env=None, wrap=None):
         """env: variables added to the daemon's (e.g. faketime_env()); wrap: a command it
         runs under (strace, which passes signals on to it)."""
+        self.wrapped = bool(wrap)
         env = dict(os.environ, **(env or {}))
-        if wrap and env.get("ASAN_OPTIONS"):  # LeakSanitizer cannot run under ptrace
-            env["ASAN_OPTIONS"] += ":detect_leaks=0"
+        if wrap or "LD_PRELOAD" in env:
+            env = wrapped_env(env)
         self.proc = subprocess.Popen((wrap or []) + [PEER, "-c", self.config], env=env)
         return self
 
@@ -89,8 +85,8 @@ class Daemon:
             return ""
 
     def stop(self, sig=signal.SIGTERM):
-        own = self.pid()
-        if own is not None and self.proc is not None and own != self.proc.pid:
+        own = self.pid() if self.proc is not None and self.wrapped else None
+        if own is not None and own != self.proc.pid:
             os.kill(own, sig)  # under a wrap: the daemon itself (a killed strace leaves it)
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -143,7 +139,6 @@ class Node:
     store, one node id; p2p (keys of the p2p section) goes to both."""
 
     def __init__(self, tmp, node_id, bootstrap=(), port=None, p2p=None, wrap=None):
-        from harness import Registry  # tests/http on the path: the callers put it there
         self.node_id = node_id
         self.peer_port = port or free_port()
         self.reg = Registry(config={"p2p": merged({"enabled": True, "node_id": node_id},
