@@ -103,3 +103,25 @@ enum octo_err octo_apply_event(struct octo_store *s, struct octo_journal *j,
 		free(values[i]);
 	return err;
 }
+
+enum octo_err octo_apply_record(struct octo_store *s, struct octo_journal *j, const char *repo,
+				const char *key, const struct octo_record *r, const void *manifest,
+				size_t len)
+{
+	struct octo_event ev = {.type = OCTO_EVENT_REPAIR, .repo = repo, .n_records = 1};
+	struct octo_event_record *er = &ev.records[0];
+	const char *node = r->stamp.node != NULL ? r->stamp.node : "";
+
+	if (!octo_name_valid(repo, strlen(repo)) || !octo_node_id_valid(node, strlen(node)) ||
+	    octo_record_key_parse(key, strlen(key), &er->parsed) != 0 ||
+	    (!r->tombstone && !octo_record_value_valid(&er->parsed, r->value, r->value_len)) ||
+	    (r->tombstone && r->value_len > 0))
+		return OCTO_ERR_NAME_INVALID;
+	er->key = key;
+	er->value = r->tombstone ? NULL : r->value;
+	er->value_len = r->tombstone ? 0 : r->value_len;
+	ev.has_origin = 1;
+	ev.stamp = r->stamp;
+	ev.stamp.node = node;
+	return octo_apply_event(s, j, &ev, manifest, len);
+}

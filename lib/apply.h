@@ -21,4 +21,13 @@
 enum octo_err octo_apply_event(struct octo_store *s, struct octo_journal *j,
 			       const struct octo_event *ev, const void *manifest, size_t len);
 
+/* A record a peer holds (anti-entropy: the peer's r under key of repo), applied as an event
+ * of type OCTO_EVENT_REPAIR with r's stamp, checked first as octo_event_parse checks a line:
+ * the repository's name, the key's shape, the value, the node. OCTO_ERR_NAME_INVALID for
+ * what is not valid; else as octo_apply_event (manifest: the bytes of a revision's
+ * manifest, NULL otherwise). */
+enum octo_err octo_apply_record(struct octo_store *s, struct octo_journal *j, const char *repo,
+				const char *key, const struct octo_record *r, const void *manifest,
+				size_t len);
+
 #endif

@@ -271,6 +271,9 @@ static const struct key keys[] = {
 	{ROW("p2p.replication.fetch_timeout", "P2P_REPLICATION_FETCH_TIMEOUT", K_DUR,
 	     p2p.replication.fetch_timeout_ms),
 	 .def = "10s", .min = 1, .max = DUR_MAX_MS},
+	{ROW("p2p.replication.grace_period", "P2P_REPLICATION_GRACE_PERIOD", K_DUR,
+	     p2p.replication.grace_period_ms),
+	 .def = "5m", .min = 0, .max = DUR_MAX_MS},
 
 	{ROW("p2p.health_check.interval", "P2P_HEALTH_CHECK_INTERVAL", K_DUR,
 	     p2p.health_check.interval_ms),

@@ -85,6 +85,7 @@ struct octo_config {
 			char *consistency_mode;   /* "eventual" | "strong" */
 			int64_t hybrid_threshold; /* 1 MiB: hybrid is eager below it */
 			int64_t fetch_timeout_ms; /* 10s: a client's wait for a lazy fetch to start */
+			int64_t grace_period_ms; /* 5m: a member down longer is placed around */
 		} replication;
 		struct {
 			int64_t interval_ms;   /* 15s */

@@ -35,6 +35,9 @@ int octo_record_key_parse(const char *key, size_t len, struct octo_record_key *o
  * decimal size for a link, a descriptor object naming the key's digest for a referrer. */
 int octo_record_value_valid(const struct octo_record_key *k, const char *value, size_t len);
 
+/* The type of an event that applies one record a peer held (anti-entropy, apply.h). */
+#define OCTO_EVENT_REPAIR "record.repair"
+
 /* The most records one event writes (a manifest: its revision, referrer entry and tag). */
 #define OCTO_EVENT_RECORDS_MAX 4
 

@@ -138,3 +138,9 @@ const char *octo_member_state_name(enum octo_member_state s)
 {
 	return s == OCTO_MEMBER_UP ? "up" : s == OCTO_MEMBER_DOWN ? "down" : "unknown";
 }
+
+int octo_member_placed(const struct octo_member *m, uint64_t now_ms, uint64_t grace_ms)
+{
+	return m->state != OCTO_MEMBER_DOWN || now_ms < m->changed_ms ||
+	       now_ms - m->changed_ms < grace_ms;
+}

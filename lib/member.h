@@ -53,6 +53,10 @@ int octo_members_learn(struct octo_members *m, const char *id, const char *addre
  * its place). Returns the index of the entry that stands for the member now. */
 long octo_members_observe(struct octo_members *m, size_t i, int ok, const char *id,
 			  uint64_t now_ms);
+/* Whether m counts in placement at now_ms: a member down for grace_ms or more does not (its
+ * blobs are placed around it); one down for less still does, so that a restart moves
+ * nothing (new copies skip it meanwhile: it cannot take them). */
+int octo_member_placed(const struct octo_member *m, uint64_t now_ms, uint64_t grace_ms);
 const char *octo_member_state_name(enum octo_member_state s);
 
 #endif

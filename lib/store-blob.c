@@ -24,6 +24,26 @@ enum octo_err octo_store_blob_rel(const struct octo_digest *d, char *buf, size_t
 			       d->hex);
 }
 
+enum octo_err octo_store_drop_blob(const struct octo_store *s, const struct octo_digest *d)
+{
+	char rel[OCTO_STORE_PATH_MAX];
+	uint64_t size;
+	enum octo_err err = octo_store_blob_rel(d, rel, sizeof(rel));
+
+	if (err != OCTO_OK ||
+	    (err = octo_store_stat(s, rel, OCTO_ERR_BLOB_UNKNOWN, &size)) != OCTO_OK)
+		return err == OCTO_ERR_BLOB_UNKNOWN ? OCTO_OK : err;
+	err = octo_store_remove(s, rel, OCTO_ERR_BLOB_UNKNOWN);
+	if (err == OCTO_ERR_BLOB_UNKNOWN)
+		return OCTO_OK; /* another dropped it */
+	if (err == OCTO_OK) {
+		octo_metrics_gauge_add(octo_store_metrics(s), OCTO_GAUGE_BLOBS, -1);
+		octo_metrics_gauge_add(octo_store_metrics(s), OCTO_GAUGE_BLOB_BYTES,
+				       -(int64_t)size);
+	}
+	return err;
+}
+
 enum octo_err octo_store_link_key(const struct octo_digest *d, char *buf, size_t size)
 {
 	return octo_store_path(buf, size, "_layers/%s/%s", octo_digest_alg_name(d->alg), d->hex);

@@ -65,6 +65,10 @@ enum octo_err octo_store_put_blob_bytes(const struct octo_store *s, const void *
 enum octo_err octo_store_read_blob(const struct octo_store *s, const struct octo_digest *d,
 				   size_t max, char **data, size_t *len);
 /* How many content files the store holds and their total size: a scan of blobs/. */
+/* Remove d's content (a surplus copy that its holders have verified): durable; OCTO_OK if
+ * it was not there. The repositories' links stay: a client's pull of it is a miss that
+ * the peer daemon fetches, as under lazy replication. */
+enum octo_err octo_store_drop_blob(const struct octo_store *s, const struct octo_digest *d);
 enum octo_err octo_store_blob_census(const struct octo_store *s, uint64_t *count, uint64_t *bytes);
 
 #endif

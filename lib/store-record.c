@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bounds.h"
+#include "event.h"
 #include "fsutil.h"
 #include "store-record.h"
 #include "store-repo.h"
@@ -163,6 +164,97 @@ enum octo_err octo_store_record_put(const struct octo_store *s, const char *repo
 	return err;
 }
 
+static enum octo_err record_keys(int fd, const char *prefix, int depth, struct octo_strv *keys);
+
+enum octo_err octo_store_record_read(const struct octo_store *s, const char *repo, const char *key,
+				     struct octo_store_record *out)
+{
+	char live[OCTO_STORE_PATH_MAX], tomb[OCTO_STORE_PATH_MAX];
+	struct octo_store_record t = {.text = NULL};
+	enum octo_err err = record_rels(repo, key, live, tomb), terr;
+
+	out->text = NULL;
+	if (err != OCTO_OK)
+		return err;
+	err = read_record(s, live, RECORD_VALUE_MAX, OCTO_ERR_NAME_UNKNOWN, out);
+	if (err == OCTO_OK && out->rec.tombstone) {
+		octo_store_record_cleanup(out);
+		err = OCTO_ERR_IO;
+	}
+	if (err != OCTO_OK && err != OCTO_ERR_NAME_UNKNOWN)
+		return err;
+	terr = read_record(s, tomb, 0, OCTO_ERR_NAME_UNKNOWN, &t);
+	if (terr == OCTO_OK && !t.rec.tombstone) {
+		octo_store_record_cleanup(&t);
+		terr = OCTO_ERR_IO;
+	}
+	if (terr == OCTO_ERR_NAME_UNKNOWN)
+		return err;
+	if (terr != OCTO_OK) {
+		octo_store_record_cleanup(out);
+		return terr;
+	}
+	if (err == OCTO_OK && octo_record_cmp(&out->rec, &t.rec) > 0) {
+		octo_store_record_cleanup(&t);
+		return OCTO_OK;
+	}
+	octo_store_record_cleanup(out);
+	*out = t;
+	/* rec points into t.text, whose node buffer moved with the copy */
+	out->rec.stamp.node = out->node;
+	return OCTO_OK;
+}
+
+/* The keys of one repository's records: its live ones under its record directories, and
+ * its tombstones (the two lists overlap only after a crash). */
+static enum octo_err repo_keys(int dir, struct octo_strv *keys)
+{
+	static const char *const roots[] = {"_manifests", "_layers", "_referrers", "_tombstones"};
+	enum octo_err err = OCTO_OK;
+	size_t i;
+
+	for (i = 0; err == OCTO_OK && i < sizeof(roots) / sizeof(roots[0]); i++) {
+		int tombs = strcmp(roots[i], "_tombstones") == 0;
+		char prefix[32];
+		int fd = openat(dir, roots[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		snprintf(prefix, sizeof(prefix), "%s/", tombs ? "" : roots[i]);
+		err = record_keys(fd, tombs ? "" : prefix, tombs ? 1 : 2, keys);
+	}
+	return err;
+}
+
+enum octo_err octo_store_record_each(const struct octo_store *s, const char *repo, int dir,
+				     octo_store_record_fn fn, void *ctx)
+{
+	struct octo_strv keys = {0};
+	enum octo_err err = repo_keys(dir, &keys);
+	size_t i;
+
+	octo_strv_sort(&keys, strcmp);
+	for (i = 0; err == OCTO_OK && i < keys.n; i++) {
+		struct octo_store_record r;
+		enum octo_err rerr;
+		struct octo_record_key parsed;
+		if (i > 0 && strcmp(keys.v[i], keys.v[i - 1]) == 0)
+			continue; /* live and tombstone both: read once, the winner */
+		if (octo_record_key_parse(keys.v[i], strlen(keys.v[i]), &parsed) != 0)
+			continue; /* an index or a lock beside the records */
+		rerr = octo_store_record_read(s, repo, keys.v[i], &r);
+		if (rerr == OCTO_ERR_NAME_UNKNOWN || rerr == OCTO_ERR_IO)
+			continue; /* gone since the listing, or not a record of ours */
+		if (rerr != OCTO_OK) {
+			err = rerr;
+			break;
+		}
+		err = fn(ctx, keys.v[i], &r.rec);
+		octo_store_record_cleanup(&r);
+	}
+	octo_strv_cleanup(&keys);
+	return err;
+}
+
 /* Expiry of one repository's tombstones. */
 struct expiry {
 	const struct octo_store *s;
@@ -170,8 +262,9 @@ struct expiry {
 	size_t removed;
 };
 
-/* The keys below the directory fd (consumed), prefix the key so far ("" or "a/b/"). */
-static enum octo_err tombstone_keys(int fd, const char *prefix, int depth, struct octo_strv *keys)
+/* The files below the directory fd (consumed) down to TOMBSTONE_DEPTH, as keys: prefix is
+ * the key so far ("" or "a/b/") at depth (1 for a directory under the repository's). */
+static enum octo_err record_keys(int fd, const char *prefix, int depth, struct octo_strv *keys)
 {
 	enum octo_err err = OCTO_OK;
 	char key[OCTO_STORE_PATH_MAX];
@@ -194,14 +287,14 @@ static enum octo_err tombstone_keys(int fd, const char *prefix, int depth, struc
 			      ? openat(dirfd(d), e->d_name,
 				       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 			      : -1;
-		if (sub < 0) { /* a key: expire_one reads only a record file there */
+		if (sub < 0) { /* a key: its reader reads only a record file there */
 			if (octo_strv_push(keys, key, (size_t)n) != 0)
 				err = OCTO_ERR_NOMEM;
 			continue;
 		}
 		key[n] = '/';
 		key[n + 1] = '\0';
-		err = tombstone_keys(sub, key, depth + 1, keys);
+		err = record_keys(sub, key, depth + 1, keys);
 	}
 	closedir(d);
 	return err;
@@ -250,7 +343,7 @@ static enum octo_err expire_repo(void *ctx, int dir, const char *name)
 
 	if (fd < 0)
 		return OCTO_OK;
-	err = tombstone_keys(fd, "", 1, &keys);
+	err = record_keys(fd, "", 1, &keys);
 	for (i = 0; err == OCTO_OK && i < keys.n; i++)
 		err = expire_one(x, name, keys.v[i]);
 	octo_strv_cleanup(&keys);

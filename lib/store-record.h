@@ -35,6 +35,18 @@ enum octo_err octo_store_record_put(const struct octo_store *s, const char *repo
 enum octo_err octo_store_record_get(const struct octo_store *s, const char *repo, const char *key,
 				    size_t max, enum octo_err missing,
 				    struct octo_store_record *out);
+/* The record that stands under key, live or tombstone (the winner, where a crash left
+ * both): OCTO_OK, OCTO_ERR_NAME_UNKNOWN when there is neither, OCTO_ERR_IO for a file that
+ * is not a record. */
+enum octo_err octo_store_record_read(const struct octo_store *s, const char *repo, const char *key,
+				     struct octo_store_record *out);
+/* fn(ctx, key, record) for every record of repo (dir: its directory, as
+ * octo_store_repo_walk gives it), live or tombstone, in key order; files that are not
+ * records are skipped; a failure from fn stops the walk. */
+typedef enum octo_err (*octo_store_record_fn)(void *ctx, const char *key,
+					      const struct octo_record *r);
+enum octo_err octo_store_record_each(const struct octo_store *s, const char *repo, int dir,
+				     octo_store_record_fn fn, void *ctx);
 /* Remove, in every repository, the tombstones written at least ttl_ms before now_ms (by
  * their time, so a wall clock stepping back keeps them longer, never shorter); *removed
  * counts them. */

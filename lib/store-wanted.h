@@ -20,6 +20,7 @@
 #define OCTO_WANTED_DIR "peer/wanted"
 #define OCTO_INCOMING_DIR "peer/incoming"
 #define OCTO_UNAVAILABLE_DIR "peer/unavailable"
+#define OCTO_CACHED_DIR "peer/cached"
 
 /* The marker's name for d: "<alg>-<hex>". */
 void octo_store_wanted_name(const struct octo_digest *d, char *buf, size_t size);
@@ -44,5 +45,12 @@ enum octo_err octo_store_unavailable_rel(const struct octo_digest *d, char *buf,
 enum octo_err octo_store_note_unavailable(const struct octo_store *s, const struct octo_digest *d);
 enum octo_err octo_store_unavailable_since(const struct octo_store *s, const struct octo_digest *d,
 					   struct timespec *when);
+
+/* A cache copy: a blob fetched for a client by a node that does not hold it by placement,
+ * noted peer/cached/<alg>-<hex> so that anti-entropy does not drop it as a surplus copy (it
+ * is a cache: it counts toward no replication factor). Losing the note in a crash costs
+ * only the copy. */
+enum octo_err octo_store_note_cached(const struct octo_store *s, const struct octo_digest *d);
+int octo_store_is_cached(const struct octo_store *s, const struct octo_digest *d);
 
 #endif

@@ -416,6 +416,7 @@ uint64_t octo_peer_cluster_ups(struct octo_peer_cluster *c)
 
 void octo_peer_cluster_view(struct octo_peer_cluster *c, struct octo_peer_view *out)
 {
+	uint64_t now = octo_clock_wall_ms();
 	size_t i;
 
 	out->n = 0;
@@ -427,6 +428,8 @@ void octo_peer_cluster_view(struct octo_peer_cluster *c, struct octo_peer_view *
 		memcpy(out->v[out->n].id, m->id, sizeof(m->id));
 		memcpy(out->v[out->n].address, m->address, sizeof(m->address));
 		out->v[out->n].up = m->state == OCTO_MEMBER_UP;
+		out->v[out->n].placed = octo_member_placed(
+			m, now, (uint64_t)c->cfg->p2p.replication.grace_period_ms);
 		out->n++;
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -437,12 +440,19 @@ size_t octo_peer_view_holders(const struct octo_peer_view *view, const char *sel
 			      size_t holders[OCTO_PEER_VIEW_MAX + 1])
 {
 	const char *ids[OCTO_PEER_VIEW_MAX + 1];
-	size_t i;
+	size_t at[OCTO_PEER_VIEW_MAX + 1], i, n = 1, k;
 
 	ids[0] = self;
+	at[0] = 0;
 	for (i = 0; i < view->n; i++)
-		ids[i + 1] = view->v[i].id;
-	return octo_placement_holders(d, ids, view->n + 1, (size_t)factor, holders);
+		if (view->v[i].placed) {
+			ids[n] = view->v[i].id;
+			at[n++] = i + 1;
+		}
+	k = octo_placement_holders(d, ids, n, (size_t)factor, holders);
+	for (i = 0; i < k; i++)
+		holders[i] = at[holders[i]]; /* back to indexes into {self, view} */
+	return k;
 }
 
 int octo_peer_view_holds(const struct octo_peer_view *view, const char *self,

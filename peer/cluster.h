@@ -53,11 +53,12 @@ struct octo_peer_view {
 		char id[OCTO_NODE_ID_MAX + 1];
 		char address[OCTO_MEMBER_ADDRESS_MAX + 1];
 		int up;
+		int placed; /* counts in placement (octo_member_placed) */
 	} v[OCTO_PEER_VIEW_MAX];
 	size_t n;
 };
 void octo_peer_cluster_view(struct octo_peer_cluster *c, struct octo_peer_view *out);
-/* The holders of d among self and the view's members (factor of them): indexes into
+/* The holders of d among self and the view's placed members (factor of them): indexes into
  * {self, view->v[0], ...}, 0 for self, highest weight first; how many. */
 size_t octo_peer_view_holders(const struct octo_peer_view *view, const char *self,
 			      const struct octo_digest *d, int factor,

@@ -341,8 +341,13 @@ static int fetch(struct octo_peer_fetcher *f, const struct octo_digest *d)
 			struct octo_log_field fl[] = {OCTO_LOG_STR("digest", text)};
 			octo_log(f->log, OCTO_LOG_WARN, "a fetched blob is not its digest", fl, 1);
 			octo_store_remove(f->store, rel, OCTO_OK);
-		} else if (octo_store_commit_blob(f->store, r.fd, rel, d) == OCTO_OK) {
-			ok = 1;
+		} else {
+			/* fetched for a client by a node that does not hold it: a cache copy,
+			 * noted first so that anti-entropy never takes it for a surplus one */
+			if (!octo_peer_view_holds(view, f->cfg->p2p.node_id, d,
+						  f->cfg->p2p.replication.factor))
+				octo_store_note_cached(f->store, d);
+			ok = octo_store_commit_blob(f->store, r.fd, rel, d) == OCTO_OK;
 		}
 	}
 out:

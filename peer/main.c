@@ -24,6 +24,7 @@
 #include "watch.h"
 #include "rpc.h"
 #include "service.h"
+#include "sync.h"
 #include "store.h"
 
 /* The largest Fetch chunk (doc/notes/grpc-c-core.md: 1 MiB chunks work well). */
@@ -51,7 +52,7 @@ static void usage(FILE *f)
 static int status(const struct octo_config *cfg, int as_json)
 {
 	char path[4096], when[32];
-	json_t *o, *m;
+	json_t *o, *m, *sync;
 	size_t i;
 	time_t t;
 
@@ -64,7 +65,12 @@ static int status(const struct octo_config *cfg, int as_json)
 		json_decref(o);
 		return 1;
 	}
+	snprintf(path, sizeof(path), "%s/%s", cfg->storage.path, OCTO_PEER_SYNC_STATUS_REL);
+	sync = json_load_file(path, 0, NULL);
+	if (json_is_object(sync))
+		json_object_set(o, "anti_entropy", sync);
 	if (as_json) {
+		json_decref(sync);
 		json_dumpf(o, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
 		putchar('\n');
 		json_decref(o);
@@ -91,6 +97,22 @@ static int status(const struct octo_config *cfg, int as_json)
 	}
 	printf("fetch queue: %lld blob(s) wanted from peers\n",
 	       (long long)json_integer_value(json_object_get(o, "fetch_queue")));
+	if (json_is_object(sync)) {
+		t = (time_t)(json_integer_value(json_object_get(sync, "at_ms")) / 1000);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+		printf("last anti-entropy round: %s, %lld ms, %lld member(s) compared, %lld "
+		       "differing; repaired %lld record(s), wanted %lld blob(s), dropped %lld "
+		       "surplus cop(ies)\n",
+		       when, (long long)json_integer_value(json_object_get(sync, "took_ms")),
+		       (long long)json_integer_value(json_object_get(sync, "members")),
+		       (long long)json_integer_value(json_object_get(sync, "differing")),
+		       (long long)json_integer_value(json_object_get(sync, "records_repaired")),
+		       (long long)json_integer_value(json_object_get(sync, "blobs_wanted")),
+		       (long long)json_integer_value(json_object_get(sync, "copies_dropped")));
+	} else {
+		printf("last anti-entropy round: none yet\n");
+	}
+	json_decref(sync);
 	json_decref(o);
 	return 0;
 }
@@ -120,6 +142,7 @@ int main(int argc, char **argv)
 	struct octo_peer_service svc = {0};
 	struct octo_peer_replicator *replicator = NULL;
 	struct octo_peer_fetcher *fetcher = NULL;
+	struct octo_peer_syncer *syncer = NULL;
 	struct octo_peer_watch *watch = NULL;
 	struct octo_rpc_server *srv;
 	struct octo_logger *log;
@@ -225,7 +248,9 @@ int main(int argc, char **argv)
 	if (svc.cluster == NULL || octo_peer_cluster_start(svc.cluster) != 0 ||
 	    (replicator = octo_peer_replicator_start(&cfg, svc.store, svc.journal, svc.cluster,
 						     watch, log)) == NULL ||
-	    (fetcher = octo_peer_fetcher_start(&cfg, svc.store, svc.cluster, watch, log)) == NULL) {
+	    (fetcher = octo_peer_fetcher_start(&cfg, svc.store, svc.cluster, watch, log)) == NULL ||
+	    (syncer = octo_peer_syncer_start(&cfg, svc.store, svc.journal, svc.cluster, log)) ==
+		    NULL) {
 		octo_log(log, OCTO_LOG_ERROR, "the health checks or the replication cannot start",
 			 NULL, 0);
 		rc = 1;
@@ -233,13 +258,16 @@ int main(int argc, char **argv)
 		struct octo_log_field f[] = {OCTO_LOG_STR("address", addr),
 					     OCTO_LOG_STR("advertised", advertise),
 					     OCTO_LOG_STR("node", cfg.p2p.node_id)};
+		__atomic_store_n(&svc.syncer, syncer, __ATOMIC_RELEASE);
 		octo_log(log, OCTO_LOG_INFO, "peer daemon started", f, 3);
 		sigwait(&set, &sig);
 	}
+	__atomic_store_n(&svc.syncer, NULL, __ATOMIC_RELEASE);
 	octo_peer_watch_stop(watch); /* first: it pokes the others' tickers */
 	octo_peer_fetcher_stop(fetcher);
 	octo_peer_replicator_stop(replicator);
 	octo_rpc_server_stop(srv, STOP_GRACE_MS);
+	octo_peer_syncer_stop(syncer); /* after the calls that may read its summary */
 	octo_peer_cluster_free(svc.cluster);
 	octo_journal_close(svc.journal);
 	octo_log(log, OCTO_LOG_INFO, "peer daemon stopped", NULL, 0);

@@ -222,8 +222,7 @@ struct octo_peer_replicator *octo_peer_replicator_start(
 	r->period_ms = octo_peer_watch_add(watch, store, "journal", &r->ticker, 1) == 0
 			       ? REPLICATE_WATCHED_MS
 			       : REPLICATE_MS;
-	if (pthread_create(&r->thread, NULL, run, r) != 0) {
-		octo_peer_ticker_destroy(&r->ticker);
+	if (octo_peer_ticker_start(&r->ticker, &r->thread, run, r) != 0) {
 		free(r);
 		return NULL;
 	}
@@ -234,8 +233,6 @@ void octo_peer_replicator_stop(struct octo_peer_replicator *r)
 {
 	if (r == NULL)
 		return;
-	octo_peer_ticker_stop(&r->ticker);
-	pthread_join(r->thread, NULL);
-	octo_peer_ticker_destroy(&r->ticker);
+	octo_peer_ticker_join(&r->ticker, r->thread);
 	free(r);
 }

@@ -19,6 +19,7 @@
 #include "service.h"
 #include "store-blob.h"
 #include "store-wanted.h"
+#include "sync.h"
 
 /* Room for the Chunk's header: three tags and three varints. */
 #define CHUNK_HEAD_MAX 32
@@ -50,8 +51,7 @@ static void list_member(void *ctx, const char *id, const char *address)
 	l->n++;
 }
 
-/* A reply message packed into its piece. */
-static enum octo_rpc_status pack_reply(const ProtobufCMessage *m, struct octo_rpc_piece *reply)
+enum octo_rpc_status octo_peer_pack_reply(const ProtobufCMessage *m, struct octo_rpc_piece *reply)
 {
 	reply->len = protobuf_c_message_get_packed_size(m);
 	reply->data = malloc(reply->len + 1);
@@ -112,7 +112,7 @@ static enum octo_rpc_status health(void *ctx, const uint8_t *req, size_t len,
 		octo_peer_cluster_each_up(svc->cluster, list_member, &l);
 	out.members = l.refs;
 	out.n_members = l.n;
-	status = pack_reply(&out.base, reply);
+	status = octo_peer_pack_reply(&out.base, reply);
 out:
 	while (l.n > 0) {
 		free(l.members[--l.n].node_id);
@@ -322,7 +322,7 @@ static enum octo_rpc_status apply(void *ctx, const uint8_t *req, size_t len,
 		}
 	}
 	octoserve__peer__v1__apply_request__free_unpacked(in, NULL);
-	return status != OCTO_RPC_OK ? status : pack_reply(&out.base, reply);
+	return status != OCTO_RPC_OK ? status : octo_peer_pack_reply(&out.base, reply);
 }
 
 const struct octo_rpc_method octo_peer_methods[] = {
@@ -332,5 +332,6 @@ const struct octo_rpc_method octo_peer_methods[] = {
 	 .next = fetch_next,
 	 .close = fetch_close},
 	{.path = "/octoserve.peer.v1.Peer/Apply", .unary = apply},
+	{.path = "/octoserve.peer.v1.Peer/Summary", .unary = octo_peer_summary},
 };
 const size_t octo_peer_n_methods = sizeof(octo_peer_methods) / sizeof(octo_peer_methods[0]);

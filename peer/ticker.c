@@ -63,3 +63,19 @@ void octo_peer_ticker_poke(struct octo_peer_ticker *t)
 	pthread_cond_broadcast(&t->wake);
 	pthread_mutex_unlock(&t->lock);
 }
+
+int octo_peer_ticker_start(struct octo_peer_ticker *t, pthread_t *thread, void *(*fn)(void *),
+			   void *arg)
+{
+	if (pthread_create(thread, NULL, fn, arg) == 0)
+		return 0;
+	octo_peer_ticker_destroy(t);
+	return -1;
+}
+
+void octo_peer_ticker_join(struct octo_peer_ticker *t, pthread_t thread)
+{
+	octo_peer_ticker_stop(t);
+	pthread_join(thread, NULL);
+	octo_peer_ticker_destroy(t);
+}

@@ -26,4 +26,10 @@ void octo_peer_ticker_poke(struct octo_peer_ticker *t);
 /* Stop: every wait returns 0 from now on. */
 void octo_peer_ticker_stop(struct octo_peer_ticker *t);
 
+/* A thread paced by t (initialised): start fn(arg) on it (0), or destroy t (-1); join
+ * stops t, waits for the thread and destroys t. */
+int octo_peer_ticker_start(struct octo_peer_ticker *t, pthread_t *thread, void *(*fn)(void *),
+			   void *arg);
+void octo_peer_ticker_join(struct octo_peer_ticker *t, pthread_t thread);
+
 #endif

@@ -41,5 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	roundtrip(&octoserve__peer__v1__chunk__descriptor, data, size);
 	roundtrip(&octoserve__peer__v1__apply_request__descriptor, data, size);
 	roundtrip(&octoserve__peer__v1__apply_reply__descriptor, data, size);
+	roundtrip(&octoserve__peer__v1__summary_request__descriptor, data, size);
+	roundtrip(&octoserve__peer__v1__summary_reply__descriptor, data, size);
 	return 0;
 }

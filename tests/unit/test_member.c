@@ -105,12 +105,31 @@ static void test_one_member_two_addresses(void **state)
 	octo_members_cleanup(&m);
 }
 
+/* A member down is placed around only once the grace period has passed (a restart moves
+ * nothing); one up, or never heard from, always counts. */
+static void test_placed_until_the_grace_period(void **state)
+{
+	struct octo_member m = {.state = OCTO_MEMBER_DOWN, .changed_ms = 1000};
+
+	(void)state;
+	assert_true(octo_member_placed(&m, 1000, 5000));
+	assert_true(octo_member_placed(&m, 5999, 5000));
+	assert_false(octo_member_placed(&m, 6000, 5000));
+	assert_false(octo_member_placed(&m, 1000, 0));
+	assert_true(octo_member_placed(&m, 500, 5000)); /* a wall clock that stepped back */
+	m.state = OCTO_MEMBER_UP;
+	assert_true(octo_member_placed(&m, 1000000, 5000));
+	m.state = OCTO_MEMBER_UNKNOWN;
+	assert_true(octo_member_placed(&m, 1000000, 5000));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_learn),
 		cmocka_unit_test(test_health_states),
 		cmocka_unit_test(test_one_member_two_addresses),
+		cmocka_unit_test(test_placed_until_the_grace_period),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Anti-entropy (doc/DESIGN.md "Anti-entropy"): every p2p.replication.sync_interval the
+ * daemon compares its summary of the records (lib/summary.h) with each member that is up,
+ * level by level from the root hash down, and takes the records whose writes beat its own;
+ * then it brings the blobs it holds by placement (whatever the strategy) and drops the
+ * copies it holds beyond them once their holders have verified their own. It also answers
+ * the same questions for its peers (the Summary method). */
+#ifndef OCTO_PEER_SYNC_H
+#define OCTO_PEER_SYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cluster.h"
+#include "config.h"
+#include "journal.h"
+#include "log.h"
+#include "rpc.h"
+#include "store.h"
+
+struct octo_peer_syncer;
+
+struct octo_peer_syncer *octo_peer_syncer_start(const struct octo_config *cfg,
+						struct octo_store *store,
+						struct octo_journal *journal,
+						struct octo_peer_cluster *cluster,
+						struct octo_logger *log);
+void octo_peer_syncer_stop(struct octo_peer_syncer *y);
+
+/* The Summary method's handler (ctx: the syncer). */
+enum octo_rpc_status octo_peer_summary(void *ctx, const uint8_t *req, size_t len,
+				       struct octo_rpc_piece *reply, const char **detail);
+
+/* Where the last round's outcome is kept, for `octoserve-peer status`. */
+#define OCTO_PEER_SYNC_STATUS_REL "peer/sync.json"
+
+#endif
