@@ -4,9 +4,11 @@
 dnsmasq in the foreground on a free loopback port, with nothing from the system (no
 resolv.conf, no /etc/hosts), named to the daemons by p2p.discovery.dns_server, so no query
 leaves the machine. Daemons without a bootstrap peer find each other through SRV records
-naming their ports, and through A records with p2p.port; a record added later is learned
-within a few discovery intervals; a resolver that never answers leaves the daemon running,
-logs the failure once (not every interval), and bootstrap peers still work."""
+naming their ports (a node whose own record names it otherwise than it advertises never lists
+itself), a target's A and AAAA records both ("[::1]:port"), and A records with p2p.port on
+127.0.0.2-4; a record added later (SIGHUP) is learned within a few discovery intervals; a
+resolver that never answers leaves the daemon running, logs the failure once (not every
+interval), and bootstrap peers still work."""
 import os
 import shutil
 import signal
@@ -179,6 +181,18 @@ class DiscoveryTest(unittest.TestCase):
             self.assertNotIn("DNS discovery failed", d.log_text())
         sys.stderr.write("\nthree daemons with no bootstrap peer, SRV records: all up %.2f s "
                          "after the last started\n" % took)
+
+    def test_both_address_families_of_a_target(self):
+        # the target has an A and an AAAA record; the daemon listens on 127.0.0.1 only, so
+        # its IPv6 address is learned ("[::1]:port") and never answers
+        target = self.daemon("dual-target")
+        self.dns = Dnsmasq(self.tmp, ["--srv-host=%s,dual.%s,%d" % (SRV_NAME, DOMAIN, target.port),
+                                      "--host-record=dual.%s,127.0.0.1,::1" % DOMAIN])
+        d = self.daemon("dual", SRV_NAME)
+        both = sorted(["127.0.0.1:%d" % target.port, "[::1]:%d" % target.port])
+        self.assertIsNotNone(wait_for(lambda: sorted(m["address"] for m in (d.status() or {}).get(
+            "members", [])) == both and d.states().get("dual-target") == "up", 20), d.status())
+        self.assertIn('"addresses":"%s"' % ",".join(both), d.log_text())
 
     def test_a_records_with_the_peer_port(self):
         port = free_port()
