@@ -4,6 +4,7 @@
  * overrides and octo_config_get, so adding a key is one line in keys[]. */
 #include "autoconfig.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -136,6 +137,65 @@ static const char *check_host_port(const char *s)
 	return NULL;
 }
 
+/* A DNS name (RFC 1035 lengths; '_' for SRV labels such as "_octoserve._tcp"), or "". */
+static const char *check_dns_name(const char *s)
+{
+	size_t label = 0;
+	const char *p;
+
+	if (strlen(s) > 253)
+		return "must be a DNS name of at most 253 characters";
+	for (p = s; *p; p++) {
+		if (*p == '.') {
+			if (label == 0)
+				return "must be a DNS name: no empty label";
+			label = 0;
+		} else if (
+			strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+			       *p) == NULL) {
+			return "must be a DNS name: letters, digits, '-', '_' and '.'";
+		} else if (++label > 63) {
+			return "must be a DNS name: labels of at most 63 characters";
+		}
+	}
+	return NULL;
+}
+
+/* The resolver c-ares asks instead of resolv.conf's: "" (the system's), an IP address, or
+ * ip:port ("[v6]:port"). c-ares takes addresses only, no host names. */
+static const char *check_dns_server(const char *s)
+{
+	static const char *const why =
+		"must be empty, an IP address or ip:port (\"127.0.0.1:5353\", \"[::1]:5353\")";
+	unsigned char bin[sizeof(struct in6_addr)];
+	char host[INET6_ADDRSTRLEN];
+	const char *end;
+	size_t len;
+
+	if (!s[0])
+		return NULL;
+	if (s[0] == '[') { /* [v6] or [v6]:port */
+		end = strchr(s, ']');
+		len = end != NULL ? (size_t)(end - s - 1) : 0;
+		if (len == 0 || len >= sizeof(host) || (end[1] != '\0' && end[1] != ':'))
+			return why;
+		memcpy(host, s + 1, len);
+		host[len] = '\0';
+		if (inet_pton(AF_INET6, host, bin) != 1)
+			return why;
+		return end[1] == '\0' || check_host_port(s) == NULL ? NULL : why;
+	}
+	if (inet_pton(AF_INET6, s, bin) == 1 || inet_pton(AF_INET, s, bin) == 1)
+		return NULL;
+	end = strchr(s, ':');
+	len = end != NULL ? (size_t)(end - s) : 0;
+	if (len == 0 || len >= sizeof(host))
+		return why;
+	memcpy(host, s, len);
+	host[len] = '\0';
+	return inet_pton(AF_INET, host, bin) == 1 && check_host_port(s) == NULL ? NULL : why;
+}
+
 static const char *check_advertise(const char *s)
 {
 	return s[0] == '\0' ? NULL : check_host_port(s);
@@ -249,7 +309,10 @@ static const struct key keys[] = {
 	{ROW("p2p.discovery.timeout", "P2P_DISCOVERY_TIMEOUT", K_DUR, p2p.discovery.timeout_ms),
 	 .def = "10s", .min = 1, .max = DUR_MAX_MS},
 	{ROW("p2p.discovery.dns_name", "P2P_DISCOVERY_DNS_NAME", K_STR, p2p.discovery.dns_name),
-	 .def = ""},
+	 .def = "", .check = check_dns_name},
+	{ROW("p2p.discovery.dns_server", "P2P_DISCOVERY_DNS_SERVER", K_STR,
+	     p2p.discovery.dns_server),
+	 .def = "", .check = check_dns_server},
 	{ROW("p2p.discovery.consul_address", "P2P_DISCOVERY_CONSUL_ADDRESS", K_STR,
 	     p2p.discovery.consul_address),
 	 .def = ""},
@@ -814,12 +877,16 @@ static enum octo_err validate(const struct octo_config *cfg, const char *src, ch
 			      "must be longer than twice p2p.replication.sync_interval");
 	/* Accepted by the original's configuration, but nothing here would act on them: refused
 	 * rather than silently ignored. */
-	if (strcmp(cfg->p2p.discovery.method, "static") != 0)
-		return refuse(
-			errbuf, errsize, src, "p2p.discovery.method",
-			"\"%s\" is not supported here (\"static\": p2p.bootstrap_peers and peer "
-			"exchange)",
-			cfg->p2p.discovery.method);
+	if (strcmp(cfg->p2p.discovery.method, "static") != 0 &&
+	    strcmp(cfg->p2p.discovery.method, "dns") != 0)
+		return refuse(errbuf, errsize, src, "p2p.discovery.method",
+			      "\"%s\" is not supported here (\"static\": p2p.bootstrap_peers and "
+			      "peer exchange; \"dns\": p2p.discovery.dns_name as well)",
+			      cfg->p2p.discovery.method);
+	if (strcmp(cfg->p2p.discovery.method, "dns") == 0 && !cfg->p2p.discovery.dns_name[0])
+		return refuse(errbuf, errsize, src, "p2p.discovery.dns_name",
+			      "must be set for p2p.discovery.method \"dns\" (the SRV or A/AAAA "
+			      "name of the peers)");
 	if (strcmp(cfg->p2p.replication.consistency_mode, "eventual") != 0)
 		return refuse(
 			errbuf, errsize, src, "p2p.replication.consistency_mode",

@@ -75,7 +75,8 @@ struct octo_config {
 			char *method;         /* "static" | "dns" | "consul" */
 			int64_t interval_ms;  /* 30s */
 			int64_t timeout_ms;   /* 10s */
-			char *dns_name;       /* "" */
+			char *dns_name;       /* "": the SRV or A/AAAA name of the peers */
+			char *dns_server;     /* "": the system's resolver; else ip or ip:port */
 			char *consul_address; /* "" */
 		} discovery;
 		struct {

@@ -19,6 +19,7 @@ void octo_members_init(struct octo_members *m, const char *self, const char *sel
 void octo_members_cleanup(struct octo_members *m)
 {
 	free(m->v);
+	free(m->self_aliases);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -62,6 +63,29 @@ static long find(const struct octo_members *m, const char *id, const char *addre
 	return -1;
 }
 
+static int self_alias(const struct octo_members *m, const char *address)
+{
+	size_t i;
+
+	for (i = 0; i < m->n_self_aliases; i++)
+		if (strcmp(m->self_aliases[i], address) == 0)
+			return 1;
+	return 0;
+}
+
+/* Address i answered as this node: remembered (when memory allows) and its entry gone. */
+static void drop_self(struct octo_members *m, size_t i)
+{
+	char(*v)[OCTO_MEMBER_ADDRESS_MAX + 1] =
+		realloc(m->self_aliases, (m->n_self_aliases + 1) * sizeof(*v));
+
+	if (v != NULL) {
+		m->self_aliases = v;
+		strcpy(v[m->n_self_aliases++], m->v[i].address);
+	}
+	m->v[i] = m->v[--m->n];
+}
+
 int octo_members_learn(struct octo_members *m, const char *id, const char *address)
 {
 	struct octo_member *e;
@@ -70,7 +94,8 @@ int octo_members_learn(struct octo_members *m, const char *id, const char *addre
 	if ((id[0] != '\0' && !octo_node_id_valid(id, strlen(id))) || !address_valid(address))
 		return -1;
 	if ((m->self != NULL && strcmp(id, m->self) == 0) ||
-	    (m->self_address != NULL && strcmp(address, m->self_address) == 0))
+	    (m->self_address != NULL && strcmp(address, m->self_address) == 0) ||
+	    (id[0] == '\0' && self_alias(m, address)))
 		return 0;
 	at = find(m, id, address);
 	if (at < 0 && id[0] != '\0')
@@ -106,6 +131,10 @@ long octo_members_observe(struct octo_members *m, size_t i, int ok, const char *
 
 	if (ok && id != NULL && e->id[0] != '\0' && strcmp(e->id, id) != 0)
 		ok = 0; /* another node answers at that address */
+	if (ok && e->id[0] == '\0' && id != NULL && m->self != NULL && strcmp(id, m->self) == 0) {
+		drop_self(m, i);
+		return -1;
+	}
 	if (ok && e->id[0] == '\0' && id != NULL) {
 		/* a bootstrap address of a member known by another address ("localhost:6001"
 		 * and "127.0.0.1:6001"): one member, one entry, the one known first */

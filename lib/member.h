@@ -36,6 +36,10 @@ struct octo_members {
 	const char *self;         /* this node's id: never a member of its own table */
 	const char *self_address; /* nor its own address */
 	int failure_threshold;
+	/* other addresses this node answered at ("localhost:6000", a DNS record listing every
+	 * node): never learned again */
+	char (*self_aliases)[OCTO_MEMBER_ADDRESS_MAX + 1];
+	size_t n_self_aliases;
 };
 
 void octo_members_init(struct octo_members *m, const char *self, const char *self_address,
@@ -50,7 +54,9 @@ int octo_members_learn(struct octo_members *m, const char *id, const char *addre
  * answering with another id than the one known is a failure: a different node now has that
  * address), or a failure. An address without an id that answers with the id of a member
  * known at another address is the same member: its entry goes (the last entry moves into
- * its place). Returns the index of the entry that stands for the member now. */
+ * its place). Returns the index of the entry that stands for the member now, or -1 when the
+ * address answered with this node's own id: its entry goes, and the address is not learned
+ * again. */
 long octo_members_observe(struct octo_members *m, size_t i, int ok, const char *id,
 			  uint64_t now_ms);
 /* Whether m counts in placement at now_ms: a member down for grace_ms or more does not (its

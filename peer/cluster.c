@@ -128,6 +128,7 @@ static void check(struct octo_peer_cluster *c, const char *address)
 	uint8_t buf[1024], *out = NULL;
 	char detail[256] = "";
 	const char *refused = NULL;
+	enum octo_member_state was = OCTO_MEMBER_UNKNOWN;
 	size_t len = 0, i;
 	long at;
 
@@ -155,10 +156,17 @@ static void check(struct octo_peer_cluster *c, const char *address)
 	pthread_mutex_lock(&c->lock);
 	at = member_at(&c->members, address);
 	if (at >= 0) {
-		enum octo_member_state was = c->members.v[at].state;
+		was = c->members.v[at].state;
 		at = octo_members_observe(&c->members, (size_t)at, reply != NULL,
 					  reply != NULL ? reply->node_id : NULL,
 					  octo_clock_wall_ms());
+		if (at < 0) { /* not learned again: said once */
+			struct octo_log_field f[] = {OCTO_LOG_STR("address", address)};
+			octo_log(c->log, OCTO_LOG_INFO, "an address of this node itself: skipped",
+				 f, 1);
+		}
+	}
+	if (at >= 0) {
 		if (refused != NULL && !c->members.v[at].refused) { /* once a run of them */
 			struct octo_log_field f[] = {OCTO_LOG_STR("address", address),
 						     OCTO_LOG_STR("reason", refused)};
@@ -380,6 +388,18 @@ struct octo_rpc_channel *octo_peer_cluster_channel(struct octo_peer_cluster *c, 
 	return ch;
 }
 
+int octo_peer_cluster_learn(struct octo_peer_cluster *c, const char *address)
+{
+	int grew;
+
+	pthread_mutex_lock(&c->lock);
+	grew = octo_members_learn(&c->members, "", address);
+	pthread_mutex_unlock(&c->lock);
+	if (grew > 0) /* the rounds wait no health interval for it */
+		octo_peer_ticker_poke(&c->ticker);
+	return grew;
+}
+
 void octo_peer_cluster_heard(struct octo_peer_cluster *c, const char *id, const char *address)
 {
 	long at;
@@ -390,7 +410,7 @@ void octo_peer_cluster_heard(struct octo_peer_cluster *c, const char *id, const 
 	    (at = member_at(&c->members, address)) >= 0) {
 		enum octo_member_state was = c->members.v[at].state;
 		at = octo_members_observe(&c->members, (size_t)at, 1, id, octo_clock_wall_ms());
-		if (was != OCTO_MEMBER_UP && c->members.v[at].state == OCTO_MEMBER_UP)
+		if (at >= 0 && was != OCTO_MEMBER_UP && c->members.v[at].state == OCTO_MEMBER_UP)
 			__atomic_add_fetch(&c->ups, 1, __ATOMIC_RELAXED);
 	}
 	pthread_mutex_unlock(&c->lock);

@@ -30,6 +30,10 @@ struct octo_peer_cluster *octo_peer_cluster_new(const struct octo_config *cfg,
 /* Start and stop the health checks (stop waits for the round in progress). */
 int octo_peer_cluster_start(struct octo_peer_cluster *c);
 void octo_peer_cluster_free(struct octo_peer_cluster *c);
+/* An address where a member may be (DNS discovery found it): learned as a bootstrap peer is,
+ * and checked at once if it is new. 1 if the table grew, 0 if not, -1 for an address that
+ * is not host:port (or no memory). */
+int octo_peer_cluster_learn(struct octo_peer_cluster *c, const char *address);
 /* A caller of Health told us who it is: learn it. */
 void octo_peer_cluster_heard(struct octo_peer_cluster *c, const char *id, const char *address);
 /* The members that are up, for a Health answer: fn(ctx, id, address) each, under the lock. */

@@ -17,6 +17,7 @@
 
 #include "cluster.h"
 #include "config.h"
+#include "discover.h"
 #include "journal.h"
 #include "log.h"
 #include "fetch.h"
@@ -143,6 +144,7 @@ int main(int argc, char **argv)
 	struct octo_peer_replicator *replicator = NULL;
 	struct octo_peer_fetcher *fetcher = NULL;
 	struct octo_peer_syncer *syncer = NULL;
+	struct octo_peer_discovery *discovery = NULL;
 	struct octo_peer_watch *watch = NULL;
 	struct octo_rpc_server *srv;
 	struct octo_logger *log;
@@ -246,13 +248,16 @@ int main(int argc, char **argv)
 			 "no inotify: the journal and the fetch queue are polled", NULL, 0);
 	svc.cluster = octo_peer_cluster_new(&cfg, advertise, svc.store, svc.journal, log);
 	if (svc.cluster == NULL || octo_peer_cluster_start(svc.cluster) != 0 ||
+	    (strcmp(cfg.p2p.discovery.method, "dns") == 0 &&
+	     (discovery = octo_peer_discovery_start(&cfg, svc.cluster, log)) == NULL) ||
 	    (replicator = octo_peer_replicator_start(&cfg, svc.store, svc.journal, svc.cluster,
 						     watch, log)) == NULL ||
 	    (fetcher = octo_peer_fetcher_start(&cfg, svc.store, svc.cluster, watch, log)) == NULL ||
 	    (syncer = octo_peer_syncer_start(&cfg, svc.store, svc.journal, svc.cluster, log)) ==
 		    NULL) {
-		octo_log(log, OCTO_LOG_ERROR, "the health checks or the replication cannot start",
-			 NULL, 0);
+		octo_log(log, OCTO_LOG_ERROR,
+			 "the health checks, the discovery or the replication cannot start", NULL,
+			 0);
 		rc = 1;
 	} else {
 		struct octo_log_field f[] = {OCTO_LOG_STR("address", addr),
@@ -266,6 +271,7 @@ int main(int argc, char **argv)
 	octo_peer_watch_stop(watch); /* first: it pokes the others' tickers */
 	octo_peer_fetcher_stop(fetcher);
 	octo_peer_replicator_stop(replicator);
+	octo_peer_discovery_stop(discovery); /* before the cluster it feeds */
 	octo_rpc_server_stop(srv, STOP_GRACE_MS);
 	octo_peer_syncer_stop(syncer); /* after the calls that may read its summary */
 	octo_peer_cluster_free(svc.cluster);

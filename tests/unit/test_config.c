@@ -110,6 +110,7 @@ static const struct {
 	{"p2p.discovery.interval", "30s"},
 	{"p2p.discovery.timeout", "10s"},
 	{"p2p.discovery.dns_name", ""},
+	{"p2p.discovery.dns_server", ""},
 	{"p2p.discovery.consul_address", ""},
 	{"p2p.replication.factor", "3"},
 	{"p2p.replication.strategy", "eager"},
@@ -180,8 +181,9 @@ static const char full_config[] =
 	"    \"basic_auth\": {\"username\": \"prom\", \"password\": \"s3cret\"}},\n"
 	"  \"p2p\": {\"enabled\": true, \"node_id\": \"node-1\", \"port\": 7000,\n"
 	"    \"bootstrap_peers\": [\"a:6000\", \"[::1]:6001\"],\n"
-	"    \"discovery\": {\"method\": \"static\", \"interval\": \"45s\", \"timeout\": \"250ms\",\n"
-	"      \"dns_name\": \"octo.svc\", \"consul_address\": \"http://consul:8500\"},\n"
+	"    \"discovery\": {\"method\": \"dns\", \"interval\": \"45s\", \"timeout\": \"250ms\",\n"
+	"      \"dns_name\": \"_octoserve._tcp.octo.svc\", \"dns_server\": \"[::1]:5353\",\n"
+	"      \"consul_address\": \"http://consul:8500\"},\n"
 	"    \"replication\": {\"factor\": 2, \"strategy\": \"hybrid\",\n"
 	"      \"sync_interval\": \"5m\","
 	"      \"consistency_mode\": \"eventual\", \"hybrid_threshold\": 65536,\n"
@@ -229,10 +231,11 @@ static void test_full_file(void **state)
 	assert_string_equal(cfg.p2p.bootstrap_peers[0], "a:6000");
 	assert_string_equal(cfg.p2p.bootstrap_peers[1], "[::1]:6001");
 	assert_null(cfg.p2p.bootstrap_peers[2]);
-	assert_string_equal(cfg.p2p.discovery.method, "static");
+	assert_string_equal(cfg.p2p.discovery.method, "dns");
 	assert_int_equal(cfg.p2p.discovery.interval_ms, 45000);
 	assert_int_equal(cfg.p2p.discovery.timeout_ms, 250);
-	assert_string_equal(cfg.p2p.discovery.dns_name, "octo.svc");
+	assert_string_equal(cfg.p2p.discovery.dns_name, "_octoserve._tcp.octo.svc");
+	assert_string_equal(cfg.p2p.discovery.dns_server, "[::1]:5353");
 	assert_string_equal(cfg.p2p.discovery.consul_address, "http://consul:8500");
 	assert_int_equal(cfg.p2p.replication.factor, 2);
 	assert_string_equal(cfg.p2p.replication.strategy, "hybrid");
@@ -320,8 +323,38 @@ static void test_bad_values(void **state)
 		/* the original's methods and modes that nothing here acts on */
 		{"{\"p2p\":{\"discovery\":{\"method\":\"consul\"}}}",
 		 "key \"p2p.discovery.method\": \"consul\" is not supported"},
+		{"{\"p2p\":{\"discovery\":{\"method\":\"consul\",\"consul_address\":\"c:8500\"}}}",
+		 "key \"p2p.discovery.method\": \"consul\" is not supported"},
+		/* dns needs the name to resolve */
 		{"{\"p2p\":{\"discovery\":{\"method\":\"dns\"}}}",
-		 "key \"p2p.discovery.method\": \"dns\" is not supported"},
+		 "key \"p2p.discovery.dns_name\": must be set for p2p.discovery.method \"dns\""},
+		{"{\"p2p\":{\"discovery\":{\"method\":\"dns\",\"dns_server\":\"127.0.0.1\"}}}",
+		 "key \"p2p.discovery.dns_name\": must be set"},
+		{"{\"p2p\":{\"discovery\":{\"dns_name\":\"a..b\"}}}",
+		 "key \"p2p.discovery.dns_name\": must be a DNS name"},
+		{"{\"p2p\":{\"discovery\":{\"dns_name\":\"a b\"}}}",
+		 "key \"p2p.discovery.dns_name\": must be a DNS name"},
+		{"{\"p2p\":{\"discovery\":{\"dns_name\":\"" A64 "\"}}}",
+		 "key \"p2p.discovery.dns_name\": must be a DNS name"},
+		/* the resolver: addresses only, c-ares takes no host name */
+		{"{\"p2p\":{\"discovery\":{\"dns_server\":\"dns.example\"}}}",
+		 "key \"p2p.discovery.dns_server\": must be empty, an IP address or ip:port"},
+		{"{\"p2p\":{\"discovery\":{\"dns_server\":\"dns.example:53\"}}}",
+		 "key \"p2p.discovery.dns_server\""},
+		{"{\"p2p\":{\"discovery\":{\"dns_server\":\"127.0.0.1:0\"}}}",
+		 "key \"p2p.discovery.dns_server\""},
+		{"{\"p2p\":{\"discovery\":{\"dns_server\":\"127.0.0.1:\"}}}",
+		 "key \"p2p.discovery.dns_server\""},
+		{"{\"p2p\":{\"discovery\":{\"dns_server\":\"127.0.0.1:70000\"}}}",
+		 "key \"p2p.discovery.dns_server\""},
+		{"{\"p2p\":{\"discovery\":{\"dns_server\":\"[::1\"}}}",
+		 "key \"p2p.discovery.dns_server\""},
+		{"{\"p2p\":{\"discovery\":{\"dns_server\":\"[::1]5353\"}}}",
+		 "key \"p2p.discovery.dns_server\""},
+		{"{\"p2p\":{\"discovery\":{\"dns_server\":\"[1.2.3.4]:53\"}}}",
+		 "key \"p2p.discovery.dns_server\""},
+		{"{\"p2p\":{\"discovery\":{\"dns_server\":\"127.0.0.1,127.0.0.2\"}}}",
+		 "key \"p2p.discovery.dns_server\""},
 		{"{\"p2p\":{\"replication\":{\"consistency_mode\":\"strong\"}}}",
 		 "key \"p2p.replication.consistency_mode\": \"strong\" is not built yet"},
 		/* sizes */
@@ -601,6 +634,14 @@ static const struct {
 	{"OCTOSERVE_P2P_DISCOVERY_TIMEOUT", "3s", "p2p.discovery.timeout", "3s"},
 	{"OCTOSERVE_P2P_DISCOVERY_DNS_NAME", "peers.local", "p2p.discovery.dns_name",
 	 "peers.local"},
+	{"OCTOSERVE_P2P_DISCOVERY_METHOD", "dns", "p2p.discovery.method", "dns"},
+	{"OCTOSERVE_P2P_DISCOVERY_DNS_SERVER", "127.0.0.1:5353", "p2p.discovery.dns_server",
+	 "127.0.0.1:5353"},
+	{"OCTOSERVE_P2P_DISCOVERY_DNS_SERVER", "::1", "p2p.discovery.dns_server", "::1"},
+	{"OCTOSERVE_P2P_DISCOVERY_DNS_SERVER", "[fd00::53]", "p2p.discovery.dns_server",
+	 "[fd00::53]"},
+	{"OCTOSERVE_P2P_DISCOVERY_DNS_SERVER", "10.0.0.53", "p2p.discovery.dns_server",
+	 "10.0.0.53"},
 	{"OCTOSERVE_P2P_DISCOVERY_CONSUL_ADDRESS", "c:8500", "p2p.discovery.consul_address",
 	 "c:8500"},
 	{"OCTOSERVE_P2P_REPLICATION_FACTOR", "5", "p2p.replication.factor", "5"},

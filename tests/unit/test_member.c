@@ -123,6 +123,31 @@ static void test_placed_until_the_grace_period(void **state)
 	assert_true(octo_member_placed(&m, 1000000, 5000));
 }
 
+/* A bootstrap address or a DNS record that is this node under another name ("localhost:6000"
+ * for "127.0.0.1:6000", an SRV set listing every node) answers with this node's id: never a
+ * member, and never learned again. */
+static void test_self_under_another_address(void **state)
+{
+	struct octo_members m;
+
+	(void)state;
+	octo_members_init(&m, "self", "127.0.0.1:6000", 3);
+	assert_int_equal(octo_members_learn(&m, "", "localhost:6000"), 1);
+	assert_int_equal(octo_members_learn(&m, "", "127.0.0.1:6001"), 1);
+	assert_int_equal(octo_members_observe(&m, 0, 1, "self", 1000), -1);
+	assert_int_equal(m.n, 1); /* the last entry moved into the gap */
+	assert_string_equal(m.v[0].address, "127.0.0.1:6001");
+	assert_int_equal(octo_members_learn(&m, "", "localhost:6000"), 0); /* not again */
+	assert_int_equal(m.n, 1);
+	/* a failure at such an address is no answer: it stays to be checked again */
+	assert_int_equal(octo_members_learn(&m, "", "[::1]:6000"), 1);
+	assert_int_equal(octo_members_observe(&m, 1, 0, NULL, 2000), 1);
+	assert_int_equal(m.n, 2);
+	/* nor does the alias stop a member by id from moving there (a new node took it) */
+	assert_int_equal(octo_members_learn(&m, "n9", "localhost:6000"), 1);
+	octo_members_cleanup(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -130,6 +155,7 @@ int main(void)
 		cmocka_unit_test(test_health_states),
 		cmocka_unit_test(test_one_member_two_addresses),
 		cmocka_unit_test(test_placed_until_the_grace_period),
+		cmocka_unit_test(test_self_under_another_address),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
