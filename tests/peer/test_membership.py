@@ -75,9 +75,10 @@ class MembershipTest(unittest.TestCase):
                              check=True).stdout
         self.assertIn("node n1 at %s" % n1.address, out)
         lines = out.splitlines()
-        rows = {line.split()[0]: line.split()[2] for line in lines[2:-1]}
+        rows = {line.split()[0]: line.split()[2] for line in lines[2:-2]}
         self.assertEqual(rows, {"n2": "up", "n3": "up"}, out)
-        self.assertEqual(lines[-1], "fetch queue: 0 blob(s) wanted from peers")
+        self.assertEqual(lines[-2], "fetch queue: 0 blob(s) wanted from peers")
+        self.assertTrue(lines[-1].startswith("last anti-entropy round: "), out)
         for d in nodes[:2]:
             self.assertEqual(d.stop(), 0)
 
