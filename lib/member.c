@@ -138,3 +138,13 @@ const char *octo_member_state_name(enum octo_member_state s)
 {
 	return s == OCTO_MEMBER_UP ? "up" : s == OCTO_MEMBER_DOWN ? "down" : "unknown";
 }
+
+int octo_member_certified(const char *const *names, size_t n, const char *id)
+{
+	size_t i;
+
+	for (i = 0; id[0] != '\0' && i < n; i++)
+		if (strcmp(names[i], id) == 0)
+			return 1;
+	return 0;
+}

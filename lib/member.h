@@ -54,5 +54,9 @@ int octo_members_learn(struct octo_members *m, const char *id, const char *addre
 long octo_members_observe(struct octo_members *m, size_t i, int ok, const char *id,
 			  uint64_t now_ms);
 const char *octo_member_state_name(enum octo_member_state s);
+/* Whether a certificate naming names (its DNS and URI subject alternative names) is one for
+ * node id: one name is the id exactly (no wildcard: a certificate for "*.example" must not
+ * speak for every node). */
+int octo_member_certified(const char *const *names, size_t n, const char *id);
 
 #endif

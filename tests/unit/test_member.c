@@ -105,12 +105,29 @@ static void test_one_member_two_addresses(void **state)
 	octo_members_cleanup(&m);
 }
 
+/* A certificate speaks for a node id only when one of its names is that id exactly. */
+static void test_certified(void **state)
+{
+	const char *names[] = {"n1.example", "*.example", "urn:octo:n2", "n2"};
+
+	(void)state;
+	assert_true(octo_member_certified(names, 4, "n2"));
+	assert_true(octo_member_certified(names, 4, "urn:octo:n2"));
+	assert_true(octo_member_certified(names, 4, "n1.example"));
+	assert_false(octo_member_certified(names, 4, "n3.example")); /* no wildcards */
+	assert_false(octo_member_certified(names, 4, "n"));
+	assert_false(octo_member_certified(names, 4, "n22"));
+	assert_false(octo_member_certified(names, 4, ""));
+	assert_false(octo_member_certified(names, 0, "n2")); /* no certificate, no name */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_learn),
 		cmocka_unit_test(test_health_states),
 		cmocka_unit_test(test_one_member_two_addresses),
+		cmocka_unit_test(test_certified),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
