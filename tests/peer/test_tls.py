@@ -21,7 +21,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "http"))
 
 from harness import free_port  # noqa: E402
-from peers import HEALTH, OCI, Daemon, Node, wait_for  # noqa: E402
+from peers import HEALTH, OCI, PEER, Daemon, Node, wait_for  # noqa: E402
 
 LIMIT = 30  # seconds for anything to happen: generous under sanitizers and load
 QUIET = 3   # seconds a refused peer is watched to stay refused
@@ -185,6 +185,26 @@ class TlsTest(unittest.TestCase):
         self.logged(n1, "a peer was refused", n4.address, 'does not name node id \\"n2\\"')
         self.never_up(n1, n2, both=False)
         self.assertEqual(n1.states().get("n4"), None)  # nor is n4 taken for n2
+
+    def test_start_beyond_loopback_and_bad_files(self):
+        # with TLS the port binds where listen_address says without the plaintext warning
+        a = Daemon(self.tmp, "n1", {"listen_address": "127.0.0.2", "tls": self.cert("n1")})
+        self.started.append(a.start().wait_started())
+        self.assertNotIn("open beyond loopback", a.log_text())
+        # files that are there but hold no key pair of the CA's kind: refused at start
+        bad = os.path.join(self.pki, "bad.pem")
+        with open(bad, "w") as f:
+            f.write("not PEM\n")
+        n2, n3 = self.cert("n2"), self.cert("n3")
+        cases = (({**n2, "key": bad}, "p2p.tls.key holds no PEM private key"),
+                 ({**n2, "ca": bad}, "p2p.tls.ca holds no PEM certificate"),
+                 ({**n2, "key": n3["key"]}, "p2p.tls.key is not the key of p2p.tls.cert"))
+        for i, (tls, why) in enumerate(cases):
+            d = Daemon(self.tmp, "bad%d" % i, {"tls": tls})
+            r = subprocess.run([PEER, "-c", d.config], capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 1, d.log_text())
+            self.assertIn("mutual TLS cannot be set up (p2p.tls)", d.log_text())
+            self.assertIn(why, d.log_text())
 
 
 if __name__ == "__main__":
