@@ -21,32 +21,10 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "http"))
 
 from harness import free_port  # noqa: E402
-from peers import HEALTH, OCI, PEER, Daemon, Node, wait_for  # noqa: E402
+from peers import HEALTH, OCI, PEER, Daemon, Node, make_ca, make_cert, wait_for  # noqa: E402
 
 LIMIT = 30  # seconds for anything to happen: generous under sanitizers and load
 QUIET = 3   # seconds a refused peer is watched to stay refused
-
-
-def openssl(*args):
-    subprocess.run(("openssl",) + args, check=True, capture_output=True)
-
-
-def make_ca(d, name):
-    """A self-signed CA, d/name.pem and d/name.key."""
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-days", "2", "-subj", "/CN=" + name, "-keyout", os.path.join(d, name + ".key"),
-            "-out", os.path.join(d, name + ".pem"))
-
-
-def make_cert(d, ca, name, san):
-    """A certificate for san signed by ca: p2p.tls paths, with ca as the trusted CA."""
-    cert, key = os.path.join(d, name + ".pem"), os.path.join(d, name + ".key")
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-days", "2", "-subj", "/CN=" + san, "-addext", "subjectAltName=DNS:" + san,
-            "-addext", "basicConstraints=critical,CA:FALSE",
-            "-CA", os.path.join(d, ca + ".pem"), "-CAkey", os.path.join(d, ca + ".key"),
-            "-keyout", key, "-out", cert)
-    return {"cert": cert, "key": key, "ca": os.path.join(d, ca + ".pem")}
 
 
 def up(daemon, other):
