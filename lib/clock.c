@@ -22,6 +22,15 @@ uint64_t octo_clock_monotonic_ms(void)
 	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 }
 
+int octo_clock_due(uint64_t *last_ms, uint64_t now_ms, uint64_t period_ms)
+{
+	uint64_t last = __atomic_load_n(last_ms, __ATOMIC_RELAXED);
+
+	return (last == 0 || now_ms - last >= period_ms) &&
+	       __atomic_compare_exchange_n(last_ms, &last, now_ms, 0, __ATOMIC_RELAXED,
+					   __ATOMIC_RELAXED);
+}
+
 uint64_t octo_hlc_tick(uint64_t last, uint64_t wall_ms)
 {
 	uint64_t wall = octo_hlc_make(wall_ms, 0);

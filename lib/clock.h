@@ -28,6 +28,10 @@ static inline uint64_t octo_hlc_logical(uint64_t hlc)
 uint64_t octo_clock_wall_ms(void);
 /* Milliseconds on the monotonic clock (waits and pacing: a wall clock stepping moves none). */
 uint64_t octo_clock_monotonic_ms(void);
+/* Whether now_ms (monotonic) is period_ms or more past *last_ms, the last time this said
+ * yes (0: never), which it then moves to now_ms: yes once a period however many threads ask
+ * (a log line a refused peer's every retry would repeat). */
+int octo_clock_due(uint64_t *last_ms, uint64_t now_ms, uint64_t period_ms);
 /* The clock of a local event after last (the last one issued): the wall clock if it is
  * ahead, else last's millisecond with the next logical count (past 65535, the next
  * millisecond: a clock running ahead of the wall by at most that many events). */

@@ -365,6 +365,10 @@ static const struct key keys[] = {
 	{ROW("p2p.transport.rate_limit", "P2P_TRANSPORT_RATE_LIMIT", K_SIZE,
 	     p2p.transport.rate_limit),
 	 .def = "0", .min = 0, .max = 1LL << 50},
+
+	{ROW("p2p.tls.cert", "P2P_TLS_CERT", K_STR, p2p.tls.cert), .check = check_nonempty},
+	{ROW("p2p.tls.key", "P2P_TLS_KEY", K_STR, p2p.tls.key), .check = check_nonempty},
+	{ROW("p2p.tls.ca", "P2P_TLS_CA", K_STR, p2p.tls.ca), .check = check_nonempty},
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -865,6 +869,35 @@ static enum octo_err refuse(char *errbuf, size_t errsize, const char *src, const
 	return OCTO_ERR_CONFIG;
 }
 
+/* p2p.tls: all three files or none (half a TLS set-up would be plaintext or no peer at all),
+ * each readable now, so a wrong path is an error at start and not a refused peer later. */
+static enum octo_err validate_tls(const struct octo_config *cfg, const char *src, char *errbuf,
+				  size_t errsize)
+{
+	const struct {
+		const char *key, *path;
+	} files[] = {{"p2p.tls.cert", cfg->p2p.tls.cert},
+		     {"p2p.tls.key", cfg->p2p.tls.key},
+		     {"p2p.tls.ca", cfg->p2p.tls.ca}};
+	size_t i, set = 0;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		set += files[i].path != NULL;
+	for (i = 0; set > 0 && i < sizeof(files) / sizeof(files[0]); i++) {
+		FILE *f;
+		if (files[i].path == NULL)
+			return refuse(errbuf, errsize, src, files[i].key,
+				      "p2p.tls.cert, p2p.tls.key and p2p.tls.ca must be set "
+				      "together");
+		f = fopen(files[i].path, "r");
+		if (f == NULL)
+			return refuse(errbuf, errsize, src, files[i].key, "%s cannot be read: %s",
+				      files[i].path, strerror(errno));
+		fclose(f);
+	}
+	return OCTO_OK;
+}
+
 /* Rules that span keys, checked once the file and the environment are applied; src names
  * the file, or is NULL when there was none. */
 static enum octo_err validate(const struct octo_config *cfg, const char *src, char *errbuf,
@@ -896,7 +929,7 @@ static enum octo_err validate(const struct octo_config *cfg, const char *src, ch
 	if (!cfg->metrics.username != !cfg->metrics.password)
 		return refuse(errbuf, errsize, src, "metrics.basic_auth",
 			      "username and password must be set together");
-	return OCTO_OK;
+	return validate_tls(cfg, src, errbuf, errsize);
 }
 
 enum octo_err octo_config_defaults(struct octo_config *cfg)

@@ -101,6 +101,11 @@ struct octo_config {
 			int64_t max_message_size; /* 33554432 */
 			int64_t rate_limit;       /* bytes/s a fetch takes from a peer; 0: none */
 		} transport;
+		struct {
+			char *cert; /* PEM paths, all three or none (NULL): mutual TLS between peers */
+			char *key;
+			char *ca;
+		} tls;
 	} p2p;
 };
 

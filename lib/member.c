@@ -173,3 +173,13 @@ int octo_member_placed(const struct octo_member *m, uint64_t now_ms, uint64_t gr
 	return m->state != OCTO_MEMBER_DOWN || now_ms < m->changed_ms ||
 	       now_ms - m->changed_ms < grace_ms;
 }
+
+int octo_member_certified(const char *const *names, size_t n, const char *id)
+{
+	size_t i;
+
+	for (i = 0; id[0] != '\0' && i < n; i++)
+		if (strcmp(names[i], id) == 0)
+			return 1;
+	return 0;
+}

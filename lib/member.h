@@ -64,5 +64,9 @@ long octo_members_observe(struct octo_members *m, size_t i, int ok, const char *
  * nothing (new copies skip it meanwhile: it cannot take them). */
 int octo_member_placed(const struct octo_member *m, uint64_t now_ms, uint64_t grace_ms);
 const char *octo_member_state_name(enum octo_member_state s);
+/* Whether a certificate naming names (its DNS and URI subject alternative names) is one for
+ * node id: one name is the id exactly (no wildcard: a certificate for "*.example" must not
+ * speak for every node). */
+int octo_member_certified(const char *const *names, size_t n, const char *id);
 
 #endif

@@ -24,8 +24,12 @@
  * a cluster started all at once forms in about a second, not in a health interval. */
 #define UNKNOWN_RETRY_MS 500
 
+/* Under TLS a channel is for an address and the id expected there ("" until its first
+ * answer): the id is what the server's certificate must name. A bootstrap address's unnamed
+ * channel stays once a named one replaces it (a call may still be using it). */
 struct channel {
 	char address[OCTO_MEMBER_ADDRESS_MAX + 1];
+	char id[OCTO_NODE_ID_MAX + 1];
 	struct octo_rpc_channel *ch;
 };
 
@@ -34,6 +38,7 @@ struct octo_peer_cluster {
 	struct octo_store *store;
 	struct octo_journal *journal; /* for the members' lag in the status; may be NULL */
 	struct octo_logger *log;
+	const struct octo_rpc_tls *tls; /* NULL: plaintext */
 	char self_address[OCTO_MEMBER_ADDRESS_MAX + 1];
 	pthread_mutex_t lock;           /* members, channels */
 	struct octo_peer_ticker ticker; /* the pace of the rounds */
@@ -49,10 +54,9 @@ struct octo_peer_cluster {
 	size_t n_targets, next_target;
 };
 
-struct octo_peer_cluster *octo_peer_cluster_new(const struct octo_config *cfg,
-						const char *self_address, struct octo_store *store,
-						struct octo_journal *journal,
-						struct octo_logger *log)
+struct octo_peer_cluster *octo_peer_cluster_new(
+	const struct octo_config *cfg, const char *self_address, const struct octo_rpc_tls *tls,
+	struct octo_store *store, struct octo_journal *journal, struct octo_logger *log)
 {
 	struct octo_peer_cluster *c = calloc(1, sizeof(*c));
 	size_t i;
@@ -60,6 +64,7 @@ struct octo_peer_cluster *octo_peer_cluster_new(const struct octo_config *cfg,
 	if (c == NULL)
 		return NULL;
 	c->cfg = cfg;
+	c->tls = tls;
 	c->store = store;
 	c->journal = journal;
 	c->log = log;
@@ -77,13 +82,18 @@ struct octo_peer_cluster *octo_peer_cluster_new(const struct octo_config *cfg,
 	return c;
 }
 
+static long member_at(const struct octo_members *m, const char *address);
+
 static struct octo_rpc_channel *channel_for(struct octo_peer_cluster *c, const char *address)
 {
+	long at = c->tls != NULL ? member_at(&c->members, address) : -1;
+	const char *id = at >= 0 ? c->members.v[at].id : "";
 	struct channel *v;
 	size_t i;
 
 	for (i = 0; i < c->n_channels; i++)
-		if (strcmp(c->channels[i].address, address) == 0)
+		if (strcmp(c->channels[i].address, address) == 0 &&
+		    strcmp(c->channels[i].id, id) == 0)
 			return c->channels[i].ch;
 	if (c->n_channels >= (size_t)c->cfg->p2p.transport.max_connections) {
 		if (!c->channels_full) { /* once: the table is what it is */
@@ -100,11 +110,12 @@ static struct octo_rpc_channel *channel_for(struct octo_peer_cluster *c, const c
 		return NULL;
 	c->channels = v;
 	snprintf(v[c->n_channels].address, sizeof(v[c->n_channels].address), "%s", address);
-	v[c->n_channels].ch =
-		octo_rpc_channel_new(address, (int)c->cfg->p2p.transport.max_message_size,
-				     c->cfg->p2p.health_check.interval_ms < 2 * UNKNOWN_RETRY_MS
-					     ? (long)c->cfg->p2p.health_check.interval_ms
-					     : 2 * UNKNOWN_RETRY_MS);
+	snprintf(v[c->n_channels].id, sizeof(v[c->n_channels].id), "%s", id);
+	v[c->n_channels].ch = octo_rpc_channel_new(
+		address, id, c->tls, (int)c->cfg->p2p.transport.max_message_size,
+		c->cfg->p2p.health_check.interval_ms < 2 * UNKNOWN_RETRY_MS
+			? (long)c->cfg->p2p.health_check.interval_ms
+			: 2 * UNKNOWN_RETRY_MS);
 	return v[c->n_channels++].ch;
 }
 
@@ -118,15 +129,24 @@ static long member_at(const struct octo_members *m, const char *address)
 	return -1;
 }
 
+/* Whether gRPC's detail of a failed call tells of a TLS handshake or certificate check that
+ * failed (a refusal), not of a peer that is away. */
+static int tls_failed(const char *detail)
+{
+	return strstr(detail, "andshake failed") != NULL ||
+	       strstr(detail, "verification check failed") != NULL;
+}
+
 /* One check: a Health call to address, its answer applied to the table. */
 static void check(struct octo_peer_cluster *c, const char *address)
 {
 	Octoserve__Peer__V1__HealthRequest req = OCTOSERVE__PEER__V1__HEALTH_REQUEST__INIT;
 	Octoserve__Peer__V1__HealthReply *reply = NULL;
 	struct octo_rpc_channel *ch;
+	struct octo_rpc_peer peer = {0};
 	enum octo_rpc_status status = OCTO_RPC_UNAVAILABLE;
 	uint8_t buf[1024], *out = NULL;
-	char detail[256] = "";
+	char detail[256] = "", why[OCTO_NODE_ID_MAX * 2 + 100];
 	const char *refused = NULL;
 	enum octo_member_state was = OCTO_MEMBER_UNKNOWN;
 	size_t len = 0, i;
@@ -141,14 +161,25 @@ static void check(struct octo_peer_cluster *c, const char *address)
 		status = octo_rpc_call(ch, "/octoserve.peer.v1.Peer/Health", buf,
 				       octoserve__peer__v1__health_request__pack(&req, buf),
 				       (long)c->cfg->p2p.health_check.timeout_ms, &out, &len,
-				       detail, sizeof(detail));
+				       detail, sizeof(detail), &peer);
 	if (status == OCTO_RPC_OK)
 		reply = octoserve__peer__v1__health_reply__unpack(NULL, len, out);
 	free(out);
-	if (status == OCTO_RPC_PERMISSION_DENIED)
+	if (status == OCTO_RPC_PERMISSION_DENIED) {
 		refused = detail; /* the peer's reason */
-	else if (reply != NULL)
+	} else if (reply != NULL && c->tls != NULL &&
+		   !octo_member_certified(peer.names, peer.n, reply->node_id)) {
+		/* an address whose id was not known: its channel took any certificate of the
+		 * CA, so the id claimed is checked here, before it is learned */
+		snprintf(why, sizeof(why),
+			 "the peer claims node id \"%s\" but its certificate is for \"%s\"",
+			 reply->node_id, peer.n > 0 ? peer.names[0] : "");
+		refused = why;
+	} else if (reply != NULL) {
 		refused = octo_peer_refusal(c->cfg, reply->cluster_id, reply->hlc, 0);
+	} else if (c->tls != NULL && status != OCTO_RPC_OK && tls_failed(detail)) {
+		refused = detail; /* gRPC's reason */
+	}
 	if (refused != NULL && reply != NULL) {
 		octoserve__peer__v1__health_reply__free_unpacked(reply, NULL);
 		reply = NULL;
@@ -176,6 +207,13 @@ static void check(struct octo_peer_cluster *c, const char *address)
 				 f, 2);
 		}
 		c->members.v[at].refused = refused != NULL;
+		if (refused == NULL && reply == NULL && c->members.v[at].misses == 1) {
+			/* the first miss of a run says why (a plaintext node calling a TLS one
+			 * learns no more than a closed socket: the callee's log says why) */
+			struct octo_log_field f[] = {OCTO_LOG_STR("address", address),
+						     OCTO_LOG_STR("reason", detail)};
+			octo_log(c->log, OCTO_LOG_WARN, "a peer does not answer", f, 2);
+		}
 		if (c->members.v[at].state != was) {
 			if (c->members.v[at].state == OCTO_MEMBER_UP)
 				__atomic_add_fetch(&c->ups, 1, __ATOMIC_RELAXED);
@@ -405,8 +443,10 @@ void octo_peer_cluster_heard(struct octo_peer_cluster *c, const char *id, const 
 	long at;
 
 	pthread_mutex_lock(&c->lock);
-	/* a call is an answer too: the caller is up now, and others learn it from us at once */
-	if (octo_members_learn(&c->members, id, address) >= 0 &&
+	/* a call is an answer too: the caller is up now, and others learn it from us at once;
+	 * but under TLS the address it gives is its word only, so it is up once a call there
+	 * found its certificate */
+	if (octo_members_learn(&c->members, id, address) >= 0 && c->tls == NULL &&
 	    (at = member_at(&c->members, address)) >= 0) {
 		enum octo_member_state was = c->members.v[at].state;
 		at = octo_members_observe(&c->members, (size_t)at, 1, id, octo_clock_wall_ms());

@@ -21,12 +21,11 @@
 struct octo_peer_cluster;
 
 /* The cluster as cfg describes it (bootstrap peers learned by address); self_address is
- * where peers reach this node; the journal (may be NULL) gives the members' lag in the
- * status. NULL when out of memory. */
-struct octo_peer_cluster *octo_peer_cluster_new(const struct octo_config *cfg,
-						const char *self_address, struct octo_store *store,
-						struct octo_journal *journal,
-						struct octo_logger *log);
+ * where peers reach this node; tls (NULL: plaintext) is how its channels talk; the journal
+ * (may be NULL) gives the members' lag in the status. NULL when out of memory. */
+struct octo_peer_cluster *octo_peer_cluster_new(
+	const struct octo_config *cfg, const char *self_address, const struct octo_rpc_tls *tls,
+	struct octo_store *store, struct octo_journal *journal, struct octo_logger *log);
 /* Start and stop the health checks (stop waits for the round in progress). */
 int octo_peer_cluster_start(struct octo_peer_cluster *c);
 void octo_peer_cluster_free(struct octo_peer_cluster *c);
@@ -71,7 +70,8 @@ size_t octo_peer_view_holders(const struct octo_peer_view *view, const char *sel
 int octo_peer_view_holds(const struct octo_peer_view *view, const char *self,
 			 const struct octo_digest *d, int factor);
 
-/* The channel to a member's address (made at the first use, kept); NULL: no memory. */
+/* The channel to a member's address (made at the first use, kept; under TLS, one for the id
+ * known at that address, whose certificate must name it); NULL: no memory. */
 struct octo_rpc_channel *octo_peer_cluster_channel(struct octo_peer_cluster *c,
 						   const char *address);
 

@@ -147,6 +147,7 @@ int main(int argc, char **argv)
 	struct octo_peer_discovery *discovery = NULL;
 	struct octo_peer_watch *watch = NULL;
 	struct octo_rpc_server *srv;
+	struct octo_rpc_tls *tls = NULL;
 	struct octo_logger *log;
 	struct octo_config cfg;
 	char errbuf[512], unknown[1024], addr[300], advertise[OCTO_MEMBER_ADDRESS_MAX + 1];
@@ -222,11 +223,19 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	grpc_init();
-	/* Loopback by default: until peers authenticate each other (mutual TLS), anyone who
+	octo_rpc_log_to(log);
+	if (cfg.p2p.tls.cert != NULL &&
+	    (tls = octo_rpc_tls_new(cfg.p2p.tls.cert, cfg.p2p.tls.key, cfg.p2p.tls.ca, errbuf,
+				    sizeof(errbuf))) == NULL) {
+		struct octo_log_field f[] = {OCTO_LOG_STR("reason", errbuf)};
+		octo_log(log, OCTO_LOG_ERROR, "mutual TLS cannot be set up (p2p.tls)", f, 1);
+		return 1;
+	}
+	/* Loopback by default: unless peers authenticate each other (mutual TLS), anyone who
 	 * reaches the port can read every blob and write every name. */
 	snprintf(addr, sizeof(addr), "%s:%d", cfg.p2p.listen_address, cfg.p2p.port);
 	advertised(&cfg, advertise, sizeof(advertise));
-	if (strcmp(cfg.p2p.listen_address, "127.0.0.1") != 0 &&
+	if (tls == NULL && strcmp(cfg.p2p.listen_address, "127.0.0.1") != 0 &&
 	    strcmp(cfg.p2p.listen_address, "localhost") != 0) {
 		struct octo_log_field f[] = {OCTO_LOG_STR("address", addr)};
 		octo_log(
@@ -235,7 +244,7 @@ int main(int argc, char **argv)
 			"read every blob and write every name",
 			f, 1);
 	}
-	if (octo_rpc_server_start(addr, octo_peer_methods, octo_peer_n_methods, &svc, WORKERS,
+	if (octo_rpc_server_start(addr, tls, octo_peer_methods, octo_peer_n_methods, &svc, WORKERS,
 				  (int)cfg.p2p.transport.max_message_size,
 				  cfg.p2p.transport.max_connections, &srv, &port) != 0) {
 		struct octo_log_field f[] = {OCTO_LOG_STR("address", addr)};
@@ -246,7 +255,7 @@ int main(int argc, char **argv)
 	if (watch == NULL)
 		octo_log(log, OCTO_LOG_WARN,
 			 "no inotify: the journal and the fetch queue are polled", NULL, 0);
-	svc.cluster = octo_peer_cluster_new(&cfg, advertise, svc.store, svc.journal, log);
+	svc.cluster = octo_peer_cluster_new(&cfg, advertise, tls, svc.store, svc.journal, log);
 	if (svc.cluster == NULL || octo_peer_cluster_start(svc.cluster) != 0 ||
 	    (strcmp(cfg.p2p.discovery.method, "dns") == 0 &&
 	     (discovery = octo_peer_discovery_start(&cfg, svc.cluster, log)) == NULL) ||
@@ -262,9 +271,10 @@ int main(int argc, char **argv)
 	} else {
 		struct octo_log_field f[] = {OCTO_LOG_STR("address", addr),
 					     OCTO_LOG_STR("advertised", advertise),
-					     OCTO_LOG_STR("node", cfg.p2p.node_id)};
+					     OCTO_LOG_STR("node", cfg.p2p.node_id),
+					     OCTO_LOG_STR("tls", tls != NULL ? "mutual" : "none")};
 		__atomic_store_n(&svc.syncer, syncer, __ATOMIC_RELEASE);
-		octo_log(log, OCTO_LOG_INFO, "peer daemon started", f, 3);
+		octo_log(log, OCTO_LOG_INFO, "peer daemon started", f, 4);
 		sigwait(&set, &sig);
 	}
 	__atomic_store_n(&svc.syncer, NULL, __ATOMIC_RELEASE);
@@ -275,6 +285,7 @@ int main(int argc, char **argv)
 	octo_rpc_server_stop(srv, STOP_GRACE_MS);
 	octo_peer_syncer_stop(syncer); /* after the calls that may read its summary */
 	octo_peer_cluster_free(svc.cluster);
+	octo_rpc_tls_free(tls); /* after every channel */
 	octo_journal_close(svc.journal);
 	octo_log(log, OCTO_LOG_INFO, "peer daemon stopped", NULL, 0);
 	octo_store_free(svc.store);

@@ -171,7 +171,7 @@ static int send_to(struct octo_peer_replicator *r, const struct member *m)
 		octoserve__peer__v1__apply_request__pack(&req, packed);
 		status = octo_rpc_call(ch, "/octoserve.peer.v1.Peer/Apply", packed, len,
 				       (long)r->cfg->p2p.health_check.timeout_ms, &out, &out_len,
-				       NULL, 0);
+				       NULL, 0, NULL);
 	}
 	free(packed);
 	free(out);

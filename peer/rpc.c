@@ -6,17 +6,258 @@
  * took it. */
 #include "autoconfig.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/log.h>
+#include <grpc/support/string_util.h>
 #include <grpc/support/time.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
+#include "clock.h"
+#include "log.h"
+#include "member.h"
 #include "rpc.h"
+
+/* The largest PEM file taken (a certificate chain or a CA bundle). */
+#define PEM_MAX (1024 * 1024)
+
+struct octo_rpc_tls {
+	char *cert, *key, *ca; /* PEM text */
+	/* the channels' credentials: to a member whose id is known (its certificate must name
+	 * it), and to an address whose id is not known yet (any certificate of the CA) */
+	grpc_channel_credentials *named, *unnamed;
+};
+
+static struct octo_logger *grpc_logger;
+
+/* gRPC's errors (a failed handshake names its reason only there), at most one a second: a
+ * refused peer retries every half second. */
+static void log_grpc(gpr_log_func_args *args)
+{
+	static uint64_t logged_ms;
+	struct octo_log_field f[] = {OCTO_LOG_STR("reason", args->message)};
+
+	/* a server has one certificate whatever name a client asks for (a bootstrap channel
+	 * asks for its address): not news */
+	if (args->severity != GPR_LOG_SEVERITY_ERROR || grpc_logger == NULL ||
+	    strncmp(args->message, "No match found for server name", 30) == 0)
+		return;
+	if (octo_clock_due(&logged_ms, octo_clock_monotonic_ms(), 1000))
+		octo_log(grpc_logger, OCTO_LOG_WARN, "grpc", f, 1);
+}
+
+void octo_rpc_log_to(struct octo_logger *log)
+{
+	grpc_logger = log;
+	gpr_set_log_function(log_grpc);
+}
+
+/* A PEM file's text; NULL with why in err. */
+static char *read_pem(const char *path, char *err, size_t errsize)
+{
+	FILE *f = fopen(path, "r");
+	char *text = f != NULL ? malloc(PEM_MAX + 1) : NULL;
+	size_t n = 0;
+
+	if (f == NULL || text == NULL) {
+		snprintf(err, errsize, "%s cannot be read: %s", path,
+			 f == NULL ? strerror(errno) : "no memory");
+		if (f != NULL)
+			fclose(f);
+		return NULL;
+	}
+	n = fread(text, 1, PEM_MAX + 1, f);
+	fclose(f);
+	if (n == 0 || n > PEM_MAX) {
+		snprintf(err, errsize, "%s: %s", path, n == 0 ? "empty" : "larger than 1 MiB");
+		free(text);
+		return NULL;
+	}
+	text[n] = '\0';
+	return text;
+}
+
+/* The first certificate of PEM text, or NULL. */
+static X509 *pem_cert(const char *text)
+{
+	BIO *b = BIO_new_mem_buf(text, -1);
+	X509 *x = b != NULL ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+
+	BIO_free(b);
+	return x;
+}
+
+/* gRPC takes bad PEM without a word and then fails every handshake: say so at start. */
+static const char *pem_problem(const struct octo_rpc_tls *tls)
+{
+	BIO *b = BIO_new_mem_buf(tls->key, -1);
+	EVP_PKEY *key = b != NULL ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+	X509 *cert = pem_cert(tls->cert), *ca = pem_cert(tls->ca);
+	const char *why = NULL;
+
+	if (cert == NULL)
+		why = "p2p.tls.cert holds no PEM certificate";
+	else if (key == NULL)
+		why = "p2p.tls.key holds no PEM private key";
+	else if (ca == NULL)
+		why = "p2p.tls.ca holds no PEM certificate";
+	else if (X509_check_private_key(cert, key) != 1)
+		why = "p2p.tls.key is not the key of p2p.tls.cert";
+	BIO_free(b);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	X509_free(ca);
+	return why;
+}
+
+/* Options with this node's key pair and the CA (each options object owns its provider). */
+static grpc_tls_credentials_options *tls_options(const struct octo_rpc_tls *tls)
+{
+	grpc_tls_credentials_options *o = grpc_tls_credentials_options_create();
+	grpc_tls_identity_pairs *pairs = grpc_tls_identity_pairs_create();
+	grpc_tls_certificate_provider *p;
+
+	grpc_tls_identity_pairs_add_pair(pairs, tls->key, tls->cert);
+	p = grpc_tls_certificate_provider_static_data_create(tls->ca, pairs);
+	grpc_tls_credentials_options_set_certificate_provider(o, p);
+	grpc_tls_certificate_provider_release(p); /* the options hold their own reference */
+	grpc_tls_credentials_options_watch_root_certs(o);
+	grpc_tls_credentials_options_watch_identity_key_cert_pairs(o);
+	return o;
+}
+
+/* After the CA has verified the chain: the server's certificate must name the node id the
+ * channel expects, which is its target name (the override). gRPC's own host name check
+ * would take wildcards and DNS names only. */
+static int verify_named(void *user_data, grpc_tls_custom_verification_check_request *req,
+			grpc_tls_on_custom_verification_check_done_cb cb, void *cb_arg,
+			grpc_status_code *status, char **details)
+{
+	const char *names[OCTO_RPC_PEER_NAMES] = {NULL};
+	size_t n = 0, i;
+
+	(void)user_data;
+	(void)cb;
+	(void)cb_arg;
+	for (i = 0; i < req->peer_info.san_names.dns_names_size && n < OCTO_RPC_PEER_NAMES; i++)
+		names[n++] = req->peer_info.san_names.dns_names[i];
+	for (i = 0; i < req->peer_info.san_names.uri_names_size && n < OCTO_RPC_PEER_NAMES; i++)
+		names[n++] = req->peer_info.san_names.uri_names[i];
+	if (req->target_name != NULL && octo_member_certified(names, n, req->target_name)) {
+		*status = GRPC_STATUS_OK;
+		return 1;
+	}
+	*status = GRPC_STATUS_UNAUTHENTICATED;
+	gpr_asprintf(details, "the peer's certificate does not name node id \"%s\" (%s%s)",
+		     req->target_name != NULL ? req->target_name : "",
+		     n > 0 ? "it names " : "no name", n > 0 ? names[0] : "");
+	return 1;
+}
+
+static void verify_nothing_to_free(void *user_data)
+{
+	(void)user_data;
+}
+
+static grpc_tls_certificate_verifier_external named_verifier = {.verify = verify_named,
+								.destruct = verify_nothing_to_free};
+
+void octo_rpc_tls_free(struct octo_rpc_tls *tls)
+{
+	if (tls == NULL)
+		return;
+	if (tls->named != NULL)
+		grpc_channel_credentials_release(tls->named);
+	if (tls->unnamed != NULL)
+		grpc_channel_credentials_release(tls->unnamed);
+	free(tls->cert);
+	free(tls->key);
+	free(tls->ca);
+	free(tls);
+}
+
+/* Channel credentials over verifier (a new one: the options take it over). */
+static grpc_channel_credentials *channel_credentials(const struct octo_rpc_tls *tls,
+						     grpc_tls_certificate_verifier *verifier)
+{
+	grpc_tls_credentials_options *o = tls_options(tls);
+
+	grpc_tls_credentials_options_set_verify_server_cert(o, 1);
+	grpc_tls_credentials_options_set_certificate_verifier(o, verifier);
+	grpc_tls_certificate_verifier_release(verifier);
+	/* the call's host is the address, never in a certificate: the peer check did it all */
+	grpc_tls_credentials_options_set_check_call_host(o, 0);
+	return grpc_tls_credentials_create(o);
+}
+
+struct octo_rpc_tls *octo_rpc_tls_new(const char *cert, const char *key, const char *ca, char *err,
+				      size_t errsize)
+{
+	struct octo_rpc_tls *tls = calloc(1, sizeof(*tls));
+	const char *why;
+
+	if (tls == NULL) {
+		snprintf(err, errsize, "no memory");
+		return NULL;
+	}
+	if ((tls->cert = read_pem(cert, err, errsize)) == NULL ||
+	    (tls->key = read_pem(key, err, errsize)) == NULL ||
+	    (tls->ca = read_pem(ca, err, errsize)) == NULL) {
+		octo_rpc_tls_free(tls);
+		return NULL;
+	}
+	if ((why = pem_problem(tls)) != NULL) {
+		snprintf(err, errsize, "%s", why);
+		octo_rpc_tls_free(tls);
+		return NULL;
+	}
+	tls->named = channel_credentials(
+		tls, grpc_tls_certificate_verifier_external_create(&named_verifier));
+	/* the chain is still verified (verify_server_cert): only the name waits for the
+	 * answer, whose claimed id the caller checks against the certificate */
+	tls->unnamed = channel_credentials(tls, grpc_tls_certificate_verifier_no_op_create());
+	return tls;
+}
+
+/* The certificate names of the other end of call, from its auth context. */
+static void peer_of(grpc_call *call, struct octo_rpc_peer *peer)
+{
+	static const char *const kinds[] = {GRPC_PEER_DNS_PROPERTY_NAME,
+					    GRPC_PEER_URI_PROPERTY_NAME};
+	grpc_auth_context *ac = grpc_call_auth_context(call);
+	size_t used = 0, k;
+
+	peer->tls = 0;
+	peer->n = 0;
+	if (ac == NULL)
+		return;
+	peer->tls = grpc_auth_context_peer_is_authenticated(ac);
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		grpc_auth_property_iterator it =
+			grpc_auth_context_find_properties_by_name(ac, kinds[k]);
+		const grpc_auth_property *p;
+		while ((p = grpc_auth_property_iterator_next(&it)) != NULL &&
+		       peer->n < OCTO_RPC_PEER_NAMES) {
+			if (p->value_length + 1 > sizeof(peer->buf) - used)
+				break;
+			memcpy(peer->buf + used, p->value, p->value_length);
+			peer->buf[used + p->value_length] = '\0';
+			peer->names[peer->n++] = peer->buf + used;
+			used += p->value_length + 1;
+		}
+	}
+	grpc_auth_context_release(ac);
+}
 
 /* Calls of each method waiting for a client, per worker. */
 #define WAITING_PER_METHOD 4
@@ -193,6 +434,7 @@ static void arrived(struct call *c)
 {
 	const struct octo_rpc_method *m = c->reg->m;
 	struct octo_rpc_piece reply = {NULL, 0};
+	struct octo_rpc_peer peer;
 	enum octo_rpc_status status;
 	const char *detail = NULL;
 	size_t len;
@@ -200,8 +442,9 @@ static void arrived(struct call *c)
 
 	if (req == NULL)
 		return finish(c, OCTO_RPC_INVALID_ARGUMENT, "no request message", NULL);
+	peer_of(c->call, &peer);
 	if (m->unary != NULL) {
-		status = m->unary(c->w->srv->ctx, req, len, &reply, &detail);
+		status = m->unary(c->w->srv->ctx, &peer, req, len, &reply, &detail);
 		free(req);
 		if (status != OCTO_RPC_OK) {
 			free(reply.data);
@@ -209,7 +452,7 @@ static void arrived(struct call *c)
 		}
 		return finish(c, OCTO_RPC_OK, NULL, message(&reply, 1));
 	}
-	status = m->open(c->w->srv->ctx, req, len, &c->stream, &detail);
+	status = m->open(c->w->srv->ctx, &peer, req, len, &c->stream, &detail);
 	free(req);
 	if (status != OCTO_RPC_OK) {
 		c->stream = NULL;
@@ -282,9 +525,22 @@ static void *work(void *arg)
 	return NULL;
 }
 
-int octo_rpc_server_start(const char *addr, const struct octo_rpc_method *methods, size_t n,
-			  void *ctx, int threads, int max_message, int max_calls,
-			  struct octo_rpc_server **out, int *port)
+/* Mutual TLS: the client's certificate is required and verified against the CA. */
+static grpc_server_credentials *server_credentials(const struct octo_rpc_tls *tls)
+{
+	grpc_tls_credentials_options *o;
+
+	if (tls == NULL)
+		return grpc_insecure_server_credentials_create();
+	o = tls_options(tls);
+	grpc_tls_credentials_options_set_cert_request_type(
+		o, GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+	return grpc_tls_server_credentials_create(o);
+}
+
+int octo_rpc_server_start(const char *addr, const struct octo_rpc_tls *tls,
+			  const struct octo_rpc_method *methods, size_t n, void *ctx, int threads,
+			  int max_message, int max_calls, struct octo_rpc_server **out, int *port)
 {
 	grpc_arg args[2] = {
 		{GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = max_message}},
@@ -321,7 +577,7 @@ int octo_rpc_server_start(const char *addr, const struct octo_rpc_method *method
 		srv->workers[i].cq = grpc_completion_queue_create_for_next(NULL);
 		grpc_server_register_completion_queue(srv->server, srv->workers[i].cq, NULL);
 	}
-	creds = grpc_insecure_server_credentials_create();
+	creds = server_credentials(tls);
 	*port = grpc_server_add_http2_port(srv->server, addr, creds);
 	grpc_server_credentials_release(creds);
 	if (*port == 0) {
@@ -387,10 +643,11 @@ struct octo_rpc_channel {
 	grpc_channel *channel;
 };
 
-struct octo_rpc_channel *octo_rpc_channel_new(const char *target, int max_message,
+struct octo_rpc_channel *octo_rpc_channel_new(const char *target, const char *id,
+					      const struct octo_rpc_tls *tls, int max_message,
 					      long reconnect_ms)
 {
-	grpc_arg args[5] = {
+	grpc_arg args[6] = {
 		{GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = max_message}},
 		{GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, {.integer = max_message}},
 		{GRPC_ARG_INTEGER,
@@ -401,16 +658,24 @@ struct octo_rpc_channel *octo_rpc_channel_new(const char *target, int max_messag
 		 {.integer = (int)reconnect_ms}},
 		{GRPC_ARG_INTEGER,
 		 GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
-		 {.integer = (int)reconnect_ms}}};
-	grpc_channel_args chargs = {5, args};
+		 {.integer = (int)reconnect_ms}},
+		/* the name the server's certificate must carry (and the SNI it is sent) */
+		{GRPC_ARG_STRING, GRPC_SSL_TARGET_NAME_OVERRIDE_ARG, {.string = (char *)id}}};
+	int named = tls != NULL && id != NULL && id[0] != '\0';
+	grpc_channel_args chargs = {named ? 6 : 5, args};
 	struct octo_rpc_channel *ch = calloc(1, sizeof(*ch));
 	grpc_channel_credentials *creds;
 
 	if (ch == NULL)
 		return NULL;
-	creds = grpc_insecure_credentials_create();
-	ch->channel = grpc_channel_create(target, creds, &chargs);
-	grpc_channel_credentials_release(creds);
+	if (tls == NULL) {
+		creds = grpc_insecure_credentials_create();
+		ch->channel = grpc_channel_create(target, creds, &chargs);
+		grpc_channel_credentials_release(creds);
+	} else {
+		ch->channel =
+			grpc_channel_create(target, named ? tls->named : tls->unnamed, &chargs);
+	}
 	return ch;
 }
 
@@ -505,7 +770,7 @@ static enum octo_rpc_status client_end(struct client_call *cc, char *detail, siz
 
 enum octo_rpc_status octo_rpc_call(struct octo_rpc_channel *ch, const char *path, const void *req,
 				   size_t len, long timeout_ms, uint8_t **reply, size_t *reply_len,
-				   char *detail, size_t detail_size)
+				   char *detail, size_t detail_size, struct octo_rpc_peer *peer)
 {
 	gpr_timespec deadline = idle_after(timeout_ms);
 	grpc_byte_buffer *response = NULL;
@@ -531,6 +796,8 @@ enum octo_rpc_status octo_rpc_call(struct octo_rpc_channel *ch, const char *path
 	}
 	if (response != NULL)
 		grpc_byte_buffer_destroy(response);
+	if (peer != NULL)
+		peer_of(cc.call, peer);
 	return client_end(&cc, detail, detail_size);
 }
 

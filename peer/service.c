@@ -6,6 +6,7 @@
 #include "autoconfig.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "digest.h"
 #include "event.h"
 #include "fsutil.h"
+#include "member.h"
 #include "peer.pb-c.h"
 #include "service.h"
 #include "store-blob.h"
@@ -64,8 +66,43 @@ enum octo_rpc_status octo_peer_pack_reply(const ProtobufCMessage *m, struct octo
 /* The most members one answer lists. */
 #define LISTED_MAX 1024
 
-static enum octo_rpc_status health(void *ctx, const uint8_t *req, size_t len,
-				   struct octo_rpc_piece *reply, const char **detail)
+/* A refused caller, logged at most once a second (a refused peer retries). */
+static void log_refused(struct octo_peer_service *svc, const char *node, const char *address,
+			const char *reason)
+{
+	static uint64_t logged_ms;
+	struct octo_log_field f[] = {OCTO_LOG_STR("node", node), OCTO_LOG_STR("address", address),
+				     OCTO_LOG_STR("reason", reason)};
+
+	if (octo_clock_due(&logged_ms, octo_clock_monotonic_ms(), 1000))
+		octo_log(svc->log, OCTO_LOG_WARN, "a peer was refused", f, 3);
+}
+
+/* Under mutual TLS the node id a caller claims must be one its certificate names (ids decide
+ * conflicts, placement and whose writes are never sent back): NULL, or why not (in buf). */
+static const char *claim_refused(const struct octo_peer_service *svc,
+				 const struct octo_rpc_peer *peer, const char *claimed, char *buf,
+				 size_t size)
+{
+	if (svc->cfg->p2p.tls.cert == NULL || octo_member_certified(peer->names, peer->n, claimed))
+		return NULL;
+	snprintf(buf, size, "the caller claims node id \"%s\" but its certificate is for \"%s\"",
+		 claimed, peer->n > 0 ? peer->names[0] : "");
+	return buf;
+}
+
+const char *octo_peer_claim_refused(struct octo_peer_service *svc, const struct octo_rpc_peer *peer,
+				    const char *claimed, char *buf, size_t size)
+{
+	const char *why = claim_refused(svc, peer, claimed, buf, size);
+
+	if (why != NULL)
+		log_refused(svc, claimed, "", why);
+	return why;
+}
+
+static enum octo_rpc_status health(void *ctx, const struct octo_rpc_peer *peer, const uint8_t *req,
+				   size_t len, struct octo_rpc_piece *reply, const char **detail)
 {
 	struct octo_peer_service *svc = ctx;
 	Octoserve__Peer__V1__HealthRequest *in =
@@ -73,24 +110,17 @@ static enum octo_rpc_status health(void *ctx, const uint8_t *req, size_t len,
 	Octoserve__Peer__V1__HealthReply out = OCTOSERVE__PEER__V1__HEALTH_REPLY__INIT;
 	struct listing l = {.cap = LISTED_MAX};
 	enum octo_rpc_status status = OCTO_RPC_OK;
+	static __thread char why[OCTO_NODE_ID_MAX * 2 + 100]; /* the detail outlives the call */
 
 	if (in == NULL) {
 		*detail = "not a HealthRequest";
 		return OCTO_RPC_INVALID_ARGUMENT;
 	}
-	*detail = octo_peer_refusal(svc->cfg, in->cluster_id, in->hlc, 1);
+	*detail = claim_refused(svc, peer, in->node_id, why, sizeof(why));
+	if (*detail == NULL)
+		*detail = octo_peer_refusal(svc->cfg, in->cluster_id, in->hlc, 1);
 	if (*detail != NULL) {
-		static uint64_t
-			logged_ms; /* at most one such line a second: a refused peer retries */
-		uint64_t now = octo_clock_monotonic_ms(),
-			 last = __atomic_load_n(&logged_ms, __ATOMIC_RELAXED);
-		struct octo_log_field f[] = {OCTO_LOG_STR("node", in->node_id),
-					     OCTO_LOG_STR("address", in->address),
-					     OCTO_LOG_STR("reason", *detail)};
-		if ((last == 0 || now - last >= 1000) &&
-		    __atomic_compare_exchange_n(&logged_ms, &last, now, 0, __ATOMIC_RELAXED,
-						__ATOMIC_RELAXED))
-			octo_log(svc->log, OCTO_LOG_WARN, "a peer was refused", f, 3);
+		log_refused(svc, in->node_id, in->address, *detail);
 		octoserve__peer__v1__health_request__free_unpacked(in, NULL);
 		return OCTO_RPC_PERMISSION_DENIED;
 	}
@@ -130,7 +160,10 @@ struct fetch {
 	int sent; /* one chunk at least, even for an empty blob: it carries the size */
 };
 
-static enum octo_rpc_status fetch_open(void *ctx, const uint8_t *req, size_t len, void **stream,
+/* A Fetch names no sender: any certificate of the cluster's CA may read (the TLS handshake
+ * saw to that), as a node that joins fetches before others have heard of it. */
+static enum octo_rpc_status fetch_open(void *ctx, const struct octo_rpc_peer *peer,
+				       const uint8_t *req, size_t len, void **stream,
 				       const char **detail)
 {
 	struct octo_peer_service *svc = ctx;
@@ -143,6 +176,7 @@ static enum octo_rpc_status fetch_open(void *ctx, const uint8_t *req, size_t len
 	uint64_t offset;
 	int fd;
 
+	(void)peer;
 	if (in == NULL || octo_digest_parse(in->digest, strlen(in->digest), &d) != OCTO_OK) {
 		if (in != NULL)
 			octoserve__peer__v1__fetch_request__free_unpacked(in, NULL);
@@ -270,14 +304,15 @@ static enum octo_err want_linked(struct octo_peer_service *svc, const struct oct
 /* The most changes one Apply takes. */
 #define APPLY_MAX 256
 
-static enum octo_rpc_status apply(void *ctx, const uint8_t *req, size_t len,
-				  struct octo_rpc_piece *reply, const char **detail)
+static enum octo_rpc_status apply(void *ctx, const struct octo_rpc_peer *peer, const uint8_t *req,
+				  size_t len, struct octo_rpc_piece *reply, const char **detail)
 {
 	struct octo_peer_service *svc = ctx;
 	Octoserve__Peer__V1__ApplyRequest *in =
 		octoserve__peer__v1__apply_request__unpack(NULL, len, req);
 	Octoserve__Peer__V1__ApplyReply out = OCTOSERVE__PEER__V1__APPLY_REPLY__INIT;
 	enum octo_rpc_status status = OCTO_RPC_OK;
+	static __thread char why[OCTO_NODE_ID_MAX * 2 + 100]; /* the detail outlives the call */
 	size_t i;
 
 	if (in == NULL || in->n_changes > APPLY_MAX) {
@@ -285,6 +320,10 @@ static enum octo_rpc_status apply(void *ctx, const uint8_t *req, size_t len,
 			octoserve__peer__v1__apply_request__free_unpacked(in, NULL);
 		*detail = "not an ApplyRequest of at most 256 changes";
 		return OCTO_RPC_INVALID_ARGUMENT;
+	}
+	if ((*detail = octo_peer_claim_refused(svc, peer, in->node_id, why, sizeof(why))) != NULL) {
+		octoserve__peer__v1__apply_request__free_unpacked(in, NULL);
+		return OCTO_RPC_PERMISSION_DENIED;
 	}
 	for (i = 0; i < in->n_changes && status == OCTO_RPC_OK; i++) {
 		const Octoserve__Peer__V1__Change *c = in->changes[i];

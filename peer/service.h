@@ -27,6 +27,11 @@ struct octo_peer_service {
 	size_t chunk_size; /* Fetch's chunks: at most 1 MiB and within max_message_size */
 };
 
+/* Under mutual TLS, why a caller claiming node id claimed is refused (its certificate does
+ * not name it; logged), in buf, or NULL. */
+const char *octo_peer_claim_refused(struct octo_peer_service *svc, const struct octo_rpc_peer *peer,
+				    const char *claimed, char *buf, size_t size);
+
 /* A reply message packed into its piece. */
 enum octo_rpc_status octo_peer_pack_reply(const ProtobufCMessage *m, struct octo_rpc_piece *reply);
 

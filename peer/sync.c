@@ -270,9 +270,11 @@ static enum octo_rpc_status answer_hashes(struct octo_peer_syncer *y,
 	return status;
 }
 
-enum octo_rpc_status octo_peer_summary(void *ctx, const uint8_t *req, size_t len,
-				       struct octo_rpc_piece *reply, const char **detail)
+enum octo_rpc_status octo_peer_summary(void *ctx, const struct octo_rpc_peer *peer,
+				       const uint8_t *req, size_t len, struct octo_rpc_piece *reply,
+				       const char **detail)
 {
+	static __thread char why[OCTO_NODE_ID_MAX * 2 + 100]; /* the detail outlives the call */
 	struct octo_peer_service *svc = ctx;
 	struct octo_peer_syncer *y = svc->syncer;
 	Octoserve__Peer__V1__SummaryRequest *in =
@@ -283,7 +285,9 @@ enum octo_rpc_status octo_peer_summary(void *ctx, const uint8_t *req, size_t len
 		*detail = "not a SummaryRequest";
 		return OCTO_RPC_INVALID_ARGUMENT;
 	}
-	if (y == NULL) {
+	if ((*detail = octo_peer_claim_refused(svc, peer, in->node_id, why, sizeof(why))) != NULL) {
+		status = OCTO_RPC_PERMISSION_DENIED;
+	} else if (y == NULL) {
 		*detail = "anti-entropy has not started";
 		status = OCTO_RPC_UNAVAILABLE;
 	} else if (in->level == OCTOSERVE__PEER__V1__SUMMARY_REQUEST__LEVEL__REPOSITORY) {
@@ -317,7 +321,7 @@ static Octoserve__Peer__V1__SummaryReply *ask(struct octo_peer_syncer *y,
 		return NULL;
 	octoserve__peer__v1__summary_request__pack(q, packed);
 	if (octo_rpc_call(ch, SUMMARY_PATH, packed, len, (long)y->cfg->p2p.health_check.timeout_ms,
-			  &reply, &reply_len, NULL, 0) == OCTO_RPC_OK)
+			  &reply, &reply_len, NULL, 0, NULL) == OCTO_RPC_OK)
 		out = octoserve__peer__v1__summary_reply__unpack(NULL, reply_len, reply);
 	free(packed);
 	free(reply);

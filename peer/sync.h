@@ -27,9 +27,11 @@ struct octo_peer_syncer *octo_peer_syncer_start(const struct octo_config *cfg,
 						struct octo_logger *log);
 void octo_peer_syncer_stop(struct octo_peer_syncer *y);
 
-/* The Summary method's handler (ctx: the syncer). */
-enum octo_rpc_status octo_peer_summary(void *ctx, const uint8_t *req, size_t len,
-				       struct octo_rpc_piece *reply, const char **detail);
+/* The Summary method's handler (ctx: the service, whose syncer answers; under mutual TLS
+ * the caller must be the node it names). */
+enum octo_rpc_status octo_peer_summary(void *ctx, const struct octo_rpc_peer *peer,
+				       const uint8_t *req, size_t len, struct octo_rpc_piece *reply,
+				       const char **detail);
 
 /* Where the last round's outcome is kept, for `octoserve-peer status`. */
 #define OCTO_PEER_SYNC_STATUS_REL "peer/sync.json"

@@ -4,7 +4,8 @@
 each lighttpd + the responder + octoserve-peer on its own store.
 
   eager   the time from the 201 of a push on node 1 to the blob committed (verified, fsynced,
-          renamed) on node 2, for 1 MiB and 100 MiB
+          renamed) on node 2, for 1 MiB and 100 MiB, over plaintext and over mutual TLS
+          (p2p.tls, a CA and certificates made with openssl for the run)
   lazy    a GET on node 2 of a 100 MiB blob that only node 1 holds: the time to the first
           byte and to the last (the body is hashed and checked)
   memory  VmRSS of an idle daemon, and the sender's peak RSS (VmHWM) over the 100 MiB pushes
@@ -25,7 +26,7 @@ SRCDIR = os.environ.get("OCTOTEST_SRCDIR", os.path.join(os.path.dirname(__file__
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "peer"))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "http"))
 
-from peers import Daemon, Node  # noqa: E402
+from peers import Daemon, Node, make_ca, make_cert  # noqa: E402
 
 MiB = 1 << 20
 
@@ -49,17 +50,26 @@ def until(what, timeout, step=0.002):
         time.sleep(step)
 
 
-def pair(tmp, strategy):
+def pair(tmp, strategy, tls=False):
+    """Two nodes; with tls, each with a certificate for its id from a CA made here."""
+    name = strategy + ("-tls" if tls else "")
     p2p = {"replication": {"strategy": strategy}}
-    n1 = Node(tmp, strategy + "1", p2p=p2p)
-    n2 = Node(tmp, strategy + "2", [n1.daemon.address], p2p=p2p)
+    if tls:
+        pki = os.path.join(tmp, "pki-" + name)
+        os.makedirs(pki)
+        make_ca(pki, "ca")
+    ids = (name + "1", name + "2")
+    conf = [dict(p2p, tls=make_cert(pki, "ca", i, i)) if tls else p2p for i in ids]
+    n1 = Node(tmp, ids[0], p2p=conf[0])
+    n2 = Node(tmp, ids[1], [n1.daemon.address], p2p=conf[1])
     until(lambda: n1.daemon.states().get(n2.node_id) == "up" and
           n2.daemon.states().get(n1.node_id) == "up", 30, 0.05)
     return n1, n2
 
 
-def eager(tmp, rounds, out):
-    n1, n2 = pair(tmp, "eager")
+def eager(tmp, rounds, out, tls=False):
+    n1, n2 = pair(tmp, "eager", tls)
+    over = "mTLS" if tls else "plain"
     try:
         for size in (MiB, 100 * MiB):
             times = []
@@ -72,8 +82,8 @@ def eager(tmp, rounds, out):
                 with open(blob_file(n2, d), "rb") as f:
                     if hashlib.sha256(f.read()).hexdigest() != d.split(":")[1]:
                         raise RuntimeError("node 2's copy is not the blob")
-            out["eager %d MiB, 201 to committed on node 2" % (size // MiB)] = times
-        out["sender daemon peak RSS (MiB)"] = [rss_mib(n1.daemon.pid())[1]]
+            out["eager %d MiB %s, 201 to committed on node 2" % (size // MiB, over)] = times
+        out["sender daemon peak RSS, %s (MiB)" % over] = [rss_mib(n1.daemon.pid())[1]]
     finally:
         n1.close()
         n2.close()
@@ -129,6 +139,7 @@ def main():
     try:
         idle(tmp, out)
         eager(tmp, args.rounds, out)
+        eager(tmp, args.rounds, out, tls=True)
         lazy(tmp, args.rounds, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -113,6 +113,27 @@ class Daemon:
         return {m["id"]: m["state"] for m in st["members"]}
 
 
+def make_ca(d, name):
+    """A self-signed CA made with the openssl command: d/name.pem and d/name.key."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=" + name,
+                    "-keyout", os.path.join(d, name + ".key"), "-out", os.path.join(d, name + ".pem")],
+                   check=True, capture_output=True)
+
+
+def make_cert(d, ca, name, san):
+    """A certificate for the node id san (subjectAltName DNS:san) signed by the CA ca of
+    make_ca: the p2p.tls section that uses it, with ca as the CA trusted."""
+    cert, key = os.path.join(d, name + ".pem"), os.path.join(d, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=" + san,
+                    "-addext", "subjectAltName=DNS:" + san,
+                    "-addext", "basicConstraints=critical,CA:FALSE",
+                    "-CA", os.path.join(d, ca + ".pem"), "-CAkey", os.path.join(d, ca + ".key"),
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    return {"cert": cert, "key": key, "ca": os.path.join(d, ca + ".pem")}
+
+
 def wait_for(what, timeout):
     """Poll what() until it is true; the seconds it took, or None at the timeout."""
     t0 = time.monotonic()

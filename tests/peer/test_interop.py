@@ -4,7 +4,11 @@
 with stubs compiled from proto/peer.proto by python3-grpc-tools at run time, calls Health
 and fetches a blob of many chunks (small max_message_size) from a running daemon over its
 store, checks the bytes against the digest, resumes from an offset, and gets the right
-status for a missing blob and a bad request. SIGTERM stops the daemon promptly with exit 0."""
+status for a missing blob and a bad request. SIGTERM stops the daemon promptly with exit 0.
+Over mutual TLS (p2p.tls) the same client, with grpc.ssl_channel_credentials and the
+daemon's id as the target name, is answered when it claims the id its certificate names, is
+refused naming both ids when it claims another, fetches a blob of many chunks, and gets no
+answer without TLS."""
 import hashlib
 import importlib
 import json
@@ -22,6 +26,9 @@ sys.path.append("/usr/lib/python3/dist-packages")  # Debian's grpcio and grpc-to
 
 import grpc  # noqa: E402
 from grpc_tools import protoc  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peers import make_ca, make_cert  # noqa: E402
 
 SRCDIR = os.environ.get("OCTOTEST_SRCDIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILDDIR = os.environ.get("OCTOTEST_BUILDDIR", SRCDIR)
@@ -191,6 +198,77 @@ class InteropTest(unittest.TestCase):
             msgs = [json.loads(line)["msg"] for line in f]
         msgs = [m for m in msgs if m.startswith("peer daemon")]
         self.assertEqual(msgs, ["peer daemon started", "peer daemon stopped"])
+
+
+class TlsInteropTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="octoserve-peer-tls-test-")
+        cls.pb, cls.pb_grpc = compile_stubs(cls.tmp)
+        make_ca(cls.tmp, "ca")
+        server, client = make_cert(cls.tmp, "ca", "server", "node-t1"), \
+            make_cert(cls.tmp, "ca", "client", "py-client")
+        cls.data = os.path.join(cls.tmp, "data")
+        cls.port = free_port()
+        cfg = {"storage": {"path": cls.data},
+               "logging": {"output": os.path.join(cls.tmp, "peer.log")},
+               "p2p": {"enabled": True, "node_id": "node-t1", "port": cls.port, "tls": server,
+                       "transport": {"max_message_size": MAX_MESSAGE}}}
+        cls.config = os.path.join(cls.tmp, "octoserve.json")
+        with open(cls.config, "w") as f:
+            json.dump(cfg, f)
+        cls.proc = subprocess.Popen([PEER, "-c", cls.config])
+        pem = {}
+        for k, path in client.items():
+            with open(path, "rb") as f:
+                pem[k] = f.read()
+        creds = grpc.ssl_channel_credentials(root_certificates=pem["ca"],
+                                              private_key=pem["key"],
+                                              certificate_chain=pem["cert"])
+        cls.channel = grpc.secure_channel("127.0.0.1:%d" % cls.port, creds,
+                                          options=[("grpc.ssl_target_name_override", "node-t1")])
+        grpc.channel_ready_future(cls.channel).result(timeout=10)
+        cls.stub = cls.pb_grpc.PeerStub(cls.channel)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.channel.close()
+        if cls.proc.poll() is None:
+            cls.proc.kill()
+            cls.proc.wait()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_health_by_the_certificate_s_id_only(self):
+        reply = self.stub.Health(self.pb.HealthRequest(node_id="py-client",
+                                                       address="127.0.0.1:1"), timeout=5)
+        self.assertEqual(reply.node_id, "node-t1")
+        with self.assertRaises(grpc.RpcError) as e:
+            self.stub.Health(self.pb.HealthRequest(node_id="node-x", address="127.0.0.1:1"),
+                             timeout=5)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.assertIn('claims node id "node-x" but its certificate is for "py-client"',
+                      e.exception.details())
+        with self.assertRaises(grpc.RpcError) as e:
+            self.stub.Apply(self.pb.ApplyRequest(node_id="node-x"), timeout=5)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
+
+    def test_fetch_over_tls(self):
+        data = os.urandom(10 * MAX_MESSAGE + 5)
+        hexd = hashlib.sha256(data).hexdigest()
+        os.makedirs(os.path.join(self.data, "blobs", "sha256", hexd[:2]), exist_ok=True)
+        with open(os.path.join(self.data, "blobs", "sha256", hexd[:2], hexd), "wb") as f:
+            f.write(data)
+        chunks = list(self.stub.Fetch(self.pb.FetchRequest(digest="sha256:" + hexd), timeout=10))
+        self.assertGreater(len(chunks), 10)
+        self.assertEqual(hashlib.sha256(b"".join(c.data for c in chunks)).hexdigest(), hexd)
+
+    def test_plaintext_gets_no_answer(self):
+        with grpc.insecure_channel("127.0.0.1:%d" % self.port) as ch:
+            with self.assertRaises(grpc.RpcError) as e:
+                self.pb_grpc.PeerStub(ch).Health(self.pb.HealthRequest(node_id="py-client"),
+                                                 timeout=5)
+            self.assertEqual(e.exception.code(), grpc.StatusCode.UNAVAILABLE)
 
 
 if __name__ == "__main__":

@@ -170,6 +170,20 @@ static void test_record_parse_rejects(void **state)
 	assert_true(r.stamp.hlc == UINT64_MAX);
 }
 
+/* Yes at the first ask, then once a period. */
+static void test_due(void **state)
+{
+	uint64_t last = 0;
+
+	(void)state;
+	assert_true(octo_clock_due(&last, 5000, 1000));
+	assert_false(octo_clock_due(&last, 5000, 1000));
+	assert_false(octo_clock_due(&last, 5999, 1000));
+	assert_true(octo_clock_due(&last, 6000, 1000));
+	assert_int_equal(last, 6000);
+	assert_false(octo_clock_due(&last, 6500, 1000));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -180,6 +194,7 @@ int main(void)
 		cmocka_unit_test(test_last_writer_wins),
 		cmocka_unit_test(test_record_format_and_parse),
 		cmocka_unit_test(test_record_parse_rejects),
+		cmocka_unit_test(test_due),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

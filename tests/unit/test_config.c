@@ -128,6 +128,9 @@ static const struct {
 	{"p2p.transport.idle_timeout", "300s"},
 	{"p2p.transport.max_message_size", "33554432"},
 	{"p2p.transport.rate_limit", "0"},
+	{"p2p.tls.cert", ""},
+	{"p2p.tls.key", ""},
+	{"p2p.tls.ca", ""},
 };
 
 static void test_defaults(void **state)
@@ -902,6 +905,57 @@ static void test_cleanup(void **state)
 	}
 }
 
+/* p2p.tls: three readable files or none; one alone, or one that cannot be read, is refused
+ * naming its key, from the file and from the environment alike. */
+static void test_tls(void **state)
+{
+	char *pem = write_temp("-----BEGIN CERTIFICATE-----\n"), text[1024], err[512];
+	const char *env[] = {"OCTOSERVE_P2P_TLS_CERT",
+			     pem,
+			     "OCTOSERVE_P2P_TLS_KEY",
+			     pem,
+			     "OCTOSERVE_P2P_TLS_CA",
+			     pem,
+			     NULL};
+	const char *cert_only[] = {"OCTOSERVE_P2P_TLS_CERT", pem, NULL};
+	struct octo_config cfg;
+
+	(void)state;
+	snprintf(text, sizeof(text),
+		 "{\"p2p\":{\"tls\":{\"cert\":\"%s\",\"key\":\"%s\",\"ca\":\"%s\"}}}", pem, pem,
+		 pem);
+	assert_int_equal(load(&cfg, text, NULL, err, sizeof(err)), OCTO_OK);
+	assert_string_equal(cfg.p2p.tls.cert, pem);
+	assert_get(&cfg, "p2p.tls.ca", pem);
+	octo_config_cleanup(&cfg);
+	assert_int_equal(load(&cfg, "{}", env, err, sizeof(err)), OCTO_OK);
+	assert_string_equal(cfg.p2p.tls.key, pem);
+	octo_config_cleanup(&cfg);
+
+	snprintf(text, sizeof(text), "{\"p2p\":{\"tls\":{\"cert\":\"%s\"}}}", pem);
+	assert_int_equal(load(&cfg, text, NULL, err, sizeof(err)), OCTO_ERR_CONFIG);
+	assert_non_null(strstr(err, "key \"p2p.tls.key\": p2p.tls.cert, p2p.tls.key and "
+				    "p2p.tls.ca must be set together"));
+	assert_int_equal(load(&cfg, "{}", cert_only, err, sizeof(err)), OCTO_ERR_CONFIG);
+	assert_non_null(strstr(err, "must be set together"));
+	assert_int_equal(load(&cfg, "{\"p2p\":{\"tls\":{\"ca\":\"\"}}}", NULL, err, sizeof(err)),
+			 OCTO_ERR_CONFIG);
+	assert_non_null(strstr(err, "key \"p2p.tls.ca\": must not be empty"));
+
+	snprintf(text, sizeof(text),
+		 "{\"p2p\":{\"tls\":{\"cert\":\"%s\",\"key\":\"/nonexistent/k.pem\","
+		 "\"ca\":\"%s\"}}}",
+		 pem, pem);
+	assert_int_equal(load(&cfg, text, NULL, err, sizeof(err)), OCTO_ERR_CONFIG);
+	assert_non_null(strstr(err, "key \"p2p.tls.key\": /nonexistent/k.pem cannot be read: No "
+				    "such file or directory"));
+	/* a file that is not there is refused too, from the environment as from the file */
+	unlink(pem);
+	assert_int_equal(load(&cfg, "{}", env, err, sizeof(err)), OCTO_ERR_CONFIG);
+	assert_non_null(strstr(err, "cannot be read"));
+	free(pem);
+}
+
 /* OCTOSERVE_* variables that set no key are named, with the one a typo meant. */
 static void test_env_unknown(void **state)
 {
@@ -937,6 +991,7 @@ int main(void)
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_get),
 		cmocka_unit_test(test_cleanup),
+		cmocka_unit_test(test_tls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

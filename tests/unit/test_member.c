@@ -148,6 +148,22 @@ static void test_self_under_another_address(void **state)
 	octo_members_cleanup(&m);
 }
 
+/* A certificate speaks for a node id only when one of its names is that id exactly. */
+static void test_certified(void **state)
+{
+	const char *names[] = {"n1.example", "*.example", "urn:octo:n2", "n2"};
+
+	(void)state;
+	assert_true(octo_member_certified(names, 4, "n2"));
+	assert_true(octo_member_certified(names, 4, "urn:octo:n2"));
+	assert_true(octo_member_certified(names, 4, "n1.example"));
+	assert_false(octo_member_certified(names, 4, "n3.example")); /* no wildcards */
+	assert_false(octo_member_certified(names, 4, "n"));
+	assert_false(octo_member_certified(names, 4, "n22"));
+	assert_false(octo_member_certified(names, 4, ""));
+	assert_false(octo_member_certified(names, 0, "n2")); /* no certificate, no name */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -156,6 +172,7 @@ int main(void)
 		cmocka_unit_test(test_one_member_two_addresses),
 		cmocka_unit_test(test_placed_until_the_grace_period),
 		cmocka_unit_test(test_self_under_another_address),
+		cmocka_unit_test(test_certified),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
