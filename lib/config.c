@@ -337,6 +337,9 @@ static const struct key keys[] = {
 	{ROW("p2p.replication.grace_period", "P2P_REPLICATION_GRACE_PERIOD", K_DUR,
 	     p2p.replication.grace_period_ms),
 	 .def = "5m", .min = 0, .max = DUR_MAX_MS},
+	{ROW("p2p.replication.max_absence", "P2P_REPLICATION_MAX_ABSENCE", K_DUR,
+	     p2p.replication.max_absence_ms),
+	 .def = "0s", .min = 0, .max = DUR_MAX_MS},
 
 	{ROW("p2p.health_check.interval", "P2P_HEALTH_CHECK_INTERVAL", K_DUR,
 	     p2p.health_check.interval_ms),
@@ -908,6 +911,12 @@ static enum octo_err validate(const struct octo_config *cfg, const char *src, ch
 	if (cfg->storage.tombstone_ttl_ms <= 2 * cfg->p2p.replication.sync_interval_ms)
 		return refuse(errbuf, errsize, src, "storage.tombstone_ttl",
 			      "must be longer than twice p2p.replication.sync_interval");
+	/* A node away longer than the tombstones last could bring back what was deleted. */
+	if (cfg->p2p.replication.max_absence_ms >
+	    cfg->storage.tombstone_ttl_ms - 2 * cfg->p2p.replication.sync_interval_ms)
+		return refuse(errbuf, errsize, src, "p2p.replication.max_absence",
+			      "must be at most storage.tombstone_ttl less twice "
+			      "p2p.replication.sync_interval");
 	/* Accepted by the original's configuration, but nothing here would act on them: refused
 	 * rather than silently ignored. */
 	if (strcmp(cfg->p2p.discovery.method, "static") != 0 &&
@@ -1183,4 +1192,11 @@ char *octo_config_get(const struct octo_config *cfg, const char *key)
 		return NULL;
 	}
 	return strdup(buf);
+}
+
+int64_t octo_config_max_absence_ms(const struct octo_config *cfg)
+{
+	return cfg->p2p.replication.max_absence_ms > 0
+		       ? cfg->p2p.replication.max_absence_ms
+		       : cfg->storage.tombstone_ttl_ms - 2 * cfg->p2p.replication.sync_interval_ms;
 }

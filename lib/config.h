@@ -87,6 +87,7 @@ struct octo_config {
 			int64_t hybrid_threshold; /* 1 MiB: hybrid is eager below it */
 			int64_t fetch_timeout_ms; /* 10s: a client's wait for a lazy fetch to start */
 			int64_t grace_period_ms; /* 5m: a member down longer is placed around */
+			int64_t max_absence_ms;  /* 0: tombstone_ttl less twice sync_interval */
 		} replication;
 		struct {
 			int64_t interval_ms;   /* 15s */
@@ -108,6 +109,10 @@ struct octo_config {
 		} tls;
 	} p2p;
 };
+
+/* How long a node may be out of contact with its cluster and still bring its records back:
+ * p2p.replication.max_absence, or when 0 the longest the tombstones allow. */
+int64_t octo_config_max_absence_ms(const struct octo_config *cfg);
 
 /* Fill cfg with the defaults of doc/DESIGN.md. Returns OCTO_ERR_NOMEM or OCTO_OK. */
 enum octo_err octo_config_defaults(struct octo_config *cfg);

@@ -183,3 +183,8 @@ int octo_member_certified(const char *const *names, size_t n, const char *id)
 			return 1;
 	return 0;
 }
+
+int octo_member_away_too_long(uint64_t last_contact_ms, uint64_t now_ms, uint64_t max_ms)
+{
+	return last_contact_ms > 0 && now_ms > last_contact_ms && now_ms - last_contact_ms > max_ms;
+}

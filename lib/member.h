@@ -28,6 +28,7 @@ struct octo_member {
 	uint64_t last_seen_ms; /* its last answer, 0: never */
 	uint64_t changed_ms;   /* when state last changed */
 	int refused;           /* the last check was refused (the daemon logs the first) */
+	char store[64];        /* its store's incarnation as it last answered ("": not yet) */
 };
 
 struct octo_members {
@@ -63,6 +64,10 @@ long octo_members_observe(struct octo_members *m, size_t i, int ok, const char *
  * blobs are placed around it); one down for less still does, so that a restart moves
  * nothing (new copies skip it meanwhile: it cannot take them). */
 int octo_member_placed(const struct octo_member *m, uint64_t now_ms, uint64_t grace_ms);
+/* Whether this node, last in contact with a member at last_contact_ms (0: never), has been
+ * away too long at now_ms to bring its records back (max_ms: p2p.replication.max_absence):
+ * its peers may have expired the tombstones of what it still holds. */
+int octo_member_away_too_long(uint64_t last_contact_ms, uint64_t now_ms, uint64_t max_ms);
 const char *octo_member_state_name(enum octo_member_state s);
 /* Whether a certificate naming names (its DNS and URI subject alternative names) is one for
  * node id: one name is the id exactly (no wildcard: a certificate for "*.example" must not

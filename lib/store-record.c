@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "bounds.h"
-#include "event.h"
 #include "fsutil.h"
 #include "store-record.h"
 #include "store-repo.h"
@@ -226,7 +225,8 @@ static enum octo_err repo_keys(int dir, struct octo_strv *keys)
 }
 
 enum octo_err octo_store_record_each(const struct octo_store *s, const char *repo, int dir,
-				     octo_store_record_fn fn, void *ctx)
+				     int (*is_key)(const char *key), octo_store_record_fn fn,
+				     void *ctx)
 {
 	struct octo_strv keys = {0};
 	enum octo_err err = repo_keys(dir, &keys);
@@ -236,10 +236,9 @@ enum octo_err octo_store_record_each(const struct octo_store *s, const char *rep
 	for (i = 0; err == OCTO_OK && i < keys.n; i++) {
 		struct octo_store_record r;
 		enum octo_err rerr;
-		struct octo_record_key parsed;
 		if (i > 0 && strcmp(keys.v[i], keys.v[i - 1]) == 0)
 			continue; /* live and tombstone both: read once, the winner */
-		if (octo_record_key_parse(keys.v[i], strlen(keys.v[i]), &parsed) != 0)
+		if (!is_key(keys.v[i]))
 			continue; /* an index or a lock beside the records */
 		rerr = octo_store_record_read(s, repo, keys.v[i], &r);
 		if (rerr == OCTO_ERR_NAME_UNKNOWN || rerr == OCTO_ERR_IO)

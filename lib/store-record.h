@@ -41,12 +41,14 @@ enum octo_err octo_store_record_get(const struct octo_store *s, const char *repo
 enum octo_err octo_store_record_read(const struct octo_store *s, const char *repo, const char *key,
 				     struct octo_store_record *out);
 /* fn(ctx, key, record) for every record of repo (dir: its directory, as
- * octo_store_repo_walk gives it), live or tombstone, in key order; files that are not
+ * octo_store_repo_walk gives it), live or tombstone, in key order; only files whose names
+ * is_key accepts are read (indexes and locks sit beside the records), files that are not
  * records are skipped; a failure from fn stops the walk. */
 typedef enum octo_err (*octo_store_record_fn)(void *ctx, const char *key,
 					      const struct octo_record *r);
 enum octo_err octo_store_record_each(const struct octo_store *s, const char *repo, int dir,
-				     octo_store_record_fn fn, void *ctx);
+				     int (*is_key)(const char *key), octo_store_record_fn fn,
+				     void *ctx);
 /* Remove, in every repository, the tombstones written at least ttl_ms before now_ms (by
  * their time, so a wall clock stepping back keeps them longer, never shorter); *removed
  * counts them. */

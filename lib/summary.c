@@ -45,6 +45,13 @@ void octo_summary_add(uint8_t acc[OCTO_SUMMARY_HASH], const char *repo, const ch
 		acc[i] ^= md[i];
 }
 
+int octo_summary_is_key(const char *key)
+{
+	struct octo_record_key k;
+
+	return octo_record_key_parse(key, strlen(key), &k) == 0;
+}
+
 static void xor_into(uint8_t acc[OCTO_SUMMARY_HASH], const uint8_t h[OCTO_SUMMARY_HASH])
 {
 	size_t i;
@@ -122,7 +129,7 @@ static enum octo_err summarise_repo(void *ctx, int dir, const char *name)
 
 	memset(b->hash, 0, sizeof(b->hash));
 	b->repo = name;
-	err = octo_store_record_each(b->s, name, dir, count_record, b);
+	err = octo_store_record_each(b->s, name, dir, octo_summary_is_key, count_record, b);
 	if (err != OCTO_OK || is_zero(b->hash))
 		return err; /* nothing that counts: as if it were not there */
 	if (grow((void **)&sum->repos, &b->cap_repos, sum->n_repos, sizeof(*sum->repos)) != 0)

@@ -55,6 +55,9 @@ int octo_summary_counts(const struct octo_record *r, uint64_t now_ms, uint64_t h
 void octo_summary_add(uint8_t acc[OCTO_SUMMARY_HASH], const char *repo, const char *key,
 		      const struct octo_record *r);
 
+/* Whether key is a record's key (event.h's shapes), for octo_store_record_each. */
+int octo_summary_is_key(const char *key);
+
 /* Summarise the store at now_ms (tombstones counted while younger than horizon_ms). */
 enum octo_err octo_summary_build(const struct octo_store *s, uint64_t now_ms, uint64_t horizon_ms,
 				 struct octo_summary *out);

@@ -49,6 +49,7 @@ struct octo_peer_cluster {
 	int started;
 	int channels_full; /* logged that max_connections stopped a channel */
 	uint64_t ups;      /* how many times a member came up: the fetcher retries then */
+	uint64_t renewals; /* how many times a member answered from a new store */
 	/* one round */
 	char (*targets)[OCTO_MEMBER_ADDRESS_MAX + 1];
 	size_t n_targets, next_target;
@@ -138,6 +139,26 @@ static int tls_failed(const char *detail)
 }
 
 /* One check: a Health call to address, its answer applied to the table. */
+/* A member answering from another store than before was wiped or replaced: what it had is
+ * gone, and only anti-entropy can bring back what the outboxes sent it long ago. Noted (and
+ * counted, for the syncer to compare with it at once). Called with the lock held. */
+static void note_store(struct octo_peer_cluster *c, struct octo_member *m, const char *store)
+{
+	if (store == NULL || store[0] == '\0' || strcmp(m->store, store) == 0)
+		return;
+	if (m->store[0] != '\0') {
+		struct octo_log_field f[] = {
+			OCTO_LOG_STR("member", m->id), OCTO_LOG_STR("address", m->address),
+			OCTO_LOG_STR("was", m->store), OCTO_LOG_STR("now", store)};
+		octo_log(c->log, OCTO_LOG_WARN,
+			 "a member answers from a new store (wiped or replaced): anti-entropy "
+			 "rebuilds it",
+			 f, 4);
+		__atomic_add_fetch(&c->renewals, 1, __ATOMIC_RELAXED);
+	}
+	snprintf(m->store, sizeof(m->store), "%s", store);
+}
+
 static void check(struct octo_peer_cluster *c, const char *address)
 {
 	Octoserve__Peer__V1__HealthRequest req = OCTOSERVE__PEER__V1__HEALTH_REQUEST__INIT;
@@ -225,6 +246,8 @@ static void check(struct octo_peer_cluster *c, const char *address)
 			octo_log(c->log, OCTO_LOG_INFO, "member state", f, 3);
 		}
 	}
+	if (at >= 0 && reply != NULL)
+		note_store(c, &c->members.v[at], reply->store);
 	for (i = 0; reply != NULL && i < reply->n_members; i++)
 		octo_members_learn(&c->members, reply->members[i]->node_id,
 				   reply->members[i]->address);
@@ -304,12 +327,12 @@ static void write_status(struct octo_peer_cluster *c)
 	pthread_mutex_lock(&c->lock);
 	for (i = 0; a != NULL && i < c->members.n; i++) {
 		const struct octo_member *m = &c->members.v[i];
-		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:i,s:I,s:I}", "id", m->id,
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:i,s:I,s:I,s:s}", "id", m->id,
 						   "address", m->address, "state",
 						   octo_member_state_name(m->state), "misses",
 						   m->misses, "last_seen_ms",
 						   (json_int_t)m->last_seen_ms, "changed_ms",
-						   (json_int_t)m->changed_ms));
+						   (json_int_t)m->changed_ms, "store", m->store));
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (c->journal != NULL && octo_journal_last(c->journal, &last) != OCTO_OK)
@@ -472,6 +495,11 @@ const char *octo_peer_refusal(const struct octo_config *cfg, const char *cluster
 uint64_t octo_peer_cluster_ups(struct octo_peer_cluster *c)
 {
 	return __atomic_load_n(&c->ups, __ATOMIC_RELAXED);
+}
+
+uint64_t octo_peer_cluster_renewals(struct octo_peer_cluster *c)
+{
+	return __atomic_load_n(&c->renewals, __ATOMIC_RELAXED);
 }
 
 void octo_peer_cluster_view(struct octo_peer_cluster *c, struct octo_peer_view *out)

@@ -48,6 +48,8 @@ const char *octo_peer_refusal(const struct octo_config *cfg, const char *cluster
 
 /* A count that grows each time a member comes up (or back). */
 uint64_t octo_peer_cluster_ups(struct octo_peer_cluster *c);
+/* A count that grows each time a member answers from a new store (wiped or replaced). */
+uint64_t octo_peer_cluster_renewals(struct octo_peer_cluster *c);
 
 /* A snapshot of the members that have an id (for placement and replication). */
 #define OCTO_PEER_VIEW_MAX 256

@@ -14,6 +14,7 @@
 #include "apply.h"
 #include "clock.h"
 #include "event.h"
+#include "member.h"
 #include "name.h"
 #include "peer.pb-c.h"
 #include "service.h"
@@ -24,6 +25,8 @@
 #include "sync.h"
 #include "ticker.h"
 
+/* How often the thread looks whether a round is due. */
+#define LOOK_MS 250
 /* The most digests one HOLDS question names. */
 #define HOLDS_MAX 1024
 
@@ -45,7 +48,7 @@ struct octo_peer_syncer {
 
 /* What a round did. */
 struct round {
-	size_t members, differing, repaired, refused, wanted, dropped;
+	size_t members, contacted, differing, repaired, refused, wanted, dropped;
 };
 
 static uint64_t horizon_ms(const struct octo_config *cfg)
@@ -151,7 +154,8 @@ static enum octo_rpc_status answer_repository(struct octo_peer_syncer *y,
 	}
 	if (octo_store_path(rel, sizeof(rel), "repositories/%s", in->repository) == OCTO_OK &&
 	    (dir = octo_store_opendir(y->store, rel, 0)) >= 0) {
-		err = octo_store_record_each(y->store, in->repository, dir, list_record, &l);
+		err = octo_store_record_each(y->store, in->repository, dir, octo_summary_is_key,
+					     list_record, &l);
 		close(dir);
 	}
 	if (err != OCTO_OK && err != OCTO_ERR_TOO_LARGE) {
@@ -471,6 +475,7 @@ static void sync_records(struct octo_peer_syncer *y, const char *address, struct
 	q.level = OCTOSERVE__PEER__V1__SUMMARY_REQUEST__LEVEL__ROOT;
 	if ((a = ask(y, ch, &q)) == NULL)
 		return;
+	rd->contacted++;
 	if (a->root.len == OCTO_SUMMARY_HASH && memcmp(a->root.data, root, sizeof(root)) == 0) {
 		octoserve__peer__v1__summary_reply__free_unpacked(a, NULL);
 		return; /* the same records: the usual case, one call */
@@ -676,17 +681,56 @@ static void one_round(struct octo_peer_syncer *y)
 		octo_log(y->log, OCTO_LOG_INFO, "anti-entropy repaired", f, 4);
 	}
 	write_status(y, &rd, at, octo_clock_monotonic_ms() - start);
+	if (rd.contacted > 0) {
+		char text[32];
+		snprintf(text, sizeof(text), "%llu\n", (unsigned long long)at);
+		/* lost in a crash, it is one round older: no directory fsync */
+		octo_store_write_atomic(y->store, OCTO_PEER_CONTACT_REL, text, strlen(text), 0);
+	}
+}
+
+int octo_peer_syncer_stale(const struct octo_config *cfg, const struct octo_store *store, char *buf,
+			   size_t size)
+{
+	uint64_t now = octo_clock_wall_ms(), max = (uint64_t)octo_config_max_absence_ms(cfg), last;
+	char *text = NULL;
+	size_t len, repos = 0;
+
+	if (octo_store_read(store, OCTO_PEER_CONTACT_REL, 32, OCTO_ERR_NAME_UNKNOWN, &text, &len) !=
+	    OCTO_OK)
+		return 0; /* never in contact: a first start, or a node alone */
+	last = strtoull(text, NULL, 10);
+	free(text);
+	if (octo_store_count(store, "repositories", NULL, OCTO_OK, &repos) != OCTO_OK ||
+	    repos == 0 || !octo_member_away_too_long(last, now, max))
+		return 0;
+	snprintf(buf, size,
+		 "this store was last in contact with the cluster %llu s ago, longer than "
+		 "p2p.replication.max_absence (%llu s): its records could bring back what its "
+		 "peers deleted and have forgotten. Stop the responder, move the store aside and "
+		 "start both again: the node rejoins empty and anti-entropy brings back its share",
+		 (unsigned long long)((now - last) / 1000), (unsigned long long)(max / 1000));
+	return 1;
 }
 
 static void *run(void *arg)
 {
 	struct octo_peer_syncer *y = arg;
+	uint64_t last = octo_clock_monotonic_ms(),
+		 renewals = octo_peer_cluster_renewals(y->cluster);
 
-	/* the first round one interval after the start, when the health checks have found
-	 * the members */
-	octo_peer_ticker_wait(&y->ticker, 0);
-	while (octo_peer_ticker_wait(&y->ticker, (long)y->cfg->p2p.replication.sync_interval_ms))
+	/* a round every interval, the first one interval after the start (the health checks
+	 * have found the members), and one at once for a member whose store is new */
+	while (octo_peer_ticker_wait(&y->ticker, LOOK_MS)) {
+		uint64_t now = octo_clock_monotonic_ms(),
+			 r = octo_peer_cluster_renewals(y->cluster);
+		if (now - last < (uint64_t)y->cfg->p2p.replication.sync_interval_ms &&
+		    r == renewals)
+			continue;
+		renewals = r;
 		one_round(y);
+		last = octo_clock_monotonic_ms();
+	}
 	return NULL;
 }
 

@@ -33,6 +33,15 @@ enum octo_rpc_status octo_peer_summary(void *ctx, const struct octo_rpc_peer *pe
 				       const uint8_t *req, size_t len, struct octo_rpc_piece *reply,
 				       const char **detail);
 
+/* Whether this node's store is too stale to rejoin with (octo_member_away_too_long: it holds
+ * repositories and was last in contact with a member longer ago than
+ * p2p.replication.max_absence); why in buf. */
+int octo_peer_syncer_stale(const struct octo_config *cfg, const struct octo_store *store, char *buf,
+			   size_t size);
+
+/* When a round last reached a member (decimal wall ms), for octo_peer_syncer_stale. */
+#define OCTO_PEER_CONTACT_REL "peer/contact"
+
 /* Where the last round's outcome is kept, for `octoserve-peer status`. */
 #define OCTO_PEER_SYNC_STATUS_REL "peer/sync.json"
 

@@ -9,6 +9,9 @@ each lighttpd + the responder + octoserve-peer on its own store.
   lazy    a GET on node 2 of a 100 MiB blob that only node 1 holds: the time to the first
           byte and to the last (the body is hashed and checked)
   memory  VmRSS of an idle daemon, and the sender's peak RSS (VmHWM) over the 100 MiB pushes
+  anti-entropy  10,000 tags and 10,000 blob links on node 1: how long node 2, started empty,
+          takes to get them by anti-entropy alone, then the bytes on the wire between the
+          two daemons per round (sync_interval 1 s) once nothing differs
 
 Medians of --rounds rounds (3). Every blob is random and new; every body is checked.
 """
@@ -18,8 +21,10 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 SRCDIR = os.environ.get("OCTOTEST_SRCDIR", os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -120,6 +125,83 @@ def lazy(tmp, rounds, out):
         n2.close()
 
 
+def connection_bytes(pid, port):
+    """bytes_sent + bytes_received of pid's TCP connection(s) to 127.0.0.1:port (ss -ti)."""
+    r = subprocess.run(["ss", "-tinpH", "state", "established", "dst", "127.0.0.1:%d" % port],
+                       capture_output=True, text=True, check=True).stdout
+    total, lines = 0, r.splitlines()
+    for i, line in enumerate(lines):
+        if "pid=%d," % pid not in line:
+            continue
+        info = " ".join(lines[i:i + 2])
+        for key in ("bytes_sent:", "bytes_received:"):
+            if key in info:
+                total += int(info.split(key, 1)[1].split()[0])
+    return total
+
+
+def anti_entropy(tmp, out, tags=10000, blobs=10000, rounds=10):
+    """Two nodes whose records are the same (10,000 tags and 10,000 blob links): the bytes one
+    anti-entropy round costs on the wire between them (node 2's channel to node 1, both ways,
+    TCP payload), with health checks out of the way; and how long node 2, started empty, took
+    to get the 20,000 records by anti-entropy alone."""
+    p2p = {"replication": {"strategy": "lazy", "sync_interval": "1s"},
+           "health_check": {"interval": "1h", "timeout": "5s", "failure_threshold": 3,
+                            "workers": 2}}
+    n1 = Node(tmp, "ae1", p2p=p2p)
+    n2 = None
+    try:
+        body = json.dumps({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": n1.reg.push_blob("bench/ae", b"{}"), "size": 2},
+            "layers": []}).encode()
+
+        def fill(k):
+            c = n1.reg.connection()
+            for i in range(k, max(tags, blobs), 8):
+                if i < blobs:
+                    data = b"blob %d %s" % (i, os.urandom(8).hex().encode())
+                    r = n1.reg.post_blob("bench/ae", data)
+                    assert r.status == 201, r
+                if i < tags:
+                    r = n1.reg.request("PUT", "/v2/bench/ae/manifests/t%05d" % i, body=body,
+                                       headers={"Content-Type":
+                                                "application/vnd.oci.image.manifest.v1+json"},
+                                       conn=c)
+                    assert r.status == 201, r
+            c.close()
+        threads = [threading.Thread(target=fill, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        n2 = Node(tmp, "ae2", [n1.daemon.address], p2p=p2p)
+        t0 = time.monotonic()
+        until(lambda: n2.reg.request("GET", "/v2/bench/ae/tags/list?n=100000").status == 200 and
+              len(n2.reg.request("GET", "/v2/bench/ae/tags/list?n=100000").json()["tags"]) ==
+              tags, 600, 0.2)
+        out["anti-entropy: 20,000 records to an empty node (s)"] = [time.monotonic() - t0]
+
+        def quiet(node):
+            st = node.daemon.status() or {}
+            ae = st.get("anti_entropy", {})
+            return ae.get("members") == 1 and ae.get("differing") == 0
+        until(lambda: quiet(n1) and quiet(n2), 120, 0.2)
+        pid = n2.daemon.pid()
+        before, t_start = connection_bytes(pid, n1.daemon.port), time.monotonic()
+        time.sleep(rounds)
+        per = (connection_bytes(pid, n1.daemon.port) - before) / ((time.monotonic() - t_start) /
+                                                                  1.0)
+        out["anti-entropy round, nothing differs, bytes per peer"] = [per]
+        if not quiet(n2):
+            raise RuntimeError("the nodes differed during the measurement")
+    finally:
+        n1.close()
+        if n2 is not None:
+            n2.close()
+
+
 def idle(tmp, out):
     d = Daemon(tmp, "idle").start()
     try:
@@ -141,11 +223,12 @@ def main():
         eager(tmp, args.rounds, out)
         eager(tmp, args.rounds, out, tls=True)
         lazy(tmp, args.rounds, out)
+        anti_entropy(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("\nOctoserve cluster benchmark, 2 nodes on loopback, medians of %d" % args.rounds)
     for k, v in out.items():
-        unit = "" if "MiB)" in k else " s"
+        unit = "" if "MiB)" in k or "bytes" in k else " s"
         print("  %-52s %8.3f%s   %s" % (k, statistics.median(v), unit,
                                         " ".join("%.3f" % x for x in v)))
     if args.json:

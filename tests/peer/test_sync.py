@@ -20,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "http"))
 
-from peers import Node, wait_for  # noqa: E402
+from peers import Node, faketime_env, merged, wait_for  # noqa: E402
 
 SYNC = {"replication": {"factor": 2, "strategy": "eager", "sync_interval": "1s"}}
 
@@ -125,8 +125,15 @@ class SyncTest(unittest.TestCase):
         port = n3.peer_port
         n3.close()
         self.nodes.remove(n3)
+        old_store = [m["store"] for m in n1.daemon.status()["members"] if m["id"] == "w3"][0]
         n3 = self.node(n3.node_id, [n1.daemon.address], port=port)
         nodes = [n1, n2, n3]
+        # its peers notice the new store
+        self.assertIsNotNone(wait_for(
+            lambda: "a member answers from a new store" in n1.daemon.log_text(), 20))
+        new_store = [m["store"] for m in n1.daemon.status()["members"] if m["id"] == "w3"][0]
+        self.assertNotEqual(new_store, old_store)
+        self.assertEqual(len(new_store), 32)
         self.assertIsNotNone(wait_for(
             lambda: n3.get("/v2/sync/wiped/tags/list").status == 200 and
             sorted(n3.get("/v2/sync/wiped/tags/list").json()["tags"]) ==
@@ -165,6 +172,29 @@ class SyncTest(unittest.TestCase):
         n3.daemon.start()
         self.assertIsNotNone(wait_for(
             lambda: self.holding(nodes, d) == {n2.node_id, n3.node_id}, 30))
+
+    def test_a_node_away_too_long_is_refused(self):
+        p2p = merged(SYNC, {"replication": {"max_absence": "1h"}})
+        n1 = self.node("a1", p2p=p2p)
+        n2 = self.node("a2", [n1.daemon.address], p2p=p2p)
+        n1.reg.push_manifest("sync/away", "v1")
+        self.assertIsNotNone(wait_for(lambda: n2.get("/v2/sync/away/manifests/v1").status == 200,
+                                      20))
+        # a round reached a member: the contact is on record
+        self.assertIsNotNone(wait_for(lambda: (n2.daemon.status() or {}).get(
+            "anti_entropy", {}).get("members") == 1, 20))
+        n2.daemon.stop()
+        # back after less than the longest absence: it rejoins as it is
+        n2.daemon.start(env=faketime_env("+50m")).wait_started()
+        n2.daemon.stop()
+        # after more: refused, saying why and what to do, before it talks to anyone
+        n2.daemon.start(env=faketime_env("+2h"))
+        self.assertEqual(n2.daemon.proc.wait(timeout=30), 1)
+        log = n2.daemon.log_text()
+        self.assertIn("the store is too stale to rejoin the cluster", log)
+        self.assertIn("p2p.replication.max_absence (3600 s)", log)
+        self.assertIn("move the store aside", log)
+        n2.daemon.proc = None
 
 
 if __name__ == "__main__":

@@ -119,6 +119,7 @@ static const struct {
 	{"p2p.replication.hybrid_threshold", "1048576"},
 	{"p2p.replication.fetch_timeout", "10s"},
 	{"p2p.replication.grace_period", "300s"},
+	{"p2p.replication.max_absence", "0s"},
 	{"p2p.health_check.interval", "15s"},
 	{"p2p.health_check.timeout", "5s"},
 	{"p2p.health_check.failure_threshold", "3"},
@@ -442,6 +443,10 @@ static void test_bad_values(void **state)
 		 "\"p2p\":{\"replication\":{\"sync_interval\":\"30m\"}}}",
 		 "key \"storage.tombstone_ttl\""},
 		{"{\"storage\":{\"tombstone_ttl\":\"30s\"}}", "key \"storage.tombstone_ttl\""},
+		{"{\"storage\":{\"tombstone_ttl\":\"1h\"},"
+		 "\"p2p\":{\"replication\":{\"max_absence\":\"59m\"}}}",
+		 "key \"p2p.replication.max_absence\": must be at most storage.tombstone_ttl less "
+		 "twice p2p.replication.sync_interval"},
 		/* lists */
 		{"{\"p2p\":{\"bootstrap_peers\":\"a:6000\"}}",
 		 "key \"p2p.bootstrap_peers\": must be an array"},
@@ -656,6 +661,7 @@ static const struct {
 	 "4096"},
 	{"OCTOSERVE_P2P_REPLICATION_FETCH_TIMEOUT", "2s", "p2p.replication.fetch_timeout", "2s"},
 	{"OCTOSERVE_P2P_REPLICATION_GRACE_PERIOD", "0s", "p2p.replication.grace_period", "0s"},
+	{"OCTOSERVE_P2P_REPLICATION_MAX_ABSENCE", "2h", "p2p.replication.max_absence", "7200s"},
 	{"OCTOSERVE_P2P_HEALTH_CHECK_INTERVAL", "7s", "p2p.health_check.interval", "7s"},
 	{"OCTOSERVE_P2P_HEALTH_CHECK_TIMEOUT", "1s", "p2p.health_check.timeout", "1s"},
 	{"OCTOSERVE_P2P_HEALTH_CHECK_FAILURE_THRESHOLD", "9", "p2p.health_check.failure_threshold",

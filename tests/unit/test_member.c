@@ -164,6 +164,17 @@ static void test_certified(void **state)
 	assert_false(octo_member_certified(names, 0, "n2")); /* no certificate, no name */
 }
 
+/* A store last in contact longer ago than the longest absence the tombstones allow is stale;
+ * one never in contact (a first start, a single node) is not. */
+static void test_away_too_long(void **state)
+{
+	(void)state;
+	assert_false(octo_member_away_too_long(0, 10000000, 1000));
+	assert_false(octo_member_away_too_long(5000, 6000, 1000));
+	assert_true(octo_member_away_too_long(5000, 6001, 1000));
+	assert_false(octo_member_away_too_long(5000, 4000, 1000)); /* a clock stepped back */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -171,6 +182,7 @@ int main(void)
 		cmocka_unit_test(test_health_states),
 		cmocka_unit_test(test_one_member_two_addresses),
 		cmocka_unit_test(test_placed_until_the_grace_period),
+		cmocka_unit_test(test_away_too_long),
 		cmocka_unit_test(test_self_under_another_address),
 		cmocka_unit_test(test_certified),
 	};

@@ -261,7 +261,9 @@ static void test_the_walk_reads_the_winner(void **state)
 			 OCTO_ERR_NAME_UNKNOWN);
 	dir = octo_store_opendir(p->s[0], "repositories/app", 0);
 	assert_true(dir >= 0);
-	assert_int_equal(octo_store_record_each(p->s[0], "app", dir, note, &seen), OCTO_OK);
+	assert_int_equal(
+		octo_store_record_each(p->s[0], "app", dir, octo_summary_is_key, note, &seen),
+		OCTO_OK);
 	close(dir);
 	assert_int_equal(seen.n, 1);
 	assert_true(seen.tombstone);
