@@ -6,6 +6,9 @@ each lighttpd + the responder + octoserve-peer on its own store.
   eager   the time from the 201 of a push on node 1 to the blob committed (verified, fsynced,
           renamed) on node 2, for 1 MiB and 100 MiB, over plaintext and over mutual TLS
           (p2p.tls, a CA and certificates made with openssl for the run)
+  ceiling the same bytes over a bare gRPC stream between two processes (grpc-ceiling, on the
+          daemon's rpc module), hashed, written and fdatasynced on the receiver: what the
+          eager figures are held against (target: within 2x)
   lazy    a GET on node 2 of a 100 MiB blob that only node 1 holds: the time to the first
           byte and to the last (the body is hashed and checked)
   memory  VmRSS of an idle daemon, and the sender's peak RSS (VmHWM) over the 100 MiB pushes
@@ -202,6 +205,37 @@ def anti_entropy(tmp, out, tags=10000, blobs=10000, rounds=10):
             n2.close()
 
 
+def ceiling(tmp, rounds, out, tool, tls=False):
+    """The bare gRPC ceiling (tests/bench/grpc-ceiling.c): the blob's bytes over a server
+    stream between two processes, hashed, written and fdatasynced on the receiver."""
+    over = "mTLS" if tls else "plain"
+    creds, sides = [], ([], [])
+    if tls:
+        pki = os.path.join(tmp, "pki-ceiling")
+        os.makedirs(pki, exist_ok=True)
+        make_ca(pki, "ca")
+        for who in ("server", "client"):
+            c = make_cert(pki, "ca", who, who)
+            sides[who == "client"].extend([c["cert"], c["key"], c["ca"]])
+    for mib in (1, 100):
+        srv = subprocess.Popen([tool, "serve", str(mib)] + sides[0], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+        try:
+            port = int(srv.stdout.readline())
+            times = []
+            for _ in range(rounds):
+                dest = os.path.join(tmp, "ceiling.out")
+                r = subprocess.run([tool, "fetch", "127.0.0.1:%d" % port, str(mib), dest] +
+                                   (sides[1] + ["server"] if tls else []),
+                                   capture_output=True, text=True, check=True)
+                times.append(float(r.stdout))
+                os.unlink(dest)
+            out["ceiling %d MiB %s, bare gRPC stream hashed + fdatasynced" % (mib, over)] = times
+        finally:
+            srv.stdin.close()
+            srv.wait(timeout=30)
+
+
 def idle(tmp, out):
     d = Daemon(tmp, "idle").start()
     try:
@@ -215,15 +249,25 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--ceiling", help="tests/bench/grpc-ceiling, for the eager figures' ceiling")
+    ap.add_argument("--only", help="run only these parts (comma-separated: idle, eager, "
+                    "lazy, anti-entropy)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="octoserve-cluster-bench-")
     out = {}
     try:
-        idle(tmp, out)
-        eager(tmp, args.rounds, out)
-        eager(tmp, args.rounds, out, tls=True)
-        lazy(tmp, args.rounds, out)
-        anti_entropy(tmp, out)
+        parts = set((args.only or "idle,eager,lazy,anti-entropy").split(","))
+        if "idle" in parts:
+            idle(tmp, out)
+        if "eager" in parts:
+            for tls in (False, True):
+                if args.ceiling:
+                    ceiling(tmp, args.rounds, out, args.ceiling, tls)
+                eager(tmp, args.rounds, out, tls)
+        if "lazy" in parts:
+            lazy(tmp, args.rounds, out)
+        if "anti-entropy" in parts:
+            anti_entropy(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("\nOctoserve cluster benchmark, 2 nodes on loopback, medians of %d" % args.rounds)
@@ -231,6 +275,13 @@ def main():
         unit = "" if "MiB)" in k or "bytes" in k else " s"
         print("  %-52s %8.3f%s   %s" % (k, statistics.median(v), unit,
                                         " ".join("%.3f" % x for x in v)))
+    for over in ("plain", "mTLS"):
+        for mib in (1, 100):
+            e = out.get("eager %d MiB %s, 201 to committed on node 2" % (mib, over))
+            c = out.get("ceiling %d MiB %s, bare gRPC stream hashed + fdatasynced" % (mib, over))
+            if e and c:
+                print("  eager %3d MiB %-5s / its ceiling: x%.2f (target: within x2)" %
+                      (mib, over, statistics.median(e) / statistics.median(c)))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)
