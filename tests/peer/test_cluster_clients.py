@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """Real clients against a cluster of three real nodes, each a web front, a responder and a
 peer daemon on its own store: skopeo pushes an image to node 1 and podman pulls it from
-nodes 2 and 3, under eager (the layers are on nodes 2 and 3 before any pull), lazy (node 3
-holds no layer until podman asks for it) and hybrid; a multi-arch index pushed to node 2 and
+nodes 2 and 3, and containerd's ctr from node 3, under eager (the layers are on nodes 2 and
+3 before any pull), lazy (node 3 holds no layer until ctr asks for it) and hybrid; a multi-arch index pushed to node 2 and
 an artifact whose subject is another image pushed to node 3 are served, and listed as a
 referrer, by every node. Images are those of tests/clients/images.py (without the big one)."""
+import hashlib
 import json
 import os
 import shutil
@@ -40,6 +41,8 @@ def setUpModule():
 
 
 def tearDownModule():
+    if tc.CONTAINERD is not None:
+        tc.CONTAINERD.stop()
     shutil.rmtree(TMP, ignore_errors=True)
 
 
@@ -93,6 +96,14 @@ class ClusterClientTest(unittest.TestCase):
         if strategy == "lazy":
             self.assertFalse([d for d in layers if os.path.exists(blob_file(n3, d))],
                              "lazy: node 3 held a layer before any pull")
+        # containerd's ctr pulls from node 3 first (under lazy, every layer a miss there)
+        c = tc.containerd()
+        ns = "cluster-" + strategy
+        c.ctr(ns, "images", "pull", "--plain-http", "--snapshotter", "native",
+              "%s/%s:v1" % (self.host(n3), repo))
+        self.assertIn(IMG.single.digest, c.ctr(ns, "images", "ls"))
+        got = [c.ctr(ns, "content", "get", d, binary=True) for d in layers]
+        self.assertEqual(["sha256:" + hashlib.sha256(b).hexdigest() for b in got], layers)
         for n in (n2, n3):
             podman = tc.Podman()
             ref = "%s/%s:v1" % (self.host(n), repo)

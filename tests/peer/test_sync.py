@@ -14,6 +14,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -105,6 +106,58 @@ class SyncTest(unittest.TestCase):
         wait_for(lambda: False, 3)  # three rounds more: no cache copy is dropped
         for d in pushed:
             self.assertEqual(self.holding(nodes, d), set(ids))
+
+    def test_a_new_member_takes_its_share_and_the_old_holders_let_go(self):
+        nodes = self.three("m")
+        n1 = nodes[0]
+        ids = [n.node_id for n in nodes]
+        pushed = [n1.reg.push_blob("sync/members", os.urandom(20000 + i)) for i in range(12)]
+        for d in pushed:
+            self.assertIsNotNone(
+                wait_for(lambda: self.holding(nodes, d) == holders(ids, d, 2), 20))
+        n4 = self.node("m4", [n1.daemon.address])
+        nodes.append(n4)
+        ids.append(n4.node_id)
+        moved = [d for d in pushed if holders(ids, d, 2) != holders(ids[:3], d, 2)]
+        self.assertTrue(moved, "no blob's holders changed with the fourth member")
+        # only the copies whose holders changed move: to the new member, and away from the
+        # holder it replaces once the new one has verified its own
+        for d in pushed:
+            self.assertIsNotNone(
+                wait_for(lambda: self.holding(nodes, d) == holders(ids, d, 2), 30),
+                (d, self.holding(nodes, d), holders(ids, d, 2)))
+        self.assertEqual(sum(n.daemon.log_text().count("a surplus copy dropped")
+                             for n in nodes[:3]),
+                         len(moved) + sum(1 for d in pushed
+                                          if n1.node_id not in holders(ids[:3], d, 2)))
+
+    def test_a_node_stopped_during_50_pushes_serves_them_all(self):
+        nodes = self.three("p")
+        n1, n2, n3 = nodes
+        n3.daemon.stop(signal.SIGKILL)
+        self.assertIsNotNone(wait_for(lambda: n1.daemon.states().get(n3.node_id) == "down" and
+                                      n2.daemon.states().get(n3.node_id) == "down", 20))
+        pushed = []
+        for i in range(50):
+            n = (n1, n2)[i % 2]
+            data = os.urandom(10000 + i)
+            pushed.append(("p%02d" % i, n.reg.push_blob("sync/fifty", data), data,
+                           n.reg.push_manifest("sync/fifty", "p%02d" % i)))
+        n3.daemon.start()
+        t0 = time.monotonic()
+
+        def serves_all():
+            tags = n3.get("/v2/sync/fifty/tags/list")
+            return tags.status == 200 and len(tags.json()["tags"]) == 50 and all(
+                n3.get("/v2/sync/fifty/manifests/%s" % t).header("Docker-Content-Digest") == m
+                for t, _, _, m in pushed)
+        self.assertIsNotNone(wait_for(serves_all, 60), "node 3 never served the 50 pushes")
+        took = time.monotonic() - t0
+        for _, d, data, _ in pushed:
+            r = n3.get("/v2/sync/fifty/blobs/%s" % d)
+            self.assertEqual((r.status, r.body), (200, data), d)
+        print("a node stopped during 50 pushes to the others serves all 50 %.2f s after its "
+              "start (sync_interval 1 s)" % took, file=sys.stderr)
 
     def test_a_wiped_node_rebuilds_its_share(self):
         nodes = self.three("w")
