@@ -253,7 +253,8 @@ int main(int argc, char **argv)
 	}
 	if (octo_rpc_server_start(addr, tls, octo_peer_methods, octo_peer_n_methods, &svc, WORKERS,
 				  (int)cfg.p2p.transport.max_message_size,
-				  cfg.p2p.transport.max_connections, &srv, &port) != 0) {
+				  cfg.p2p.transport.max_connections,
+				  (long)cfg.p2p.transport.idle_timeout_ms, &srv, &port) != 0) {
 		struct octo_log_field f[] = {OCTO_LOG_STR("address", addr)};
 		octo_log(log, OCTO_LOG_ERROR, "the peer port cannot be bound", f, 1);
 		return 1;

@@ -7,6 +7,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -540,12 +541,18 @@ static grpc_server_credentials *server_credentials(const struct octo_rpc_tls *tl
 
 int octo_rpc_server_start(const char *addr, const struct octo_rpc_tls *tls,
 			  const struct octo_rpc_method *methods, size_t n, void *ctx, int threads,
-			  int max_message, int max_calls, struct octo_rpc_server **out, int *port)
+			  int max_message, int max_calls, long idle_ms,
+			  struct octo_rpc_server **out, int *port)
 {
-	grpc_arg args[2] = {
+	grpc_arg args[3] = {
 		{GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = max_message}},
-		{GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, {.integer = max_message}}};
-	grpc_channel_args chargs = {2, args};
+		{GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, {.integer = max_message}},
+		/* a connection without a call that long is closed (GOAWAY): a peer gone quiet,
+		 * or a client that connected and left, holds no socket and no memory here */
+		{GRPC_ARG_INTEGER,
+		 GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+		 {.integer = idle_ms > INT_MAX ? INT_MAX : (int)idle_ms}}};
+	grpc_channel_args chargs = {idle_ms > 0 ? 3 : 2, args};
 	struct octo_rpc_server *srv = calloc(1, sizeof(*srv));
 	grpc_server_credentials *creds;
 	int i, k;

@@ -75,11 +75,13 @@ struct octo_rpc_server;
 /* Serve methods (n of them, ctx passed to each handler) on addr ("127.0.0.1:6000"; port 0
  * picks one, returned in *port) with threads workers; messages up to max_message bytes
  * both ways; at most max_calls calls at once (more are answered RESOURCE_EXHAUSTED at once);
+ * a connection idle (no call) for idle_ms is closed (0: never);
  * over mutual TLS when tls is not NULL (a client without a certificate of the CA fails its
  * handshake and never reaches a handler). 0, or -1 (the address could not be bound). */
 int octo_rpc_server_start(const char *addr, const struct octo_rpc_tls *tls,
 			  const struct octo_rpc_method *methods, size_t n, void *ctx, int threads,
-			  int max_message, int max_calls, struct octo_rpc_server **out, int *port);
+			  int max_message, int max_calls, long idle_ms,
+			  struct octo_rpc_server **out, int *port);
 /* Stop taking calls, let those in flight finish for grace_ms, cancel the rest, wait for
  * every call and worker, and free the server. */
 void octo_rpc_server_stop(struct octo_rpc_server *srv, long grace_ms);

@@ -130,7 +130,7 @@ static int serve(int argc, char **argv)
 		return 1;
 	for (i = 0; i < source_len; i++)
 		source[i] = (uint8_t)(i * 2654435761u >> 13);
-	if (octo_rpc_server_start("127.0.0.1:0", tls, methods, 1, NULL, 2, 2 * CHUNK, 16, &srv,
+	if (octo_rpc_server_start("127.0.0.1:0", tls, methods, 1, NULL, 2, 2 * CHUNK, 16, 0, &srv,
 				  &port) != 0)
 		return 1;
 	printf("%d\n", port);

@@ -8,7 +8,7 @@ status for a missing blob and a bad request. SIGTERM stops the daemon promptly w
 Over mutual TLS (p2p.tls) the same client, with grpc.ssl_channel_credentials and the
 daemon's id as the target name, is answered when it claims the id its certificate names, is
 refused naming both ids when it claims another, fetches a blob of many chunks, and gets no
-answer without TLS."""
+answer without TLS. A connection idle past p2p.transport.idle_timeout is closed by the daemon."""
 import hashlib
 import importlib
 import json
@@ -269,6 +269,52 @@ class TlsInteropTest(unittest.TestCase):
                 self.pb_grpc.PeerStub(ch).Health(self.pb.HealthRequest(node_id="py-client"),
                                                  timeout=5)
             self.assertEqual(e.exception.code(), grpc.StatusCode.UNAVAILABLE)
+
+
+class IdleTest(unittest.TestCase):
+    """p2p.transport.idle_timeout: a connection on which no call came for that long is closed
+    by the daemon; one with a longer timeout stays."""
+
+    def established(self, port):
+        out = subprocess.run(["ss", "-tnH", "state", "established", "dst", "127.0.0.1:%d" % port],
+                             capture_output=True, text=True, check=True).stdout
+        return len(out.splitlines())
+
+    def test_an_idle_connection_is_closed(self):
+        tmp = tempfile.mkdtemp(prefix="octoserve-peer-idle-")
+        pb, pb_grpc = compile_stubs(tmp)
+        procs, channels = [], []
+        try:
+            ports = {}
+            for name, idle in (("short", "1s"), ("long", "1h")):
+                port = free_port()
+                cfg = {"storage": {"path": os.path.join(tmp, name)},
+                       "logging": {"output": os.path.join(tmp, name + ".log")},
+                       "p2p": {"enabled": True, "node_id": "idle-" + name, "port": port,
+                               "transport": {"idle_timeout": idle}}}
+                path = os.path.join(tmp, name + ".json")
+                with open(path, "w") as f:
+                    json.dump(cfg, f)
+                procs.append(subprocess.Popen([PEER, "-c", path]))
+                ch = grpc.insecure_channel("127.0.0.1:%d" % port)
+                grpc.channel_ready_future(ch).result(timeout=10)
+                channels.append(ch)
+                reply = pb_grpc.PeerStub(ch).Health(pb.HealthRequest(node_id="idle-client"),
+                                                    timeout=5)
+                self.assertEqual(reply.node_id, "idle-" + name)
+                ports[name] = port
+                self.assertEqual(self.established(port), 1)
+            time.sleep(3)
+            self.assertEqual(self.established(ports["short"]), 0,
+                             "a connection idle past p2p.transport.idle_timeout stayed open")
+            self.assertEqual(self.established(ports["long"]), 1)
+        finally:
+            for ch in channels:
+                ch.close()
+            for p in procs:
+                p.kill()
+                p.wait()
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
