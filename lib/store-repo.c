@@ -187,3 +187,38 @@ enum octo_err octo_store_repo_note(const struct octo_store *s, char op, const ch
 	close(lock); /* releases the lock */
 	return err;
 }
+
+enum octo_err octo_store_repos_set_aside(const struct octo_store *s, const char *aside)
+{
+	static const char *const names[] = {"repositories", "repositories.index",
+					    "repositories.delta"};
+	char to[OCTO_STORE_PATH_MAX];
+	enum octo_err err = OCTO_OK;
+	int lock = octo_store_lock(s, "repositories.lock", 1);
+	size_t i;
+
+	if (lock < 0)
+		return octo_fs_fail("lock", "repositories.lock", errno);
+	for (i = 0; err == OCTO_OK && i < sizeof(names) / sizeof(names[0]); i++) {
+		char from[OCTO_STORE_PATH_MAX];
+		int dir;
+		if (octo_store_path(from, sizeof(from), "%s", names[i]) != OCTO_OK)
+			continue;
+		if ((dir = octo_store_opendir(s, from, 0)) >= 0)
+			close(dir);
+		else if (octo_store_stat(s, from, OCTO_ERR_NAME_UNKNOWN, NULL) != OCTO_OK)
+			continue; /* not there: nothing to move */
+		err = octo_store_path(to, sizeof(to), "%s/%s", aside, names[i]);
+		if (err == OCTO_OK)
+			err = octo_store_rename(s, from, to);
+	}
+	/* what moved is durable in aside, aside in its parent, and gone from the root */
+	if (err == OCTO_OK && (err = octo_store_path(to, sizeof(to), "%s/x", aside)) == OCTO_OK)
+		err = octo_store_sync_parent(s, to);
+	if (err == OCTO_OK)
+		err = octo_store_sync_parent(s, aside);
+	if (err == OCTO_OK)
+		err = octo_store_sync_parent(s, "repositories");
+	close(lock);
+	return err;
+}

@@ -27,4 +27,11 @@ enum octo_err octo_store_repo_page(const struct octo_store *s, const char *last,
  * written) or has lost its last ('-', once it is removed). */
 enum octo_err octo_store_repo_note(const struct octo_store *s, char op, const char *repo);
 
+/* Move every repository and the catalog's index into aside (a directory made for it, such as
+ * "stale/<time>"): the store then holds no name, its blobs stay. Under the catalog's lock;
+ * durable (the root's and aside's directories synced). For a store too stale to rejoin its
+ * cluster with (its records could bring back what the others deleted): nothing is lost, the
+ * operator decides what becomes of it. */
+enum octo_err octo_store_repos_set_aside(const struct octo_store *s, const char *aside);
+
 #endif

@@ -302,8 +302,9 @@ static void add_lag(struct octo_peer_cluster *c, json_t *m, uint64_t last, uint6
 	if (c->journal == NULL || id == NULL || id[0] == '\0')
 		return;
 	octo_peer_cursor_name(id, cursor, sizeof(cursor));
-	if (octo_journal_cursor_get(c->journal, cursor, &at) != OCTO_OK)
-		at = 0;
+	if (octo_journal_cursor_get(c->journal, cursor, &at) != OCTO_OK &&
+	    octo_journal_cursor_get(c->journal, OCTO_PEER_FLOOR_CURSOR, &at) != OCTO_OK)
+		at = 0; /* a member new to this journal: from the floor, as replicate sends */
 	if (last > at)
 		octo_journal_scan(c->journal, at, first_time, &since);
 	json_object_set_new(m, "lag_events", json_integer((json_int_t)(last > at ? last - at : 0)));

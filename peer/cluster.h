@@ -80,6 +80,9 @@ struct octo_rpc_channel *octo_peer_cluster_channel(struct octo_peer_cluster *c,
 /* A member's journal cursor, journal/cursors/peer-<32 hex of sha256(id)> (ids may hold
  * characters cursor names may not): the outbox of what it has still to receive. */
 void octo_peer_cursor_name(const char *id, char *buf, size_t size);
+/* The journal cursor below which no member is sent anything (a stale store's writes, set
+ * when it rejoined empty): where a member new to this journal starts. */
+#define OCTO_PEER_FLOOR_CURSOR "peer-floor"
 
 /* Where the status file lives in the store. */
 #define OCTO_PEER_STATUS_REL "peer/status.json"

@@ -212,13 +212,8 @@ int main(int argc, char **argv)
 		octo_log(log, OCTO_LOG_ERROR, "the store cannot be opened", f, 1);
 		return 1;
 	}
-	if (octo_peer_syncer_stale(&cfg, svc.store, errbuf, sizeof(errbuf))) {
-		struct octo_log_field f[] = {OCTO_LOG_STR("path", cfg.storage.path),
-					     OCTO_LOG_STR("reason", errbuf)};
-		octo_log(log, OCTO_LOG_ERROR, "the store is too stale to rejoin the cluster", f, 2);
-		fprintf(stderr, "octoserve-peer: %s\n", errbuf);
+	if (octo_peer_syncer_rejoin(&cfg, svc.store, svc.journal, log) != 0)
 		return 1;
-	}
 	svc.cfg = &cfg;
 	svc.log = log;
 	svc.chunk_size = (size_t)cfg.p2p.transport.max_message_size - CHUNK_OVERHEAD;

@@ -139,6 +139,11 @@ static int send_to(struct octo_peer_replicator *r, const struct member *m)
 
 	octo_peer_cursor_name(m->id, cursor, sizeof(cursor));
 	err = octo_journal_cursor_get(r->journal, cursor, &from);
+	/* a member new to this journal gets it all, unless a stale store rejoined (sync.h):
+	 * then from the floor set then */
+	if (err == OCTO_ERR_NAME_UNKNOWN &&
+	    octo_journal_cursor_get(r->journal, OCTO_PEER_FLOOR_CURSOR, &from) != OCTO_OK)
+		from = 0;
 	if (err != OCTO_OK && err != OCTO_ERR_NAME_UNKNOWN)
 		return 0;
 	/* the usual case, at every period: nothing new, known from the journal's end

@@ -20,6 +20,7 @@
 #include "service.h"
 #include "store-blob.h"
 #include "store-record.h"
+#include "store-repo.h"
 #include "store-wanted.h"
 #include "summary.h"
 #include "sync.h"
@@ -689,12 +690,37 @@ static void one_round(struct octo_peer_syncer *y)
 	}
 }
 
-int octo_peer_syncer_stale(const struct octo_config *cfg, const struct octo_store *store, char *buf,
-			   size_t size)
+static int is_peer_cursor(const char *name, size_t len)
+{
+	return len > 5 && memcmp(name, "peer-", 5) == 0;
+}
+
+/* Nothing of what the journal holds goes to a member any more: every member's cursor at its
+ * end (the stale writes there must not reach the cluster either). */
+static enum octo_err forget_outboxes(const struct octo_store *store, struct octo_journal *journal)
+{
+	struct octo_strv names = {0};
+	uint64_t last = 0;
+	enum octo_err err = octo_journal_last(journal, &last);
+	size_t i;
+
+	if (err == OCTO_OK)
+		err = octo_store_list(store, "journal/cursors", is_peer_cursor, OCTO_OK, &names);
+	for (i = 0; err == OCTO_OK && i < names.n; i++)
+		err = octo_journal_cursor_set(journal, names.v[i], last);
+	if (err == OCTO_OK) /* and a member not seen yet starts there too */
+		err = octo_journal_cursor_set(journal, OCTO_PEER_FLOOR_CURSOR, last);
+	octo_strv_cleanup(&names);
+	return err;
+}
+
+int octo_peer_syncer_rejoin(const struct octo_config *cfg, struct octo_store *store,
+			    struct octo_journal *journal, struct octo_logger *log)
 {
 	uint64_t now = octo_clock_wall_ms(), max = (uint64_t)octo_config_max_absence_ms(cfg), last;
-	char *text = NULL;
+	char *text = NULL, aside[64];
 	size_t len, repos = 0;
+	enum octo_err err;
 
 	if (octo_store_read(store, OCTO_PEER_CONTACT_REL, 32, OCTO_ERR_NAME_UNKNOWN, &text, &len) !=
 	    OCTO_OK)
@@ -704,13 +730,28 @@ int octo_peer_syncer_stale(const struct octo_config *cfg, const struct octo_stor
 	if (octo_store_count(store, "repositories", NULL, OCTO_OK, &repos) != OCTO_OK ||
 	    repos == 0 || !octo_member_away_too_long(last, now, max))
 		return 0;
-	snprintf(buf, size,
-		 "this store was last in contact with the cluster %llu s ago, longer than "
-		 "p2p.replication.max_absence (%llu s): its records could bring back what its "
-		 "peers deleted and have forgotten. Stop the responder, move the store aside and "
-		 "start both again: the node rejoins empty and anti-entropy brings back its share",
-		 (unsigned long long)((now - last) / 1000), (unsigned long long)(max / 1000));
-	return 1;
+	snprintf(aside, sizeof(aside), "stale/%llu", (unsigned long long)now);
+	err = octo_store_repos_set_aside(store, aside);
+	if (err == OCTO_OK)
+		err = forget_outboxes(store, journal);
+	if (err == OCTO_OK)
+		err = octo_store_remove(store, OCTO_PEER_CONTACT_REL, OCTO_OK);
+	{
+		struct octo_log_field f[] = {
+			OCTO_LOG_NUM("away_s", (long long)((now - last) / 1000)),
+			OCTO_LOG_NUM("max_absence_s", (long long)(max / 1000)),
+			OCTO_LOG_STR("set_aside", aside), OCTO_LOG_STR("error", octo_err_code(err))};
+		octo_log(log, err == OCTO_OK ? OCTO_LOG_WARN : OCTO_LOG_ERROR,
+			 err == OCTO_OK
+				 ? "this store was away from its cluster longer than "
+				   "p2p.replication.max_absence: its repositories are set aside, "
+				   "unsent, and the node rejoins empty (anti-entropy brings back every "
+				   "name; its blobs stay)"
+				 : "this store was away from its cluster longer than "
+				   "p2p.replication.max_absence and could not be set aside",
+			 f, err == OCTO_OK ? 3 : 4);
+	}
+	return err == OCTO_OK ? 0 : -1;
 }
 
 static void *run(void *arg)

@@ -33,13 +33,16 @@ enum octo_rpc_status octo_peer_summary(void *ctx, const struct octo_rpc_peer *pe
 				       const uint8_t *req, size_t len, struct octo_rpc_piece *reply,
 				       const char **detail);
 
-/* Whether this node's store is too stale to rejoin with (octo_member_away_too_long: it holds
- * repositories and was last in contact with a member longer ago than
- * p2p.replication.max_absence); why in buf. */
-int octo_peer_syncer_stale(const struct octo_config *cfg, const struct octo_store *store, char *buf,
-			   size_t size);
+/* At the daemon's start: a store that holds repositories and was last in contact with a
+ * member longer ago than p2p.replication.max_absence (octo_member_away_too_long) could bring
+ * back what its peers deleted and have forgotten. Its repositories are set aside
+ * (stale/<time> in the store, octo_store_repos_set_aside), the outboxes forget what its
+ * journal holds, and the node rejoins empty: anti-entropy brings back every name. Logged;
+ * 0, or -1 when that failed (the daemon must not run). */
+int octo_peer_syncer_rejoin(const struct octo_config *cfg, struct octo_store *store,
+			    struct octo_journal *journal, struct octo_logger *log);
 
-/* When a round last reached a member (decimal wall ms), for octo_peer_syncer_stale. */
+/* When a round last reached a member (decimal wall ms), for octo_peer_syncer_rejoin. */
 #define OCTO_PEER_CONTACT_REL "peer/contact"
 
 /* Where the last round's outcome is kept, for `octoserve-peer status`. */

@@ -15,6 +15,7 @@ SRCDIR = os.environ.get("OCTOTEST_SRCDIR", os.path.join(os.path.dirname(__file__
 BUILDDIR = os.environ.get("OCTOTEST_BUILDDIR", SRCDIR)
 PEER = os.path.join(BUILDDIR, "peer", "octoserve-peer")
 
+STARTED = '"msg":"peer daemon started"'
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 
 
@@ -49,6 +50,7 @@ class Daemon:
         """env: variables added to the daemon's (e.g. faketime_env()); wrap: a command it
         runs under (strace, which passes signals on to it)."""
         self.wrapped = bool(wrap)
+        self.starts_logged = self.log_text().count(STARTED)
         env = dict(os.environ, **(env or {}))
         if wrap or "LD_PRELOAD" in env:
             env = wrapped_env(env)
@@ -69,9 +71,9 @@ class Daemon:
         return None
 
     def wait_started(self, timeout=20):
-        """Until the daemon logged its start (its port is bound); self."""
+        """Until the daemon logged this start (its port is bound); self."""
         t0 = time.monotonic()
-        while '"msg":"peer daemon started"' not in self.log_text():
+        while self.log_text().count(STARTED) <= self.starts_logged:
             if time.monotonic() - t0 > timeout or self.proc.poll() is not None:
                 raise RuntimeError("%s did not start: %s" % (self.node_id, self.log_text()))
             time.sleep(0.02)
