@@ -140,7 +140,8 @@ static void run_lookups(struct octo_peer_discovery *d)
 		struct pollfd p[ARES_GETSOCK_MAXNUM];
 		struct timeval tv, *next;
 		uint64_t now = now_ms();
-		int bits, n = 0, i, ready;
+		unsigned bits;
+		int n = 0, i, ready;
 		long wait;
 
 		if (__atomic_load_n(&d->stopping, __ATOMIC_RELAXED)) {
@@ -153,15 +154,19 @@ static void run_lookups(struct octo_peer_discovery *d)
 			ares_cancel(d->channel);
 			return;
 		}
-		bits = ares_getsock(d->channel, socks, ARES_GETSOCK_MAXNUM);
-		for (i = 0; i < ARES_GETSOCK_MAXNUM; i++)
-			if (ARES_GETSOCK_READABLE(bits, i) || ARES_GETSOCK_WRITABLE(bits, i)) {
+		bits = (unsigned)ares_getsock(d->channel, socks, ARES_GETSOCK_MAXNUM);
+		for (i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
+			/* c-ares's ARES_GETSOCK_WRITABLE shifts a signed 1 into the sign bit for
+			 * the last socket: the bits are read unsigned here */
+			int readable = (bits & (1u << i)) != 0,
+			    writable = (bits & (1u << (i + ARES_GETSOCK_MAXNUM))) != 0;
+			if (readable || writable) {
 				p[n].fd = socks[i];
 				p[n].events =
-					(short)((ARES_GETSOCK_READABLE(bits, i) ? POLLIN : 0) |
-						(ARES_GETSOCK_WRITABLE(bits, i) ? POLLOUT : 0));
+					(short)((readable ? POLLIN : 0) | (writable ? POLLOUT : 0));
 				p[n++].revents = 0;
 			}
+		}
 		wait = (long)(deadline - now);
 		next = ares_timeout(d->channel, NULL, &tv);
 		if (next != NULL && next->tv_sec * 1000 + next->tv_usec / 1000 < wait)
