@@ -50,6 +50,8 @@ struct octo_peer_cluster {
 	int channels_full; /* logged that max_connections stopped a channel */
 	uint64_t ups;      /* how many times a member came up: the fetcher retries then */
 	uint64_t renewals; /* how many times a member answered from a new store */
+	struct octo_peer_ticker *up_watchers[4]; /* poked when a member comes up */
+	size_t n_up_watchers;
 	/* one round */
 	char (*targets)[OCTO_MEMBER_ADDRESS_MAX + 1];
 	size_t n_targets, next_target;
@@ -139,6 +141,36 @@ static int tls_failed(const char *detail)
 }
 
 /* One check: a Health call to address, its answer applied to the table. */
+/* A member came up (or back): counted, and the threads that wait for one woken, so that
+ * what it missed goes to it now rather than at their next period. With the lock held. */
+static void came_up(struct octo_peer_cluster *c)
+{
+	size_t i;
+
+	__atomic_add_fetch(&c->ups, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < c->n_up_watchers; i++)
+		octo_peer_ticker_poke(c->up_watchers[i]);
+}
+
+void octo_peer_cluster_watch_ups(struct octo_peer_cluster *c, struct octo_peer_ticker *t)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->n_up_watchers < sizeof(c->up_watchers) / sizeof(c->up_watchers[0]))
+		c->up_watchers[c->n_up_watchers++] = t;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void octo_peer_cluster_unwatch_ups(struct octo_peer_cluster *c, struct octo_peer_ticker *t)
+{
+	size_t i;
+
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < c->n_up_watchers; i++)
+		if (c->up_watchers[i] == t)
+			c->up_watchers[i--] = c->up_watchers[--c->n_up_watchers];
+	pthread_mutex_unlock(&c->lock);
+}
+
 /* A member answering from another store than before was wiped or replaced: what it had is
  * gone, and only anti-entropy can bring back what the outboxes sent it long ago. Noted (and
  * counted, for the syncer to compare with it at once). Called with the lock held. */
@@ -237,7 +269,7 @@ static void check(struct octo_peer_cluster *c, const char *address)
 		}
 		if (c->members.v[at].state != was) {
 			if (c->members.v[at].state == OCTO_MEMBER_UP)
-				__atomic_add_fetch(&c->ups, 1, __ATOMIC_RELAXED);
+				came_up(c);
 			struct octo_log_field f[] = {
 				OCTO_LOG_STR("member", c->members.v[at].id),
 				OCTO_LOG_STR("address", address),
@@ -475,7 +507,7 @@ void octo_peer_cluster_heard(struct octo_peer_cluster *c, const char *id, const 
 		enum octo_member_state was = c->members.v[at].state;
 		at = octo_members_observe(&c->members, (size_t)at, 1, id, octo_clock_wall_ms());
 		if (at >= 0 && was != OCTO_MEMBER_UP && c->members.v[at].state == OCTO_MEMBER_UP)
-			__atomic_add_fetch(&c->ups, 1, __ATOMIC_RELAXED);
+			came_up(c);
 	}
 	pthread_mutex_unlock(&c->lock);
 }

@@ -48,6 +48,10 @@ const char *octo_peer_refusal(const struct octo_config *cfg, const char *cluster
 
 /* A count that grows each time a member comes up (or back). */
 uint64_t octo_peer_cluster_ups(struct octo_peer_cluster *c);
+/* Poke t whenever a member comes up (at most four tickers), until unwatched (before t goes). */
+struct octo_peer_ticker;
+void octo_peer_cluster_watch_ups(struct octo_peer_cluster *c, struct octo_peer_ticker *t);
+void octo_peer_cluster_unwatch_ups(struct octo_peer_cluster *c, struct octo_peer_ticker *t);
 /* A count that grows each time a member answers from a new store (wiped or replaced). */
 uint64_t octo_peer_cluster_renewals(struct octo_peer_cluster *c);
 

@@ -224,6 +224,7 @@ struct octo_peer_replicator *octo_peer_replicator_start(
 	r->cluster = cluster;
 	r->log = log;
 	octo_peer_ticker_init(&r->ticker);
+	octo_peer_cluster_watch_ups(cluster, &r->ticker); /* a member back gets its outbox now */
 	r->period_ms = octo_peer_watch_add(watch, store, "journal", &r->ticker, 1) == 0
 			       ? REPLICATE_WATCHED_MS
 			       : REPLICATE_MS;
@@ -238,6 +239,7 @@ void octo_peer_replicator_stop(struct octo_peer_replicator *r)
 {
 	if (r == NULL)
 		return;
+	octo_peer_cluster_unwatch_ups(r->cluster, &r->ticker);
 	octo_peer_ticker_join(&r->ticker, r->thread);
 	free(r);
 }
