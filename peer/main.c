@@ -202,6 +202,7 @@ int main(int argc, char **argv)
 			      sizeof(errbuf));
 	if (log == NULL) {
 		fprintf(stderr, "octoserve-peer: %s\n", errbuf);
+		octo_config_cleanup(&cfg);
 		return 1;
 	}
 	if (octo_store_open(cfg.storage.path, &svc.store) != OCTO_OK ||
@@ -210,10 +211,13 @@ int main(int argc, char **argv)
 			      &svc.journal) != OCTO_OK) {
 		struct octo_log_field f[] = {OCTO_LOG_STR("path", cfg.storage.path)};
 		octo_log(log, OCTO_LOG_ERROR, "the store cannot be opened", f, 1);
-		return 1;
+		rc = 1;
+		goto closed;
 	}
-	if (octo_peer_syncer_rejoin(&cfg, svc.store, svc.journal, log) != 0)
-		return 1;
+	if (octo_peer_syncer_rejoin(&cfg, svc.store, svc.journal, log) != 0) {
+		rc = 1;
+		goto closed;
+	}
 	svc.cfg = &cfg;
 	svc.log = log;
 	svc.chunk_size = (size_t)cfg.p2p.transport.max_message_size - CHUNK_OVERHEAD;
@@ -231,7 +235,8 @@ int main(int argc, char **argv)
 				    sizeof(errbuf))) == NULL) {
 		struct octo_log_field f[] = {OCTO_LOG_STR("reason", errbuf)};
 		octo_log(log, OCTO_LOG_ERROR, "mutual TLS cannot be set up (p2p.tls)", f, 1);
-		return 1;
+		rc = 1;
+		goto closed;
 	}
 	/* Loopback by default: unless peers authenticate each other (mutual TLS), anyone who
 	 * reaches the port can read every blob and write every name. */
@@ -252,7 +257,9 @@ int main(int argc, char **argv)
 				  (long)cfg.p2p.transport.idle_timeout_ms, &srv, &port) != 0) {
 		struct octo_log_field f[] = {OCTO_LOG_STR("address", addr)};
 		octo_log(log, OCTO_LOG_ERROR, "the peer port cannot be bound", f, 1);
-		return 1;
+		octo_rpc_tls_free(tls);
+		rc = 1;
+		goto closed;
 	}
 	watch = octo_peer_watch_start();
 	if (watch == NULL)
@@ -289,8 +296,9 @@ int main(int argc, char **argv)
 	octo_peer_syncer_stop(syncer); /* after the calls that may read its summary */
 	octo_peer_cluster_free(svc.cluster);
 	octo_rpc_tls_free(tls); /* after every channel */
-	octo_journal_close(svc.journal);
 	octo_log(log, OCTO_LOG_INFO, "peer daemon stopped", NULL, 0);
+closed: /* the way out of a start that failed, too */
+	octo_journal_close(svc.journal);
 	octo_store_free(svc.store);
 	octo_logger_free(log);
 	octo_config_cleanup(&cfg);
