@@ -19,6 +19,7 @@ top=$(pwd)
 # the real clients (tests/clients/PACKAGES), nginx and Apache as
 # fronts, strace for the durability and fault tests, dnsmasq-base's dnsmasq for the DNS discovery test (the
 # dnsmasq package would also install a service on port 53), openssl for the mutual TLS test's certificates,
+# iproute2's ip for the network namespaces of the partition test,
 # logrotate for the log rotation test,
 # systemd for systemd-analyze (the units are verified; systemd never runs), binutils'
 # readelf and nm for the house tests, the benchmark's tools (tests/bench/PACKAGES). The sanitizer build uses gcc's
@@ -27,7 +28,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
 libfcgi-dev libssl-dev libjansson-dev uuid-dev libcmocka-dev
 libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libc-ares-dev
 lighttpd python3 curl procps"
-TEST_PACKAGES="strace faketime dnsmasq-base openssl python3-grpcio python3-grpc-tools logrotate systemd python3-prometheus-client nginx apache2 libapache2-mod-xsendfile $(cat tests/clients/PACKAGES)
+TEST_PACKAGES="strace faketime iproute2 dnsmasq-base openssl python3-grpcio python3-grpc-tools logrotate systemd python3-prometheus-client nginx apache2 libapache2-mod-xsendfile $(cat tests/clients/PACKAGES)
 $(cat tests/bench/PACKAGES)"
 
 say() { printf '%s\n' "quickstart: $*" >&2; }
