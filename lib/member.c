@@ -20,6 +20,7 @@ void octo_members_cleanup(struct octo_members *m)
 {
 	free(m->v);
 	free(m->self_aliases);
+	free(m->forgotten);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -95,7 +96,7 @@ int octo_members_learn(struct octo_members *m, const char *id, const char *addre
 		return -1;
 	if ((m->self != NULL && strcmp(id, m->self) == 0) ||
 	    (m->self_address != NULL && strcmp(address, m->self_address) == 0) ||
-	    (id[0] == '\0' && self_alias(m, address)))
+	    (id[0] == '\0' && self_alias(m, address)) || octo_members_forgotten(m, id))
 		return 0;
 	at = find(m, id, address);
 	if (at < 0 && id[0] != '\0')
@@ -133,6 +134,10 @@ long octo_members_observe(struct octo_members *m, size_t i, int ok, const char *
 		ok = 0; /* another node answers at that address */
 	if (ok && e->id[0] == '\0' && id != NULL && m->self != NULL && strcmp(id, m->self) == 0) {
 		drop_self(m, i);
+		return -1;
+	}
+	if (ok && id != NULL && octo_members_forgotten(m, id)) {
+		m->v[i] = m->v[--m->n]; /* removed for good: its address is no member either */
 		return -1;
 	}
 	if (ok && e->id[0] == '\0' && id != NULL) {
@@ -187,4 +192,34 @@ int octo_member_certified(const char *const *names, size_t n, const char *id)
 int octo_member_away_too_long(uint64_t last_contact_ms, uint64_t now_ms, uint64_t max_ms)
 {
 	return last_contact_ms > 0 && now_ms > last_contact_ms && now_ms - last_contact_ms > max_ms;
+}
+
+int octo_members_forgotten(const struct octo_members *m, const char *id)
+{
+	size_t i;
+
+	for (i = 0; id[0] != '\0' && i < m->n_forgotten; i++)
+		if (strcmp(m->forgotten[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+int octo_members_forget(struct octo_members *m, const char *id)
+{
+	char(*v)[OCTO_NODE_ID_MAX + 1];
+	size_t i;
+
+	if (!octo_node_id_valid(id, strlen(id)))
+		return -1;
+	if (octo_members_forgotten(m, id))
+		return 0;
+	v = realloc(m->forgotten, (m->n_forgotten + 1) * sizeof(*v));
+	if (v == NULL)
+		return -1;
+	m->forgotten = v;
+	strcpy(m->forgotten[m->n_forgotten++], id);
+	for (i = 0; i < m->n; i++)
+		if (strcmp(m->v[i].id, id) == 0)
+			m->v[i--] = m->v[--m->n];
+	return 1;
 }

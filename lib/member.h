@@ -41,6 +41,8 @@ struct octo_members {
 	 * node): never learned again */
 	char (*self_aliases)[OCTO_MEMBER_ADDRESS_MAX + 1];
 	size_t n_self_aliases;
+	char (*forgotten)[OCTO_NODE_ID_MAX + 1]; /* removed for good (octo_members_forget) */
+	size_t n_forgotten;
 };
 
 void octo_members_init(struct octo_members *m, const char *self, const char *self_address,
@@ -68,6 +70,12 @@ int octo_member_placed(const struct octo_member *m, uint64_t now_ms, uint64_t gr
  * away too long at now_ms to bring its records back (max_ms: p2p.replication.max_absence):
  * its peers may have expired the tombstones of what it still holds. */
 int octo_member_away_too_long(uint64_t last_contact_ms, uint64_t now_ms, uint64_t max_ms);
+/* Forget member id for good (an operator's `octoserve-peer forget`, or a peer that knows of
+ * it): its entry goes, and it is never a member again, learned by id or found answering at
+ * an address (octo_members_observe then drops the address's entry and returns -1). 1 if id
+ * is newly forgotten, 0 if it was already, -1 for an id that is not valid or no memory. */
+int octo_members_forget(struct octo_members *m, const char *id);
+int octo_members_forgotten(const struct octo_members *m, const char *id);
 const char *octo_member_state_name(enum octo_member_state s);
 /* Whether a certificate naming names (its DNS and URI subject alternative names) is one for
  * node id: one name is the id exactly (no wildcard: a certificate for "*.example" must not

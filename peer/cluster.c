@@ -17,6 +17,7 @@
 #include "placement.h"
 #include "peer.pb-c.h"
 #include "rpc.h"
+#include "store-member.h"
 #include "ticker.h"
 
 /* How soon the next round comes while a member has never answered (a bootstrap peer that
@@ -86,6 +87,72 @@ struct octo_peer_cluster *octo_peer_cluster_new(
 }
 
 static long member_at(const struct octo_members *m, const char *address);
+
+/* Forget id for good (with the lock held): out of the table, noted in the store so that a
+ * restart keeps it, its outbox dropped (the journal need keep nothing for it); said once. */
+static void forget_locked(struct octo_peer_cluster *c, const char *id)
+{
+	char cursor[64];
+
+	if (octo_members_forget(&c->members, id) != 1)
+		return;
+	octo_store_forget_member(c->store, id);
+	if (c->journal != NULL) {
+		octo_peer_cursor_name(id, cursor, sizeof(cursor));
+		octo_journal_cursor_drop(c->journal, cursor);
+	}
+	{
+		struct octo_log_field f[] = {OCTO_LOG_STR("member", id)};
+		octo_log(c->log, OCTO_LOG_WARN,
+			 "member removed from the cluster for good: never a member again, its "
+			 "copies are made again on the others",
+			 f, 1);
+	}
+}
+
+/* The members forgotten in the store (`octoserve-peer forget` writes there while the
+ * daemon runs): at the start and at each round. */
+static void load_forgotten(struct octo_peer_cluster *c)
+{
+	struct octo_strv ids;
+	size_t i;
+
+	if (octo_store_forgotten_members(c->store, &ids) != OCTO_OK)
+		return;
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < ids.n; i++)
+		forget_locked(c, ids.v[i]);
+	pthread_mutex_unlock(&c->lock);
+	octo_strv_cleanup(&ids);
+}
+
+void octo_peer_cluster_forget(struct octo_peer_cluster *c, const char *id)
+{
+	pthread_mutex_lock(&c->lock);
+	forget_locked(c, id);
+	pthread_mutex_unlock(&c->lock);
+}
+
+int octo_peer_cluster_forgotten(struct octo_peer_cluster *c, const char *id)
+{
+	int yes;
+
+	pthread_mutex_lock(&c->lock);
+	yes = octo_members_forgotten(&c->members, id);
+	pthread_mutex_unlock(&c->lock);
+	return yes;
+}
+
+void octo_peer_cluster_forgotten_ids(struct octo_peer_cluster *c, struct octo_strv *out)
+{
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < c->members.n_forgotten; i++)
+		octo_strv_push(out, c->members.forgotten[i], strlen(c->members.forgotten[i]));
+	pthread_mutex_unlock(&c->lock);
+}
 
 static struct octo_rpc_channel *channel_for(struct octo_peer_cluster *c, const char *address)
 {
@@ -198,7 +265,9 @@ static void check(struct octo_peer_cluster *c, const char *address)
 	struct octo_rpc_channel *ch;
 	struct octo_rpc_peer peer = {0};
 	enum octo_rpc_status status = OCTO_RPC_UNAVAILABLE;
-	uint8_t buf[1024], *out = NULL;
+	uint8_t buf[8192], *out = NULL;
+	struct octo_strv forgotten;
+	char gone[OCTO_NODE_ID_MAX + 1] = ""; /* the forgotten node that answered */
 	char detail[256] = "", why[OCTO_NODE_ID_MAX * 2 + 100];
 	const char *refused = NULL;
 	enum octo_member_state was = OCTO_MEMBER_UNKNOWN;
@@ -209,15 +278,21 @@ static void check(struct octo_peer_cluster *c, const char *address)
 	req.address = c->self_address;
 	req.cluster_id = c->cfg->p2p.cluster_id;
 	req.hlc = octo_hlc_tick(0, octo_clock_wall_ms());
+	octo_peer_cluster_forgotten_ids(c, &forgotten);
+	req.forgotten = forgotten.v;
+	req.n_forgotten = forgotten.n;
 	ch = octo_peer_cluster_channel(c, address);
 	if (ch != NULL && octoserve__peer__v1__health_request__get_packed_size(&req) <= sizeof(buf))
 		status = octo_rpc_call(ch, "/octoserve.peer.v1.Peer/Health", buf,
 				       octoserve__peer__v1__health_request__pack(&req, buf),
 				       (long)c->cfg->p2p.health_check.timeout_ms, &out, &len,
 				       detail, sizeof(detail), &peer);
+	octo_strv_cleanup(&forgotten);
 	if (status == OCTO_RPC_OK)
 		reply = octoserve__peer__v1__health_reply__unpack(NULL, len, out);
 	free(out);
+	for (i = 0; reply != NULL && i < reply->n_forgotten; i++)
+		octo_peer_cluster_forget(c, reply->forgotten[i]); /* tombstones spread */
 	if (status == OCTO_RPC_PERMISSION_DENIED) {
 		refused = detail; /* the peer's reason */
 	} else if (reply != NULL && c->tls != NULL &&
@@ -228,6 +303,10 @@ static void check(struct octo_peer_cluster *c, const char *address)
 			 "the peer claims node id \"%s\" but its certificate is for \"%s\"",
 			 reply->node_id, peer.n > 0 ? peer.names[0] : "");
 		refused = why;
+	} else if (reply != NULL && octo_peer_cluster_forgotten(c, reply->node_id)) {
+		refused =
+			"the node there was removed from the cluster for good (octoserve-peer forget)";
+		snprintf(gone, sizeof(gone), "%s", reply->node_id);
 	} else if (reply != NULL) {
 		refused = octo_peer_refusal(c->cfg, reply->cluster_id, reply->hlc, 0);
 	} else if (c->tls != NULL && status != OCTO_RPC_OK && tls_failed(detail)) {
@@ -241,10 +320,13 @@ static void check(struct octo_peer_cluster *c, const char *address)
 	at = member_at(&c->members, address);
 	if (at >= 0) {
 		was = c->members.v[at].state;
-		at = octo_members_observe(&c->members, (size_t)at, reply != NULL,
-					  reply != NULL ? reply->node_id : NULL,
+		/* a forgotten node's answer drops its address's entry (observe returns -1) */
+		at = octo_members_observe(&c->members, (size_t)at, reply != NULL || gone[0] != '\0',
+					  reply != NULL     ? reply->node_id
+					  : gone[0] != '\0' ? gone
+							    : NULL,
 					  octo_clock_wall_ms());
-		if (at < 0) { /* not learned again: said once */
+		if (at < 0 && refused == NULL) { /* not learned again: said once */
 			struct octo_log_field f[] = {OCTO_LOG_STR("address", address)};
 			octo_log(c->log, OCTO_LOG_INFO, "an address of this node itself: skipped",
 				 f, 1);
@@ -390,6 +472,7 @@ static void round_of_checks(struct octo_peer_cluster *c)
 	pthread_t threads[64];
 	size_t i, n;
 
+	load_forgotten(c);
 	pthread_mutex_lock(&c->lock);
 	free(c->targets);
 	c->n_targets = 0;

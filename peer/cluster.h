@@ -16,6 +16,7 @@
 #include "rpc.h"
 #include "log.h"
 #include "member.h"
+#include "strv.h"
 #include "store.h"
 
 struct octo_peer_cluster;
@@ -45,6 +46,12 @@ void octo_peer_cluster_each_up(struct octo_peer_cluster *c,
  * the callee of its caller (caller 1), the caller of the answer. */
 const char *octo_peer_refusal(const struct octo_config *cfg, const char *cluster_id, uint64_t hlc,
 			      int caller);
+
+/* Members removed for good (store-member.h): forget one (from a peer's health message; the
+ * store keeps it), whether id is one, and the ids, to spread in health messages. */
+void octo_peer_cluster_forget(struct octo_peer_cluster *c, const char *id);
+int octo_peer_cluster_forgotten(struct octo_peer_cluster *c, const char *id);
+void octo_peer_cluster_forgotten_ids(struct octo_peer_cluster *c, struct octo_strv *out);
 
 /* A count that grows each time a member comes up (or back). */
 uint64_t octo_peer_cluster_ups(struct octo_peer_cluster *c);

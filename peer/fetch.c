@@ -29,6 +29,7 @@
 #define FETCH_WATCHED_MS 1000 /* with it: retries, and markers inotify missed */
 /* A blob no peer gave is tried again after this, doubled up to a health interval. */
 #define RETRY_MIN_MS 250
+#define UNWRITABLE_LOG_MS 30000 /* a full disk is said every 30 s, not at each retry */
 #define RETRY_MAX 1024
 
 struct retry {
@@ -58,6 +59,7 @@ struct octo_peer_fetcher {
 	struct retry retries[RETRY_MAX];
 	size_t n_retries;
 	uint64_t ups; /* octo_peer_cluster_ups when the retries were last cleared */
+	uint64_t unwritable_logged_ms; /* octo_clock_due's, for the log of a fetch not written */
 };
 
 static int is_stopping(struct octo_peer_fetcher *f)
@@ -158,7 +160,8 @@ struct receive {
 	uint64_t offset, size, max;
 	int sized;  /* the first chunk told the size */
 	int bad;    /* the source sent what cannot be: its bytes are not kept */
-	int failed; /* this node could not write */
+	int failed; /* this node could not write: why */
+	const char *why;
 	uint64_t start_ms, start_offset;
 };
 
@@ -192,9 +195,13 @@ static int on_chunk(void *ctx, const uint8_t *msg, size_t len)
 					  (uint64_t)cfg->storage.min_free_bytes,
 					  (uint64_t)cfg->storage.min_free_inodes) != OCTO_OK) {
 		r->failed = 1;
+		r->why = "the store has not the space for it (with storage.min_free.bytes and "
+			 "storage.min_free.inodes kept free)";
 	} else if (c->data.len > 0 &&
 		   octo_fs_pwrite_all(r->fd, c->data.data, c->data.len, (long long)r->offset)) {
 		r->failed = 1;
+		r->why = errno == ENOSPC || errno == EDQUOT ? "the store's disk is full"
+							    : "the store cannot be written";
 	} else {
 		r->size = c->size;
 		r->sized = 1;
@@ -331,6 +338,15 @@ static int fetch(struct octo_peer_fetcher *f, const struct octo_digest *d)
 		if (r.bad && restart(&r, d->alg) != 0)
 			break;
 		/* else a broken stream or a peer without the blob: the next resumes */
+	}
+	if (r.failed && octo_clock_due(&f->unwritable_logged_ms, octo_clock_monotonic_ms(),
+				       UNWRITABLE_LOG_MS)) {
+		/* the bytes so far are kept for the resume once there is room; nothing is
+		 * committed; said at most every UNWRITABLE_LOG_MS however often it is retried */
+		struct octo_log_field fl[] = {OCTO_LOG_STR("digest", text),
+					      OCTO_LOG_NUM("offset", (long long)r.offset),
+					      OCTO_LOG_STR("reason", r.why)};
+		octo_log(f->log, OCTO_LOG_ERROR, "a fetch cannot be written here", fl, 3);
 	}
 	if (!is_stopping(f) && !r.failed && r.sized && r.offset == r.size) {
 		struct octo_digest got;

@@ -27,6 +27,7 @@
 #include "service.h"
 #include "sync.h"
 #include "store.h"
+#include "store-member.h"
 
 /* The largest Fetch chunk (doc/notes/grpc-c-core.md: 1 MiB chunks work well). */
 #define CHUNK_MAX (1024 * 1024)
@@ -44,9 +45,12 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: octoserve-peer [-c FILE] [--check-config]\n"
 		"       octoserve-peer [-c FILE] status [--json]\n"
+		"       octoserve-peer [-c FILE] forget NODE\n"
 		"  -c FILE          configuration file (default: none, built-in defaults)\n"
 		"  --check-config   validate the configuration and exit\n"
-		"  status           the members the running daemon knows, as it last saw them\n");
+		"  status           the members the running daemon knows, as it last saw them\n"
+		"  forget NODE      remove member NODE from the cluster for good (its copies are\n"
+		"                   made again on the others; it is never a member again)\n");
 }
 
 /* `status`: the daemon's last status file, as it is (--json) or as a table. */
@@ -103,18 +107,54 @@ static int status(const struct octo_config *cfg, int as_json)
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
 		printf("last anti-entropy round: %s, %lld ms, %lld member(s) compared, %lld "
 		       "differing; repaired %lld record(s), wanted %lld blob(s), dropped %lld "
-		       "surplus cop(ies)\n",
+		       "surplus cop(ies); %lld blob(s) this node should hold and lacks\n",
 		       when, (long long)json_integer_value(json_object_get(sync, "took_ms")),
 		       (long long)json_integer_value(json_object_get(sync, "members")),
 		       (long long)json_integer_value(json_object_get(sync, "differing")),
 		       (long long)json_integer_value(json_object_get(sync, "records_repaired")),
 		       (long long)json_integer_value(json_object_get(sync, "blobs_wanted")),
-		       (long long)json_integer_value(json_object_get(sync, "copies_dropped")));
+		       (long long)json_integer_value(json_object_get(sync, "copies_dropped")),
+		       (long long)json_integer_value(json_object_get(sync, "under_replicated")));
 	} else {
 		printf("last anti-entropy round: none yet\n");
 	}
 	json_decref(sync);
 	json_decref(o);
+	return 0;
+}
+
+/* `forget NODE`: the membership tombstone in this node's store, which its daemon takes at
+ * its next round and spreads to every member in its health checks. */
+static int forget(const struct octo_config *cfg, const char *id)
+{
+	struct octo_store *store;
+	enum octo_err err;
+
+	if (strcmp(id, cfg->p2p.node_id) == 0) {
+		fprintf(stderr, "octoserve-peer: %s is this node: forget it from another one\n",
+			id);
+		return 1;
+	}
+	if (octo_store_open(cfg->storage.path, &store) != OCTO_OK) {
+		fprintf(stderr, "octoserve-peer: the store at %s cannot be opened\n",
+			cfg->storage.path);
+		return 1;
+	}
+	err = octo_store_forget_member(store, id);
+	octo_store_free(store);
+	if (err == OCTO_ERR_NAME_INVALID) {
+		fprintf(stderr, "octoserve-peer: %s is not a node id\n", id);
+		return 1;
+	}
+	if (err != OCTO_OK) {
+		fprintf(stderr, "octoserve-peer: %s could not be noted: %s\n", id,
+			octo_err_code(err));
+		return 1;
+	}
+	printf("%s is removed from the cluster for good: the daemon stops taking it as a member "
+	       "at its next health round and tells every member, and its copies are made again "
+	       "on the others\n",
+	       id);
 	return 0;
 }
 
@@ -152,6 +192,7 @@ int main(int argc, char **argv)
 	struct octo_config cfg;
 	char errbuf[512], unknown[1024], addr[300], advertise[OCTO_MEMBER_ADDRESS_MAX + 1];
 	int i, check_only = 0, show_status = 0, as_json = 0, port, sig, rc = 0;
+	const char *forget_id = NULL;
 	size_t n_unknown;
 	sigset_t set;
 
@@ -162,6 +203,8 @@ int main(int argc, char **argv)
 			check_only = 1;
 		} else if (strcmp(argv[i], "status") == 0) {
 			show_status = 1;
+		} else if (strcmp(argv[i], "forget") == 0 && i + 1 < argc) {
+			forget_id = argv[++i];
 		} else if (strcmp(argv[i], "--json") == 0 && show_status) {
 			as_json = 1;
 		} else if (strcmp(argv[i], "--version") == 0) {
@@ -189,6 +232,11 @@ int main(int argc, char **argv)
 	}
 	if (show_status) {
 		rc = status(&cfg, as_json);
+		octo_config_cleanup(&cfg);
+		return rc;
+	}
+	if (forget_id != NULL) {
+		rc = forget(&cfg, forget_id);
 		octo_config_cleanup(&cfg);
 		return rc;
 	}

@@ -84,6 +84,9 @@ static const char *claim_refused(const struct octo_peer_service *svc,
 				 const struct octo_rpc_peer *peer, const char *claimed, char *buf,
 				 size_t size)
 {
+	if (svc->cluster != NULL && octo_peer_cluster_forgotten(svc->cluster, claimed))
+		return "this node was removed from the cluster for good (octoserve-peer forget): it "
+		       "is no member";
 	if (svc->cfg->p2p.tls.cert == NULL || octo_member_certified(peer->names, peer->n, claimed))
 		return NULL;
 	snprintf(buf, size, "the caller claims node id \"%s\" but its certificate is for \"%s\"",
@@ -109,8 +112,10 @@ static enum octo_rpc_status health(void *ctx, const struct octo_rpc_peer *peer, 
 		octoserve__peer__v1__health_request__unpack(NULL, len, req);
 	Octoserve__Peer__V1__HealthReply out = OCTOSERVE__PEER__V1__HEALTH_REPLY__INIT;
 	struct listing l = {.cap = LISTED_MAX};
+	struct octo_strv forgotten = {0};
 	enum octo_rpc_status status = OCTO_RPC_OK;
 	static __thread char why[OCTO_NODE_ID_MAX * 2 + 100]; /* the detail outlives the call */
+	size_t i;
 
 	if (in == NULL) {
 		*detail = "not a HealthRequest";
@@ -124,6 +129,9 @@ static enum octo_rpc_status health(void *ctx, const struct octo_rpc_peer *peer, 
 		octoserve__peer__v1__health_request__free_unpacked(in, NULL);
 		return OCTO_RPC_PERMISSION_DENIED;
 	}
+	/* the members it removed for good are removed here too (membership tombstones spread) */
+	for (i = 0; svc->cluster != NULL && i < in->n_forgotten; i++)
+		octo_peer_cluster_forget(svc->cluster, in->forgotten[i]);
 	/* the caller says who it is: a node learns of those that bootstrap from it */
 	if (svc->cluster != NULL && in->node_id[0] != '\0' && in->address[0] != '\0')
 		octo_peer_cluster_heard(svc->cluster, in->node_id, in->address);
@@ -138,10 +146,14 @@ static enum octo_rpc_status health(void *ctx, const struct octo_rpc_peer *peer, 
 		status = OCTO_RPC_RESOURCE_EXHAUSTED;
 		goto out;
 	}
-	if (svc->cluster != NULL)
+	if (svc->cluster != NULL) {
 		octo_peer_cluster_each_up(svc->cluster, list_member, &l);
+		octo_peer_cluster_forgotten_ids(svc->cluster, &forgotten);
+	}
 	out.members = l.refs;
 	out.n_members = l.n;
+	out.forgotten = forgotten.v;
+	out.n_forgotten = forgotten.n;
 	status = octo_peer_pack_reply(&out.base, reply);
 out:
 	while (l.n > 0) {
@@ -150,6 +162,7 @@ out:
 	}
 	free(l.members);
 	free(l.refs);
+	octo_strv_cleanup(&forgotten);
 	return status;
 }
 

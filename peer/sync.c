@@ -50,6 +50,7 @@ struct octo_peer_syncer {
 /* What a round did. */
 struct round {
 	size_t members, contacted, differing, repaired, refused, wanted, dropped;
+	size_t under; /* blobs this node holds by placement and lacks */
 };
 
 static uint64_t horizon_ms(const struct octo_config *cfg)
@@ -598,6 +599,7 @@ static void sync_blobs(struct octo_peer_syncer *y, struct round *rd)
 			mine |= s->holders[j] == 0;
 		here = octo_store_blob_stat(y->store, d, NULL) == OCTO_OK;
 		if (mine && !here) {
+			rd->under++;
 			rd->wanted += octo_store_want_blob(y->store, d, "") == OCTO_OK;
 			continue;
 		}
@@ -640,12 +642,12 @@ static void write_status(struct octo_peer_syncer *y, const struct round *rd, uin
 	char *text;
 
 	pthread_mutex_lock(&y->lock);
-	o = json_pack("{sIsIsIsIsIsIsIsIsI}", "at_ms", (json_int_t)at_ms, "took_ms",
+	o = json_pack("{sIsIsIsIsIsIsIsIsIsI}", "at_ms", (json_int_t)at_ms, "took_ms",
 		      (json_int_t)took_ms, "members", (json_int_t)rd->members, "differing",
 		      (json_int_t)rd->differing, "records_repaired", (json_int_t)rd->repaired,
 		      "records_refused", (json_int_t)rd->refused, "blobs_wanted",
 		      (json_int_t)rd->wanted, "copies_dropped", (json_int_t)rd->dropped, "records",
-		      (json_int_t)y->sum.n_records);
+		      (json_int_t)y->sum.n_records, "under_replicated", (json_int_t)rd->under);
 	pthread_mutex_unlock(&y->lock);
 	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 	if (text != NULL)
@@ -740,16 +742,18 @@ int octo_peer_syncer_rejoin(const struct octo_config *cfg, struct octo_store *st
 		struct octo_log_field f[] = {
 			OCTO_LOG_NUM("away_s", (long long)((now - last) / 1000)),
 			OCTO_LOG_NUM("max_absence_s", (long long)(max / 1000)),
-			OCTO_LOG_STR("set_aside", aside), OCTO_LOG_STR("error", octo_err_code(err))};
-		octo_log(log, err == OCTO_OK ? OCTO_LOG_WARN : OCTO_LOG_ERROR,
-			 err == OCTO_OK
-				 ? "this store was away from its cluster longer than "
-				   "p2p.replication.max_absence: its repositories are set aside, "
-				   "unsent, and the node rejoins empty (anti-entropy brings back every "
-				   "name; its blobs stay)"
-				 : "this store was away from its cluster longer than "
-				   "p2p.replication.max_absence and could not be set aside",
-			 f, err == OCTO_OK ? 3 : 4);
+			OCTO_LOG_STR("set_aside", aside),
+			OCTO_LOG_STR("error", octo_err_code(err))};
+		octo_log(
+			log, err == OCTO_OK ? OCTO_LOG_WARN : OCTO_LOG_ERROR,
+			err == OCTO_OK
+				? "this store was away from its cluster longer than "
+				  "p2p.replication.max_absence: its repositories are set aside, "
+				  "unsent, and the node rejoins empty (anti-entropy brings back every "
+				  "name; its blobs stay)"
+				: "this store was away from its cluster longer than "
+				  "p2p.replication.max_absence and could not be set aside",
+			f, err == OCTO_OK ? 3 : 4);
 	}
 	return err == OCTO_OK ? 0 : -1;
 }

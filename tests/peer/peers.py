@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Real octoserve-peer daemons for tests: each with its own store, configuration and free
 loopback port, started and stopped by PID."""
+import hashlib
 import json
 import os
 import signal
@@ -136,6 +137,21 @@ def make_cert(d, ca, name, san):
     return {"cert": cert, "key": key, "ca": os.path.join(d, ca + ".pem")}
 
 
+def holders(ids, digest, factor):
+    """lib/placement.c's rendezvous hashing, for tests to know where a blob belongs: the
+    factor ids of highest weight (the first 8 bytes of sha256(id NUL digest))."""
+    def weight(member):
+        return int.from_bytes(hashlib.sha256(member.encode() + b"\0" + digest.encode())
+                              .digest()[:8], "big")
+    return set(sorted(ids, key=lambda m: (weight(m), m), reverse=True)[:factor])
+
+
+def blob_file(node, digest):
+    """Where a Node's store keeps a blob's content."""
+    hexd = digest.split(":", 1)[1]
+    return os.path.join(node.reg.data, "blobs", "sha256", hexd[:2], hexd)
+
+
 def wait_for(what, timeout):
     """Poll what() until it is true; the seconds it took, or None at the timeout."""
     t0 = time.monotonic()
@@ -161,17 +177,22 @@ class Node:
     """A registry (web front + responder, tests/http/harness.py) and a peer daemon over one
     store, one node id; p2p (keys of the p2p section) goes to both."""
 
-    def __init__(self, tmp, node_id, bootstrap=(), port=None, p2p=None, wrap=None):
+    def __init__(self, tmp, node_id, bootstrap=(), port=None, p2p=None, wrap=None,
+                 storage=None):
+        """storage: keys of the storage section for both (a path elsewhere, say)."""
         self.node_id = node_id
         self.peer_port = port or free_port()
         self.reg = Registry(config={"p2p": merged({"enabled": True, "node_id": node_id},
-                                                  p2p or {})})
+                                                  p2p or {}), "storage": storage or {}})
+        if storage and "path" in storage:
+            self.reg.data = storage["path"]
         self.reg.__enter__()
         self.daemon = Daemon(tmp, node_id, merged({"bootstrap_peers": list(bootstrap),
                                                    "health_check": HEALTH}, p2p or {}),
                              port=self.peer_port)
         with open(self.daemon.config) as f:
             cfg = json.load(f)
+        cfg["storage"] = merged(cfg["storage"], storage or {})
         cfg["storage"]["path"] = self.reg.data
         with open(self.daemon.config, "w") as f:
             json.dump(cfg, f)

@@ -23,22 +23,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "http"))
 
-from peers import Node, merged, wait_for  # noqa: E402
+from peers import Node, blob_file, holders, merged, wait_for  # noqa: E402
 
 SYNC = {"replication": {"factor": 2, "strategy": "eager", "sync_interval": "1s"}}
 
 
-def holders(ids, digest, factor):
-    """lib/placement.c's rendezvous hashing: the factor ids of highest weight."""
-    def weight(member):
-        return int.from_bytes(hashlib.sha256(member.encode() + b"\0" + digest.encode())
-                              .digest()[:8], "big")
-    return set(sorted(ids, key=lambda m: (weight(m), m), reverse=True)[:factor])
-
-
-def blob_file(node, digest):
-    hexd = digest.split(":", 1)[1]
-    return os.path.join(node.reg.data, "blobs", "sha256", hexd[:2], hexd)
 
 
 def data_for(ids, want, factor=2):

@@ -175,6 +175,33 @@ static void test_away_too_long(void **state)
 	assert_false(octo_member_away_too_long(5000, 4000, 1000)); /* a clock stepped back */
 }
 
+/* A member forgotten for good leaves the table and never comes back: not by peer exchange,
+ * not answering at a bootstrap address. */
+static void test_forgotten_for_good(void **state)
+{
+	struct octo_members m;
+
+	(void)state;
+	octo_members_init(&m, "self", "127.0.0.1:6000", 3);
+	assert_int_equal(octo_members_learn(&m, "n2", "127.0.0.1:6002"), 1);
+	assert_int_equal(octo_members_learn(&m, "n3", "127.0.0.1:6003"), 1);
+	assert_int_equal(octo_members_forget(&m, "n3"), 1);
+	assert_int_equal(octo_members_forget(&m, "n3"), 0);
+	assert_int_equal(octo_members_forget(&m, "bad id"), -1);
+	assert_true(octo_members_forgotten(&m, "n3"));
+	assert_false(octo_members_forgotten(&m, "n2"));
+	assert_int_equal(m.n, 1);
+	assert_string_equal(m.v[0].id, "n2");
+	assert_int_equal(octo_members_learn(&m, "n3", "127.0.0.1:6003"), 0); /* peer exchange */
+	assert_int_equal(m.n, 1);
+	/* a bootstrap address that turns out to be it: its entry goes */
+	assert_int_equal(octo_members_learn(&m, "", "127.0.0.1:6003"), 1);
+	assert_int_equal(octo_members_observe(&m, 1, 1, "n3", 1000), -1);
+	assert_int_equal(m.n, 1);
+	assert_string_equal(m.v[0].id, "n2");
+	octo_members_cleanup(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -183,6 +210,7 @@ int main(void)
 		cmocka_unit_test(test_one_member_two_addresses),
 		cmocka_unit_test(test_placed_until_the_grace_period),
 		cmocka_unit_test(test_away_too_long),
+		cmocka_unit_test(test_forgotten_for_good),
 		cmocka_unit_test(test_self_under_another_address),
 		cmocka_unit_test(test_certified),
 	};

@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""A full disk on one node of two (its store on a tmpfs with size=, no free-space reserve):
+the blob it should hold does not fit, its fetch fails before it fills the disk, and its
+daemon says so once however often it retries; nothing partial is committed; the other node keeps serving it; and once
+the tmpfs is made larger, the node catches up and serves the blob from its own copy."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "http"))
+
+from peers import Node, blob_file, wait_for  # noqa: E402
+
+MiB = 1024 * 1024
+
+
+
+class DiskFullTest(unittest.TestCase):
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="octoserve-diskfull-")
+        self.small = os.path.join(self.tmp, "small")
+        os.makedirs(self.small)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", self.small],
+                       check=True)
+        self.nodes = []
+
+    def tearDown(self):
+        for n in self.nodes:
+            n.close()
+        subprocess.run(["umount", "-l", self.small], check=False)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_a_full_disk_fails_the_transfer_and_catches_up_later(self):
+        p2p = {"replication": {"strategy": "eager"}}
+        n1 = Node(self.tmp, "full1", p2p=p2p)
+        self.nodes.append(n1)
+        n2 = Node(self.tmp, "full2", [n1.daemon.address], p2p=p2p,
+                  storage={"path": os.path.join(self.small, "data"),
+                           "min_free": {"bytes": 0, "inodes": 0}})
+        self.nodes.append(n2)
+        self.assertIsNotNone(wait_for(lambda: n1.daemon.states().get("full2") == "up" and
+                                      n2.daemon.states().get("full1") == "up", 20))
+        data = os.urandom(8 * MiB)  # more than node 2's disk holds
+        d = n1.reg.push_blob("full/app", data)
+        # node 2's fetch meets the full disk and says so; nothing is committed there
+        self.assertIsNotNone(wait_for(
+            lambda: '"msg":"a fetch cannot be written here"' in n2.daemon.log_text(), 30),
+            n2.daemon.log_text())
+        self.assertIn("the store has not the space for it", n2.daemon.log_text())
+        wait_for(lambda: False, 3)  # retried every second or so: said once, not each time
+        self.assertEqual(n2.daemon.log_text().count("a fetch cannot be written here"), 1)
+        self.assertFalse(os.path.exists(blob_file(n2, d)))
+        # the other node keeps serving it
+        r = n1.get("/v2/full/app/blobs/%s" % d)
+        self.assertEqual((r.status, r.body == data), (200, True))
+        # space returns: node 2 catches up and holds the whole, verified blob
+        subprocess.run(["mount", "-o", "remount,size=64m", self.small], check=True)
+        self.assertIsNotNone(wait_for(lambda: os.path.exists(blob_file(n2, d)), 60),
+                             "node 2 never caught up once its disk had room")
+        with open(blob_file(n2, d), "rb") as f:
+            self.assertEqual(f.read() == data, True)
+        r = n2.get("/v2/full/app/blobs/%s" % d)
+        self.assertEqual((r.status, r.body == data), (200, True))
+
+
+if __name__ == "__main__":
+    unittest.main()
