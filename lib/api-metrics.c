@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* GET metrics.endpoint: the store's shared counters as Prometheus text, behind HTTP basic
- * authentication when metrics.basic_auth is set. */
+/* GET metrics.endpoint: the store's shared counters as Prometheus text (and, in a cluster,
+ * the peer daemon's state), behind HTTP basic authentication when metrics.basic_auth is set. */
 #include "autoconfig.h"
 
 #include <openssl/crypto.h>
@@ -54,6 +54,8 @@ void octo_api_metrics(struct octo_registry *reg, struct octo_route *rt, struct o
 		return;
 	}
 	resp->body = octo_metrics_text(reg->metrics, &resp->body_len);
+	if (resp->body != NULL && reg->cfg->p2p.enabled) /* the peer daemon's, through the store */
+		resp->body = octo_metrics_peer_text(reg->store, resp->body, &resp->body_len);
 	if (resp->body == NULL)
 		return octo_response_error(resp, OCTO_ERR_NOMEM, NULL);
 	octo_response_add_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");

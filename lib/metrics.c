@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "fsutil.h"
 #include "metrics.h"
 
@@ -433,6 +435,133 @@ char *octo_metrics_text(const struct octo_metrics *m, size_t *len)
 	for (i = 0; i < OCTO_GAUGE__COUNT; i++)
 		put(&t, "# HELP %s %s\n# TYPE %s gauge\n%s %lld\n", gauges[i].name, gauges[i].help,
 		    gauges[i].name, gauges[i].name, (long long)(int64_t)get(&c->gauges[i]));
+	if (t.failed) {
+		free(t.buf);
+		return NULL;
+	}
+	*len = t.len;
+	return t.buf;
+}
+
+/* A JSON file the peer daemon wrote in the store, or NULL. */
+static json_t *peer_file(const struct octo_store *s, const char *rel)
+{
+	char *data = NULL;
+	size_t n;
+	json_t *o = NULL;
+
+	if (octo_store_read(s, rel, 4 * 1024 * 1024, OCTO_ERR_NAME_UNKNOWN, &data, &n) == OCTO_OK)
+		o = json_loadb(data, n, 0, NULL);
+	free(data);
+	if (o != NULL && !json_is_object(o)) {
+		json_decref(o);
+		o = NULL;
+	}
+	return o;
+}
+
+/* A node id as a label value: ids are [A-Za-z0-9._:-] (record.h), nothing to escape; any
+ * other text is left out. */
+static const char *label(json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	return s != NULL && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				      "0123456789._:-") == strlen(s)
+		       ? s
+		       : "";
+}
+
+static double number(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_number(v) ? json_number_value(v) : 0;
+}
+
+/* Gauges of one number each: of every member (peer/status.json's members, labelled by id),
+ * or of the last anti-entropy round (peer/sync.json). */
+struct peer_gauge {
+	const char *name, *help, *key;
+	double per;
+};
+
+static const struct peer_gauge member_gauges[] = {
+	{"octoserve_peer_outbox_events", "Changes a member has still to receive.", "lag_events", 1},
+	{"octoserve_peer_outbox_age_seconds",
+	 "How old the oldest change a member has still to receive is.", "lag_s", 1},
+};
+
+static const struct peer_gauge round_gauges[] = {
+	{"octoserve_peer_anti_entropy_timestamp_seconds", "When the last anti-entropy round ran.",
+	 "at_ms", 1000},
+	{"octoserve_peer_anti_entropy_differing_members",
+	 "Members whose records differed from this node's in the last round.", "differing", 1},
+	{"octoserve_peer_anti_entropy_repaired_records",
+	 "Records the last round took from members (their writes beat this node's).",
+	 "records_repaired", 1},
+	{"octoserve_peer_anti_entropy_dropped_copies", "Surplus copies the last round dropped.",
+	 "copies_dropped", 1},
+	{"octoserve_peer_under_replicated_blobs",
+	 "Blobs this node holds by placement and lacks, as of the last round.", "under_replicated",
+	 1},
+};
+
+static void help(struct text *t, const struct peer_gauge *g)
+{
+	put(t, "# HELP %s %s\n# TYPE %s gauge\n", g->name, g->help, g->name);
+}
+
+char *octo_metrics_peer_text(const struct octo_store *s, char *text, size_t *len)
+{
+	static const char *const states[] = {"up", "down", "unknown"};
+	static const struct peer_gauge written = {"octoserve_peer_status_timestamp_seconds",
+						  "When the peer daemon last wrote its state.",
+						  "time_ms", 1000},
+				       queue = {"octoserve_peer_fetch_queue",
+						"Blobs this node wants from its peers.",
+						"fetch_queue", 1},
+				       by_state = {"octoserve_peer_members",
+						   "Members by their health state.", NULL, 1};
+	struct text t = {.buf = text, .len = *len, .cap = *len + 1};
+	json_t *st = peer_file(s, OCTO_PEER_STATUS_REL),
+	       *ae = peer_file(s, OCTO_PEER_SYNC_STATUS_REL);
+	json_t *members = json_object_get(st, "members"), *m;
+	size_t i, k;
+
+	for (k = 0; st != NULL && k < 2; k++) {
+		const struct peer_gauge *g = k == 0 ? &written : &queue;
+		help(&t, g);
+		put(&t, "%s %.3f\n", g->name, number(st, g->key) / g->per);
+	}
+	if (st != NULL)
+		help(&t, &by_state);
+	for (k = 0; st != NULL && k < N(states); k++) {
+		size_t n = 0;
+		json_array_foreach(members, i, m)
+		{
+			const char *state = json_string_value(json_object_get(m, "state"));
+			n += state != NULL && strcmp(state, states[k]) == 0;
+		}
+		put(&t, "%s{state=\"%s\"} %zu\n", by_state.name, states[k], n);
+	}
+	for (k = 0; st != NULL && k < N(member_gauges); k++) {
+		help(&t, &member_gauges[k]);
+		json_array_foreach(members, i, m)
+		{
+			const char *id = label(json_object_get(m, "id"));
+			if (id[0] != '\0')
+				put(&t, "%s{peer=\"%s\"} %.3f\n", member_gauges[k].name, id,
+				    number(m, member_gauges[k].key) / member_gauges[k].per);
+		}
+	}
+	for (k = 0; ae != NULL && k < N(round_gauges); k++) {
+		help(&t, &round_gauges[k]);
+		put(&t, "%s %.3f\n", round_gauges[k].name,
+		    number(ae, round_gauges[k].key) / round_gauges[k].per);
+	}
+	json_decref(st);
+	json_decref(ae);
 	if (t.failed) {
 		free(t.buf);
 		return NULL;

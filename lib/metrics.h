@@ -54,4 +54,17 @@ void octo_metrics_request(struct octo_metrics *m, const char *method, enum octo_
  * memory); only series that have counted something. */
 char *octo_metrics_text(const struct octo_metrics *m, size_t *len);
 
+/* The peer daemon's state as it writes it in the store, for `octoserve-peer status` and for
+ * the metrics below: its members and outboxes, and its last anti-entropy round. */
+#define OCTO_PEER_STATUS_REL "peer/status.json"
+#define OCTO_PEER_SYNC_STATUS_REL "peer/sync.json"
+
+/* Append to text (len bytes, from octo_metrics_text; grown with realloc) the peer daemon's
+ * state as gauges: members by state, each member's outbox (events and the oldest one's
+ * age), the fetch queue, and the last anti-entropy round (when, what it repaired, the blobs
+ * this node should hold and lacks), with the time the daemon wrote them (a daemon that
+ * stopped shows as a time that no longer moves). Nothing when the daemon never wrote them.
+ * The text, or NULL (out of memory: text freed). */
+char *octo_metrics_peer_text(const struct octo_store *s, char *text, size_t *len);
+
 #endif

@@ -15,6 +15,7 @@
 #include "journal.h"
 #include "rpc.h"
 #include "log.h"
+#include "metrics.h"
 #include "member.h"
 #include "strv.h"
 #include "store.h"
@@ -95,7 +96,7 @@ void octo_peer_cursor_name(const char *id, char *buf, size_t size);
  * when it rejoined empty): where a member new to this journal starts. */
 #define OCTO_PEER_FLOOR_CURSOR "peer-floor"
 
-/* Where the status file lives in the store. */
-#define OCTO_PEER_STATUS_REL "peer/status.json"
+/* Where the status is kept in the store: OCTO_PEER_STATUS_REL and
+ * OCTO_PEER_SYNC_STATUS_REL of metrics.h. */
 
 #endif

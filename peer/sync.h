@@ -15,6 +15,7 @@
 #include "config.h"
 #include "journal.h"
 #include "log.h"
+#include "metrics.h"
 #include "rpc.h"
 #include "store.h"
 
@@ -44,8 +45,5 @@ int octo_peer_syncer_rejoin(const struct octo_config *cfg, struct octo_store *st
 
 /* When a round last reached a member (decimal wall ms), for octo_peer_syncer_rejoin. */
 #define OCTO_PEER_CONTACT_REL "peer/contact"
-
-/* Where the last round's outcome is kept, for `octoserve-peer status`. */
-#define OCTO_PEER_SYNC_STATUS_REL "peer/sync.json"
 
 #endif

@@ -137,6 +137,21 @@ def make_cert(d, ca, name, san):
     return {"cert": cert, "key": key, "ca": os.path.join(d, ca + ".pem")}
 
 
+def metrics(node):
+    """{(name, sorted labels): value} of one scrape of a Node's /metrics (Debian's
+    python3-prometheus-client parses it)."""
+    if "/usr/lib/python3/dist-packages" not in sys.path:
+        sys.path.append("/usr/lib/python3/dist-packages")
+    from prometheus_client.parser import text_string_to_metric_families
+    r = node.reg.request("GET", "/metrics")
+    assert r.status == 200, r
+    out = {}
+    for family in text_string_to_metric_families(r.body.decode()):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
 def holders(ids, digest, factor):
     """lib/placement.c's rendezvous hashing, for tests to know where a blob belongs: the
     factor ids of highest weight (the first 8 bytes of sha256(id NUL digest))."""

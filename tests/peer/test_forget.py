@@ -18,7 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "http"))
 
-from peers import PEER, Node, blob_file, holders, wait_for  # noqa: E402
+from peers import PEER, Node, blob_file, holders, metrics, wait_for  # noqa: E402
 
 P2P = {"replication": {"factor": 2, "strategy": "eager", "sync_interval": "1s"}}
 
@@ -82,6 +82,10 @@ class ForgetTest(unittest.TestCase):
             return ae.get("under_replicated")
         self.assertIsNotNone(wait_for(lambda: under(n1) == 0 and under(n2) == 0, 20),
                              [under(n) for n in rest])
+        for n in rest:  # and /metrics says the same
+            m = metrics(n)
+            self.assertEqual(m[("octoserve_peer_under_replicated_blobs", ())], 0)
+            self.assertEqual(m[("octoserve_peer_members", (("state", "up"),))], 1)
         # node 3 started again, with its old store: refused by both, never a member again
         n3.daemon.start().wait_started()
         self.assertIsNotNone(wait_for(

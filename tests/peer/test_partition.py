@@ -21,13 +21,15 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "http"))
 
 import netns  # noqa: E402
-from peers import OCI, Node, wait_for  # noqa: E402
+from peers import OCI, Node, metrics, wait_for  # noqa: E402
+
 
 PORT = 6000  # every daemon at its own address: one port for all
 
 
 def sha256(data):
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
 
 
 def setUpModule():
@@ -112,6 +114,13 @@ class PartitionTest(unittest.TestCase):
             "DELETE", "/v2/part/app/manifests/%s" % sha256(old["manifest"])).status, 202)
         self.assertFalse(self.served(n1, minority))  # nothing crosses the cut
         self.assertFalse(self.served(n3, majority))
+        # /metrics on each side says so: a member down, changes waiting for it
+        m1 = metrics(n1)
+        self.assertEqual(m1[("octoserve_peer_members", (("state", "down"),))], 1)
+        self.assertEqual(m1[("octoserve_peer_members", (("state", "up"),))], 1)
+        self.assertIsNotNone(wait_for(lambda: metrics(n1)[
+            ("octoserve_peer_outbox_events", (("peer", "part3"),))] > 0, 10))
+        self.assertEqual(metrics(n3)[("octoserve_peer_members", (("state", "down"),))], 2)
         self.net.heal(3)
         t0 = time.monotonic()
         self.assertIsNotNone(wait_for(lambda: all(
@@ -138,6 +147,11 @@ class PartitionTest(unittest.TestCase):
         for n in self.nodes:
             self.assertEqual({m: s for m, s in n.daemon.states().items()},
                              {m.node_id: "up" for m in self.nodes if m is not n})
+        # and after the heal: all up, the outboxes empty
+        self.assertIsNotNone(wait_for(lambda: (
+            lambda m: m[("octoserve_peer_members", (("state", "up"),))] == 2 and
+            m[("octoserve_peer_outbox_events", (("peer", "part3"),))] == 0)(metrics(n1)), 20),
+            metrics(n1))
         sys.stderr.write("\nafter the heal every push of the cut was served everywhere in %.2f s\n"
                          % took)
 
