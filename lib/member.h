@@ -29,6 +29,9 @@ struct octo_member {
 	uint64_t changed_ms;   /* when state last changed */
 	int refused;           /* the last check was refused (the daemon logs the first) */
 	char store[64];        /* its store's incarnation as it last answered ("": not yet) */
+	/* since the daemon started: changes it took from this node, their bytes, and the blob
+	 * bytes this node fetched from it */
+	uint64_t sent_changes, sent_bytes, fetched_bytes;
 };
 
 struct octo_members {

@@ -484,32 +484,50 @@ static double number(json_t *o, const char *key)
 struct peer_gauge {
 	const char *name, *help, *key;
 	double per;
+	const char *type; /* NULL: a gauge */
 };
 
 static const struct peer_gauge member_gauges[] = {
-	{"octoserve_peer_outbox_events", "Changes a member has still to receive.", "lag_events", 1},
+	{"octoserve_peer_outbox_events", "Changes a member has still to receive.", "lag_events", 1,
+	 NULL},
 	{"octoserve_peer_outbox_age_seconds",
-	 "How old the oldest change a member has still to receive is.", "lag_s", 1},
+	 "How old the oldest change a member has still to receive is.", "lag_s", 1, NULL},
+	{"octoserve_peer_sent_changes_total",
+	 "Changes a member took from this node since the daemon started.", "sent_changes", 1,
+	 "counter"},
+	{"octoserve_peer_sent_bytes_total",
+	 "Bytes of the changes a member took from this node since the daemon started.",
+	 "sent_bytes", 1, "counter"},
+	{"octoserve_peer_fetched_bytes_total",
+	 "Blob bytes this node fetched from a member since the daemon started.", "fetched_bytes", 1,
+	 "counter"},
 };
 
 static const struct peer_gauge round_gauges[] = {
 	{"octoserve_peer_anti_entropy_timestamp_seconds", "When the last anti-entropy round ran.",
-	 "at_ms", 1000},
+	 "at_ms", 1000, NULL},
 	{"octoserve_peer_anti_entropy_differing_members",
-	 "Members whose records differed from this node's in the last round.", "differing", 1},
+	 "Members whose records differed from this node's in the last round.", "differing", 1,
+	 NULL},
 	{"octoserve_peer_anti_entropy_repaired_records",
 	 "Records the last round took from members (their writes beat this node's).",
-	 "records_repaired", 1},
+	 "records_repaired", 1, NULL},
 	{"octoserve_peer_anti_entropy_dropped_copies", "Surplus copies the last round dropped.",
-	 "copies_dropped", 1},
+	 "copies_dropped", 1, NULL},
 	{"octoserve_peer_under_replicated_blobs",
 	 "Blobs this node holds by placement and lacks, as of the last round.", "under_replicated",
-	 1},
+	 1, NULL},
+	{"octoserve_peer_anti_entropy_rounds_total",
+	 "Anti-entropy rounds since the daemon started.", "rounds", 1, "counter"},
+	{"octoserve_peer_anti_entropy_repaired_records_total",
+	 "Records anti-entropy took from members since the daemon started.",
+	 "records_repaired_total", 1, "counter"},
 };
 
 static void help(struct text *t, const struct peer_gauge *g)
 {
-	put(t, "# HELP %s %s\n# TYPE %s gauge\n", g->name, g->help, g->name);
+	put(t, "# HELP %s %s\n# TYPE %s %s\n", g->name, g->help, g->name,
+	    g->type != NULL ? g->type : "gauge");
 }
 
 char *octo_metrics_peer_text(const struct octo_store *s, char *text, size_t *len)
@@ -517,12 +535,12 @@ char *octo_metrics_peer_text(const struct octo_store *s, char *text, size_t *len
 	static const char *const states[] = {"up", "down", "unknown"};
 	static const struct peer_gauge written = {"octoserve_peer_status_timestamp_seconds",
 						  "When the peer daemon last wrote its state.",
-						  "time_ms", 1000},
+						  "time_ms", 1000, NULL},
 				       queue = {"octoserve_peer_fetch_queue",
 						"Blobs this node wants from its peers.",
-						"fetch_queue", 1},
+						"fetch_queue", 1, NULL},
 				       by_state = {"octoserve_peer_members",
-						   "Members by their health state.", NULL, 1};
+						   "Members by their health state.", NULL, 1, NULL};
 	struct text t = {.buf = text, .len = *len, .cap = *len + 1};
 	json_t *st = peer_file(s, OCTO_PEER_STATUS_REL),
 	       *ae = peer_file(s, OCTO_PEER_SYNC_STATUS_REL);

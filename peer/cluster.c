@@ -126,6 +126,23 @@ static void load_forgotten(struct octo_peer_cluster *c)
 	octo_strv_cleanup(&ids);
 }
 
+void octo_peer_cluster_count(struct octo_peer_cluster *c, const char *address,
+			     enum octo_peer_traffic what, uint64_t n)
+{
+	long at;
+
+	pthread_mutex_lock(&c->lock);
+	at = member_at(&c->members, address);
+	if (at >= 0) {
+		struct octo_member *m = &c->members.v[at];
+		uint64_t *count = what == OCTO_PEER_SENT_CHANGES ? &m->sent_changes
+				  : what == OCTO_PEER_SENT_BYTES ? &m->sent_bytes
+								 : &m->fetched_bytes;
+		*count += n;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
 void octo_peer_cluster_forget(struct octo_peer_cluster *c, const char *id)
 {
 	pthread_mutex_lock(&c->lock);
@@ -442,12 +459,15 @@ static void write_status(struct octo_peer_cluster *c)
 	pthread_mutex_lock(&c->lock);
 	for (i = 0; a != NULL && i < c->members.n; i++) {
 		const struct octo_member *m = &c->members.v[i];
-		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:i,s:I,s:I,s:s}", "id", m->id,
-						   "address", m->address, "state",
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:i,s:I,s:I,s:s,s:I,s:I,s:I}",
+						   "id", m->id, "address", m->address, "state",
 						   octo_member_state_name(m->state), "misses",
 						   m->misses, "last_seen_ms",
 						   (json_int_t)m->last_seen_ms, "changed_ms",
-						   (json_int_t)m->changed_ms, "store", m->store));
+						   (json_int_t)m->changed_ms, "store", m->store,
+						   "sent_changes", (json_int_t)m->sent_changes,
+						   "sent_bytes", (json_int_t)m->sent_bytes,
+						   "fetched_bytes", (json_int_t)m->fetched_bytes));
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (c->journal != NULL && octo_journal_last(c->journal, &last) != OCTO_OK)

@@ -54,6 +54,15 @@ void octo_peer_cluster_forget(struct octo_peer_cluster *c, const char *id);
 int octo_peer_cluster_forgotten(struct octo_peer_cluster *c, const char *id);
 void octo_peer_cluster_forgotten_ids(struct octo_peer_cluster *c, struct octo_strv *out);
 
+/* Traffic with the member at address, counted for the status (and /metrics). */
+enum octo_peer_traffic {
+	OCTO_PEER_SENT_CHANGES,
+	OCTO_PEER_SENT_BYTES,
+	OCTO_PEER_FETCHED_BYTES
+};
+void octo_peer_cluster_count(struct octo_peer_cluster *c, const char *address,
+			     enum octo_peer_traffic what, uint64_t n);
+
 /* A count that grows each time a member comes up (or back). */
 uint64_t octo_peer_cluster_ups(struct octo_peer_cluster *c);
 /* Poke t whenever a member comes up (at most four tickers), until unwatched (before t goes). */

@@ -333,6 +333,8 @@ static int fetch(struct octo_peer_fetcher *f, const struct octo_digest *d)
 			ch, "/octoserve.peer.v1.Peer/Fetch", packed,
 			octoserve__peer__v1__fetch_request__get_packed_size(&req),
 			(long)f->cfg->p2p.health_check.timeout_ms, on_chunk, &r, &stopped);
+		octo_peer_cluster_count(f->cluster, order[i], OCTO_PEER_FETCHED_BYTES,
+					r.offset - r.start_offset);
 		if (status == OCTO_RPC_OK && !stopped && r.sized && r.offset == r.size)
 			break; /* all there */
 		if (r.bad && restart(&r, d->alg) != 0)

@@ -132,7 +132,7 @@ static int send_to(struct octo_peer_replicator *r, const struct member *m)
 	char cursor[64];
 	uint64_t from = 0, last;
 	uint8_t *packed, *out = NULL;
-	size_t len, out_len;
+	size_t len, out_len, sent;
 	enum octo_rpc_status status;
 	enum octo_err err;
 	int full;
@@ -152,8 +152,8 @@ static int send_to(struct octo_peer_replicator *r, const struct member *m)
 		return 0;
 	b.last = from;
 	if (octo_journal_scan(r->journal, from, add_event, &b) != OCTO_OK || b.failed) {
-		/* events this member never had were trimmed before it was known: only the
-		 * anti-entropy (not built yet) brings those */
+		/* events this member never had were trimmed before it was known: the
+		 * anti-entropy brings those */
 		struct octo_log_field f[] = {OCTO_LOG_STR("member", m->id)};
 		octo_log(r->log, OCTO_LOG_WARN, "the journal cannot be read for a member", f, 1);
 		batch_free(&b);
@@ -180,6 +180,7 @@ static int send_to(struct octo_peer_replicator *r, const struct member *m)
 	}
 	free(packed);
 	free(out);
+	sent = b.n;
 	batch_free(&b);
 	if (status != OCTO_RPC_OK) {
 		struct octo_log_field f[] = {OCTO_LOG_STR("member", m->id),
@@ -190,6 +191,8 @@ static int send_to(struct octo_peer_replicator *r, const struct member *m)
 	/* taken: the cursor moves (a crash before this sends the batch again, which the
 	 * rule makes harmless) */
 	octo_journal_cursor_set(r->journal, cursor, b.last);
+	octo_peer_cluster_count(r->cluster, m->address, OCTO_PEER_SENT_CHANGES, sent);
+	octo_peer_cluster_count(r->cluster, m->address, OCTO_PEER_SENT_BYTES, len);
 	return full;
 }
 

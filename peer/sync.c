@@ -44,6 +44,7 @@ struct octo_peer_syncer {
 	pthread_mutex_t lock; /* the summary and when it was built */
 	struct octo_summary sum;
 	int built;
+	uint64_t rounds, repaired; /* since the start, for the status's counters */
 	uint64_t built_ms, built_seq;
 };
 
@@ -642,12 +643,16 @@ static void write_status(struct octo_peer_syncer *y, const struct round *rd, uin
 	char *text;
 
 	pthread_mutex_lock(&y->lock);
-	o = json_pack("{sIsIsIsIsIsIsIsIsIsI}", "at_ms", (json_int_t)at_ms, "took_ms",
-		      (json_int_t)took_ms, "members", (json_int_t)rd->members, "differing",
-		      (json_int_t)rd->differing, "records_repaired", (json_int_t)rd->repaired,
-		      "records_refused", (json_int_t)rd->refused, "blobs_wanted",
-		      (json_int_t)rd->wanted, "copies_dropped", (json_int_t)rd->dropped, "records",
-		      (json_int_t)y->sum.n_records, "under_replicated", (json_int_t)rd->under);
+	y->rounds++;
+	y->repaired += rd->repaired;
+	o = json_pack("{sIsIsIsIsIsIsIsIsIsIsIsI}", "rounds", (json_int_t)y->rounds,
+		      "records_repaired_total", (json_int_t)y->repaired, "at_ms", (json_int_t)at_ms,
+		      "took_ms", (json_int_t)took_ms, "members", (json_int_t)rd->members,
+		      "differing", (json_int_t)rd->differing, "records_repaired",
+		      (json_int_t)rd->repaired, "records_refused", (json_int_t)rd->refused,
+		      "blobs_wanted", (json_int_t)rd->wanted, "copies_dropped",
+		      (json_int_t)rd->dropped, "records", (json_int_t)y->sum.n_records,
+		      "under_replicated", (json_int_t)rd->under);
 	pthread_mutex_unlock(&y->lock);
 	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 	if (text != NULL)

@@ -152,6 +152,14 @@ class PartitionTest(unittest.TestCase):
             lambda m: m[("octoserve_peer_members", (("state", "up"),))] == 2 and
             m[("octoserve_peer_outbox_events", (("peer", "part3"),))] == 0)(metrics(n1)), 20),
             metrics(n1))
+        # what moved: node 1 sent node 3 the changes of the cut, node 3 fetched the blobs of
+        # the other side, anti-entropy ran
+        m1, m3 = metrics(n1), metrics(n3)
+        self.assertGreater(m1[("octoserve_peer_sent_changes_total", (("peer", "part3"),))], 0)
+        self.assertGreater(m1[("octoserve_peer_sent_bytes_total", (("peer", "part3"),))], 0)
+        self.assertGreater(sum(m3.get(("octoserve_peer_fetched_bytes_total", (("peer", p),)), 0)
+                               for p in ("part1", "part2")), 30000)
+        self.assertGreater(m3[("octoserve_peer_anti_entropy_rounds_total", ())], 0)
         sys.stderr.write("\nafter the heal every push of the cut was served everywhere in %.2f s\n"
                          % took)
 
