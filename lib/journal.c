@@ -611,6 +611,14 @@ enum octo_err octo_journal_cursor_drop(struct octo_journal *j, const char *name)
 	return err != OCTO_OK ? err : octo_store_remove(j->store, rel, OCTO_ERR_NAME_UNKNOWN);
 }
 
+enum octo_err octo_journal_cursor_list(const struct octo_journal *j,
+				       int (*keep)(const char *name, size_t len),
+				       struct octo_strv *names)
+{
+	memset(names, 0, sizeof(*names));
+	return octo_store_list(j->store, CURSORS_REL, keep, OCTO_OK, names);
+}
+
 enum octo_err octo_journal_trim(struct octo_journal *j, size_t *removed)
 {
 	uint64_t *firsts, oldest = UINT64_MAX;

@@ -14,6 +14,7 @@
 #include "error.h"
 #include "record.h"
 #include "store.h"
+#include "strv.h"
 
 /* A record an event writes (store-record.h): its key in the repository, and its value, or
  * NULL for a tombstone. The record's stamp is the event's (hlc, time_ms, node). */
@@ -67,6 +68,10 @@ enum octo_err octo_journal_cursor_set(struct octo_journal *j, const char *name, 
 enum octo_err octo_journal_cursor_get(const struct octo_journal *j, const char *name,
 				      uint64_t *seq);
 enum octo_err octo_journal_cursor_drop(struct octo_journal *j, const char *name);
+/* The names of the cursors keep (may be NULL) accepts, in no order (none: an empty list). */
+enum octo_err octo_journal_cursor_list(const struct octo_journal *j,
+				       int (*keep)(const char *name, size_t len),
+				       struct octo_strv *names);
 /* The last sequence number in the journal (0 for none), read from its end: how a consumer
  * knows, without a scan, that nothing came after its cursor. */
 enum octo_err octo_journal_last(const struct octo_journal *j, uint64_t *seq);

@@ -573,26 +573,25 @@ static void sync_blobs(struct octo_peer_syncer *y, struct round *rd)
 	const char *self = y->cfg->p2p.node_id;
 	struct octo_peer_view *view = malloc(sizeof(*view));
 	struct octo_summary_blob *linked = NULL;
-	struct surplus *sp = NULL;
-	size_t n = 0, i, j, n_sp = 0;
+	struct surplus *sp = NULL, *s = malloc(sizeof(*s));
+	size_t n = 0, i, j, n_sp = 0, cap_sp = 0;
 
 	pthread_mutex_lock(&y->lock);
-	if (view != NULL && (linked = malloc((y->sum.n_linked + 1) * sizeof(*linked))) != NULL &&
-	    (sp = malloc((y->sum.n_linked + 1) * sizeof(*sp))) != NULL) {
+	if (view != NULL && s != NULL &&
+	    (linked = malloc((y->sum.n_linked + 1) * sizeof(*linked))) != NULL) {
 		n = y->sum.n_linked;
 		if (n > 0)
 			memcpy(linked, y->sum.linked, n * sizeof(*linked));
 	}
 	pthread_mutex_unlock(&y->lock);
-	if (sp == NULL) {
+	if (linked == NULL) {
 		free(view);
-		free(linked);
+		free(s);
 		return;
 	}
 	octo_peer_cluster_view(y->cluster, view);
 	for (i = 0; i < n; i++) {
 		const struct octo_digest *d = &linked[i].digest;
-		struct surplus *s = &sp[n_sp];
 		int mine = 0, here, manifest;
 		s->n_holders = octo_peer_view_holders(view, self, d, y->cfg->p2p.replication.factor,
 						      s->holders);
@@ -611,7 +610,16 @@ static void sync_blobs(struct octo_peer_syncer *y, struct round *rd)
 			continue;
 		s->digest = *d;
 		s->confirmed = 0;
-		n_sp++;
+		/* kept for the confirmations: surplus copies are few, the linked blobs many */
+		if (n_sp == cap_sp) {
+			struct surplus *grown =
+				realloc(sp, (cap_sp ? 2 * cap_sp : 16) * sizeof(*sp));
+			if (grown == NULL)
+				break;
+			sp = grown;
+			cap_sp = cap_sp ? 2 * cap_sp : 16;
+		}
+		sp[n_sp++] = *s;
 	}
 	for (i = 0; i < view->n && n_sp > 0; i++)
 		if (view->v[i].up)
@@ -634,6 +642,7 @@ static void sync_blobs(struct octo_peer_syncer *y, struct round *rd)
 	free(view);
 	free(linked);
 	free(sp);
+	free(s);
 }
 
 static void write_status(struct octo_peer_syncer *y, const struct round *rd, uint64_t at_ms,
@@ -643,8 +652,6 @@ static void write_status(struct octo_peer_syncer *y, const struct round *rd, uin
 	char *text;
 
 	pthread_mutex_lock(&y->lock);
-	y->rounds++;
-	y->repaired += rd->repaired;
 	o = json_pack("{sIsIsIsIsIsIsIsIsIsIsIsI}", "rounds", (json_int_t)y->rounds,
 		      "records_repaired_total", (json_int_t)y->repaired, "at_ms", (json_int_t)at_ms,
 		      "took_ms", (json_int_t)took_ms, "members", (json_int_t)rd->members,
@@ -681,6 +688,10 @@ static void one_round(struct octo_peer_syncer *y)
 	refresh(y, rd.repaired > 0);
 	pthread_mutex_unlock(&y->lock);
 	sync_blobs(y, &rd);
+	pthread_mutex_lock(&y->lock);
+	y->rounds++;
+	y->repaired += rd.repaired;
+	pthread_mutex_unlock(&y->lock);
 	if (rd.repaired > 0 || rd.dropped > 0 || rd.refused > 0) {
 		struct octo_log_field f[] = {OCTO_LOG_NUM("records", (long long)rd.repaired),
 					     OCTO_LOG_NUM("refused", (long long)rd.refused),
@@ -704,7 +715,7 @@ static int is_peer_cursor(const char *name, size_t len)
 
 /* Nothing of what the journal holds goes to a member any more: every member's cursor at its
  * end (the stale writes there must not reach the cluster either). */
-static enum octo_err forget_outboxes(const struct octo_store *store, struct octo_journal *journal)
+static enum octo_err forget_outboxes(struct octo_journal *journal)
 {
 	struct octo_strv names = {0};
 	uint64_t last = 0;
@@ -712,7 +723,7 @@ static enum octo_err forget_outboxes(const struct octo_store *store, struct octo
 	size_t i;
 
 	if (err == OCTO_OK)
-		err = octo_store_list(store, "journal/cursors", is_peer_cursor, OCTO_OK, &names);
+		err = octo_journal_cursor_list(journal, is_peer_cursor, &names);
 	for (i = 0; err == OCTO_OK && i < names.n; i++)
 		err = octo_journal_cursor_set(journal, names.v[i], last);
 	if (err == OCTO_OK) /* and a member not seen yet starts there too */
@@ -740,7 +751,7 @@ int octo_peer_syncer_rejoin(const struct octo_config *cfg, struct octo_store *st
 	snprintf(aside, sizeof(aside), "stale/%llu", (unsigned long long)now);
 	err = octo_store_repos_set_aside(store, aside);
 	if (err == OCTO_OK)
-		err = forget_outboxes(store, journal);
+		err = forget_outboxes(journal);
 	if (err == OCTO_OK)
 		err = octo_store_remove(store, OCTO_PEER_CONTACT_REL, OCTO_OK);
 	{

@@ -52,26 +52,21 @@ def compile_stubs(out):
     return importlib.import_module("peer_pb2"), importlib.import_module("peer_pb2_grpc")
 
 
-class InteropTest(unittest.TestCase):
+def start_daemon(tmp, name, node_id, port, p2p):
+    """A daemon on its own store tmp/<name>-data, its configuration tmp/<name>.json and log
+    tmp/<name>.log; (the process, the store's path, the configuration's)."""
+    data = os.path.join(tmp, name + "-data")
+    cfg = {"storage": {"path": data},
+           "logging": {"output": os.path.join(tmp, name + ".log")},
+           "p2p": dict({"enabled": True, "node_id": node_id, "port": port}, **p2p)}
+    config = os.path.join(tmp, name + ".json")
+    with open(config, "w") as f:
+        json.dump(cfg, f)
+    return subprocess.Popen([PEER, "-c", config]), data, config
 
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="octoserve-peer-test-")
-        cls.pb, cls.pb_grpc = compile_stubs(cls.tmp)
-        cls.data = os.path.join(cls.tmp, "data")
-        cls.port = free_port()
-        cfg = {"storage": {"path": cls.data},
-               "logging": {"output": os.path.join(cls.tmp, "peer.log")},
-               "p2p": {"enabled": True, "node_id": "node-i1", "port": cls.port,
-                       "transport": {"max_message_size": MAX_MESSAGE,
-                                     "max_connections": MAX_CALLS}}}
-        cls.config = os.path.join(cls.tmp, "octoserve.json")
-        with open(cls.config, "w") as f:
-            json.dump(cfg, f)
-        cls.proc = subprocess.Popen([PEER, "-c", cls.config])
-        cls.channel = grpc.insecure_channel("127.0.0.1:%d" % cls.port)
-        grpc.channel_ready_future(cls.channel).result(timeout=10)
-        cls.stub = cls.pb_grpc.PeerStub(cls.channel)
+
+class DaemonClass(unittest.TestCase):
+    """Classes with one daemon and one channel to it, made by setUpClass."""
 
     @classmethod
     def tearDownClass(cls):
@@ -80,6 +75,21 @@ class InteropTest(unittest.TestCase):
             cls.proc.kill()
             cls.proc.wait()
         shutil.rmtree(cls.tmp, ignore_errors=True)
+
+
+class InteropTest(DaemonClass):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="octoserve-peer-test-")
+        cls.pb, cls.pb_grpc = compile_stubs(cls.tmp)
+        cls.port = free_port()
+        cls.proc, cls.data, cls.config = start_daemon(
+            cls.tmp, "peer", "node-i1", cls.port,
+            {"transport": {"max_message_size": MAX_MESSAGE, "max_connections": MAX_CALLS}})
+        cls.channel = grpc.insecure_channel("127.0.0.1:%d" % cls.port)
+        grpc.channel_ready_future(cls.channel).result(timeout=10)
+        cls.stub = cls.pb_grpc.PeerStub(cls.channel)
 
     def put_blob(self, data):
         """The blob's file in the store, as a push leaves it; its digest."""
@@ -200,7 +210,7 @@ class InteropTest(unittest.TestCase):
         self.assertEqual(msgs, ["peer daemon started", "peer daemon stopped"])
 
 
-class TlsInteropTest(unittest.TestCase):
+class TlsInteropTest(DaemonClass):
 
     @classmethod
     def setUpClass(cls):
@@ -209,16 +219,10 @@ class TlsInteropTest(unittest.TestCase):
         make_ca(cls.tmp, "ca")
         server, client = make_cert(cls.tmp, "ca", "server", "node-t1"), \
             make_cert(cls.tmp, "ca", "client", "py-client")
-        cls.data = os.path.join(cls.tmp, "data")
         cls.port = free_port()
-        cfg = {"storage": {"path": cls.data},
-               "logging": {"output": os.path.join(cls.tmp, "peer.log")},
-               "p2p": {"enabled": True, "node_id": "node-t1", "port": cls.port, "tls": server,
-                       "transport": {"max_message_size": MAX_MESSAGE}}}
-        cls.config = os.path.join(cls.tmp, "octoserve.json")
-        with open(cls.config, "w") as f:
-            json.dump(cfg, f)
-        cls.proc = subprocess.Popen([PEER, "-c", cls.config])
+        cls.proc, cls.data, cls.config = start_daemon(
+            cls.tmp, "peer", "node-t1", cls.port,
+            {"tls": server, "transport": {"max_message_size": MAX_MESSAGE}})
         pem = {}
         for k, path in client.items():
             with open(path, "rb") as f:
@@ -231,13 +235,6 @@ class TlsInteropTest(unittest.TestCase):
         grpc.channel_ready_future(cls.channel).result(timeout=10)
         cls.stub = cls.pb_grpc.PeerStub(cls.channel)
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.channel.close()
-        if cls.proc.poll() is None:
-            cls.proc.kill()
-            cls.proc.wait()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def test_health_by_the_certificate_s_id_only(self):
         reply = self.stub.Health(self.pb.HealthRequest(node_id="py-client",
@@ -288,14 +285,8 @@ class IdleTest(unittest.TestCase):
             ports = {}
             for name, idle in (("short", "1s"), ("long", "1h")):
                 port = free_port()
-                cfg = {"storage": {"path": os.path.join(tmp, name)},
-                       "logging": {"output": os.path.join(tmp, name + ".log")},
-                       "p2p": {"enabled": True, "node_id": "idle-" + name, "port": port,
-                               "transport": {"idle_timeout": idle}}}
-                path = os.path.join(tmp, name + ".json")
-                with open(path, "w") as f:
-                    json.dump(cfg, f)
-                procs.append(subprocess.Popen([PEER, "-c", path]))
+                procs.append(start_daemon(tmp, name, "idle-" + name, port,
+                                          {"transport": {"idle_timeout": idle}})[0])
                 ch = grpc.insecure_channel("127.0.0.1:%d" % port)
                 grpc.channel_ready_future(ch).result(timeout=10)
                 channels.append(ch)
