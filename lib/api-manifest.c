@@ -13,11 +13,13 @@
 
 #include "api.h"
 #include "bounds.h"
+#include "clock.h"
 #include "journal.h"
 #include "manifest.h"
 #include "store-blob.h"
 #include "store-manifest.h"
 #include "store-referrer.h"
+#include "strong.h"
 
 /* A manifest reference: a tag, or a digest. */
 struct reference {
@@ -121,6 +123,11 @@ static enum octo_err check_references(struct octo_registry *reg, const struct oc
 						       sizeof(type));
 		} else {
 			err = octo_store_blob_linked(reg->store, rt->name, &r->digest, &stored);
+			/* in a cluster the content may be on the blob's holders only (lazy, or
+			 * a pusher's copy dropped as surplus): the link, with its size, is enough */
+			if (err == OCTO_ERR_BLOB_UNKNOWN && reg->cfg->p2p.enabled)
+				err = octo_store_link_get(reg->store, rt->name, &r->digest, &stored,
+							  NULL);
 			if (err == OCTO_OK && stored != (uint64_t)r->size) {
 				snprintf(why, size, "blob %s has %" PRIu64 " bytes, not %lld", ds,
 					 stored, (long long)r->size);
@@ -161,14 +168,16 @@ static char *referrer_descriptor(const struct octo_manifest *m, const struct oct
 }
 
 /* Store a validated manifest: content (not visible by itself), the journal's event with the
- * records it writes, then revision, referrers entry and tag with the event's stamp, so that
- * nothing ever points at a manifest that is not yet durable and no change is visible
- * without its event. */
+ * records it writes (its seq into *seq), then revision, referrers entry and tag with the
+ * event's stamp, so that nothing ever points at a manifest that is not yet durable and no
+ * change is visible without its event. In strong mode the tag is not written here: it is
+ * the peer daemon's once the voters decided it. */
 static enum octo_err store_manifest(struct octo_registry *reg, const struct octo_route *rt,
 				    const struct reference *ref, const struct octo_manifest *m,
 				    const char *body, size_t len, const struct octo_digest *d,
-				    const char *desc)
+				    const char *desc, uint64_t *seq, uint64_t *hlc)
 {
+	int tagged = !ref->is_digest && !octo_api_strong(reg);
 	char rev_key[OCTO_STORE_PATH_MAX], ref_key[OCTO_STORE_PATH_MAX];
 	char tag_key[OCTO_STORE_PATH_MAX], ds[OCTO_DIGEST_MAX_STRING];
 	struct octo_journal_change records[3];
@@ -183,18 +192,57 @@ static enum octo_err store_manifest(struct octo_registry *reg, const struct octo
 	if (err == OCTO_OK && desc != NULL &&
 	    (err = octo_store_referrer_key(&m->subject, d, ref_key, sizeof(ref_key))) == OCTO_OK)
 		records[n++] = (struct octo_journal_change){ref_key, desc};
-	if (err == OCTO_OK && !ref->is_digest &&
+	if (err == OCTO_OK && tagged &&
 	    (err = octo_store_tag_key(ref->tag, tag_key, sizeof(tag_key))) == OCTO_OK)
 		records[n++] = (struct octo_journal_change){tag_key, ds};
-	if (err == OCTO_OK)
-		err = octo_journal_record(reg->journal, "manifest.put", rt->name, d,
-					  ref->is_digest ? NULL : ref->tag, records, n, &stamp);
+	if (err == OCTO_OK) {
+		struct octo_journal_event ev = {.type = "manifest.put",
+						.repo = rt->name,
+						.digest = ds,
+						.tag = tagged ? ref->tag : NULL,
+						.records = records,
+						.n_records = n};
+		err = octo_journal_append(reg->journal, &ev, seq, &stamp);
+		*hlc = stamp.hlc;
+	}
 	if (err == OCTO_OK)
 		err = octo_store_link_manifest(reg->store, rt->name, d, m->media_type, &stamp);
 	if (err == OCTO_OK && desc != NULL)
 		err = octo_store_referrer_add(reg->store, rt->name, &m->subject, d, desc, &stamp);
-	if (err == OCTO_OK && !ref->is_digest)
+	if (err == OCTO_OK && tagged)
 		err = octo_store_tag_set(reg->store, rt->name, ref->tag, d, &stamp);
+	return err;
+}
+
+/* Strong mode: the manifest's blobs at factor copies, its event (seq) on a majority of the
+ * voters, and the tag write (a delete when digest is NULL) decided, before the answer. */
+static enum octo_err confirm(struct octo_registry *reg, const struct octo_route *rt,
+			     const char *tag, const struct octo_digest *digest,
+			     const struct octo_manifest *m, uint64_t seq, uint64_t since_hlc,
+			     char *why, size_t size)
+{
+	struct octo_strong_request sr = {
+		.seq = seq,
+		.since_hlc = since_hlc != 0 ? since_hlc : octo_hlc_tick(0, octo_clock_wall_ms()),
+		.tombstone = tag != NULL && digest == NULL};
+	enum octo_err err;
+	size_t i;
+
+	snprintf(sr.repo, sizeof(sr.repo), "%s", rt->name);
+	snprintf(sr.tag, sizeof(sr.tag), "%s", tag != NULL ? tag : "");
+	if (digest != NULL)
+		octo_digest_format(digest, sr.digest, sizeof(sr.digest));
+	if (m != NULL && m->n_refs > 0) {
+		sr.blobs = calloc(m->n_refs, sizeof(*sr.blobs));
+		if (sr.blobs == NULL)
+			return OCTO_ERR_NOMEM;
+		for (i = 0; i < m->n_refs && sr.n_blobs < OCTO_STRONG_BLOBS_MAX; i++)
+			if (!m->refs[i].external && !m->refs[i].is_manifest)
+				sr.blobs[sr.n_blobs++] = m->refs[i].digest;
+	}
+	err = octo_strong_wait(reg->store, &sr, reg->cfg->p2p.replication.strong_timeout_ms, why,
+			       size);
+	octo_strong_request_cleanup(&sr);
 	return err;
 }
 
@@ -206,7 +254,8 @@ void octo_api_manifest_put(struct octo_registry *reg, struct octo_route *rt,
 	struct octo_manifest m;
 	struct reference ref;
 	struct octo_digest d;
-	char *body = NULL, *desc = NULL;
+	char *body = NULL, *desc = NULL, strong_why[512] = "";
+	uint64_t seq = 0, since = 0;
 	size_t len;
 	enum octo_err err = parse_reference(rt, &ref);
 
@@ -248,7 +297,12 @@ void octo_api_manifest_put(struct octo_registry *reg, struct octo_route *rt,
 		}
 	}
 	if (err == OCTO_OK)
-		err = store_manifest(reg, rt, &ref, &m, body, len, &d, desc);
+		err = store_manifest(reg, rt, &ref, &m, body, len, &d, desc, &seq, &since);
+	if (err == OCTO_OK && octo_api_strong(reg)) {
+		err = confirm(reg, rt, ref.is_digest ? NULL : ref.tag, &d, &m, seq, since,
+			      strong_why, sizeof(strong_why));
+		detail = strong_why;
+	}
 	free(desc);
 	free(body);
 	if (err != OCTO_OK) {
@@ -267,14 +321,17 @@ void octo_api_manifest_put(struct octo_registry *reg, struct octo_route *rt,
 	octo_manifest_cleanup(&m);
 }
 
-/* Delete a tag: its event, then its tombstone. */
+/* Delete a tag: its event, then its tombstone (in strong mode: decided by the voters). */
 static enum octo_err delete_tag(struct octo_registry *reg, const struct octo_route *rt,
-				const char *tag)
+				const char *tag, char *why, size_t size)
 {
 	char key[OCTO_STORE_PATH_MAX];
 	struct octo_journal_change gone = {.key = key, .value = NULL};
 	struct octo_record_stamp stamp;
 	enum octo_err err = octo_store_tag_key(tag, key, sizeof(key));
+
+	if (octo_api_strong(reg))
+		return err != OCTO_OK ? err : confirm(reg, rt, tag, NULL, NULL, 0, 0, why, size);
 
 	if (err == OCTO_OK)
 		err = octo_journal_record(reg->journal, "tag.delete", rt->name, NULL, tag, &gone, 1,
@@ -284,7 +341,7 @@ static enum octo_err delete_tag(struct octo_registry *reg, const struct octo_rou
 
 /* Delete every tag of the repository that points at d, each with its own event. */
 static enum octo_err untag_all(struct octo_registry *reg, const struct octo_route *rt,
-			       const struct octo_digest *d)
+			       const struct octo_digest *d, char *why, size_t size)
 {
 	struct octo_strv tags;
 	enum octo_err err;
@@ -295,7 +352,7 @@ static enum octo_err untag_all(struct octo_registry *reg, const struct octo_rout
 		struct octo_digest td;
 		if (octo_store_tag_get(reg->store, rt->name, tags.v[i], &td) == OCTO_OK &&
 		    octo_digest_equal(&td, d))
-			err = delete_tag(reg, rt, tags.v[i]);
+			err = delete_tag(reg, rt, tags.v[i], why, size);
 	}
 	octo_strv_cleanup(&tags);
 	return err == OCTO_ERR_NAME_UNKNOWN ? OCTO_OK : err;
@@ -330,11 +387,12 @@ static enum octo_err subject_of(struct octo_registry *reg, const struct octo_dig
 /* Delete manifest d: its event (the revision's tombstone, and its referrers entry's), its
  * tags (each with its event), then the entry and the revision. */
 static enum octo_err delete_manifest(struct octo_registry *reg, const struct octo_route *rt,
-				     const struct octo_digest *d)
+				     const struct octo_digest *d, char *why, size_t size)
 {
 	char type[OCTO_MANIFEST_TYPE_MAX], rev_key[OCTO_STORE_PATH_MAX];
-	char ref_key[OCTO_STORE_PATH_MAX];
+	char ref_key[OCTO_STORE_PATH_MAX], ds[OCTO_DIGEST_MAX_STRING];
 	struct octo_journal_change records[2] = {{rev_key, NULL}, {ref_key, NULL}};
+	uint64_t seq = 0;
 	struct octo_record_stamp stamp;
 	struct octo_digest subject;
 	int has_subject = 0;
@@ -346,21 +404,30 @@ static enum octo_err delete_manifest(struct octo_registry *reg, const struct oct
 		err = octo_store_revision_key(d, rev_key, sizeof(rev_key));
 	if (err == OCTO_OK && has_subject)
 		err = octo_store_referrer_key(&subject, d, ref_key, sizeof(ref_key));
+	if (err == OCTO_OK) {
+		struct octo_journal_event ev = {.type = "manifest.delete",
+						.repo = rt->name,
+						.digest = ds,
+						.records = records,
+						.n_records = has_subject ? 2 : 1};
+		octo_digest_format(d, ds, sizeof(ds));
+		err = octo_journal_append(reg->journal, &ev, &seq, &stamp);
+	}
 	if (err == OCTO_OK)
-		err = octo_journal_record(reg->journal, "manifest.delete", rt->name, d, NULL,
-					  records, has_subject ? 2 : 1, &stamp);
-	if (err == OCTO_OK)
-		err = untag_all(reg, rt, d);
+		err = untag_all(reg, rt, d, why, size);
 	if (err == OCTO_OK && has_subject)
 		err = octo_store_referrer_remove(reg->store, rt->name, &subject, d, &stamp);
 	if (err == OCTO_OK)
 		err = octo_store_unlink_manifest(reg->store, rt->name, d, &stamp);
+	if (err == OCTO_OK && octo_api_strong(reg)) /* the revision's delete on a majority */
+		err = confirm(reg, rt, NULL, NULL, NULL, seq, 0, why, size);
 	return err;
 }
 
 void octo_api_manifest_delete(struct octo_registry *reg, struct octo_route *rt,
 			      struct octo_response *resp)
 {
+	char why[512] = "";
 	struct reference ref;
 	struct octo_digest d;
 	enum octo_err err;
@@ -372,11 +439,11 @@ void octo_api_manifest_delete(struct octo_registry *reg, struct octo_route *rt,
 		/* by tag: only the tag goes; the event first, once the tag is known to exist */
 		err = octo_store_tag_get(reg->store, rt->name, ref.tag, &d);
 		if (err == OCTO_OK)
-			err = delete_tag(reg, rt, ref.tag);
+			err = delete_tag(reg, rt, ref.tag, why, sizeof(why));
 	} else if (err == OCTO_OK) {
-		err = delete_manifest(reg, rt, &ref.digest);
+		err = delete_manifest(reg, rt, &ref.digest, why, sizeof(why));
 	}
 	if (err != OCTO_OK)
-		return octo_response_error(resp, err, NULL);
+		return octo_response_error(resp, err, why[0] != '\0' ? why : NULL);
 	resp->status = 202;
 }

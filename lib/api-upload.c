@@ -14,6 +14,7 @@
 #include "range.h"
 #include "store-blob.h"
 #include "upload.h"
+#include "strong.h"
 
 /* Below storage.min_free every write answers 507 (reads go on); a body that says it would
  * take the store below it is refused before a byte is read. */
@@ -74,7 +75,7 @@ static void link_and_answer(struct octo_registry *reg, struct octo_route *rt,
 			    struct octo_response *resp, const struct octo_digest *d, uint64_t size,
 			    const char *event)
 {
-	char key[OCTO_STORE_PATH_MAX], value[24];
+	char key[OCTO_STORE_PATH_MAX], value[24], why[512] = "";
 	struct octo_journal_change link = {.key = key, .value = value};
 	struct octo_record_stamp stamp;
 	enum octo_err err = octo_store_link_key(d, key, sizeof(key));
@@ -84,8 +85,15 @@ static void link_and_answer(struct octo_registry *reg, struct octo_route *rt,
 		err = octo_journal_record(reg->journal, event, rt->name, d, NULL, &link, 1, &stamp);
 	if (err == OCTO_OK)
 		err = octo_store_link_blob(reg->store, rt->name, d, size, &stamp);
+	if (err == OCTO_OK && octo_api_strong(reg)) {
+		/* strong: the 201 only once factor nodes hold the content */
+		struct octo_strong_request sr = {.blobs = (struct octo_digest *)d, .n_blobs = 1};
+		snprintf(sr.repo, sizeof(sr.repo), "%s", rt->name);
+		err = octo_strong_wait(reg->store, &sr, reg->cfg->p2p.replication.strong_timeout_ms,
+				       why, sizeof(why));
+	}
 	if (err != OCTO_OK)
-		return octo_response_error(resp, err, NULL);
+		return octo_response_error(resp, err, why[0] != '\0' ? why : NULL);
 	blob_created(reg, rt, resp, d);
 }
 

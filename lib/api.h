@@ -6,6 +6,7 @@
 #ifndef OCTO_API_H
 #define OCTO_API_H
 
+#include <string.h>
 #include <time.h>
 
 #include "budget.h"
@@ -39,6 +40,14 @@ struct octo_route {
 	size_t tail_len;
 	struct octo_query query;
 };
+
+/* Strong consistency (strong.h): whether this node's writes wait for the cluster's
+ * confirmation before they are answered. */
+static inline int octo_api_strong(const struct octo_registry *reg)
+{
+	return reg->cfg->p2p.enabled &&
+	       strcmp(reg->cfg->p2p.replication.consistency_mode, "strong") == 0;
+}
 
 typedef void octo_api_handler(struct octo_registry *reg, struct octo_route *rt,
 			      struct octo_response *resp);

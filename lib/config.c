@@ -334,6 +334,9 @@ static const struct key keys[] = {
 	{ROW("p2p.replication.fetch_timeout", "P2P_REPLICATION_FETCH_TIMEOUT", K_DUR,
 	     p2p.replication.fetch_timeout_ms),
 	 .def = "10s", .min = 1, .max = DUR_MAX_MS},
+	{ROW("p2p.replication.strong_timeout", "P2P_REPLICATION_STRONG_TIMEOUT", K_DUR,
+	     p2p.replication.strong_timeout_ms),
+	 .def = "30s", .min = 1, .max = 59999},
 	{ROW("p2p.replication.grace_period", "P2P_REPLICATION_GRACE_PERIOD", K_DUR,
 	     p2p.replication.grace_period_ms),
 	 .def = "5m", .min = 0, .max = DUR_MAX_MS},
@@ -929,12 +932,6 @@ static enum octo_err validate(const struct octo_config *cfg, const char *src, ch
 		return refuse(errbuf, errsize, src, "p2p.discovery.dns_name",
 			      "must be set for p2p.discovery.method \"dns\" (the SRV or A/AAAA "
 			      "name of the peers)");
-	if (strcmp(cfg->p2p.replication.consistency_mode, "eventual") != 0)
-		return refuse(
-			errbuf, errsize, src, "p2p.replication.consistency_mode",
-			"\"%s\" is not built yet (\"eventual\": a push is answered once it is "
-			"durable on the node that took it)",
-			cfg->p2p.replication.consistency_mode);
 	if (!cfg->metrics.username != !cfg->metrics.password)
 		return refuse(errbuf, errsize, src, "metrics.basic_auth",
 			      "username and password must be set together");

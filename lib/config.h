@@ -86,6 +86,7 @@ struct octo_config {
 			char *consistency_mode;   /* "eventual" | "strong" */
 			int64_t hybrid_threshold; /* 1 MiB: hybrid is eager below it */
 			int64_t fetch_timeout_ms; /* 10s: a client's wait for a lazy fetch to start */
+			int64_t strong_timeout_ms; /* 30s, below the fronts' 60 s: a strong write's wait */
 			int64_t grace_period_ms; /* 5m: a member down longer is placed around */
 			int64_t max_absence_ms;  /* 0: tombstone_ttl less twice sync_interval */
 		} replication;

@@ -62,6 +62,15 @@ static const struct err_row err_table[OCTO_ERR__COUNT] = {
 	[OCTO_ERR_BLOB_UNAVAILABLE] =
 		{503, "BLOB_UNKNOWN",
 		 "blob content is on other nodes, none of which can give it now", 5},
+	[OCTO_ERR_NOT_REPLICATED] =
+		{503, "UNAVAILABLE",
+		 "not acknowledged: the cluster could not confirm the copies and records strong "
+		 "consistency needs; retrying is safe",
+		 1},
+	[OCTO_ERR_TAG_CONFLICT] =
+		{409, "DENIED",
+		 "not acknowledged: a concurrent write of this tag on another node "
+		 "was decided instead"},
 };
 
 static const struct err_row *err_row(enum octo_err err)

@@ -22,7 +22,7 @@
 
 #define METRICS_REL "metrics.counters"
 #define METRICS_MAGIC "octoctr1"
-#define METRICS_VERSION 3
+#define METRICS_VERSION 4
 
 static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "other"};
 static const int codes[] = {200, 201, 202, 204, 206, 400, 401, 403, 404,
@@ -34,6 +34,9 @@ static const long long buckets_us[] = {1000,   5000,    10000,   50000,    10000
 /* fsync latency buckets, in microseconds (le="0.0001" ... le="5" seconds; then +Inf). */
 static const long long fsync_buckets_us[] = {100,   500,    1000,   5000,    10000,
 					     50000, 100000, 500000, 1000000, 5000000};
+
+static const char *const strong_outcomes[OCTO_STRONG__COUNT] = {"confirmed", "conflict", "refused",
+								"timeout"};
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define N_BUCKETS (N(buckets_us) + 1)
@@ -49,7 +52,9 @@ struct counters {
 	uint64_t errors[OCTO_ERR__COUNT];
 	uint64_t fsync_bucket[N_FSYNC_BUCKETS]; /* not cumulative either */
 	uint64_t fsync_sum_us;
-	uint64_t gauges[OCTO_GAUGE__COUNT]; /* int64_t values, added to in two's complement */
+	uint64_t gauges[OCTO_GAUGE__COUNT];  /* int64_t values, added to in two's complement */
+	uint64_t strong[OCTO_STRONG__COUNT]; /* strong-mode writes, by how they ended */
+	uint64_t strong_wait_us;             /* and how long their clients waited, summed */
 };
 
 struct file {
@@ -264,6 +269,14 @@ void octo_metrics_fsync(struct octo_metrics *m, long long us)
 	add(&m->f->c.fsync_sum_us, us > 0 ? (uint64_t)us : 0);
 }
 
+void octo_metrics_strong(struct octo_metrics *m, enum octo_strong_outcome o, long long us)
+{
+	if (m == NULL || (unsigned)o >= OCTO_STRONG__COUNT)
+		return;
+	add(&m->f->c.strong[o], 1);
+	add(&m->f->c.strong_wait_us, us > 0 ? (uint64_t)us : 0);
+}
+
 /* A growing text buffer; on allocation failure it stops growing and says so in failed. */
 struct text {
 	char *buf;
@@ -432,6 +445,19 @@ char *octo_metrics_text(const struct octo_metrics *m, size_t *len)
 		"store took.\n# TYPE octoserve_fsync_duration_seconds histogram\n");
 	histogram(&t, "octoserve_fsync_duration_seconds", "", fsync_buckets_us, c->fsync_bucket,
 		  N(fsync_buckets_us), get(&c->fsync_sum_us));
+	put(&t,
+	    "# HELP octoserve_strong_writes_total Strong-mode writes by how the cluster "
+	    "answered: confirmed, conflict (a racing write of the tag won), refused (no majority "
+	    "or no copies), timeout (no answer within strong_timeout).\n"
+	    "# TYPE octoserve_strong_writes_total counter\n");
+	for (i = 0; i < OCTO_STRONG__COUNT; i++)
+		put(&t, "octoserve_strong_writes_total{outcome=\"%s\"} %llu\n", strong_outcomes[i],
+		    (unsigned long long)get(&c->strong[i]));
+	put(&t,
+	    "# HELP octoserve_strong_wait_seconds_total How long strong-mode writes waited for "
+	    "the cluster, summed.\n# TYPE octoserve_strong_wait_seconds_total counter\n"
+	    "octoserve_strong_wait_seconds_total %.6f\n",
+	    (double)get(&c->strong_wait_us) / 1e6);
 	for (i = 0; i < OCTO_GAUGE__COUNT; i++)
 		put(&t, "# HELP %s %s\n# TYPE %s gauge\n%s %lld\n", gauges[i].name, gauges[i].help,
 		    gauges[i].name, gauges[i].name, (long long)(int64_t)get(&c->gauges[i]));

@@ -43,6 +43,15 @@ void octo_metrics_gauge_add(struct octo_metrics *m, enum octo_gauge g, int64_t d
 int64_t octo_metrics_gauge(const struct octo_metrics *m, enum octo_gauge g);
 /* One fsync (or fdatasync) that took us microseconds. NULL m: nothing. */
 void octo_metrics_fsync(struct octo_metrics *m, long long us);
+/* A strong-mode write (strong.h) ended so, its client having waited us microseconds. */
+enum octo_strong_outcome {
+	OCTO_STRONG_CONFIRMED,
+	OCTO_STRONG_CONFLICT,
+	OCTO_STRONG_REFUSED,
+	OCTO_STRONG_TIMEOUT,
+	OCTO_STRONG__COUNT
+};
+void octo_metrics_strong(struct octo_metrics *m, enum octo_strong_outcome o, long long us);
 
 /* One answered request: its method, endpoint, status, body bytes read and
  * written, duration, and the error it ended with (OCTO_OK if none). NULL m: nothing. */

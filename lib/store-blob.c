@@ -115,7 +115,8 @@ enum octo_err octo_store_link_get(const struct octo_store *s, const char *repo,
 	/* a link from before records holds no size: the content is here, or it is unknown */
 	if (octo_store_link_size(link.rec.value, link.rec.value_len, size) != 0)
 		err = OCTO_ERR_BLOB_UNKNOWN;
-	snprintf(node, OCTO_NODE_ID_MAX + 1, "%s", link.node);
+	if (node != NULL)
+		snprintf(node, OCTO_NODE_ID_MAX + 1, "%s", link.node);
 	octo_store_record_cleanup(&link);
 	return err;
 }

@@ -32,7 +32,7 @@ enum octo_err octo_store_blob_linked(const struct octo_store *s, const char *rep
 int octo_store_link_size(const char *value, size_t len, uint64_t *size);
 /* repo's link to d, whether or not the content is here: the blob's size and the node that
  * wrote the link (which had the content then); OCTO_ERR_BLOB_UNKNOWN when repo does not
- * link d (or links it without a size, as stores before records did). */
+ * link d (or links it without a size, as stores before records did). node may be NULL. */
 enum octo_err octo_store_link_get(const struct octo_store *s, const char *repo,
 				  const struct octo_digest *d, uint64_t *size,
 				  char node[OCTO_NODE_ID_MAX + 1]);

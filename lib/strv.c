@@ -48,3 +48,13 @@ void octo_strv_cleanup(struct octo_strv *sv)
 	free(sv->v);
 	memset(sv, 0, sizeof(*sv));
 }
+
+int octo_str_copy(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= size)
+		return -1;
+	memcpy(dst, src, n + 1);
+	return 0;
+}

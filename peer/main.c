@@ -25,6 +25,7 @@
 #include "watch.h"
 #include "rpc.h"
 #include "service.h"
+#include "quorum.h"
 #include "sync.h"
 #include "store.h"
 #include "store-member.h"
@@ -184,6 +185,7 @@ int main(int argc, char **argv)
 	struct octo_peer_replicator *replicator = NULL;
 	struct octo_peer_fetcher *fetcher = NULL;
 	struct octo_peer_syncer *syncer = NULL;
+	struct octo_peer_quorum *strong = NULL;
 	struct octo_peer_discovery *discovery = NULL;
 	struct octo_peer_watch *watch = NULL;
 	struct octo_rpc_server *srv;
@@ -321,7 +323,9 @@ int main(int argc, char **argv)
 						     watch, log)) == NULL ||
 	    (fetcher = octo_peer_fetcher_start(&cfg, svc.store, svc.cluster, watch, log)) == NULL ||
 	    (syncer = octo_peer_syncer_start(&cfg, svc.store, svc.journal, svc.cluster, log)) ==
-		    NULL) {
+		    NULL ||
+	    (strong = octo_peer_quorum_start(&cfg, svc.store, svc.journal, svc.cluster, watch,
+					     log)) == NULL) {
 		octo_log(log, OCTO_LOG_ERROR,
 			 "the health checks, the discovery or the replication cannot start", NULL,
 			 0);
@@ -337,6 +341,7 @@ int main(int argc, char **argv)
 	}
 	__atomic_store_n(&svc.syncer, NULL, __ATOMIC_RELEASE);
 	octo_peer_watch_stop(watch); /* first: it pokes the others' tickers */
+	octo_peer_quorum_stop(strong);
 	octo_peer_fetcher_stop(fetcher);
 	octo_peer_replicator_stop(replicator);
 	octo_peer_discovery_stop(discovery); /* before the cluster it feeds */

@@ -21,6 +21,7 @@
 #include "service.h"
 #include "store-blob.h"
 #include "store-wanted.h"
+#include "quorum.h"
 #include "sync.h"
 
 /* Room for the Chunk's header: three tags and three varints. */
@@ -385,5 +386,7 @@ const struct octo_rpc_method octo_peer_methods[] = {
 	 .close = fetch_close},
 	{.path = "/octoserve.peer.v1.Peer/Apply", .unary = apply},
 	{.path = "/octoserve.peer.v1.Peer/Summary", .unary = octo_peer_summary},
+	{.path = "/octoserve.peer.v1.Peer/Vote", .unary = octo_peer_vote},
+	{.path = "/octoserve.peer.v1.Peer/Hold", .unary = octo_peer_hold},
 };
 const size_t octo_peer_n_methods = sizeof(octo_peer_methods) / sizeof(octo_peer_methods[0]);

@@ -43,5 +43,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	roundtrip(&octoserve__peer__v1__apply_reply__descriptor, data, size);
 	roundtrip(&octoserve__peer__v1__summary_request__descriptor, data, size);
 	roundtrip(&octoserve__peer__v1__summary_reply__descriptor, data, size);
+	roundtrip(&octoserve__peer__v1__vote_request__descriptor, data, size);
+	roundtrip(&octoserve__peer__v1__vote_reply__descriptor, data, size);
+	roundtrip(&octoserve__peer__v1__hold_request__descriptor, data, size);
+	roundtrip(&octoserve__peer__v1__hold_reply__descriptor, data, size);
 	return 0;
 }

@@ -167,6 +167,20 @@ def blob_file(node, digest):
     return os.path.join(node.reg.data, "blobs", "sha256", hexd[:2], hexd)
 
 
+def served(node, img, by_tag=False):
+    """Whether node serves img ({"repo", "tag", "manifest", "blobs"}) byte for byte: its
+    manifest (by digest, or by tag) and every blob."""
+    ref = img["tag"] if by_tag else "sha256:" + hashlib.sha256(img["manifest"]).hexdigest()
+    r = node.get("/v2/%s/manifests/%s" % (img["repo"], ref))
+    if r.status != 200 or r.body != img["manifest"]:
+        return False
+    for b in img["blobs"]:
+        r = node.get("/v2/%s/blobs/sha256:%s" % (img["repo"], hashlib.sha256(b).hexdigest()))
+        if r.status != 200 or r.body != b:
+            return False
+    return True
+
+
 def wait_for(what, timeout):
     """Poll what() until it is true; the seconds it took, or None at the timeout."""
     t0 = time.monotonic()

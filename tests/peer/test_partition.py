@@ -21,7 +21,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "http"))
 
 import netns  # noqa: E402
-from peers import OCI, Node, metrics, wait_for  # noqa: E402
+from peers import OCI, Node, metrics, served, wait_for  # noqa: E402
 
 
 PORT = 6000  # every daemon at its own address: one port for all
@@ -80,21 +80,11 @@ class PartitionTest(unittest.TestCase):
         self.assertEqual(r.status, 201, r)
         return {"repo": repo, "tag": tag, "manifest": body, "blobs": [layer, config]}
 
-    def served(self, node, img):
-        r = node.get("/v2/%s/manifests/%s" % (img["repo"], sha256(img["manifest"])))
-        if r.status != 200 or r.body != img["manifest"]:
-            return False
-        for b in img["blobs"]:
-            r = node.get("/v2/%s/blobs/%s" % (img["repo"], sha256(b)))
-            if r.status != 200 or r.body != b:
-                return False
-        return True
-
     def test_a_node_cut_off_takes_pushes_and_converges_after_the_heal(self):
         n1, n2, n3 = self.cluster()
         before = self.image(n1, "part/app", "v1", "before")
         old = self.image(n1, "part/app", "old", "old")
-        self.assertIsNotNone(wait_for(lambda: all(self.served(n, before) and self.served(n, old)
+        self.assertIsNotNone(wait_for(lambda: all(served(n, before) and served(n, old)
                                                   for n in (n2, n3)), 30))
         self.net.cut(3)
         # each side sees the other down
@@ -112,8 +102,8 @@ class PartitionTest(unittest.TestCase):
         self.assertEqual(n3.reg.request("DELETE", "/v2/part/app/manifests/v1").status, 202)
         self.assertEqual(n1.reg.request(
             "DELETE", "/v2/part/app/manifests/%s" % sha256(old["manifest"])).status, 202)
-        self.assertFalse(self.served(n1, minority))  # nothing crosses the cut
-        self.assertFalse(self.served(n3, majority))
+        self.assertFalse(served(n1, minority))  # nothing crosses the cut
+        self.assertFalse(served(n3, majority))
         # /metrics on each side says so: a member down, changes waiting for it
         m1 = metrics(n1)
         self.assertEqual(m1[("octoserve_peer_members", (("state", "down"),))], 1)
@@ -124,7 +114,7 @@ class PartitionTest(unittest.TestCase):
         self.net.heal(3)
         t0 = time.monotonic()
         self.assertIsNotNone(wait_for(lambda: all(
-            self.served(n, majority) and self.served(n, minority) for n in self.nodes), 60),
+            served(n, majority) and served(n, minority) for n in self.nodes), 60),
             "an image that got a 201 during the cut is not served everywhere")
         took = time.monotonic() - t0
         race_digests = {sha256(img["manifest"]) for img in race}
@@ -137,7 +127,7 @@ class PartitionTest(unittest.TestCase):
                              [n.get("/v2/part/app/manifests/race").header(
                                  "Docker-Content-Digest") for n in self.nodes])
         for img in race:  # the tag's loser is still served by digest
-            self.assertTrue(all(self.served(n, img) for n in self.nodes))
+            self.assertTrue(all(served(n, img) for n in self.nodes))
         wait_for(lambda: False, 2)  # rounds both ways: nothing deleted comes back
         for n in self.nodes:
             self.assertEqual(n.get("/v2/part/app/manifests/v1").status, 404, n.node_id)

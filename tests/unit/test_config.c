@@ -118,6 +118,7 @@ static const struct {
 	{"p2p.replication.consistency_mode", "eventual"},
 	{"p2p.replication.hybrid_threshold", "1048576"},
 	{"p2p.replication.fetch_timeout", "10s"},
+	{"p2p.replication.strong_timeout", "30s"},
 	{"p2p.replication.grace_period", "300s"},
 	{"p2p.replication.max_absence", "0s"},
 	{"p2p.health_check.interval", "15s"},
@@ -359,8 +360,8 @@ static void test_bad_values(void **state)
 		 "key \"p2p.discovery.dns_server\""},
 		{"{\"p2p\":{\"discovery\":{\"dns_server\":\"127.0.0.1,127.0.0.2\"}}}",
 		 "key \"p2p.discovery.dns_server\""},
-		{"{\"p2p\":{\"replication\":{\"consistency_mode\":\"strong\"}}}",
-		 "key \"p2p.replication.consistency_mode\": \"strong\" is not built yet"},
+		{"{\"p2p\":{\"replication\":{\"strong_timeout\":\"60s\"}}}",
+		 "key \"p2p.replication.strong_timeout\""},
 		/* sizes */
 		{"{\"storage\":{\"max_manifest_size\":0}}", "key \"storage.max_manifest_size\""},
 		{"{\"storage\":{\"max_manifest_size\":-5}}", "key \"storage.max_manifest_size\""},

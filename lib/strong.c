@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* See strong.h. Both files are JSON; the responder polls every POLL_MS, as lazy.c does. */
+#include "autoconfig.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "metrics.h"
+#include "strong.h"
+
+#define POLL_MS 5
+#define ID_LEN 32
+/* The largest request: every blob's digest string and the names. */
+#define REQUEST_MAX (OCTO_STRONG_BLOBS_MAX * (OCTO_DIGEST_MAX_STRING + 3) + 4096)
+#define ANSWER_MAX 4096
+
+void octo_strong_request_cleanup(struct octo_strong_request *r)
+{
+	free(r->blobs);
+	r->blobs = NULL;
+	r->n_blobs = 0;
+}
+
+static int id_valid(const char *id, size_t len)
+{
+	size_t i;
+
+	if (len != ID_LEN)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+static enum octo_err rel_of(const char *id, const char *suffix, char *buf, size_t size)
+{
+	return octo_store_path(buf, size, "%s/%s%s", OCTO_STRONG_DIR, id, suffix);
+}
+
+static char *request_text(const struct octo_strong_request *r)
+{
+	json_t *o = json_pack("{s:s,s:s,s:b,s:s,s:I,s:I,s:I,s:[]}", "repository", r->repo, "tag",
+			      r->tag, "tombstone", r->tombstone, "digest", r->digest, "seq",
+			      (json_int_t)r->seq, "since_hlc", (json_int_t)r->since_hlc,
+			      "deadline_ms", (json_int_t)r->deadline_ms, "blobs");
+	json_t *blobs = o != NULL ? json_object_get(o, "blobs") : NULL;
+	char *text = NULL;
+	size_t i;
+
+	for (i = 0; blobs != NULL && i < r->n_blobs; i++) {
+		char ds[OCTO_DIGEST_MAX_STRING];
+		octo_digest_format(&r->blobs[i], ds, sizeof(ds));
+		if (json_array_append_new(blobs, json_string(ds)) != 0)
+			blobs = NULL;
+	}
+	if (blobs != NULL)
+		text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return text;
+}
+
+/* The answer to id if there is one: OCTO_OK with *outcome and why into detail. */
+static enum octo_err answer_read(const struct octo_store *s, const char *id, enum octo_err *outcome,
+				 char *detail, size_t size)
+{
+	char rel[OCTO_STORE_PATH_MAX], *text;
+	const char *o, *why;
+	size_t len;
+	json_t *j;
+	enum octo_err err = rel_of(id, ".done", rel, sizeof(rel));
+
+	if (err == OCTO_OK)
+		err = octo_store_read(s, rel, ANSWER_MAX, OCTO_ERR_NAME_UNKNOWN, &text, &len);
+	if (err != OCTO_OK)
+		return err;
+	j = json_loadb(text, len, 0, NULL);
+	free(text);
+	err = OCTO_ERR_IO;
+	if (j != NULL && json_unpack(j, "{s:s,s:s}", "outcome", &o, "detail", &why) == 0) {
+		err = OCTO_OK;
+		if (strcmp(o, "ok") == 0)
+			*outcome = OCTO_OK;
+		else if (strcmp(o, "conflict") == 0)
+			*outcome = OCTO_ERR_TAG_CONFLICT;
+		else
+			*outcome = OCTO_ERR_NOT_REPLICATED;
+		snprintf(detail, size, "%s", why);
+	}
+	json_decref(j);
+	return err;
+}
+
+static void forget(const struct octo_store *s, const char *id)
+{
+	char rel[OCTO_STORE_PATH_MAX];
+
+	/* the request first: the daemon answers only while it is there */
+	if (rel_of(id, "", rel, sizeof(rel)) == OCTO_OK)
+		octo_store_remove(s, rel, OCTO_OK);
+	if (rel_of(id, ".done", rel, sizeof(rel)) == OCTO_OK)
+		octo_store_remove(s, rel, OCTO_OK);
+}
+
+enum octo_err octo_strong_wait(const struct octo_store *s, struct octo_strong_request *req,
+			       int64_t timeout_ms, char *detail, size_t size)
+{
+	char name[ID_LEN + 1], rel[OCTO_STORE_PATH_MAX], *text;
+	uint64_t started = octo_clock_monotonic_ms(), deadline = started + (uint64_t)timeout_ms;
+	struct timespec ts = {0, POLL_MS * 1000000L};
+	enum octo_err err, outcome;
+
+	req->deadline_ms = octo_clock_wall_ms() + (uint64_t)timeout_ms;
+	err = octo_store_tmpname(name, sizeof(name), "");
+	if (err == OCTO_OK)
+		err = rel_of(name, "", rel, sizeof(rel));
+	if (err != OCTO_OK)
+		return err;
+	if ((text = request_text(req)) == NULL)
+		return OCTO_ERR_NOMEM;
+	err = octo_store_write_atomic(s, rel, text, strlen(text), 1);
+	free(text);
+	if (err != OCTO_OK)
+		return err;
+	for (;;) {
+		err = answer_read(s, name, &outcome, detail, size);
+		if (err == OCTO_OK) {
+			forget(s, name);
+			octo_metrics_strong(
+				octo_store_metrics(s),
+				outcome == OCTO_OK                 ? OCTO_STRONG_CONFIRMED
+				: outcome == OCTO_ERR_TAG_CONFLICT ? OCTO_STRONG_CONFLICT
+								   : OCTO_STRONG_REFUSED,
+				(long long)(octo_clock_monotonic_ms() - started) * 1000);
+			return outcome;
+		}
+		if (err != OCTO_ERR_NAME_UNKNOWN || octo_clock_monotonic_ms() >= deadline)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	forget(s, name);
+	if (err != OCTO_ERR_NAME_UNKNOWN)
+		return err;
+	octo_metrics_strong(octo_store_metrics(s), OCTO_STRONG_TIMEOUT,
+			    (long long)(octo_clock_monotonic_ms() - started) * 1000);
+	snprintf(detail, size,
+		 "the peer daemon did not confirm within p2p.replication.strong_timeout (%lld ms): "
+		 "the write may still be completed; retrying it is safe",
+		 (long long)timeout_ms);
+	return OCTO_ERR_NOT_REPLICATED;
+}
+
+static int is_request(const char *name, size_t len)
+{
+	return id_valid(name, len);
+}
+
+enum octo_err octo_strong_pending(const struct octo_store *s, struct octo_strv *ids)
+{
+	return octo_store_list(s, OCTO_STRONG_DIR, is_request, OCTO_OK, ids);
+}
+
+enum octo_err octo_strong_read(const struct octo_store *s, const char *id,
+			       struct octo_strong_request *req)
+{
+	char rel[OCTO_STORE_PATH_MAX], *text;
+	const char *repo, *tag, *digest;
+	json_int_t seq, since, deadline;
+	json_t *o, *blobs, *b;
+	struct octo_digest d;
+	size_t len, i;
+	int tomb;
+	enum octo_err err =
+		id_valid(id, strlen(id)) ? rel_of(id, "", rel, sizeof(rel)) : OCTO_ERR_NAME_INVALID;
+
+	memset(req, 0, sizeof(*req));
+	if (err == OCTO_OK)
+		err = octo_store_read(s, rel, REQUEST_MAX, OCTO_ERR_NAME_UNKNOWN, &text, &len);
+	if (err != OCTO_OK)
+		return err;
+	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+	free(text);
+	if (o == NULL ||
+	    json_unpack(o, "{s:s,s:s,s:b,s:s,s:I,s:I,s:I,s:o}", "repository", &repo, "tag", &tag,
+			"tombstone", &tomb, "digest", &digest, "seq", &seq, "since_hlc", &since,
+			"deadline_ms", &deadline, "blobs", &blobs) != 0 ||
+	    !octo_name_valid(repo, strlen(repo)) ||
+	    (tag[0] != '\0' && !octo_tag_valid(tag, strlen(tag))) || seq < 0 || since < 0 ||
+	    deadline < 0 || !json_is_array(blobs) ||
+	    json_array_size(blobs) > OCTO_STRONG_BLOBS_MAX ||
+	    (tag[0] != '\0' && !tomb && octo_digest_parse(digest, strlen(digest), &d) != OCTO_OK) ||
+	    octo_str_copy(req->repo, sizeof(req->repo), repo) != 0 ||
+	    octo_str_copy(req->tag, sizeof(req->tag), tag) != 0 ||
+	    octo_str_copy(req->digest, sizeof(req->digest), tomb ? "" : digest) != 0) {
+		json_decref(o);
+		return OCTO_ERR_IO;
+	}
+	req->tombstone = tomb;
+	req->seq = (uint64_t)seq;
+	req->since_hlc = (uint64_t)since;
+	req->deadline_ms = (uint64_t)deadline;
+	req->blobs = calloc(json_array_size(blobs) + 1, sizeof(*req->blobs));
+	err = req->blobs == NULL ? OCTO_ERR_NOMEM : OCTO_OK;
+	json_array_foreach(blobs, i, b)
+	{
+		if (err != OCTO_OK)
+			break;
+		if (!json_is_string(b) ||
+		    octo_digest_parse(json_string_value(b), json_string_length(b),
+				      &req->blobs[req->n_blobs++]) != OCTO_OK)
+			err = OCTO_ERR_IO;
+	}
+	json_decref(o);
+	if (err != OCTO_OK)
+		octo_strong_request_cleanup(req);
+	return err;
+}
+
+enum octo_err octo_strong_answer(const struct octo_store *s, const char *id, enum octo_err outcome,
+				 const char *detail)
+{
+	char rel[OCTO_STORE_PATH_MAX], done[OCTO_STORE_PATH_MAX], *text;
+	const char *o = outcome == OCTO_OK                 ? "ok"
+			: outcome == OCTO_ERR_TAG_CONFLICT ? "conflict"
+							   : "unavailable";
+	json_t *j;
+	enum octo_err err = rel_of(id, "", rel, sizeof(rel));
+
+	if (err == OCTO_OK)
+		err = rel_of(id, ".done", done, sizeof(done));
+	if (err != OCTO_OK)
+		return err;
+	if (octo_store_stat(s, rel, OCTO_ERR_NAME_UNKNOWN, NULL) != OCTO_OK)
+		return OCTO_OK; /* nobody waits */
+	j = json_pack("{s:s,s:s}", "outcome", o, "detail", detail != NULL ? detail : "");
+	text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (text == NULL)
+		return OCTO_ERR_NOMEM;
+	/* no directory sync: a lost answer is a timeout the client may retry */
+	err = octo_store_write_atomic(s, done, text, strlen(text), 0);
+	free(text);
+	return err;
+}
+
+static int is_answer(const char *name, size_t len)
+{
+	return len == ID_LEN + 5 && memcmp(name + ID_LEN, ".done", 5) == 0 &&
+	       id_valid(name, ID_LEN);
+}
+
+void octo_strong_sweep(const struct octo_store *s)
+{
+	struct octo_strv names = {0};
+	size_t i;
+
+	if (octo_store_list(s, OCTO_STRONG_DIR, is_answer, OCTO_OK, &names) != OCTO_OK)
+		return;
+	for (i = 0; i < names.n; i++) {
+		char rel[OCTO_STORE_PATH_MAX], id[ID_LEN + 1];
+		memcpy(id, names.v[i], ID_LEN);
+		id[ID_LEN] = '\0';
+		if (rel_of(id, "", rel, sizeof(rel)) == OCTO_OK &&
+		    octo_store_stat(s, rel, OCTO_ERR_NAME_UNKNOWN, NULL) == OCTO_ERR_NAME_UNKNOWN &&
+		    rel_of(id, ".done", rel, sizeof(rel)) == OCTO_OK)
+			octo_store_remove(s, rel, OCTO_OK);
+	}
+	octo_strv_cleanup(&names);
+}
