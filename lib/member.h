@@ -32,6 +32,7 @@ struct octo_member {
 	/* since the daemon started: changes it took from this node, their bytes, and the blob
 	 * bytes this node fetched from it */
 	uint64_t sent_changes, sent_bytes, fetched_bytes;
+	uint64_t failed_sends, failed_fetches; /* Apply calls and fetches from it that failed */
 };
 
 struct octo_members {

@@ -527,6 +527,14 @@ static const struct peer_gauge member_gauges[] = {
 	{"octoserve_peer_fetched_bytes_total",
 	 "Blob bytes this node fetched from a member since the daemon started.", "fetched_bytes", 1,
 	 "counter"},
+	{"octoserve_peer_failed_sends_total",
+	 "Batches of changes a member did not take from this node (retried) since the daemon "
+	 "started.",
+	 "failed_sends", 1, "counter"},
+	{"octoserve_peer_failed_fetches_total",
+	 "Fetches from a member that broke off or could not be written here since the daemon "
+	 "started.",
+	 "failed_fetches", 1, "counter"},
 };
 
 static const struct peer_gauge round_gauges[] = {

@@ -135,9 +135,11 @@ void octo_peer_cluster_count(struct octo_peer_cluster *c, const char *address,
 	at = member_at(&c->members, address);
 	if (at >= 0) {
 		struct octo_member *m = &c->members.v[at];
-		uint64_t *count = what == OCTO_PEER_SENT_CHANGES ? &m->sent_changes
-				  : what == OCTO_PEER_SENT_BYTES ? &m->sent_bytes
-								 : &m->fetched_bytes;
+		uint64_t *count = what == OCTO_PEER_SENT_CHANGES    ? &m->sent_changes
+				  : what == OCTO_PEER_SENT_BYTES    ? &m->sent_bytes
+				  : what == OCTO_PEER_FETCHED_BYTES ? &m->fetched_bytes
+				  : what == OCTO_PEER_FAILED_SENDS  ? &m->failed_sends
+								    : &m->failed_fetches;
 		*count += n;
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -459,15 +461,17 @@ static void write_status(struct octo_peer_cluster *c)
 	pthread_mutex_lock(&c->lock);
 	for (i = 0; a != NULL && i < c->members.n; i++) {
 		const struct octo_member *m = &c->members.v[i];
-		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:i,s:I,s:I,s:s,s:I,s:I,s:I}",
-						   "id", m->id, "address", m->address, "state",
-						   octo_member_state_name(m->state), "misses",
-						   m->misses, "last_seen_ms",
-						   (json_int_t)m->last_seen_ms, "changed_ms",
-						   (json_int_t)m->changed_ms, "store", m->store,
-						   "sent_changes", (json_int_t)m->sent_changes,
-						   "sent_bytes", (json_int_t)m->sent_bytes,
-						   "fetched_bytes", (json_int_t)m->fetched_bytes));
+		json_array_append_new(
+			a,
+			json_pack("{s:s,s:s,s:s,s:i,s:I,s:I,s:s,s:I,s:I,s:I,s:I,s:I}", "id", m->id,
+				  "address", m->address, "state", octo_member_state_name(m->state),
+				  "misses", m->misses, "last_seen_ms", (json_int_t)m->last_seen_ms,
+				  "changed_ms", (json_int_t)m->changed_ms, "store", m->store,
+				  "sent_changes", (json_int_t)m->sent_changes, "sent_bytes",
+				  (json_int_t)m->sent_bytes, "fetched_bytes",
+				  (json_int_t)m->fetched_bytes, "failed_sends",
+				  (json_int_t)m->failed_sends, "failed_fetches",
+				  (json_int_t)m->failed_fetches));
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (c->journal != NULL && octo_journal_last(c->journal, &last) != OCTO_OK)

@@ -58,7 +58,9 @@ void octo_peer_cluster_forgotten_ids(struct octo_peer_cluster *c, struct octo_st
 enum octo_peer_traffic {
 	OCTO_PEER_SENT_CHANGES,
 	OCTO_PEER_SENT_BYTES,
-	OCTO_PEER_FETCHED_BYTES
+	OCTO_PEER_FETCHED_BYTES,
+	OCTO_PEER_FAILED_SENDS,  /* an Apply to it that failed (retried) */
+	OCTO_PEER_FAILED_FETCHES /* a fetch from it that broke or could not be written here */
 };
 void octo_peer_cluster_count(struct octo_peer_cluster *c, const char *address,
 			     enum octo_peer_traffic what, uint64_t n);

@@ -336,7 +336,9 @@ static int fetch(struct octo_peer_fetcher *f, const struct octo_digest *d)
 		octo_peer_cluster_count(f->cluster, order[i], OCTO_PEER_FETCHED_BYTES,
 					r.offset - r.start_offset);
 		if (status == OCTO_RPC_OK && !stopped && r.sized && r.offset == r.size)
-			break; /* all there */
+			break;                    /* all there */
+		if (status != OCTO_RPC_NOT_FOUND) /* a peer without the blob is no failure */
+			octo_peer_cluster_count(f->cluster, order[i], OCTO_PEER_FAILED_FETCHES, 1);
 		if (r.bad && restart(&r, d->alg) != 0)
 			break;
 		/* else a broken stream or a peer without the blob: the next resumes */

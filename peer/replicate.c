@@ -186,6 +186,7 @@ static int send_to(struct octo_peer_replicator *r, const struct member *m)
 		struct octo_log_field f[] = {OCTO_LOG_STR("member", m->id),
 					     OCTO_LOG_NUM("status", status)};
 		octo_log(r->log, OCTO_LOG_DEBUG, "apply failed: will retry", f, 2);
+		octo_peer_cluster_count(r->cluster, m->address, OCTO_PEER_FAILED_SENDS, 1);
 		return 0;
 	}
 	/* taken: the cursor moves (a crash before this sends the batch again, which the

@@ -15,6 +15,13 @@ each lighttpd + the responder + octoserve-peer on its own store.
   anti-entropy  10,000 tags and 10,000 blob links on node 1: how long node 2, started empty,
           takes to get them by anti-entropy alone, then the bytes on the wire between the
           two daemons per round (sync_interval 1 s) once nothing differs
+  strong  three nodes, factor 2: an image (two 64 KiB blobs and a tagged manifest) pushed one
+          after the other, in eventual and in strong mode; the ratio is what strong costs
+  faults  three nodes, each daemon in a network namespace (tests/peer/netns.py), factor 2:
+          node 3 cut off while node 1 takes 10 images, then healed: the time until node 3
+          serves them all and the bytes the daemons moved for it (eventual); and in strong
+          mode the pushes node 3 refuses while cut off, and the time after the heal until it
+          serves what the majority took
 
 Medians of --rounds rounds (3). Every blob is random and new; every body is checked.
 """
@@ -34,7 +41,8 @@ SRCDIR = os.environ.get("OCTOTEST_SRCDIR", os.path.join(os.path.dirname(__file__
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "peer"))
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "http"))
 
-from peers import Daemon, Node, make_ca, make_cert  # noqa: E402
+from peers import OCI, Daemon, Node, make_ca, make_cert, metrics, served  # noqa: E402
+import netns  # noqa: E402
 
 MiB = 1 << 20
 
@@ -236,6 +244,118 @@ def ceiling(tmp, rounds, out, tool, tls=False):
             srv.wait(timeout=30)
 
 
+def image(node, repo, tag, size=64 * 1024):
+    """Two random blobs and a manifest tagged tag, pushed to node; the image."""
+    layer, config = os.urandom(size), os.urandom(size)
+    for b in (layer, config):
+        r = node.reg.post_blob(repo, b)
+        if r.status != 201:
+            raise RuntimeError("blob push: %r" % r)
+    body = json.dumps({
+        "schemaVersion": 2, "mediaType": OCI,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": "sha256:" + hashlib.sha256(config).hexdigest(), "size": size},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": "sha256:" + hashlib.sha256(layer).hexdigest(), "size": size}]
+    }).encode()
+    r = node.reg.request("PUT", "/v2/%s/manifests/%s" % (repo, tag), body=body,
+                         headers={"Content-Type": OCI})
+    return {"repo": repo, "tag": tag, "manifest": body, "blobs": [layer, config],
+            "status": r.status}
+
+
+def trio(tmp, name, mode, net=None):
+    """Three nodes naming each other (the voters), factor 2, in mode; in net's namespaces."""
+    port = 6000 if net else None
+    addrs = (["%s:%d" % (net.address(k), port) for k in (1, 2, 3)] if net else None)
+    nodes = []
+    for k in (1, 2, 3):
+        p2p = {"replication": {"consistency_mode": mode, "factor": 2, "sync_interval": "1s",
+                               "strong_timeout": "5s"}}
+        if net:
+            p2p.update(listen_address=net.address(k), advertise_address=addrs[k - 1])
+            peers = [a for a in addrs if a != addrs[k - 1]]
+        else:
+            peers = [n.daemon.address for n in nodes]
+        nodes.append(Node(tmp, "%s%d" % (name, k), peers, port=port, p2p=p2p,
+                          wrap=net.wrap(k) if net else None))
+    if not net:  # the first two learn the later ones by their Health calls; voters need all
+        for n in nodes:
+            n.daemon.stop()
+            with open(n.daemon.config) as f:
+                cfg = json.load(f)
+            cfg["p2p"]["bootstrap_peers"] = [m.daemon.address for m in nodes if m is not n]
+            with open(n.daemon.config, "w") as f:
+                json.dump(cfg, f)
+            n.daemon.start().wait_started()
+    ids = {n.node_id for n in nodes}
+    until(lambda: all({m for m, st in n.daemon.states().items() if st == "up"} ==
+                      ids - {n.node_id} for n in nodes), 30, 0.05)
+    return nodes
+
+
+def strong(tmp, rounds, out):
+    for mode in ("eventual", "strong"):
+        nodes = trio(tmp, "bench-" + mode, mode)
+        try:
+            times = []
+            for r in range(rounds * 7):
+                t0 = time.monotonic()
+                img = image(nodes[r % 3], "bench/strong", "t%d" % r)
+                if img["status"] != 201:
+                    raise RuntimeError("%s push: %d" % (mode, img["status"]))
+                times.append(time.monotonic() - t0)
+            out["image push (2 x 64 KiB + manifest), %s" % mode] = times
+        finally:
+            for n in nodes:
+                n.close()
+
+
+def moved(nodes):
+    """Bytes the daemons sent (changes) and fetched (blobs), summed over the nodes."""
+    total = 0
+    for n in nodes:
+        for (name, labels), v in metrics(n).items():
+            if name in ("octoserve_peer_sent_bytes_total", "octoserve_peer_fetched_bytes_total"):
+                total += v
+    return total
+
+
+def faults(tmp, out):
+    netns.remove_stale()
+    for mode in ("eventual", "strong"):
+        net = netns.Net(3, tag="b")
+        nodes = []
+        try:
+            nodes = trio(tmp, "fault-" + mode, mode, net)
+            n1, n3 = nodes[0], nodes[2]
+            net.cut(3)
+            until(lambda: n1.daemon.states().get(n3.node_id) == "down" and
+                  n3.daemon.states().get(n1.node_id) == "down", 30, 0.05)
+            before = moved(nodes)
+            imgs = [image(n1, "bench/fault", "i%d" % i) for i in range(10)]
+            if any(i["status"] != 201 for i in imgs):
+                raise RuntimeError("a push on the majority side failed")
+            if mode == "strong":
+                refused = 0
+                for i in range(10):
+                    r = n3.reg.post_blob("bench/fault", os.urandom(1000))
+                    refused += r.status == 503
+                out["strong: pushes node 3 refused while cut off (of 10)"] = [refused]
+            net.heal(3)
+            t0 = time.monotonic()
+            until(lambda: all(served(n3, i, by_tag=True) for i in imgs), 120, 0.05)
+            took = time.monotonic() - t0
+            out["%s: heal to node 3 serving the cut's 10 images" % mode] = [took]
+            time.sleep(2)  # the rounds after: copies dropped, nothing else moves
+            out["%s: bytes the daemons moved for them (MiB)" % mode] = [
+                (moved(nodes) - before) / MiB]
+        finally:
+            for n in nodes:
+                n.close()
+            net.close()
+
+
 def idle(tmp, out):
     d = Daemon(tmp, "idle").start()
     try:
@@ -251,12 +371,12 @@ def main():
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--ceiling", help="tests/bench/grpc-ceiling, for the eager figures' ceiling")
     ap.add_argument("--only", help="run only these parts (comma-separated: idle, eager, "
-                    "lazy, anti-entropy)")
+                    "lazy, anti-entropy, strong, faults)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="octoserve-cluster-bench-")
     out = {}
     try:
-        parts = set((args.only or "idle,eager,lazy,anti-entropy").split(","))
+        parts = set((args.only or "idle,eager,lazy,anti-entropy,strong,faults").split(","))
         if "idle" in parts:
             idle(tmp, out)
         if "eager" in parts:
@@ -268,11 +388,15 @@ def main():
             lazy(tmp, args.rounds, out)
         if "anti-entropy" in parts:
             anti_entropy(tmp, out)
+        if "strong" in parts:
+            strong(tmp, args.rounds, out)
+        if "faults" in parts:
+            faults(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("\nOctoserve cluster benchmark, 2 nodes on loopback, medians of %d" % args.rounds)
     for k, v in out.items():
-        unit = "" if "MiB)" in k or "bytes" in k else " s"
+        unit = "" if "MiB)" in k or "bytes" in k or "(of" in k else " s"
         print("  %-52s %8.3f%s   %s" % (k, statistics.median(v), unit,
                                         " ".join("%.3f" % x for x in v)))
     for over in ("plain", "mTLS"):
@@ -282,6 +406,9 @@ def main():
             if e and c:
                 print("  eager %3d MiB %-5s / its ceiling: x%.2f (target: within x2)" %
                       (mib, over, statistics.median(e) / statistics.median(c)))
+    e, st = (out.get("image push (2 x 64 KiB + manifest), %s" % m) for m in ("eventual", "strong"))
+    if e and st:
+        print("  strong / eventual image push: x%.2f" % (statistics.median(st) / statistics.median(e)))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)

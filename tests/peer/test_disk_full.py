@@ -15,7 +15,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "http"))
 
-from peers import Node, blob_file, wait_for  # noqa: E402
+from peers import Node, blob_file, metrics, wait_for  # noqa: E402
 
 MiB = 1024 * 1024
 
@@ -57,6 +57,9 @@ class DiskFullTest(unittest.TestCase):
         wait_for(lambda: False, 3)  # retried every second or so: said once, not each time
         self.assertEqual(n2.daemon.log_text().count("a fetch cannot be written here"), 1)
         self.assertFalse(os.path.exists(blob_file(n2, d)))
+        # and /metrics counts the failed transfers from node 1
+        failed = ("octoserve_peer_failed_fetches_total", (("peer", "full1"),))
+        self.assertIsNotNone(wait_for(lambda: metrics(n2).get(failed, 0) > 0, 20))
         # the other node keeps serving it
         r = n1.get("/v2/full/app/blobs/%s" % d)
         self.assertEqual((r.status, r.body == data), (200, True))
