@@ -4,7 +4,8 @@
  * peer/strong/<32 hex>, and polls for its answer, peer/strong/<32 hex>.done, bounded by
  * p2p.replication.strong_timeout; the daemon takes each request, brings its blobs to
  * `factor` durable copies, waits for a majority of the voters to hold the journal event it
- * names, has the tag write decided, and answers. A request is durable (a daemon restarted
+ * names, has the tag write decided, and answers. Neither file is synced: both live only as long as
+ * the waiting client, which a crash of the machine takes with it (a daemon restarted
  * meanwhile finds it); one whose client gave up is removed, and its late answer with it. */
 #ifndef OCTO_STRONG_H
 #define OCTO_STRONG_H

@@ -30,6 +30,7 @@
 
 #define WORKERS 8
 #define QUEUE_MAX 256
+#define BUSY_MAX 1024
 #define SCAN_MS 20           /* without inotify */
 #define SCAN_WATCHED_MS 1000 /* with it */
 #define POLL_MS 10           /* copies and cursors, while a request waits for them */
@@ -242,7 +243,7 @@ struct octo_peer_quorum {
 	int stopping;
 	char queue[QUEUE_MAX][33]; /* ids waiting for a worker */
 	size_t queued;
-	char busy[QUEUE_MAX + WORKERS][33]; /* ids queued or worked on */
+	char busy[BUSY_MAX][33]; /* ids queued, worked on, or answered and not yet gone */
 	size_t n_busy;
 	uint64_t last_ballot; /* this node's ballots only grow */
 };
@@ -399,6 +400,52 @@ static void vote_with(struct octo_peer_quorum *s, const struct voter *v,
 	free(buf);
 }
 
+/* One phase of vote_with, for a thread. */
+struct vote_job {
+	struct octo_peer_quorum *s;
+	const struct voter *v;
+	Octoserve__Peer__V1__VoteRequest__Phase phase;
+	const struct octo_strong_request *req;
+	uint64_t slot;
+	const struct octo_vote_ballot *b;
+	const struct octo_vote_write *w;
+	struct answer *a;
+};
+
+static void *vote_job_run(void *arg)
+{
+	struct vote_job *j = arg;
+
+	vote_with(j->s, j->v, j->phase, j->req, j->slot, j->b, j->w, j->a);
+	return NULL;
+}
+
+/* One phase with every voter at once (each call its own thread: a write waits for the
+ * slowest voter's fsyncs, not for their sum), the answers into a[] by voter. */
+static void vote_all(struct octo_peer_quorum *s, const struct voters *vs,
+		     Octoserve__Peer__V1__VoteRequest__Phase phase,
+		     const struct octo_strong_request *req, uint64_t slot,
+		     const struct octo_vote_ballot *b, const struct octo_vote_write *w,
+		     struct answer *a)
+{
+	struct vote_job jobs[OCTO_PEER_VIEW_MAX + 1];
+	pthread_t threads[OCTO_PEER_VIEW_MAX + 1];
+	int started[OCTO_PEER_VIEW_MAX + 1];
+	size_t i;
+
+	for (i = 0; i < vs->n; i++) {
+		jobs[i] = (struct vote_job){s, &vs->v[i], phase, req, slot, b, w, &a[i]};
+		started[i] = i > 0 && vs->v[i].up &&
+			     pthread_create(&threads[i], NULL, vote_job_run, &jobs[i]) == 0;
+		if (i > 0 && !started[i])
+			vote_job_run(&jobs[i]); /* down (nothing to do), or no thread: here */
+	}
+	vote_job_run(&jobs[0]); /* this node's own vote, meanwhile */
+	for (i = 1; i < vs->n; i++)
+		if (started[i])
+			pthread_join(threads[i], NULL);
+}
+
 #define RACE_LOST "tag %s was written by a concurrent push on another node, decided first"
 
 static int same_write(const struct octo_vote_write *a, const struct octo_vote_write *b)
@@ -412,15 +459,14 @@ static enum octo_err learned(struct octo_peer_quorum *s, const struct voters *vs
 			     const struct octo_vote_ballot *b, const struct octo_vote_write *w,
 			     char *detail, size_t size)
 {
-	struct answer a;
+	struct answer a[OCTO_PEER_VIEW_MAX + 1];
 	size_t i, n;
 
 	for (;;) {
-		for (i = 0, n = 0; i < vs->n; i++) {
-			vote_with(s, &vs->v[i], OCTOSERVE__PEER__V1__VOTE_REQUEST__PHASE__LEARN,
-				  req, slot, b, w, &a);
-			n += a.got && a.ok;
-		}
+		vote_all(s, vs, OCTOSERVE__PEER__V1__VOTE_REQUEST__PHASE__LEARN, req, slot, b, w,
+			 a);
+		for (i = 0, n = 0; i < vs->n; i++)
+			n += a[i].got && a[i].ok;
 		if (n >= vs->majority)
 			return OCTO_OK;
 		if (left_ms(req) <= 0) {
@@ -460,9 +506,9 @@ static enum octo_err decide(struct octo_peer_quorum *s, struct octo_peer_view *v
 		b.hlc = next_ballot(s, seen);
 		/* phase 1: promises, and the open slot */
 		slot = 0;
+		vote_all(s, vs, OCTOSERVE__PEER__V1__VOTE_REQUEST__PHASE__PREPARE, req, 0, &b, NULL,
+			 a);
 		for (i = 0; i < vs->n; i++) {
-			vote_with(s, &vs->v[i], OCTOSERVE__PEER__V1__VOTE_REQUEST__PHASE__PREPARE,
-				  req, 0, &b, NULL, &a[i]);
 			if (a[i].got && a[i].st.slot > slot)
 				slot = a[i].st.slot;
 			if (a[i].got && a[i].st.promised.hlc > seen)
@@ -527,9 +573,9 @@ static enum octo_err decide(struct octo_peer_quorum *s, struct octo_peer_view *v
 			value.time_ms = octo_clock_wall_ms();
 		}
 		/* phase 2 */
+		vote_all(s, vs, OCTOSERVE__PEER__V1__VOTE_REQUEST__PHASE__ACCEPT, req, slot, &b,
+			 &value, a);
 		for (i = 0, n = 0; i < vs->n; i++) {
-			vote_with(s, &vs->v[i], OCTOSERVE__PEER__V1__VOTE_REQUEST__PHASE__ACCEPT,
-				  req, slot, &b, &value, &a[i]);
 			if (a[i].got && a[i].ok)
 				n++;
 			if (a[i].got && a[i].st.promised.hlc > seen)
@@ -774,7 +820,8 @@ static void *worker(void *arg)
 			err = OCTO_ERR_NOT_REPLICATED;
 		octo_strong_answer(s->store, id, err, detail);
 		octo_strong_request_cleanup(&req);
-		unbusy(s, id);
+		/* still busy until its client removed the request (the scanner sees it gone):
+		 * taken again meanwhile, it would be worked on twice */
 	}
 }
 
@@ -790,7 +837,15 @@ static void *scanner(void *arg)
 		if (octo_strong_pending(s->store, &ids) != OCTO_OK)
 			continue;
 		pthread_mutex_lock(&s->lock);
-		for (i = 0; i < ids.n && s->queued < QUEUE_MAX; i++) {
+		for (k = 0; k < s->n_busy;) { /* requests gone: answered, or their client left */
+			for (i = 0; i < ids.n && strcmp(ids.v[i], s->busy[k]) != 0; i++)
+				;
+			if (i == ids.n)
+				memcpy(s->busy[k], s->busy[--s->n_busy], sizeof(s->busy[k]));
+			else
+				k++;
+		}
+		for (i = 0; i < ids.n && s->queued < QUEUE_MAX && s->n_busy < BUSY_MAX; i++) {
 			for (k = 0; k < s->n_busy; k++)
 				if (strcmp(s->busy[k], ids.v[i]) == 0)
 					break;
