@@ -567,22 +567,26 @@ static void help(struct text *t, const struct peer_gauge *g)
 char *octo_metrics_peer_text(const struct octo_store *s, char *text, size_t *len)
 {
 	static const char *const states[] = {"up", "down", "unknown"};
-	static const struct peer_gauge written = {"octoserve_peer_status_timestamp_seconds",
-						  "When the peer daemon last wrote its state.",
-						  "time_ms", 1000, NULL},
-				       queue = {"octoserve_peer_fetch_queue",
-						"Blobs this node wants from its peers.",
-						"fetch_queue", 1, NULL},
-				       by_state = {"octoserve_peer_members",
-						   "Members by their health state.", NULL, 1, NULL};
+	static const struct peer_gauge
+		written = {"octoserve_peer_status_timestamp_seconds",
+			   "When the peer daemon last wrote its state.", "time_ms", 1000, NULL},
+		queue = {"octoserve_peer_fetch_queue", "Blobs this node wants from its peers.",
+			 "fetch_queue", 1, NULL},
+		conflicts = {"octoserve_peer_conflicts_resolved_total",
+			     "Writes from peers that lost to a later write of "
+			     "their record (tags most of all) since the daemon "
+			     "started.",
+			     "conflicts_resolved", 1, "counter"},
+		by_state = {"octoserve_peer_members", "Members by their health state.", NULL, 1,
+			    NULL};
 	struct text t = {.buf = text, .len = *len, .cap = *len + 1};
 	json_t *st = peer_file(s, OCTO_PEER_STATUS_REL),
 	       *ae = peer_file(s, OCTO_PEER_SYNC_STATUS_REL);
 	json_t *members = json_object_get(st, "members"), *m;
 	size_t i, k;
 
-	for (k = 0; st != NULL && k < 2; k++) {
-		const struct peer_gauge *g = k == 0 ? &written : &queue;
+	for (k = 0; st != NULL && k < 3; k++) {
+		const struct peer_gauge *g = k == 0 ? &written : k == 1 ? &queue : &conflicts;
 		help(&t, g);
 		put(&t, "%s %.3f\n", g->name, number(st, g->key) / g->per);
 	}

@@ -85,21 +85,21 @@ enum octo_err octo_store_record_get(const struct octo_store *s, const char *repo
 	return err;
 }
 
-/* Whether r wins over the record at rel: also when there is none or it is not ours (a
- * write repairs it); *there says whether a file is there. */
-static int wins_over(const struct octo_store *s, const char *rel, const struct octo_record *r,
-		     int *there)
+/* r against the record at rel, as octo_record_cmp: > 0 also when there is none or it is
+ * not ours (a write repairs it), 0 for the same write; *there says whether a file is there. */
+static int cmp_with(const struct octo_store *s, const char *rel, const struct octo_record *r,
+		    int *there)
 {
 	struct octo_store_record cur;
 	enum octo_err err = read_record(s, rel, RECORD_VALUE_MAX, OCTO_ERR_NAME_UNKNOWN, &cur);
-	int wins = 1;
+	int cmp = 1;
 
 	*there = err != OCTO_ERR_NAME_UNKNOWN;
 	if (err == OCTO_OK) {
-		wins = octo_record_cmp(r, &cur.rec) > 0;
+		cmp = octo_record_cmp(r, &cur.rec);
 		octo_store_record_cleanup(&cur);
 	}
-	return wins;
+	return cmp;
 }
 
 enum octo_err octo_store_record_put(const struct octo_store *s, const char *repo, const char *key,
@@ -109,7 +109,7 @@ enum octo_err octo_store_record_put(const struct octo_store *s, const char *repo
 	char lock_rel[OCTO_STORE_PATH_MAX];
 	const char *target, *other;
 	enum octo_err err = record_rels(repo, key, live, tomb);
-	int lock, at_target, at_other, wins, ignored;
+	int lock, at_target, at_other, wins, cmp_target, cmp_other, ignored;
 	size_t len;
 	char *text;
 
@@ -136,8 +136,11 @@ enum octo_err octo_store_record_put(const struct octo_store *s, const char *repo
 		octo_store_unmark(s, tmp);
 		return octo_fs_fail("lock", lock_rel, errno);
 	}
-	wins = wins_over(s, target, r, &at_target);
-	wins = wins_over(s, other, r, &at_other) && wins;
+	cmp_target = cmp_with(s, target, r, &at_target);
+	cmp_other = cmp_with(s, other, r, &at_other);
+	wins = cmp_target > 0 && cmp_other > 0;
+	if (cmp_target < 0 || cmp_other < 0)
+		octo_store_note_lost(s); /* a conflict, which the rule resolved */
 	if (!wins) {
 		/* What won may come from a writer that died before syncing its directory: this
 		 * caller's success rests on it too. */
@@ -321,7 +324,7 @@ static enum octo_err expire_one(struct expiry *x, const char *repo, const char *
 	if (read_record(x->s, tomb, 0, OCTO_ERR_NAME_UNKNOWN, &t) == OCTO_OK) {
 		if (expired(x, &t.rec)) {
 			/* a live file the tombstone beats goes first (a crash mid-delete) */
-			if (!wins_over(x->s, live, &t.rec, &at_live) || !at_live ||
+			if (cmp_with(x->s, live, &t.rec, &at_live) <= 0 || !at_live ||
 			    (err = octo_store_remove(x->s, live, OCTO_OK)) == OCTO_OK)
 				err = octo_store_remove(x->s, tomb, OCTO_OK);
 			x->removed += err == OCTO_OK;

@@ -26,6 +26,7 @@ struct octo_store {
 	int root_fd;
 	struct octo_metrics *metrics;
 	char incarnation[OCTO_STORE_ID_LEN + 1];
+	uint64_t lost; /* writes that lost to a later one of their record, through this object */
 };
 
 static const char *const store_dirs[] = {"blobs", "repositories", "uploads", "journal"};
@@ -161,6 +162,17 @@ void octo_store_free(struct octo_store *s)
 		close(s->root_fd);
 	free(s->root);
 	free(s);
+}
+
+void octo_store_note_lost(const struct octo_store *s)
+{
+	/* the object is never const where it is made: counting through a const view is fine */
+	__atomic_fetch_add(&((struct octo_store *)s)->lost, 1, __ATOMIC_RELAXED);
+}
+
+uint64_t octo_store_lost(const struct octo_store *s)
+{
+	return __atomic_load_n(&s->lost, __ATOMIC_RELAXED);
 }
 
 void octo_store_set_metrics(struct octo_store *s, struct octo_metrics *m)

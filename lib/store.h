@@ -40,6 +40,10 @@ const char *octo_store_incarnation(const struct octo_store *s);
 const char *octo_store_root(const struct octo_store *s);
 /* The counters whose gauges (metrics.h) the store's modules keep up to date; NULL: none. */
 void octo_store_set_metrics(struct octo_store *s, struct octo_metrics *m);
+/* Writes that lost to a later write of their record (store-record.h), counted by the process
+ * through this store object since it was opened: conflicts the rule resolved. */
+void octo_store_note_lost(const struct octo_store *s);
+uint64_t octo_store_lost(const struct octo_store *s);
 struct octo_metrics *octo_store_metrics(const struct octo_store *s);
 
 /* Format a relative path into buf; OCTO_ERR_IO if it does not fit (never truncated). */

@@ -483,6 +483,9 @@ static void write_status(struct octo_peer_cluster *c)
 	if (o != NULL &&
 	    octo_store_count(c->store, OCTO_WANTED_DIR, NULL, OCTO_OK, &wanted) == OCTO_OK)
 		json_object_set_new(o, "fetch_queue", json_integer((json_int_t)wanted));
+	if (o != NULL)
+		json_object_set_new(o, "conflicts_resolved",
+				    json_integer((json_int_t)octo_store_lost(c->store)));
 	text = o != NULL ? json_dumps(o, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(o);
 	if (text == NULL || octo_store_write_atomic(c->store, OCTO_PEER_STATUS_REL, text,

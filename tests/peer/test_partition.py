@@ -126,6 +126,9 @@ class PartitionTest(unittest.TestCase):
         self.assertIsNotNone(wait_for(race_agreed, 30),
                              [n.get("/v2/part/app/manifests/race").header(
                                  "Docker-Content-Digest") for n in self.nodes])
+        # the race's loser lost on the nodes that held the winner: a conflict resolved
+        self.assertGreaterEqual(sum(metrics(n)[("octoserve_peer_conflicts_resolved_total", ())]
+                                    for n in self.nodes), 1)
         for img in race:  # the tag's loser is still served by digest
             self.assertTrue(all(served(n, img) for n in self.nodes))
         wait_for(lambda: False, 2)  # rounds both ways: nothing deleted comes back
