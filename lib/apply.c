@@ -9,6 +9,7 @@
 #include "apply.h"
 #include "store-blob.h"
 #include "store-manifest.h"
+#include "store-record.h"
 #include "store-referrer.h"
 
 static enum octo_err apply_record(struct octo_store *s, const char *repo,
@@ -56,6 +57,33 @@ static enum octo_err apply_record(struct octo_store *s, const char *repo,
 	return OCTO_ERR_IO;
 }
 
+/* Whether ev writes anything this store does not hold already (a record it lacks, or that
+ * ev's write beats). A write relayed again (every member relays what it applied, so in a
+ * cluster of three or more the same write comes back from each) is not journalled again:
+ * journalled, it would be relayed again, and two members would pass it back and forth for
+ * ever. */
+static int is_news(const struct octo_store *s, const struct octo_event *ev)
+{
+	size_t i;
+
+	for (i = 0; i < ev->n_records; i++) {
+		const struct octo_event_record *r = &ev->records[i];
+		struct octo_record in = {.stamp = ev->stamp,
+					 .tombstone = r->value == NULL,
+					 .value = r->value,
+					 .value_len = r->value_len};
+		struct octo_store_record cur;
+		int news;
+		if (octo_store_record_read(s, ev->repo, r->key, &cur) != OCTO_OK)
+			return 1; /* none, or damaged: the write repairs it */
+		news = octo_record_cmp(&in, &cur.rec) > 0;
+		octo_store_record_cleanup(&cur);
+		if (news)
+			return 1;
+	}
+	return 0;
+}
+
 enum octo_err octo_apply_event(struct octo_store *s, struct octo_journal *j,
 			       const struct octo_event *ev, const void *manifest, size_t len)
 {
@@ -72,6 +100,8 @@ enum octo_err octo_apply_event(struct octo_store *s, struct octo_journal *j,
 	enum octo_err err = OCTO_OK;
 	size_t i;
 
+	if (!is_news(s, ev))
+		return OCTO_OK; /* held already: taken, nothing to write or relay */
 	/* the bytes of a manifest before anything names it */
 	for (i = 0; i < ev->n_records && err == OCTO_OK; i++) {
 		const struct octo_event_record *r = &ev->records[i];

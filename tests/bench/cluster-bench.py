@@ -394,7 +394,7 @@ def main():
             faults(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("\nOctoserve cluster benchmark, 2 nodes on loopback, medians of %d" % args.rounds)
+    print("\nOctoserve cluster benchmark, 2 or 3 nodes on loopback, medians of %d" % args.rounds)
     for k, v in out.items():
         unit = "" if "MiB)" in k or "bytes" in k or "(of" in k else " s"
         print("  %-52s %8.3f%s   %s" % (k, statistics.median(v), unit,

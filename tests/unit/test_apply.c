@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A peer's changes applied here (apply.h): what node A's registry journals, read back and
  * applied to node B's store, serves the same names on B; a delete applied after the write
- * wins, replays change nothing, a late older write loses, B's clock moves past A's, and
+ * wins, replays change nothing (nor are they journalled again), a late older write loses, B's clock moves past A's, and
  * manifest bytes that are not the revision's digest are refused with nothing written. */
 #include "autoconfig.h"
 
@@ -202,6 +202,34 @@ static void test_origin_and_clock(void **state)
 	free(line);
 }
 
+static int count_line(void *ctx, uint64_t seq, const char *line, size_t len)
+{
+	(void)seq;
+	(void)line;
+	(void)len;
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+/* A write applied again (relayed back by another member) is not journalled again: else it
+ * would be relayed again, and two members would pass it back and forth for ever. */
+static void test_a_write_held_already_is_not_journalled_again(void **state)
+{
+	struct fixture *f = *state;
+	size_t once = 0, again = 0;
+	long put;
+
+	tu_put_tag(&f->a, "app/web", "v1");
+	read_a(f);
+	put = find(f, "manifest.put");
+	assert_int_equal(apply_line(f, (size_t)put), OCTO_OK);
+	assert_int_equal(octo_journal_scan(f->b.j, 0, count_line, &once), OCTO_OK);
+	assert_int_equal(apply_line(f, (size_t)put), OCTO_OK);
+	assert_int_equal(apply_line(f, (size_t)put), OCTO_OK);
+	assert_int_equal(octo_journal_scan(f->b.j, 0, count_line, &again), OCTO_OK);
+	assert_int_equal(again, once);
+}
+
 static void test_manifest_bytes_checked(void **state)
 {
 	struct fixture *f = *state;
@@ -227,6 +255,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_replicated_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_origin_and_clock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manifest_bytes_checked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_write_held_already_is_not_journalled_again,
+						setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
