@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -65,8 +66,16 @@ class DiskFullTest(unittest.TestCase):
         self.assertEqual((r.status, r.body == data), (200, True))
         # space returns: node 2 catches up and holds the whole, verified blob
         subprocess.run(["mount", "-o", "remount,size=64m", self.small], check=True)
+        t0 = time.monotonic()
         self.assertIsNotNone(wait_for(lambda: os.path.exists(blob_file(n2, d)), 60),
                              "node 2 never caught up once its disk had room")
+        took = time.monotonic() - t0
+        got = ("octoserve_peer_fetched_bytes_total", (("peer", "full1"),))
+        wait_for(lambda: metrics(n2).get(got, 0) >= len(data), 10)  # the next status write
+        m = metrics(n2)
+        sys.stderr.write("\nnode 2 held the blob %.2f s after its disk had room; %d failed "
+                         "fetches before, %d bytes fetched in all\n" % (
+                             took, m.get(failed, 0), m.get(got, 0)))
         with open(blob_file(n2, d), "rb") as f:
             self.assertEqual(f.read() == data, True)
         r = n2.get("/v2/full/app/blobs/%s" % d)

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -61,6 +62,10 @@ class ForgetTest(unittest.TestCase):
             r = subprocess.run([PEER, "-c", n1.daemon.config, "forget", bad],
                                capture_output=True, text=True)
             self.assertEqual(r.returncode, 1, r)
+        fetched = ("octoserve_peer_fetched_bytes_total", (("peer", "f1"),))
+        before = metrics(n2).get(fetched, 0) + metrics(n1).get(
+            ("octoserve_peer_fetched_bytes_total", (("peer", "f2"),)), 0)
+        t0 = time.monotonic()
         r = subprocess.run([PEER, "-c", n1.daemon.config, "forget", "f3"], capture_output=True,
                            text=True)
         self.assertEqual(r.returncode, 0, r)
@@ -82,6 +87,11 @@ class ForgetTest(unittest.TestCase):
             return ae.get("under_replicated")
         self.assertIsNotNone(wait_for(lambda: under(n1) == 0 and under(n2) == 0, 20),
                              [under(n) for n in rest])
+        took = time.monotonic() - t0
+        moved = metrics(n2).get(fetched, 0) + metrics(n1).get(
+            ("octoserve_peer_fetched_bytes_total", (("peer", "f2"),)), 0) - before
+        sys.stderr.write("\nafter forget every blob was at factor again in %.2f s, %d bytes "
+                         "fetched for node 3's %d blobs\n" % (took, moved, len(had3)))
         for n in rest:  # and /metrics says the same
             m = metrics(n)
             self.assertEqual(m[("octoserve_peer_under_replicated_blobs", ())], 0)

@@ -10,7 +10,9 @@ the other two as its voters, factor 2:
 - two racing pushes of one tag on two nodes: exactly one gets its 201 (the other a 409),
   and every node ends up with the winner's digest;
 - a partition: node 3 alone refuses writes with 503 UNAVAILABLE and goes on serving reads;
-  the two others take pushes; after the heal node 3 serves them and takes pushes again."""
+  the two others take pushes; after the heal node 3 serves them and takes pushes again;
+- a daemon that does not answer (SIGSTOP): the push waits strong_timeout and gets 503
+  UNAVAILABLE, never a 201; once it answers again, the same push is confirmed."""
 import hashlib
 import json
 import os
@@ -189,6 +191,8 @@ class StrongTest(unittest.TestCase):
         m1, m2 = metrics(n1), metrics(n2)
         conflicts = ("octoserve_strong_writes_total", (("outcome", "conflict"),))
         self.assertEqual(m1[conflicts] + m2[conflicts], 5)
+        self.assertGreater(m1[("octoserve_strong_writes_total", (("outcome", "confirmed"),))], 0)
+        self.assertGreater(m1[("octoserve_strong_wait_seconds_total", ())], 0)
 
     def test_3_the_minority_side_of_a_partition_refuses_writes_and_serves_reads(self):
         n1, n2, n3 = self.nodes
@@ -228,6 +232,28 @@ class StrongTest(unittest.TestCase):
         after = self.push(n3, "strong/part", "after", "after the heal")
         self.assertTrue(all(served(n, after, by_tag=True) or wait_for(lambda: served(n, after, by_tag=True), 30)
                             for n in self.nodes))
+
+    def test_4_a_daemon_that_does_not_answer_is_a_timeout_not_a_201(self):
+        n2 = self.nodes[1]
+        timeouts = ("octoserve_strong_writes_total", (("outcome", "timeout"),))
+        before = metrics(n2).get(timeouts, 0)
+        pid = n2.daemon.pid()
+        os.kill(pid, signal.SIGSTOP)  # the daemon hangs: nobody confirms anything
+        try:
+            t0 = time.monotonic()
+            r = n2.reg.post_blob("strong/hang", b"nobody confirms this")
+            waited = time.monotonic() - t0
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        self.assertEqual(r.status, 503, r)
+        self.assertEqual(r.error_code(), "UNAVAILABLE", r)
+        self.assertIn("strong_timeout", r.body.decode(), r)
+        self.assertGreaterEqual(waited, 4.5)  # strong_timeout is 5s here
+        self.assertLess(waited, 15)
+        self.assertEqual(metrics(n2)[timeouts], before + 1)
+        # the daemon back, the same push is confirmed: retrying was safe
+        self.assertIsNotNone(wait_for(lambda: n2.reg.post_blob(
+            "strong/hang", b"nobody confirms this").status == 201, 30))
 
 
 if __name__ == "__main__":
