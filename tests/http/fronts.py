@@ -84,8 +84,8 @@ def wait_for_http(port, proc=None, path="/v2/", timeout=20):
                     return True
             finally:
                 c.close()
-        except OSError:
-            pass
+        except (OSError, http.client.HTTPException):
+            pass  # not up yet, or not HTTP: another suite's gRPC daemon on the port, say
         if proc is not None and proc.poll() is not None:
             return False
         time.sleep(0.05)
