@@ -605,18 +605,77 @@ static enum octo_err decide(struct octo_peer_quorum *s, struct octo_peer_view *v
 	return OCTO_ERR_NOT_REPLICATED;
 }
 
+/* Whether the member at address holds d, after Hold asked it (it starts fetching if not). */
+static int hold_asked(struct octo_peer_quorum *s, const char *address, const struct octo_digest *d)
+{
+	Octoserve__Peer__V1__HoldRequest in = OCTOSERVE__PEER__V1__HOLD_REQUEST__INIT;
+	Octoserve__Peer__V1__HoldReply *r;
+	struct octo_rpc_channel *ch = octo_peer_cluster_channel(s->cluster, address);
+	char ds[OCTO_DIGEST_MAX_STRING], *dp = ds;
+	uint8_t buf[2 * OCTO_NODE_ID_MAX + OCTO_DIGEST_MAX_STRING + 16], *reply = NULL;
+	size_t reply_len;
+	int held = 0;
+
+	octo_digest_format(d, ds, sizeof(ds));
+	in.node_id = (char *)s->cfg->p2p.node_id;
+	in.source = (char *)s->cfg->p2p.node_id;
+	in.digests = &dp;
+	in.n_digests = 1;
+	protobuf_c_message_pack(&in.base, buf);
+	if (ch != NULL &&
+	    octo_rpc_call(ch, HOLD_PATH, buf, protobuf_c_message_get_packed_size(&in.base), CALL_MS,
+			  &reply, &reply_len, NULL, 0, NULL) == OCTO_RPC_OK &&
+	    (r = octoserve__peer__v1__hold_reply__unpack(NULL, reply_len, reply)) != NULL) {
+		held = r->n_held == 1 && r->held[0];
+		octoserve__peer__v1__hold_reply__free_unpacked(r, NULL);
+	}
+	free(reply);
+	return held;
+}
+
+/* A member asked to hold a blob that has not for HOLD_PATIENCE_MS (its disk is full, say) is
+ * passed over for that blob, and the next member by rank is asked instead. */
+#define HOLD_PATIENCE_MS 2000
+#define PATIENCE_MAX 256
+struct patience {
+	struct {
+		size_t blob;
+		char id[OCTO_NODE_ID_MAX + 1];
+		uint64_t since;
+	} v[PATIENCE_MAX];
+	size_t n;
+};
+
+/* Whether id has been asked for blob longer than the patience (noted as asked from now). */
+static int out_of_patience(struct patience *p, size_t blob, const char *id, uint64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (p->v[i].blob == blob && strcmp(p->v[i].id, id) == 0)
+			return now - p->v[i].since >= HOLD_PATIENCE_MS;
+	if (p->n < PATIENCE_MAX) {
+		p->v[p->n].blob = blob;
+		snprintf(p->v[p->n].id, sizeof(p->v[p->n].id), "%s", id);
+		p->v[p->n++].since = now;
+	}
+	return 0;
+}
+
 /* Bring every blob of req to min(factor, members up) durable copies. */
 static enum octo_err hold_copies(struct octo_peer_quorum *s, struct octo_peer_view *view,
 				 const struct octo_strong_request *req, char *detail, size_t size)
 {
 	const char *self = s->cfg->p2p.node_id;
 	size_t up, i, k, want = 0, order[OCTO_PEER_VIEW_MAX + 1], n, missing;
-	unsigned char *held = calloc(req->n_blobs + 1, OCTO_PEER_VIEW_MAX + 1);
+	struct patience *p = calloc(1, sizeof(*p));
 	enum octo_err err = OCTO_OK;
+	int self_held;
 
-	if (held == NULL)
+	if (p == NULL)
 		return OCTO_ERR_NOMEM;
 	for (;;) {
+		uint64_t now = octo_clock_monotonic_ms();
 		/* the members as they are now: one may have gone down since the last look */
 		octo_peer_cluster_view(s->cluster, view);
 		for (i = 0, up = 1; i < view->n; i++)
@@ -626,52 +685,27 @@ static enum octo_err hold_copies(struct octo_peer_quorum *s, struct octo_peer_vi
 			       : up;
 		missing = 0;
 		for (i = 0; i < req->n_blobs; i++) {
-			unsigned char *h = held + i * (OCTO_PEER_VIEW_MAX + 1);
 			size_t count = 0, asked = 0;
-			memset(h + 1, 0, OCTO_PEER_VIEW_MAX); /* positions move with the view */
 			/* every placed member by rank: the holders first */
 			n = octo_peer_view_holders(view, self, &req->blobs[i], (int)view->n + 1,
 						   order);
 			for (k = 0; k < n && asked < want; k++) {
 				size_t at = order[k];
-				if (at != 0 && !view->v[at - 1].up)
+				if (at == 0) {
+					self_held = octo_store_blob_stat(s->store, &req->blobs[i],
+									 NULL) == OCTO_OK;
+					asked++;
+					count += self_held;
 					continue;
-				asked++;
-				if (!h[at] && at == 0)
-					h[at] = octo_store_blob_stat(s->store, &req->blobs[i],
-								     NULL) == OCTO_OK;
-				if (!h[at] && at != 0) {
-					Octoserve__Peer__V1__HoldRequest in =
-						OCTOSERVE__PEER__V1__HOLD_REQUEST__INIT;
-					Octoserve__Peer__V1__HoldReply *r;
-					struct octo_rpc_channel *ch = octo_peer_cluster_channel(
-						s->cluster, view->v[at - 1].address);
-					char ds[OCTO_DIGEST_MAX_STRING], *dp = ds;
-					uint8_t buf[2 * OCTO_NODE_ID_MAX + OCTO_DIGEST_MAX_STRING +
-						    16];
-					uint8_t *reply = NULL;
-					size_t reply_len;
-					octo_digest_format(&req->blobs[i], ds, sizeof(ds));
-					in.node_id = (char *)self;
-					in.source = (char *)self;
-					in.digests = &dp;
-					in.n_digests = 1;
-					protobuf_c_message_pack(&in.base, buf);
-					if (ch != NULL &&
-					    octo_rpc_call(
-						    ch, HOLD_PATH, buf,
-						    protobuf_c_message_get_packed_size(&in.base),
-						    CALL_MS, &reply, &reply_len, NULL, 0,
-						    NULL) == OCTO_RPC_OK &&
-					    (r = octoserve__peer__v1__hold_reply__unpack(
-						     NULL, reply_len, reply)) != NULL) {
-						h[at] = r->n_held == 1 && r->held[0];
-						octoserve__peer__v1__hold_reply__free_unpacked(
-							r, NULL);
-					}
-					free(reply);
 				}
-				count += h[at];
+				if (!view->v[at - 1].up)
+					continue;
+				if (hold_asked(s, view->v[at - 1].address, &req->blobs[i])) {
+					asked++;
+					count++;
+				} else if (!out_of_patience(p, i, view->v[at - 1].id, now)) {
+					asked++; /* fetching, we hope: ask again at the next look */
+				}
 			}
 			if (count < want)
 				missing++;
@@ -688,7 +722,7 @@ static enum octo_err hold_copies(struct octo_peer_quorum *s, struct octo_peer_vi
 		}
 		pause_ms(2 * POLL_MS);
 	}
-	free(held);
+	free(p);
 	return err;
 }
 

@@ -4,6 +4,7 @@
 the blob it should hold does not fit, its fetch fails before it fills the disk, and its
 daemon says so once however often it retries; nothing partial is committed; the other node keeps serving it; and once
 the tmpfs is made larger, the node catches up and serves the blob from its own copy."""
+import hashlib
 import os
 import shutil
 import subprocess
@@ -16,7 +17,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "http"))
 
-from peers import Node, blob_file, metrics, wait_for  # noqa: E402
+from peers import Node, blob_file, holders, metrics, wait_for  # noqa: E402
+from harness import free_port  # noqa: E402
 
 MiB = 1024 * 1024
 
@@ -80,6 +82,39 @@ class DiskFullTest(unittest.TestCase):
             self.assertEqual(f.read() == data, True)
         r = n2.get("/v2/full/app/blobs/%s" % d)
         self.assertEqual((r.status, r.body == data), (200, True))
+
+    def test_strong_mode_passes_over_a_member_whose_disk_is_full(self):
+        """Strong mode, three nodes, factor 2, node 3's disk too small: a blob whose holders
+        include node 3 still gets its two durable copies (the next member by rank is asked
+        once node 3 has not fetched it for a while), so the push gets its 201."""
+        ports = [free_port() for _ in range(3)]
+        addrs = ["127.0.0.1:%d" % p for p in ports]
+        for k in (1, 2, 3):
+            p2p = {"replication": {"strategy": "eager", "consistency_mode": "strong",
+                                   "factor": 2, "strong_timeout": "20s"}}
+            storage = ({"path": os.path.join(self.small, "data"),
+                        "min_free": {"bytes": 0, "inodes": 0}} if k == 3 else None)
+            self.nodes.append(Node(self.tmp, "sfull%d" % k,
+                                   [a for a in addrs if a != addrs[k - 1]], port=ports[k - 1],
+                                   p2p=p2p, storage=storage))
+        n1, n2, n3 = self.nodes
+        ids = [n.node_id for n in self.nodes]
+        self.assertIsNotNone(wait_for(lambda: all(
+            len([st for st in n.daemon.states().values() if st == "up"]) == 2
+            for n in self.nodes), 30))
+        while True:  # a blob node 3 holds by placement
+            data = os.urandom(8 * MiB)
+            d = "sha256:" + hashlib.sha256(data).hexdigest()
+            if "sfull3" in holders(ids, d, 2):
+                break
+        t0 = time.monotonic()
+        r = n1.reg.post_blob("full/strong", data)
+        took = time.monotonic() - t0
+        self.assertEqual(r.status, 201, r)
+        self.assertFalse(os.path.exists(blob_file(n3, d)))
+        self.assertEqual({n.node_id for n in (n1, n2) if os.path.exists(blob_file(n, d))},
+                         {"sfull1", "sfull2"})
+        sys.stderr.write("\nstrong push past the full node confirmed in %.2f s\n" % took)
 
 
 if __name__ == "__main__":
