@@ -64,7 +64,8 @@ static enum octo_err apply_record(struct octo_store *s, const char *repo,
  * ever. */
 static int is_news(const struct octo_store *s, const struct octo_event *ev)
 {
-	size_t i;
+	size_t i, lost = 0;
+	int news = 0;
 
 	for (i = 0; i < ev->n_records; i++) {
 		const struct octo_event_record *r = &ev->records[i];
@@ -73,15 +74,20 @@ static int is_news(const struct octo_store *s, const struct octo_event *ev)
 					 .value = r->value,
 					 .value_len = r->value_len};
 		struct octo_store_record cur;
-		int news;
-		if (octo_store_record_read(s, ev->repo, r->key, &cur) != OCTO_OK)
-			return 1; /* none, or damaged: the write repairs it */
-		news = octo_record_cmp(&in, &cur.rec) > 0;
+		int cmp;
+		if (octo_store_record_read(s, ev->repo, r->key, &cur) != OCTO_OK) {
+			news = 1; /* none, or damaged: the write repairs it */
+			continue;
+		}
+		cmp = octo_record_cmp(&in, &cur.rec);
 		octo_store_record_cleanup(&cur);
-		if (news)
-			return 1;
+		news |= cmp > 0;
+		lost += cmp < 0;
 	}
-	return 0;
+	/* an event that is news has its losing records counted as they are written */
+	while (!news && lost-- > 0)
+		octo_store_note_lost(s); /* a conflict the rule resolved */
+	return news;
 }
 
 enum octo_err octo_apply_event(struct octo_store *s, struct octo_journal *j,

@@ -127,8 +127,10 @@ class PartitionTest(unittest.TestCase):
                              [n.get("/v2/part/app/manifests/race").header(
                                  "Docker-Content-Digest") for n in self.nodes])
         # the race's loser lost on the nodes that held the winner: a conflict resolved
-        self.assertGreaterEqual(sum(metrics(n)[("octoserve_peer_conflicts_resolved_total", ())]
-                                    for n in self.nodes), 1)
+        self.assertIsNotNone(wait_for(lambda: sum(  # as of each daemon's next status write
+            metrics(n)[("octoserve_peer_conflicts_resolved_total", ())] for n in self.nodes) >= 1,
+            10), [metrics(n)[("octoserve_peer_conflicts_resolved_total", ())]
+                  for n in self.nodes])
         for img in race:  # the tag's loser is still served by digest
             self.assertTrue(all(served(n, img) for n in self.nodes))
         wait_for(lambda: False, 2)  # rounds both ways: nothing deleted comes back
