@@ -473,9 +473,9 @@ enum octo_err octo_store_tmpname(char *buf, size_t size, const char *prefix)
 }
 
 /* The data in a fresh temporary file in dir beside leaf (rel names it for errors),
- * fdatasynced: its name into tmp. */
+ * fdatasynced unless sync is 0: its name into tmp. */
 static enum octo_err write_temp_at(int dir, const char *rel, const char *leaf, const void *data,
-				   size_t len, char tmp[NAME_MAX + 1])
+				   size_t len, int sync, char tmp[NAME_MAX + 1])
 {
 	char prefix[NAME_MAX + 1];
 	enum octo_err err;
@@ -490,7 +490,7 @@ static enum octo_err write_temp_at(int dir, const char *rel, const char *leaf, c
 	fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return fail("create", rel);
-	if (octo_fs_pwrite_all(fd, data, len, 0) != 0 || octo_fs_sync(fd, 1, rel) != 0) {
+	if (octo_fs_pwrite_all(fd, data, len, 0) != 0 || (sync && octo_fs_sync(fd, 1, rel) != 0)) {
 		err = fail("write", rel);
 		unlinkat(dir, tmp, 0);
 	}
@@ -508,7 +508,7 @@ enum octo_err octo_store_write_temp(const struct octo_store *s, const char *rel,
 
 	if (dir < 0)
 		return fail_missing("create the directory of", rel, OCTO_ERR_IO);
-	err = write_temp_at(dir, rel, leaf, data, len, tmp);
+	err = write_temp_at(dir, rel, leaf, data, len, 1, tmp);
 	if (err == OCTO_OK && (err = octo_store_path(tmp_rel, size, "%.*s%s", (int)(leaf - rel),
 						     rel, tmp)) != OCTO_OK)
 		unlinkat(dir, tmp, 0);
@@ -536,8 +536,8 @@ enum octo_err octo_store_rename(const struct octo_store *s, const char *from, co
 }
 
 /* One directory fd for the temporary file, the rename and the directory's fsync. */
-enum octo_err octo_store_write_atomic(const struct octo_store *s, const char *rel, const void *data,
-				      size_t len, int sync_dir)
+static enum octo_err replace(const struct octo_store *s, const char *rel, const void *data,
+			     size_t len, int sync_data, int sync_dir)
 {
 	char tmp[NAME_MAX + 1];
 	const char *leaf;
@@ -546,7 +546,7 @@ enum octo_err octo_store_write_atomic(const struct octo_store *s, const char *re
 
 	if (dir < 0)
 		return fail_missing("create the directory of", rel, OCTO_ERR_IO);
-	err = write_temp_at(dir, rel, leaf, data, len, tmp);
+	err = write_temp_at(dir, rel, leaf, data, len, sync_data, tmp);
 	if (err == OCTO_OK && renameat(dir, tmp, dir, leaf) != 0) {
 		err = fail("write", rel);
 		unlinkat(dir, tmp, 0);
@@ -555,6 +555,18 @@ enum octo_err octo_store_write_atomic(const struct octo_store *s, const char *re
 		err = fail("sync the directory of", rel);
 	close(dir);
 	return err;
+}
+
+enum octo_err octo_store_write_atomic(const struct octo_store *s, const char *rel, const void *data,
+				      size_t len, int sync_dir)
+{
+	return replace(s, rel, data, len, 1, sync_dir);
+}
+
+enum octo_err octo_store_write_unsynced(const struct octo_store *s, const char *rel,
+					const void *data, size_t len)
+{
+	return replace(s, rel, data, len, 0, 0);
 }
 
 /* Create an empty file and its directory unless it exists; durable: fsync the directory

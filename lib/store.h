@@ -73,7 +73,11 @@ enum octo_err octo_store_read(const struct octo_store *s, const char *rel, size_
  * fdatasync, rename, and an fsync of the directory unless sync_dir is 0. */
 enum octo_err octo_store_write_atomic(const struct octo_store *s, const char *rel, const void *data,
 				      size_t len, int sync_dir);
-/* The first half of that: the data in a fresh temporary file beside rel (a dot name the
+/* The same without any sync: whole or not at all while the machine runs, for files that need
+ * not outlive a crash. */
+enum octo_err octo_store_write_unsynced(const struct octo_store *s, const char *rel,
+					const void *data, size_t len);
+/* The first half of octo_store_write_atomic: the data in a fresh temporary file beside rel (a dot name the
  * sweep knows), fdatasynced; its relative path into tmp_rel. */
 enum octo_err octo_store_write_temp(const struct octo_store *s, const char *rel, const void *data,
 				    size_t len, char *tmp_rel, size_t size);

@@ -2,17 +2,13 @@
 /* See strong.h. Both files are JSON; the responder polls every POLL_MS, as lazy.c does. */
 #include "autoconfig.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "clock.h"
-#include "fsutil.h"
 #include "metrics.h"
 #include "strong.h"
 
@@ -44,39 +40,6 @@ static int id_valid(const char *id, size_t len)
 static enum octo_err rel_of(const char *id, const char *suffix, char *buf, size_t size)
 {
 	return octo_store_path(buf, size, "%s/%s%s", OCTO_STRONG_DIR, id, suffix);
-}
-
-/* Write text at rel whole or not at all (a temporary dot name, renamed), without a sync:
- * requests and answers live as long as the waiting client, whom a crash takes too. */
-static enum octo_err write_unsynced(const struct octo_store *s, const char *rel, const char *text)
-{
-	char tmp[OCTO_STORE_PATH_MAX], prefix[OCTO_STORE_PATH_MAX];
-	const char *slash = strrchr(rel, '/');
-	size_t len = strlen(text);
-	/* the name the store's sweep of crash temporaries knows */
-	enum octo_err err = octo_store_path(prefix, sizeof(prefix), "%.*s/.%s.tmp.",
-					    (int)(slash - rel), rel, slash + 1);
-	int fd, dir;
-
-	if (err == OCTO_OK)
-		err = octo_store_tmpname(tmp, sizeof(tmp), prefix);
-	if (err != OCTO_OK)
-		return err;
-	fd = octo_store_openat(s, tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
-	if (fd < 0 && errno == ENOENT && (dir = octo_store_opendir(s, OCTO_STRONG_DIR, 1)) >= 0) {
-		close(dir);
-		fd = octo_store_openat(s, tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
-	}
-	if (fd < 0)
-		return octo_store_error(errno, OCTO_ERR_IO);
-	if (octo_fs_pwrite_all(fd, text, len, 0) != 0)
-		err = octo_store_error(errno, OCTO_ERR_IO);
-	close(fd);
-	if (err == OCTO_OK)
-		err = octo_store_rename(s, tmp, rel);
-	if (err != OCTO_OK)
-		octo_store_remove(s, tmp, OCTO_OK);
-	return err;
 }
 
 static char *request_text(const struct octo_strong_request *r)
@@ -159,7 +122,7 @@ enum octo_err octo_strong_wait(const struct octo_store *s, struct octo_strong_re
 		return err;
 	if ((text = request_text(req)) == NULL)
 		return OCTO_ERR_NOMEM;
-	err = write_unsynced(s, rel, text);
+	err = octo_store_write_unsynced(s, rel, text, strlen(text));
 	free(text);
 	if (err != OCTO_OK)
 		return err;
@@ -278,7 +241,7 @@ enum octo_err octo_strong_answer(const struct octo_store *s, const char *id, enu
 	json_decref(j);
 	if (text == NULL)
 		return OCTO_ERR_NOMEM;
-	err = write_unsynced(s, done, text);
+	err = octo_store_write_unsynced(s, done, text, strlen(text));
 	free(text);
 	return err;
 }

@@ -94,6 +94,26 @@ static int write_in(const Octoserve__Peer__V1__Record *in, const char *key,
 
 /* ---- the voter's side: Vote and Hold ---- */
 
+/* One phase of this node's vote (vote.h), as the Vote method and the proposer cast it. */
+static enum octo_err vote_here(struct octo_store *store, struct octo_journal *j,
+			       Octoserve__Peer__V1__VoteRequest__Phase phase, const char *repo,
+			       const char *tag, uint64_t slot, const struct octo_vote_ballot *b,
+			       const struct octo_vote_write *w, int *ok, struct octo_vote_state *st)
+{
+	enum octo_err err;
+
+	switch (phase) {
+	case OCTOSERVE__PEER__V1__VOTE_REQUEST__PHASE__PREPARE:
+		return octo_vote_prepare(store, repo, tag, b, ok, st);
+	case OCTOSERVE__PEER__V1__VOTE_REQUEST__PHASE__ACCEPT:
+		return octo_vote_accept(store, repo, tag, slot, b, w, ok, st);
+	default:
+		err = octo_vote_learn(store, j, repo, tag, slot, w, st);
+		*ok = err == OCTO_OK;
+		return err;
+	}
+}
+
 enum octo_rpc_status octo_peer_vote(void *ctx, const struct octo_rpc_peer *peer, const uint8_t *req,
 				    size_t len, struct octo_rpc_piece *reply, const char **detail)
 {
@@ -131,24 +151,13 @@ enum octo_rpc_status octo_peer_vote(void *ctx, const struct octo_rpc_peer *peer,
 		status = OCTO_RPC_INVALID_ARGUMENT;
 		goto out;
 	}
-	switch (in->phase) {
-	case OCTOSERVE__PEER__V1__VOTE_REQUEST__PHASE__PREPARE:
-		err = octo_vote_prepare(svc->store, in->repository, in->tag, &b, &ok, &st);
-		break;
-	case OCTOSERVE__PEER__V1__VOTE_REQUEST__PHASE__ACCEPT:
-		err = octo_vote_accept(svc->store, in->repository, in->tag, in->slot, &b, &w, &ok,
-				       &st);
-		break;
-	case OCTOSERVE__PEER__V1__VOTE_REQUEST__PHASE__LEARN:
-		err = octo_vote_learn(svc->store, svc->journal, in->repository, in->tag, in->slot,
-				      &w, &st);
-		ok = err == OCTO_OK;
-		break;
-	default:
+	if (in->phase > OCTOSERVE__PEER__V1__VOTE_REQUEST__PHASE__LEARN) {
 		*detail = "no such phase";
 		status = OCTO_RPC_INVALID_ARGUMENT;
 		goto out;
 	}
+	err = vote_here(svc->store, svc->journal, in->phase, in->repository, in->tag, in->slot, &b,
+			&w, &ok, &st);
 	if (err != OCTO_OK) {
 		*detail = octo_err_code(err);
 		status = OCTO_RPC_UNAVAILABLE; /* the store's trouble: no vote from this node */
@@ -295,15 +304,12 @@ static uint64_t next_ballot(struct octo_peer_quorum *s, uint64_t above)
 	return b;
 }
 
-/* The daemon that works on every request at once: the one that is stopping. */
-static int stopping;
-
 /* How long the request's client still waits (none once the daemon stops). */
-static int64_t left_ms(const struct octo_strong_request *req)
+static int64_t left_ms(struct octo_peer_quorum *s, const struct octo_strong_request *req)
 {
 	uint64_t now = octo_clock_wall_ms();
 
-	if (__atomic_load_n(&stopping, __ATOMIC_ACQUIRE))
+	if (__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE))
 		return 0;
 	return req->deadline_ms > now ? (int64_t)(req->deadline_ms - now) : 0;
 }
@@ -352,22 +358,14 @@ static void vote_with(struct octo_peer_quorum *s, const struct voter *v,
 	char key[OCTO_STORE_PATH_MAX];
 	uint8_t *buf, *reply = NULL;
 	size_t len, reply_len;
-	enum octo_err err = OCTO_OK;
-	long timeout = left_ms(req) < CALL_MS ? (long)left_ms(req) : CALL_MS;
+	long timeout = left_ms(s, req) < CALL_MS ? (long)left_ms(s, req) : CALL_MS;
 
 	memset(a, 0, sizeof(*a));
 	if (!v->up || octo_store_tag_key(req->tag, key, sizeof(key)) != OCTO_OK)
 		return;
 	if (v->address == NULL) {
-		if (phase == OCTOSERVE__PEER__V1__VOTE_REQUEST__PHASE__PREPARE)
-			err = octo_vote_prepare(s->store, req->repo, req->tag, b, &a->ok, &a->st);
-		else if (phase == OCTOSERVE__PEER__V1__VOTE_REQUEST__PHASE__ACCEPT)
-			err = octo_vote_accept(s->store, req->repo, req->tag, slot, b, w, &a->ok,
-					       &a->st);
-		else
-			a->ok = (err = octo_vote_learn(s->store, s->journal, req->repo, req->tag,
-						       slot, w, &a->st)) == OCTO_OK;
-		a->got = err == OCTO_OK;
+		a->got = vote_here(s->store, s->journal, phase, req->repo, req->tag, slot, b, w,
+				   &a->ok, &a->st) == OCTO_OK;
 		return;
 	}
 	if (timeout <= 0 || (ch = octo_peer_cluster_channel(s->cluster, v->address)) == NULL)
@@ -469,7 +467,7 @@ static enum octo_err learned(struct octo_peer_quorum *s, const struct voters *vs
 			n += a[i].got && a[i].ok;
 		if (n >= vs->majority)
 			return OCTO_OK;
-		if (left_ms(req) <= 0) {
+		if (left_ms(s, req) <= 0) {
 			snprintf(
 				detail, size,
 				"the write of tag %s was decided, but a majority of the voters did "
@@ -498,7 +496,7 @@ static enum octo_err decide(struct octo_peer_quorum *s, struct octo_peer_view *v
 	snprintf(mine.node, sizeof(mine.node), "%s", s->cfg->p2p.node_id);
 	mine.tombstone = req->tombstone;
 	snprintf(mine.digest, sizeof(mine.digest), "%s", req->digest);
-	while (left_ms(req) > 0) {
+	while (left_ms(s, req) > 0) {
 		octo_peer_cluster_view(s->cluster, view);
 		voters_of(s, view, vs);
 		if (vs->up < vs->majority)
@@ -712,7 +710,7 @@ static enum octo_err hold_copies(struct octo_peer_quorum *s, struct octo_peer_vi
 		}
 		if (missing == 0)
 			break;
-		if (left_ms(req) <= 0) {
+		if (left_ms(s, req) <= 0) {
 			snprintf(detail, size,
 				 "%zu blob(s) did not reach %zu durable copies within "
 				 "p2p.replication.strong_timeout",
@@ -749,7 +747,7 @@ static enum octo_err majority_took(struct octo_peer_quorum *s, struct octo_peer_
 		}
 		if (n >= vs->majority)
 			return OCTO_OK;
-		if (left_ms(req) <= 0) {
+		if (left_ms(s, req) <= 0) {
 			snprintf(detail, size,
 				 "%zu of the %zu voters took the change within "
 				 "p2p.replication.strong_timeout; a majority is %zu",
@@ -938,9 +936,8 @@ void octo_peer_quorum_stop(struct octo_peer_quorum *s)
 	if (s->enabled)
 		octo_peer_ticker_join(&s->ticker, s->scanner);
 	if (s->n_workers > 0 || s->enabled) {
-		__atomic_store_n(&stopping, 1, __ATOMIC_RELEASE);
 		pthread_mutex_lock(&s->lock);
-		s->stopping = 1;
+		__atomic_store_n(&s->stopping, 1, __ATOMIC_RELEASE); /* read outside the lock too */
 		pthread_cond_broadcast(&s->work);
 		pthread_mutex_unlock(&s->lock);
 		for (i = 0; i < s->n_workers; i++)
