@@ -13,6 +13,7 @@
 #include "journal.h"
 #include "lazy.h"
 #include "range.h"
+#include "remove.h"
 #include "store-blob.h"
 
 /* Point the front at the blob file (X-Sendfile / X-Accel-Redirect) instead of streaming;
@@ -86,10 +87,16 @@ void octo_api_blob_get(struct octo_registry *reg, struct octo_route *rt, struct 
 	int fd = -1, range, growing = 0;
 
 	err = octo_digest_parse(rt->tail, rt->tail_len, &d);
+	/* A HEAD is how a client learns it need not push a blob before the manifest that names
+	 * it: the blob's grace is renewed before the check (store-blob.h). */
+	if (err == OCTO_OK && !get && !reg->cfg->storage.readonly)
+		(void)octo_store_blob_renew(reg->store, &d);
 	if (err == OCTO_OK)
 		err = stream ? octo_store_blob_open(reg->store, rt->name, &d, &fd, &size)
 			     : octo_store_blob_linked(reg->store, rt->name, &d, &size);
-	if (err == OCTO_ERR_BLOB_UNKNOWN && reg->cfg->p2p.enabled)
+	/* read-only: a HEAD answers from the link, a GET cannot ask for the content */
+	if (err == OCTO_ERR_BLOB_UNKNOWN && reg->cfg->p2p.enabled &&
+	    !(get && reg->cfg->storage.readonly))
 		err = blob_from_peers(reg, rt, &d, get, &fd, &size, &growing);
 	if (err != OCTO_OK)
 		return blob_error(resp, rt, &d, err);
@@ -161,19 +168,10 @@ void octo_api_blob_delete(struct octo_registry *reg, struct octo_route *rt,
 	struct octo_digest d;
 	enum octo_err err = octo_digest_parse(rt->tail, rt->tail_len, &d);
 
-	char key[OCTO_STORE_PATH_MAX];
-	struct octo_journal_change link = {.key = key, .value = NULL};
-	struct octo_record_stamp stamp;
-
-	if (err == OCTO_OK) /* the event first, once the link is known to exist */
+	if (err == OCTO_OK) /* served here: linked, and the content here */
 		err = octo_store_blob_linked(reg->store, rt->name, &d, NULL);
 	if (err == OCTO_OK)
-		err = octo_store_link_key(&d, key, sizeof(key));
-	if (err == OCTO_OK)
-		err = octo_journal_record(reg->journal, "blob.delete", rt->name, &d, NULL, &link, 1,
-					  &stamp);
-	if (err == OCTO_OK)
-		err = octo_store_unlink_blob(reg->store, rt->name, &d, &stamp);
+		err = octo_remove_link(reg->store, reg->journal, rt->name, &d);
 	if (err != OCTO_OK)
 		return blob_error(resp, rt, &d, err);
 	resp->status = 202;

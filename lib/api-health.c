@@ -41,6 +41,8 @@ void octo_api_readyz(struct octo_registry *reg, struct octo_route *rt, struct oc
 	enum octo_err err;
 
 	(void)rt;
+	if (cfg->storage.readonly) /* serving reads is all it is asked to do */
+		return health_body(resp, 200, "read-only (storage.readonly): pulls only");
 	err = octo_store_check_space(reg->store, 0, (uint64_t)cfg->storage.min_free_bytes,
 				     (uint64_t)cfg->storage.min_free_inodes);
 	if (err == OCTO_ERR_NO_SPACE)

@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "journal.h"
 #include "manifest.h"
+#include "remove.h"
 #include "store-blob.h"
 #include "store-manifest.h"
 #include "store-referrer.h"
@@ -117,6 +118,8 @@ static enum octo_err check_references(struct octo_registry *reg, const struct oc
 
 		if (r->external)
 			continue;
+		/* a reference renews the blob or child before it is checked (store-blob.h) */
+		(void)octo_store_blob_renew(reg->store, &r->digest);
 		octo_digest_format(&r->digest, ds, sizeof(ds));
 		if (r->is_manifest) {
 			err = octo_store_manifest_type(reg->store, rt->name, &r->digest, type,
@@ -321,41 +324,19 @@ void octo_api_manifest_put(struct octo_registry *reg, struct octo_route *rt,
 	octo_manifest_cleanup(&m);
 }
 
-/* Delete a tag: its event, then its tombstone (in strong mode: decided by the voters). */
-static enum octo_err delete_tag(struct octo_registry *reg, const struct octo_route *rt,
-				const char *tag, char *why, size_t size)
+/* A tag's delete in strong mode: decided by the voters. */
+struct strong_untag {
+	struct octo_registry *reg;
+	const struct octo_route *rt;
+	char *why;
+	size_t size;
+};
+
+static enum octo_err strong_untag(void *ctx, const char *tag)
 {
-	char key[OCTO_STORE_PATH_MAX];
-	struct octo_journal_change gone = {.key = key, .value = NULL};
-	struct octo_record_stamp stamp;
-	enum octo_err err = octo_store_tag_key(tag, key, sizeof(key));
+	struct strong_untag *u = ctx;
 
-	if (octo_api_strong(reg))
-		return err != OCTO_OK ? err : confirm(reg, rt, tag, NULL, NULL, 0, 0, why, size);
-
-	if (err == OCTO_OK)
-		err = octo_journal_record(reg->journal, "tag.delete", rt->name, NULL, tag, &gone, 1,
-					  &stamp);
-	return err != OCTO_OK ? err : octo_store_tag_delete(reg->store, rt->name, tag, &stamp);
-}
-
-/* Delete every tag of the repository that points at d, each with its own event. */
-static enum octo_err untag_all(struct octo_registry *reg, const struct octo_route *rt,
-			       const struct octo_digest *d, char *why, size_t size)
-{
-	struct octo_strv tags;
-	enum octo_err err;
-	size_t i;
-
-	err = octo_store_tag_list(reg->store, rt->name, &tags);
-	for (i = 0; err == OCTO_OK && i < tags.n; i++) {
-		struct octo_digest td;
-		if (octo_store_tag_get(reg->store, rt->name, tags.v[i], &td) == OCTO_OK &&
-		    octo_digest_equal(&td, d))
-			err = delete_tag(reg, rt, tags.v[i], why, size);
-	}
-	octo_strv_cleanup(&tags);
-	return err == OCTO_ERR_NAME_UNKNOWN ? OCTO_OK : err;
+	return confirm(u->reg, u->rt, tag, NULL, NULL, 0, 0, u->why, u->size);
 }
 
 /* The subject of stored manifest d, if it has one (*has). */
@@ -384,42 +365,25 @@ static enum octo_err subject_of(struct octo_registry *reg, const struct octo_dig
 	return err;
 }
 
-/* Delete manifest d: its event (the revision's tombstone, and its referrers entry's), its
- * tags (each with its event), then the entry and the revision. */
+/* Delete manifest d (remove.h); in strong mode its tags go by the voters' decision and the
+ * revision's delete waits for a majority. */
 static enum octo_err delete_manifest(struct octo_registry *reg, const struct octo_route *rt,
 				     const struct octo_digest *d, char *why, size_t size)
 {
-	char type[OCTO_MANIFEST_TYPE_MAX], rev_key[OCTO_STORE_PATH_MAX];
-	char ref_key[OCTO_STORE_PATH_MAX], ds[OCTO_DIGEST_MAX_STRING];
-	struct octo_journal_change records[2] = {{rev_key, NULL}, {ref_key, NULL}};
-	uint64_t seq = 0;
-	struct octo_record_stamp stamp;
+	char type[OCTO_MANIFEST_TYPE_MAX];
+	struct strong_untag u = {reg, rt, why, size};
 	struct octo_digest subject;
-	int has_subject = 0;
+	int strong = octo_api_strong(reg), has_subject = 0;
+	uint64_t seq = 0;
 	enum octo_err err = octo_store_manifest_type(reg->store, rt->name, d, type, sizeof(type));
 
 	if (err == OCTO_OK)
 		err = subject_of(reg, d, type, &has_subject, &subject);
 	if (err == OCTO_OK)
-		err = octo_store_revision_key(d, rev_key, sizeof(rev_key));
-	if (err == OCTO_OK && has_subject)
-		err = octo_store_referrer_key(&subject, d, ref_key, sizeof(ref_key));
-	if (err == OCTO_OK) {
-		struct octo_journal_event ev = {.type = "manifest.delete",
-						.repo = rt->name,
-						.digest = ds,
-						.records = records,
-						.n_records = has_subject ? 2 : 1};
-		octo_digest_format(d, ds, sizeof(ds));
-		err = octo_journal_append(reg->journal, &ev, &seq, &stamp);
-	}
-	if (err == OCTO_OK)
-		err = untag_all(reg, rt, d, why, size);
-	if (err == OCTO_OK && has_subject)
-		err = octo_store_referrer_remove(reg->store, rt->name, &subject, d, &stamp);
-	if (err == OCTO_OK)
-		err = octo_store_unlink_manifest(reg->store, rt->name, d, &stamp);
-	if (err == OCTO_OK && octo_api_strong(reg)) /* the revision's delete on a majority */
+		err = octo_remove_manifest(reg->store, reg->journal, rt->name, d,
+					   has_subject ? &subject : NULL,
+					   strong ? strong_untag : NULL, &u, &seq);
+	if (err == OCTO_OK && strong) /* the revision's delete on a majority */
 		err = confirm(reg, rt, NULL, NULL, NULL, seq, 0, why, size);
 	return err;
 }
@@ -438,8 +402,10 @@ void octo_api_manifest_delete(struct octo_registry *reg, struct octo_route *rt,
 	if (err == OCTO_OK && !ref.is_digest) {
 		/* by tag: only the tag goes; the event first, once the tag is known to exist */
 		err = octo_store_tag_get(reg->store, rt->name, ref.tag, &d);
-		if (err == OCTO_OK)
-			err = delete_tag(reg, rt, ref.tag, why, sizeof(why));
+		if (err == OCTO_OK && octo_api_strong(reg))
+			err = confirm(reg, rt, ref.tag, NULL, NULL, 0, 0, why, sizeof(why));
+		else if (err == OCTO_OK)
+			err = octo_remove_tag(reg->store, reg->journal, rt->name, ref.tag);
 	} else if (err == OCTO_OK) {
 		err = delete_manifest(reg, rt, &ref.digest, why, sizeof(why));
 	}

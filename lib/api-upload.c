@@ -127,6 +127,7 @@ static int try_mount(struct octo_registry *reg, struct octo_route *rt, struct oc
 		octo_response_error(resp, OCTO_ERR_NAME_INVALID, "from");
 		return 1;
 	}
+	(void)octo_store_blob_renew(reg->store, &d); /* a reference: renewed before the check */
 	err = from != NULL ? octo_store_blob_linked(reg->store, from, &d, &size)
 			   : octo_store_blob_stat(reg->store, &d, &size);
 	if (err == OCTO_ERR_BLOB_UNKNOWN)

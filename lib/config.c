@@ -69,6 +69,7 @@ static const char *const methods[] = {"static", "dns", "consul", NULL};
 static const char *const strategies[] = {"eager", "lazy", "hybrid", NULL};
 static const char *const consistency_modes[] = {"eventual", "strong", NULL};
 static const char *const protocols[] = {"grpc", NULL};
+static const char *const referrer_policies[] = {"keep", "remove", NULL};
 
 /* K_ENUM fields are written through an int *. */
 _Static_assert(sizeof(enum octo_sendfile) == sizeof(int), "enum size");
@@ -269,6 +270,18 @@ static const struct key keys[] = {
 	 .def = "67108864", .min = 4096, .max = GIB},
 	{ROW("storage.tombstone_ttl", "STORAGE_TOMBSTONE_TTL", K_DUR, storage.tombstone_ttl_ms),
 	 .def = "168h", .min = 60000, .max = DUR_MAX_MS},
+	{ROW("storage.readonly", "STORAGE_READONLY", K_BOOL, storage.readonly), .def = "false"},
+	{ROW("storage.gc.interval", "STORAGE_GC_INTERVAL", K_DUR, storage.gc.interval_ms),
+	 .def = "0s", .min = 0, .max = DUR_MAX_MS},
+	{ROW("storage.gc.grace", "STORAGE_GC_GRACE", K_DUR, storage.gc.grace_ms), .def = "1h",
+	 .min = 0, .max = DUR_MAX_MS},
+	{ROW("storage.gc.delete_untagged", "STORAGE_GC_DELETE_UNTAGGED", K_BOOL,
+	     storage.gc.delete_untagged),
+	 .def = "false"},
+	{ROW("storage.gc.referrers", "STORAGE_GC_REFERRERS", K_CHOICE, storage.gc.referrers),
+	 .def = "keep", .names = referrer_policies},
+	{ROW("storage.scrub.interval", "STORAGE_SCRUB_INTERVAL", K_DUR, storage.scrub.interval_ms),
+	 .def = "0s", .min = 0, .max = DUR_MAX_MS},
 
 	{ROW("logging.level", "LOG_LEVEL", K_ENUM, logging.level), .def = "info",
 	 .names = level_names},

@@ -48,6 +48,16 @@ struct octo_config {
 		int64_t min_free_inodes;    /* 4096 */
 		int64_t journal_segment_size; /* 64 MiB: the journal's current file is sealed past it */
 		int64_t tombstone_ttl_ms;     /* 168h: how long a delete's tombstone is kept */
+		int readonly;                 /* 0: 1 refuses every write with 405, reads go on */
+		struct {
+			int64_t interval_ms; /* 0: octoserve-admin serve runs no collection */
+			int64_t grace_ms;    /* 1h: anything renewed more recently is kept */
+			int delete_untagged; /* 0: manifests no tag reaches are kept */
+			char *referrers;     /* "keep" | "remove": referrers of a subject gone */
+		} gc;
+		struct {
+			int64_t interval_ms; /* 0: octoserve-admin serve runs no scrub */
+		} scrub;
 	} storage;
 	struct {
 		enum octo_log_level level;   /* info */

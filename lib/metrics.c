@@ -22,7 +22,7 @@
 
 #define METRICS_REL "metrics.counters"
 #define METRICS_MAGIC "octoctr1"
-#define METRICS_VERSION 4
+#define METRICS_VERSION 5
 
 static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "other"};
 static const int codes[] = {200, 201, 202, 204, 206, 400, 401, 403, 404,
@@ -55,6 +55,7 @@ struct counters {
 	uint64_t gauges[OCTO_GAUGE__COUNT];  /* int64_t values, added to in two's complement */
 	uint64_t strong[OCTO_STRONG__COUNT]; /* strong-mode writes, by how they ended */
 	uint64_t strong_wait_us;             /* and how long their clients waited, summed */
+	uint64_t ops[OCTO_OP__COUNT];
 };
 
 struct file {
@@ -66,6 +67,7 @@ struct file {
 
 struct octo_metrics {
 	struct file *f;
+	int private; /* f is this process's memory, not the store's mapped file */
 };
 
 static size_t method_index(const char *method)
@@ -216,11 +218,36 @@ enum octo_err octo_metrics_open(const struct octo_store *s, octo_metrics_census_
 	return OCTO_OK;
 }
 
+enum octo_err octo_metrics_open_private(const struct octo_store *s, octo_metrics_census_fn census,
+					struct octo_metrics **out)
+{
+	struct octo_metrics *m = calloc(1, sizeof(*m));
+	enum octo_err err;
+
+	*out = NULL;
+	if (m == NULL || (m->f = calloc(1, sizeof(*m->f))) == NULL) {
+		free(m);
+		return OCTO_ERR_NOMEM;
+	}
+	m->private = 1;
+	header(m->f);
+	err = take_census(s, census, m->f);
+	if (err != OCTO_OK) {
+		octo_metrics_close(m);
+		return err;
+	}
+	*out = m;
+	return OCTO_OK;
+}
+
 void octo_metrics_close(struct octo_metrics *m)
 {
 	if (m == NULL)
 		return;
-	munmap(m->f, sizeof(struct file));
+	if (m->private)
+		free(m->f);
+	else
+		munmap(m->f, sizeof(struct file));
 	free(m);
 }
 
@@ -276,6 +303,54 @@ void octo_metrics_strong(struct octo_metrics *m, enum octo_strong_outcome o, lon
 	add(&m->f->c.strong[o], 1);
 	add(&m->f->c.strong_wait_us, us > 0 ? (uint64_t)us : 0);
 }
+
+void octo_metrics_op_add(struct octo_metrics *m, enum octo_op_counter c, uint64_t delta)
+{
+	if (m != NULL && (unsigned)c < OCTO_OP__COUNT)
+		add(&m->f->c.ops[c], delta);
+}
+
+void octo_metrics_op_set(struct octo_metrics *m, enum octo_op_counter c, uint64_t value)
+{
+	if (m != NULL && (unsigned)c < OCTO_OP__COUNT)
+		__atomic_store_n(&m->f->c.ops[c], value, __ATOMIC_RELAXED);
+}
+
+/* The operations' series: counters, or (scale 1000) a time or duration in ms shown in seconds
+ * as a gauge; label "" or one label pair, sharing the HELP of the series before it with the
+ * same name. */
+static const struct {
+	const char *name, *label, *help;
+	int gauge;
+} ops[OCTO_OP__COUNT] = {
+	[OCTO_OP_GC_RUNS] = {"octoserve_gc_runs_total", "", "Garbage collections run.", 0},
+	[OCTO_OP_GC_MANIFESTS] = {"octoserve_gc_removed_total", "kind=\"manifest\"",
+				  "What garbage collection removed: manifests (untagged, or "
+				  "referrers of a subject gone), links, content files.",
+				  0},
+	[OCTO_OP_GC_LINKS] = {"octoserve_gc_removed_total", "kind=\"link\"", NULL, 0},
+	[OCTO_OP_GC_BLOBS] = {"octoserve_gc_removed_total", "kind=\"blob\"", NULL, 0},
+	[OCTO_OP_GC_BYTES] = {"octoserve_gc_freed_bytes_total", "",
+			      "Bytes of content garbage collection removed.", 0},
+	[OCTO_OP_GC_LAST] = {"octoserve_gc_last_run_timestamp_seconds", "",
+			     "When the last garbage collection began (0: never).", 1},
+	[OCTO_OP_GC_LAST_DURATION] = {"octoserve_gc_last_duration_seconds", "",
+				      "How long the last garbage collection took.", 1},
+	[OCTO_OP_UPLOADS_PURGED] = {"octoserve_uploads_purged_total", "",
+				    "Expired upload sessions removed.", 0},
+	[OCTO_OP_UPLOAD_BYTES_PURGED] = {"octoserve_uploads_purged_bytes_total", "",
+					 "Bytes of the expired upload sessions removed.", 0},
+	[OCTO_OP_SCRUB_RUNS] = {"octoserve_scrub_runs_total", "", "Scrubs run.", 0},
+	[OCTO_OP_SCRUB_BLOBS] = {"octoserve_scrub_checked_total", "",
+				 "Content files scrub hashed again.", 0},
+	[OCTO_OP_SCRUB_BYTES] = {"octoserve_scrub_checked_bytes_total", "",
+				 "Bytes scrub hashed again.", 0},
+	[OCTO_OP_SCRUB_CORRUPT] =
+		{"octoserve_scrub_corrupt_total", "",
+		 "Content files scrub found not to be their digest (quarantined).", 0},
+	[OCTO_OP_SCRUB_LAST] = {"octoserve_scrub_last_run_timestamp_seconds", "",
+				"When the last scrub began (0: never).", 1},
+};
 
 /* A growing text buffer; on allocation failure it stops growing and says so in failed. */
 struct text {
@@ -458,6 +533,18 @@ char *octo_metrics_text(const struct octo_metrics *m, size_t *len)
 	    "the cluster, summed.\n# TYPE octoserve_strong_wait_seconds_total counter\n"
 	    "octoserve_strong_wait_seconds_total %.6f\n",
 	    (double)get(&c->strong_wait_us) / 1e6);
+	for (i = 0; i < OCTO_OP__COUNT; i++) {
+		uint64_t v = get(&c->ops[i]);
+		if (ops[i].help != NULL)
+			put(&t, "# HELP %s %s\n# TYPE %s %s\n", ops[i].name, ops[i].help,
+			    ops[i].name, ops[i].gauge ? "gauge" : "counter");
+		if (ops[i].gauge)
+			put(&t, "%s%s%s%s %.3f\n", ops[i].name, ops[i].label[0] ? "{" : "",
+			    ops[i].label, ops[i].label[0] ? "}" : "", (double)v / 1000.0);
+		else
+			put(&t, "%s%s%s%s %llu\n", ops[i].name, ops[i].label[0] ? "{" : "",
+			    ops[i].label, ops[i].label[0] ? "}" : "", (unsigned long long)v);
+	}
 	for (i = 0; i < OCTO_GAUGE__COUNT; i++)
 		put(&t, "# HELP %s %s\n# TYPE %s gauge\n%s %lld\n", gauges[i].name, gauges[i].help,
 		    gauges[i].name, gauges[i].name, (long long)(int64_t)get(&c->gauges[i]));

@@ -36,6 +36,10 @@ typedef enum octo_err (*octo_metrics_census_fn)(const struct octo_store *s,
  * others wait to map, so no change is counted twice or lost. */
 enum octo_err octo_metrics_open(const struct octo_store *s, octo_metrics_census_fn census,
 				struct octo_metrics **out);
+/* Counters of this process alone (a read-only store, where no file can be shared): the
+ * gauges from census, the counts from zero. */
+enum octo_err octo_metrics_open_private(const struct octo_store *s, octo_metrics_census_fn census,
+					struct octo_metrics **out);
 void octo_metrics_close(struct octo_metrics *m);
 
 /* Add delta (may be negative) to a gauge. NULL m: nothing. */
@@ -52,6 +56,28 @@ enum octo_strong_outcome {
 	OCTO_STRONG__COUNT
 };
 void octo_metrics_strong(struct octo_metrics *m, enum octo_strong_outcome o, long long us);
+
+/* What the operations (octoserve-admin, and the responder's collection of expired uploads)
+ * did: counters, and the times of the last runs. */
+enum octo_op_counter {
+	OCTO_OP_GC_RUNS,
+	OCTO_OP_GC_MANIFESTS, /* removed */
+	OCTO_OP_GC_LINKS,
+	OCTO_OP_GC_BLOBS,
+	OCTO_OP_GC_BYTES,
+	OCTO_OP_GC_LAST,          /* ms since the epoch (set) */
+	OCTO_OP_GC_LAST_DURATION, /* ms (set) */
+	OCTO_OP_UPLOADS_PURGED,
+	OCTO_OP_UPLOAD_BYTES_PURGED,
+	OCTO_OP_SCRUB_RUNS,
+	OCTO_OP_SCRUB_BLOBS,
+	OCTO_OP_SCRUB_BYTES,
+	OCTO_OP_SCRUB_CORRUPT,
+	OCTO_OP_SCRUB_LAST, /* ms since the epoch (set) */
+	OCTO_OP__COUNT
+};
+void octo_metrics_op_add(struct octo_metrics *m, enum octo_op_counter c, uint64_t delta);
+void octo_metrics_op_set(struct octo_metrics *m, enum octo_op_counter c, uint64_t value);
 
 /* One answered request: its method, endpoint, status, body bytes read and
  * written, duration, and the error it ended with (OCTO_OK if none). NULL m: nothing. */

@@ -21,9 +21,7 @@
 #include "store-repo.h"
 #include "upload.h"
 
-/* The store gauges counted from the store itself (octo_metrics_open runs it when no other
- * process is using the counters). */
-static enum octo_err census(const struct octo_store *s, int64_t gauges[OCTO_GAUGE__COUNT])
+enum octo_err octo_registry_census(const struct octo_store *s, int64_t gauges[OCTO_GAUGE__COUNT])
 {
 	struct octo_strv repos;
 	uint64_t blobs, bytes;
@@ -70,12 +68,17 @@ enum octo_err octo_registry_new(const struct octo_config *cfg, struct octo_logge
 	len = strlen(reg->base_url);
 	while (len > 0 && reg->base_url[len - 1] == '/')
 		reg->base_url[--len] = '\0';
-	err = octo_store_open(cfg->storage.path, &reg->store);
-	if (err == OCTO_OK)
+	/* Read-only (storage.readonly): nothing is written, so no journal, and counters of
+	 * this process's own (the store may be on a read-only mount). */
+	err = octo_store_open_mode(cfg->storage.path, cfg->storage.readonly, &reg->store);
+	if (err == OCTO_OK && !cfg->storage.readonly)
 		err = octo_journal_open(reg->store, cfg->p2p.node_id,
 					(uint64_t)cfg->storage.journal_segment_size, &reg->journal);
 	if (err == OCTO_OK && cfg->metrics.enabled)
-		err = octo_metrics_open(reg->store, census, &reg->metrics);
+		err = cfg->storage.readonly
+			      ? octo_metrics_open_private(reg->store, octo_registry_census,
+							  &reg->metrics)
+			      : octo_metrics_open(reg->store, octo_registry_census, &reg->metrics);
 	if (err == OCTO_OK && reg->metrics != NULL) {
 		octo_store_set_metrics(reg->store, reg->metrics);
 		octo_fs_observe_syncs(observe_sync, reg->metrics);
@@ -108,7 +111,11 @@ void octo_registry_collect(struct octo_registry *reg)
 	struct octo_upload_collected got;
 	size_t swept = 0, expired = 0;
 	time_t now = time(NULL);
-	enum octo_err err = octo_upload_collect(reg->store, now, &exp, &got);
+	enum octo_err err;
+
+	if (reg->cfg->storage.readonly)
+		return; /* nothing may change: expired sessions wait for the store to be writable */
+	err = octo_upload_collect(reg->store, now, &exp, &got);
 
 	/* The temporaries of atomic writes a crash left beside records, and the tombstones past
 	 * storage.tombstone_ttl: walks of every repository, so at start and then hourly only. */

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "error.h"
 #include "log.h"
+#include "metrics.h"
 #include "request.h"
 #include "response.h"
 
@@ -41,5 +42,8 @@ void octo_registry_request_done(const struct octo_registry *reg, const struct oc
  * OCTO_BOUND_EMPTY_UPLOAD_TTL) and what crashes left, never a session in use, one process
  * of those sharing the store at a time. Logs what it removed. */
 void octo_registry_collect(struct octo_registry *reg);
+/* The store gauges counted from the store itself, for octo_metrics_open (which runs it when
+ * no other process is using the counters). */
+enum octo_err octo_registry_census(const struct octo_store *s, int64_t gauges[OCTO_GAUGE__COUNT]);
 
 #endif

@@ -48,15 +48,17 @@ static const struct route_entry {
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
 /* The methods ep answers ("GET, HEAD, DELETE"), leaving out deletes when they are
- * disabled, for the Allow header (RFC 9110 15.5.6 and 10.2.1). */
-static void add_allow(struct octo_response *resp, enum octo_endpoint ep, int deletes)
+ * disabled and all but reads when the registry is read-only, for the Allow header (RFC 9110
+ * 15.5.6 and 10.2.1). */
+static void add_allow(struct octo_response *resp, enum octo_endpoint ep, int deletes, int readonly)
 {
 	char allow[128];
 	size_t i, pos = 0;
 
 	for (i = 0; i < N_ROUTES; i++) {
 		int n;
-		if (routes[i].ep != ep || (routes[i].deletes && !deletes))
+		if (routes[i].ep != ep || (routes[i].deletes && !deletes) ||
+		    (readonly && strcmp(routes[i].method, "GET") != 0))
 			continue;
 		n = snprintf(allow + pos, sizeof(allow) - pos, "%s%s%s", pos > 0 ? ", " : "",
 			     routes[i].method,
@@ -180,13 +182,20 @@ void octo_route_dispatch(struct octo_registry *reg, struct octo_route *rt, const
 	for (i = 0; i < N_ROUTES; i++) {
 		if (routes[i].ep != ep || strcmp(routes[i].method, method) != 0)
 			continue;
+		if (reg->cfg->storage.readonly && strcmp(method, "GET") != 0) {
+			octo_response_error(resp, OCTO_ERR_UNSUPPORTED,
+					    "the registry is read-only (storage.readonly): "
+					    "pulls go on, pushes and deletes are refused");
+			add_allow(resp, ep, 0, 1);
+			return;
+		}
 		if (routes[i].deletes && !deletes) {
 			octo_response_error(resp, OCTO_ERR_UNSUPPORTED, "deletes are disabled");
-			add_allow(resp, ep, 0);
+			add_allow(resp, ep, 0, 0);
 			return;
 		}
 		return routes[i].handler(reg, rt, resp);
 	}
 	octo_response_error(resp, OCTO_ERR_METHOD, rt->method);
-	add_allow(resp, ep, 1);
+	add_allow(resp, ep, 1, reg->cfg->storage.readonly);
 }

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -136,6 +137,98 @@ enum octo_err octo_store_blob_open(const struct octo_store *s, const char *repo,
 	return err;
 }
 
+static int flock_wait(int fd, int how)
+{
+	int rc;
+
+	while ((rc = flock(fd, how)) != 0 && errno == EINTR)
+		;
+	return rc;
+}
+
+/* d's content open and locked (how), still at its name: 0 with *fd; else -1 with errno
+ * (ENOENT: not here). A file a sweep removed while this waited for its lock is not taken: a
+ * copy placed since is tried once more. */
+static int open_locked(const struct octo_store *s, const struct octo_digest *d, int how, int *fd,
+		       struct stat *st)
+{
+	char rel[OCTO_STORE_PATH_MAX];
+	int attempt;
+
+	if (octo_store_blob_rel(d, rel, sizeof(rel)) != OCTO_OK) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (attempt = 0; attempt < 2; attempt++) {
+		*fd = octo_store_openat(s, rel, O_RDONLY, 0);
+		if (*fd < 0)
+			return -1;
+		if (flock_wait(*fd, how) != 0 || fstat(*fd, st) != 0) {
+			int e = errno;
+			close(*fd);
+			*fd = -1;
+			errno = e;
+			return -1;
+		}
+		if (!S_ISREG(st->st_mode)) {
+			close(*fd);
+			*fd = -1;
+			errno = EINVAL;
+			return -1;
+		}
+		if (st->st_nlink > 0)
+			return 0;
+		close(*fd); /* swept while we waited */
+		*fd = -1;
+	}
+	errno = ENOENT;
+	return -1;
+}
+
+enum octo_err octo_store_blob_renew(const struct octo_store *s, const struct octo_digest *d)
+{
+	struct stat st;
+	int fd;
+
+	if (open_locked(s, d, LOCK_SH, &fd, &st) != 0)
+		return octo_store_error(errno, OCTO_ERR_BLOB_UNKNOWN);
+	(void)futimens(fd, NULL); /* EROFS on a read-only store: nothing is swept there */
+	close(fd);
+	return OCTO_OK;
+}
+
+enum octo_err octo_store_blob_lock(const struct octo_store *s, const struct octo_digest *d, int *fd,
+				   int64_t *renewed_ms, uint64_t *size)
+{
+	struct stat st;
+
+	if (open_locked(s, d, LOCK_EX, fd, &st) != 0)
+		return octo_store_error(errno, OCTO_ERR_BLOB_UNKNOWN);
+	*renewed_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+	*size = (uint64_t)st.st_size;
+	return OCTO_OK;
+}
+
+enum octo_err octo_store_blob_remove_locked(const struct octo_store *s, const struct octo_digest *d,
+					    int fd)
+{
+	char rel[OCTO_STORE_PATH_MAX];
+	struct stat st;
+	enum octo_err err = octo_store_blob_rel(d, rel, sizeof(rel));
+
+	if (err != OCTO_OK)
+		return err;
+	if (fstat(fd, &st) != 0)
+		return octo_fs_fail("stat", rel, errno);
+	err = octo_store_remove(s, rel, OCTO_ERR_BLOB_UNKNOWN);
+	if (err == OCTO_OK) {
+		octo_metrics_gauge_add(octo_store_metrics(s), OCTO_GAUGE_BLOBS, -1);
+		octo_metrics_gauge_add(octo_store_metrics(s), OCTO_GAUGE_BLOB_BYTES,
+				       -(int64_t)st.st_size);
+	}
+	return err;
+}
+
 enum octo_err octo_store_link_blob(const struct octo_store *s, const char *repo,
 				   const struct octo_digest *d, uint64_t size,
 				   const struct octo_record_stamp *stamp)
@@ -145,6 +238,9 @@ enum octo_err octo_store_link_blob(const struct octo_store *s, const char *repo,
 	enum octo_err err = octo_store_link_key(d, key, sizeof(key));
 
 	r.value_len = (size_t)snprintf(value, sizeof(value), "%llu", (unsigned long long)size);
+	/* a link is a reference: renewed first (gc.h); content elsewhere in a cluster is no error */
+	if (err == OCTO_OK)
+		(void)octo_store_blob_renew(s, d);
 	return err != OCTO_OK ? err : octo_store_record_put(s, repo, key, &r, NULL);
 }
 
@@ -169,12 +265,16 @@ enum octo_err octo_store_commit_blob(const struct octo_store *s, int fd, const c
 
 	if (err != OCTO_OK)
 		return err;
-	if (octo_store_blob_stat(s, d, NULL) == OCTO_OK) {
-		/* Same digest, same bytes: keep the copy already there, but make sure its name is
-		 * durable: it may come from a request that died before syncing the directory. */
+	if (octo_store_blob_renew(s, d) == OCTO_OK) {
+		/* Same digest, same bytes: keep the copy already there (renewed, so a sweep leaves
+		 * it to the link that follows), but make sure its name is durable: it may come from
+		 * a request that died before syncing the directory. */
 		octo_store_remove(s, tmp, OCTO_OK);
 		return octo_store_sync_parent(s, rel);
 	}
+	/* its time is its grace: now, not when the session's last byte came */
+	if (futimens(fd, NULL) != 0)
+		return octo_fs_fail("set the time of", tmp, errno);
 	if (octo_fs_sync(fd, 1, tmp) != 0)
 		return octo_fs_fail("sync", tmp, errno);
 	if (fstat(fd, &st) != 0)
@@ -194,8 +294,8 @@ enum octo_err octo_store_put_blob_bytes(const struct octo_store *s, const void *
 	enum octo_err err;
 	int fd;
 
-	if (octo_store_blob_stat(s, d, NULL) == OCTO_OK) {
-		/* as in octo_store_commit_blob: the name may not be durable yet */
+	if (octo_store_blob_renew(s, d) == OCTO_OK) {
+		/* as in octo_store_commit_blob: renewed, and the name may not be durable yet */
 		err = octo_store_blob_rel(d, rel, sizeof(rel));
 		return err != OCTO_OK ? err : octo_store_sync_parent(s, rel);
 	}
@@ -238,12 +338,13 @@ enum octo_err octo_store_read_blob(const struct octo_store *s, const struct octo
 	return OCTO_OK;
 }
 
-/* Count the regular files in directory rel (a blobs/<alg>/<xx> directory), adding to the
- * totals. A directory that vanished counts nothing. */
-static enum octo_err census_dir(const struct octo_store *s, const char *rel, uint64_t *count,
-				uint64_t *bytes)
+/* fn for the content files of directory rel (blobs/<alg>/<xx>). A directory that vanished
+ * holds nothing. */
+static enum octo_err each_in_dir(const struct octo_store *s, const char *rel, const char *alg,
+				 octo_store_blob_fn fn, void *ctx)
 {
 	int fd = octo_store_opendir(s, rel, 0);
+	enum octo_err err = OCTO_OK;
 	struct dirent *e;
 	DIR *d;
 
@@ -254,26 +355,31 @@ static enum octo_err census_dir(const struct octo_store *s, const char *rel, uin
 		close(fd);
 		return octo_fs_fail("read", rel, errno);
 	}
-	while ((e = readdir(d)) != NULL) {
+	while (err == OCTO_OK && (e = readdir(d)) != NULL) {
+		char name[OCTO_DIGEST_MAX_STRING];
+		struct octo_digest dg;
 		struct stat st;
-		if (e->d_name[0] == '.' /* temporary files too */ ||
+		int n;
+		if (e->d_name[0] == '.' /* temporary files too */)
+			continue;
+		n = snprintf(name, sizeof(name), "%s:%s", alg, e->d_name);
+		if (n < 0 || (size_t)n >= sizeof(name) ||
+		    octo_digest_parse(name, (size_t)n, &dg) != OCTO_OK ||
 		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
-		(*count)++;
-		*bytes += (uint64_t)st.st_size;
+		err = fn(ctx, &dg, (uint64_t)st.st_size);
 	}
 	closedir(d);
-	return OCTO_OK;
+	return err;
 }
 
-enum octo_err octo_store_blob_census(const struct octo_store *s, uint64_t *count, uint64_t *bytes)
+enum octo_err octo_store_blob_each(const struct octo_store *s, octo_store_blob_fn fn, void *ctx)
 {
 	struct octo_strv algs, prefixes = {0};
 	enum octo_err err;
 	size_t i, j;
 
-	*count = *bytes = 0;
 	err = octo_store_list(s, "blobs", NULL, OCTO_OK, &algs);
 	for (i = 0; err == OCTO_OK && i < algs.n; i++) {
 		char rel[OCTO_STORE_PATH_MAX];
@@ -284,10 +390,34 @@ enum octo_err octo_store_blob_census(const struct octo_store *s, uint64_t *count
 			char dir[OCTO_STORE_PATH_MAX];
 			err = octo_store_path(dir, sizeof(dir), "%s/%s", rel, prefixes.v[j]);
 			if (err == OCTO_OK)
-				err = census_dir(s, dir, count, bytes);
+				err = each_in_dir(s, dir, algs.v[i], fn, ctx);
 		}
 		octo_strv_cleanup(&prefixes);
 	}
 	octo_strv_cleanup(&algs);
+	return err;
+}
+
+struct census {
+	uint64_t count, bytes;
+};
+
+static enum octo_err count_blob(void *ctx, const struct octo_digest *d, uint64_t size)
+{
+	struct census *c = ctx;
+
+	(void)d;
+	c->count++;
+	c->bytes += size;
+	return OCTO_OK;
+}
+
+enum octo_err octo_store_blob_census(const struct octo_store *s, uint64_t *count, uint64_t *bytes)
+{
+	struct census c = {0, 0};
+	enum octo_err err = octo_store_blob_each(s, count_blob, &c);
+
+	*count = c.count;
+	*bytes = c.bytes;
 	return err;
 }

@@ -64,11 +64,31 @@ enum octo_err octo_store_put_blob_bytes(const struct octo_store *s, const void *
  * beyond max bytes. */
 enum octo_err octo_store_read_blob(const struct octo_store *s, const struct octo_digest *d,
 				   size_t max, char **data, size_t *len);
+/* Garbage collection's grace (gc.h) is the content file's modification time: a renewal sets it
+ * to now, under a shared lock on the file, and a sweep holds the file's exclusive lock while it
+ * reads the time and removes, so a renewal either is seen by the sweep or finds the file gone.
+ * Every reference to a blob renews it before it checks that the blob is there (a HEAD, a mount,
+ * a link, a manifest naming it, a push of the same bytes). OCTO_OK, or OCTO_ERR_BLOB_UNKNOWN when
+ * the content is not here; a time that cannot be set (a read-only store) is not an error. */
+enum octo_err octo_store_blob_renew(const struct octo_store *s, const struct octo_digest *d);
+/* For a sweep: d's content open in *fd with its exclusive lock (close the fd to release it), the
+ * time it was last renewed (ms since the epoch) and its size; OCTO_ERR_BLOB_UNKNOWN (*fd -1) when
+ * the content is not here. No renewal of d completes while the lock is held. */
+enum octo_err octo_store_blob_lock(const struct octo_store *s, const struct octo_digest *d, int *fd,
+				   int64_t *renewed_ms, uint64_t *size);
+/* Remove d's content, locked in fd by octo_store_blob_lock (still the file at its name):
+ * durable, and counted off the store's gauges. */
+enum octo_err octo_store_blob_remove_locked(const struct octo_store *s, const struct octo_digest *d,
+					    int fd);
 /* How many content files the store holds and their total size: a scan of blobs/. */
 /* Remove d's content (a surplus copy that its holders have verified): durable; OCTO_OK if
  * it was not there. The repositories' links stay: a client's pull of it is a miss that
  * the peer daemon fetches, as under lazy replication. */
 enum octo_err octo_store_drop_blob(const struct octo_store *s, const struct octo_digest *d);
+/* fn(ctx, digest, size) for every content file in the store, in no order (names that are not
+ * digests, and temporaries, skipped); a failure from fn stops the walk. */
+typedef enum octo_err (*octo_store_blob_fn)(void *ctx, const struct octo_digest *d, uint64_t size);
+enum octo_err octo_store_blob_each(const struct octo_store *s, octo_store_blob_fn fn, void *ctx);
 enum octo_err octo_store_blob_census(const struct octo_store *s, uint64_t *count, uint64_t *bytes);
 
 #endif

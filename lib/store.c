@@ -105,12 +105,35 @@ static enum octo_err load_incarnation(struct octo_store *s)
 	return OCTO_OK;
 }
 
+/* The id of a store opened read-only: none (empty) when it was never written. */
+static enum octo_err load_incarnation_readonly(struct octo_store *s)
+{
+	char *text;
+	size_t len;
+	enum octo_err err =
+		octo_store_read(s, INCARNATION_REL, 64, OCTO_ERR_NAME_UNKNOWN, &text, &len);
+
+	if (err == OCTO_ERR_NAME_UNKNOWN)
+		return OCTO_OK;
+	if (err != OCTO_OK)
+		return err;
+	if (id_valid(text, len))
+		memcpy(s->incarnation, text, OCTO_STORE_ID_LEN);
+	free(text);
+	return OCTO_OK;
+}
+
 const char *octo_store_incarnation(const struct octo_store *s)
 {
 	return s->incarnation;
 }
 
 enum octo_err octo_store_open(const char *root, struct octo_store **out)
+{
+	return octo_store_open_mode(root, 0, out);
+}
+
+enum octo_err octo_store_open_mode(const char *root, int readonly, struct octo_store **out)
 {
 	struct octo_store *s;
 	enum octo_err err;
@@ -121,10 +144,17 @@ enum octo_err octo_store_open(const char *root, struct octo_store **out)
 	if (s == NULL)
 		return OCTO_ERR_NOMEM;
 	s->root_fd = -1;
-	if (octo_fs_mkdirs(root) != 0 || (s->root = realpath(root, NULL)) == NULL ||
+	if ((!readonly && octo_fs_mkdirs(root) != 0) || (s->root = realpath(root, NULL)) == NULL ||
 	    (s->root_fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		err = octo_fs_fail("create", root, errno);
+		err = octo_fs_fail(readonly ? "open" : "create", root, errno);
 		goto fail;
+	}
+	if (readonly) { /* as it is: nothing made, and a store never written has no id */
+		err = load_incarnation_readonly(s);
+		if (err != OCTO_OK)
+			goto fail;
+		*out = s;
+		return OCTO_OK;
 	}
 	for (i = 0; i < sizeof(store_dirs) / sizeof(store_dirs[0]); i++) {
 		int fd = octo_store_opendir(s, store_dirs[i], 1);

@@ -27,6 +27,9 @@ struct octo_metrics;
 
 /* Open (creating if needed) the store rooted at root; it must be writable. */
 enum octo_err octo_store_open(const char *root, struct octo_store **out);
+/* The same, or with readonly (storage.readonly) as it is: nothing created or written, so the
+ * store may be on a read-only mount. */
+enum octo_err octo_store_open_mode(const char *root, int readonly, struct octo_store **out);
 /* Whether a file can be written, synced and removed in the store, as every write does
  * (the start-up check, and /readyz); the failure is recorded (octo_fs_failure). */
 enum octo_err octo_store_check_writable(const struct octo_store *s);

@@ -578,7 +578,7 @@ static time_t last_touched(struct octo_store *s, const char *dir_rel)
 
 /* Collect one session directory if it has expired and nobody holds it: 1 if removed. */
 static int collect_session(struct octo_store *s, const char *id, time_t now,
-			   const struct octo_upload_expiry *exp)
+			   const struct octo_upload_expiry *exp, uint64_t *bytes)
 {
 	char dir[OCTO_STORE_PATH_MAX], rel[OCTO_STORE_PATH_MAX];
 	uint64_t size = 0;
@@ -602,10 +602,14 @@ static int collect_session(struct octo_store *s, const char *id, time_t now,
 			size = (uint64_t)st.st_size;
 	}
 	/* Without data at all it never got a byte; the lock (if any) is held while removing. */
-	if (size == 0 || now - touched >= exp->after)
+	if ((size == 0 || now - touched >= exp->after) && exp->dry_run)
+		removed = 1;
+	else if (size == 0 || now - touched >= exp->after)
 		octo_store_remove_dir(s, dir, &removed);
-	if (removed)
+	if (removed && !exp->dry_run)
 		octo_metrics_gauge_add(octo_store_metrics(s), OCTO_GAUGE_UPLOADS, -1);
+	if (removed)
+		*bytes += size;
 	if (fd >= 0)
 		close(fd); /* releases the lock */
 	return removed;
@@ -625,7 +629,9 @@ enum octo_err octo_upload_collect(struct octo_store *s, time_t now,
 	lock = octo_store_openat(s, "uploads/.collect.lock", O_RDWR | O_CREAT, 0644);
 	if (lock < 0)
 		return octo_fs_error(errno);
-	if (flock(lock, LOCK_EX | LOCK_NB) != 0) {
+	while (flock(lock, exp->wait ? LOCK_EX : LOCK_EX | LOCK_NB) != 0) {
+		if (exp->wait && errno == EINTR)
+			continue;
 		close(lock);
 		return OCTO_OK;
 	}
@@ -634,7 +640,7 @@ enum octo_err octo_upload_collect(struct octo_store *s, time_t now,
 	for (i = 0; err == OCTO_OK && i < names.n; i++) {
 		const char *n = names.v[i];
 		if (id_valid(n, strlen(n))) {
-			out->sessions += (size_t)collect_session(s, n, now, exp);
+			out->sessions += (size_t)collect_session(s, n, now, exp, &out->bytes);
 		} else if (strncmp(n, "manifest.", 9) == 0) {
 			/* a manifest's temporary file, left by a crash */
 			char rel[OCTO_STORE_PATH_MAX];
@@ -647,14 +653,15 @@ enum octo_err octo_upload_collect(struct octo_store *s, time_t now,
 				continue;
 			if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 			    now - st.st_mtime >= exp->empty_after &&
-			    octo_store_remove(s, rel, OCTO_OK) == OCTO_OK)
+			    (exp->dry_run || octo_store_remove(s, rel, OCTO_OK) == OCTO_OK))
 				out->temporaries++;
 			close(fd);
 		}
 	}
 	octo_strv_cleanup(&names);
 	/* Markers of sessions that are gone (removed here, or by a crash mid-way). */
-	if (err == OCTO_OK && octo_store_list(s, CLIENTS_DIR, NULL, OCTO_OK, &keys) == OCTO_OK) {
+	if (err == OCTO_OK && !exp->dry_run &&
+	    octo_store_list(s, CLIENTS_DIR, NULL, OCTO_OK, &keys) == OCTO_OK) {
 		for (i = 0; i < keys.n; i++) {
 			char rel[OCTO_STORE_PATH_MAX];
 			if (marker_rel(keys.v[i], NULL, rel, sizeof(rel)) != OCTO_OK ||
@@ -679,6 +686,10 @@ enum octo_err octo_upload_collect(struct octo_store *s, time_t now,
 		octo_strv_cleanup(&keys);
 	}
 	close(lock);
+	if (!exp->dry_run) {
+		octo_metrics_op_add(octo_store_metrics(s), OCTO_OP_UPLOADS_PURGED, out->sessions);
+		octo_metrics_op_add(octo_store_metrics(s), OCTO_OP_UPLOAD_BYTES_PURGED, out->bytes);
+	}
 	return err;
 }
 

@@ -35,10 +35,13 @@ enum octo_err octo_upload_count(const struct octo_store *s, const char *client, 
 struct octo_upload_expiry {
 	time_t empty_after; /* seconds: a session that never got a byte, a crash's temp file */
 	time_t after;       /* seconds since its last byte: any session (storage.upload_ttl) */
+	int dry_run;        /* count what would go, remove nothing */
+	int wait;           /* wait for another process's collection instead of skipping */
 };
 struct octo_upload_collected {
 	int ran; /* 0: another process was collecting */
 	size_t sessions, temporaries, markers;
+	uint64_t bytes; /* the removed sessions' data */
 };
 /* Remove expired sessions nobody holds, manifest temporaries a crash left in uploads/, and
  * client markers of sessions that are gone; one process at a time (the others return at

@@ -19,6 +19,8 @@ for f in "$bin" "$config" "$mkconf" \
 	"$(find "$stage/root" -type f -name octoserve-fcgi.8)" \
 	"$(find "$stage/root" -type f -name octoserve-peer.8)" \
 	"$(find "$stage/root" -type f -name octoserve-peer)" \
+	"$(find "$stage/root" -type f -name octoserve-admin)" \
+	"$(find "$stage/root" -type f -name octoserve-admin.8)" \
 	"$(find "$stage/root" -type f -name octoserve.json.5)"; do
 	[ -f "$f" ] || { echo "not installed: $f"; exit 1; }
 done
@@ -38,6 +40,12 @@ until curl -sf "http://127.0.0.1:$port/v2/" >/dev/null; do
 	[ $i -lt 100 ] || { echo "lighttpd did not come up"; exit 1; }
 	sleep 0.1
 done
+
+admin=$(find "$stage/root" -type f -name octoserve-admin)
+"$admin" -c "$config" check-config >/dev/null ||
+	{ echo "the installed admin tool refuses the installed configuration"; exit 1; }
+"$admin" -c "$config" stats | grep -q "^store $stage/data" ||
+	{ echo "the installed admin tool does not read the store"; exit 1; }
 
 head -c 1000000 /dev/urandom > "$stage/blob"
 digest=sha256:$(sha256sum "$stage/blob" | cut -d' ' -f1)
@@ -64,7 +72,12 @@ if command -v systemd-analyze >/dev/null; then
 	grep -q "ExecStart=$(echo "$peer_bin" | sed "s|^$stage/root||") " "$units/octoserve-peer.service" ||
 		{ echo "the installed unit does not name the installed peer daemon"; exit 1; }
 	sed "s|ExecStart=[^ ]*|ExecStart=$peer_bin|" "$units/octoserve-peer.service" > "$stage/units/octoserve-peer.service"
+	admin_bin=$(dirname "$bin")/octoserve-admin
+	grep -q "ExecStart=$(echo "$admin_bin" | sed "s|^$stage/root||") " "$units/octoserve-admin.service" ||
+		{ echo "the installed unit does not name the installed admin tool"; exit 1; }
+	sed "s|ExecStart=[^ ]*|ExecStart=$admin_bin|" "$units/octoserve-admin.service" > "$stage/units/octoserve-admin.service"
 	systemd-analyze verify --man=no "$stage/units/octoserve-fcgi.socket" \
-		"$stage/units/octoserve-fcgi.service" "$stage/units/octoserve-peer.service"
+		"$stage/units/octoserve-fcgi.service" "$stage/units/octoserve-peer.service" \
+		"$stage/units/octoserve-admin.service"
 	echo "installed units verify"
 fi

@@ -19,6 +19,7 @@ import fronts
 SRCDIR = os.environ.get("OCTOTEST_SRCDIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
 BUILDDIR = os.environ.get("OCTOTEST_BUILDDIR", SRCDIR)
 FCGI_BIN = os.environ.get("OCTOTEST_FCGI_BIN", os.path.join(BUILDDIR, "fcgi/octoserve-fcgi"))
+ADMIN_BIN = os.path.join(os.path.dirname(FCGI_BIN), "..", "admin", "octoserve-admin")
 LIGHTTPD = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
 
 
@@ -67,6 +68,26 @@ class Response:
 
     def __repr__(self):
         return "<Response %d %r %r>" % (self.status, self.headers, self.body[:200])
+
+
+class TmpfsStore:
+    """A registry whose store is a tmpfs of its own (size as mount takes it), mounted before
+    the registry starts; `with TmpfsStore(reg) as reg:` starts it (unless start=False) and at
+    the end stops it, unmounts and cleans up."""
+
+    def __init__(self, reg, size="16m", start=True):
+        self.reg, self.size, self.start = reg, size, start
+
+    def __enter__(self):
+        os.makedirs(self.reg.data)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + self.size, "tmpfs",
+                        self.reg.data], check=True)
+        return self.reg.start() if self.start else self.reg
+
+    def __exit__(self, *exc):
+        self.reg.stop()
+        subprocess.run(["umount", "-l", self.reg.data], stderr=subprocess.DEVNULL)
+        self.reg.cleanup()
 
 
 class Registry:
@@ -223,6 +244,17 @@ class Registry:
                          headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
         assert r.status == 201, r
         return sha256(body)
+
+    def admin(self, *args, check=True, env=None):
+        """octoserve-admin -c <this registry's configuration> args: the finished process, with
+        .json the parsed output when args hold --json."""
+        p = subprocess.run([ADMIN_BIN, "-c", self.config_path] + list(args), capture_output=True,
+                           text=True, env=env or self.env, timeout=300)
+        if check and p.returncode != 0:
+            raise AssertionError("octoserve-admin %s: %d\n%s%s" % (
+                " ".join(args), p.returncode, p.stdout, p.stderr))
+        p.json = json.loads(p.stdout) if "--json" in args and p.stdout.strip() else None
+        return p
 
     def journal_lines(self):
         """data/journal/events split at each newline: the last is b"" unless it ends torn."""

@@ -8,7 +8,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Registry  # noqa: E402
+from harness import Registry, TmpfsStore  # noqa: E402
 from suite import ResponseAssertions, log_events  # noqa: E402
 
 
@@ -44,12 +44,8 @@ class HealthTest(ResponseAssertions, unittest.TestCase):
 
     def test_not_ready_on_a_read_only_store(self):
         # no metrics: their shared writable mapping would keep the remount from happening
-        reg = Registry(config={"storage": {"min_free": {"bytes": 0, "inodes": 0}},
-                               "metrics": {"enabled": False}})
-        os.makedirs(reg.data)
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", reg.data], check=True)
-        try:
-            reg.start()
+        with TmpfsStore(Registry(config={"storage": {"min_free": {"bytes": 0, "inodes": 0}},
+                                         "metrics": {"enabled": False}})) as reg:
             self.check_health(reg, "/readyz", 200)
             subprocess.run(["mount", "-o", "remount,ro", reg.data], check=True)
             self.check_health(reg, "/readyz", 503, "read-only file system")
@@ -58,10 +54,6 @@ class HealthTest(ResponseAssertions, unittest.TestCase):
             subprocess.run(["mount", "-o", "remount,rw", reg.data], check=True)
             self.check_health(reg, "/readyz", 200)
             self.assertFalse(log_events(reg, "store error"))
-        finally:
-            reg.stop()
-            subprocess.run(["umount", "-l", reg.data], stderr=subprocess.DEVNULL)
-            reg.cleanup()
 
 
 if __name__ == "__main__":

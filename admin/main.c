@@ -1,0 +1,554 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* octoserve-admin: the operator's tool over the library (doc/DESIGN.md "Operations"): garbage
+ * collection, the purge of expired uploads, scrub, stats and the configuration check, each
+ * once; and `serve`, the one long-running process for what runs periodically. Every decision
+ * is the library's; this program parses options, shows progress on a terminal and prints
+ * results (a summary, or JSON with --json). */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "clock.h"
+#include "config.h"
+#include "fsutil.h"
+#include "gc.h"
+#include "journal.h"
+#include "log.h"
+#include "metrics.h"
+#include "registry.h"
+#include "scrub.h"
+#include "store-blob.h"
+#include "store-repo.h"
+#include "upload.h"
+
+extern char **environ;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: octoserve-admin [-c FILE] COMMAND [OPTIONS]\n"
+		"  gc [--dry-run] [--delete-untagged] [--grace DURATION] [--json]\n"
+		"                 remove what nothing references (storage.gc.*)\n"
+		"  purge-uploads [--dry-run] [--older-than DURATION] [--json]\n"
+		"                 remove expired upload sessions (storage.upload_ttl)\n"
+		"  scrub [--dry-run] [--json]\n"
+		"                 hash every blob and manifest again; quarantine what is damaged\n"
+		"  stats [--json] what the store holds, and what the last runs found\n"
+		"  check-config   validate the configuration and exit\n"
+		"  serve          run gc, scrub and the purge periodically until SIGTERM\n"
+		"  -c FILE        configuration file (default: none, built-in defaults)\n");
+}
+
+struct opts {
+	const char *config;
+	const char *command;
+	int dry_run, json, delete_untagged;
+	int64_t grace_ms, older_than_ms; /* -1: from the configuration */
+};
+
+/* Everything a command needs: the configuration, the store and its journal and counters. */
+struct admin {
+	struct opts o;
+	struct octo_config cfg;
+	struct octo_logger *log;
+	struct octo_store *store;
+	struct octo_journal *journal;
+	struct octo_metrics *metrics;
+	json_t *items; /* what was (or would be) removed or found, for --json */
+	/* progress on a terminal */
+	int tty;
+	uint64_t began_ms, shown_ms;
+};
+
+static void fail(const char *what)
+{
+	char cause[512] = "";
+
+	octo_fs_failure(cause, sizeof(cause));
+	fprintf(stderr, "octoserve-admin: %s%s%s\n", what, cause[0] ? ": " : "", cause);
+}
+
+/* "mark 1200/5000  310/s  12s left", redrawn at most ten times a second on stderr. */
+static void progress(void *ctx, const char *phase, uint64_t done, uint64_t total)
+{
+	struct admin *a = ctx;
+	uint64_t now = octo_clock_wall_ms();
+	double rate, secs;
+
+	if (!a->tty || (now - a->shown_ms < 100 && done < total))
+		return;
+	a->shown_ms = now;
+	secs = (double)(now - a->began_ms) / 1000.0;
+	rate = secs > 0 ? (double)done / secs : 0;
+	fprintf(stderr, "\r\033[K%s %" PRIu64 "/%" PRIu64 "  %.0f/s", phase, done, total, rate);
+	if (rate > 0 && total > done)
+		fprintf(stderr, "  %.0fs left", (double)(total - done) / rate);
+	if (done >= total)
+		fputc('\n', stderr);
+}
+
+static void removed(void *ctx, const char *kind, const char *repo, const char *digest,
+		    uint64_t size)
+{
+	struct admin *a = ctx;
+
+	if (a->o.json) {
+		json_array_append_new(a->items,
+				      json_pack("{s:s,s:s,s:s,s:I}", "kind", kind, "repository",
+						repo, "digest", digest, "size", (json_int_t)size));
+		return;
+	}
+	if (a->o.dry_run || a->log == NULL)
+		printf("%s %s %s%s%s (%" PRIu64 " bytes)\n",
+		       a->o.dry_run ? "would remove" : "removed", kind, repo, repo[0] ? " " : "",
+		       digest, size);
+}
+
+static void corrupt(void *ctx, const char *digest, const char *why)
+{
+	struct admin *a = ctx;
+
+	if (a->o.json)
+		json_array_append_new(a->items,
+				      json_pack("{s:s,s:s}", "digest", digest, "found", why));
+	else
+		printf("corrupt %s: %s\n", digest, why);
+	if (a->log != NULL) {
+		struct octo_log_field f[] = {OCTO_LOG_STR("digest", digest),
+					     OCTO_LOG_STR("found", why)};
+		octo_log(a->log, OCTO_LOG_ERROR, "scrub: content is not its digest", f, 2);
+	}
+}
+
+/* Print a JSON result (with the items) on stdout. */
+static void print_json(struct admin *a, json_t *o)
+{
+	if (a->items != NULL)
+		json_object_set(o, "items", a->items);
+	json_dumpf(o, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	putchar('\n');
+	json_decref(o);
+}
+
+static json_t *gc_json(const struct octo_gc_result *r)
+{
+	return json_pack(
+		"{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "dry_run",
+		(int)r->dry_run, "started_ms", (json_int_t)r->started_ms, "mark_ms",
+		(json_int_t)r->mark_ms, "sweep_ms", (json_int_t)r->sweep_ms, "repositories",
+		(json_int_t)r->repositories, "manifests", (json_int_t)r->manifests, "links",
+		(json_int_t)r->links, "blobs", (json_int_t)r->blobs, "manifests_removed",
+		(json_int_t)r->manifests_removed, "links_removed", (json_int_t)r->links_removed,
+		"blobs_removed", (json_int_t)r->blobs_removed, "bytes_freed",
+		(json_int_t)r->bytes_freed, "kept_in_grace", (json_int_t)r->kept_in_grace,
+		"skipped_repositories", (json_int_t)r->skipped_repositories);
+}
+
+static json_t *scrub_json(const struct octo_scrub_result *r)
+{
+	return json_pack("{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "dry_run", (int)r->dry_run,
+			 "started_ms", (json_int_t)r->started_ms, "duration_ms",
+			 (json_int_t)r->duration_ms, "blobs", (json_int_t)r->blobs, "bytes",
+			 (json_int_t)r->bytes, "corrupt", (json_int_t)r->corrupt, "quarantined",
+			 (json_int_t)r->quarantined, "refetching", (json_int_t)r->refetching);
+}
+
+/* Whether this store may be changed by an operation at all; why not on stderr. */
+static int may_change(const struct admin *a, const char *what)
+{
+	if (a->cfg.storage.readonly && !a->o.dry_run) {
+		fprintf(stderr,
+			"octoserve-admin: storage.readonly is set: %s would change the store (try "
+			"--dry-run)\n",
+			what);
+		return 0;
+	}
+	return 1;
+}
+
+static int run_gc(struct admin *a)
+{
+	struct octo_gc_options go = {
+		.grace_ms = a->o.grace_ms >= 0 ? a->o.grace_ms : a->cfg.storage.gc.grace_ms,
+		.delete_untagged = a->o.delete_untagged || a->cfg.storage.gc.delete_untagged,
+		.remove_orphan_referrers = strcmp(a->cfg.storage.gc.referrers, "remove") == 0,
+		.dry_run = a->o.dry_run,
+		.max_manifest_size = (size_t)a->cfg.storage.max_manifest_size,
+		.progress = progress,
+		.removed = removed,
+		.ctx = a};
+	struct octo_gc_result r;
+	enum octo_err err;
+
+	if (!may_change(a, "gc"))
+		return 1;
+	if (a->cfg.p2p.enabled) {
+		fprintf(stderr,
+			"octoserve-admin: gc in a cluster (p2p.enabled) needs a mark of "
+			"every member, which this version does not make yet: nothing removed\n");
+		return 1;
+	}
+	a->began_ms = octo_clock_wall_ms();
+	err = octo_gc_run(a->store, a->journal, &go, &r);
+	if (err == OCTO_ERR_SESSION_BUSY) {
+		fprintf(stderr, "octoserve-admin: another garbage collection is running on %s\n",
+			a->cfg.storage.path);
+		return 1;
+	}
+	if (err != OCTO_OK) {
+		fail("gc failed");
+		return 1;
+	}
+	if (a->o.json) {
+		print_json(a, gc_json(&r));
+	} else if (a->log == NULL) {
+		printf("%s %" PRIu64 " manifest(s), %" PRIu64 " link(s), %" PRIu64
+		       " blob(s): %" PRIu64 " bytes; kept %" PRIu64
+		       " renewed within the grace; looked at %" PRIu64 " repositories, %" PRIu64
+		       " manifests, %" PRIu64 " links, %" PRIu64 " blobs in %" PRIu64 " ms\n",
+		       r.dry_run ? "would remove" : "removed", r.manifests_removed, r.links_removed,
+		       r.blobs_removed, r.bytes_freed, r.kept_in_grace, r.repositories, r.manifests,
+		       r.links, r.blobs, r.mark_ms + r.sweep_ms);
+		if (r.skipped_repositories > 0)
+			printf("%" PRIu64 " repositories skipped: a manifest there could not be "
+			       "read (run scrub)\n",
+			       r.skipped_repositories);
+	}
+	if (a->log != NULL) {
+		struct octo_log_field f[] = {
+			OCTO_LOG_NUM("manifests", (long long)r.manifests_removed),
+			OCTO_LOG_NUM("links", (long long)r.links_removed),
+			OCTO_LOG_NUM("blobs", (long long)r.blobs_removed),
+			OCTO_LOG_NUM("bytes", (long long)r.bytes_freed),
+			OCTO_LOG_NUM("kept_in_grace", (long long)r.kept_in_grace),
+			OCTO_LOG_NUM("duration_ms", (long long)(r.mark_ms + r.sweep_ms))};
+		octo_log(a->log, OCTO_LOG_INFO, "garbage collected", f, 6);
+	}
+	return 0;
+}
+
+static int run_purge(struct admin *a)
+{
+	int64_t ttl = a->o.older_than_ms >= 0 ? a->o.older_than_ms : a->cfg.storage.upload_ttl_ms;
+	struct octo_upload_expiry exp = {.empty_after =
+						 ttl / 1000 < 600 ? (time_t)(ttl / 1000) : 600,
+					 .after = (time_t)(ttl / 1000),
+					 .dry_run = a->o.dry_run,
+					 .wait = 1};
+	struct octo_upload_collected got;
+
+	if (!may_change(a, "purge-uploads"))
+		return 1;
+	if (octo_upload_collect(a->store, time(NULL), &exp, &got) != OCTO_OK) {
+		fail("purge-uploads failed");
+		return 1;
+	}
+	if (a->o.json)
+		print_json(a, json_pack("{s:b,s:I,s:I,s:I}", "dry_run", a->o.dry_run, "sessions",
+					(json_int_t)got.sessions, "bytes", (json_int_t)got.bytes,
+					"temporaries", (json_int_t)got.temporaries));
+	else if (a->log == NULL)
+		printf("%s %zu upload session(s) (%" PRIu64 " bytes) and %zu temporary file(s)\n",
+		       a->o.dry_run ? "would remove" : "removed", got.sessions, got.bytes,
+		       got.temporaries);
+	if (a->log != NULL && got.sessions > 0) {
+		struct octo_log_field f[] = {OCTO_LOG_NUM("sessions", (long long)got.sessions),
+					     OCTO_LOG_NUM("bytes", (long long)got.bytes)};
+		octo_log(a->log, OCTO_LOG_INFO, "expired uploads purged", f, 2);
+	}
+	return 0;
+}
+
+static int run_scrub(struct admin *a)
+{
+	struct octo_scrub_options so = {.dry_run = a->o.dry_run,
+					.refetch = a->cfg.p2p.enabled,
+					.progress = progress,
+					.corrupt = corrupt,
+					.ctx = a};
+	struct octo_scrub_result r;
+
+	if (!may_change(a, "scrub"))
+		return 1;
+	a->began_ms = octo_clock_wall_ms();
+	if (octo_scrub_run(a->store, &so, &r) != OCTO_OK) {
+		fail("scrub failed");
+		return 1;
+	}
+	if (a->o.json)
+		print_json(a, scrub_json(&r));
+	else if (a->log == NULL)
+		printf("hashed %" PRIu64 " blob(s), %" PRIu64 " bytes, in %" PRIu64 " ms: %" PRIu64
+		       " corrupt, %" PRIu64 " quarantined, %" PRIu64
+		       " to be fetched again from the cluster\n",
+		       r.blobs, r.bytes, r.duration_ms, r.corrupt, r.quarantined, r.refetching);
+	if (a->log != NULL) {
+		struct octo_log_field f[] = {OCTO_LOG_NUM("blobs", (long long)r.blobs),
+					     OCTO_LOG_NUM("corrupt", (long long)r.corrupt),
+					     OCTO_LOG_NUM("duration_ms", (long long)r.duration_ms)};
+		octo_log(a->log, OCTO_LOG_INFO, "scrubbed", f, 3);
+	}
+	/* damage found is the operator's news: a non-zero exit for scripts */
+	return r.corrupt > 0 ? 3 : 0;
+}
+
+static void when(uint64_t ms, char *buf, size_t size)
+{
+	time_t t = (time_t)(ms / 1000);
+
+	if (ms == 0)
+		snprintf(buf, size, "never");
+	else
+		strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+}
+
+static int run_stats(struct admin *a)
+{
+	struct octo_gc_result gc;
+	struct octo_scrub_result sc;
+	struct octo_strv repos;
+	uint64_t blobs = 0, bytes = 0, seq = 0;
+	size_t uploads = 0, mine;
+	char t1[32], t2[32];
+	int have_gc, have_scrub;
+
+	if (octo_store_blob_census(a->store, &blobs, &bytes) != OCTO_OK ||
+	    octo_store_repo_list(a->store, &repos) != OCTO_OK ||
+	    octo_upload_count(a->store, NULL, &uploads, &mine) != OCTO_OK) {
+		fail("cannot read the store");
+		return 1;
+	}
+	if (a->journal != NULL)
+		octo_journal_last(a->journal, &seq);
+	have_gc = octo_gc_last(a->store, &gc) == OCTO_OK;
+	have_scrub = octo_scrub_last(a->store, &sc) == OCTO_OK;
+	if (a->o.json) {
+		json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "store", a->cfg.storage.path,
+				      "blobs", (json_int_t)blobs, "blob_bytes", (json_int_t)bytes,
+				      "repositories", (json_int_t)repos.n, "uploads",
+				      (json_int_t)uploads, "journal_seq", (json_int_t)seq);
+		json_object_set_new(o, "last_gc", have_gc ? gc_json(&gc) : json_null());
+		json_object_set_new(o, "last_scrub", have_scrub ? scrub_json(&sc) : json_null());
+		print_json(a, o);
+	} else {
+		printf("store %s: %" PRIu64 " blob(s), %" PRIu64 " bytes; %zu repositories; %zu "
+		       "upload session(s) open; journal at %" PRIu64 "\n",
+		       a->cfg.storage.path, blobs, bytes, repos.n, uploads, seq);
+		when(have_gc ? gc.started_ms : 0, t1, sizeof(t1));
+		printf("last gc: %s", t1);
+		if (have_gc)
+			printf(", removed %" PRIu64 " manifest(s), %" PRIu64 " link(s), %" PRIu64
+			       " blob(s), %" PRIu64 " bytes, in %" PRIu64 " ms",
+			       gc.manifests_removed, gc.links_removed, gc.blobs_removed,
+			       gc.bytes_freed, gc.mark_ms + gc.sweep_ms);
+		when(have_scrub ? sc.started_ms : 0, t2, sizeof(t2));
+		printf("\nlast scrub: %s", t2);
+		if (have_scrub)
+			printf(", %" PRIu64 " blob(s) hashed, %" PRIu64 " corrupt, %" PRIu64
+			       " quarantined",
+			       sc.blobs, sc.corrupt, sc.quarantined);
+		putchar('\n');
+	}
+	octo_strv_cleanup(&repos);
+	return 0;
+}
+
+/* `serve`: each task when it is due, until a signal to stop. */
+static int run_serve(struct admin *a)
+{
+	const int64_t purge_ms = 60000;
+	int64_t gc_ms = a->cfg.storage.gc.interval_ms, scrub_ms = a->cfg.storage.scrub.interval_ms;
+	uint64_t now = octo_clock_wall_ms(), next_gc = now + (uint64_t)gc_ms,
+		 next_scrub = now + (uint64_t)scrub_ms, next_purge = now;
+	sigset_t set;
+
+	if (a->cfg.storage.readonly) {
+		octo_log(a->log, OCTO_LOG_INFO, "storage.readonly: serve runs nothing", NULL, 0);
+		gc_ms = scrub_ms = 0;
+	}
+	if (gc_ms > 0 && a->cfg.p2p.enabled) {
+		octo_log(
+			a->log, OCTO_LOG_WARN,
+			"storage.gc.interval is set but gc in a cluster is not made yet: none runs",
+			NULL, 0);
+		gc_ms = 0;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	{
+		struct octo_log_field f[] = {
+			OCTO_LOG_NUM("gc_interval_ms", (long long)gc_ms),
+			OCTO_LOG_NUM("scrub_interval_ms", (long long)scrub_ms)};
+		octo_log(a->log, OCTO_LOG_INFO, "started", f, 2);
+	}
+	for (;;) {
+		uint64_t next = next_purge;
+		struct timespec wait;
+		int sig;
+
+		now = octo_clock_wall_ms();
+		if (!a->cfg.storage.readonly && now >= next_purge) {
+			run_purge(a);
+			next_purge = now + (uint64_t)purge_ms;
+		}
+		if (gc_ms > 0 && now >= next_gc) {
+			run_gc(a);
+			next_gc = octo_clock_wall_ms() + (uint64_t)gc_ms;
+		}
+		if (scrub_ms > 0 && now >= next_scrub) {
+			run_scrub(a);
+			next_scrub = octo_clock_wall_ms() + (uint64_t)scrub_ms;
+		}
+		if (gc_ms > 0 && next_gc < next)
+			next = next_gc;
+		if (scrub_ms > 0 && next_scrub < next)
+			next = next_scrub;
+		now = octo_clock_wall_ms();
+		next = next > now ? next - now : 0;
+		wait.tv_sec = (time_t)(next / 1000);
+		wait.tv_nsec = (long)(next % 1000) * 1000000L;
+		sig = sigtimedwait(&set, NULL, &wait);
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+	}
+	octo_log(a->log, OCTO_LOG_INFO, "stopped", NULL, 0);
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	int i;
+
+	o->grace_ms = o->older_than_ms = -1;
+	for (i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		if (strcmp(arg, "-c") == 0 && i + 1 < argc) {
+			o->config = argv[++i];
+		} else if (strcmp(arg, "--dry-run") == 0) {
+			o->dry_run = 1;
+		} else if (strcmp(arg, "--json") == 0) {
+			o->json = 1;
+		} else if (strcmp(arg, "--delete-untagged") == 0) {
+			o->delete_untagged = 1;
+		} else if ((strcmp(arg, "--grace") == 0 || strcmp(arg, "--older-than") == 0) &&
+			   i + 1 < argc) {
+			int64_t ms = octo_config_parse_duration(argv[++i]);
+			if (ms < 0) {
+				fprintf(stderr,
+					"octoserve-admin: %s: not a duration (\"1h\", \"30m\")\n",
+					argv[i]);
+				return -1;
+			}
+			*(strcmp(arg, "--grace") == 0 ? &o->grace_ms : &o->older_than_ms) = ms;
+		} else if (arg[0] != '-' && o->command == NULL) {
+			o->command = arg;
+		} else {
+			return -1;
+		}
+	}
+	return o->command != NULL ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const commands[] = {"gc",    "purge-uploads", "scrub",
+					       "stats", "check-config",  "serve"};
+	struct admin a = {0};
+	char errbuf[512], unknown[1024];
+	size_t i, n_unknown;
+	int rc = 1, known = 0, changes;
+
+	if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("octoserve-admin (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+		return 0;
+	}
+	if (parse_args(argc, argv, &a.o) != 0) {
+		usage(stderr);
+		return 2;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		known |= strcmp(a.o.command, commands[i]) == 0;
+	if (!known) {
+		fprintf(stderr, "octoserve-admin: %s: no such command\n", a.o.command);
+		usage(stderr);
+		return 2;
+	}
+	if (octo_config_load(&a.cfg, a.o.config, NULL, errbuf, sizeof(errbuf)) != OCTO_OK) {
+		fprintf(stderr, "octoserve-admin: %s\n", errbuf);
+		return 1;
+	}
+	n_unknown = octo_config_env_unknown(environ, unknown, sizeof(unknown));
+	if (n_unknown > 0)
+		fprintf(stderr, "octoserve-admin: not configuration variables: %s\n", unknown);
+	if (strcmp(a.o.command, "check-config") == 0) {
+		if (n_unknown == 0)
+			printf("configuration ok\n");
+		octo_config_cleanup(&a.cfg);
+		return n_unknown > 0;
+	}
+	if (strcmp(a.o.command, "serve") == 0) {
+		a.log = octo_logger_new(a.cfg.logging.level, a.cfg.logging.format,
+					a.cfg.logging.output, errbuf, sizeof(errbuf));
+		if (a.log == NULL) {
+			fprintf(stderr, "octoserve-admin: %s\n", errbuf);
+			octo_config_cleanup(&a.cfg);
+			return 1;
+		}
+	}
+	a.tty = isatty(STDERR_FILENO) && !a.o.json && a.log == NULL;
+	if (a.o.json && strcmp(a.o.command, "stats") != 0)
+		a.items = json_array();
+	/* stats and dry runs change nothing: the store is opened as it is */
+	changes = !a.cfg.storage.readonly && !a.o.dry_run && strcmp(a.o.command, "stats") != 0;
+	if (octo_store_open_mode(a.cfg.storage.path, !changes, &a.store) != OCTO_OK) {
+		char what[600];
+		snprintf(what, sizeof(what), "cannot open the store at %s", a.cfg.storage.path);
+		fail(what);
+		goto out;
+	}
+	if (changes && (octo_journal_open(a.store, a.cfg.p2p.node_id,
+					  (uint64_t)a.cfg.storage.journal_segment_size,
+					  &a.journal) != OCTO_OK ||
+			(a.cfg.metrics.enabled && octo_metrics_open(a.store, octo_registry_census,
+								    &a.metrics) != OCTO_OK))) {
+		fail("cannot open the store's journal or counters");
+		goto out;
+	}
+	if (!changes && !a.cfg.storage.readonly) /* for stats: the journal's last number */
+		(void)octo_journal_open(a.store, a.cfg.p2p.node_id,
+					(uint64_t)a.cfg.storage.journal_segment_size, &a.journal);
+	octo_store_set_metrics(a.store, a.metrics);
+	if (strcmp(a.o.command, "gc") == 0)
+		rc = run_gc(&a);
+	else if (strcmp(a.o.command, "purge-uploads") == 0)
+		rc = run_purge(&a);
+	else if (strcmp(a.o.command, "scrub") == 0)
+		rc = run_scrub(&a);
+	else if (strcmp(a.o.command, "stats") == 0)
+		rc = run_stats(&a);
+	else
+		rc = run_serve(&a);
+out:
+	json_decref(a.items);
+	octo_metrics_close(a.metrics);
+	octo_journal_close(a.journal);
+	octo_store_free(a.store);
+	octo_logger_free(a.log);
+	octo_config_cleanup(&a.cfg);
+	return rc;
+}

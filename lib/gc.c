@@ -1,0 +1,571 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* See gc.h. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "event.h"
+#include "fsutil.h"
+#include "gc.h"
+#include "manifest.h"
+#include "metrics.h"
+#include "remove.h"
+#include "report.h"
+#include "store-blob.h"
+#include "store-manifest.h"
+#include "store-record.h"
+#include "store-repo.h"
+
+#define GC_LOCK "gc.lock"
+
+/* A set of digests, open addressing on the digest's own (uniform) first bytes. */
+struct digest_set {
+	struct octo_digest *v; /* hex[0] == '\0': empty */
+	size_t cap, n;
+};
+
+static size_t slot_of(const struct digest_set *set, const struct octo_digest *d)
+{
+	size_t h = 0, i;
+
+	for (i = 0; i < 15 && d->hex[i] != '\0'; i++)
+		h = h * 16 + (size_t)(d->hex[i] <= '9' ? d->hex[i] - '0' : d->hex[i] - 'a' + 10);
+	return (h ^ (size_t)d->alg) & (set->cap - 1);
+}
+
+static int set_has(const struct digest_set *set, const struct octo_digest *d)
+{
+	size_t i;
+
+	if (set->cap == 0)
+		return 0;
+	for (i = slot_of(set, d); set->v[i].hex[0] != '\0'; i = (i + 1) & (set->cap - 1))
+		if (octo_digest_equal(&set->v[i], d))
+			return 1;
+	return 0;
+}
+
+static int set_add(struct digest_set *set, const struct octo_digest *d)
+{
+	size_t i;
+
+	if (2 * (set->n + 1) > set->cap) {
+		struct digest_set bigger = {NULL, set->cap ? 2 * set->cap : 1024, 0};
+		bigger.v = calloc(bigger.cap, sizeof(*bigger.v));
+		if (bigger.v == NULL)
+			return -1;
+		for (i = 0; i < set->cap; i++)
+			if (set->v[i].hex[0] != '\0')
+				set_add(&bigger, &set->v[i]);
+		free(set->v);
+		*set = bigger;
+	}
+	for (i = slot_of(set, d); set->v[i].hex[0] != '\0'; i = (i + 1) & (set->cap - 1))
+		if (octo_digest_equal(&set->v[i], d))
+			return 0;
+	set->v[i] = *d;
+	set->n++;
+	return 0;
+}
+
+static void set_free(struct digest_set *set)
+{
+	free(set->v);
+	memset(set, 0, sizeof(*set));
+}
+
+/* A repository as its records say, for the mark. */
+struct revision {
+	struct octo_digest d;
+	uint64_t time_ms;
+	int tagged, kept, removed, has_subject;
+	struct octo_digest subject;
+	size_t first_ref, n_refs; /* in repo.refs */
+};
+
+struct ref {
+	struct octo_digest d;
+	int is_manifest;
+};
+
+struct link {
+	struct octo_digest d;
+	uint64_t time_ms;
+};
+
+struct repo {
+	const char *name;
+	struct revision *revs;
+	size_t n_revs, cap_revs;
+	struct octo_digest *tags;
+	size_t n_tags, cap_tags;
+	struct link *links;
+	size_t n_links, cap_links;
+	struct ref *refs;
+	size_t n_refs, cap_refs;
+	int damaged; /* a revision whose manifest could not be read: sweep nothing here */
+};
+
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+	void *p;
+	size_t c;
+
+	if (n < *cap)
+		return 0;
+	c = *cap ? 2 * *cap : 16;
+	p = realloc(*v, c * size);
+	if (p == NULL)
+		return -1;
+	*v = p;
+	*cap = c;
+	return 0;
+}
+
+static void repo_cleanup(struct repo *r)
+{
+	free(r->revs);
+	free(r->tags);
+	free(r->links);
+	free(r->refs);
+	memset(r, 0, sizeof(*r));
+}
+
+static int is_key(const char *key)
+{
+	struct octo_record_key k;
+
+	return octo_record_key_parse(key, strlen(key), &k) == 0;
+}
+
+static enum octo_err take_record(void *ctx, const char *key, const struct octo_record *rec)
+{
+	struct repo *r = ctx;
+	struct octo_record_key k;
+	char ds[OCTO_DIGEST_MAX_STRING];
+
+	if (rec->tombstone || octo_record_key_parse(key, strlen(key), &k) != 0)
+		return OCTO_OK;
+	switch (k.kind) {
+	case OCTO_RECORD_REVISION:
+		if (grow((void **)&r->revs, &r->cap_revs, r->n_revs, sizeof(*r->revs)) != 0)
+			return OCTO_ERR_NOMEM;
+		memset(&r->revs[r->n_revs], 0, sizeof(*r->revs));
+		r->revs[r->n_revs].d = k.digest;
+		r->revs[r->n_revs++].time_ms = rec->stamp.time_ms;
+		break;
+	case OCTO_RECORD_TAG:
+		if (rec->value_len >= sizeof(ds))
+			break;
+		memcpy(ds, rec->value, rec->value_len);
+		ds[rec->value_len] = '\0';
+		if (grow((void **)&r->tags, &r->cap_tags, r->n_tags, sizeof(*r->tags)) != 0)
+			return OCTO_ERR_NOMEM;
+		if (octo_digest_parse(ds, rec->value_len, &r->tags[r->n_tags]) == OCTO_OK)
+			r->n_tags++;
+		break;
+	case OCTO_RECORD_LINK:
+		if (grow((void **)&r->links, &r->cap_links, r->n_links, sizeof(*r->links)) != 0)
+			return OCTO_ERR_NOMEM;
+		r->links[r->n_links].d = k.digest;
+		r->links[r->n_links++].time_ms = rec->stamp.time_ms;
+		break;
+	case OCTO_RECORD_REFERRER: /* the manifest's subject says as much */
+		break;
+	}
+	return OCTO_OK;
+}
+
+/* What revision v's manifest names: its blobs and children into r->refs, its subject. */
+static enum octo_err read_refs(const struct octo_store *s, const struct octo_gc_options *o,
+			       struct repo *r, struct revision *v)
+{
+	char type[OCTO_MANIFEST_TYPE_MAX];
+	const char *detail;
+	struct octo_manifest m;
+	char *body;
+	size_t len, i;
+	enum octo_err err = octo_store_manifest_type(s, r->name, &v->d, type, sizeof(type));
+
+	if (err == OCTO_OK)
+		err = octo_store_read_blob(s, &v->d, o->max_manifest_size, &body, &len);
+	if (err != OCTO_OK)
+		return err;
+	err = octo_manifest_parse(body, len, type, &m, &detail);
+	free(body);
+	if (err != OCTO_OK)
+		return OCTO_ERR_IO; /* valid when it was pushed: the store is damaged */
+	v->has_subject = m.has_subject;
+	v->subject = m.subject;
+	v->first_ref = r->n_refs;
+	for (i = 0; i < m.n_refs && err == OCTO_OK; i++) {
+		if (m.refs[i].external)
+			continue;
+		if (grow((void **)&r->refs, &r->cap_refs, r->n_refs, sizeof(*r->refs)) != 0) {
+			err = OCTO_ERR_NOMEM;
+			break;
+		}
+		r->refs[r->n_refs].d = m.refs[i].digest;
+		r->refs[r->n_refs++].is_manifest = m.refs[i].is_manifest;
+	}
+	v->n_refs = r->n_refs - v->first_ref;
+	octo_manifest_cleanup(&m);
+	return err;
+}
+
+static int names_manifests(const struct repo *r, const struct revision *v)
+{
+	size_t j;
+
+	for (j = v->first_ref; j < v->first_ref + v->n_refs; j++)
+		if (r->refs[j].is_manifest)
+			return 1;
+	return 0;
+}
+
+static struct revision *find_rev(struct repo *r, const struct octo_digest *d)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_revs; i++)
+		if (octo_digest_equal(&r->revs[i].d, d))
+			return &r->revs[i];
+	return NULL;
+}
+
+/* The revisions that stay whatever else does: tagged ones; every one but referrers unless
+ * delete_untagged; every referrer under the "keep" policy. */
+static void mark_roots(struct repo *r, const struct octo_gc_options *o)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_revs; i++) {
+		struct revision *v = &r->revs[i];
+		v->kept = !v->removed && (v->tagged || (!o->delete_untagged && !v->has_subject) ||
+					  (v->has_subject && !o->remove_orphan_referrers));
+	}
+}
+
+/* Until nothing changes: the children of kept indexes and the referrers of kept subjects. */
+static void mark_reached(struct repo *r)
+{
+	size_t i, j;
+	int changed = 1;
+
+	while (changed) {
+		changed = 0;
+		for (i = 0; i < r->n_revs; i++) {
+			struct revision *v = &r->revs[i], *subject;
+			if (!v->kept && !v->removed && v->has_subject &&
+			    (subject = find_rev(r, &v->subject)) && subject->kept)
+				v->kept = changed = 1;
+			if (!v->kept)
+				continue;
+			for (j = v->first_ref; j < v->first_ref + v->n_refs; j++) {
+				struct revision *c;
+				if (r->refs[j].is_manifest && (c = find_rev(r, &r->refs[j].d)) &&
+				    !c->kept && !c->removed)
+					c->kept = changed = 1;
+			}
+		}
+	}
+}
+
+struct run {
+	const struct octo_store *s;
+	struct octo_journal *j;
+	const struct octo_gc_options *o;
+	struct octo_gc_result *res;
+	uint64_t threshold_ms;  /* renewed or written before it: old enough to go */
+	struct digest_set live; /* content some repository still links or holds */
+};
+
+static void report(struct run *run, const char *kind, const char *repo, const struct octo_digest *d,
+		   uint64_t size)
+{
+	char ds[OCTO_DIGEST_MAX_STRING];
+
+	if (run->o->removed == NULL)
+		return;
+	octo_digest_format(d, ds, sizeof(ds));
+	run->o->removed(run->o->ctx, kind, repo, ds, size);
+}
+
+/* Under d's content lock: whether a record written at time_ms, naming d, is old enough to
+ * go (the content's renewal too, when it is here). *fd holds the lock (-1 when the content is
+ * not here). */
+static enum octo_err lock_old(struct run *run, const struct octo_digest *d, uint64_t time_ms,
+			      int *fd, int *old, uint64_t *size)
+{
+	int64_t renewed = 0;
+	enum octo_err err = octo_store_blob_lock(run->s, d, fd, &renewed, size);
+
+	if (err == OCTO_ERR_BLOB_UNKNOWN) {
+		err = OCTO_OK;
+		renewed = 0;
+		*size = 0;
+	}
+	*old = err == OCTO_OK && time_ms < run->threshold_ms &&
+	       (uint64_t)renewed < run->threshold_ms;
+	if (err == OCTO_OK && !*old)
+		run->res->kept_in_grace++;
+	return err;
+}
+
+static enum octo_err sweep_revision(struct run *run, struct repo *r, struct revision *v)
+{
+	uint64_t size;
+	int fd = -1, old;
+	enum octo_err err = lock_old(run, &v->d, v->time_ms, &fd, &old, &size);
+
+	if (err == OCTO_OK && old) {
+		if (!run->o->dry_run)
+			err = octo_remove_manifest(run->s, run->j, r->name, &v->d,
+						   v->has_subject ? &v->subject : NULL, NULL, NULL,
+						   NULL);
+		if (err == OCTO_ERR_MANIFEST_UNKNOWN)
+			err = OCTO_OK, old = 0; /* removed meanwhile */
+		if (err == OCTO_OK && old) {
+			v->removed = 1;
+			run->res->manifests_removed++;
+			report(run, "manifest", r->name, &v->d, size);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	if (err == OCTO_OK && !old)
+		v->kept = 1; /* it stays: so do its references */
+	return err;
+}
+
+static enum octo_err sweep_link(struct run *run, struct repo *r, struct link *l, int *removed)
+{
+	uint64_t size;
+	int fd = -1, old;
+	enum octo_err err = lock_old(run, &l->d, l->time_ms, &fd, &old, &size);
+
+	*removed = 0;
+	if (err == OCTO_OK && old) {
+		if (!run->o->dry_run)
+			err = octo_remove_link(run->s, run->j, r->name, &l->d);
+		if (err == OCTO_ERR_BLOB_UNKNOWN)
+			err = OCTO_OK, old = 0;
+		if (err == OCTO_OK && old) {
+			*removed = 1;
+			run->res->links_removed++;
+			report(run, "link", r->name, &l->d, size);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/* Mark one repository, sweep what it no longer needs, and add what stays to run->live. */
+static enum octo_err collect_repo(struct run *run, const char *name)
+{
+	struct repo r = {.name = name};
+	struct digest_set named = {0};
+	char rel[OCTO_STORE_PATH_MAX];
+	enum octo_err err = octo_store_path(rel, sizeof(rel), "repositories/%s", name);
+	size_t i, j;
+	int dir = -1;
+
+	if (err == OCTO_OK && (dir = octo_store_opendir(run->s, rel, 0)) < 0)
+		return errno == ENOENT ? OCTO_OK : octo_fs_fail("open", rel, errno);
+	if (err == OCTO_OK)
+		err = octo_store_record_each(run->s, name, dir, is_key, take_record, &r);
+	close(dir);
+	for (i = 0; err == OCTO_OK && i < r.n_revs; i++) {
+		enum octo_err rerr = read_refs(run->s, run->o, &r, &r.revs[i]);
+		if (rerr == OCTO_ERR_MANIFEST_UNKNOWN)
+			r.revs[i].removed = 1; /* deleted since the walk: it keeps nothing */
+		else if (rerr == OCTO_ERR_NOMEM)
+			err = rerr;
+		else if (rerr != OCTO_OK)
+			r.damaged = 1;
+	}
+	for (i = 0; err == OCTO_OK && i < r.n_tags; i++) {
+		struct revision *v = find_rev(&r, &r.tags[i]);
+		if (v != NULL)
+			v->tagged = 1;
+	}
+	run->res->repositories++;
+	run->res->manifests += r.n_revs;
+	run->res->links += r.n_links;
+	if (err == OCTO_OK && r.damaged)
+		run->res->skipped_repositories++;
+	if (err == OCTO_OK && !r.damaged) {
+		int pass;
+		mark_roots(&r, run->o);
+		mark_reached(&r);
+		/* Indexes first: one kept in its grace keeps its children, which are then no
+		 * longer candidates (an index of indexes is decided one level at a time). */
+		for (pass = 0; pass < 2; pass++) {
+			for (i = 0; err == OCTO_OK && i < r.n_revs; i++)
+				if (!r.revs[i].kept && !r.revs[i].removed &&
+				    (pass == 1 || names_manifests(&r, &r.revs[i])))
+					err = sweep_revision(run, &r, &r.revs[i]);
+			mark_reached(&r); /* what a revision kept in its grace names stays too */
+		}
+	}
+	/* the blobs kept revisions name; everything, in a repository that could not be read */
+	for (i = 0; err == OCTO_OK && i < r.n_revs; i++) {
+		struct revision *v = &r.revs[i];
+		if (!v->kept && !r.damaged)
+			continue;
+		if (set_add(&run->live, &v->d) != 0)
+			err = OCTO_ERR_NOMEM;
+		for (j = v->first_ref; err == OCTO_OK && j < v->first_ref + v->n_refs; j++)
+			if (!r.refs[j].is_manifest && set_add(&named, &r.refs[j].d) != 0)
+				err = OCTO_ERR_NOMEM;
+	}
+	for (i = 0; err == OCTO_OK && i < r.n_links; i++) {
+		int removed = 0;
+		if (!r.damaged && !set_has(&named, &r.links[i].d))
+			err = sweep_link(run, &r, &r.links[i], &removed);
+		if (err == OCTO_OK && !removed && set_add(&run->live, &r.links[i].d) != 0)
+			err = OCTO_ERR_NOMEM;
+	}
+	set_free(&named);
+	repo_cleanup(&r);
+	return err;
+}
+
+struct blob_sweep {
+	struct run *run;
+	uint64_t done, total;
+};
+
+static enum octo_err sweep_blob(void *ctx, const struct octo_digest *d, uint64_t size)
+{
+	struct blob_sweep *b = ctx;
+	struct run *run = b->run;
+	enum octo_err err = OCTO_OK;
+	int64_t renewed;
+	int fd;
+
+	(void)size;
+	run->res->blobs++;
+	if (run->o->progress != NULL && (++b->done % 256 == 0 || b->done == b->total))
+		run->o->progress(run->o->ctx, "sweep", b->done, b->total);
+	if (set_has(&run->live, d))
+		return OCTO_OK;
+	err = octo_store_blob_lock(run->s, d, &fd, &renewed, &size);
+	if (err == OCTO_ERR_BLOB_UNKNOWN)
+		return OCTO_OK; /* gone meanwhile */
+	if (err != OCTO_OK)
+		return err;
+	if ((uint64_t)renewed >= run->threshold_ms) {
+		run->res->kept_in_grace++;
+	} else {
+		if (!run->o->dry_run)
+			err = octo_store_blob_remove_locked(run->s, d, fd);
+		if (err == OCTO_OK) {
+			run->res->blobs_removed++;
+			run->res->bytes_freed += size;
+			report(run, "blob", "", d, size);
+		}
+	}
+	close(fd);
+	return err;
+}
+
+static enum octo_err take_name(void *ctx, int dir, const char *name)
+{
+	(void)dir;
+	return octo_strv_push(ctx, name, strlen(name)) == 0 ? OCTO_OK : OCTO_ERR_NOMEM;
+}
+
+enum octo_err octo_gc_run(const struct octo_store *s, struct octo_journal *j,
+			  const struct octo_gc_options *o, struct octo_gc_result *r)
+{
+	struct run run = {.s = s, .j = j, .o = o, .res = r};
+	struct blob_sweep bs = {.run = &run};
+	struct octo_strv names = {0};
+	uint64_t count = 0, bytes, t;
+	enum octo_err err;
+	size_t i;
+	int lock;
+
+	memset(r, 0, sizeof(*r));
+	r->dry_run = o->dry_run;
+	lock = octo_store_openat(s, GC_LOCK, O_RDWR | O_CREAT, 0644);
+	if (lock < 0)
+		return octo_fs_fail("open", GC_LOCK, errno);
+	if (flock(lock, LOCK_EX | LOCK_NB) != 0) {
+		close(lock);
+		return OCTO_ERR_SESSION_BUSY;
+	}
+	r->started_ms = octo_clock_wall_ms();
+	run.threshold_ms =
+		r->started_ms > (uint64_t)o->grace_ms ? r->started_ms - (uint64_t)o->grace_ms : 0;
+	err = octo_store_repo_walk(s, take_name, &names);
+	for (i = 0; err == OCTO_OK && i < names.n; i++) {
+		err = collect_repo(&run, names.v[i]);
+		if (o->progress != NULL)
+			o->progress(o->ctx, "mark", i + 1, names.n);
+	}
+	t = octo_clock_wall_ms();
+	r->mark_ms = t - r->started_ms;
+	if (err == OCTO_OK)
+		err = octo_store_blob_census(s, &count, &bytes);
+	bs.total = count;
+	if (err == OCTO_OK)
+		err = octo_store_blob_each(s, sweep_blob, &bs);
+	r->sweep_ms = octo_clock_wall_ms() - t;
+	if (!o->dry_run) {
+		struct octo_metrics *m = octo_store_metrics(s);
+		octo_metrics_op_add(m, OCTO_OP_GC_RUNS, 1);
+		octo_metrics_op_add(m, OCTO_OP_GC_MANIFESTS, r->manifests_removed);
+		octo_metrics_op_add(m, OCTO_OP_GC_LINKS, r->links_removed);
+		octo_metrics_op_add(m, OCTO_OP_GC_BLOBS, r->blobs_removed);
+		octo_metrics_op_add(m, OCTO_OP_GC_BYTES, r->bytes_freed);
+		octo_metrics_op_set(m, OCTO_OP_GC_LAST, r->started_ms);
+		octo_metrics_op_set(m, OCTO_OP_GC_LAST_DURATION, r->mark_ms + r->sweep_ms);
+		if (err == OCTO_OK)
+			err = octo_gc_save(s, r);
+	}
+	octo_strv_cleanup(&names);
+	set_free(&run.live);
+	close(lock);
+	return err;
+}
+
+#define FIELD(f)                                                                                   \
+	{                                                                                          \
+#f, offsetof(struct octo_gc_result, f)                                             \
+	}
+static const struct octo_report_field fields[] = {
+	FIELD(started_ms),
+	FIELD(mark_ms),
+	FIELD(sweep_ms),
+	FIELD(repositories),
+	FIELD(manifests),
+	FIELD(links),
+	FIELD(blobs),
+	FIELD(manifests_removed),
+	FIELD(links_removed),
+	FIELD(blobs_removed),
+	FIELD(bytes_freed),
+	FIELD(kept_in_grace),
+	FIELD(skipped_repositories),
+	FIELD(dry_run),
+};
+
+enum octo_err octo_gc_save(const struct octo_store *s, const struct octo_gc_result *r)
+{
+	return octo_report_save(s, "gc", fields, sizeof(fields) / sizeof(fields[0]), r);
+}
+
+enum octo_err octo_gc_last(const struct octo_store *s, struct octo_gc_result *r)
+{
+	return octo_report_load(s, "gc", fields, sizeof(fields) / sizeof(fields[0]), r);
+}
