@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 
 #include "clock.h"
@@ -24,8 +25,12 @@
 #include "journal.h"
 #include "log.h"
 #include "metrics.h"
+#include "notifier.h"
+#include "notify.h"
 #include "registry.h"
+#include "retention.h"
 #include "scrub.h"
+#include "strong.h"
 #include "store-blob.h"
 #include "store-repo.h"
 #include "upload.h"
@@ -40,6 +45,8 @@ static void usage(FILE *f)
 		"                 remove what nothing references (storage.gc.*)\n"
 		"  purge-uploads [--dry-run] [--older-than DURATION] [--json]\n"
 		"                 remove expired upload sessions (storage.upload_ttl)\n"
+		"  retention [--dry-run] [--json]\n"
+		"                 remove the tags storage.retention.rules do not keep\n"
 		"  scrub [--dry-run] [--json]\n"
 		"                 hash every blob and manifest again; quarantine what is damaged\n"
 		"  stats [--json] what the store holds, and what the last runs found\n"
@@ -236,6 +243,84 @@ static int run_gc(struct admin *a)
 	return 0;
 }
 
+static void when(uint64_t ms, char *buf, size_t size)
+{
+	time_t t = (time_t)(ms / 1000);
+
+	if (ms == 0)
+		snprintf(buf, size, "never");
+	else
+		strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+}
+
+static void tag_removed(void *ctx, const char *repo, const char *tag, uint64_t pushed_ms)
+{
+	struct admin *a = ctx;
+	char at[32];
+
+	if (a->o.json) {
+		json_array_append_new(a->items,
+				      json_pack("{s:s,s:s,s:I}", "repository", repo, "tag", tag,
+						"pushed_ms", (json_int_t)pushed_ms));
+		return;
+	}
+	when(pushed_ms, at, sizeof(at));
+	if (a->log == NULL)
+		printf("%s %s:%s (pushed %s)\n", a->o.dry_run ? "would remove" : "removed", repo,
+		       tag, at);
+}
+
+/* In strong mode a tag's delete is the voters' decision, as at the DELETE endpoint. */
+static enum octo_err strong_untag(void *ctx, const char *repo, const char *tag)
+{
+	struct admin *a = ctx;
+	char why[512];
+
+	return octo_strong_delete_tag(a->store, repo, tag, a->cfg.p2p.replication.strong_timeout_ms,
+				      why, sizeof(why));
+}
+
+static int run_retention(struct admin *a)
+{
+	int strong = a->cfg.p2p.enabled &&
+		     strcmp(a->cfg.p2p.replication.consistency_mode, "strong") == 0;
+	struct octo_retention_options ro = {.rules = a->cfg.storage.retention.rules,
+					    .n_rules = a->cfg.storage.retention.n_rules,
+					    .now_ms = octo_clock_wall_ms(),
+					    .dry_run = a->o.dry_run,
+					    .removed = tag_removed,
+					    .ctx = a};
+	struct octo_retention_result r;
+
+	if (!may_change(a, "retention"))
+		return 1;
+	if (strong) {
+		ro.untag = strong_untag;
+		ro.untag_ctx = a;
+	}
+	if (octo_retention_run(a->store, a->journal, &ro, &r) != OCTO_OK) {
+		fail("retention failed");
+		return 1;
+	}
+	if (a->o.json)
+		print_json(a, json_pack("{s:b,s:I,s:I,s:I,s:I}", "dry_run", a->o.dry_run,
+					"repositories", (json_int_t)r.repositories, "tags",
+					(json_int_t)r.tags, "removed", (json_int_t)r.removed,
+					"duration_ms", (json_int_t)r.duration_ms));
+	else if (a->log == NULL)
+		printf("%s %" PRIu64 " of %" PRIu64 " tag(s) in %" PRIu64
+		       " repositories the rules name\n",
+		       a->o.dry_run ? "would remove" : "removed", r.removed, r.tags,
+		       r.repositories);
+	if (a->log != NULL) {
+		struct octo_log_field f[] = {
+			OCTO_LOG_NUM("tags", (long long)r.removed),
+			OCTO_LOG_NUM("repositories", (long long)r.repositories)};
+		octo_log(a->log, OCTO_LOG_INFO, "retention applied", f, 2);
+	}
+	return 0;
+}
+
 static int run_purge(struct admin *a)
 {
 	int64_t ttl = a->o.older_than_ms >= 0 ? a->o.older_than_ms : a->cfg.storage.upload_ttl_ms;
@@ -301,25 +386,36 @@ static int run_scrub(struct admin *a)
 	return r.corrupt > 0 ? 3 : 0;
 }
 
-static void when(uint64_t ms, char *buf, size_t size)
+/* Each endpoint's delivery as the notifier last wrote it. */
+static json_t *notify_json(const struct admin *a)
 {
-	time_t t = (time_t)(ms / 1000);
+	json_t *list = json_array();
+	size_t i;
 
-	if (ms == 0)
-		snprintf(buf, size, "never");
-	else
-		strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	for (i = 0; i < a->cfg.notifications.n_endpoints; i++) {
+		struct octo_notify_status st;
+		octo_notify_status_load(a->store, a->cfg.notifications.endpoints[i].name, &st);
+		json_array_append_new(
+			list,
+			json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:s}", "name", st.name, "delivered",
+				  (json_int_t)st.delivered, "failures", (json_int_t)st.failures,
+				  "lag_events", (json_int_t)st.lag_events, "lag_ms",
+				  (json_int_t)st.lag_ms, "last_success_ms",
+				  (json_int_t)st.last_success_ms, "last_error", st.last_error));
+	}
+	return list;
 }
 
 static int run_stats(struct admin *a)
 {
 	struct octo_gc_result gc;
 	struct octo_scrub_result sc;
+	struct octo_retention_result rt;
 	struct octo_strv repos;
 	uint64_t blobs = 0, bytes = 0, seq = 0;
-	size_t uploads = 0, mine;
+	size_t uploads = 0, mine, i;
 	char t1[32], t2[32];
-	int have_gc, have_scrub;
+	int have_gc, have_scrub, have_retention;
 
 	if (octo_store_blob_census(a->store, &blobs, &bytes) != OCTO_OK ||
 	    octo_store_repo_list(a->store, &repos) != OCTO_OK ||
@@ -331,6 +427,7 @@ static int run_stats(struct admin *a)
 		octo_journal_last(a->journal, &seq);
 	have_gc = octo_gc_last(a->store, &gc) == OCTO_OK;
 	have_scrub = octo_scrub_last(a->store, &sc) == OCTO_OK;
+	have_retention = octo_retention_last(a->store, &rt) == OCTO_OK;
 	if (a->o.json) {
 		json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "store", a->cfg.storage.path,
 				      "blobs", (json_int_t)blobs, "blob_bytes", (json_int_t)bytes,
@@ -338,6 +435,15 @@ static int run_stats(struct admin *a)
 				      (json_int_t)uploads, "journal_seq", (json_int_t)seq);
 		json_object_set_new(o, "last_gc", have_gc ? gc_json(&gc) : json_null());
 		json_object_set_new(o, "last_scrub", have_scrub ? scrub_json(&sc) : json_null());
+		json_object_set_new(o, "notifications", notify_json(a));
+		json_object_set_new(o, "last_retention",
+				    have_retention
+					    ? json_pack("{s:I,s:I,s:I,s:I}", "started_ms",
+							(json_int_t)rt.started_ms, "repositories",
+							(json_int_t)rt.repositories, "tags",
+							(json_int_t)rt.tags, "removed",
+							(json_int_t)rt.removed)
+					    : json_null());
 		print_json(a, o);
 	} else {
 		printf("store %s: %" PRIu64 " blob(s), %" PRIu64 " bytes; %zu repositories; %zu "
@@ -356,7 +462,21 @@ static int run_stats(struct admin *a)
 			printf(", %" PRIu64 " blob(s) hashed, %" PRIu64 " corrupt, %" PRIu64
 			       " quarantined",
 			       sc.blobs, sc.corrupt, sc.quarantined);
+		when(have_retention ? rt.started_ms : 0, t1, sizeof(t1));
+		printf("\nlast retention: %s", t1);
+		if (have_retention)
+			printf(", removed %" PRIu64 " of %" PRIu64 " tag(s)", rt.removed, rt.tags);
 		putchar('\n');
+		for (i = 0; i < a->cfg.notifications.n_endpoints; i++) {
+			struct octo_notify_status st;
+			octo_notify_status_load(a->store, a->cfg.notifications.endpoints[i].name,
+						&st);
+			when(st.last_success_ms, t1, sizeof(t1));
+			printf("notifications to %s: %" PRIu64 " delivered, last at %s; %" PRIu64
+			       " failure(s)%s%s; %" PRIu64 " event(s) behind\n",
+			       st.name, st.delivered, t1, st.failures,
+			       st.last_error[0] ? ", last: " : "", st.last_error, st.lag_events);
+		}
 	}
 	octo_strv_cleanup(&repos);
 	return 0;
@@ -366,14 +486,16 @@ static int run_stats(struct admin *a)
 static int run_serve(struct admin *a)
 {
 	const int64_t purge_ms = 60000;
-	int64_t gc_ms = a->cfg.storage.gc.interval_ms, scrub_ms = a->cfg.storage.scrub.interval_ms;
+	int64_t gc_ms = a->cfg.storage.gc.interval_ms, scrub_ms = a->cfg.storage.scrub.interval_ms,
+		retention_ms = a->cfg.storage.retention.interval_ms;
 	uint64_t now = octo_clock_wall_ms(), next_gc = now + (uint64_t)gc_ms,
-		 next_scrub = now + (uint64_t)scrub_ms, next_purge = now;
+		 next_scrub = now + (uint64_t)scrub_ms, next_purge = now,
+		 next_retention = now + (uint64_t)retention_ms;
 	sigset_t set;
 
 	if (a->cfg.storage.readonly) {
 		octo_log(a->log, OCTO_LOG_INFO, "storage.readonly: serve runs nothing", NULL, 0);
-		gc_ms = scrub_ms = 0;
+		gc_ms = scrub_ms = retention_ms = 0;
 	}
 	if (gc_ms > 0 && a->cfg.p2p.enabled) {
 		octo_log(
@@ -382,10 +504,19 @@ static int run_serve(struct admin *a)
 			NULL, 0);
 		gc_ms = 0;
 	}
+	struct notifier *notifier = NULL;
+
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	sigprocmask(SIG_BLOCK, &set, NULL); /* before the notifier's threads: they inherit it */
+	if (a->cfg.notifications.n_endpoints > 0) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
+		    (notifier = notifier_start(&a->cfg, a->store, a->log)) == NULL) {
+			octo_log(a->log, OCTO_LOG_ERROR, "notifications: cannot start", NULL, 0);
+			return 1;
+		}
+	}
 	{
 		struct octo_log_field f[] = {
 			OCTO_LOG_NUM("gc_interval_ms", (long long)gc_ms),
@@ -406,6 +537,10 @@ static int run_serve(struct admin *a)
 			run_gc(a);
 			next_gc = octo_clock_wall_ms() + (uint64_t)gc_ms;
 		}
+		if (retention_ms > 0 && now >= next_retention) {
+			run_retention(a);
+			next_retention = octo_clock_wall_ms() + (uint64_t)retention_ms;
+		}
 		if (scrub_ms > 0 && now >= next_scrub) {
 			run_scrub(a);
 			next_scrub = octo_clock_wall_ms() + (uint64_t)scrub_ms;
@@ -414,6 +549,8 @@ static int run_serve(struct admin *a)
 			next = next_gc;
 		if (scrub_ms > 0 && next_scrub < next)
 			next = next_scrub;
+		if (retention_ms > 0 && next_retention < next)
+			next = next_retention;
 		now = octo_clock_wall_ms();
 		next = next > now ? next - now : 0;
 		wait.tv_sec = (time_t)(next / 1000);
@@ -422,6 +559,9 @@ static int run_serve(struct admin *a)
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
 	}
+	notifier_stop(notifier);
+	if (notifier != NULL)
+		curl_global_cleanup();
 	octo_log(a->log, OCTO_LOG_INFO, "stopped", NULL, 0);
 	return 0;
 }
@@ -462,7 +602,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 
 int main(int argc, char **argv)
 {
-	static const char *const commands[] = {"gc",    "purge-uploads", "scrub",
+	static const char *const commands[] = {"gc",    "purge-uploads", "scrub", "retention",
 					       "stats", "check-config",  "serve"};
 	struct admin a = {0};
 	char errbuf[512], unknown[1024];
@@ -537,6 +677,8 @@ int main(int argc, char **argv)
 		rc = run_gc(&a);
 	else if (strcmp(a.o.command, "purge-uploads") == 0)
 		rc = run_purge(&a);
+	else if (strcmp(a.o.command, "retention") == 0)
+		rc = run_retention(&a);
 	else if (strcmp(a.o.command, "scrub") == 0)
 		rc = run_scrub(&a);
 	else if (strcmp(a.o.command, "stats") == 0)

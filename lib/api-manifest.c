@@ -336,7 +336,9 @@ static enum octo_err strong_untag(void *ctx, const char *tag)
 {
 	struct strong_untag *u = ctx;
 
-	return confirm(u->reg, u->rt, tag, NULL, NULL, 0, 0, u->why, u->size);
+	return octo_strong_delete_tag(u->reg->store, u->rt->name, tag,
+				      u->reg->cfg->p2p.replication.strong_timeout_ms, u->why,
+				      u->size);
 }
 
 /* The subject of stored manifest d, if it has one (*has). */
@@ -403,7 +405,9 @@ void octo_api_manifest_delete(struct octo_registry *reg, struct octo_route *rt,
 		/* by tag: only the tag goes; the event first, once the tag is known to exist */
 		err = octo_store_tag_get(reg->store, rt->name, ref.tag, &d);
 		if (err == OCTO_OK && octo_api_strong(reg))
-			err = confirm(reg, rt, ref.tag, NULL, NULL, 0, 0, why, sizeof(why));
+			err = octo_strong_delete_tag(reg->store, rt->name, ref.tag,
+						     reg->cfg->p2p.replication.strong_timeout_ms,
+						     why, sizeof(why));
 		else if (err == OCTO_OK)
 			err = octo_remove_tag(reg->store, reg->journal, rt->name, ref.tag);
 	} else if (err == OCTO_OK) {

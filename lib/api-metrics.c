@@ -56,6 +56,8 @@ void octo_api_metrics(struct octo_registry *reg, struct octo_route *rt, struct o
 	resp->body = octo_metrics_text(reg->metrics, &resp->body_len);
 	if (resp->body != NULL && reg->cfg->p2p.enabled) /* the peer daemon's, through the store */
 		resp->body = octo_metrics_peer_text(reg->store, resp->body, &resp->body_len);
+	if (resp->body != NULL) /* octoserve-admin's notifier's, through the store */
+		resp->body = octo_metrics_notify_text(reg->store, resp->body, &resp->body_len);
 	if (resp->body == NULL)
 		return octo_response_error(resp, OCTO_ERR_NOMEM, NULL);
 	octo_response_add_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");

@@ -31,6 +31,7 @@ enum key_type {
 	K_ENUM,   /* an enum stored as int: the index in names[] */
 	K_CHOICE, /* char *, one of names[] */
 	K_LIST,   /* char ** NULL-terminated, size_t count at count_off; check() per element */
+	K_JSON,   /* char *: a JSON value as compact text, which parse() turns into its fields */
 };
 
 struct key {
@@ -44,6 +45,8 @@ struct key {
 	const char *def; /* the default, as environment text; NULL: unset or computed */
 	/* NULL if s is acceptable, else why not */
 	const char *(*check)(const char *s);
+	/* K_JSON: set the fields v stands for (replacing what was there), or say why not */
+	enum octo_err (*parse)(struct octo_config *cfg, json_t *v, char *why, size_t whysize);
 };
 
 static const char *const sendfile_names[] = {
@@ -211,6 +214,9 @@ static const char *check_listen(const char *s)
 	return check_host_port(s);
 }
 
+static enum octo_err parse_retention(struct octo_config *cfg, json_t *v, char *why, size_t whysize);
+static enum octo_err parse_endpoints(struct octo_config *cfg, json_t *v, char *why, size_t whysize);
+
 #define ROW(p, e, t, f)                                                                            \
 	.path = (p), .env = "OCTOSERVE_" e, .type = (t), .off = offsetof(struct octo_config, f)
 
@@ -282,6 +288,15 @@ static const struct key keys[] = {
 	 .def = "keep", .names = referrer_policies},
 	{ROW("storage.scrub.interval", "STORAGE_SCRUB_INTERVAL", K_DUR, storage.scrub.interval_ms),
 	 .def = "0s", .min = 0, .max = DUR_MAX_MS},
+	{ROW("storage.retention.interval", "STORAGE_RETENTION_INTERVAL", K_DUR,
+	     storage.retention.interval_ms),
+	 .def = "0s", .min = 0, .max = DUR_MAX_MS},
+	{ROW("storage.retention.rules", "STORAGE_RETENTION_RULES", K_JSON,
+	     storage.retention.rules_text),
+	 .def = "[]", .parse = parse_retention},
+	{ROW("notifications.endpoints", "NOTIFICATIONS_ENDPOINTS", K_JSON,
+	     notifications.endpoints_text),
+	 .def = "[]", .parse = parse_endpoints},
 
 	{ROW("logging.level", "LOG_LEVEL", K_ENUM, logging.level), .def = "info",
 	 .names = level_names},
@@ -576,6 +591,30 @@ out:
 	return err;
 }
 
+/* A K_JSON key: its fields from v, and v as text (what --config-get prints). */
+static enum octo_err set_json_value(struct octo_config *cfg, const struct key *k, json_t *v,
+				    char *why, size_t whysize)
+{
+	char spare[8], *text;
+	enum octo_err err;
+
+	if (why == NULL || whysize == 0) { /* the defaults' parse: no reason wanted */
+		why = spare;
+		whysize = sizeof(spare);
+	}
+	why[0] = '\0';
+	err = k->parse(cfg, v, why, whysize);
+
+	if (err != OCTO_OK)
+		return err;
+	text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+	if (text == NULL)
+		return OCTO_ERR_NOMEM;
+	free(*str_at(cfg, k));
+	*str_at(cfg, k) = text;
+	return OCTO_OK;
+}
+
 /* Set key k from text (the environment's syntax; JSON strings reuse it). */
 static enum octo_err set_text(struct octo_config *cfg, const struct key *k, const char *s,
 			      char *why, size_t whysize)
@@ -654,6 +693,19 @@ bad_int:
 		return OCTO_OK;
 	case K_LIST:
 		return set_list_text(cfg, k, s, why, whysize);
+	case K_JSON: {
+		json_error_t jerr;
+		json_t *v = json_loads(s, JSON_DECODE_ANY, &jerr);
+		enum octo_err err;
+
+		if (v == NULL) {
+			seterr(why, whysize, "is not JSON: %s", jerr.text);
+			return OCTO_ERR_CONFIG;
+		}
+		err = set_json_value(cfg, k, v, why, whysize);
+		json_decref(v);
+		return err;
+	}
 	}
 	return OCTO_ERR_CONFIG;
 }
@@ -719,6 +771,8 @@ static enum octo_err set_json(struct octo_config *cfg, const struct key *k, json
 			return OCTO_ERR_CONFIG;
 		}
 		return set_json_list(cfg, k, v, why, whysize);
+	case K_JSON:
+		return set_json_value(cfg, k, v, why, whysize);
 	default:
 		if (!json_is_string(v)) {
 			seterr(why, whysize, "must be a string");
@@ -1062,6 +1116,335 @@ enum octo_err octo_config_load_text(struct octo_config *cfg, const char *text, s
 	return err;
 }
 
+static void free_rules(struct octo_retention_rule *rules, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(rules[i].repositories);
+		free_list(rules[i].keep_tags);
+	}
+	free(rules);
+}
+
+static void free_endpoints(struct octo_notify_endpoint *e, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(e[i].name);
+		free(e[i].url);
+		free_list(e[i].headers);
+		free_list(e[i].events);
+		free_list(e[i].repositories);
+	}
+	free(e);
+}
+
+/* A member that must be a non-empty string (NULL when absent); why names it. */
+static int member_string(json_t *o, const char *name, int required, const char **out, char *why,
+			 size_t whysize, size_t i)
+{
+	json_t *v = json_object_get(o, name);
+
+	*out = NULL;
+	if (v == NULL && !required)
+		return 0;
+	if (!json_is_string(v) || json_string_length(v) == 0) {
+		seterr(why, whysize, "[%zu].%s: %s", i, name,
+		       v == NULL ? "is required" : "must be a non-empty string");
+		return -1;
+	}
+	*out = json_string_value(v);
+	return 0;
+}
+
+/* A member that is an array of non-empty strings, copied into *list (NULL-terminated). */
+static int member_strings(json_t *o, const char *name, char ***list, size_t *n, char *why,
+			  size_t whysize, size_t i)
+{
+	json_t *v = json_object_get(o, name), *e;
+	size_t j;
+
+	*list = NULL;
+	*n = 0;
+	if (v == NULL)
+		return 0;
+	if (!json_is_array(v)) {
+		seterr(why, whysize, "[%zu].%s: must be an array of strings", i, name);
+		return -1;
+	}
+	*list = calloc(json_array_size(v) + 1, sizeof(**list));
+	if (*list == NULL)
+		return -1;
+	json_array_foreach(v, j, e)
+	{
+		if (!json_is_string(e) || json_string_length(e) == 0) {
+			seterr(why, whysize, "[%zu].%s[%zu]: must be a non-empty string", i, name,
+			       j);
+			return -1;
+		}
+		if (((*list)[j] = strdup(json_string_value(e))) == NULL)
+			return -1;
+		*n = j + 1;
+	}
+	return 0;
+}
+
+/* A member that is a duration string within [min, max] (def when absent). */
+static int member_duration(json_t *o, const char *name, int64_t def, int64_t min, int64_t max,
+			   int64_t *out, char *why, size_t whysize, size_t i)
+{
+	json_t *v = json_object_get(o, name);
+
+	*out = def;
+	if (v == NULL)
+		return 0;
+	*out = json_is_string(v) ? octo_config_parse_duration(json_string_value(v)) : -1;
+	if (*out < min || *out > max) {
+		seterr(why, whysize,
+		       "[%zu].%s: must be a duration like \"30s\" or \"24h\", at least %lldms", i,
+		       name, (long long)min);
+		return -1;
+	}
+	return 0;
+}
+
+/* Unknown members of a rule or an endpoint are errors that name them. */
+static int only_members(json_t *o, const char *const *known, char *why, size_t whysize, size_t i)
+{
+	const char *name;
+	json_t *v;
+
+	json_object_foreach(o, name, v)
+	{
+		size_t k;
+		for (k = 0; known[k] != NULL && strcmp(known[k], name) != 0; k++)
+			;
+		if (known[k] == NULL) {
+			seterr(why, whysize, "[%zu]: unknown member \"%s\"", i, name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* v as an array of objects, and room for as many elements of size (zeroed) in *out. */
+static enum octo_err array_of_objects(json_t *v, const char *what, size_t size, void **out,
+				      char *why, size_t whysize)
+{
+	size_t i;
+	json_t *o;
+
+	*out = NULL;
+	if (!json_is_array(v)) {
+		seterr(why, whysize, "must be an array of %s", what);
+		return OCTO_ERR_CONFIG;
+	}
+	json_array_foreach(v, i, o)
+	{
+		if (!json_is_object(o)) {
+			seterr(why, whysize, "[%zu]: must be an object", i);
+			return OCTO_ERR_CONFIG;
+		}
+	}
+	*out = calloc(json_array_size(v) + 1, size);
+	return *out != NULL ? OCTO_OK : OCTO_ERR_NOMEM;
+}
+
+static enum octo_err parse_retention(struct octo_config *cfg, json_t *v, char *why, size_t whysize)
+{
+	static const char *const known[] = {"repositories", "keep_tags", "keep_last", "older_than",
+					    NULL};
+	struct octo_retention_rule *rules;
+	size_t i, n = json_array_size(v);
+	json_t *o;
+	enum octo_err err =
+		array_of_objects(v, "rules", sizeof(*rules), (void **)&rules, why, whysize);
+
+	if (err != OCTO_OK)
+		return err;
+	json_array_foreach(v, i, o)
+	{
+		struct octo_retention_rule *r = &rules[i];
+		json_t *last = json_object_get(o, "keep_last");
+		const char *repos;
+
+		r->keep_last = -1;
+		if (only_members(o, known, why, whysize, i) != 0 ||
+		    member_string(o, "repositories", 1, &repos, why, whysize, i) != 0 ||
+		    (r->repositories = strdup(repos)) == NULL ||
+		    member_strings(o, "keep_tags", &r->keep_tags, &r->n_keep_tags, why, whysize,
+				   i) != 0 ||
+		    member_duration(o, "older_than", 0, 1000, DUR_MAX_MS * 10, &r->older_than_ms,
+				    why, whysize, i) != 0)
+			goto bad;
+		if (last != NULL && (!json_is_integer(last) || json_integer_value(last) < 0 ||
+				     json_integer_value(last) > 1000000)) {
+			seterr(why, whysize,
+			       "[%zu].keep_last: must be an integer from 0 to 1000000", i);
+			goto bad;
+		}
+		if (last != NULL)
+			r->keep_last = (int)json_integer_value(last);
+		if (r->keep_last < 0 && r->older_than_ms == 0) {
+			seterr(why, whysize,
+			       "[%zu]: needs keep_last or older_than (a rule with neither would delete "
+			       "every tag it does not keep by name)",
+			       i);
+			goto bad;
+		}
+	}
+	free_rules(cfg->storage.retention.rules, cfg->storage.retention.n_rules);
+	cfg->storage.retention.rules = rules;
+	cfg->storage.retention.n_rules = n;
+	return OCTO_OK;
+bad:
+	free_rules(rules, n);
+	if (why[0] == '\0')
+		return OCTO_ERR_NOMEM;
+	return OCTO_ERR_CONFIG;
+}
+
+static int name_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+		      s[i] == '_'))
+			return 0;
+	return n >= 1 && n <= 32;
+}
+
+/* "headers": {"Name": "value"} or Distribution's {"Name": ["value", ...]}: "Name: value" lines. */
+static int endpoint_headers(json_t *o, struct octo_notify_endpoint *e, char *why, size_t whysize,
+			    size_t i)
+{
+	json_t *h = json_object_get(o, "headers"), *v, *x;
+	const char *name;
+	size_t n = 0, j;
+
+	if (h == NULL)
+		return 0;
+	if (!json_is_object(h)) {
+		seterr(why, whysize, "[%zu].headers: must be an object of strings", i);
+		return -1;
+	}
+	json_object_foreach(h, name, v) n += json_is_array(v) ? json_array_size(v) : 1;
+	e->headers = calloc(n + 1, sizeof(*e->headers));
+	if (e->headers == NULL)
+		return -1;
+	json_object_foreach(h, name, v)
+	{
+		json_t *one[1] = {v};
+		size_t count = json_is_array(v) ? json_array_size(v) : 1;
+		if (name[0] == '\0' || strpbrk(name, ": \t\r\n") != NULL) {
+			seterr(why, whysize, "[%zu].headers: \"%s\" is not a header name", i, name);
+			return -1;
+		}
+		for (j = 0; j < count; j++) {
+			const char *s;
+			size_t len;
+			x = json_is_array(v) ? json_array_get(v, j) : one[0];
+			s = json_string_value(x);
+			if (s == NULL || strpbrk(s, "\r\n") != NULL) {
+				seterr(why, whysize,
+				       "[%zu].headers.%s: must be a string on one line", i, name);
+				return -1;
+			}
+			len = strlen(name) + strlen(s) + 3;
+			if ((e->headers[e->n_headers] = malloc(len)) == NULL)
+				return -1;
+			snprintf(e->headers[e->n_headers++], len, "%s: %s", name, s);
+		}
+	}
+	return 0;
+}
+
+static enum octo_err parse_endpoints(struct octo_config *cfg, json_t *v, char *why, size_t whysize)
+{
+	static const char *const known[] = {"name",         "url",     "headers", "events",
+					    "repositories", "timeout", "backoff", "max_backoff",
+					    "batch",        NULL};
+	static const char *const types[] = {
+		"blob.put",        "blob.mount", "blob.delete", "manifest.put",
+		"manifest.delete", "tag.delete", NULL};
+	struct octo_notify_endpoint *eps;
+	size_t i, j, k, n = json_array_size(v);
+	json_t *o;
+	enum octo_err err =
+		array_of_objects(v, "endpoints", sizeof(*eps), (void **)&eps, why, whysize);
+
+	if (err != OCTO_OK)
+		return err;
+	json_array_foreach(v, i, o)
+	{
+		struct octo_notify_endpoint *e = &eps[i];
+		json_t *batch = json_object_get(o, "batch");
+		const char *name, *url;
+
+		if (only_members(o, known, why, whysize, i) != 0 ||
+		    member_string(o, "name", 1, &name, why, whysize, i) != 0 ||
+		    member_string(o, "url", 1, &url, why, whysize, i) != 0)
+			goto bad;
+		if (!name_ok(name)) {
+			seterr(why, whysize, "[%zu].name: 1 to 32 of a-z, 0-9, '-' and '_'", i);
+			goto bad;
+		}
+		for (j = 0; j < i; j++)
+			if (strcmp(eps[j].name, name) == 0) {
+				seterr(why, whysize, "[%zu].name: \"%s\" is taken by [%zu]", i,
+				       name, j);
+				goto bad;
+			}
+		if (check_url(url) != NULL || strncmp(url, "http", 4) != 0) {
+			seterr(why, whysize, "[%zu].url: must be an http:// or https:// URL", i);
+			goto bad;
+		}
+		if ((e->name = strdup(name)) == NULL || (e->url = strdup(url)) == NULL ||
+		    endpoint_headers(o, e, why, whysize, i) != 0 ||
+		    member_strings(o, "events", &e->events, &e->n_events, why, whysize, i) != 0 ||
+		    member_strings(o, "repositories", &e->repositories, &e->n_repositories, why,
+				   whysize, i) != 0 ||
+		    member_duration(o, "timeout", 5000, 1, 600000, &e->timeout_ms, why, whysize,
+				    i) != 0 ||
+		    member_duration(o, "backoff", 1000, 1, 3600000, &e->backoff_ms, why, whysize,
+				    i) != 0 ||
+		    member_duration(o, "max_backoff", 60000, 1, 24 * 3600000, &e->max_backoff_ms,
+				    why, whysize, i) != 0)
+			goto bad;
+		for (j = 0; j < e->n_events; j++) {
+			for (k = 0; types[k] != NULL && strcmp(types[k], e->events[j]) != 0; k++)
+				;
+			if (types[k] == NULL) {
+				seterr(why, whysize,
+				       "[%zu].events: \"%s\" is no event type (blob.put, blob.mount, "
+				       "blob.delete, manifest.put, manifest.delete, tag.delete)",
+				       i, e->events[j]);
+				goto bad;
+			}
+		}
+		e->batch = 100;
+		if (batch != NULL && (!json_is_integer(batch) || json_integer_value(batch) < 1 ||
+				      json_integer_value(batch) > 10000)) {
+			seterr(why, whysize, "[%zu].batch: must be an integer from 1 to 10000", i);
+			goto bad;
+		}
+		if (batch != NULL)
+			e->batch = (int)json_integer_value(batch);
+	}
+	free_endpoints(cfg->notifications.endpoints, cfg->notifications.n_endpoints);
+	cfg->notifications.endpoints = eps;
+	cfg->notifications.n_endpoints = n;
+	return OCTO_OK;
+bad:
+	free_endpoints(eps, n);
+	if (why[0] == '\0')
+		return OCTO_ERR_NOMEM;
+	return OCTO_ERR_CONFIG;
+}
+
 void octo_config_cleanup(struct octo_config *cfg)
 {
 	size_t i;
@@ -1069,11 +1452,13 @@ void octo_config_cleanup(struct octo_config *cfg)
 	if (!cfg)
 		return;
 	for (i = 0; i < N_KEYS; i++) {
-		if (keys[i].type == K_STR || keys[i].type == K_CHOICE)
+		if (keys[i].type == K_STR || keys[i].type == K_CHOICE || keys[i].type == K_JSON)
 			free(*str_at(cfg, &keys[i]));
 		else if (keys[i].type == K_LIST)
 			free_list(*list_at(cfg, &keys[i]));
 	}
+	free_rules(cfg->storage.retention.rules, cfg->storage.retention.n_rules);
+	free_endpoints(cfg->notifications.endpoints, cfg->notifications.n_endpoints);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -1160,6 +1545,7 @@ char *octo_config_get(const struct octo_config *cfg, const char *key)
 	switch (k->type) {
 	case K_STR:
 	case K_CHOICE:
+	case K_JSON:
 		s = *str_at(cfg, k);
 		return strdup(s ? s : "");
 	case K_INT:

@@ -17,6 +17,32 @@ enum octo_sendfile {
 	OCTO_SENDFILE_X_ACCEL
 };
 
+/* A retention rule (storage.retention.rules): for the repositories it names, the tags kept
+ * (octoserve-admin retention, lib/retention). */
+struct octo_retention_rule {
+	char *repositories; /* a glob (fnmatch, '*' crosses '/') */
+	char **keep_tags;   /* globs of tags always kept; NULL-terminated */
+	size_t n_keep_tags;
+	int keep_last;         /* the newest this many by push time are kept; -1: not set */
+	int64_t older_than_ms; /* tags pushed more recently are kept; 0: not set */
+};
+
+/* An endpoint that receives event notifications (notifications.endpoints). */
+struct octo_notify_endpoint {
+	char *name;     /* [a-z0-9_-]{1,32}: its cursor in the journal */
+	char *url;      /* http:// or https:// */
+	char **headers; /* "Name: value", NULL-terminated */
+	size_t n_headers;
+	char **events; /* event types sent; none: every type */
+	size_t n_events;
+	char **repositories; /* globs of repositories sent; none: every one */
+	size_t n_repositories;
+	int64_t timeout_ms;     /* 5s: one POST */
+	int64_t backoff_ms;     /* 1s: the first wait after a failure, doubled up to max_backoff */
+	int64_t max_backoff_ms; /* 1m */
+	int batch;              /* 100: events at most in one POST */
+};
+
 struct octo_config {
 	struct {
 		char *address;               /* "localhost" */
@@ -58,7 +84,18 @@ struct octo_config {
 		struct {
 			int64_t interval_ms; /* 0: octoserve-admin serve runs no scrub */
 		} scrub;
+		struct {
+			int64_t interval_ms; /* 0: octoserve-admin serve applies no retention */
+			char *rules_text;    /* the rules as JSON */
+			struct octo_retention_rule *rules;
+			size_t n_rules;
+		} retention;
 	} storage;
+	struct {
+		char *endpoints_text; /* the endpoints as JSON */
+		struct octo_notify_endpoint *endpoints;
+		size_t n_endpoints;
+	} notifications;
 	struct {
 		enum octo_log_level level;   /* info */
 		enum octo_log_format format; /* json */

@@ -22,7 +22,7 @@
 
 #define METRICS_REL "metrics.counters"
 #define METRICS_MAGIC "octoctr1"
-#define METRICS_VERSION 5
+#define METRICS_VERSION 6
 
 static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "other"};
 static const int codes[] = {200, 201, 202, 204, 206, 400, 401, 403, 404,
@@ -350,6 +350,10 @@ static const struct {
 		 "Content files scrub found not to be their digest (quarantined).", 0},
 	[OCTO_OP_SCRUB_LAST] = {"octoserve_scrub_last_run_timestamp_seconds", "",
 				"When the last scrub began (0: never).", 1},
+	[OCTO_OP_RETENTION_RUNS] = {"octoserve_retention_runs_total", "",
+				    "Retention runs (storage.retention.rules applied).", 0},
+	[OCTO_OP_RETENTION_TAGS] = {"octoserve_retention_removed_tags_total", "",
+				    "Tags retention removed.", 0},
 };
 
 /* A growing text buffer; on allocation failure it stops growing and says so in failed. */
@@ -705,6 +709,48 @@ char *octo_metrics_peer_text(const struct octo_store *s, char *text, size_t *len
 	}
 	json_decref(st);
 	json_decref(ae);
+	if (t.failed) {
+		free(t.buf);
+		return NULL;
+	}
+	*len = t.len;
+	return t.buf;
+}
+
+/* Event notifications, as the notifier of octoserve-admin serve last wrote them
+ * (ops/notify.json, notify.h). */
+static const struct peer_gauge notify_gauges[] = {
+	{"octoserve_notify_delivered_total", "Events an endpoint took (a 2xx answer).", "delivered",
+	 1, "counter"},
+	{"octoserve_notify_failures_total", "POSTs to an endpoint that failed (retried).",
+	 "failures", 1, "counter"},
+	{"octoserve_notify_lag_events",
+	 "Journal events after an endpoint's cursor (not all of them its to send).", "lag_events",
+	 1, NULL},
+	{"octoserve_notify_lag_seconds", "How old the oldest event waiting for an endpoint is.",
+	 "lag_ms", 1000, NULL},
+	{"octoserve_notify_last_success_timestamp_seconds",
+	 "When an endpoint last took a batch (0: never).", "last_success_ms", 1000, NULL},
+};
+
+char *octo_metrics_notify_text(const struct octo_store *s, char *text, size_t *len)
+{
+	struct text t = {.buf = text, .len = *len, .cap = *len + 1};
+	json_t *st = peer_file(s, OCTO_NOTIFY_STATUS_REL), *e;
+	json_t *eps = json_object_get(st, "endpoints");
+	size_t i, k;
+
+	for (k = 0; json_array_size(eps) > 0 && k < N(notify_gauges); k++) {
+		help(&t, &notify_gauges[k]);
+		json_array_foreach(eps, i, e)
+		{
+			const char *name = label(json_object_get(e, "name"));
+			if (name[0] != '\0')
+				put(&t, "%s{endpoint=\"%s\"} %.3f\n", notify_gauges[k].name, name,
+				    number(e, notify_gauges[k].key) / notify_gauges[k].per);
+		}
+	}
+	json_decref(st);
 	if (t.failed) {
 		free(t.buf);
 		return NULL;

@@ -74,6 +74,8 @@ enum octo_op_counter {
 	OCTO_OP_SCRUB_BYTES,
 	OCTO_OP_SCRUB_CORRUPT,
 	OCTO_OP_SCRUB_LAST, /* ms since the epoch (set) */
+	OCTO_OP_RETENTION_RUNS,
+	OCTO_OP_RETENTION_TAGS, /* removed */
 	OCTO_OP__COUNT
 };
 void octo_metrics_op_add(struct octo_metrics *m, enum octo_op_counter c, uint64_t delta);
@@ -101,5 +103,8 @@ char *octo_metrics_text(const struct octo_metrics *m, size_t *len);
  * stopped shows as a time that no longer moves). Nothing when the daemon never wrote them.
  * The text, or NULL (out of memory: text freed). */
 char *octo_metrics_peer_text(const struct octo_store *s, char *text, size_t *len);
+/* The same for the event notifications' delivery (ops/notify.json), when there is any. */
+#define OCTO_NOTIFY_STATUS_REL "ops/notify.json"
+char *octo_metrics_notify_text(const struct octo_store *s, char *text, size_t *len);
 
 #endif

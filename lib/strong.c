@@ -270,3 +270,14 @@ void octo_strong_sweep(const struct octo_store *s)
 	}
 	octo_strv_cleanup(&names);
 }
+
+enum octo_err octo_strong_delete_tag(const struct octo_store *s, const char *repo, const char *tag,
+				     int64_t timeout_ms, char *detail, size_t size)
+{
+	struct octo_strong_request sr = {.tombstone = 1,
+					 .since_hlc = octo_hlc_tick(0, octo_clock_wall_ms())};
+
+	snprintf(sr.repo, sizeof(sr.repo), "%s", repo);
+	snprintf(sr.tag, sizeof(sr.tag), "%s", tag);
+	return octo_strong_wait(s, &sr, timeout_ms, detail, size);
+}

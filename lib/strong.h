@@ -43,6 +43,11 @@ void octo_strong_request_cleanup(struct octo_strong_request *r);
 enum octo_err octo_strong_wait(const struct octo_store *s, struct octo_strong_request *req,
 			       int64_t timeout_ms, char *detail, size_t size);
 
+/* A tag's delete decided by the voters (a request naming the tag as a tombstone, begun now):
+ * octo_strong_wait's outcomes. */
+enum octo_err octo_strong_delete_tag(const struct octo_store *s, const char *repo, const char *tag,
+				     int64_t timeout_ms, char *detail, size_t size);
+
 /* The daemon's side: the ids of the requests waiting (in no order), one read back (checked:
  * names, digests, counts), and its answer (outcome OCTO_OK, OCTO_ERR_TAG_CONFLICT or
  * OCTO_ERR_NOT_REPLICATED, with why), written only while the request is there. */
