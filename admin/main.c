@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "clock.h"
+#include "collect.h"
 #include "config.h"
 #include "fsutil.h"
 #include "gc.h"
@@ -36,6 +37,12 @@
 #include "upload.h"
 
 extern char **environ;
+
+/* How long a collection in a cluster waits for every member's plan. */
+#define COLLECT_WAIT_MS (10 * 60 * 1000)
+
+/* How long a collection in a cluster waits for every member's plan. */
+#define COLLECT_WAIT_MS (10 * 60 * 1000)
 
 static void usage(FILE *f)
 {
@@ -149,7 +156,7 @@ static void print_json(struct admin *a, json_t *o)
 static json_t *gc_json(const struct octo_gc_result *r)
 {
 	return json_pack(
-		"{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "dry_run",
+		"{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "dry_run",
 		(int)r->dry_run, "started_ms", (json_int_t)r->started_ms, "mark_ms",
 		(json_int_t)r->mark_ms, "sweep_ms", (json_int_t)r->sweep_ms, "repositories",
 		(json_int_t)r->repositories, "manifests", (json_int_t)r->manifests, "links",
@@ -157,7 +164,8 @@ static json_t *gc_json(const struct octo_gc_result *r)
 		(json_int_t)r->manifests_removed, "links_removed", (json_int_t)r->links_removed,
 		"blobs_removed", (json_int_t)r->blobs_removed, "bytes_freed",
 		(json_int_t)r->bytes_freed, "kept_in_grace", (json_int_t)r->kept_in_grace,
-		"skipped_repositories", (json_int_t)r->skipped_repositories);
+		"skipped_repositories", (json_int_t)r->skipped_repositories, "kept_for_cluster",
+		(json_int_t)r->kept_for_cluster);
 }
 
 static json_t *scrub_json(const struct octo_scrub_result *r)
@@ -182,6 +190,17 @@ static int may_change(const struct admin *a, const char *what)
 	return 1;
 }
 
+/* A candidate of this node's dry run, for the cluster to agree to. */
+static void candidate(void *ctx, const char *kind, const char *repo, const char *digest,
+		      uint64_t size)
+{
+	char item[OCTO_STORE_PATH_MAX];
+
+	(void)size;
+	octo_collect_item(item, sizeof(item), kind, repo, digest);
+	octo_strv_push(ctx, item, strlen(item)); /* out of memory: fewer go */
+}
+
 static int run_gc(struct admin *a)
 {
 	struct octo_gc_options go = {
@@ -193,19 +212,46 @@ static int run_gc(struct admin *a)
 		.progress = progress,
 		.removed = removed,
 		.ctx = a};
+	struct octo_strv agreed = {0};
 	struct octo_gc_result r;
 	enum octo_err err;
 
 	if (!may_change(a, "gc"))
 		return 1;
-	if (a->cfg.p2p.enabled) {
-		fprintf(stderr,
-			"octoserve-admin: gc in a cluster (p2p.enabled) needs a mark of "
-			"every member, which this version does not make yet: nothing removed\n");
-		return 1;
+	if (a->cfg.p2p.enabled) { /* only what every member agrees to (collect.h) */
+		struct octo_gc_options dry = go;
+		struct octo_collect_request cr = {
+			go.grace_ms, go.delete_untagged, go.remove_orphan_referrers, {0}};
+		char why[512] = "";
+		dry.dry_run = 1;
+		dry.progress = NULL;
+		dry.removed = candidate;
+		dry.ctx = &cr.items;
+		err = octo_gc_run(a->store, a->journal, &dry, &r);
+		if (err == OCTO_OK)
+			err = octo_collect_ask(a->store, &cr, COLLECT_WAIT_MS, &agreed, why,
+					       sizeof(why));
+		octo_collect_request_cleanup(&cr);
+		if (err != OCTO_OK && why[0] == '\0') {
+			octo_strv_cleanup(&agreed);
+			fail("gc failed");
+			return 1;
+		}
+		if (err != OCTO_OK) {
+			if (a->log != NULL) {
+				struct octo_log_field f[] = {OCTO_LOG_STR("reason", why)};
+				octo_log(a->log, OCTO_LOG_WARN, "gc: the cluster refused", f, 1);
+			} else {
+				fprintf(stderr, "octoserve-admin: gc: %s: nothing removed\n", why);
+			}
+			octo_strv_cleanup(&agreed);
+			return 1;
+		}
+		go.agreed = &agreed;
 	}
 	a->began_ms = octo_clock_wall_ms();
 	err = octo_gc_run(a->store, a->journal, &go, &r);
+	octo_strv_cleanup(&agreed);
 	if (err == OCTO_ERR_SESSION_BUSY) {
 		fprintf(stderr, "octoserve-admin: another garbage collection is running on %s\n",
 			a->cfg.storage.path);
@@ -225,6 +271,9 @@ static int run_gc(struct admin *a)
 		       r.dry_run ? "would remove" : "removed", r.manifests_removed, r.links_removed,
 		       r.blobs_removed, r.bytes_freed, r.kept_in_grace, r.repositories, r.manifests,
 		       r.links, r.blobs, r.mark_ms + r.sweep_ms);
+		if (r.kept_for_cluster > 0)
+			printf("%" PRIu64 " kept: another member of the cluster still needs them\n",
+			       r.kept_for_cluster);
 		if (r.skipped_repositories > 0)
 			printf("%" PRIu64 " repositories skipped: a manifest there could not be "
 			       "read (run scrub)\n",
@@ -491,20 +540,13 @@ static int run_serve(struct admin *a)
 	uint64_t now = octo_clock_wall_ms(), next_gc = now + (uint64_t)gc_ms,
 		 next_scrub = now + (uint64_t)scrub_ms, next_purge = now,
 		 next_retention = now + (uint64_t)retention_ms;
+	struct notifier *notifier = NULL;
 	sigset_t set;
 
 	if (a->cfg.storage.readonly) {
 		octo_log(a->log, OCTO_LOG_INFO, "storage.readonly: serve runs nothing", NULL, 0);
 		gc_ms = scrub_ms = retention_ms = 0;
 	}
-	if (gc_ms > 0 && a->cfg.p2p.enabled) {
-		octo_log(
-			a->log, OCTO_LOG_WARN,
-			"storage.gc.interval is set but gc in a cluster is not made yet: none runs",
-			NULL, 0);
-		gc_ms = 0;
-	}
-	struct notifier *notifier = NULL;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);

@@ -3,6 +3,9 @@
 #include "autoconfig.h"
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +17,8 @@
 #include "notifier.h"
 #include "notify.h"
 
-/* How often an endpoint that is caught up looks at the journal's end (a read of its last line). */
+/* How often an endpoint that is caught up looks at the journal's end (a read of its last line)
+ * when no inotify event wakes it first. */
 #define POLL_MS 100
 /* How often the status file is written while nothing changes. */
 #define STATUS_EVERY_MS 1000
@@ -36,15 +40,21 @@ struct notifier {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	int stopping;
+	unsigned long appended; /* journal writes inotify saw: a nap ends when it moves */
+	int inotify;            /* on journal/ (-1: none, polled) */
+	pthread_t watcher;
+	int watching;
 	struct endpoint *eps;
 	size_t n;
 	pthread_mutex_t status_lock; /* the status file holds every endpoint's */
 };
 
-/* Sleep ms, or less when stopping; whether to go on. */
-static int nap(struct notifier *n, int64_t ms)
+/* Sleep ms, or less when stopping or (journal set) when the journal is written; whether to go
+ * on. */
+static int nap(struct notifier *n, int64_t ms, int journal)
 {
 	struct timespec until;
+	unsigned long seen;
 	int go;
 
 	clock_gettime(CLOCK_REALTIME, &until);
@@ -55,7 +65,9 @@ static int nap(struct notifier *n, int64_t ms)
 		until.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&n->lock);
-	while (!n->stopping && pthread_cond_timedwait(&n->wake, &n->lock, &until) == 0)
+	seen = n->appended;
+	while (!n->stopping && (!journal || n->appended == seen) &&
+	       pthread_cond_timedwait(&n->wake, &n->lock, &until) == 0)
 		;
 	go = !n->stopping;
 	pthread_mutex_unlock(&n->lock);
@@ -164,13 +176,13 @@ static void *endpoint_loop(void *arg)
 			saved_ms = now;
 		}
 		if (last <= cur) {
-			nap(n, POLL_MS);
+			nap(n, POLL_MS, 1);
 			continue;
 		}
 		if (octo_notify_batch(p->journal, incarnation, e, cur, &b) != OCTO_OK) {
 			log_endpoint(p, OCTO_LOG_ERROR, "notifications: cannot read the journal",
 				     NULL);
-			nap(n, backoff);
+			nap(n, backoff, 0);
 			continue;
 		}
 		if (b.n > 0) {
@@ -189,7 +201,7 @@ static void *endpoint_loop(void *arg)
 			failing = 1;
 			octo_notify_batch_cleanup(&b);
 			save_status(n);
-			nap(n, backoff);
+			nap(n, backoff, 0);
 			backoff = backoff * 2 < e->max_backoff_ms ? backoff * 2 : e->max_backoff_ms;
 			continue;
 		}
@@ -198,7 +210,7 @@ static void *endpoint_loop(void *arg)
 			log_endpoint(p, OCTO_LOG_ERROR, "notifications: cannot move the cursor",
 				     NULL);
 			octo_notify_batch_cleanup(&b);
-			nap(n, backoff);
+			nap(n, backoff, 0);
 			continue;
 		}
 		cur = b.last_seq;
@@ -218,6 +230,42 @@ static void *endpoint_loop(void *arg)
 	save_status(n);
 	curl_easy_cleanup(curl);
 	return NULL;
+}
+
+/* Wakes the endpoints when the journal is written (inotify), so they send at once. */
+static void *watch_journal(void *arg)
+{
+	struct notifier *n = arg;
+	char buf[4096];
+
+	for (;;) {
+		ssize_t got = read(n->inotify, buf, sizeof(buf));
+		pthread_mutex_lock(&n->lock);
+		if (n->stopping || (got < 0 && errno != EINTR)) {
+			pthread_mutex_unlock(&n->lock);
+			return NULL;
+		}
+		n->appended++;
+		pthread_cond_broadcast(&n->wake);
+		pthread_mutex_unlock(&n->lock);
+	}
+}
+
+static void watch_start(struct notifier *n)
+{
+	char dir[4096];
+
+	n->inotify = inotify_init1(IN_CLOEXEC);
+	snprintf(dir, sizeof(dir), "%s/journal", octo_store_root(n->store));
+	if (n->inotify >= 0 &&
+	    inotify_add_watch(n->inotify, dir, IN_MODIFY | IN_MOVED_TO | IN_CREATE) >= 0 &&
+	    pthread_create(&n->watcher, NULL, watch_journal, n) == 0) {
+		n->watching = 1;
+		return;
+	}
+	if (n->inotify >= 0)
+		close(n->inotify);
+	n->inotify = -1; /* polled, every POLL_MS */
 }
 
 static int configured(const struct octo_config *cfg, const char *cursor)
@@ -269,6 +317,7 @@ struct notifier *notifier_start(const struct octo_config *cfg, struct octo_store
 	n->cfg = cfg;
 	n->store = s;
 	n->log = log;
+	n->inotify = -1;
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_mutex_init(&n->status_lock, NULL);
 	pthread_cond_init(&n->wake, NULL);
@@ -277,6 +326,7 @@ struct notifier *notifier_start(const struct octo_config *cfg, struct octo_store
 		drop_stale_cursors(n, j);
 		octo_journal_close(j);
 	}
+	watch_start(n);
 	n->eps = calloc(cfg->notifications.n_endpoints + 1, sizeof(*n->eps));
 	if (n->eps == NULL) {
 		notifier_stop(n);
@@ -313,6 +363,12 @@ void notifier_stop(struct notifier *n)
 			pthread_join(n->eps[i].tid, NULL);
 		octo_journal_close(n->eps[i].journal);
 	}
+	if (n->watching) { /* a read blocked on the inotify fd ends with it */
+		pthread_cancel(n->watcher);
+		pthread_join(n->watcher, NULL);
+	}
+	if (n->inotify >= 0)
+		close(n->inotify);
 	free(n->eps);
 	pthread_cond_destroy(&n->wake);
 	pthread_mutex_destroy(&n->lock);

@@ -1367,9 +1367,9 @@ static enum octo_err parse_endpoints(struct octo_config *cfg, json_t *v, char *w
 	static const char *const known[] = {"name",         "url",     "headers", "events",
 					    "repositories", "timeout", "backoff", "max_backoff",
 					    "batch",        NULL};
-	static const char *const types[] = {
-		"blob.put",        "blob.mount", "blob.delete", "manifest.put",
-		"manifest.delete", "tag.delete", NULL};
+	static const char *const types[] = {"blob.put",     "blob.mount",       "blob.delete",
+					    "manifest.put", "manifest.delete",  "tag.delete",
+					    "blob.collect", "manifest.collect", NULL};
 	struct octo_notify_endpoint *eps;
 	size_t i, j, k, n = json_array_size(v);
 	json_t *o;
@@ -1420,7 +1420,7 @@ static enum octo_err parse_endpoints(struct octo_config *cfg, json_t *v, char *w
 			if (types[k] == NULL) {
 				seterr(why, whysize,
 				       "[%zu].events: \"%s\" is no event type (blob.put, blob.mount, "
-				       "blob.delete, manifest.put, manifest.delete, tag.delete)",
+				       "blob.delete, manifest.put, manifest.delete, tag.delete, blob.collect, manifest.collect)",
 				       i, e->events[j]);
 				goto bad;
 			}

@@ -102,9 +102,10 @@ int octo_record_value_valid(const struct octo_record_key *k, const char *value, 
 	return 0;
 }
 
-static const char *const types[] = {"blob.put",       "blob.mount",      "blob.delete",
-				    "manifest.put",   "manifest.delete", "tag.delete",
-				    OCTO_EVENT_REPAIR};
+static const char *const types[] = {
+	"blob.put",        "blob.mount", "blob.delete",           "manifest.put",
+	"manifest.delete", "tag.delete", OCTO_EVENT_COLLECT_LINK, OCTO_EVENT_COLLECT_MANIFEST,
+	OCTO_EVENT_REPAIR};
 
 static int known_type(const char *t)
 {

@@ -35,6 +35,10 @@ int octo_record_key_parse(const char *key, size_t len, struct octo_record_key *o
  * decimal size for a link, a descriptor object naming the key's digest for a referrer. */
 int octo_record_value_valid(const struct octo_record_key *k, const char *value, size_t len);
 
+/* The types of garbage collection's removals (gc.h): a link, a manifest no kept one reaches. A
+ * node that takes one from a peer and still needs what it removes links it again. */
+#define OCTO_EVENT_COLLECT_LINK "blob.collect"
+#define OCTO_EVENT_COLLECT_MANIFEST "manifest.collect"
 /* The type of an event that applies one record a peer held (anti-entropy, apply.h). */
 #define OCTO_EVENT_REPAIR "record.repair"
 

@@ -5,12 +5,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include "clock.h"
+#include "collect.h"
 #include "event.h"
 #include "fsutil.h"
 #include "gc.h"
@@ -22,38 +24,78 @@
 #include "store-manifest.h"
 #include "store-record.h"
 #include "store-repo.h"
+#include "store-wanted.h"
 
 #define GC_LOCK "gc.lock"
 
-/* A set of digests, open addressing on the digest's own (uniform) first bytes. */
+/* A set of digests, open addressing on the digest's own (uniform) first bytes. Entries are the
+ * digests in binary (a tenth of a million blobs take 13 MB, not the 27 of their hex forms). */
+struct digest_key {
+	uint8_t used; /* 1 + the algorithm; 0: empty */
+	uint8_t bin[OCTO_DIGEST_MAX_HEX / 2];
+};
+
 struct digest_set {
-	struct octo_digest *v; /* hex[0] == '\0': empty */
+	struct digest_key *v;
 	size_t cap, n;
 };
 
-static size_t slot_of(const struct digest_set *set, const struct octo_digest *d)
+static int nibble(char c)
 {
-	size_t h = 0, i;
+	return c <= '9' ? c - '0' : c - 'a' + 10;
+}
 
-	for (i = 0; i < 15 && d->hex[i] != '\0'; i++)
-		h = h * 16 + (size_t)(d->hex[i] <= '9' ? d->hex[i] - '0' : d->hex[i] - 'a' + 10);
-	return (h ^ (size_t)d->alg) & (set->cap - 1);
+static void key_of(const struct octo_digest *d, struct digest_key *k)
+{
+	size_t i;
+
+	memset(k, 0, sizeof(*k));
+	k->used = (uint8_t)(1 + d->alg);
+	for (i = 0; d->hex[2 * i] != '\0' && i < sizeof(k->bin); i++)
+		k->bin[i] = (uint8_t)(nibble(d->hex[2 * i]) << 4 | nibble(d->hex[2 * i + 1]));
+}
+
+static size_t slot_of(const struct digest_set *set, const struct digest_key *k)
+{
+	uint64_t h;
+
+	memcpy(&h, k->bin, sizeof(h));
+	return (size_t)(h ^ k->used) & (set->cap - 1);
+}
+
+static int same_key(const struct digest_key *a, const struct digest_key *b)
+{
+	return a->used == b->used && memcmp(a->bin, b->bin, sizeof(a->bin)) == 0;
 }
 
 static int set_has(const struct digest_set *set, const struct octo_digest *d)
 {
+	struct digest_key k;
 	size_t i;
 
 	if (set->cap == 0)
 		return 0;
-	for (i = slot_of(set, d); set->v[i].hex[0] != '\0'; i = (i + 1) & (set->cap - 1))
-		if (octo_digest_equal(&set->v[i], d))
+	key_of(d, &k);
+	for (i = slot_of(set, &k); set->v[i].used; i = (i + 1) & (set->cap - 1))
+		if (same_key(&set->v[i], &k))
 			return 1;
 	return 0;
 }
 
+static void set_put(struct digest_set *set, const struct digest_key *k)
+{
+	size_t i;
+
+	for (i = slot_of(set, k); set->v[i].used; i = (i + 1) & (set->cap - 1))
+		if (same_key(&set->v[i], k))
+			return;
+	set->v[i] = *k;
+	set->n++;
+}
+
 static int set_add(struct digest_set *set, const struct octo_digest *d)
 {
+	struct digest_key k;
 	size_t i;
 
 	if (2 * (set->n + 1) > set->cap) {
@@ -62,16 +104,13 @@ static int set_add(struct digest_set *set, const struct octo_digest *d)
 		if (bigger.v == NULL)
 			return -1;
 		for (i = 0; i < set->cap; i++)
-			if (set->v[i].hex[0] != '\0')
-				set_add(&bigger, &set->v[i]);
+			if (set->v[i].used)
+				set_put(&bigger, &set->v[i]);
 		free(set->v);
 		*set = bigger;
 	}
-	for (i = slot_of(set, d); set->v[i].hex[0] != '\0'; i = (i + 1) & (set->cap - 1))
-		if (octo_digest_equal(&set->v[i], d))
-			return 0;
-	set->v[i] = *d;
-	set->n++;
+	key_of(d, &k);
+	set_put(set, &k);
 	return 0;
 }
 
@@ -92,6 +131,7 @@ struct revision {
 
 struct ref {
 	struct octo_digest d;
+	int64_t size;
 	int is_manifest;
 };
 
@@ -213,6 +253,7 @@ static enum octo_err read_refs(const struct octo_store *s, const struct octo_gc_
 			break;
 		}
 		r->refs[r->n_refs].d = m.refs[i].digest;
+		r->refs[r->n_refs].size = m.refs[i].size;
 		r->refs[r->n_refs++].is_manifest = m.refs[i].is_manifest;
 	}
 	v->n_refs = r->n_refs - v->first_ref;
@@ -298,6 +339,21 @@ static void report(struct run *run, const char *kind, const char *repo, const st
 	run->o->removed(run->o->ctx, kind, repo, ds, size);
 }
 
+/* Whether every other member agrees that this item may go (always, on a single node). */
+static int agreed(struct run *run, const char *kind, const char *repo, const struct octo_digest *d)
+{
+	char item[OCTO_STORE_PATH_MAX], ds[OCTO_DIGEST_MAX_STRING];
+
+	if (run->o->agreed == NULL)
+		return 1;
+	octo_digest_format(d, ds, sizeof(ds));
+	octo_collect_item(item, sizeof(item), kind, repo, ds);
+	if (octo_collect_agreed(run->o->agreed, item))
+		return 1;
+	run->res->kept_for_cluster++;
+	return 0;
+}
+
 /* Under d's content lock: whether a record written at time_ms, naming d, is old enough to
  * go (the content's renewal too, when it is here). *fd holds the lock (-1 when the content is
  * not here). */
@@ -325,11 +381,12 @@ static enum octo_err sweep_revision(struct run *run, struct repo *r, struct revi
 	int fd = -1, old;
 	enum octo_err err = lock_old(run, &v->d, v->time_ms, &fd, &old, &size);
 
+	if (err == OCTO_OK && old)
+		old = agreed(run, "manifest", r->name, &v->d);
 	if (err == OCTO_OK && old) {
 		if (!run->o->dry_run)
-			err = octo_remove_manifest(run->s, run->j, r->name, &v->d,
-						   v->has_subject ? &v->subject : NULL, NULL, NULL,
-						   NULL);
+			err = octo_remove_collected_manifest(run->s, run->j, r->name, &v->d,
+							     v->has_subject ? &v->subject : NULL);
 		if (err == OCTO_ERR_MANIFEST_UNKNOWN)
 			err = OCTO_OK, old = 0; /* removed meanwhile */
 		if (err == OCTO_OK && old) {
@@ -352,9 +409,11 @@ static enum octo_err sweep_link(struct run *run, struct repo *r, struct link *l,
 	enum octo_err err = lock_old(run, &l->d, l->time_ms, &fd, &old, &size);
 
 	*removed = 0;
+	if (err == OCTO_OK && old)
+		old = agreed(run, "link", r->name, &l->d);
 	if (err == OCTO_OK && old) {
 		if (!run->o->dry_run)
-			err = octo_remove_link(run->s, run->j, r->name, &l->d);
+			err = octo_remove_collected_link(run->s, run->j, r->name, &l->d);
 		if (err == OCTO_ERR_BLOB_UNKNOWN)
 			err = OCTO_OK, old = 0;
 		if (err == OCTO_OK && old) {
@@ -465,6 +524,9 @@ static enum octo_err sweep_blob(void *ctx, const struct octo_digest *d, uint64_t
 		return err;
 	if ((uint64_t)renewed >= run->threshold_ms) {
 		run->res->kept_in_grace++;
+	} else if (run->o->agreed != NULL && !octo_store_is_cached(run->s, d) &&
+		   !agreed(run, "blob", "", d)) {
+		/* a copy this node holds for the cluster, which another member still needs */
 	} else {
 		if (!run->o->dry_run)
 			err = octo_store_blob_remove_locked(run->s, d, fd);
@@ -484,8 +546,10 @@ static enum octo_err take_name(void *ctx, int dir, const char *name)
 	return octo_strv_push(ctx, name, strlen(name)) == 0 ? OCTO_OK : OCTO_ERR_NOMEM;
 }
 
-enum octo_err octo_gc_run(const struct octo_store *s, struct octo_journal *j,
-			  const struct octo_gc_options *o, struct octo_gc_result *r)
+/* octo_gc_run, the live set (what stays linked or held) into *live when it is not NULL. */
+static enum octo_err gc_run(const struct octo_store *s, struct octo_journal *j,
+			    const struct octo_gc_options *o, struct octo_gc_result *r,
+			    struct digest_set *live)
 {
 	struct run run = {.s = s, .j = j, .o = o, .res = r};
 	struct blob_sweep bs = {.run = &run};
@@ -497,10 +561,10 @@ enum octo_err octo_gc_run(const struct octo_store *s, struct octo_journal *j,
 
 	memset(r, 0, sizeof(*r));
 	r->dry_run = o->dry_run;
-	lock = octo_store_openat(s, GC_LOCK, O_RDWR | O_CREAT, 0644);
-	if (lock < 0)
+	lock = o->dry_run ? -1 : octo_store_openat(s, GC_LOCK, O_RDWR | O_CREAT, 0644);
+	if (!o->dry_run && lock < 0)
 		return octo_fs_fail("open", GC_LOCK, errno);
-	if (flock(lock, LOCK_EX | LOCK_NB) != 0) {
+	if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) != 0) {
 		close(lock);
 		return OCTO_ERR_SESSION_BUSY;
 	}
@@ -534,30 +598,180 @@ enum octo_err octo_gc_run(const struct octo_store *s, struct octo_journal *j,
 			err = octo_gc_save(s, r);
 	}
 	octo_strv_cleanup(&names);
-	set_free(&run.live);
-	close(lock);
+	if (live != NULL)
+		*live = run.live;
+	else
+		set_free(&run.live);
+	if (lock >= 0)
+		close(lock);
 	return err;
 }
 
-#define FIELD(f)                                                                                   \
-	{                                                                                          \
-#f, offsetof(struct octo_gc_result, f)                                             \
+enum octo_err octo_gc_run(const struct octo_store *s, struct octo_journal *j,
+			  const struct octo_gc_options *o, struct octo_gc_result *r)
+{
+	return gc_run(s, j, o, r, NULL);
+}
+
+static void would_remove(void *ctx, const char *kind, const char *repo, const char *digest,
+			 uint64_t size)
+{
+	char item[OCTO_STORE_PATH_MAX];
+
+	(void)size;
+	octo_collect_item(item, sizeof(item), kind, repo, digest);
+	octo_strv_push(ctx, item, strlen(item)); /* out of memory: agreed to less */
+}
+
+enum octo_err octo_gc_agree(const struct octo_store *s, struct octo_journal *j,
+			    const struct octo_gc_options *o, const struct octo_strv *items,
+			    struct octo_strv *agreed)
+{
+	struct octo_gc_options dry = *o;
+	struct octo_strv would = {0};
+	struct digest_set live = {0};
+	struct octo_gc_result r;
+	enum octo_err err;
+	size_t i;
+
+	memset(agreed, 0, sizeof(*agreed));
+	dry.dry_run = 1;
+	dry.agreed = NULL;
+	dry.progress = NULL;
+	dry.removed = would_remove;
+	dry.ctx = &would;
+	err = gc_run(s, j, &dry, &r, &live);
+	octo_strv_sort(&would, strcmp);
+	for (i = 0; err == OCTO_OK && i < items->n; i++) {
+		const char *item = items->v[i], *dg = strrchr(item, ' ');
+		struct octo_digest d;
+		int yes = octo_collect_agreed(&would, item);
+		/* content this node does not hold: agreed when nothing here links, holds or names it */
+		if (!yes && strncmp(item, "blob ", 5) == 0 && dg != NULL &&
+		    octo_digest_parse(dg + 1, strlen(dg + 1), &d) == OCTO_OK)
+			yes = !set_has(&live, &d) &&
+			      octo_store_blob_stat(s, &d, NULL) == OCTO_ERR_BLOB_UNKNOWN;
+		if (yes && octo_strv_push(agreed, item, strlen(item)) != 0)
+			err = OCTO_ERR_NOMEM;
 	}
+	octo_strv_cleanup(&would);
+	set_free(&live);
+	octo_strv_sort(agreed, strcmp);
+	return err;
+}
+
+/* repo's records and its revisions' references, as the mark reads them. */
+static enum octo_err read_repo(const struct octo_store *s, const char *name, size_t max_manifest,
+			       struct repo *r)
+{
+	struct octo_gc_options o = {.max_manifest_size = max_manifest};
+	char rel[OCTO_STORE_PATH_MAX];
+	enum octo_err err = octo_store_path(rel, sizeof(rel), "repositories/%s", name);
+	size_t i;
+	int dir;
+
+	memset(r, 0, sizeof(*r));
+	r->name = name;
+	if (err != OCTO_OK)
+		return err;
+	if ((dir = octo_store_opendir(s, rel, 0)) < 0)
+		return errno == ENOENT ? OCTO_OK : octo_fs_fail("open", rel, errno);
+	err = octo_store_record_each(s, name, dir, is_key, take_record, r);
+	close(dir);
+	for (i = 0; err == OCTO_OK && i < r->n_revs; i++) {
+		enum octo_err rerr = read_refs(s, &o, r, &r->revs[i]);
+		if (rerr == OCTO_ERR_NOMEM)
+			err = rerr;
+		else if (rerr != OCTO_OK)
+			r->revs[i].removed = 1; /* names nothing we can read */
+	}
+	return err;
+}
+
+/* Whether repo still needs the record naming d (octo_gc_restore), and the link's size. */
+static int still_needed(const struct repo *r, const struct octo_digest *d, int manifest,
+			int64_t *size)
+{
+	size_t i, j;
+
+	if (manifest) {
+		for (i = 0; i < r->n_tags; i++)
+			if (octo_digest_equal(&r->tags[i], d))
+				return 1;
+		return 0;
+	}
+	for (i = 0; i < r->n_revs; i++)
+		for (j = r->revs[i].first_ref;
+		     !r->revs[i].removed && j < r->revs[i].first_ref + r->revs[i].n_refs; j++)
+			if (!r->refs[j].is_manifest && octo_digest_equal(&r->refs[j].d, d)) {
+				*size = r->refs[j].size;
+				return 1;
+			}
+	return 0;
+}
+
+enum octo_err octo_gc_restore(const struct octo_store *s, struct octo_journal *j, const char *repo,
+			      const struct octo_digest *d, int manifest, size_t max_manifest_size,
+			      int *restored)
+{
+	char key[OCTO_STORE_PATH_MAX], value[OCTO_MANIFEST_TYPE_MAX];
+	struct octo_journal_change rec = {key, value};
+	struct octo_record_stamp stamp;
+	struct octo_manifest m;
+	struct repo r;
+	int64_t size = -1;
+	const char *detail;
+	char *body = NULL;
+	size_t len;
+	int needed;
+	enum octo_err err = read_repo(s, repo, max_manifest_size, &r);
+
+	*restored = 0;
+	if (err != OCTO_OK)
+		return err;
+	needed = still_needed(&r, d, manifest, &size);
+	repo_cleanup(&r);
+	if (!needed)
+		goto out;
+	if (manifest) { /* its media type, from its bytes */
+		if (octo_store_read_blob(s, d, max_manifest_size, &body, &len) != OCTO_OK ||
+		    octo_manifest_parse(body, len, NULL, &m, &detail) != OCTO_OK)
+			goto out; /* not here, or no media type of its own: nothing to restore from */
+		snprintf(value, sizeof(value), "%s", m.media_type);
+		octo_manifest_cleanup(&m);
+		err = octo_store_revision_key(d, key, sizeof(key));
+	} else {
+		snprintf(value, sizeof(value), "%lld", (long long)size);
+		err = octo_store_link_key(d, key, sizeof(key));
+	}
+	if (err == OCTO_OK)
+		err = octo_journal_record(j, OCTO_EVENT_REPAIR, repo, d, NULL, &rec, 1, &stamp);
+	if (err == OCTO_OK)
+		err = manifest ? octo_store_link_manifest(s, repo, d, value, &stamp)
+			       : octo_store_link_blob(s, repo, d, (uint64_t)size, &stamp);
+	*restored = err == OCTO_OK;
+out:
+	free(body);
+	return err;
+}
+
+#define FIELD(f) #f, offsetof(struct octo_gc_result, f)
 static const struct octo_report_field fields[] = {
-	FIELD(started_ms),
-	FIELD(mark_ms),
-	FIELD(sweep_ms),
-	FIELD(repositories),
-	FIELD(manifests),
-	FIELD(links),
-	FIELD(blobs),
-	FIELD(manifests_removed),
-	FIELD(links_removed),
-	FIELD(blobs_removed),
-	FIELD(bytes_freed),
-	FIELD(kept_in_grace),
-	FIELD(skipped_repositories),
-	FIELD(dry_run),
+	{FIELD(started_ms)},
+	{FIELD(mark_ms)},
+	{FIELD(sweep_ms)},
+	{FIELD(repositories)},
+	{FIELD(manifests)},
+	{FIELD(links)},
+	{FIELD(blobs)},
+	{FIELD(manifests_removed)},
+	{FIELD(links_removed)},
+	{FIELD(blobs_removed)},
+	{FIELD(bytes_freed)},
+	{FIELD(kept_in_grace)},
+	{FIELD(skipped_repositories)},
+	{FIELD(kept_for_cluster)},
+	{FIELD(dry_run)},
 };
 
 enum octo_err octo_gc_save(const struct octo_store *s, const struct octo_gc_result *r)

@@ -16,6 +16,7 @@
 #include "error.h"
 #include "journal.h"
 #include "store.h"
+#include "strv.h"
 
 struct octo_gc_options {
 	int64_t grace_ms;            /* storage.gc.grace */
@@ -23,6 +24,10 @@ struct octo_gc_options {
 	int remove_orphan_referrers; /* storage.gc.referrers "remove" */
 	int dry_run;                 /* remove nothing: report what would go */
 	size_t max_manifest_size;    /* storage.max_manifest_size: larger stored bytes are damage */
+	/* in a cluster: the items (collect.h) every other member would remove, sorted; only they
+	 * may go, but for the content of cache copies (this node holds them for no one); NULL on a
+	 * single node: anything may */
+	const struct octo_strv *agreed;
 	/* how far a phase ("mark", "sweep") is: done of total items; may be NULL */
 	void (*progress)(void *ctx, const char *phase, uint64_t done, uint64_t total);
 	/* each removal (or what would go): kind "manifest", "link" or "blob", the repository
@@ -41,12 +46,31 @@ struct octo_gc_result {
 	uint64_t bytes_freed;
 	uint64_t kept_in_grace;        /* candidates renewed within the grace, kept */
 	uint64_t skipped_repositories; /* with a manifest that could not be read: nothing swept */
+	uint64_t kept_for_cluster;     /* candidates here that another member still needs */
 	uint64_t dry_run;
 };
 
-/* One collection of the store; OCTO_ERR_SESSION_BUSY when another is running. */
+/* One collection of the store; OCTO_ERR_SESSION_BUSY when another is running (a dry run
+ * changes nothing and runs beside anything). */
 enum octo_err octo_gc_run(const struct octo_store *s, struct octo_journal *j,
 			  const struct octo_gc_options *o, struct octo_gc_result *r);
+
+/* A member's side of a cluster's collection (collect.h): which of items (sorted) this node would
+ * remove too, into agreed (sorted): a dry run with o's options; a manifest or link item when it
+ * would remove it, a blob item when it would remove the content here or, not holding it,
+ * nothing here links, holds or names it. */
+enum octo_err octo_gc_agree(const struct octo_store *s, struct octo_journal *j,
+			    const struct octo_gc_options *o, const struct octo_strv *items,
+			    struct octo_strv *agreed);
+
+/* A collection's removal of repo's record naming d came from a peer (an event of type
+ * blob.collect or manifest.collect, already applied here): if this node still needs it (a link:
+ * a live revision of repo names d, as one pushed here after this node agreed to the removal
+ * would; a manifest: a live tag of repo points at it), it is written again, journalled as a
+ * repair with a stamp past the removal's, so it wins on every node. *restored says whether. */
+enum octo_err octo_gc_restore(const struct octo_store *s, struct octo_journal *j, const char *repo,
+			      const struct octo_digest *d, int manifest, size_t max_manifest_size,
+			      int *restored);
 
 /* The last collection's result, kept in the store (ops/gc.json, report.h) for stats and metrics. */
 enum octo_err octo_gc_save(const struct octo_store *s, const struct octo_gc_result *r);

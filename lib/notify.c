@@ -41,7 +41,8 @@ static const char *action_of(const char *type)
 	if (strcmp(type, "blob.mount") == 0)
 		return "mount";
 	if (strcmp(type, "blob.delete") == 0 || strcmp(type, "manifest.delete") == 0 ||
-	    strcmp(type, "tag.delete") == 0)
+	    strcmp(type, "tag.delete") == 0 || strcmp(type, OCTO_EVENT_COLLECT_LINK) == 0 ||
+	    strcmp(type, OCTO_EVENT_COLLECT_MANIFEST) == 0)
 		return "delete";
 	return "push";
 }

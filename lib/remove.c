@@ -2,6 +2,7 @@
 /* See remove.h. */
 #include "autoconfig.h"
 
+#include "event.h"
 #include "manifest.h"
 #include "remove.h"
 #include "store-blob.h"
@@ -47,23 +48,24 @@ static enum octo_err untag_all(const struct octo_store *s, struct octo_journal *
 	return err == OCTO_ERR_NAME_UNKNOWN ? OCTO_OK : err;
 }
 
-enum octo_err octo_remove_manifest(const struct octo_store *s, struct octo_journal *j,
-				   const char *repo, const struct octo_digest *d,
-				   const struct octo_digest *subject, octo_remove_untag_fn untag,
-				   void *ctx, uint64_t *seq)
+static enum octo_err remove_manifest(const struct octo_store *s, struct octo_journal *j,
+				     const char *type, const char *repo,
+				     const struct octo_digest *d, const struct octo_digest *subject,
+				     octo_remove_untag_fn untag, void *ctx, uint64_t *seq)
 {
-	char type[OCTO_MANIFEST_TYPE_MAX], rev_key[OCTO_STORE_PATH_MAX];
+	char media_type[OCTO_MANIFEST_TYPE_MAX], rev_key[OCTO_STORE_PATH_MAX];
 	char ref_key[OCTO_STORE_PATH_MAX], ds[OCTO_DIGEST_MAX_STRING];
 	struct octo_journal_change records[2] = {{rev_key, NULL}, {ref_key, NULL}};
 	struct octo_record_stamp stamp;
-	enum octo_err err = octo_store_manifest_type(s, repo, d, type, sizeof(type));
+	/* the event once the manifest is known to be here */
+	enum octo_err err = octo_store_manifest_type(s, repo, d, media_type, sizeof(media_type));
 
 	if (err == OCTO_OK)
 		err = octo_store_revision_key(d, rev_key, sizeof(rev_key));
 	if (err == OCTO_OK && subject != NULL)
 		err = octo_store_referrer_key(subject, d, ref_key, sizeof(ref_key));
 	if (err == OCTO_OK) {
-		struct octo_journal_event ev = {.type = "manifest.delete",
+		struct octo_journal_event ev = {.type = type,
 						.repo = repo,
 						.digest = ds,
 						.records = records,
@@ -80,8 +82,24 @@ enum octo_err octo_remove_manifest(const struct octo_store *s, struct octo_journ
 	return err;
 }
 
-enum octo_err octo_remove_link(const struct octo_store *s, struct octo_journal *j, const char *repo,
-			       const struct octo_digest *d)
+enum octo_err octo_remove_manifest(const struct octo_store *s, struct octo_journal *j,
+				   const char *repo, const struct octo_digest *d,
+				   const struct octo_digest *subject, octo_remove_untag_fn untag,
+				   void *ctx, uint64_t *seq)
+{
+	return remove_manifest(s, j, "manifest.delete", repo, d, subject, untag, ctx, seq);
+}
+
+enum octo_err octo_remove_collected_manifest(const struct octo_store *s, struct octo_journal *j,
+					     const char *repo, const struct octo_digest *d,
+					     const struct octo_digest *subject)
+{
+	return remove_manifest(s, j, OCTO_EVENT_COLLECT_MANIFEST, repo, d, subject, NULL, NULL,
+			       NULL);
+}
+
+static enum octo_err remove_link(const struct octo_store *s, struct octo_journal *j,
+				 const char *type, const char *repo, const struct octo_digest *d)
 {
 	char key[OCTO_STORE_PATH_MAX];
 	struct octo_journal_change link = {.key = key, .value = NULL};
@@ -94,6 +112,18 @@ enum octo_err octo_remove_link(const struct octo_store *s, struct octo_journal *
 							   &live)) == OCTO_OK)
 		octo_store_record_cleanup(&live);
 	if (err == OCTO_OK)
-		err = octo_journal_record(j, "blob.delete", repo, d, NULL, &link, 1, &stamp);
+		err = octo_journal_record(j, type, repo, d, NULL, &link, 1, &stamp);
 	return err != OCTO_OK ? err : octo_store_unlink_blob(s, repo, d, &stamp);
+}
+
+enum octo_err octo_remove_link(const struct octo_store *s, struct octo_journal *j, const char *repo,
+			       const struct octo_digest *d)
+{
+	return remove_link(s, j, "blob.delete", repo, d);
+}
+
+enum octo_err octo_remove_collected_link(const struct octo_store *s, struct octo_journal *j,
+					 const char *repo, const struct octo_digest *d)
+{
+	return remove_link(s, j, OCTO_EVENT_COLLECT_LINK, repo, d);
 }

@@ -28,10 +28,17 @@ enum octo_err octo_remove_manifest(const struct octo_store *s, struct octo_journ
 				   const char *repo, const struct octo_digest *d,
 				   const struct octo_digest *subject, octo_remove_untag_fn untag,
 				   void *ctx, uint64_t *seq);
+/* The same as garbage collection removes it: event "manifest.collect" (it has no tag). */
+enum octo_err octo_remove_collected_manifest(const struct octo_store *s, struct octo_journal *j,
+					     const char *repo, const struct octo_digest *d,
+					     const struct octo_digest *subject);
 
 /* Remove repo's link to blob d (event "blob.delete"): OCTO_ERR_BLOB_UNKNOWN when repo does not
  * link it. The content stays (garbage collection's). */
 enum octo_err octo_remove_link(const struct octo_store *s, struct octo_journal *j, const char *repo,
 			       const struct octo_digest *d);
+/* The same as garbage collection removes it: event "blob.collect". */
+enum octo_err octo_remove_collected_link(const struct octo_store *s, struct octo_journal *j,
+					 const char *repo, const struct octo_digest *d);
 
 #endif

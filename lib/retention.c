@@ -140,13 +140,10 @@ static enum octo_err each_repo(void *ctx, int dir, const char *name)
 	return OCTO_OK;
 }
 
-#define FIELD(f)                                                                                   \
-	{                                                                                          \
-#f, offsetof(struct octo_retention_result, f)                                      \
-	}
+#define FIELD(f) #f, offsetof(struct octo_retention_result, f)
 static const struct octo_report_field fields[] = {
-	FIELD(started_ms), FIELD(duration_ms), FIELD(repositories),
-	FIELD(tags),       FIELD(removed),     FIELD(dry_run),
+	{FIELD(started_ms)}, {FIELD(duration_ms)}, {FIELD(repositories)},
+	{FIELD(tags)},       {FIELD(removed)},     {FIELD(dry_run)},
 };
 
 enum octo_err octo_retention_run(const struct octo_store *s, struct octo_journal *j,

@@ -169,13 +169,10 @@ enum octo_err octo_scrub_run(const struct octo_store *s, const struct octo_scrub
 	return err;
 }
 
-#define FIELD(f)                                                                                   \
-	{                                                                                          \
-#f, offsetof(struct octo_scrub_result, f)                                          \
-	}
+#define FIELD(f) #f, offsetof(struct octo_scrub_result, f)
 static const struct octo_report_field fields[] = {
-	FIELD(started_ms), FIELD(duration_ms), FIELD(blobs),      FIELD(bytes),
-	FIELD(corrupt),    FIELD(quarantined), FIELD(refetching), FIELD(dry_run),
+	{FIELD(started_ms)}, {FIELD(duration_ms)}, {FIELD(blobs)},      {FIELD(bytes)},
+	{FIELD(corrupt)},    {FIELD(quarantined)}, {FIELD(refetching)}, {FIELD(dry_run)},
 };
 
 enum octo_err octo_scrub_save(const struct octo_store *s, const struct octo_scrub_result *r)

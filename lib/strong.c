@@ -9,11 +9,11 @@
 #include <time.h>
 
 #include "clock.h"
+#include "handoff.h"
 #include "metrics.h"
 #include "strong.h"
 
 #define POLL_MS 5
-#define ID_LEN 32
 /* The largest request: every blob's digest string and the names. */
 #define REQUEST_MAX (OCTO_STRONG_BLOBS_MAX * (OCTO_DIGEST_MAX_STRING + 3) + 4096)
 #define ANSWER_MAX 4096
@@ -23,23 +23,6 @@ void octo_strong_request_cleanup(struct octo_strong_request *r)
 	free(r->blobs);
 	r->blobs = NULL;
 	r->n_blobs = 0;
-}
-
-static int id_valid(const char *id, size_t len)
-{
-	size_t i;
-
-	if (len != ID_LEN)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
-static enum octo_err rel_of(const char *id, const char *suffix, char *buf, size_t size)
-{
-	return octo_store_path(buf, size, "%s/%s%s", OCTO_STRONG_DIR, id, suffix);
 }
 
 static char *request_text(const struct octo_strong_request *r)
@@ -68,14 +51,13 @@ static char *request_text(const struct octo_strong_request *r)
 static enum octo_err answer_read(const struct octo_store *s, const char *id, enum octo_err *outcome,
 				 char *detail, size_t size)
 {
-	char rel[OCTO_STORE_PATH_MAX], *text;
 	const char *o, *why;
+	char *text;
 	size_t len;
 	json_t *j;
-	enum octo_err err = rel_of(id, ".done", rel, sizeof(rel));
+	enum octo_err err =
+		octo_handoff_answer_read(s, OCTO_STRONG_DIR, id, ANSWER_MAX, &text, &len);
 
-	if (err == OCTO_OK)
-		err = octo_store_read(s, rel, ANSWER_MAX, OCTO_ERR_NAME_UNKNOWN, &text, &len);
 	if (err != OCTO_OK)
 		return err;
 	j = json_loadb(text, len, 0, NULL);
@@ -95,41 +77,25 @@ static enum octo_err answer_read(const struct octo_store *s, const char *id, enu
 	return err;
 }
 
-static void forget(const struct octo_store *s, const char *id)
-{
-	char rel[OCTO_STORE_PATH_MAX];
-
-	/* the request first: the daemon answers only while it is there */
-	if (rel_of(id, "", rel, sizeof(rel)) == OCTO_OK)
-		octo_store_remove(s, rel, OCTO_OK);
-	if (rel_of(id, ".done", rel, sizeof(rel)) == OCTO_OK)
-		octo_store_remove(s, rel, OCTO_OK);
-}
-
 enum octo_err octo_strong_wait(const struct octo_store *s, struct octo_strong_request *req,
 			       int64_t timeout_ms, char *detail, size_t size)
 {
-	char name[ID_LEN + 1], rel[OCTO_STORE_PATH_MAX], *text;
+	char name[OCTO_HANDOFF_ID_LEN + 1], *text;
 	uint64_t started = octo_clock_monotonic_ms(), deadline = started + (uint64_t)timeout_ms;
 	struct timespec ts = {0, POLL_MS * 1000000L};
 	enum octo_err err, outcome;
 
 	req->deadline_ms = octo_clock_wall_ms() + (uint64_t)timeout_ms;
-	err = octo_store_tmpname(name, sizeof(name), "");
-	if (err == OCTO_OK)
-		err = rel_of(name, "", rel, sizeof(rel));
-	if (err != OCTO_OK)
-		return err;
 	if ((text = request_text(req)) == NULL)
 		return OCTO_ERR_NOMEM;
-	err = octo_store_write_unsynced(s, rel, text, strlen(text));
+	err = octo_handoff_send(s, OCTO_STRONG_DIR, text, name);
 	free(text);
 	if (err != OCTO_OK)
 		return err;
 	for (;;) {
 		err = answer_read(s, name, &outcome, detail, size);
 		if (err == OCTO_OK) {
-			forget(s, name);
+			octo_handoff_forget(s, OCTO_STRONG_DIR, name);
 			octo_metrics_strong(
 				octo_store_metrics(s),
 				outcome == OCTO_OK                 ? OCTO_STRONG_CONFIRMED
@@ -142,7 +108,7 @@ enum octo_err octo_strong_wait(const struct octo_store *s, struct octo_strong_re
 			break;
 		nanosleep(&ts, NULL);
 	}
-	forget(s, name);
+	octo_handoff_forget(s, OCTO_STRONG_DIR, name);
 	if (err != OCTO_ERR_NAME_UNKNOWN)
 		return err;
 	octo_metrics_strong(octo_store_metrics(s), OCTO_STRONG_TIMEOUT,
@@ -154,32 +120,25 @@ enum octo_err octo_strong_wait(const struct octo_store *s, struct octo_strong_re
 	return OCTO_ERR_NOT_REPLICATED;
 }
 
-static int is_request(const char *name, size_t len)
-{
-	return id_valid(name, len);
-}
-
 enum octo_err octo_strong_pending(const struct octo_store *s, struct octo_strv *ids)
 {
-	return octo_store_list(s, OCTO_STRONG_DIR, is_request, OCTO_OK, ids);
+	return octo_handoff_pending(s, OCTO_STRONG_DIR, ids);
 }
 
 enum octo_err octo_strong_read(const struct octo_store *s, const char *id,
 			       struct octo_strong_request *req)
 {
-	char rel[OCTO_STORE_PATH_MAX], *text;
 	const char *repo, *tag, *digest;
 	json_int_t seq, since, deadline;
 	json_t *o, *blobs, *b;
 	struct octo_digest d;
+	char *text;
 	size_t len, i;
 	int tomb;
-	enum octo_err err =
-		id_valid(id, strlen(id)) ? rel_of(id, "", rel, sizeof(rel)) : OCTO_ERR_NAME_INVALID;
+	enum octo_err err;
 
 	memset(req, 0, sizeof(*req));
-	if (err == OCTO_OK)
-		err = octo_store_read(s, rel, REQUEST_MAX, OCTO_ERR_NAME_UNKNOWN, &text, &len);
+	err = octo_handoff_read(s, OCTO_STRONG_DIR, id, REQUEST_MAX, &text, &len);
 	if (err != OCTO_OK)
 		return err;
 	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
@@ -223,52 +182,24 @@ enum octo_err octo_strong_read(const struct octo_store *s, const char *id,
 enum octo_err octo_strong_answer(const struct octo_store *s, const char *id, enum octo_err outcome,
 				 const char *detail)
 {
-	char rel[OCTO_STORE_PATH_MAX], done[OCTO_STORE_PATH_MAX], *text;
 	const char *o = outcome == OCTO_OK                 ? "ok"
 			: outcome == OCTO_ERR_TAG_CONFLICT ? "conflict"
 							   : "unavailable";
-	json_t *j;
-	enum octo_err err = rel_of(id, "", rel, sizeof(rel));
+	json_t *j = json_pack("{s:s,s:s}", "outcome", o, "detail", detail != NULL ? detail : "");
+	char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	enum octo_err err;
 
-	if (err == OCTO_OK)
-		err = rel_of(id, ".done", done, sizeof(done));
-	if (err != OCTO_OK)
-		return err;
-	if (octo_store_stat(s, rel, OCTO_ERR_NAME_UNKNOWN, NULL) != OCTO_OK)
-		return OCTO_OK; /* nobody waits */
-	j = json_pack("{s:s,s:s}", "outcome", o, "detail", detail != NULL ? detail : "");
-	text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (text == NULL)
 		return OCTO_ERR_NOMEM;
-	err = octo_store_write_unsynced(s, done, text, strlen(text));
+	err = octo_handoff_answer(s, OCTO_STRONG_DIR, id, text);
 	free(text);
 	return err;
 }
 
-static int is_answer(const char *name, size_t len)
-{
-	return len == ID_LEN + 5 && memcmp(name + ID_LEN, ".done", 5) == 0 &&
-	       id_valid(name, ID_LEN);
-}
-
 void octo_strong_sweep(const struct octo_store *s)
 {
-	struct octo_strv names = {0};
-	size_t i;
-
-	if (octo_store_list(s, OCTO_STRONG_DIR, is_answer, OCTO_OK, &names) != OCTO_OK)
-		return;
-	for (i = 0; i < names.n; i++) {
-		char rel[OCTO_STORE_PATH_MAX], id[ID_LEN + 1];
-		memcpy(id, names.v[i], ID_LEN);
-		id[ID_LEN] = '\0';
-		if (rel_of(id, "", rel, sizeof(rel)) == OCTO_OK &&
-		    octo_store_stat(s, rel, OCTO_ERR_NAME_UNKNOWN, NULL) == OCTO_ERR_NAME_UNKNOWN &&
-		    rel_of(id, ".done", rel, sizeof(rel)) == OCTO_OK)
-			octo_store_remove(s, rel, OCTO_OK);
-	}
-	octo_strv_cleanup(&names);
+	octo_handoff_sweep(s, OCTO_STRONG_DIR);
 }
 
 enum octo_err octo_strong_delete_tag(const struct octo_store *s, const char *repo, const char *tag,

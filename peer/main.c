@@ -21,6 +21,7 @@
 #include "journal.h"
 #include "log.h"
 #include "fetch.h"
+#include "gcplan.h"
 #include "replicate.h"
 #include "watch.h"
 #include "rpc.h"
@@ -186,6 +187,7 @@ int main(int argc, char **argv)
 	struct octo_peer_fetcher *fetcher = NULL;
 	struct octo_peer_syncer *syncer = NULL;
 	struct octo_peer_quorum *strong = NULL;
+	struct octo_peer_collector *collector = NULL;
 	struct octo_peer_discovery *discovery = NULL;
 	struct octo_peer_watch *watch = NULL;
 	struct octo_rpc_server *srv;
@@ -325,7 +327,8 @@ int main(int argc, char **argv)
 	    (syncer = octo_peer_syncer_start(&cfg, svc.store, svc.journal, svc.cluster, log)) ==
 		    NULL ||
 	    (strong = octo_peer_quorum_start(&cfg, svc.store, svc.journal, svc.cluster, watch,
-					     log)) == NULL) {
+					     log)) == NULL ||
+	    (collector = octo_peer_collector_start(&cfg, svc.store, svc.cluster, log)) == NULL) {
 		octo_log(log, OCTO_LOG_ERROR,
 			 "the health checks, the discovery or the replication cannot start", NULL,
 			 0);
@@ -341,6 +344,7 @@ int main(int argc, char **argv)
 	}
 	__atomic_store_n(&svc.syncer, NULL, __ATOMIC_RELEASE);
 	octo_peer_watch_stop(watch); /* first: it pokes the others' tickers */
+	octo_peer_collector_stop(collector);
 	octo_peer_quorum_stop(strong);
 	octo_peer_fetcher_stop(fetcher);
 	octo_peer_replicator_stop(replicator);

@@ -18,6 +18,8 @@
 #include "fsutil.h"
 #include "member.h"
 #include "peer.pb-c.h"
+#include "gc.h"
+#include "gcplan.h"
 #include "service.h"
 #include "store-blob.h"
 #include "store-wanted.h"
@@ -318,6 +320,38 @@ static enum octo_err want_linked(struct octo_peer_service *svc, const struct oct
 /* The most changes one Apply takes. */
 #define APPLY_MAX 256
 
+/* A peer's garbage collection removed a record this node may still need (a manifest pushed
+ * here after that peer's plan was made): gc.h restores it. */
+static enum octo_err restore_collected(struct octo_peer_service *svc, const struct octo_event *ev)
+{
+	int manifest = strcmp(ev->type, OCTO_EVENT_COLLECT_MANIFEST) == 0, restored = 0;
+	enum octo_err err = OCTO_OK;
+	size_t i;
+
+	if (!manifest && strcmp(ev->type, OCTO_EVENT_COLLECT_LINK) != 0)
+		return OCTO_OK;
+	for (i = 0; i < ev->n_records && err == OCTO_OK; i++) {
+		const struct octo_event_record *r = &ev->records[i];
+		if (r->value != NULL ||
+		    (r->parsed.kind != OCTO_RECORD_LINK && r->parsed.kind != OCTO_RECORD_REVISION))
+			continue;
+		err = octo_gc_restore(svc->store, svc->journal, ev->repo, &r->parsed.digest,
+				      r->parsed.kind == OCTO_RECORD_REVISION,
+				      (size_t)svc->cfg->storage.max_manifest_size, &restored);
+		if (err == OCTO_OK && restored) {
+			char ds[OCTO_DIGEST_MAX_STRING];
+			octo_digest_format(&r->parsed.digest, ds, sizeof(ds));
+			struct octo_log_field f[] = {OCTO_LOG_STR("repository", ev->repo),
+						     OCTO_LOG_STR("digest", ds),
+						     OCTO_LOG_STR("from", ev->stamp.node)};
+			octo_log(svc->log, OCTO_LOG_INFO,
+				 "a peer's collection removed what this node still needs: restored",
+				 f, 3);
+		}
+	}
+	return err;
+}
+
 static enum octo_rpc_status apply(void *ctx, const struct octo_rpc_peer *peer, const uint8_t *req,
 				  size_t len, struct octo_rpc_piece *reply, const char **detail)
 {
@@ -363,6 +397,8 @@ static enum octo_rpc_status apply(void *ctx, const struct octo_rpc_peer *peer, c
 						 c->manifest.len);
 		if (err == OCTO_OK && svc->cluster != NULL)
 			err = want_linked(svc, &ev);
+		if (err == OCTO_OK)
+			err = restore_collected(svc, &ev);
 		octo_event_cleanup(&ev);
 		if (err == OCTO_ERR_MANIFEST_INVALID) {
 			*detail = "a manifest's bytes are missing or not its digest";
@@ -388,5 +424,6 @@ const struct octo_rpc_method octo_peer_methods[] = {
 	{.path = "/octoserve.peer.v1.Peer/Summary", .unary = octo_peer_summary},
 	{.path = "/octoserve.peer.v1.Peer/Vote", .unary = octo_peer_vote},
 	{.path = "/octoserve.peer.v1.Peer/Hold", .unary = octo_peer_hold},
+	{.path = "/octoserve.peer.v1.Peer/Collect", .unary = octo_peer_collect},
 };
 const size_t octo_peer_n_methods = sizeof(octo_peer_methods) / sizeof(octo_peer_methods[0]);

@@ -5,7 +5,8 @@ gc      a store of 100,000 blobs and 10,000 manifests (1,000 repositories, half 
         untagged) on a tmpfs, written through the library (store-fill): the time and peak memory
         of `octoserve-admin gc --delete-untagged` (mark and sweep), of a dry run (mark only), and
         the pushes a second the registry serves beside a collection running in a loop, against
-        the same pushes without one (medians of 3 rounds of 10 s).
+        the same pushes without one (medians of 4 rounds of 10 s each, in alternating order; the collections then walk the 5,000
+        manifests and 50,000 blobs left).
 notify  event notifications to a receiver on loopback: the lag (receipt less the event's time)
         and throughput at the highest push rate this machine sustains (8 pushing threads), and
         with a bench-only journal writer at 500 events a second.
@@ -91,7 +92,7 @@ def tmpfs(path, size):
 def bench_gc(fill_bin, out):
     reg = Registry(config={"storage": {"gc": {"grace": "0s"},
                                        "min_free": {"bytes": 0, "inodes": 0}}}, threads=16)
-    tmpfs(reg.data, "3g")
+    tmpfs(reg.data, "8g")
     try:
         t0 = time.time()
         filled = json.loads(subprocess.check_output(
@@ -112,23 +113,25 @@ def bench_gc(fill_bin, out):
         print("  gc: mark %d ms, sweep %d ms, peak RSS %d KiB; removed %d manifests, %d links, "
               "%d blobs" % (res["mark_ms"], res["sweep_ms"], rss, res["manifests_removed"],
                             res["links_removed"], res["blobs_removed"]), flush=True)
-        # pushes beside a collection in a loop, against pushes alone (the same store, filled
-        # again so each collection has the same walk to make)
-        subprocess.check_output([fill_bin, reg.data, "fill", "1000", "10", "10", "0"])
+        # pushes beside collections in a loop (each walks the 5,000 manifests and 50,000 blobs
+        # left, and what the pushes add), against pushes alone
         reg.start()
         pusher, alone, beside = Pusher(reg), [], []
-        for _ in range(3):
-            alone.append(pusher.run(10))
-            stop, runs = threading.Event(), []
+        for rnd in range(4):  # alternating which goes first, so neither gains from order
+            for beside_gc in ((False, True) if rnd % 2 == 0 else (True, False)):
+                if not beside_gc:
+                    alone.append(pusher.run(10))
+                    continue
+                stop, runs = threading.Event(), []
 
-            def loop():
-                while not stop.is_set():
-                    runs.append(run_admin(reg, "gc", "--json")[0])
-            t = threading.Thread(target=loop)
-            t.start()
-            beside.append(pusher.run(10))
-            stop.set()
-            t.join()
+                def loop():
+                    while not stop.is_set():
+                        runs.append(run_admin(reg, "gc", "--json")[0])
+                t = threading.Thread(target=loop)
+                t.start()
+                beside.append(pusher.run(10))
+                stop.set()
+                t.join()
         reg.stop()
         out["gc"]["pushes"] = {"alone_per_s": round(statistics.median(alone), 1),
                                "beside_gc_per_s": round(statistics.median(beside), 1),
@@ -184,8 +187,7 @@ def bench_notify(fill_bin, out):
         while not os.path.exists(cursor):
             time.sleep(0.05)
         try:
-            images = Pusher(reg).run(15)
-            events = images * 3
+            events = int(round(Pusher(reg).run(15) * 15)) * 3  # two blobs and a manifest each
             deadline = time.time() + 60
             while rec.count < events and time.time() < deadline:
                 time.sleep(0.05)

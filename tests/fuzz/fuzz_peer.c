@@ -47,5 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	roundtrip(&octoserve__peer__v1__vote_reply__descriptor, data, size);
 	roundtrip(&octoserve__peer__v1__hold_request__descriptor, data, size);
 	roundtrip(&octoserve__peer__v1__hold_reply__descriptor, data, size);
+	roundtrip(&octoserve__peer__v1__collect_request__descriptor, data, size);
+	roundtrip(&octoserve__peer__v1__collect_reply__descriptor, data, size);
 	return 0;
 }
