@@ -77,7 +77,9 @@ struct admin {
 	struct octo_store *store;
 	struct octo_journal *journal;
 	struct octo_metrics *metrics;
-	json_t *items; /* what was (or would be) removed or found, for --json */
+	int streaming;  /* --json with items: they go to stdout as they come ("items" first) */
+	size_t n_items; /* written so far */
+	int printed;    /* the result is out */
 	/* progress on a terminal */
 	int tty;
 	uint64_t began_ms, shown_ms;
@@ -110,15 +112,27 @@ static void progress(void *ctx, const char *phase, uint64_t done, uint64_t total
 		fputc('\n', stderr);
 }
 
+/* One item of the JSON result, written at once: a collection of a million blobs holds none in
+ * memory. */
+static void put_item(struct admin *a, json_t *item)
+{
+	char *text = item != NULL ? json_dumps(item, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+
+	json_decref(item);
+	if (text == NULL)
+		return;
+	printf("%s\n  %s", a->n_items++ == 0 ? "" : ",", text);
+	free(text);
+}
+
 static void removed(void *ctx, const char *kind, const char *repo, const char *digest,
 		    uint64_t size)
 {
 	struct admin *a = ctx;
 
 	if (a->o.json) {
-		json_array_append_new(a->items,
-				      json_pack("{s:s,s:s,s:s,s:I}", "kind", kind, "repository",
-						repo, "digest", digest, "size", (json_int_t)size));
+		put_item(a, json_pack("{s:s,s:s,s:s,s:I}", "kind", kind, "repository", repo,
+				      "digest", digest, "size", (json_int_t)size));
 		return;
 	}
 	if (a->o.dry_run || a->log == NULL)
@@ -132,8 +146,7 @@ static void corrupt(void *ctx, const char *digest, const char *why)
 	struct admin *a = ctx;
 
 	if (a->o.json)
-		json_array_append_new(a->items,
-				      json_pack("{s:s,s:s}", "digest", digest, "found", why));
+		put_item(a, json_pack("{s:s,s:s}", "digest", digest, "found", why));
 	else
 		printf("corrupt %s: %s\n", digest, why);
 	if (a->log != NULL) {
@@ -143,14 +156,21 @@ static void corrupt(void *ctx, const char *digest, const char *why)
 	}
 }
 
-/* Print a JSON result (with the items) on stdout. */
+/* Print a JSON result on stdout: after the items written so far, when there are any. */
 static void print_json(struct admin *a, json_t *o)
 {
-	if (a->items != NULL)
-		json_object_set(o, "items", a->items);
-	json_dumpf(o, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-	putchar('\n');
+	char *text = json_dumps(o, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+
 	json_decref(o);
+	if (text == NULL)
+		return;
+	a->printed = 1;
+	if (a->streaming) /* the object's members after the items array: its '{' was written */
+		printf("%s],\n%s\n", a->n_items > 0 ? "\n " : "",
+		       text[1] == '\n' ? text + 2 : text + 1);
+	else
+		printf("%s\n", text);
+	free(text);
 }
 
 static json_t *gc_json(const struct octo_gc_result *r)
@@ -308,9 +328,8 @@ static void tag_removed(void *ctx, const char *repo, const char *tag, uint64_t p
 	char at[32];
 
 	if (a->o.json) {
-		json_array_append_new(a->items,
-				      json_pack("{s:s,s:s,s:I}", "repository", repo, "tag", tag,
-						"pushed_ms", (json_int_t)pushed_ms));
+		put_item(a, json_pack("{s:s,s:s,s:I}", "repository", repo, "tag", tag, "pushed_ms",
+				      (json_int_t)pushed_ms));
 		return;
 	}
 	when(pushed_ms, at, sizeof(at));
@@ -693,8 +712,10 @@ int main(int argc, char **argv)
 		}
 	}
 	a.tty = isatty(STDERR_FILENO) && !a.o.json && a.log == NULL;
-	if (a.o.json && strcmp(a.o.command, "stats") != 0)
-		a.items = json_array();
+	if (a.o.json && strcmp(a.o.command, "stats") != 0 && strcmp(a.o.command, "serve") != 0) {
+		a.streaming = 1;
+		fputs("{\n \"items\": [", stdout);
+	}
 	/* stats and dry runs change nothing: the store is opened as it is */
 	changes = !a.cfg.storage.readonly && !a.o.dry_run && strcmp(a.o.command, "stats") != 0;
 	if (octo_store_open_mode(a.cfg.storage.path, !changes, &a.store) != OCTO_OK) {
@@ -728,7 +749,9 @@ int main(int argc, char **argv)
 	else
 		rc = run_serve(&a);
 out:
-	json_decref(a.items);
+	if (a.streaming && !a.printed) /* a failure, told on stderr: the JSON still parses */
+		printf("%s],\n \"error\": \"failed (see its standard error)\"\n}\n",
+		       a.n_items > 0 ? "\n " : "");
 	octo_metrics_close(a.metrics);
 	octo_journal_close(a.journal);
 	octo_store_free(a.store);
