@@ -76,6 +76,34 @@ static void test_journal_round_trip(void **state)
 	free(dir);
 }
 
+/* Garbage collection's removals are events a peer takes (and may restore from). */
+static void test_collect_types(void **state)
+{
+	static const char *const lines[] = {
+		"{\"seq\":1,\"hlc\":5,\"time_ms\":1,\"node\":\"n\",\"store\":\"" STORE
+		"\",\"type\":\"blob.collect\",\"repo\":\"a/b\",\"digest\":\"sha256:" HEX
+		"\",\"records\":[{\"key\":\"_layers/sha256/" HEX "\",\"tombstone\":true}]}",
+		"{\"seq\":2,\"hlc\":6,\"time_ms\":1,\"node\":\"n\",\"store\":\"" STORE
+		"\",\"type\":\"manifest.collect\",\"repo\":\"a/b\",\"digest\":\"sha256:" HEX
+		"\",\"records\":[{\"key\":\"_manifests/revisions/sha256/" HEX
+		"\",\"tombstone\":true}]}",
+		"{\"seq\":3,\"hlc\":7,\"time_ms\":1,\"node\":\"n\",\"store\":\"" STORE
+		"\",\"type\":\"blob.gone\",\"repo\":\"a/b\",\"records\":[]}"};
+	struct octo_event ev;
+	const char *why;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(octo_event_parse(lines[i], strlen(lines[i]), &ev, &why), 0);
+		assert_int_equal(ev.n_records, 1);
+		assert_null(ev.records[0].value);
+		octo_event_cleanup(&ev);
+	}
+	assert_int_equal(octo_event_parse(lines[2], strlen(lines[2]), &ev, &why), -1);
+	assert_string_equal(why, "type");
+}
+
 static void test_keys(void **state)
 {
 	static const char *const bad[] = {
@@ -203,6 +231,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_journal_round_trip),
 		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_collect_types),
 		cmocka_unit_test(test_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
