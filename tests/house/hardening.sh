@@ -1,11 +1,12 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# The responder and the peer daemon are built hardened (configure.ac): a read-only GOT resolved at start
+# The responder, the peer daemon and the admin tool are built hardened (configure.ac): a read-only GOT resolved at start
 # (relro, now), the stack protector, and fortified libc calls (not in sanitizer builds,
 # which leave _FORTIFY_SOURCE out).
 set -eu
 fail=0
-for bin in "$OCTOTEST_BUILDDIR/fcgi/octoserve-fcgi" "$OCTOTEST_BUILDDIR/peer/octoserve-peer"; do
+for bin in "$OCTOTEST_BUILDDIR/fcgi/octoserve-fcgi" "$OCTOTEST_BUILDDIR/peer/octoserve-peer" \
+	"$OCTOTEST_BUILDDIR/admin/octoserve-admin"; do
 	readelf -lW "$bin" | grep -q GNU_RELRO || { echo "FAIL: $bin: no GNU_RELRO segment"; fail=1; }
 	readelf -dW "$bin" | grep -Eq 'BIND_NOW|Flags:.* NOW' ||
 		{ echo "FAIL: $bin: not linked with -z now"; fail=1; }
