@@ -509,13 +509,16 @@ static enum octo_err sweep_blob(void *ctx, const struct octo_digest *d, uint64_t
 	struct run *run = b->run;
 	enum octo_err err = OCTO_OK;
 	int64_t renewed;
-	int fd;
+	int fd, cached;
 
 	(void)size;
 	run->res->blobs++;
 	if (run->o->progress != NULL && (++b->done % 256 == 0 || b->done == b->total))
 		run->o->progress(run->o->ctx, "sweep", b->done, b->total);
-	if (set_has(&run->live, d))
+	/* in a cluster a cache copy (fetched for a client by a node that holds the blob for no
+	 * one) may go whether or not it is named: its holders have it, a later pull fetches again */
+	cached = run->o->agreed != NULL && octo_store_is_cached(run->s, d);
+	if (!cached && set_has(&run->live, d))
 		return OCTO_OK;
 	err = octo_store_blob_lock(run->s, d, &fd, &renewed, &size);
 	if (err == OCTO_ERR_BLOB_UNKNOWN)
@@ -524,12 +527,13 @@ static enum octo_err sweep_blob(void *ctx, const struct octo_digest *d, uint64_t
 		return err;
 	if ((uint64_t)renewed >= run->threshold_ms) {
 		run->res->kept_in_grace++;
-	} else if (run->o->agreed != NULL && !octo_store_is_cached(run->s, d) &&
-		   !agreed(run, "blob", "", d)) {
+	} else if (run->o->agreed != NULL && !cached && !agreed(run, "blob", "", d)) {
 		/* a copy this node holds for the cluster, which another member still needs */
 	} else {
 		if (!run->o->dry_run)
 			err = octo_store_blob_remove_locked(run->s, d, fd);
+		if (err == OCTO_OK && cached && !run->o->dry_run)
+			err = octo_store_uncache(run->s, d);
 		if (err == OCTO_OK) {
 			run->res->blobs_removed++;
 			run->res->bytes_freed += size;

@@ -142,3 +142,11 @@ int octo_store_is_cached(const struct octo_store *s, const struct octo_digest *d
 	return rel_in(OCTO_CACHED_DIR, d, rel, sizeof(rel)) == OCTO_OK &&
 	       octo_store_stat(s, rel, OCTO_ERR_NAME_UNKNOWN, NULL) == OCTO_OK;
 }
+
+enum octo_err octo_store_uncache(const struct octo_store *s, const struct octo_digest *d)
+{
+	char rel[OCTO_STORE_PATH_MAX];
+	enum octo_err err = rel_in(OCTO_CACHED_DIR, d, rel, sizeof(rel));
+
+	return err != OCTO_OK ? err : octo_store_unmark(s, rel);
+}

@@ -52,5 +52,7 @@ enum octo_err octo_store_unavailable_since(const struct octo_store *s, const str
  * only the copy. */
 enum octo_err octo_store_note_cached(const struct octo_store *s, const struct octo_digest *d);
 int octo_store_is_cached(const struct octo_store *s, const struct octo_digest *d);
+/* The cache copy is gone: its note too (OCTO_OK if there was none). */
+enum octo_err octo_store_uncache(const struct octo_store *s, const struct octo_digest *d);
 
 #endif

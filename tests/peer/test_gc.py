@@ -22,7 +22,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "http"))
 
 from harness import sha256  # noqa: E402
-from peers import OCI, Node, blob_file, wait_for  # noqa: E402
+from peers import OCI, Node, blob_file, holders, wait_for  # noqa: E402
 from suite import unique_bytes  # noqa: E402
 from test_interop import compile_stubs, grpc  # noqa: E402 (Debian's grpcio, as it finds it)
 
@@ -183,6 +183,47 @@ class ClusterGcTest(unittest.TestCase):
         with open(blob_file(n2, d), "rb") as f:
             self.assertEqual(f.read(), data)
         self.assertEqual(n2.reg.admin("scrub", "--json").json["corrupt"], 0)
+
+
+class CacheCopyTest(unittest.TestCase):
+    """A cache copy (a blob a node that is not its holder fetched for a client) may go at any
+    collection, named or not: its holder keeps the blob, and the next pull fetches it again."""
+
+    def test_cache_copies_go_and_come_back(self):
+        tmp = tempfile.mkdtemp(prefix="octoserve-gc-cache-")
+        p2p = {"replication": {"factor": 1, "strategy": "lazy", "sync_interval": "1s"}}
+        nodes = []
+        try:
+            nodes.append(Node(tmp, "h1", p2p=p2p))
+            nodes.append(Node(tmp, "h2", [nodes[0].daemon.address], p2p=p2p))
+            n1, n2 = nodes
+            self.assertIsNotNone(wait_for(lambda: n1.daemon.states().get("h2") == "up", 30))
+            while True:  # a blob whose one holder is n1, the node it is pushed to
+                data = unique_bytes(3000, "cached")
+                if holders(["h1", "h2"], sha256(data), 1) == {"h1"}:
+                    break
+            d = n1.reg.push_blob("gc/cache", data)
+            config = unique_bytes(50, "cache-config")
+            n1.reg.push_blob("gc/cache", config)
+            r = n1.reg.request("PUT", "/v2/gc/cache/manifests/v1", body=manifest_of(config, [data]),
+                               headers={"Content-Type": OCI})
+            self.assertEqual(r.status, 201, r)  # named: only its cache copy may go
+            path = "/v2/gc/cache/blobs/%s" % d
+            self.assertIsNotNone(wait_for(lambda: n2.reg.request("HEAD", path).status == 200,
+                                          30))
+            self.assertEqual(n2.get(path).body, data)  # fetched for the client: a cache copy
+            self.assertTrue(os.path.exists(blob_file(n2, d)))
+            res = n2.reg.admin("gc", "--grace", "0s", "--json").json
+            self.assertIn({"kind": "blob", "repository": "", "digest": d, "size": len(data)},
+                          res["items"])
+            self.assertFalse(os.path.exists(blob_file(n2, d)))
+            self.assertTrue(os.path.exists(blob_file(n1, d)))  # the holder's stays
+            r = n2.get(path)  # and the next pull fetches it again
+            self.assertEqual(r.body, data, (r, n2.daemon.log_text()[-1500:]))
+        finally:
+            for n in nodes:
+                n.close()
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
