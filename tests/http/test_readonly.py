@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -85,7 +86,15 @@ class ReadOnlyTest(ResponseAssertions, unittest.TestCase):
                 as reg:
             ids = self.fill(reg)
             reg.stop()
-            subprocess.run(["mount", "-o", "remount,ro", reg.data], check=True)
+            # a responder that is still exiting (slower under the sanitizers) keeps its files
+            # open for writing a moment: the remount waits for it
+            for _ in range(100):
+                if subprocess.run(["mount", "-o", "remount,ro", reg.data],
+                                  stderr=subprocess.DEVNULL).returncode == 0:
+                    break
+                time.sleep(0.1)
+            else:
+                self.fail("the store could not be remounted read-only")
             self.set_readonly(reg, True)
             reg.start()
             self.check_reads_only(reg, ids)
