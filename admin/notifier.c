@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <poll.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 #include <pthread.h>
@@ -232,22 +233,29 @@ static void *endpoint_loop(void *arg)
 	return NULL;
 }
 
-/* Wakes the endpoints when the journal is written (inotify), so they send at once. */
+/* Wakes the endpoints when the journal is written (inotify), so they send at once; looks at
+ * stopping between waits of POLL_MS. */
 static void *watch_journal(void *arg)
 {
 	struct notifier *n = arg;
 	char buf[4096];
 
 	for (;;) {
-		ssize_t got = read(n->inotify, buf, sizeof(buf));
-		pthread_mutex_lock(&n->lock);
-		if (n->stopping || (got < 0 && errno != EINTR)) {
-			pthread_mutex_unlock(&n->lock);
+		struct pollfd p = {.fd = n->inotify, .events = POLLIN};
+		int ready = poll(&p, 1, POLL_MS);
+		int stop;
+		if (ready > 0 && read(n->inotify, buf, sizeof(buf)) < 0 && errno != EINTR &&
+		    errno != EAGAIN)
 			return NULL;
+		pthread_mutex_lock(&n->lock);
+		stop = n->stopping;
+		if (ready > 0) {
+			n->appended++;
+			pthread_cond_broadcast(&n->wake);
 		}
-		n->appended++;
-		pthread_cond_broadcast(&n->wake);
 		pthread_mutex_unlock(&n->lock);
+		if (stop)
+			return NULL;
 	}
 }
 
@@ -255,7 +263,7 @@ static void watch_start(struct notifier *n)
 {
 	char dir[4096];
 
-	n->inotify = inotify_init1(IN_CLOEXEC);
+	n->inotify = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	snprintf(dir, sizeof(dir), "%s/journal", octo_store_root(n->store));
 	if (n->inotify >= 0 &&
 	    inotify_add_watch(n->inotify, dir, IN_MODIFY | IN_MOVED_TO | IN_CREATE) >= 0 &&
@@ -363,10 +371,8 @@ void notifier_stop(struct notifier *n)
 			pthread_join(n->eps[i].tid, NULL);
 		octo_journal_close(n->eps[i].journal);
 	}
-	if (n->watching) { /* a read blocked on the inotify fd ends with it */
-		pthread_cancel(n->watcher);
+	if (n->watching) /* it sees stopping within POLL_MS */
 		pthread_join(n->watcher, NULL);
-	}
 	if (n->inotify >= 0)
 		close(n->inotify);
 	free(n->eps);

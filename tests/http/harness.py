@@ -23,6 +23,16 @@ ADMIN_BIN = os.path.join(os.path.dirname(FCGI_BIN), "..", "admin", "octoserve-ad
 LIGHTTPD = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
 
 
+def sanitized():
+    """Whether the programs under test are built with the sanitizers (their allocator keeps
+    freed memory in quarantine, so resident sizes say nothing there)."""
+    try:
+        with open(os.path.join(BUILDDIR, "autoconfig.h")) as f:
+            return "#define OCTO_SANITIZERS" in f.read()
+    except OSError:
+        return False
+
+
 def wrapped_env(env):
     """env for a program run under a wrapper (strace) or with a preload (faketime): under
     the sanitizers LeakSanitizer cannot run under ptrace, and a preload comes before the

@@ -15,7 +15,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ADMIN_BIN, Registry, free_port  # noqa: E402
+from harness import ADMIN_BIN, Registry, free_port, sanitized  # noqa: E402
 from suite import unique_bytes  # noqa: E402
 
 MEDIA_TYPE = "application/vnd.docker.distribution.events.v1+json"
@@ -117,7 +117,8 @@ class NotifyTest(unittest.TestCase):
                 for i in range(150):
                     reg.push_blob("keep/a", unique_bytes(100, "down%d" % i))
                 time.sleep(1)
-                self.assertLess(rss_kb(proc.pid) - before, 4096)  # nothing queued in memory
+                if not sanitized():  # ASan's quarantine keeps what was freed
+                    self.assertLess(rss_kb(proc.pid) - before, 4096)  # nothing queued in memory
                 stats = reg.admin("stats", "--json").json["notifications"]
                 self.assertGreater(stats[0]["failures"], 0)
                 self.assertIn("Couldn't connect", stats[0]["last_error"])
