@@ -51,15 +51,16 @@ class AdminTest(unittest.TestCase):
             empty = open_session(reg, "p/img")
             busy = open_session(reg, "p/img", unique_bytes(10, "busy"))
             uploads = os.path.join(reg.data, "uploads")
-            time.sleep(1.2)
+            time.sleep(4)
+            # young has 3 s before it is as old: the runs below take far less (sanitizers too)
             young = open_session(reg, "p/img", unique_bytes(10, "young"))
-            dry = reg.admin("purge-uploads", "--dry-run", "--older-than", "1s", "--json").json
+            dry = reg.admin("purge-uploads", "--dry-run", "--older-than", "3s", "--json").json
             self.assertEqual(dry["sessions"], 3)
             self.assertTrue(os.path.isdir(os.path.join(uploads, old)))
             # a request holds the busy session: never removed under it
             with open(os.path.join(uploads, busy, "data"), "rb") as f:
                 fcntl.flock(f, fcntl.LOCK_EX)
-                got = reg.admin("purge-uploads", "--older-than", "1s", "--json").json
+                got = reg.admin("purge-uploads", "--older-than", "3s", "--json").json
             self.assertEqual((got["sessions"], got["bytes"]), (2, 3000))
             for sid, there in ((old, False), (empty, False), (busy, True), (young, True)):
                 self.assertEqual(os.path.isdir(os.path.join(uploads, sid)), there, sid)
