@@ -26,7 +26,7 @@ top=$(pwd)
 # libasan and libubsan, which build-essential brings.
 PACKAGES="build-essential autoconf automake libtool pkg-config
 libfcgi-dev libssl-dev libjansson-dev uuid-dev libcmocka-dev
-libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libc-ares-dev libcurl4-openssl-dev
+libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libc-ares-dev libcurl4-openssl-dev libcrypt-dev
 lighttpd python3 curl procps"
 TEST_PACKAGES="strace faketime iproute2 dnsmasq-base openssl python3-grpcio python3-grpc-tools logrotate systemd python3-prometheus-client nginx apache2 libapache2-mod-xsendfile $(cat tests/clients/PACKAGES)
 $(cat tests/bench/PACKAGES)"
