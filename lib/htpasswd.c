@@ -3,6 +3,7 @@
 #include "autoconfig.h"
 
 #include <crypt.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -249,5 +250,100 @@ int octo_htpasswd_verify(const struct octo_htpasswd *h, const char *user, const 
 	}
 	explicit_bzero(cd, sizeof(*cd));
 	free(cd);
+	return ok;
+}
+
+struct octo_users {
+	char *path;
+	pthread_rwlock_t lock;
+	struct octo_htpasswd *h;
+	struct stat seen; /* of the file h was read from, or of the change refused last */
+};
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+enum octo_err octo_users_open(const char *path, struct octo_users **out, char *why, size_t size)
+{
+	struct octo_users *u = calloc(1, sizeof(*u));
+	enum octo_err err;
+
+	*out = NULL;
+	if (u == NULL || (u->path = strdup(path)) == NULL) {
+		free(u);
+		return OCTO_ERR_NOMEM;
+	}
+	if (stat(path, &u->seen) != 0)
+		memset(&u->seen, 0, sizeof(u->seen));
+	err = octo_htpasswd_load(path, &u->h, why, size);
+	if (err != OCTO_OK) {
+		free(u->path);
+		free(u);
+		return err;
+	}
+	pthread_rwlock_init(&u->lock, NULL);
+	*out = u;
+	return OCTO_OK;
+}
+
+void octo_users_free(struct octo_users *u)
+{
+	if (u == NULL)
+		return;
+	octo_htpasswd_free(u->h);
+	pthread_rwlock_destroy(&u->lock);
+	free(u->path);
+	free(u);
+}
+
+/* Under the write lock: read the file again if it is not the one seen. */
+static void reload(struct octo_users *u, char *why, size_t size)
+{
+	struct octo_htpasswd *fresh;
+	struct stat now;
+	char inner[512];
+
+	if (stat(u->path, &now) != 0) {
+		snprintf(why, size, "%s: %s: the users read before are kept", u->path,
+			 strerror(errno));
+		return;
+	}
+	if (same_file(&now, &u->seen))
+		return;
+	u->seen = now; /* a change refused is not read again until the file changes again */
+	if (octo_htpasswd_load(u->path, &fresh, inner, sizeof(inner)) != OCTO_OK) {
+		snprintf(why, size, "%s: the users read before are kept", inner);
+		return;
+	}
+	octo_htpasswd_free(u->h);
+	u->h = fresh;
+}
+
+int octo_users_verify(struct octo_users *u, const char *user, const char *password, char *why,
+		      size_t size)
+{
+	char spare[8];
+	struct stat now;
+	int ok, changed;
+
+	if (why == NULL || size == 0) {
+		why = spare;
+		size = sizeof(spare);
+	}
+	why[0] = '\0';
+	pthread_rwlock_rdlock(&u->lock);
+	changed = stat(u->path, &now) != 0 || !same_file(&now, &u->seen);
+	pthread_rwlock_unlock(&u->lock);
+	if (changed) {
+		pthread_rwlock_wrlock(&u->lock);
+		reload(u, why, size);
+		pthread_rwlock_unlock(&u->lock);
+	}
+	pthread_rwlock_rdlock(&u->lock);
+	ok = octo_htpasswd_verify(u->h, user, password);
+	pthread_rwlock_unlock(&u->lock);
 	return ok;
 }

@@ -35,4 +35,16 @@ size_t octo_htpasswd_count(const struct octo_htpasswd *h);
  * names cannot be told from a guess of passwords by the time an answer takes. */
 int octo_htpasswd_verify(const struct octo_htpasswd *h, const char *user, const char *password);
 
+/* The users of a file, read again when it changes (another inode, size or modification time: an
+ * editor's rename, `htpasswd -B` rewriting it), as the registry keeps them. A change that does
+ * not read (a half-written file, a scheme refused) keeps the users read before, and says why.
+ * Thread-safe: checks run side by side, a reload waits for them. */
+struct octo_users;
+enum octo_err octo_users_open(const char *path, struct octo_users **out, char *why, size_t size);
+void octo_users_free(struct octo_users *u);
+/* octo_htpasswd_verify against the file as it is now; *why (may be NULL) gets "" or why a
+ * change of the file was not taken. */
+int octo_users_verify(struct octo_users *u, const char *user, const char *password, char *why,
+		      size_t size);
+
 #endif

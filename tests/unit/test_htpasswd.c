@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -121,13 +122,53 @@ static void test_load(void **state)
 	free(dir);
 }
 
+static void write_file(const char *path, const char *text)
+{
+	char tmp[4200];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	f = fopen(tmp, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(rename(tmp, path), 0); /* as an editor replaces it */
+}
+
+/* The file read again when it changes; a change that does not read keeps the users before. */
+static void test_reload(void **state)
+{
+	char *dir = tu_tempdir(), path[4096], why[512];
+	struct octo_users *u;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/users", dir);
+	write_file(path, ALICE "\n");
+	assert_int_equal(octo_users_open(path, &u, why, sizeof(why)), OCTO_OK);
+	assert_true(octo_users_verify(u, "alice", "s3cret!", why, sizeof(why)));
+	assert_false(octo_users_verify(u, "bob", "hunter2", why, sizeof(why)));
+	write_file(path, BOB "\n");
+	assert_true(octo_users_verify(u, "bob", "hunter2", why, sizeof(why)));
+	assert_string_equal(why, "");
+	assert_false(octo_users_verify(u, "alice", "s3cret!", why, sizeof(why)));
+	write_file(path, BOB "\ncarol:$apr1$nWSLHAKY$KXnPDFKUJnhYcPuHd4rnC/\n");
+	assert_true(octo_users_verify(u, "bob", "hunter2", why, sizeof(why)));
+	assert_non_null(strstr(why, "line 2: an Apache MD5"));
+	assert_non_null(strstr(why, "the users read before are kept"));
+	unlink(path);
+	assert_true(octo_users_verify(u, "bob", "hunter2", why, sizeof(why)));
+	assert_non_null(strstr(why, "No such file"));
+	octo_users_free(u);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_verify),
-		cmocka_unit_test(test_refused),
-		cmocka_unit_test(test_ceilings),
-		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_verify),   cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_ceilings), cmocka_unit_test(test_load),
+		cmocka_unit_test(test_reload),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
