@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "bounds.h"
 #include "clock.h"
 #include "collect.h"
 #include "config.h"
@@ -210,17 +211,6 @@ static int may_change(const struct admin *a, const char *what)
 	return 1;
 }
 
-/* A candidate of this node's dry run, for the cluster to agree to. */
-static void candidate(void *ctx, const char *kind, const char *repo, const char *digest,
-		      uint64_t size)
-{
-	char item[OCTO_STORE_PATH_MAX];
-
-	(void)size;
-	octo_collect_item(item, sizeof(item), kind, repo, digest);
-	octo_strv_push(ctx, item, strlen(item)); /* out of memory: fewer go */
-}
-
 static int run_gc(struct admin *a)
 {
 	struct octo_gc_options go = {
@@ -239,15 +229,10 @@ static int run_gc(struct admin *a)
 	if (!may_change(a, "gc"))
 		return 1;
 	if (a->cfg.p2p.enabled) { /* only what every member agrees to (collect.h) */
-		struct octo_gc_options dry = go;
 		struct octo_collect_request cr = {
 			go.grace_ms, go.delete_untagged, go.remove_orphan_referrers, {0}};
 		char why[512] = "";
-		dry.dry_run = 1;
-		dry.progress = NULL;
-		dry.removed = candidate;
-		dry.ctx = &cr.items;
-		err = octo_gc_run(a->store, a->journal, &dry, &r);
+		err = octo_gc_candidates(a->store, a->journal, &go, &cr.items);
 		if (err == OCTO_OK)
 			err = octo_collect_ask(a->store, &cr, COLLECT_WAIT_MS, &agreed, why,
 					       sizeof(why));

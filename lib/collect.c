@@ -6,9 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "clock.h"
 #include "collect.h"
 #include "handoff.h"
 
@@ -92,42 +90,29 @@ static enum octo_err parse_answer(const char *text, size_t len, struct octo_strv
 enum octo_err octo_collect_ask(const struct octo_store *s, const struct octo_collect_request *req,
 			       int64_t timeout_ms, struct octo_strv *items, char *why, size_t size)
 {
-	char id[OCTO_HANDOFF_ID_LEN + 1], *text;
-	uint64_t deadline = octo_clock_monotonic_ms() + (uint64_t)timeout_ms;
-	struct timespec ts = {0, POLL_MS * 1000000L};
 	json_t *o = json_pack("{s:I,s:b,s:b,s:o}", "grace_ms", (json_int_t)req->grace_ms,
 			      "delete_untagged", req->delete_untagged, "remove_orphan_referrers",
 			      req->remove_orphan_referrers, "items", array_of(&req->items));
+	char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL, *answer;
 	enum octo_err err;
 	size_t len;
 
 	memset(items, 0, sizeof(*items));
-	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	if (text == NULL)
 		return OCTO_ERR_NOMEM;
-	err = octo_handoff_send(s, OCTO_COLLECT_DIR, text, id);
+	err = octo_handoff_ask(s, OCTO_COLLECT_DIR, text, ANSWER_MAX, timeout_ms, POLL_MS, &answer,
+			       &len);
 	free(text);
-	while (err == OCTO_OK) {
-		err = octo_handoff_answer_read(s, OCTO_COLLECT_DIR, id, ANSWER_MAX, &text, &len);
-		if (err == OCTO_OK) {
-			err = parse_answer(text, len, items, why, size);
-			free(text);
-			break;
-		}
-		if (err != OCTO_ERR_NAME_UNKNOWN)
-			break;
-		err = OCTO_OK;
-		if (octo_clock_monotonic_ms() >= deadline) {
-			snprintf(why, size,
-				 "the peer daemon did not answer within %lld ms: is it running?",
-				 (long long)timeout_ms);
-			err = OCTO_ERR_NOT_REPLICATED;
-			break;
-		}
-		nanosleep(&ts, NULL);
+	if (err == OCTO_ERR_NAME_UNKNOWN) {
+		snprintf(why, size, "the peer daemon did not answer within %lld ms: is it running?",
+			 (long long)timeout_ms);
+		return OCTO_ERR_NOT_REPLICATED;
 	}
-	octo_handoff_forget(s, OCTO_COLLECT_DIR, id);
+	if (err != OCTO_OK)
+		return err;
+	err = parse_answer(answer, len, items, why, size);
+	free(answer);
 	return err;
 }
 

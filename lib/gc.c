@@ -271,14 +271,26 @@ static int names_manifests(const struct repo *r, const struct revision *v)
 	return 0;
 }
 
+static int digest_order(const struct octo_digest *a, const struct octo_digest *b)
+{
+	return a->alg != b->alg ? (a->alg < b->alg ? -1 : 1) : strcmp(a->hex, b->hex);
+}
+
+static int by_digest(const void *a, const void *b)
+{
+	return digest_order(&((const struct revision *)a)->d, &((const struct revision *)b)->d);
+}
+
+/* The revisions are sorted by digest (read_repo): a lookup costs the same in a repository of
+ * ten thousand manifests as in one of ten. */
 static struct revision *find_rev(struct repo *r, const struct octo_digest *d)
 {
-	size_t i;
+	struct revision key;
 
-	for (i = 0; i < r->n_revs; i++)
-		if (octo_digest_equal(&r->revs[i].d, d))
-			return &r->revs[i];
-	return NULL;
+	if (r->n_revs == 0)
+		return NULL;
+	key.d = *d;
+	return bsearch(&key, r->revs, r->n_revs, sizeof(*r->revs), by_digest);
 }
 
 /* The revisions that stay whatever else does: tagged ones; every one but referrers unless
@@ -427,30 +439,47 @@ static enum octo_err sweep_link(struct run *run, struct repo *r, struct link *l,
 	return err;
 }
 
+/* repo's records and its revisions' references, as the mark reads them. */
+static enum octo_err read_repo(const struct octo_store *s, const char *name, size_t max_manifest,
+			       struct repo *r)
+{
+	struct octo_gc_options o = {.max_manifest_size = max_manifest};
+	char rel[OCTO_STORE_PATH_MAX];
+	enum octo_err err = octo_store_path(rel, sizeof(rel), "repositories/%s", name);
+	size_t i;
+	int dir;
+
+	memset(r, 0, sizeof(*r));
+	r->name = name;
+	if (err != OCTO_OK)
+		return err;
+	if ((dir = octo_store_opendir(s, rel, 0)) < 0)
+		return errno == ENOENT ? OCTO_OK : octo_fs_fail("open", rel, errno);
+	err = octo_store_record_each(s, name, dir, is_key, take_record, r);
+	close(dir);
+	if (r->n_revs > 1)
+		qsort(r->revs, r->n_revs, sizeof(*r->revs), by_digest);
+	for (i = 0; err == OCTO_OK && i < r->n_revs; i++) {
+		enum octo_err rerr = read_refs(s, &o, r, &r->revs[i]);
+		if (rerr == OCTO_ERR_NOMEM)
+			err = rerr;
+		else if (rerr != OCTO_OK)
+			r->revs[i].removed =
+				1; /* deleted since the walk, or unreadable: names nothing */
+		if (rerr != OCTO_OK && rerr != OCTO_ERR_MANIFEST_UNKNOWN)
+			r->damaged = 1;
+	}
+	return err;
+}
+
 /* Mark one repository, sweep what it no longer needs, and add what stays to run->live. */
 static enum octo_err collect_repo(struct run *run, const char *name)
 {
-	struct repo r = {.name = name};
+	struct repo r;
 	struct digest_set named = {0};
-	char rel[OCTO_STORE_PATH_MAX];
-	enum octo_err err = octo_store_path(rel, sizeof(rel), "repositories/%s", name);
+	enum octo_err err = read_repo(run->s, name, run->o->max_manifest_size, &r);
 	size_t i, j;
-	int dir = -1;
 
-	if (err == OCTO_OK && (dir = octo_store_opendir(run->s, rel, 0)) < 0)
-		return errno == ENOENT ? OCTO_OK : octo_fs_fail("open", rel, errno);
-	if (err == OCTO_OK)
-		err = octo_store_record_each(run->s, name, dir, is_key, take_record, &r);
-	close(dir);
-	for (i = 0; err == OCTO_OK && i < r.n_revs; i++) {
-		enum octo_err rerr = read_refs(run->s, run->o, &r, &r.revs[i]);
-		if (rerr == OCTO_ERR_MANIFEST_UNKNOWN)
-			r.revs[i].removed = 1; /* deleted since the walk: it keeps nothing */
-		else if (rerr == OCTO_ERR_NOMEM)
-			err = rerr;
-		else if (rerr != OCTO_OK)
-			r.damaged = 1;
-	}
 	for (i = 0; err == OCTO_OK && i < r.n_tags; i++) {
 		struct revision *v = find_rev(&r, &r.tags[i]);
 		if (v != NULL)
@@ -624,28 +653,45 @@ static void would_remove(void *ctx, const char *kind, const char *repo, const ch
 
 	(void)size;
 	octo_collect_item(item, sizeof(item), kind, repo, digest);
-	octo_strv_push(ctx, item, strlen(item)); /* out of memory: agreed to less */
+	octo_strv_push(ctx, item, strlen(item)); /* out of memory: fewer go */
+}
+
+/* The dry run of o into items (sorted), and its live set when live is not NULL. */
+static enum octo_err candidates(const struct octo_store *s, struct octo_journal *j,
+				const struct octo_gc_options *o, struct octo_strv *items,
+				struct digest_set *live)
+{
+	struct octo_gc_options dry = *o;
+	struct octo_gc_result r;
+	enum octo_err err;
+
+	memset(items, 0, sizeof(*items));
+	dry.dry_run = 1;
+	dry.agreed = NULL;
+	dry.progress = NULL;
+	dry.removed = would_remove;
+	dry.ctx = items;
+	err = gc_run(s, j, &dry, &r, live);
+	octo_strv_sort(items, strcmp);
+	return err;
+}
+
+enum octo_err octo_gc_candidates(const struct octo_store *s, struct octo_journal *j,
+				 const struct octo_gc_options *o, struct octo_strv *items)
+{
+	return candidates(s, j, o, items, NULL);
 }
 
 enum octo_err octo_gc_agree(const struct octo_store *s, struct octo_journal *j,
 			    const struct octo_gc_options *o, const struct octo_strv *items,
 			    struct octo_strv *agreed)
 {
-	struct octo_gc_options dry = *o;
-	struct octo_strv would = {0};
+	struct octo_strv would;
 	struct digest_set live = {0};
-	struct octo_gc_result r;
-	enum octo_err err;
+	enum octo_err err = candidates(s, j, o, &would, &live);
 	size_t i;
 
 	memset(agreed, 0, sizeof(*agreed));
-	dry.dry_run = 1;
-	dry.agreed = NULL;
-	dry.progress = NULL;
-	dry.removed = would_remove;
-	dry.ctx = &would;
-	err = gc_run(s, j, &dry, &r, &live);
-	octo_strv_sort(&would, strcmp);
 	for (i = 0; err == OCTO_OK && i < items->n; i++) {
 		const char *item = items->v[i], *dg = strrchr(item, ' ');
 		struct octo_digest d;
@@ -661,34 +707,6 @@ enum octo_err octo_gc_agree(const struct octo_store *s, struct octo_journal *j,
 	octo_strv_cleanup(&would);
 	set_free(&live);
 	octo_strv_sort(agreed, strcmp);
-	return err;
-}
-
-/* repo's records and its revisions' references, as the mark reads them. */
-static enum octo_err read_repo(const struct octo_store *s, const char *name, size_t max_manifest,
-			       struct repo *r)
-{
-	struct octo_gc_options o = {.max_manifest_size = max_manifest};
-	char rel[OCTO_STORE_PATH_MAX];
-	enum octo_err err = octo_store_path(rel, sizeof(rel), "repositories/%s", name);
-	size_t i;
-	int dir;
-
-	memset(r, 0, sizeof(*r));
-	r->name = name;
-	if (err != OCTO_OK)
-		return err;
-	if ((dir = octo_store_opendir(s, rel, 0)) < 0)
-		return errno == ENOENT ? OCTO_OK : octo_fs_fail("open", rel, errno);
-	err = octo_store_record_each(s, name, dir, is_key, take_record, r);
-	close(dir);
-	for (i = 0; err == OCTO_OK && i < r->n_revs; i++) {
-		enum octo_err rerr = read_refs(s, &o, r, &r->revs[i]);
-		if (rerr == OCTO_ERR_NOMEM)
-			err = rerr;
-		else if (rerr != OCTO_OK)
-			r->revs[i].removed = 1; /* names nothing we can read */
-	}
 	return err;
 }
 

@@ -55,6 +55,11 @@ struct octo_gc_result {
 enum octo_err octo_gc_run(const struct octo_store *s, struct octo_journal *j,
 			  const struct octo_gc_options *o, struct octo_gc_result *r);
 
+/* What a collection with o's options would remove (a dry run), as sorted items (collect.h):
+ * the candidates a cluster's collection asks its members about. */
+enum octo_err octo_gc_candidates(const struct octo_store *s, struct octo_journal *j,
+				 const struct octo_gc_options *o, struct octo_strv *items);
+
 /* A member's side of a cluster's collection (collect.h): which of items (sorted) this node would
  * remove too, into agreed (sorted): a dry run with o's options; a manifest or link item when it
  * would remove it, a blob item when it would remove the content here or, not holding it,

@@ -3,6 +3,9 @@
 #include "autoconfig.h"
 
 #include <string.h>
+#include <time.h>
+
+#include "clock.h"
 
 #include "handoff.h"
 
@@ -26,28 +29,18 @@ static enum octo_err rel_of(const char *dir, const char *id, const char *suffix,
 	return octo_store_path(buf, size, "%s/%s%s", dir, id, suffix);
 }
 
-enum octo_err octo_handoff_send(const struct octo_store *s, const char *dir, const char *text,
-				char id[OCTO_HANDOFF_ID_LEN + 1])
+/* dir/<id><suffix> read whole (at most max bytes); OCTO_ERR_NAME_UNKNOWN when it is not there. */
+static enum octo_err read_file(const struct octo_store *s, const char *dir, const char *id,
+			       const char *suffix, size_t max, char **text, size_t *len)
 {
 	char rel[OCTO_STORE_PATH_MAX];
-	enum octo_err err = octo_store_tmpname(id, OCTO_HANDOFF_ID_LEN + 1, "");
-
-	if (err == OCTO_OK)
-		err = rel_of(dir, id, "", rel, sizeof(rel));
-	return err != OCTO_OK ? err : octo_store_write_unsynced(s, rel, text, strlen(text));
-}
-
-enum octo_err octo_handoff_answer_read(const struct octo_store *s, const char *dir, const char *id,
-				       size_t max, char **text, size_t *len)
-{
-	char rel[OCTO_STORE_PATH_MAX];
-	enum octo_err err = rel_of(dir, id, ".done", rel, sizeof(rel));
+	enum octo_err err = rel_of(dir, id, suffix, rel, sizeof(rel));
 
 	return err != OCTO_OK ? err
 			      : octo_store_read(s, rel, max, OCTO_ERR_NAME_UNKNOWN, text, len);
 }
 
-void octo_handoff_forget(const struct octo_store *s, const char *dir, const char *id)
+static void forget(const struct octo_store *s, const char *dir, const char *id)
 {
 	char rel[OCTO_STORE_PATH_MAX];
 
@@ -56,6 +49,29 @@ void octo_handoff_forget(const struct octo_store *s, const char *dir, const char
 		octo_store_remove(s, rel, OCTO_OK);
 	if (rel_of(dir, id, ".done", rel, sizeof(rel)) == OCTO_OK)
 		octo_store_remove(s, rel, OCTO_OK);
+}
+
+enum octo_err octo_handoff_ask(const struct octo_store *s, const char *dir, const char *text,
+			       size_t max, int64_t timeout_ms, long poll_ms, char **answer,
+			       size_t *len)
+{
+	char id[OCTO_HANDOFF_ID_LEN + 1], rel[OCTO_STORE_PATH_MAX];
+	uint64_t deadline = octo_clock_monotonic_ms() + (uint64_t)timeout_ms;
+	struct timespec ts = {poll_ms / 1000, (poll_ms % 1000) * 1000000L};
+	enum octo_err err = octo_store_tmpname(id, sizeof(id), "");
+
+	*answer = NULL;
+	if (err == OCTO_OK)
+		err = rel_of(dir, id, "", rel, sizeof(rel));
+	if (err == OCTO_OK)
+		err = octo_store_write_unsynced(s, rel, text, strlen(text));
+	if (err != OCTO_OK)
+		return err;
+	while ((err = read_file(s, dir, id, ".done", max, answer, len)) == OCTO_ERR_NAME_UNKNOWN &&
+	       octo_clock_monotonic_ms() < deadline)
+		nanosleep(&ts, NULL);
+	forget(s, dir, id);
+	return err;
 }
 
 static int is_request(const char *name, size_t len)

@@ -8,6 +8,7 @@
 #define OCTO_HANDOFF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "error.h"
 #include "store.h"
@@ -15,14 +16,13 @@
 
 #define OCTO_HANDOFF_ID_LEN 32
 
-/* The asker's side: the request (text) under a fresh id, written into id. */
-enum octo_err octo_handoff_send(const struct octo_store *s, const char *dir, const char *text,
-				char id[OCTO_HANDOFF_ID_LEN + 1]);
-/* The answer to id (malloc'd, at most max bytes), or OCTO_ERR_NAME_UNKNOWN while there is none. */
-enum octo_err octo_handoff_answer_read(const struct octo_store *s, const char *dir, const char *id,
-				       size_t max, char **text, size_t *len);
-/* Done with id: the request, then the answer, removed. */
-void octo_handoff_forget(const struct octo_store *s, const char *dir, const char *id);
+/* The asker's side: hand over the request (text) and wait for its answer, at most timeout_ms,
+ * looking every poll_ms: OCTO_OK with the answer (malloc'd, at most max bytes), or
+ * OCTO_ERR_NAME_UNKNOWN when none came in time. The request and its answer are removed either
+ * way. */
+enum octo_err octo_handoff_ask(const struct octo_store *s, const char *dir, const char *text,
+			       size_t max, int64_t timeout_ms, long poll_ms, char **answer,
+			       size_t *len);
 
 /* The answering side: the ids waiting (in no order), one request's text, and its answer
  * (written only while the request is there: nobody waits otherwise). */

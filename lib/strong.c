@@ -47,22 +47,14 @@ static char *request_text(const struct octo_strong_request *r)
 	return text;
 }
 
-/* The answer to id if there is one: OCTO_OK with *outcome and why into detail. */
-static enum octo_err answer_read(const struct octo_store *s, const char *id, enum octo_err *outcome,
-				 char *detail, size_t size)
+/* An answer: OCTO_OK with *outcome and why into detail. */
+static enum octo_err parse_answer(const char *text, size_t len, enum octo_err *outcome,
+				  char *detail, size_t size)
 {
 	const char *o, *why;
-	char *text;
-	size_t len;
-	json_t *j;
-	enum octo_err err =
-		octo_handoff_answer_read(s, OCTO_STRONG_DIR, id, ANSWER_MAX, &text, &len);
+	json_t *j = json_loadb(text, len, 0, NULL);
+	enum octo_err err = OCTO_ERR_IO;
 
-	if (err != OCTO_OK)
-		return err;
-	j = json_loadb(text, len, 0, NULL);
-	free(text);
-	err = OCTO_ERR_IO;
 	if (j != NULL && json_unpack(j, "{s:s,s:s}", "outcome", &o, "detail", &why) == 0) {
 		err = OCTO_OK;
 		if (strcmp(o, "ok") == 0)
@@ -80,35 +72,29 @@ static enum octo_err answer_read(const struct octo_store *s, const char *id, enu
 enum octo_err octo_strong_wait(const struct octo_store *s, struct octo_strong_request *req,
 			       int64_t timeout_ms, char *detail, size_t size)
 {
-	char name[OCTO_HANDOFF_ID_LEN + 1], *text;
-	uint64_t started = octo_clock_monotonic_ms(), deadline = started + (uint64_t)timeout_ms;
-	struct timespec ts = {0, POLL_MS * 1000000L};
-	enum octo_err err, outcome;
+	uint64_t started = octo_clock_monotonic_ms();
+	enum octo_err err, outcome = OCTO_ERR_NOT_REPLICATED;
+	char *text, *answer;
+	size_t len;
 
 	req->deadline_ms = octo_clock_wall_ms() + (uint64_t)timeout_ms;
 	if ((text = request_text(req)) == NULL)
 		return OCTO_ERR_NOMEM;
-	err = octo_handoff_send(s, OCTO_STRONG_DIR, text, name);
+	err = octo_handoff_ask(s, OCTO_STRONG_DIR, text, ANSWER_MAX, timeout_ms, POLL_MS, &answer,
+			       &len);
 	free(text);
-	if (err != OCTO_OK)
-		return err;
-	for (;;) {
-		err = answer_read(s, name, &outcome, detail, size);
-		if (err == OCTO_OK) {
-			octo_handoff_forget(s, OCTO_STRONG_DIR, name);
-			octo_metrics_strong(
-				octo_store_metrics(s),
-				outcome == OCTO_OK                 ? OCTO_STRONG_CONFIRMED
-				: outcome == OCTO_ERR_TAG_CONFLICT ? OCTO_STRONG_CONFLICT
-								   : OCTO_STRONG_REFUSED,
-				(long long)(octo_clock_monotonic_ms() - started) * 1000);
-			return outcome;
-		}
-		if (err != OCTO_ERR_NAME_UNKNOWN || octo_clock_monotonic_ms() >= deadline)
-			break;
-		nanosleep(&ts, NULL);
+	if (err == OCTO_OK) {
+		err = parse_answer(answer, len, &outcome, detail, size);
+		free(answer);
+		if (err != OCTO_OK)
+			return err;
+		octo_metrics_strong(octo_store_metrics(s),
+				    outcome == OCTO_OK                 ? OCTO_STRONG_CONFIRMED
+				    : outcome == OCTO_ERR_TAG_CONFLICT ? OCTO_STRONG_CONFLICT
+								       : OCTO_STRONG_REFUSED,
+				    (long long)(octo_clock_monotonic_ms() - started) * 1000);
+		return outcome;
 	}
-	octo_handoff_forget(s, OCTO_STRONG_DIR, name);
 	if (err != OCTO_ERR_NAME_UNKNOWN)
 		return err;
 	octo_metrics_strong(octo_store_metrics(s), OCTO_STRONG_TIMEOUT,

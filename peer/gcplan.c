@@ -76,10 +76,11 @@ struct octo_peer_collector {
 	pthread_t thread;
 };
 
-/* Which of req's items the member at address agrees to, sorted, into items; why on failure. */
+/* Which of candidates the member at address agrees to (with req's options), sorted, into items;
+ * why on failure. */
 static int member_plan(struct octo_peer_collector *c, const char *address,
-		       const struct octo_collect_request *req, struct octo_strv *items, char *why,
-		       size_t size)
+		       const struct octo_strv *candidates, const struct octo_collect_request *req,
+		       struct octo_strv *items, char *why, size_t size)
 {
 	Octoserve__Peer__V1__CollectRequest in = OCTOSERVE__PEER__V1__COLLECT_REQUEST__INIT;
 	Octoserve__Peer__V1__CollectReply *r;
@@ -93,8 +94,8 @@ static int member_plan(struct octo_peer_collector *c, const char *address,
 	in.grace_ms = req->grace_ms;
 	in.delete_untagged = req->delete_untagged;
 	in.remove_orphan_referrers = req->remove_orphan_referrers;
-	in.items = req->items.v;
-	in.n_items = req->items.n;
+	in.items = candidates->v;
+	in.n_items = candidates->n;
 	buf = malloc(protobuf_c_message_get_packed_size(&in.base) + 1);
 	if (buf == NULL) {
 		snprintf(why, size, "out of memory");
@@ -135,28 +136,21 @@ static void intersect(struct octo_strv *agreed, const struct octo_strv *items)
 	agreed->n = kept;
 }
 
-static int view_empty(struct octo_peer_collector *c, struct octo_peer_view *view)
-{
-	octo_peer_cluster_view(c->cluster, view);
-	return view->n == 0;
-}
-
 static void answer(struct octo_peer_collector *c, const char *id)
 {
 	struct octo_collect_request req;
 	struct octo_peer_view view;
-	struct octo_strv agreed = {0};
+	struct octo_strv agreed;
 	char why[512] = "";
 	size_t i;
-	int first = 1, ok = 1;
+	int ok = 1;
 
 	if (octo_collect_read(c->store, id, &req) != OCTO_OK)
 		return;
-	if (view_empty(c, &view)) { /* alone: everything asked about is agreed */
-		octo_collect_answer(c->store, id, &req.items, NULL);
-		octo_collect_request_cleanup(&req);
-		return;
-	}
+	/* the candidates, less what any member does not agree to (alone: all of them) */
+	agreed = req.items;
+	memset(&req.items, 0, sizeof(req.items));
+	octo_peer_cluster_view(c->cluster, &view);
 	for (i = 0; ok && i < view.n; i++)
 		if (!view.v[i].up) {
 			snprintf(
@@ -168,16 +162,10 @@ static void answer(struct octo_peer_collector *c, const char *id)
 		}
 	for (i = 0; ok && i < view.n; i++) {
 		struct octo_strv items = {0};
-		if (member_plan(c, view.v[i].address, &req, &items, why, sizeof(why)) != 0) {
+		if (member_plan(c, view.v[i].address, &agreed, &req, &items, why, sizeof(why)) != 0)
 			ok = 0;
-		} else if (first) {
-			agreed = items;
-			items.v = NULL;
-			items.n = 0;
-			first = 0;
-		} else {
+		else
 			intersect(&agreed, &items);
-		}
 		octo_strv_cleanup(&items);
 	}
 	octo_collect_answer(c->store, id, ok ? &agreed : NULL, why);
