@@ -27,7 +27,7 @@ top=$(pwd)
 PACKAGES="build-essential autoconf automake libtool pkg-config
 libfcgi-dev libssl-dev libjansson-dev uuid-dev libcmocka-dev
 libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libc-ares-dev libcurl4-openssl-dev libcrypt-dev
-lighttpd python3 curl procps"
+lighttpd python3 curl procps apache2-utils"
 TEST_PACKAGES="strace faketime iproute2 dnsmasq-base openssl python3-grpcio python3-grpc-tools logrotate systemd python3-prometheus-client nginx apache2 libapache2-mod-xsendfile $(cat tests/clients/PACKAGES)
 $(cat tests/bench/PACKAGES)"
 
@@ -100,8 +100,8 @@ sys.exit(1)' "$1"
 
 # One instance per port: its run directory (lighttpd.conf, the pid file, the responder's
 # socket, lighttpd's spool) is run/<port>/, so two instances from one checkout never share
-# a socket or a file. Relative paths (-c FILE, storage.path in the file or
-# OCTOSERVE_STORAGE_PATH) are relative to the directory the quick start is run from.
+# a socket or a file. Relative paths (-c FILE, storage.path and auth.htpasswd.path in the file
+# or the environment) are relative to the directory the quick start is run from.
 serve() {
 	config=
 	while [ $# -gt 0 ]; do
@@ -118,10 +118,12 @@ serve() {
 	# Without -c, the example configuration: port 5000, ./data, X-Sendfile.
 	[ -n "$config" ] || config=$top/contrib/octoserve.json
 	bin=$top/fcgi/octoserve-fcgi
-	"$bin" -c "$config" --check-config
 	get() { "$bin" -c "$config" --config-get "$1"; }
 	address=$(get server.address) port=$(get server.port) storage=$(get storage.path)
 	case $storage in /*) ;; *) OCTOSERVE_STORAGE_PATH=$caller/$storage; export OCTOSERVE_STORAGE_PATH;; esac
+	users=$(get auth.htpasswd.path)
+	case $users in /* | "") ;; *) OCTOSERVE_AUTH_HTPASSWD_PATH=$caller/$users; export OCTOSERVE_AUTH_HTPASSWD_PATH;; esac
+	"$bin" -c "$config" --check-config
 	[ "$address" = localhost ] && host=127.0.0.1 || host=$address
 	rundir=$top/run/$port
 	if [ -f "$rundir/lighttpd.pid" ] && kill -0 "$(cat "$rundir/lighttpd.pid")" 2>/dev/null; then

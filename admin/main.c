@@ -21,6 +21,7 @@
 #include "bounds.h"
 #include "clock.h"
 #include "collect.h"
+#include "auth.h"
 #include "config.h"
 #include "fsutil.h"
 #include "gc.h"
@@ -682,10 +683,14 @@ int main(int argc, char **argv)
 	if (n_unknown > 0)
 		fprintf(stderr, "octoserve-admin: not configuration variables: %s\n", unknown);
 	if (strcmp(a.o.command, "check-config") == 0) {
-		if (n_unknown == 0)
+		/* The files authentication reads, as the responder reads them at start. */
+		int bad = octo_auth_check_config(&a.cfg, errbuf, sizeof(errbuf)) != OCTO_OK;
+		if (bad)
+			fprintf(stderr, "octoserve-admin: auth: %s\n", errbuf);
+		if (n_unknown == 0 && !bad)
 			printf("configuration ok\n");
 		octo_config_cleanup(&a.cfg);
-		return n_unknown > 0;
+		return n_unknown > 0 || bad;
 	}
 	if (strcmp(a.o.command, "serve") == 0) {
 		a.log = octo_logger_new(a.cfg.logging.level, a.cfg.logging.format,

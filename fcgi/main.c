@@ -13,12 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "bounds.h"
 #include "config.h"
 #include "fsutil.h"
@@ -59,6 +61,19 @@ extern char **environ;
 
 static struct server srv = {
 	.lock = PTHREAD_MUTEX_INITIALIZER, .idle = PTHREAD_COND_INITIALIZER, .listen_fd = 0};
+
+/* "https" when the front says it took the request over TLS: REQUEST_SCHEME (Apache,
+ * lighttpd, nginx's fastcgi_params) or HTTPS=on (the older CGI convention). */
+static const char *tls_param(char **envp)
+{
+	const char *scheme = FCGX_GetParam("REQUEST_SCHEME", envp);
+	const char *https = FCGX_GetParam("HTTPS", envp);
+
+	if ((scheme != NULL && strcmp(scheme, "https") == 0) ||
+	    (https != NULL && strcasecmp(https, "on") == 0))
+		return "https";
+	return NULL;
+}
 
 /* CGI parameters to request headers: HTTP_FOO_BAR -> "FOO-BAR" (names compare
  * case-insensitively), CONTENT_TYPE -> "Content-Type". Past OCTO_BOUND_REQUEST_HEADERS, or with a name
@@ -281,6 +296,7 @@ static void serve_one(FCGX_Request *fr, int id)
 	req.headers_dropped = hs.overflow;
 	req.remote_user = FCGX_GetParam("REMOTE_USER", fr->envp);
 	req.remote_addr = FCGX_GetParam("REMOTE_ADDR", fr->envp);
+	req.scheme = tls_param(fr->envp);
 	req.body.read = body_read;
 	br.in = fr->in;
 	req.body.ctx = &br;
@@ -505,6 +521,7 @@ int main(int argc, char **argv)
 {
 	const char *config_path = NULL, *get_key = NULL;
 	char errbuf[512], unknown[1024];
+	enum octo_err err;
 	size_t n_unknown;
 	pthread_t sig_tid, collect_tid, watch_tid;
 	sigset_t set;
@@ -545,10 +562,13 @@ int main(int argc, char **argv)
 	}
 	n_unknown = octo_config_env_unknown(environ, unknown, sizeof(unknown));
 	if (check_only) {
-		if (n_unknown == 0)
-			return 0;
-		fprintf(stderr, "octoserve-fcgi: not configuration variables: %s\n", unknown);
-		return 1;
+		int bad = octo_auth_check_config(&srv.cfg, errbuf, sizeof(errbuf)) != OCTO_OK;
+		if (bad)
+			fprintf(stderr, "octoserve-fcgi: auth: %s\n", errbuf);
+		if (n_unknown > 0)
+			fprintf(stderr, "octoserve-fcgi: not configuration variables: %s\n",
+				unknown);
+		return bad || n_unknown > 0;
 	}
 	if (no_socket()) {
 		fprintf(stderr, "octoserve-fcgi: no FastCGI socket: standard input is not a socket "
@@ -566,7 +586,12 @@ int main(int argc, char **argv)
 		struct octo_log_field f[] = {OCTO_LOG_STR("names", unknown)};
 		octo_log(srv.log, OCTO_LOG_WARN, "not configuration variables", f, 1);
 	}
-	if (octo_registry_new(&srv.cfg, srv.log, &srv.reg) != OCTO_OK) {
+	err = octo_registry_new(&srv.cfg, srv.log, &srv.reg, errbuf, sizeof(errbuf));
+	if (err == OCTO_ERR_CONFIG) {
+		fprintf(stderr, "octoserve-fcgi: authentication cannot start: %s\n", errbuf);
+		return 1;
+	}
+	if (err != OCTO_OK) {
 		char cause[512] = "unknown error";
 		octo_fs_failure(cause, sizeof(cause));
 		fprintf(stderr, "octoserve-fcgi: cannot open the store at %s: %s\n",

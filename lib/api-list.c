@@ -57,6 +57,27 @@ static void send_page(struct octo_route *rt, struct octo_response *resp, int tag
 	octo_response_add_header(resp, "Content-Type", "application/json");
 }
 
+/* Whether the catalog is filtered for rt's caller. */
+static int filtered(const struct octo_registry *reg, const struct octo_route *rt)
+{
+	return reg->auth != NULL && !octo_auth_unlimited(reg->auth, &rt->caller);
+}
+
+/* Drop the repositories the caller may not pull from names. */
+static void keep_listable(const struct octo_registry *reg, const struct octo_route *rt,
+			  struct octo_strv *names)
+{
+	size_t i, kept = 0;
+
+	for (i = 0; i < names->n; i++) {
+		if (octo_auth_may_list(reg->auth, &rt->caller, names->v[i]))
+			names->v[kept++] = names->v[i];
+		else
+			free(names->v[i]);
+	}
+	names->n = kept;
+}
+
 /* GET tags/list or _catalog with ?n= and ?last=: a page from the index (the tags of the
  * repository, or the catalog), reading only what it returns; without a usable index, from
  * the whole list (a scan of the tag directory, a walk of the repositories). */
@@ -80,8 +101,11 @@ static void list(struct octo_registry *reg, struct octo_route *rt, struct octo_r
 		if (limit > OCTO_BOUND_LIST_ENTRIES)
 			limit = OCTO_BOUND_LIST_ENTRIES;
 	}
+	/* A caller who may not pull every repository sees the catalog filtered: from the whole
+	 * list, so that a page is as long as asked. */
 	err = tags ? octo_store_tag_page(reg->store, rt->name, last, limit, &names, &more)
-		   : octo_store_repo_page(reg->store, last, limit, &names, &more);
+	      : filtered(reg, rt) ? OCTO_ERR_NAME_UNKNOWN
+				  : octo_store_repo_page(reg->store, last, limit, &names, &more);
 	if (err == OCTO_OK) {
 		send_page(rt, resp, tags, names.v, names.n, more, limit);
 		return octo_strv_cleanup(&names);
@@ -92,6 +116,8 @@ static void list(struct octo_registry *reg, struct octo_route *rt, struct octo_r
 		   : octo_store_repo_list(reg->store, &names);
 	if (err != OCTO_OK)
 		return octo_response_error(resp, err, NULL);
+	if (!tags && filtered(reg, rt))
+		keep_listable(reg, rt, &names);
 	while (last != NULL && start < names.n &&
 	       (tags ? octo_tag_cmp(names.v[start], last) : strcmp(names.v[start], last)) <= 0)
 		start++;

@@ -110,7 +110,10 @@ static void session_headers(struct octo_registry *reg, struct octo_route *rt,
 }
 
 /* ?mount=<digest>[&from=<repo>]: 1 when answered (201 or an error), 0 to fall through to
- * a normal upload. Without from, any blob in the store can be mounted (automatic mount). */
+ * a normal upload. Without from, any blob in the store can be mounted (automatic mount). Under
+ * authentication a mount from a repository the caller may not pull is a plain upload, and so
+ * is an automatic mount for a caller who may not pull everything: neither may tell that the
+ * blob exists. */
 static int try_mount(struct octo_registry *reg, struct octo_route *rt, struct octo_response *resp,
 		     const char *mount)
 {
@@ -127,6 +130,10 @@ static int try_mount(struct octo_registry *reg, struct octo_route *rt, struct oc
 		octo_response_error(resp, OCTO_ERR_NAME_INVALID, "from");
 		return 1;
 	}
+	if (reg->auth != NULL &&
+	    (from != NULL ? !(octo_auth_actions(reg->auth, &rt->caller, from) & OCTO_ACCESS_PULL)
+			  : !octo_auth_unlimited(reg->auth, &rt->caller)))
+		return 0;
 	(void)octo_store_blob_renew(reg->store, &d); /* a reference: renewed before the check */
 	err = from != NULL ? octo_store_blob_linked(reg->store, from, &d, &size)
 			   : octo_store_blob_stat(reg->store, &d, &size);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth.h"
 #include "budget.h"
 #include "config.h"
 #include "journal.h"
@@ -28,6 +29,7 @@ struct octo_registry {
 	time_t swept; /* when octo_registry_collect last swept repositories/ (0: never) */
 	struct octo_metrics *metrics; /* the store's shared counters (NULL: metrics.enabled off) */
 	struct octo_journal *journal; /* the store's change journal */
+	struct octo_auth *auth;       /* NULL: no authentication (auth.*) */
 };
 
 /* One routed request: the repository name and what follows it, both decoded. */
@@ -39,6 +41,7 @@ struct octo_route {
 	char *tail_storage; /* owns tail */
 	size_t tail_len;
 	struct octo_query query;
+	struct octo_caller caller; /* who asks (auth on) */
 };
 
 /* Strong consistency (strong.h): whether this node's writes wait for the cluster's
@@ -75,5 +78,7 @@ octo_api_handler octo_api_livez;
 octo_api_handler octo_api_readyz;
 /* Metrics (api-metrics.c): GET metrics.endpoint, Prometheus text. */
 octo_api_handler octo_api_metrics;
+/* The built-in token issuer (api-token.c): GET and POST at auth.token.realm. */
+octo_api_handler octo_api_token;
 
 #endif

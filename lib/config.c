@@ -122,6 +122,34 @@ static const char *check_url(const char *s)
 	return "must be empty or start with http:// or https://";
 }
 
+/* auth.token.realm: the path our issuer answers at, or an outside issuer's URL. It goes into
+ * a quoted WWW-Authenticate parameter, so no quote, backslash or control character. */
+static const char *check_realm(const char *s)
+{
+	const char *p;
+
+	if (s[0] != '/' && strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
+		return "must be a path (\"/auth/token\": the built-in issuer) or an http:// or "
+		       "https:// URL (an outside issuer)";
+	for (p = s; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == '"' || *p == '\\' || *p == 0x7f)
+			return "must not hold spaces, quotes, backslashes or control characters";
+	return NULL;
+}
+
+/* A token claim we compare and quote (service, issuer). */
+static const char *check_claim(const char *s)
+{
+	const char *p;
+
+	if (!s[0])
+		return "must not be empty";
+	for (p = s; *p; p++)
+		if ((unsigned char)*p < ' ' || *p == '"' || *p == '\\' || *p == 0x7f)
+			return "must not hold quotes, backslashes or control characters";
+	return NULL;
+}
+
 /* "host:port", the host possibly "[v6]". */
 static const char *check_host_port(const char *s)
 {
@@ -215,6 +243,9 @@ static const char *check_listen(const char *s)
 }
 
 static enum octo_err parse_retention(struct octo_config *cfg, json_t *v, char *why, size_t whysize);
+static enum octo_err parse_groups(struct octo_config *cfg, json_t *v, char *why, size_t whysize);
+static enum octo_err parse_auth_rules(struct octo_config *cfg, json_t *v, char *why,
+				      size_t whysize);
 static enum octo_err parse_endpoints(struct octo_config *cfg, json_t *v, char *why, size_t whysize);
 
 #define ROW(p, e, t, f)                                                                            \
@@ -297,6 +328,37 @@ static const struct key keys[] = {
 	{ROW("notifications.endpoints", "NOTIFICATIONS_ENDPOINTS", K_JSON,
 	     notifications.endpoints_text),
 	 .def = "[]", .parse = parse_endpoints},
+
+	{ROW("auth.htpasswd.path", "AUTH_HTPASSWD_PATH", K_STR, auth.htpasswd_path),
+	 .check = check_nonempty},
+	{ROW("auth.trust_front", "AUTH_TRUST_FRONT", K_BOOL, auth.trust_front), .def = "false"},
+	{ROW("auth.token.realm", "AUTH_TOKEN_REALM", K_STR, auth.token.realm), .def = "/auth/token",
+	 .check = check_realm},
+	{ROW("auth.token.service", "AUTH_TOKEN_SERVICE", K_STR, auth.token.service),
+	 .def = "octoserve", .check = check_claim},
+	{ROW("auth.token.issuer", "AUTH_TOKEN_ISSUER", K_STR, auth.token.issuer),
+	 .def = "octoserve", .check = check_claim},
+	{ROW("auth.token.signing_key", "AUTH_TOKEN_SIGNING_KEY", K_STR, auth.token.signing_key),
+	 .check = check_nonempty},
+	{ROW("auth.token.keys", "AUTH_TOKEN_KEYS", K_LIST, auth.token.keys),
+	 .count_off = offsetof(struct octo_config, auth.token.n_keys), .def = ""},
+	{ROW("auth.token.jwks", "AUTH_TOKEN_JWKS", K_STR, auth.token.jwks),
+	 .check = check_nonempty},
+	{ROW("auth.token.ca_bundle", "AUTH_TOKEN_CA_BUNDLE", K_STR, auth.token.ca_bundle),
+	 .check = check_nonempty},
+	{ROW("auth.token.expiration", "AUTH_TOKEN_EXPIRATION", K_DUR, auth.token.expiration_ms),
+	 .def = "5m", .min = 10000, .max = 24LL * 3600 * 1000},
+	{ROW("auth.token.leeway", "AUTH_TOKEN_LEEWAY", K_DUR, auth.token.leeway_ms), .def = "1m",
+	 .min = 0, .max = 600000},
+	{ROW("auth.groups", "AUTH_GROUPS", K_JSON, auth.groups_text), .def = "{}",
+	 .parse = parse_groups},
+	{ROW("auth.admin_group", "AUTH_ADMIN_GROUP", K_STR, auth.admin_group), .def = ""},
+	{ROW("auth.rules", "AUTH_RULES", K_JSON, auth.rules_text), .def = "[]",
+	 .parse = parse_auth_rules},
+	{ROW("auth.failures.limit", "AUTH_FAILURES_LIMIT", K_INT, auth.failures.limit), .def = "10",
+	 .min = 0, .max = 1000000},
+	{ROW("auth.failures.window", "AUTH_FAILURES_WINDOW", K_DUR, auth.failures.window_ms),
+	 .def = "5m", .min = 1000, .max = 24LL * 3600 * 1000},
 
 	{ROW("logging.level", "LOG_LEVEL", K_ENUM, logging.level), .def = "info",
 	 .names = level_names},
@@ -973,9 +1035,61 @@ static enum octo_err validate_tls(const struct octo_config *cfg, const char *src
 
 /* Rules that span keys, checked once the file and the environment are applied; src names
  * the file, or is NULL when there was none. */
+int octo_config_auth_enabled(const struct octo_config *cfg)
+{
+	return cfg->auth.htpasswd_path != NULL || cfg->auth.trust_front ||
+	       cfg->auth.token.n_keys > 0 || cfg->auth.token.jwks != NULL ||
+	       cfg->auth.token.ca_bundle != NULL;
+}
+
+static int group_defined(const struct octo_config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->auth.n_groups; i++)
+		if (strcmp(cfg->auth.groups[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Who authenticates is one choice: our issuer (with users), an outside issuer (with its
+ * keys), or the front. Rules may only name groups that exist. */
+static enum octo_err validate_auth(const struct octo_config *cfg, const char *src, char *errbuf,
+				   size_t errsize)
+{
+	const char *realm = cfg->auth.token.realm;
+	size_t i, j;
+
+	if (cfg->auth.trust_front && cfg->auth.htpasswd_path != NULL)
+		return refuse(errbuf, errsize, src, "auth.trust_front",
+			      "the front authenticates, so auth.htpasswd.path (the built-in "
+			      "issuer's users) must not be set as well");
+	if (cfg->auth.htpasswd_path != NULL && realm[0] != '/')
+		return refuse(errbuf, errsize, src, "auth.token.realm",
+			      "the built-in issuer (auth.htpasswd.path) answers at a path of "
+			      "this registry: \"/auth/token\", say");
+	if (cfg->auth.htpasswd_path == NULL && !cfg->auth.trust_front &&
+	    octo_config_auth_enabled(cfg) && realm[0] == '/')
+		return refuse(errbuf, errsize, src, "auth.token.realm",
+			      "must be the outside issuer's URL (there is no auth.htpasswd.path "
+			      "for a built-in one)");
+	if (cfg->auth.admin_group[0] && !group_defined(cfg, cfg->auth.admin_group))
+		return refuse(errbuf, errsize, src, "auth.admin_group",
+			      "\"%s\" is not a group of auth.groups", cfg->auth.admin_group);
+	for (i = 0; i < cfg->auth.n_rules; i++)
+		for (j = 0; j < cfg->auth.rules[i].n_groups; j++)
+			if (!group_defined(cfg, cfg->auth.rules[i].groups[j]))
+				return refuse(errbuf, errsize, src, "auth.rules",
+					      "[%zu].groups: \"%s\" is not a group of auth.groups",
+					      i, cfg->auth.rules[i].groups[j]);
+	return OCTO_OK;
+}
+
 static enum octo_err validate(const struct octo_config *cfg, const char *src, char *errbuf,
 			      size_t errsize)
 {
+	enum octo_err err;
+
 	/* A tombstone must outlive every exchange that could still bring back what it deletes
 	 * (doc/DESIGN.md "Records"): two anti-entropy rounds at the least. */
 	if (cfg->storage.tombstone_ttl_ms <= 2 * cfg->p2p.replication.sync_interval_ms)
@@ -999,6 +1113,9 @@ static enum octo_err validate(const struct octo_config *cfg, const char *src, ch
 		return refuse(errbuf, errsize, src, "p2p.discovery.dns_name",
 			      "must be set for p2p.discovery.method \"dns\" (the SRV or A/AAAA "
 			      "name of the peers)");
+	err = validate_auth(cfg, src, errbuf, errsize);
+	if (err != OCTO_OK)
+		return err;
 	if (!cfg->metrics.username != !cfg->metrics.password)
 		return refuse(errbuf, errsize, src, "metrics.basic_auth",
 			      "username and password must be set together");
@@ -1445,6 +1562,157 @@ bad:
 	return OCTO_ERR_CONFIG;
 }
 
+static void free_groups(struct octo_auth_group *g, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(g[i].name);
+		free_list(g[i].users);
+	}
+	free(g);
+}
+
+static void free_auth_rules(struct octo_auth_rule *r, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(r[i].repositories);
+		free_list(r[i].users);
+		free_list(r[i].groups);
+	}
+	free(r);
+}
+
+/* auth.groups: {"name": ["user", ...]}. */
+static enum octo_err parse_groups(struct octo_config *cfg, json_t *v, char *why, size_t whysize)
+{
+	struct octo_auth_group *groups;
+	const char *name;
+	json_t *members;
+	size_t n = 0;
+
+	if (!json_is_object(v)) {
+		seterr(why, whysize, "must be an object of group names to arrays of user names");
+		return OCTO_ERR_CONFIG;
+	}
+	groups = calloc(json_object_size(v) + 1, sizeof(*groups));
+	if (groups == NULL)
+		return OCTO_ERR_NOMEM;
+	json_object_foreach(v, name, members)
+	{
+		struct octo_auth_group *g = &groups[n++];
+		json_t *wrap = json_pack("{sO}", "users", members);
+
+		if (wrap == NULL || name[0] == '\0' || (g->name = strdup(name)) == NULL) {
+			json_decref(wrap);
+			if (name[0] == '\0')
+				seterr(why, whysize, "a group name must not be empty");
+			goto bad;
+		}
+		if (!json_is_array(members)) {
+			json_decref(wrap);
+			seterr(why, whysize, "\"%s\": must be an array of user names", name);
+			goto bad;
+		}
+		if (member_strings(wrap, "users", &g->users, &g->n_users, why, whysize, n - 1) !=
+		    0) {
+			json_decref(wrap);
+			goto bad;
+		}
+		json_decref(wrap);
+	}
+	free_groups(cfg->auth.groups, cfg->auth.n_groups);
+	cfg->auth.groups = groups;
+	cfg->auth.n_groups = n;
+	return OCTO_OK;
+bad:
+	free_groups(groups, n);
+	return why[0] == '\0' ? OCTO_ERR_NOMEM : OCTO_ERR_CONFIG;
+}
+
+/* "pull", "push", "delete" (and "*", all three) as OCTO_ACCESS_* bits; 0 for another word. */
+static unsigned action_bits(const char *s)
+{
+	return strcmp(s, "pull") == 0     ? OCTO_ACCESS_PULL
+	       : strcmp(s, "push") == 0   ? OCTO_ACCESS_PUSH
+	       : strcmp(s, "delete") == 0 ? OCTO_ACCESS_DELETE
+	       : strcmp(s, "*") == 0      ? OCTO_ACCESS_PULL | OCTO_ACCESS_PUSH | OCTO_ACCESS_DELETE
+					  : 0;
+}
+
+static enum octo_err parse_auth_rules(struct octo_config *cfg, json_t *v, char *why, size_t whysize)
+{
+	static const char *const known[] = {"repositories", "users",   "groups",
+					    "anonymous",    "actions", NULL};
+	struct octo_auth_rule *rules;
+	size_t i, n = json_array_size(v);
+	json_t *o;
+	enum octo_err err =
+		array_of_objects(v, "rules", sizeof(*rules), (void **)&rules, why, whysize);
+
+	if (err != OCTO_OK)
+		return err;
+	json_array_foreach(v, i, o)
+	{
+		struct octo_auth_rule *r = &rules[i];
+		json_t *anon = json_object_get(o, "anonymous");
+		char **actions = NULL;
+		size_t j, n_actions = 0;
+		const char *repos;
+
+		if (only_members(o, known, why, whysize, i) != 0 ||
+		    member_string(o, "repositories", 1, &repos, why, whysize, i) != 0 ||
+		    (r->repositories = strdup(repos)) == NULL ||
+		    member_strings(o, "users", &r->users, &r->n_users, why, whysize, i) != 0 ||
+		    member_strings(o, "groups", &r->groups, &r->n_groups, why, whysize, i) != 0 ||
+		    member_strings(o, "actions", &actions, &n_actions, why, whysize, i) != 0) {
+			free_list(actions);
+			goto bad;
+		}
+		for (j = 0; j < n_actions; j++) {
+			unsigned bits = action_bits(actions[j]);
+			if (bits == 0) {
+				seterr(why, whysize,
+				       "[%zu].actions[%zu]: \"%s\" is not pull, push, delete or *",
+				       i, j, actions[j]);
+				free_list(actions);
+				goto bad;
+			}
+			r->actions |= bits;
+		}
+		free_list(actions);
+		if (anon != NULL && !json_is_boolean(anon)) {
+			seterr(why, whysize, "[%zu].anonymous: must be true or false", i);
+			goto bad;
+		}
+		r->anonymous = json_is_true(anon);
+		if (r->actions == 0) {
+			seterr(why, whysize, "[%zu].actions: is required (pull, push, delete)", i);
+			goto bad;
+		}
+		if (r->anonymous && r->actions != OCTO_ACCESS_PULL) {
+			seterr(why, whysize,
+			       "[%zu]: an anonymous rule may only pull (give pushes and deletes to "
+			       "users or groups)",
+			       i);
+			goto bad;
+		}
+		if (!r->anonymous && r->n_users == 0 && r->n_groups == 0) {
+			seterr(why, whysize, "[%zu]: names nobody (users, groups or anonymous)", i);
+			goto bad;
+		}
+	}
+	free_auth_rules(cfg->auth.rules, cfg->auth.n_rules);
+	cfg->auth.rules = rules;
+	cfg->auth.n_rules = n;
+	return OCTO_OK;
+bad:
+	free_auth_rules(rules, n);
+	return why[0] == '\0' ? OCTO_ERR_NOMEM : OCTO_ERR_CONFIG;
+}
+
 void octo_config_cleanup(struct octo_config *cfg)
 {
 	size_t i;
@@ -1459,6 +1727,8 @@ void octo_config_cleanup(struct octo_config *cfg)
 	}
 	free_rules(cfg->storage.retention.rules, cfg->storage.retention.n_rules);
 	free_endpoints(cfg->notifications.endpoints, cfg->notifications.n_endpoints);
+	free_groups(cfg->auth.groups, cfg->auth.n_groups);
+	free_auth_rules(cfg->auth.rules, cfg->auth.n_rules);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -43,6 +43,30 @@ struct octo_notify_endpoint {
 	int batch;              /* 100: events at most in one POST */
 };
 
+/* What a caller may do to a repository (auth.rules, and a token's "access" claim). */
+#define OCTO_ACCESS_PULL 1u
+#define OCTO_ACCESS_PUSH 2u
+#define OCTO_ACCESS_DELETE 4u
+
+/* An authorization rule (auth.rules): who may do what to the repositories it names. Rules add
+ * up: a caller may do what any rule that names the caller and the repository allows. */
+struct octo_auth_rule {
+	char *repositories; /* a glob, as retention's */
+	char **users;       /* user names; "*": every authenticated user; NULL-terminated */
+	size_t n_users;
+	char **groups; /* names of auth.groups */
+	size_t n_groups;
+	int anonymous;    /* callers without credentials too (pull only) */
+	unsigned actions; /* OCTO_ACCESS_* */
+};
+
+/* A group of users (auth.groups). */
+struct octo_auth_group {
+	char *name;
+	char **users; /* NULL-terminated */
+	size_t n_users;
+};
+
 struct octo_config {
 	struct {
 		char *address;               /* "localhost" */
@@ -103,6 +127,33 @@ struct octo_config {
 		int64_t slow_fsync_ms; /* 1s: a request's slowest fsync past it is a warning */
 	} logging;
 	struct {
+		char *htpasswd_path; /* NULL: no users of our own (auth.htpasswd.path) */
+		int trust_front;     /* 0: 1 takes the front's REMOTE_USER as the caller */
+		struct {
+			char *realm;   /* "/auth/token": our issuer's path, or an issuer's URL */
+			char *service; /* "octoserve": the tokens' audience */
+			char *issuer;  /* "octoserve": the tokens' "iss" */
+			char *signing_key; /* NULL: a key generated in the store */
+			char **keys;       /* PEM files of keys trusted besides our own */
+			size_t n_keys;
+			char *jwks;            /* NULL, or a JWKS file of trusted keys */
+			char *ca_bundle;       /* NULL, or certificates anchoring x5c chains */
+			int64_t expiration_ms; /* 5m: the life of a token we issue */
+			int64_t leeway_ms;     /* 1m: clock skew allowed on exp and nbf */
+		} token;
+		char *groups_text; /* the groups as JSON */
+		struct octo_auth_group *groups;
+		size_t n_groups;
+		char *admin_group; /* "": none; its members may do anything */
+		char *rules_text;  /* the rules as JSON */
+		struct octo_auth_rule *rules;
+		size_t n_rules;
+		struct {
+			int limit;         /* 10 failed logins per user, and per client address, */
+			int64_t window_ms; /* in 5m; past it 429 until the window ends; 0: no limit */
+		} failures;
+	} auth;
+	struct {
 		int enabled;    /* 1 */
 		char *endpoint; /* "/metrics" */
 		char *username; /* NULL: no basic auth */
@@ -161,6 +212,10 @@ struct octo_config {
 /* How long a node may be out of contact with its cluster and still bring its records back:
  * p2p.replication.max_absence, or when 0 the longest the tombstones allow. */
 int64_t octo_config_max_absence_ms(const struct octo_config *cfg);
+
+/* Whether requests are authenticated at all: users of our own (auth.htpasswd.path), a front
+ * that authenticates (auth.trust_front), or keys of an outside issuer. */
+int octo_config_auth_enabled(const struct octo_config *cfg);
 
 /* Fill cfg with the defaults of doc/DESIGN.md. Returns OCTO_ERR_NOMEM or OCTO_OK. */
 enum octo_err octo_config_defaults(struct octo_config *cfg);

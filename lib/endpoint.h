@@ -17,6 +17,7 @@ enum octo_endpoint {
 	OCTO_EP_LIVEZ,
 	OCTO_EP_READYZ,
 	OCTO_EP_METRICS,
+	OCTO_EP_TOKEN, /* the built-in token issuer */
 	OCTO_EP__COUNT
 };
 

@@ -46,6 +46,7 @@ static const struct err_row err_table[OCTO_ERR__COUNT] = {
 	[OCTO_ERR_IO] = {500, "UNKNOWN", "storage error"},
 	[OCTO_ERR_NOMEM] = {500, "UNKNOWN", "out of memory"},
 	[OCTO_ERR_CONFIG] = {500, "UNKNOWN", "configuration error"},
+	[OCTO_ERR_LOGIN_THROTTLED] = {429, "TOOMANYREQUESTS", "too many failed logins"},
 	[OCTO_ERR_SESSION_BUSY] = {429, "TOOMANYREQUESTS",
 				   "upload session busy: another request is writing to it", 1},
 	[OCTO_ERR_HEADERS_TOO_LARGE] = {431, "UNSUPPORTED",

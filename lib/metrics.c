@@ -22,7 +22,7 @@
 
 #define METRICS_REL "metrics.counters"
 #define METRICS_MAGIC "octoctr1"
-#define METRICS_VERSION 6
+#define METRICS_VERSION 7
 
 static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "other"};
 static const int codes[] = {200, 201, 202, 204, 206, 400, 401, 403, 404,

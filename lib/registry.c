@@ -47,8 +47,9 @@ static void observe_sync(void *metrics, long long us)
 }
 
 enum octo_err octo_registry_new(const struct octo_config *cfg, struct octo_logger *log,
-				struct octo_registry **out)
+				struct octo_registry **out, char *why, size_t size)
 {
+	char spare[512];
 	struct octo_registry *reg;
 	enum octo_err err;
 	size_t len;
@@ -83,6 +84,18 @@ enum octo_err octo_registry_new(const struct octo_config *cfg, struct octo_logge
 		octo_store_set_metrics(reg->store, reg->metrics);
 		octo_fs_observe_syncs(observe_sync, reg->metrics);
 	}
+	if (why == NULL || size == 0) { /* the caller wants no reason */
+		why = spare;
+		size = sizeof(spare);
+	}
+	why[0] = '\0';
+	if (err == OCTO_OK) {
+		err = octo_auth_open(cfg, log, reg->store, &reg->auth, why, size);
+		if (err == OCTO_ERR_CONFIG) {
+			struct octo_log_field f[] = {OCTO_LOG_STR("error", why)};
+			octo_log(log, OCTO_LOG_ERROR, "authentication cannot start", f, 1);
+		}
+	}
 	if (err != OCTO_OK) {
 		octo_registry_free(reg);
 		return err;
@@ -95,6 +108,7 @@ void octo_registry_free(struct octo_registry *reg)
 {
 	if (reg == NULL)
 		return;
+	octo_auth_free(reg->auth);
 	octo_fs_unobserve_syncs(reg->metrics);
 	octo_metrics_close(reg->metrics);
 	octo_journal_close(reg->journal);
@@ -196,7 +210,9 @@ void octo_registry_request_done(const struct octo_registry *reg, const struct oc
 		OCTO_LOG_STR("user_agent", ua != NULL ? ua : ""),
 		OCTO_LOG_STR("request_id", resp->request_id),
 		OCTO_LOG_NUM("pid", getpid()), /* which responder, when the front runs several */
-		OCTO_LOG_STR("user", req->remote_user != NULL ? req->remote_user : ""),
+		OCTO_LOG_STR("user", resp->user[0]              ? resp->user
+				     : req->remote_user != NULL ? req->remote_user
+								: ""),
 		OCTO_LOG_NUM("bytes_in", (long long)stats->bytes_in),
 		OCTO_LOG_NUM("bytes_out", (long long)stats->bytes_out),
 		OCTO_LOG_NUM("duration_ms", stats->duration_us / 1000),
@@ -290,6 +306,7 @@ out:
 	warn_slow_sync(reg, resp);
 	finish(&rt, resp);
 	octo_query_cleanup(&rt.query);
+	octo_caller_cleanup(&rt.caller);
 	free(rt.tail_storage);
 	free(path);
 }

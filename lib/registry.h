@@ -15,9 +15,10 @@
 
 struct octo_registry;
 
-/* cfg and log must outlive the registry. */
+/* cfg and log must outlive the registry. OCTO_ERR_CONFIG when a file the configuration names
+ * does not read (authentication's users and keys), with why (also logged). */
 enum octo_err octo_registry_new(const struct octo_config *cfg, struct octo_logger *log,
-				struct octo_registry **out);
+				struct octo_registry **out, char *why, size_t size);
 void octo_registry_free(struct octo_registry *reg);
 /* Handle one request; resp must have been initialised with octo_response_init. Always
  * fills a complete response (errors become the spec's JSON error bodies). Thread-safe. */

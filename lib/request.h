@@ -26,6 +26,7 @@ struct octo_request {
 	struct octo_body body;
 	const char *remote_user; /* NULL when not authenticated */
 	const char *remote_addr; /* the client's address as the front saw it, or NULL */
+	const char *scheme;      /* "https" when the front took the request over TLS, else NULL */
 };
 
 /* The value of a request header, or NULL. */

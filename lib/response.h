@@ -39,6 +39,7 @@ struct octo_response {
 	char *error_detail;  /* malloc'd, or NULL */
 	char request_id[OCTO_REQUEST_ID_MAX + 1]; /* also sent as X-Request-Id */
 	enum octo_endpoint endpoint; /* what the router made of the path, for metrics */
+	char user[256]; /* who asked, as authentication found ("": anonymous), for the log */
 };
 
 void octo_response_init(struct octo_response *resp);

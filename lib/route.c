@@ -20,29 +20,38 @@ static void base(struct octo_registry *reg, struct octo_route *rt, struct octo_r
 
 /* Every method of every endpoint, in the order of the Allow header; GET also answers HEAD
  * (the handler drops the body). */
+#define PULL OCTO_ACCESS_PULL
+#define PUSH (OCTO_ACCESS_PULL | OCTO_ACCESS_PUSH) /* a push reads what it writes, as clients ask */
+#define DELETE OCTO_ACCESS_DELETE
+
 static const struct route_entry {
 	enum octo_endpoint ep;
 	const char *method;
 	octo_api_handler *handler;
 	int deletes; /* refused while storage.delete_enabled is false */
+	enum octo_need_kind need;
+	unsigned actions; /* OCTO_NEED_REPOSITORY: on the route's repository */
 } routes[] = {
-	{OCTO_EP_BASE, "GET", base, 0},
-	{OCTO_EP_CATALOG, "GET", octo_api_catalog, 0},
-	{OCTO_EP_UPLOADS, "POST", octo_api_upload_start, 0},
-	{OCTO_EP_UPLOAD, "GET", octo_api_upload_status, 0},
-	{OCTO_EP_UPLOAD, "PATCH", octo_api_upload_patch, 0},
-	{OCTO_EP_UPLOAD, "PUT", octo_api_upload_put, 0},
-	{OCTO_EP_UPLOAD, "DELETE", octo_api_upload_delete, 0}, /* cancels a session: not a delete */
-	{OCTO_EP_BLOB, "GET", octo_api_blob_get, 0},
-	{OCTO_EP_BLOB, "DELETE", octo_api_blob_delete, 1},
-	{OCTO_EP_MANIFEST, "GET", octo_api_manifest_get, 0},
-	{OCTO_EP_MANIFEST, "PUT", octo_api_manifest_put, 0},
-	{OCTO_EP_MANIFEST, "DELETE", octo_api_manifest_delete, 1},
-	{OCTO_EP_TAGS, "GET", octo_api_tags_list, 0},
-	{OCTO_EP_REFERRERS, "GET", octo_api_referrers, 0},
-	{OCTO_EP_LIVEZ, "GET", octo_api_livez, 0},
-	{OCTO_EP_READYZ, "GET", octo_api_readyz, 0},
-	{OCTO_EP_METRICS, "GET", octo_api_metrics, 0},
+	{OCTO_EP_BASE, "GET", base, 0, OCTO_NEED_LOGIN, 0},
+	{OCTO_EP_CATALOG, "GET", octo_api_catalog, 0, OCTO_NEED_CATALOG, 0},
+	{OCTO_EP_UPLOADS, "POST", octo_api_upload_start, 0, OCTO_NEED_REPOSITORY, PUSH},
+	{OCTO_EP_UPLOAD, "GET", octo_api_upload_status, 0, OCTO_NEED_REPOSITORY, PUSH},
+	{OCTO_EP_UPLOAD, "PATCH", octo_api_upload_patch, 0, OCTO_NEED_REPOSITORY, PUSH},
+	{OCTO_EP_UPLOAD, "PUT", octo_api_upload_put, 0, OCTO_NEED_REPOSITORY, PUSH},
+	/* cancels a session: not a delete */
+	{OCTO_EP_UPLOAD, "DELETE", octo_api_upload_delete, 0, OCTO_NEED_REPOSITORY, PUSH},
+	{OCTO_EP_BLOB, "GET", octo_api_blob_get, 0, OCTO_NEED_REPOSITORY, PULL},
+	{OCTO_EP_BLOB, "DELETE", octo_api_blob_delete, 1, OCTO_NEED_REPOSITORY, DELETE},
+	{OCTO_EP_MANIFEST, "GET", octo_api_manifest_get, 0, OCTO_NEED_REPOSITORY, PULL},
+	{OCTO_EP_MANIFEST, "PUT", octo_api_manifest_put, 0, OCTO_NEED_REPOSITORY, PUSH},
+	{OCTO_EP_MANIFEST, "DELETE", octo_api_manifest_delete, 1, OCTO_NEED_REPOSITORY, DELETE},
+	{OCTO_EP_TAGS, "GET", octo_api_tags_list, 0, OCTO_NEED_REPOSITORY, PULL},
+	{OCTO_EP_REFERRERS, "GET", octo_api_referrers, 0, OCTO_NEED_REPOSITORY, PULL},
+	{OCTO_EP_LIVEZ, "GET", octo_api_livez, 0, OCTO_NEED_NONE, 0},
+	{OCTO_EP_READYZ, "GET", octo_api_readyz, 0, OCTO_NEED_NONE, 0},
+	{OCTO_EP_METRICS, "GET", octo_api_metrics, 0, OCTO_NEED_NONE, 0}, /* metrics.basic_auth */
+	{OCTO_EP_TOKEN, "GET", octo_api_token, 0, OCTO_NEED_NONE, 0},
+	{OCTO_EP_TOKEN, "POST", octo_api_token, 0, OCTO_NEED_NONE, 0},
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -114,9 +123,10 @@ static enum octo_err route_name(struct octo_route *rt, const char *path, const c
 	return OCTO_OK;
 }
 
-/* The endpoint of path; metrics: metrics.endpoint, or NULL when metrics are off. */
+/* The endpoint of path; metrics: metrics.endpoint, or NULL when metrics are off; issuer: the
+ * built-in token issuer's path, or NULL. */
 static enum octo_endpoint route(struct octo_route *rt, const char *path, const char *metrics,
-				enum octo_err *err)
+				const char *issuer, enum octo_err *err)
 {
 	size_t len;
 	const char *sep;
@@ -131,6 +141,8 @@ static enum octo_endpoint route(struct octo_route *rt, const char *path, const c
 		return OCTO_EP_READYZ;
 	if (metrics != NULL && strcmp(path, metrics) == 0)
 		return OCTO_EP_METRICS;
+	if (issuer != NULL && strcmp(path, issuer) == 0)
+		return OCTO_EP_TOKEN;
 	if (strncmp(path, "/v2/", 4) != 0)
 		return OCTO_EP_NONE;
 	path += 4;
@@ -171,7 +183,8 @@ void octo_route_dispatch(struct octo_registry *reg, struct octo_route *rt, const
 	int deletes = reg->cfg->storage.delete_enabled;
 	enum octo_err err;
 	enum octo_endpoint ep =
-		route(rt, path, reg->metrics != NULL ? reg->cfg->metrics.endpoint : NULL, &err);
+		route(rt, path, reg->metrics != NULL ? reg->cfg->metrics.endpoint : NULL,
+		      octo_auth_issuer_path(reg->auth), &err);
 	size_t i;
 
 	resp->endpoint = ep;
@@ -182,7 +195,17 @@ void octo_route_dispatch(struct octo_registry *reg, struct octo_route *rt, const
 	for (i = 0; i < N_ROUTES; i++) {
 		if (routes[i].ep != ep || strcmp(routes[i].method, method) != 0)
 			continue;
-		if (reg->cfg->storage.readonly && strcmp(method, "GET") != 0) {
+		if (reg->auth != NULL && routes[i].need != OCTO_NEED_NONE) {
+			struct octo_need need = {routes[i].need, rt->name, routes[i].actions};
+			octo_auth_identify(reg->auth, rt->req, &rt->caller);
+			snprintf(resp->user, sizeof(resp->user), "%s", rt->caller.user);
+			if (!octo_auth_allow(reg->auth, rt->req, reg->base_url, &rt->caller, &need,
+					     resp))
+				return;
+		}
+		/* The issuer answers while the store is read-only: it writes nothing that lasts. */
+		if (reg->cfg->storage.readonly && strcmp(method, "GET") != 0 &&
+		    ep != OCTO_EP_TOKEN) {
 			octo_response_error(resp, OCTO_ERR_UNSUPPORTED,
 					    "the registry is read-only (storage.readonly): "
 					    "pulls go on, pushes and deletes are refused");

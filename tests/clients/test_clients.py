@@ -113,13 +113,14 @@ def unique_repo(test, suffix=""):
     return "clients/" + name + (("-" + suffix) if suffix else "")
 
 
-def containers_env(tmp):
+def containers_env(tmp, host=None):
     """Configuration files for skopeo/podman/buildah that keep them away from /etc/containers
-    and /var/lib/containers, and mark our registry insecure (plain HTTP)."""
+    and /var/lib/containers, and mark our registry (host, by default the module's) insecure
+    (plain HTTP)."""
     reg_conf = os.path.join(tmp, "registries.conf")
     with open(reg_conf, "w") as f:
         f.write('unqualified-search-registries = []\nshort-name-mode = "disabled"\n\n'
-                '[[registry]]\nlocation = "%s"\ninsecure = true\n' % HOST)
+                '[[registry]]\nlocation = "%s"\ninsecure = true\n' % (host or HOST))
     storage_conf = os.path.join(tmp, "storage.conf")
     with open(storage_conf, "w") as f:
         f.write('[storage]\ndriver = "vfs"\ngraphroot = "%s/root"\nrunroot = "%s/runroot"\n' % (tmp, tmp))
@@ -136,10 +137,10 @@ def containers_env(tmp):
 
 
 class Skopeo:
-    def __init__(self):
+    def __init__(self, host=None):
         self.bin = find_tool("skopeo")
         self.tmp = fresh_dir("skopeo-")
-        self.env, self.policy = containers_env(self.tmp)
+        self.env, self.policy = containers_env(self.tmp, host)
 
     def __call__(self, *args, **kw):
         return run([self.bin, "--policy", self.policy] + list(args), env=self.env, **kw)
@@ -152,10 +153,10 @@ class Skopeo:
 
 
 class Podman:
-    def __init__(self):
+    def __init__(self, host=None):
         self.bin = find_tool("podman")
         self.tmp = fresh_dir("pd-")
-        self.env, _ = containers_env(self.tmp)
+        self.env, _ = containers_env(self.tmp, host)
         self.base = [self.bin, "--root", self.tmp + "/root", "--runroot", self.tmp + "/runroot",
                      "--storage-driver", "vfs", "--tmpdir", self.tmp + "/libpod",
                      "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
@@ -184,10 +185,10 @@ class Podman:
 
 
 class Buildah:
-    def __init__(self):
+    def __init__(self, host=None):
         self.bin = find_tool("buildah")
         self.tmp = fresh_dir("bd-")
-        self.env, _ = containers_env(self.tmp)
+        self.env, _ = containers_env(self.tmp, host)
         self.base = [self.bin, "--root", self.tmp + "/root", "--runroot", self.tmp + "/runroot",
                      "--storage-driver", "vfs"]
 
@@ -688,6 +689,107 @@ class TestDockerManifest(ClientTest):
         self.assertEqual(podman.inspect(ref)["Architecture"], "arm64")
         self.assertRootfs(podman.image_files(ref, ["bin/busybox", "etc/passwd", "etc/octoserve/docker-arm64"]),
                           "docker-arm64")
+
+
+# --- authentication (auth.htpasswd, the built-in token issuer) ---------------------------------
+
+AUTH_RULES = [
+    {"repositories": "auth/*", "users": ["alice"], "actions": ["pull", "push", "delete"]},
+    {"repositories": "public/*", "anonymous": True, "actions": ["pull"]},
+    {"repositories": "public/*", "users": ["alice"], "actions": ["push"]},
+]
+
+
+class TestAuth(ClientTest):
+    """Every client logs in through the built-in token issuer: a wrong password fails, the right
+    one pushes and pulls; anonymous callers pull a public pattern and may not push to it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = fresh_dir("auth-")
+        users = os.path.join(cls.tmp, "htpasswd")
+        run(["htpasswd", "-cbB", "-C", "5", users, "alice", "s3cret-Pw"])
+        cls.reg = Registry({"auth": {"htpasswd": {"path": users}, "rules": AUTH_RULES}}).start()
+        cls.host = "127.0.0.1:%d" % cls.reg.port
+
+    @classmethod
+    def tearDownClass(cls):
+        log = open(os.path.join(cls.reg.tmp, "octoserve.log")).read()
+        cls.reg.cleanup()
+        # no password and no token ever reaches the log
+        assert "s3cret-Pw" not in log and "eyJ" not in log, "a secret in the log"
+
+    def test_podman_login_push_pull(self):
+        podman = Podman(self.host)
+        p = podman("login", "--tls-verify=false", "-u", "alice", "-p", "wrong", self.host, check=False)
+        self.assertNotIn("Login Succeeded", p)
+        podman("login", "--tls-verify=false", "-u", "alice", "-p", "s3cret-Pw", self.host)
+        ref = "%s/auth/podman:v1" % self.host
+        podman("import", IMG.rootfs_tar_path, ref)
+        podman("push", "--tls-verify=false", ref)
+        podman("rmi", ref)
+        podman("pull", "--tls-verify=false", ref)
+        podman("logout", self.host)
+        p = podman("push", "--tls-verify=false", ref, check=False)
+        r = self.reg.request("GET", "/v2/auth/podman/manifests/v1")
+        self.assertEqual(r.status, 401, r)  # and still stored, behind the login
+        self.assertIn("Bearer realm=", r.header("WWW-Authenticate"))
+
+    def test_skopeo_and_buildah_creds_ctr_user(self):
+        skopeo = Skopeo(self.host)
+        ref = "%s/auth/skopeo:v1" % self.host
+        p = skopeo("copy", "--dest-tls-verify=false", "--dest-creds", "alice:wrong",
+                   "oci:%s:v1" % IMG.single_dir, "docker://" + ref, check=False)
+        r = self.reg.request("GET", "/v2/auth/skopeo/tags/list")
+        self.assertEqual(r.status, 401, r)
+        skopeo("copy", "--dest-tls-verify=false", "--dest-creds", "alice:s3cret-Pw",
+               "oci:%s:v1" % IMG.single_dir, "docker://" + ref)
+        raw = skopeo("inspect", "--raw", "--tls-verify=false", "--creds", "alice:s3cret-Pw",
+                     "docker://" + ref, binary=True)
+        self.assertEqual(raw, IMG.single.manifest)
+
+        buildah = Buildah(self.host)
+        cid = buildah("from", "scratch").strip()
+        buildah("add", cid, IMG.rootfs_tar_path, "/")
+        buildah("commit", cid, "localhost/auth/buildah:v1")
+        p = buildah("push", "--tls-verify=false", "--creds", "alice:wrong",
+                    "localhost/auth/buildah:v1", "docker://%s/auth/buildah:v1" % self.host,
+                    check=False)
+        buildah("push", "--tls-verify=false", "--creds", "alice:s3cret-Pw",
+                "localhost/auth/buildah:v1", "docker://%s/auth/buildah:v1" % self.host)
+
+        c = containerd()
+        ns = "auth-ctr"
+        p = subprocess.run([c.ctr_bin, "--address", c.sock, "--namespace", ns, "images", "pull",
+                            "--plain-http", "--user", "alice:wrong", ref], capture_output=True)
+        self.assertNotEqual(p.returncode, 0, p)
+        c.ctr(ns, "images", "pull", "--plain-http", "--user", "alice:s3cret-Pw", ref)
+        self.assertIn(IMG.single.digest, c.ctr(ns, "images", "ls"))
+        ref2 = "%s/auth/ctr:v1" % self.host
+        c.ctr(ns, "images", "tag", ref, ref2)
+        c.ctr(ns, "images", "push", "--plain-http", "--user", "alice:s3cret-Pw", ref2)
+        self.assertEqual(sha256(skopeo("inspect", "--raw", "--tls-verify=false", "--creds",
+                                       "alice:s3cret-Pw", "docker://" + ref2, binary=True)),
+                         IMG.single.digest)
+
+    def test_anonymous_pull_public_push_refused(self):
+        skopeo = Skopeo(self.host)
+        ref = "%s/public/img:v1" % self.host
+        skopeo("copy", "--dest-tls-verify=false", "--dest-creds", "alice:s3cret-Pw",
+               "oci:%s:v1" % IMG.single_dir, "docker://" + ref)
+        anon = Skopeo(self.host)
+        back = os.path.join(anon.tmp, "back")
+        anon.copy("docker://" + ref, "oci:%s:v1" % back)  # no credentials
+        self.assertOCILayoutHas(back, IMG.single)
+        c = containerd()
+        c.ctr("auth-anon", "images", "pull", "--plain-http", "--snapshotter", "native", ref)
+        p = anon("copy", "--dest-tls-verify=false", "oci:%s:v1" % IMG.single_dir,
+                 "docker://%s/public/anon:v1" % self.host, check=False)
+        r = self.reg.request("GET", "/v2/public/anon/tags/list")
+        self.assertEqual(r.status, 404, r)  # anonymous may look, and nothing was pushed
+        p = anon("copy", "--dest-tls-verify=false", "oci:%s:v1" % IMG.single_dir,
+                 "docker://%s/auth/anon:v1" % self.host, check=False)
+        self.assertEqual(self.reg.request("GET", "/v2/auth/anon/tags/list").status, 401)
 
 
 if __name__ == "__main__":

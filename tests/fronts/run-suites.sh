@@ -7,7 +7,7 @@ set -u
 OCTOTEST_FRONT=$1
 export OCTOTEST_FRONT
 status=0
-for suite in tests/http/test_blobs.py tests/http/test_manifests.py tests/http/test_load.py \
+for suite in tests/http/test_blobs.py tests/http/test_manifests.py tests/http/test_load.py tests/http/test_auth.py \
 	tests/http/test_health.py tests/http/test_restart.py tests/http/test_metrics.py \
 	tests/clients/test_clients.py; do
 	echo "== $suite through $OCTOTEST_FRONT"

@@ -181,7 +181,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	free(cfg.storage.path);
 	cfg.storage.path = strdup(tmpl);
-	if (octo_registry_new(&cfg, NULL, &c.reg) != OCTO_OK)
+	if (octo_registry_new(&cfg, NULL, &c.reg, NULL, 0) != OCTO_OK)
 		abort();
 	text = malloc(size + 1);
 	memcpy(text, data, size);

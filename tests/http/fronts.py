@@ -71,7 +71,8 @@ def _make_traversable(path, stop="/"):
 
 
 def wait_for_http(port, proc=None, path="/v2/", timeout=20):
-    """True once GET path on 127.0.0.1:port answers 200; False if proc exits or time runs out."""
+    """True once GET path on 127.0.0.1:port answers 200 (or 401: the registry answers, and wants
+    a token); False if proc exits or time runs out."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
@@ -80,7 +81,7 @@ def wait_for_http(port, proc=None, path="/v2/", timeout=20):
                 c.request("GET", path)
                 r = c.getresponse()
                 r.read()
-                if r.status == 200:
+                if r.status in (200, 401):
                     return True
             finally:
                 c.close()

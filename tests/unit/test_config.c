@@ -466,6 +466,50 @@ static void test_bad_values(void **state)
 		 "key \"metrics.basic_auth\": username and password"},
 		{"{\"metrics\":{\"basic_auth\":{\"username\":\"\",\"password\":\"p\"}}}",
 		 "key \"metrics.basic_auth.username\": must not be empty"},
+		/* authentication */
+		{"{\"auth\":{\"htpasswd\":{\"path\":\"/u\"},\"trust_front\":true}}",
+		 "key \"auth.trust_front\": the front authenticates"},
+		{"{\"auth\":{\"htpasswd\":{\"path\":\"/u\"},\"token\":{\"realm\":"
+		 "\"https://i/t\"}}}",
+		 "key \"auth.token.realm\": the built-in issuer"},
+		{"{\"auth\":{\"token\":{\"keys\":[\"/k.pem\"]}}}",
+		 "key \"auth.token.realm\": must be the outside issuer's URL"},
+		{"{\"auth\":{\"token\":{\"realm\":\"auth/token\"}}}",
+		 "key \"auth.token.realm\": must be a path"},
+		{"{\"auth\":{\"token\":{\"realm\":\"/a\\\"b\"}}}",
+		 "key \"auth.token.realm\": must not hold"},
+		{"{\"auth\":{\"token\":{\"service\":\"a\\\"b\"}}}",
+		 "key \"auth.token.service\": must not hold"},
+		{"{\"auth\":{\"token\":{\"expiration\":\"1s\"}}}", "key \"auth.token.expiration\""},
+		{"{\"auth\":{\"token\":{\"leeway\":\"1h\"}}}", "key \"auth.token.leeway\""},
+		{"{\"auth\":{\"rules\":{}}}", "key \"auth.rules\": must be an array of rules"},
+		{"{\"auth\":{\"rules\":[{\"users\":[\"a\"],\"actions\":[\"pull\"]}]}}",
+		 "key \"auth.rules\": [0].repositories: is required"},
+		{"{\"auth\":{\"rules\":[{\"repositories\":\"*\",\"users\":[\"a\"]}]}}",
+		 "key \"auth.rules\": [0].actions: is required"},
+		{"{\"auth\":{\"rules\":[{\"repositories\":\"*\",\"users\":[\"a\"],"
+		 "\"actions\":[\"read\"]}]}}",
+		 "key \"auth.rules\": [0].actions[0]: \"read\" is not pull, push, delete or *"},
+		{"{\"auth\":{\"rules\":[{\"repositories\":\"*\",\"anonymous\":true,"
+		 "\"actions\":[\"pull\",\"push\"]}]}}",
+		 "key \"auth.rules\": [0]: an anonymous rule may only pull"},
+		{"{\"auth\":{\"rules\":[{\"repositories\":\"*\",\"actions\":[\"pull\"]}]}}",
+		 "key \"auth.rules\": [0]: names nobody"},
+		{"{\"auth\":{\"rules\":[{\"repositories\":\"*\",\"anonymous\":1,"
+		 "\"actions\":[\"pull\"]}]}}",
+		 "key \"auth.rules\": [0].anonymous: must be true or false"},
+		{"{\"auth\":{\"rules\":[{\"repositories\":\"*\",\"who\":[]}]}}",
+		 "key \"auth.rules\": [0]: unknown member \"who\""},
+		{"{\"auth\":{\"rules\":[{\"repositories\":\"*\",\"groups\":[\"ops\"],"
+		 "\"actions\":[\"pull\"]}]}}",
+		 "key \"auth.rules\": [0].groups: \"ops\" is not a group of auth.groups"},
+		{"{\"auth\":{\"groups\":[]}}", "key \"auth.groups\": must be an object"},
+		{"{\"auth\":{\"groups\":{\"ops\":\"carol\"}}}",
+		 "key \"auth.groups\": \"ops\": must be an array of user names"},
+		{"{\"auth\":{\"groups\":{\"ops\":[\"\"]}}}", "key \"auth.groups\""},
+		{"{\"auth\":{\"admin_group\":\"root\"}}",
+		 "key \"auth.admin_group\": \"root\" is not a group of auth.groups"},
+		{"{\"auth\":{\"failures\":{\"limit\":-1}}}", "key \"auth.failures.limit\""},
 		/* sections */
 		{"{\"server\":5}", "key \"server\": must be an object"},
 		{"{\"p2p\":{\"discovery\":[]}}", "key \"p2p.discovery\": must be an object"},
@@ -477,6 +521,70 @@ static void test_bad_values(void **state)
 
 	(void)state;
 	run_bad(cases, ARRAY_SIZE(cases));
+}
+
+/* auth.*: the rules and groups as parsed, the defaults, and whether auth is on at all. */
+static void test_auth(void **state)
+{
+	static const char text[] =
+		"{\"auth\":{\"htpasswd\":{\"path\":\"/etc/octo/users\"},"
+		"\"groups\":{\"ops\":[\"carol\",\"dave\"],\"admins\":[\"root\"]},"
+		"\"admin_group\":\"admins\",\"token\":{\"expiration\":\"2m\",\"keys\":[\"/k1\","
+		"\"/k2\"]},\"failures\":{\"limit\":0},\"rules\":["
+		"{\"repositories\":\"team/*\",\"groups\":[\"ops\"],\"actions\":[\"pull\",\"push\"]},"
+		"{\"repositories\":\"pub/*\",\"anonymous\":true,\"users\":[\"*\"],"
+		"\"actions\":[\"pull\"]},"
+		"{\"repositories\":\"*\",\"users\":[\"alice\"],\"actions\":[\"*\"]}]}}";
+	struct octo_config cfg;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(load(&cfg, "{}", NULL, err, sizeof(err)), OCTO_OK);
+	assert_false(octo_config_auth_enabled(&cfg));
+	assert_string_equal(cfg.auth.token.realm, "/auth/token");
+	assert_string_equal(cfg.auth.token.service, "octoserve");
+	assert_string_equal(cfg.auth.token.issuer, "octoserve");
+	assert_int_equal(cfg.auth.token.expiration_ms, 300000);
+	assert_int_equal(cfg.auth.token.leeway_ms, 60000);
+	assert_int_equal(cfg.auth.failures.limit, 10);
+	assert_int_equal(cfg.auth.failures.window_ms, 300000);
+	assert_int_equal(cfg.auth.n_rules, 0);
+	octo_config_cleanup(&cfg);
+
+	assert_int_equal(load(&cfg, text, NULL, err, sizeof(err)), OCTO_OK);
+	assert_true(octo_config_auth_enabled(&cfg));
+	assert_string_equal(cfg.auth.htpasswd_path, "/etc/octo/users");
+	assert_int_equal(cfg.auth.token.expiration_ms, 120000);
+	assert_int_equal(cfg.auth.token.n_keys, 2);
+	assert_string_equal(cfg.auth.token.keys[1], "/k2");
+	assert_int_equal(cfg.auth.failures.limit, 0);
+	assert_int_equal(cfg.auth.n_groups, 2);
+	assert_string_equal(cfg.auth.groups[0].name, "ops");
+	assert_int_equal(cfg.auth.groups[0].n_users, 2);
+	assert_string_equal(cfg.auth.groups[0].users[1], "dave");
+	assert_int_equal(cfg.auth.n_rules, 3);
+	assert_string_equal(cfg.auth.rules[0].repositories, "team/*");
+	assert_int_equal(cfg.auth.rules[0].actions, OCTO_ACCESS_PULL | OCTO_ACCESS_PUSH);
+	assert_string_equal(cfg.auth.rules[0].groups[0], "ops");
+	assert_true(cfg.auth.rules[1].anonymous);
+	assert_int_equal(cfg.auth.rules[1].actions, OCTO_ACCESS_PULL);
+	assert_int_equal(cfg.auth.rules[2].actions,
+			 OCTO_ACCESS_PULL | OCTO_ACCESS_PUSH | OCTO_ACCESS_DELETE);
+	assert_get(&cfg, "auth.admin_group", "admins");
+	octo_config_cleanup(&cfg);
+
+	/* in the environment, JSON-valued keys are their JSON text */
+	{
+		static const char *const env[] = {
+			"OCTOSERVE_AUTH_TRUST_FRONT", "true", "OCTOSERVE_AUTH_RULES",
+			"[{\"repositories\":\"x/*\",\"users\":[\"u\"],\"actions\":[\"pull\"]}]",
+			NULL};
+		assert_int_equal(load(&cfg, "{}", env, err, sizeof(err)), OCTO_OK);
+		assert_true(octo_config_auth_enabled(&cfg));
+		assert_int_equal(cfg.auth.n_rules, 1);
+		assert_string_equal(cfg.auth.rules[0].users[0], "u");
+		octo_config_cleanup(&cfg);
+	}
 }
 
 static void test_unknown_keys(void **state)
@@ -985,19 +1093,13 @@ static void test_env_unknown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_env_unknown),
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_full_file),
-		cmocka_unit_test(test_bad_values),
-		cmocka_unit_test(test_unknown_keys),
-		cmocka_unit_test(test_syntax_errors),
-		cmocka_unit_test(test_file),
-		cmocka_unit_test(test_env_overrides),
-		cmocka_unit_test(test_env_special_names),
-		cmocka_unit_test(test_env_bad),
-		cmocka_unit_test(test_durations),
-		cmocka_unit_test(test_get),
-		cmocka_unit_test(test_cleanup),
+		cmocka_unit_test(test_env_unknown),   cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_full_file),     cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_auth),          cmocka_unit_test(test_unknown_keys),
+		cmocka_unit_test(test_syntax_errors), cmocka_unit_test(test_file),
+		cmocka_unit_test(test_env_overrides), cmocka_unit_test(test_env_special_names),
+		cmocka_unit_test(test_env_bad),       cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_get),           cmocka_unit_test(test_cleanup),
 		cmocka_unit_test(test_tls),
 	};
 

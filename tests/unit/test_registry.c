@@ -345,7 +345,7 @@ static void test_external_url(void **state)
 			OCTO_OK);
 		free(t->cfg.storage.path);
 		t->cfg.storage.path = strdup(t->dir);
-		assert_int_equal(octo_registry_new(&t->cfg, NULL, &t->reg), OCTO_OK);
+		assert_int_equal(octo_registry_new(&t->cfg, NULL, &t->reg, NULL, 0), OCTO_OK);
 	}
 	tu_request(t, "POST", "/v2/e/blobs/uploads/", NULL, 0, &resp, NULL);
 	assert_int_equal(strncmp(octo_response_header(&resp, "Location"),
@@ -882,7 +882,7 @@ static void test_store_gauges(void **state)
 
 	/* the census of a registry alone on the store agrees */
 	octo_registry_free(t->reg);
-	assert_int_equal(octo_registry_new(&t->cfg, NULL, &t->reg), OCTO_OK);
+	assert_int_equal(octo_registry_new(&t->cfg, NULL, &t->reg, NULL, 0), OCTO_OK);
 	assert_gauges(t, 4, bytes, 1, 1);
 
 	/* deleting every manifest of g/a: no repository holds one */

@@ -384,7 +384,7 @@ static void test_long_root(void **state)
 	assert_int_equal(octo_config_load_text(&lt.cfg, "{}", 2, NULL, NULL, 0), OCTO_OK);
 	free(lt.cfg.storage.path);
 	lt.cfg.storage.path = strdup(root);
-	assert_int_equal(octo_registry_new(&lt.cfg, NULL, &lt.reg), OCTO_OK);
+	assert_int_equal(octo_registry_new(&lt.cfg, NULL, &lt.reg, NULL, 0), OCTO_OK);
 	d = tu_push(&lt, "long", "far below the root");
 	lt.cfg.fcgi.sendfile = OCTO_SENDFILE_X_SENDFILE;
 	snprintf(uri, sizeof(uri), "/v2/long/blobs/%s", d);

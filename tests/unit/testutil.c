@@ -68,7 +68,7 @@ void tu_registry_start(struct tu_registry *t)
 		abort();
 	free(t->cfg.storage.path);
 	t->cfg.storage.path = strdup(t->dir);
-	if (octo_registry_new(&t->cfg, NULL, &t->reg) != OCTO_OK)
+	if (octo_registry_new(&t->cfg, NULL, &t->reg, NULL, 0) != OCTO_OK)
 		abort();
 }
 

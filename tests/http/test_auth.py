@@ -1,0 +1,530 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Authentication and authorization (auth.*), over HTTP through the front:
+
+- the built-in token issuer: Basic and the OAuth2 form POST, wrong passwords, scopes granted only
+  as far as auth.rules allow, the 401 challenge and its realm;
+- tokens from outside issuers (PEM keys, JWKS, x5c chains) in every accepted algorithm, and each
+  token that must be refused (expired, not yet valid, audience, issuer, signature, "none", HS256
+  keyed with the public key, another repository's scope, a key rotated out), with its status and
+  error code;
+- the rules, table-driven: each user x repository x action, the catalog filtered, mounts across
+  repositories, referrers, deletes;
+- failed logins limited per user and per client address (429 with Retry-After);
+- what stays outside registry auth (/livez, /readyz, /metrics, the issuer itself);
+- an htpasswd file changed while running; a refused scheme at start;
+- and no password or token in any log line of the suite."""
+import base64
+import http.client
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tokens  # noqa: E402
+from harness import FCGI_BIN, Registry, deep_merge, sha256  # noqa: E402
+from suite import ResponseAssertions  # noqa: E402
+
+PASSWORDS = {"alice": "alice-Pw-1", "bob": "bob-Pw-2", "carol": "carol-Pw-3", "root": "root-Pw-4"}
+SECRETS = list(PASSWORDS.values())  # grepped for in every log at the end
+ISSUED = []  # every token seen: none may reach a log
+
+RULES = [
+    {"repositories": "team/*", "groups": ["ops"], "actions": ["pull", "push"]},
+    {"repositories": "team/*", "users": ["alice"], "actions": ["pull"]},
+    {"repositories": "alice/*", "users": ["alice"], "actions": ["*"]},
+    {"repositories": "public/*", "anonymous": True, "actions": ["pull"]},
+    {"repositories": "public/*", "users": ["*"], "actions": ["push"]},
+]
+GROUPS = {"ops": ["carol"], "admins": ["root"]}
+
+
+def write_htpasswd(path, users):
+    first = True
+    for user, pw in users.items():
+        subprocess.run(["htpasswd", "-bB", "-C", "4"] + (["-c"] if first else []) + [path, user, pw],
+                       check=True, capture_output=True)
+        first = False
+
+
+def basic(user, pw):
+    return "Basic " + base64.b64encode(("%s:%s" % (user, pw)).encode()).decode()
+
+
+def bearer(token):
+    return {"Authorization": "Bearer " + token}
+
+
+class AuthBase(ResponseAssertions, unittest.TestCase):
+    """A registry with the built-in issuer, users and config from the class."""
+    rules = RULES
+    extra = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="octoserve-auth-")
+        cls.htpasswd = os.path.join(cls.dir, "htpasswd")
+        write_htpasswd(cls.htpasswd, PASSWORDS)
+        cfg = {"auth": {"htpasswd": {"path": cls.htpasswd}, "rules": cls.rules, "groups": GROUPS,
+                        "admin_group": "admins"},
+               "metrics": {"enabled": True}}
+        deep_merge(cfg, cls.configure())
+        cls.reg = Registry(cfg, threads=8).start()
+
+    @classmethod
+    def configure(cls):
+        return cls.extra
+
+    @classmethod
+    def tearDownClass(cls):
+        with open(os.path.join(cls.reg.tmp, "octoserve.log")) as f:
+            log = f.read()
+        cls.reg.cleanup()
+        subprocess.run(["rm", "-rf", cls.dir])
+        for secret in SECRETS + ISSUED:
+            assert secret not in log, "a secret reached the log: %s..." % secret[:12]
+        assert "Authorization" not in log and "Bearer " not in log
+
+    def req(self, method, path, body=None, headers=None, source=None):
+        if source is None:
+            return self.reg.request(method, path, body=body, headers=headers)
+        c = http.client.HTTPConnection("127.0.0.1", self.reg.port, timeout=60,
+                                       source_address=(source, 0))
+        try:
+            return self.reg.request(method, path, body=body, headers=headers, conn=c)
+        finally:
+            c.close()
+
+    def token(self, user, *scopes, expect=200, source=None):
+        q = "service=octoserve" + "".join("&scope=" + urllib.parse.quote(s) for s in scopes)
+        h = {"Authorization": basic(user, PASSWORDS[user])} if user else {}
+        r = self.req("GET", "/auth/token?" + q, headers=h, source=source)
+        self.assertEqual(r.status, expect, r)
+        if expect != 200:
+            return r
+        t = r.json()["token"]
+        self.assertEqual(r.json()["access_token"], t)
+        self.assertGreater(r.json()["expires_in"], 0)
+        self.assertEqual(r.header("Cache-Control"), "no-store")
+        ISSUED.append(t)
+        return t
+
+    def all_scope(self, repo):
+        return "repository:%s:pull,push,delete" % repo
+
+    def push_image(self, repo, tag, as_user="root"):
+        """An image pushed with as_user's token; (manifest digest, config digest)."""
+        h = bearer(self.token(as_user, "repository:%s:pull,push" % repo))
+        config = json.dumps({"repo": repo, "tag": tag}).encode()
+        r = self.req("POST", "/v2/%s/blobs/uploads/?digest=%s" % (repo, sha256(config)), config, h)
+        self.assertEqual(r.status, 201, r)
+        body = json.dumps({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": sha256(config), "size": len(config)}, "layers": []}).encode()
+        h2 = dict(h, **{"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+        r = self.req("PUT", "/v2/%s/manifests/%s" % (repo, tag), body, h2)
+        self.assertEqual(r.status, 201, r)
+        return sha256(body), sha256(config)
+
+    def assertChallenge(self, r, scope=None, error=None):
+        self.assertError(r, 401, "UNAUTHORIZED")
+        ch = r.header("WWW-Authenticate")
+        self.assertTrue(ch.startswith('Bearer realm="http://127.0.0.1:%d/auth/token",'
+                                      'service="octoserve"' % self.reg.port), ch)
+        if scope:
+            self.assertIn('scope="%s"' % scope, ch)
+        if error:
+            self.assertIn('error="%s"' % error, ch)
+        else:
+            self.assertNotIn("error=", ch)
+
+
+class IssuerTest(AuthBase):
+    def test_challenge_login_and_wrong_password(self):
+        self.assertChallenge(self.req("GET", "/v2/"))
+        r = self.token("alice", expect=200)
+        self.assertEqual(self.req("GET", "/v2/", headers=bearer(r)).status, 200)
+        r = self.req("GET", "/auth/token?service=octoserve",
+                     headers={"Authorization": basic("alice", "wrong")})
+        self.assertError(r, 401, "UNAUTHORIZED")
+        self.assertEqual(r.header("WWW-Authenticate"), 'Basic realm="octoserve"')
+        r = self.req("GET", "/auth/token?service=octoserve",
+                     headers={"Authorization": basic("nobody", "x")})
+        self.assertError(r, 401, "UNAUTHORIZED")
+        r = self.req("GET", "/auth/token", headers={"Authorization": "Basic !!!"})
+        self.assertError(r, 401, "UNAUTHORIZED")
+        r = self.req("GET", "/auth/token?service=elsewhere")
+        self.assertError(r, 400, "UNSUPPORTED")
+        # Basic at a registry endpoint is no login: passwords go to the issuer only
+        self.assertChallenge(self.req("GET", "/v2/",
+                                      headers={"Authorization": basic("alice", PASSWORDS["alice"])}))
+
+    def test_scopes_granted_as_far_as_rules_allow(self):
+        t = self.token("alice", self.all_scope("alice/x"), self.all_scope("team/x"),
+                       self.all_scope("bob/x"), "registry:catalog:*", "repository:alice/x:bogus",
+                       "garbage", "repository(plugin):alice/x:pull")
+        access = tokens.payload(t)["access"]
+        self.assertEqual(access, [
+            {"type": "repository", "name": "alice/x", "actions": ["pull", "push", "delete"]},
+            {"type": "repository", "name": "team/x", "actions": ["pull"]},
+            {"type": "registry", "name": "catalog", "actions": ["*"]}])
+        p = tokens.payload(t)
+        self.assertEqual((p["iss"], p["aud"], p["sub"]), ("octoserve", "octoserve", "alice"))
+        self.assertLessEqual(p["exp"] - p["iat"], 300)
+        anon = tokens.payload(self.token(None, self.all_scope("public/x"), self.all_scope("alice/x")))
+        self.assertEqual(anon["sub"], "")
+        self.assertEqual(anon["access"], [{"type": "repository", "name": "public/x", "actions": ["pull"]}])
+        root = tokens.payload(self.token("root", self.all_scope("anything/at/all")))
+        self.assertEqual(root["access"][0]["actions"], ["pull", "push", "delete"])
+
+    def test_oauth2_form_post(self):
+        form = urllib.parse.urlencode({"grant_type": "password", "username": "alice",
+                                       "password": PASSWORDS["alice"], "service": "octoserve",
+                                       "scope": "repository:alice/x:pull registry:catalog:*",
+                                       "client_id": "containerd"}).encode()
+        r = self.req("POST", "/auth/token", form, {"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(r.status, 200, r)
+        ISSUED.append(r.json()["access_token"])
+        self.assertEqual(len(tokens.payload(r.json()["access_token"])["access"]), 2)
+        bad = form.replace(PASSWORDS["alice"].encode(), b"nope")
+        r = self.req("POST", "/auth/token", bad, {"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertError(r, 401, "UNAUTHORIZED")
+        r = self.req("POST", "/auth/token", b"grant_type=refresh_token&refresh_token=x",
+                     {"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertError(r, 400, "UNSUPPORTED")
+        r = self.req("POST", "/auth/token", b"%zz", {"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertError(r, 400, "UNSUPPORTED")
+
+    def test_outside_registry_auth(self):
+        for path in ("/livez", "/readyz", "/metrics"):
+            self.assertEqual(self.req("GET", path).status, 200, path)
+        self.assertEqual(self.req("GET", "/auth/token").status, 200)  # an anonymous token
+
+    def test_realm_follows_external_url_and_forwarded_scheme(self):
+        r = self.req("GET", "/v2/", headers={"Host": "reg.example:8443", "X-Forwarded-Proto": "https"})
+        self.assertTrue(r.header("WWW-Authenticate").startswith(
+            'Bearer realm="https://reg.example:8443/auth/token"'), r.header("WWW-Authenticate"))
+
+    def test_htpasswd_change_is_read(self):
+        write_htpasswd(self.htpasswd, dict(PASSWORDS, dave="dave-Pw-5"))
+        SECRETS.append("dave-Pw-5")
+        time.sleep(0.01)
+        r = self.req("GET", "/auth/token?service=octoserve",
+                     headers={"Authorization": basic("dave", "dave-Pw-5")})
+        self.assertEqual(r.status, 200, r)
+        ISSUED.append(r.json()["token"])
+        with open(self.htpasswd, "a") as f:  # a scheme refused: the users read before stay
+            f.write("eve:$apr1$abcdefgh$0123456789abcdefghijkl\n")
+        r = self.req("GET", "/auth/token?service=octoserve",
+                     headers={"Authorization": basic("dave", "dave-Pw-5")})
+        self.assertEqual(r.status, 200, r)
+        ISSUED.append(r.json()["token"])
+        write_htpasswd(self.htpasswd, PASSWORDS)
+
+
+class RulesTest(AuthBase):
+    """Each user x repository x action against the rules."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        self = cls("run")
+        cls.images = {repo: self.push_image(repo, "v1") for repo in
+                      ("team/app", "alice/app", "public/app", "other/app")}
+
+    TABLE = [  # user, repository, action, allowed
+        ("alice", "alice/app", "pull", True), ("alice", "alice/app", "push", True),
+        ("alice", "alice/app", "delete", True),
+        ("alice", "team/app", "pull", True), ("alice", "team/app", "push", False),
+        ("alice", "team/app", "delete", False),
+        ("alice", "public/app", "pull", True), ("alice", "public/app", "push", True),
+        ("alice", "public/app", "delete", False),
+        ("alice", "other/app", "pull", False),
+        ("bob", "alice/app", "pull", False), ("bob", "alice/app", "push", False),
+        ("bob", "team/app", "pull", False), ("bob", "public/app", "pull", True),
+        ("bob", "public/app", "push", True), ("bob", "public/app", "delete", False),
+        ("carol", "team/app", "pull", True), ("carol", "team/app", "push", True),
+        ("carol", "team/app", "delete", False), ("carol", "alice/app", "pull", False),
+        ("root", "other/app", "pull", True), ("root", "other/app", "push", True),
+        ("root", "alice/app", "delete", True),
+        (None, "public/app", "pull", True), (None, "public/app", "push", False),
+        (None, "team/app", "pull", False), (None, "alice/app", "delete", False),
+    ]
+
+    def attempt(self, headers, repo, action):
+        if action == "pull":
+            return [self.req("GET", "/v2/%s/manifests/v1" % repo, headers=headers),
+                    self.req("GET", "/v2/%s/tags/list" % repo, headers=headers),
+                    self.req("GET", "/v2/%s/blobs/%s" % (repo, self.images[repo][1]), headers=headers),
+                    self.req("GET", "/v2/%s/referrers/%s" % (repo, self.images[repo][0]), headers=headers)]
+        if action == "push":
+            return [self.req("POST", "/v2/%s/blobs/uploads/" % repo, headers=headers)]
+        # delete: an upload's cancel is a push; a manifest that does not exist keeps the table
+        # repeatable (404 once allowed)
+        return [self.req("DELETE", "/v2/%s/manifests/sha256:%s" % (repo, "0" * 64), headers=headers)]
+
+    def test_table(self):
+        for user, repo, action, allowed in self.TABLE:
+            with self.subTest(user=user, repo=repo, action=action):
+                h = bearer(self.token(user, self.all_scope(repo)))
+                for r in self.attempt(h, repo, action):
+                    if allowed:
+                        self.assertIn(r.status, (200, 202, 404), r)
+                        if r.status == 404:
+                            self.assertEqual(r.error_code(), "MANIFEST_UNKNOWN", r)
+                    elif user is None:
+                        self.assertChallenge(r, scope="repository:%s:%s" % (
+                            repo, {"pull": "pull", "push": "pull,push", "delete": "delete"}[action]))
+                    else:
+                        self.assertError(r, 403, "DENIED")
+                # tokenless: anonymous rules only
+                if user is None:
+                    for r in self.attempt({}, repo, action):
+                        self.assertEqual(r.status in (200, 202, 404), allowed, r)
+
+    def test_catalog_filtered(self):
+        expect = {"alice": ["alice/app", "public/app", "team/app"], "bob": ["public/app"],
+                  "carol": ["public/app", "team/app"],
+                  "root": ["alice/app", "other/app", "public/app", "team/app"], None: ["public/app"]}
+        for user, repos in expect.items():
+            with self.subTest(user=user):
+                h = bearer(self.token(user, "registry:catalog:*"))
+                r = self.req("GET", "/v2/_catalog", headers=h)
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.json()["repositories"], repos)
+                r = self.req("GET", "/v2/_catalog?n=1", headers=h)
+                self.assertEqual(r.json()["repositories"], repos[:1])
+        self.assertEqual(self.req("GET", "/v2/_catalog").json()["repositories"], ["public/app"])
+        r = self.req("GET", "/v2/_catalog", headers=bearer(self.token("alice")))
+        self.assertChallenge(r, scope="registry:catalog:*", error="insufficient_scope")
+
+    def test_mounts_across_repositories(self):
+        config = self.images["alice/app"][1]
+        bob = bearer(self.token("bob", "repository:public/bob:pull,push", "repository:alice/app:pull"))
+        r = self.req("POST", "/v2/public/bob/blobs/uploads/?mount=%s&from=alice/app" % config, headers=bob)
+        self.assertEqual(r.status, 202, r)  # a plain upload: never a sign that the blob exists
+        r = self.req("POST", "/v2/public/bob/blobs/uploads/?mount=%s" % config, headers=bob)
+        self.assertEqual(r.status, 202, r)  # the automatic mount too
+        self.assertEqual(self.req("HEAD", "/v2/public/bob/blobs/%s" % config, headers=bob).status, 404)
+        alice = bearer(self.token("alice", "repository:public/alice:pull,push", "repository:alice/app:pull"))
+        r = self.req("POST", "/v2/public/alice/blobs/uploads/?mount=%s&from=alice/app" % config,
+                     headers=alice)
+        self.assertEqual(r.status, 201, r)
+        root = bearer(self.token("root", "repository:other/x:pull,push"))
+        r = self.req("POST", "/v2/other/x/blobs/uploads/?mount=%s" % config, headers=root)
+        self.assertEqual(r.status, 201, r)
+
+    def test_delete_of_a_tag(self):
+        digest, _ = self.push_image("alice/gone", "v1", as_user="alice")
+        r = self.req("DELETE", "/v2/alice/gone/manifests/v1",
+                     headers=bearer(self.token("bob", self.all_scope("alice/gone"))))
+        self.assertError(r, 403, "DENIED")
+        r = self.req("DELETE", "/v2/alice/gone/manifests/v1",
+                     headers=bearer(self.token("alice", self.all_scope("alice/gone"))))
+        self.assertEqual(r.status, 202, r)
+
+    def test_denial_logged_with_user_and_rule(self):
+        self.req("GET", "/v2/alice/app/manifests/v1",
+                 headers=bearer(self.token("bob", self.all_scope("alice/app"))))
+        with open(os.path.join(self.reg.tmp, "octoserve.log")) as f:
+            lines = [json.loads(line) for line in f if '"access denied"' in line]
+        self.assertTrue(any(d["user"] == "bob" and d["scope"] == "repository:alice/app:pull" and
+                            d["rule"] == "auth.rules[2]" for d in lines), lines[-3:])
+
+
+class ThrottleTest(AuthBase):
+    extra = {"auth": {"failures": {"limit": 3, "window": "1m"}}}
+
+    def wrong(self, user, source):
+        return self.req("GET", "/auth/token?service=octoserve",
+                        headers={"Authorization": basic(user, "wrong")}, source=source)
+
+    def test_per_user(self):
+        for _ in range(3):
+            self.assertEqual(self.wrong("alice", "127.0.0.2").status, 401)
+        for source in ("127.0.0.2", "127.0.0.5"):  # the user is limited, from any address
+            r = self.token("alice", expect=429, source=source)
+            self.assertError(r, 429, "TOOMANYREQUESTS")
+            self.assertTrue(0 < int(r.header("Retry-After")) <= 60, r.header("Retry-After"))
+        self.token("bob", source="127.0.0.5")  # another user is not
+
+    def test_per_address(self):
+        for user in ("u1", "u2", "u3"):
+            self.assertEqual(self.wrong(user, "127.0.0.3").status, 401)
+        self.assertError(self.token("carol", expect=429, source="127.0.0.3"), 429, "TOOMANYREQUESTS")
+        self.token("carol", source="127.0.0.4")
+        with open(os.path.join(self.reg.tmp, "octoserve.log")) as f:
+            failed = [json.loads(line) for line in f if '"login failed"' in line]
+        self.assertTrue(any(d["user"] == "u1" and d["remote_addr"] == "127.0.0.3" for d in failed))
+
+
+class OutsideIssuerKeysTest(AuthBase):
+    """Tokens minted here, as other issuers make them, against keys from PEM, JWKS and a CA."""
+    rules = []  # no rules: the token decides
+
+    @classmethod
+    def configure(cls):
+        d = tempfile.mkdtemp(prefix="octoserve-keys-")
+        cls.keydir = d
+        cls.ec = tokens.Key(d, "ec")
+        cls.ec384 = tokens.Key(d, "ec384", "ec384")
+        cls.rsa = tokens.Key(d, "rsa", "rsa")
+        cls.ed = tokens.Key(d, "ed", "ed25519")
+        cls.old = tokens.Key(d, "old")
+        cls.stranger = tokens.Key(d, "stranger")
+        cls.ca = tokens.Key(d, "ca")
+        ca_cert = cls.ca.cert(d, "ca")
+        cls.leaf = tokens.Key(d, "leaf")
+        cls.leaf_cert = cls.leaf.cert(d, "leaf", (cls.ca, ca_cert[0]))
+        other_ca = tokens.Key(d, "otherca")
+        cls.rogue = tokens.Key(d, "rogue")
+        cls.rogue_cert = cls.rogue.cert(d, "rogue", (other_ca, other_ca.cert(d, "otherca")[0]))
+        jwks = os.path.join(d, "jwks.json")
+        with open(jwks, "w") as f:
+            json.dump({"keys": [cls.rsa.jwk("rsa-1"), cls.ed.jwk("ed-1"), cls.ec384.jwk(),
+                                {"kty": "oct", "use": "enc", "k": "AAAA"}]}, f)
+        cls.keys_path = [cls.ec.pub, cls.old.pub]
+        return {"auth": {"token": {"keys": cls.keys_path, "jwks": jwks, "ca_bundle": ca_cert[0]}}}
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        subprocess.run(["rm", "-rf", cls.keydir])
+
+    def use(self, token, repo="ext/app", method="GET"):
+        ISSUED.append(token)
+        return self.req(method, "/v2/%s/tags/list" % repo, headers=bearer(token))
+
+    def good(self, **kw):
+        return tokens.claims("mallory", tokens.repo_access("ext/app", "pull"), **kw)
+
+    def test_accepted(self):
+        now = int(time.time())
+        cases = {
+            "ES256, libtrust kid": tokens.mint(self.ec, self.good()),
+            "ES384 from JWKS by libtrust kid": tokens.mint(self.ec384, self.good()),
+            "RS256 from JWKS by its kid": tokens.mint(self.rsa, self.good(), {"kid": "rsa-1"}),
+            "RS256 from JWKS by libtrust kid": tokens.mint(self.rsa, self.good()),
+            "EdDSA from JWKS": tokens.mint(self.ed, self.good(), {"kid": "ed-1"}),
+            "x5c chain to the CA": tokens.mint(self.leaf, self.good(), {
+                "kid": None, "x5c": [base64.b64encode(self.leaf_cert[1]).decode()]}),
+            "expired within the leeway": tokens.mint(self.ec, self.good(now=now - 320)),
+            "aud as an array": tokens.mint(self.ec, self.good(aud=["other", "octoserve"])),
+            "the issuer's own token": self.token("alice", "repository:ext/app:pull"),
+        }
+        for name, token in cases.items():
+            with self.subTest(name):
+                r = self.use(token)
+                self.assertIn(r.status, (200, 404), r)  # 404: NAME_UNKNOWN, past auth
+                if r.status == 404:
+                    self.assertEqual(r.error_code(), "NAME_UNKNOWN")
+
+    def test_refused(self):
+        now = int(time.time())
+        good = tokens.mint(self.ec, self.good())
+        head, body, sig = good.split(".")
+        flipped = sig[:10] + ("A" if sig[10] != "A" else "B") + sig[11:]
+        cases = {
+            "expired": tokens.mint(self.ec, self.good(now=now - 400)),
+            "not yet valid": tokens.mint(self.ec, self.good(nbf=now + 300)),
+            "no exp": tokens.mint(self.ec, dict(self.good(), exp=None)),
+            "wrong audience": tokens.mint(self.ec, self.good(aud="other")),
+            "wrong issuer": tokens.mint(self.ec, self.good(iss="evil")),
+            "wrong signature": ".".join([head, body, flipped]),
+            "claims changed": ".".join([head, tokens.b64url(json.dumps(
+                tokens.claims("mallory", tokens.repo_access("ext/app", "pull", "push"))).encode()), sig]),
+            "alg none": tokens.mint(self.ec, self.good(), alg="none"),
+            "HS256 keyed with the public key": tokens.mint(self.ec, self.good(), alg="HS256"),
+            "RS256 header on an EC key": tokens.mint(self.ec, self.good(), alg="RS256"),
+            "unknown kid": tokens.mint(self.stranger, self.good()),
+            "no kid": tokens.mint(self.ec, self.good(), {"kid": None}),
+            "x5c from another CA": tokens.mint(self.rogue, self.good(), {
+                "kid": None, "x5c": [base64.b64encode(self.rogue_cert[1]).decode()]}),
+            "x5c not matching the signer": tokens.mint(self.stranger, self.good(), {
+                "x5c": [base64.b64encode(self.leaf_cert[1]).decode()]}),
+            "crit header": tokens.mint(self.ec, self.good(), {"crit": ["exp"]}),
+            "not a JWT": "abc.def",
+            "four parts": good + ".x",
+            "padding": head + "=." + body + "." + sig,
+        }
+        for name, token in cases.items():
+            with self.subTest(name):
+                self.assertChallenge(self.use(token), scope="repository:ext/app:pull",
+                                     error="invalid_token")
+
+    def test_scope_for_another_repository(self):
+        token = tokens.mint(self.ec, tokens.claims("mallory", tokens.repo_access("ext/other", "pull", "push")))
+        self.assertChallenge(self.use(token), scope="repository:ext/app:pull", error="insufficient_scope")
+        token = tokens.mint(self.ec, self.good())
+        r = self.use(token, method="GET")
+        self.assertIn(r.status, (200, 404))
+        r = self.req("POST", "/v2/ext/app/blobs/uploads/", headers=bearer(token))
+        self.assertChallenge(r, scope="repository:ext/app:pull,push", error="insufficient_scope")
+
+    def test_rotated_key(self):
+        old = tokens.mint(self.old, self.good())
+        new = tokens.mint(self.ec, self.good())
+        self.assertIn(self.use(old).status, (200, 404))
+        with open(self.reg.config_path) as f:
+            cfg = json.load(f)
+        cfg["auth"]["token"]["keys"] = [self.ec.pub]  # the old key is retired
+        with open(self.reg.config_path, "w") as f:
+            json.dump(cfg, f)
+        self.reg.restart()
+        try:
+            self.assertChallenge(self.use(old), error="invalid_token")
+            self.assertIn(self.use(new).status, (200, 404))
+        finally:
+            cfg["auth"]["token"]["keys"] = self.keys_path
+            with open(self.reg.config_path, "w") as f:
+                json.dump(cfg, f)
+            self.reg.restart()
+
+
+class StartTest(unittest.TestCase):
+    """Files that do not read stop the responder at start, saying why."""
+
+    def check_refused(self, cfg, words):
+        reg = Registry(dict(cfg, fcgi={"listen": "unix:" + os.path.join(tempfile.mkdtemp(), "s")}))
+        try:
+            p = reg.admin("check-config", check=False)
+            self.assertNotEqual(p.returncode, 0, p.stdout)
+            for w in words:
+                self.assertIn(w, p.stderr)
+            for args in (["--check-config"], []):  # the check, and the start itself
+                p = subprocess.run([FCGI_BIN, "-c", reg.config_path] + args, capture_output=True,
+                                   text=True, timeout=60)
+                self.assertEqual(p.returncode, 1, p)
+                for w in words:
+                    self.assertIn(w, p.stderr)
+            with open(os.path.join(reg.tmp, "octoserve.log")) as f:
+                log = f.read()
+            for w in words:
+                self.assertIn(w, log)
+        finally:
+            reg.cleanup()
+
+    def test_md5_htpasswd(self):
+        d = tempfile.mkdtemp(prefix="octoserve-auth-")
+        path = os.path.join(d, "htpasswd")
+        subprocess.run(["htpasswd", "-cbm", path, "old", "pw"], check=True, capture_output=True)
+        self.check_refused({"auth": {"htpasswd": {"path": path}}}, ["line 1", "apr1"])
+        subprocess.run(["rm", "-rf", d])
+
+    def test_bad_keys(self):
+        d = tempfile.mkdtemp(prefix="octoserve-auth-")
+        junk = os.path.join(d, "junk.pem")
+        with open(junk, "w") as f:
+            f.write("not a key\n")
+        self.check_refused({"auth": {"token": {"realm": "https://issuer.example/token",
+                                               "keys": [junk]}}}, ["junk.pem"])
+        subprocess.run(["rm", "-rf", d])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
