@@ -1,8 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Octoserve quick start on Debian 12 (as root):
-#   ./quickstart.sh serve [-c FILE]   install what is missing, build, run lighttpd + the
+#   ./quickstart.sh serve [-c FILE] [--tls]
+#                                     install what is missing, build, run lighttpd + the
 #                                     responder in the foreground on http://localhost:5000
+#                                     (--tls: https, with a private CA in run/<port>/tls/)
 #   ./quickstart.sh cluster [N]       N nodes (default 3) on this machine, each lighttpd + the
 #                                     responder + the peer daemon: registries on ports
 #                                     5001..5000+N, peer ports 6001..6000+N, stores in
@@ -27,7 +29,7 @@ top=$(pwd)
 PACKAGES="build-essential autoconf automake libtool pkg-config
 libfcgi-dev libssl-dev libjansson-dev uuid-dev libcmocka-dev
 libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libc-ares-dev libcurl4-openssl-dev libcrypt-dev
-lighttpd python3 curl procps apache2-utils"
+lighttpd lighttpd-mod-openssl openssl python3 curl procps apache2-utils"
 TEST_PACKAGES="strace faketime iproute2 dnsmasq-base openssl python3-grpcio python3-grpc-tools logrotate systemd python3-prometheus-client nginx apache2 libapache2-mod-xsendfile $(cat tests/clients/PACKAGES)
 $(cat tests/bench/PACKAGES)"
 
@@ -103,11 +105,12 @@ sys.exit(1)' "$1"
 # a socket or a file. Relative paths (-c FILE, storage.path and auth.htpasswd.path in the file
 # or the environment) are relative to the directory the quick start is run from.
 serve() {
-	config=
+	config= tls=
 	while [ $# -gt 0 ]; do
 		case $1 in
 		-c) config=$2; shift 2
 		    case $config in /*) ;; *) config=$caller/$config;; esac;;
+		--tls) tls=1; shift;;
 		*) say "unknown option $1"; exit 2;;
 		esac
 	done
@@ -141,7 +144,14 @@ serve() {
 		say "cannot serve on $address:$port: the port is in use (set server.port or OCTOSERVE_SERVER_PORT)"
 		exit 1
 	fi
-	conf=$(contrib/lighttpd/mkconf.sh "$bin" "$rundir" "$config")
+	# --tls: HTTPS with a private CA made once into run/<port>/tls/ (contrib/mkcert.sh), so
+	# clients log in without insecure flags once they trust tls/ca.crt.
+	scheme=http pem=
+	if [ -n "$tls" ]; then
+		sh contrib/mkcert.sh "$rundir/tls" "$address"
+		scheme=https pem=$rundir/tls/server.pem
+	fi
+	conf=$(contrib/lighttpd/mkconf.sh "$bin" "$rundir" "$config" 1 "" "$pem")
 	# Its own session: Ctrl-C reaches this shell only, which asks lighttpd to stop gracefully;
 	# lighttpd then finishes the requests in flight and stops the responder itself.
 	setsid lighttpd -D -f "$conf" &
@@ -149,7 +159,7 @@ serve() {
 	stopping=
 	trap 'stopping=1; kill -INT $pid 2>/dev/null || true' INT TERM
 	i=0
-	until curl -fso /dev/null "http://$host:$port/livez"; do
+	until curl -fso /dev/null ${pem:+--cacert "$rundir/tls/ca.crt"} "$scheme://$host:$port/livez"; do
 		if ! kill -0 $pid 2>/dev/null || [ $i -ge 200 ]; then
 			say "lighttpd did not start: see $rundir/lighttpd-error.log"
 			kill $pid 2>/dev/null || true
@@ -166,7 +176,8 @@ serve() {
 		trap 'stopping=1; kill -INT $pid 2>/dev/null || true; kill -TERM $peer_pid 2>/dev/null || true' INT TERM
 		say "peer daemon: node $(get p2p.node_id), peer port $(get p2p.port)"
 	fi
-	say "serving on http://$address:$port, store $(get storage.path) (Ctrl-C stops)"
+	[ -z "$pem" ] || say "TLS: clients trust $rundir/tls/ca.crt (README, Authentication)"
+	say "serving on $scheme://$address:$port, store $(get storage.path) (Ctrl-C stops)"
 	status=0
 	while kill -0 $pid 2>/dev/null; do
 		wait $pid && status=0 || status=$?
@@ -253,5 +264,5 @@ case ${1:-} in
 serve) shift; serve "$@";;
 cluster) shift; cluster "$@";;
 check) shift; check "$@";;
-*) echo "usage: $0 serve [-c FILE] | cluster [N] | check" >&2; exit 2;;
+*) echo "usage: $0 serve [-c FILE] [--tls] | cluster [N] | check" >&2; exit 2;;
 esac

@@ -70,7 +70,7 @@ static void keep_listable(const struct octo_registry *reg, const struct octo_rou
 	size_t i, kept = 0;
 
 	for (i = 0; i < names->n; i++) {
-		if (octo_auth_may_list(reg->auth, &rt->caller, names->v[i]))
+		if (octo_auth_rules_pull(reg->auth, &rt->caller, names->v[i]))
 			names->v[kept++] = names->v[i];
 		else
 			free(names->v[i]);

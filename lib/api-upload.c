@@ -109,11 +109,30 @@ static void session_headers(struct octo_registry *reg, struct octo_route *rt,
 	octo_response_add_header(resp, "Docker-Upload-UUID", "%s", octo_upload_id(u));
 }
 
+/* The automatic mount under authentication: d only if a repository the caller may pull links
+ * it, found through the index of d's repositories (each entry checked, since it is a hint). */
+static enum octo_err linked_where_pullable(struct octo_registry *reg, const struct octo_route *rt,
+					   const struct octo_digest *d, uint64_t *size)
+{
+	struct octo_strv repos;
+	enum octo_err err = octo_store_blob_repos(reg->store, d, &repos);
+	size_t i;
+
+	for (i = 0; err == OCTO_OK && i < repos.n; i++)
+		if (octo_auth_rules_pull(reg->auth, &rt->caller, repos.v[i]) &&
+		    octo_store_blob_linked(reg->store, repos.v[i], d, size) == OCTO_OK)
+			break;
+	if (err == OCTO_OK && i == repos.n)
+		err = OCTO_ERR_BLOB_UNKNOWN;
+	octo_strv_cleanup(&repos);
+	return err;
+}
+
 /* ?mount=<digest>[&from=<repo>]: 1 when answered (201 or an error), 0 to fall through to
  * a normal upload. Without from, any blob in the store can be mounted (automatic mount). Under
- * authentication a mount from a repository the caller may not pull is a plain upload, and so
- * is an automatic mount for a caller who may not pull everything: neither may tell that the
- * blob exists. */
+ * authentication a mount from a repository the caller may not pull is a plain upload, and an
+ * automatic mount links only what a repository the caller may pull links: neither may tell
+ * that a blob exists elsewhere. */
 static int try_mount(struct octo_registry *reg, struct octo_route *rt, struct octo_response *resp,
 		     const char *mount)
 {
@@ -130,13 +149,14 @@ static int try_mount(struct octo_registry *reg, struct octo_route *rt, struct oc
 		octo_response_error(resp, OCTO_ERR_NAME_INVALID, "from");
 		return 1;
 	}
-	if (reg->auth != NULL &&
-	    (from != NULL ? !(octo_auth_actions(reg->auth, &rt->caller, from) & OCTO_ACCESS_PULL)
-			  : !octo_auth_unlimited(reg->auth, &rt->caller)))
+	if (reg->auth != NULL && from != NULL &&
+	    !(octo_auth_actions(reg->auth, &rt->caller, from) & OCTO_ACCESS_PULL))
 		return 0;
 	(void)octo_store_blob_renew(reg->store, &d); /* a reference: renewed before the check */
 	err = from != NULL ? octo_store_blob_linked(reg->store, from, &d, &size)
-			   : octo_store_blob_stat(reg->store, &d, &size);
+	      : reg->auth != NULL && !octo_auth_unlimited(reg->auth, &rt->caller)
+		      ? linked_where_pullable(reg, rt, &d, &size)
+		      : octo_store_blob_stat(reg->store, &d, &size);
 	if (err == OCTO_ERR_BLOB_UNKNOWN)
 		return 0;
 	if (err != OCTO_OK)

@@ -442,8 +442,8 @@ static int may_list(const struct octo_auth *a, const struct octo_caller *c)
 	return 0;
 }
 
-int octo_auth_may_list(const struct octo_auth *a, const struct octo_caller *c,
-		       const char *repository)
+int octo_auth_rules_pull(const struct octo_auth *a, const struct octo_caller *c,
+			 const char *repository)
 {
 	long rule;
 

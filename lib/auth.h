@@ -85,9 +85,10 @@ int octo_auth_allow(struct octo_auth *a, const struct octo_request *req, const c
 /* What the rules and c's token let c do to repository (OCTO_ACCESS_* bits). */
 unsigned octo_auth_actions(const struct octo_auth *a, const struct octo_caller *c,
 			   const char *repository);
-/* Whether the rules let c see repository in the catalog (what c may pull). */
-int octo_auth_may_list(const struct octo_auth *a, const struct octo_caller *c,
-		       const char *repository);
+/* Whether the rules, whatever the token's scope, let c pull repository: what the catalog lists,
+ * and what an automatic mount may link from (clients ask no scope for those). */
+int octo_auth_rules_pull(const struct octo_auth *a, const struct octo_caller *c,
+			 const char *repository);
 /* Whether c may do everything everywhere (the admin group, or no rule to apply): a list need
  * not be filtered. */
 int octo_auth_unlimited(const struct octo_auth *a, const struct octo_caller *c);

@@ -3,6 +3,7 @@
 #include "autoconfig.h"
 
 #include <dirent.h>
+#include <string.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,11 +14,15 @@
 
 #include "fsutil.h"
 #include "metrics.h"
+#include "name.h"
 #include "store-blob.h"
 #include "store-record.h"
+#include "strv.h"
 
 /* A link's value: the blob's size in decimal. */
 #define LINK_VALUE_MAX 20
+
+static enum octo_err repos_dir(const struct octo_digest *d, char *buf, size_t size);
 
 enum octo_err octo_store_blob_rel(const struct octo_digest *d, char *buf, size_t size)
 {
@@ -225,6 +230,58 @@ enum octo_err octo_store_blob_remove_locked(const struct octo_store *s, const st
 		octo_metrics_gauge_add(octo_store_metrics(s), OCTO_GAUGE_BLOBS, -1);
 		octo_metrics_gauge_add(octo_store_metrics(s), OCTO_GAUGE_BLOB_BYTES,
 				       -(int64_t)st.st_size);
+		/* what is left of its repositories' index: entries whose links went otherwise */
+		if (repos_dir(d, rel, sizeof(rel)) == OCTO_OK)
+			(void)octo_store_remove_dir(s, rel, NULL);
+	}
+	return err;
+}
+
+/* The index of d's repositories, and repo's entry in it ('/' as '+', which no name holds). */
+static enum octo_err repos_dir(const struct octo_digest *d, char *buf, size_t size)
+{
+	return octo_store_path(buf, size, "blob-repos/%s/%.2s/%s", octo_digest_alg_name(d->alg),
+			       d->hex, d->hex);
+}
+
+static enum octo_err repos_entry(const struct octo_digest *d, const char *repo, char *buf,
+				 size_t size)
+{
+	char dir[OCTO_STORE_PATH_MAX], name[OCTO_NAME_MAX + 1], *p;
+	enum octo_err err = repos_dir(d, dir, sizeof(dir));
+
+	if (err != OCTO_OK || octo_str_copy(name, sizeof(name), repo) != 0)
+		return OCTO_ERR_NAME_INVALID;
+	for (p = name; *p; p++)
+		if (*p == '/')
+			*p = '+';
+	return octo_store_path(buf, size, "%s/%s", dir, name);
+}
+
+static int any_name(const char *name, size_t len)
+{
+	(void)name;
+	(void)len;
+	return 1;
+}
+
+enum octo_err octo_store_blob_repos(const struct octo_store *s, const struct octo_digest *d,
+				    struct octo_strv *repos)
+{
+	char rel[OCTO_STORE_PATH_MAX];
+	enum octo_err err = repos_dir(d, rel, sizeof(rel));
+	size_t i;
+
+	memset(repos, 0, sizeof(*repos));
+	if (err == OCTO_OK)
+		err = octo_store_list(s, rel, any_name, OCTO_ERR_NOT_FOUND, repos);
+	if (err == OCTO_ERR_NOT_FOUND)
+		return OCTO_OK;
+	for (i = 0; err == OCTO_OK && i < repos->n; i++) {
+		char *p;
+		for (p = repos->v[i]; *p; p++)
+			if (*p == '+')
+				*p = '/';
 	}
 	return err;
 }
@@ -241,7 +298,11 @@ enum octo_err octo_store_link_blob(const struct octo_store *s, const char *repo,
 	/* a link is a reference: renewed first (gc.h); content elsewhere in a cluster is no error */
 	if (err == OCTO_OK)
 		(void)octo_store_blob_renew(s, d);
-	return err != OCTO_OK ? err : octo_store_record_put(s, repo, key, &r, NULL);
+	if (err == OCTO_OK)
+		err = octo_store_record_put(s, repo, key, &r, NULL);
+	if (err == OCTO_OK && repos_entry(d, repo, key, sizeof(key)) == OCTO_OK)
+		(void)octo_store_mark(s, key); /* a hint: one lost costs a mount, never a link */
+	return err;
 }
 
 enum octo_err octo_store_unlink_blob(const struct octo_store *s, const char *repo,
@@ -252,7 +313,11 @@ enum octo_err octo_store_unlink_blob(const struct octo_store *s, const char *rep
 	struct octo_record r = {.stamp = *stamp, .tombstone = 1};
 	enum octo_err err = octo_store_link_key(d, key, sizeof(key));
 
-	return err != OCTO_OK ? err : octo_store_record_put(s, repo, key, &r, NULL);
+	if (err == OCTO_OK)
+		err = octo_store_record_put(s, repo, key, &r, NULL);
+	if (err == OCTO_OK && repos_entry(d, repo, key, sizeof(key)) == OCTO_OK)
+		(void)octo_store_unmark(s, key);
+	return err;
 }
 
 enum octo_err octo_store_commit_blob(const struct octo_store *s, int fd, const char *tmp,

@@ -13,6 +13,7 @@
 #include "error.h"
 #include "record.h"
 #include "store.h"
+#include "strv.h"
 
 /* The blob's path relative to the root. */
 enum octo_err octo_store_blob_rel(const struct octo_digest *d, char *buf, size_t size);
@@ -47,6 +48,12 @@ enum octo_err octo_store_link_key(const struct octo_digest *d, char *buf, size_t
 enum octo_err octo_store_link_blob(const struct octo_store *s, const char *repo,
 				   const struct octo_digest *d, uint64_t size,
 				   const struct octo_record_stamp *stamp);
+/* The repositories that linked d, from the index the links keep (blob-repos/ in the store: an
+ * unsynced marker per link, removed by its unlink). A hint only: an entry may outlive its link
+ * (a tombstone that won, a removal by gc) or be lost in a crash, so a caller checks each with
+ * octo_store_blob_linked. Links made before the index are not in it. */
+enum octo_err octo_store_blob_repos(const struct octo_store *s, const struct octo_digest *d,
+				    struct octo_strv *repos);
 /* Unlink: a tombstone with stamp, under the same rule. */
 enum octo_err octo_store_unlink_blob(const struct octo_store *s, const char *repo,
 				     const struct octo_digest *d,

@@ -2,11 +2,14 @@
 # SPDX-License-Identifier: Apache-2.0
 # Write a minimal lighttpd.conf that serves Octoserve from the settings of an Octoserve
 # configuration (server.address, server.port, storage.path, timeouts), for the quick start
-# and the tests. usage: mkconf.sh OCTOSERVE_FCGI RUNDIR [CONFIG_JSON [PROCS]]
+# and the tests. usage: mkconf.sh OCTOSERVE_FCGI RUNDIR [CONFIG_JSON [PROCS [FRONT_USERS [TLS_PEM]]]]
 # PROCS: responder processes lighttpd runs (default 1; each has fcgi.threads threads).
+# FRONT_USERS: an htpasswd file lighttpd authenticates every request with, passing the user
+# (for auth.trust_front; contrib/lighttpd/trust-front.conf); "" for none.
+# TLS_PEM: a certificate and its key in one PEM file (contrib/mkcert.sh): lighttpd serves HTTPS.
 # Environment (OCTOSERVE_*) overrides apply, as they do for the responder itself.
 set -eu
-bin=$1 rundir=$2 config=${3:-} procs=${4:-1}
+bin=$1 rundir=$2 config=${3:-} procs=${4:-1} front_users=${5:-} tls_pem=${6:-}
 here=$(cd "$(dirname "$0")" && pwd)
 get() { if [ -n "$config" ]; then "$bin" -c "$config" --config-get "$1"; else "$bin" --config-get "$1"; fi; }
 
@@ -55,6 +58,20 @@ var.octoserve_blobs = "$storage/blobs"
 var.octoserve_socket = "$rundir/octoserve-fcgi.sock"
 var.octoserve_manifest_kb = $manifest_kb
 var.octoserve_procs = $procs
-include "$here/octoserve.conf"
 CONF
+if [ -n "$front_users" ]; then
+	cat >> "$rundir/lighttpd.conf" <<CONF
+var.octoserve_front_users = "$front_users"
+include "$here/trust-front.conf"
+CONF
+fi
+if [ -n "$tls_pem" ]; then
+	cat >> "$rundir/lighttpd.conf" <<CONF
+server.modules += ( "mod_openssl" )
+ssl.engine = "enable"
+ssl.pemfile = "$tls_pem"
+CONF
+fi
+echo "include \"$here/octoserve.conf\"" >> "$rundir/lighttpd.conf"
+
 echo "$rundir/lighttpd.conf"

@@ -64,12 +64,18 @@ def find_tool(name):
     return path
 
 
-def run(cmd, env=None, timeout=CMD_TIMEOUT, check=True, binary=False, cwd=None):
-    """Run a command; on failure raise AssertionError with everything it printed."""
+def run(cmd, env=None, timeout=CMD_TIMEOUT, check=True, binary=False, cwd=None, fail=False):
+    """Run a command; on failure raise AssertionError with everything it printed. With
+    fail=True the command must fail instead (a refused login, say): its output."""
     full_env = dict(os.environ)
     full_env.update(env or {})
     t0 = time.time()
     p = subprocess.run(cmd, env=full_env, capture_output=True, timeout=timeout, cwd=cwd)
+    if fail:
+        if p.returncode == 0:
+            raise AssertionError("command succeeded, and should not have: %s\n%s" % (
+                " ".join(cmd), p.stdout.decode(errors="replace")[-2000:]))
+        return p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace")
     if check and p.returncode != 0:
         raise AssertionError("command failed (exit %d after %.1fs): %s\n--- stdout:\n%s\n--- stderr:\n%s" % (
             p.returncode, time.time() - t0, " ".join(cmd),
@@ -113,14 +119,14 @@ def unique_repo(test, suffix=""):
     return "clients/" + name + (("-" + suffix) if suffix else "")
 
 
-def containers_env(tmp, host=None):
+def containers_env(tmp, host=None, insecure=True):
     """Configuration files for skopeo/podman/buildah that keep them away from /etc/containers
     and /var/lib/containers, and mark our registry (host, by default the module's) insecure
-    (plain HTTP)."""
+    (plain HTTP) unless insecure is False (TLS, checked)."""
     reg_conf = os.path.join(tmp, "registries.conf")
     with open(reg_conf, "w") as f:
         f.write('unqualified-search-registries = []\nshort-name-mode = "disabled"\n\n'
-                '[[registry]]\nlocation = "%s"\ninsecure = true\n' % (host or HOST))
+                '[[registry]]\nlocation = "%s"\ninsecure = %s\n' % (host or HOST, "true" if insecure else "false"))
     storage_conf = os.path.join(tmp, "storage.conf")
     with open(storage_conf, "w") as f:
         f.write('[storage]\ndriver = "vfs"\ngraphroot = "%s/root"\nrunroot = "%s/runroot"\n' % (tmp, tmp))
@@ -137,10 +143,10 @@ def containers_env(tmp, host=None):
 
 
 class Skopeo:
-    def __init__(self, host=None):
+    def __init__(self, host=None, insecure=True):
         self.bin = find_tool("skopeo")
         self.tmp = fresh_dir("skopeo-")
-        self.env, self.policy = containers_env(self.tmp, host)
+        self.env, self.policy = containers_env(self.tmp, host, insecure)
 
     def __call__(self, *args, **kw):
         return run([self.bin, "--policy", self.policy] + list(args), env=self.env, **kw)
@@ -153,10 +159,10 @@ class Skopeo:
 
 
 class Podman:
-    def __init__(self, host=None):
+    def __init__(self, host=None, insecure=True):
         self.bin = find_tool("podman")
         self.tmp = fresh_dir("pd-")
-        self.env, _ = containers_env(self.tmp, host)
+        self.env, _ = containers_env(self.tmp, host, insecure)
         self.base = [self.bin, "--root", self.tmp + "/root", "--runroot", self.tmp + "/runroot",
                      "--storage-driver", "vfs", "--tmpdir", self.tmp + "/libpod",
                      "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
@@ -185,10 +191,10 @@ class Podman:
 
 
 class Buildah:
-    def __init__(self, host=None):
+    def __init__(self, host=None, insecure=True):
         self.bin = find_tool("buildah")
         self.tmp = fresh_dir("bd-")
-        self.env, _ = containers_env(self.tmp, host)
+        self.env, _ = containers_env(self.tmp, host, insecure)
         self.base = [self.bin, "--root", self.tmp + "/root", "--runroot", self.tmp + "/runroot",
                      "--storage-driver", "vfs"]
 
@@ -721,8 +727,8 @@ class TestAuth(ClientTest):
 
     def test_podman_login_push_pull(self):
         podman = Podman(self.host)
-        p = podman("login", "--tls-verify=false", "-u", "alice", "-p", "wrong", self.host, check=False)
-        self.assertNotIn("Login Succeeded", p)
+        out = podman("login", "--tls-verify=false", "-u", "alice", "-p", "wrong", self.host, fail=True)
+        self.assertNotIn("Login Succeeded", out)
         podman("login", "--tls-verify=false", "-u", "alice", "-p", "s3cret-Pw", self.host)
         ref = "%s/auth/podman:v1" % self.host
         podman("import", IMG.rootfs_tar_path, ref)
@@ -730,7 +736,7 @@ class TestAuth(ClientTest):
         podman("rmi", ref)
         podman("pull", "--tls-verify=false", ref)
         podman("logout", self.host)
-        p = podman("push", "--tls-verify=false", ref, check=False)
+        podman("push", "--tls-verify=false", ref, fail=True)
         r = self.reg.request("GET", "/v2/auth/podman/manifests/v1")
         self.assertEqual(r.status, 401, r)  # and still stored, behind the login
         self.assertIn("Bearer realm=", r.header("WWW-Authenticate"))
@@ -738,8 +744,8 @@ class TestAuth(ClientTest):
     def test_skopeo_and_buildah_creds_ctr_user(self):
         skopeo = Skopeo(self.host)
         ref = "%s/auth/skopeo:v1" % self.host
-        p = skopeo("copy", "--dest-tls-verify=false", "--dest-creds", "alice:wrong",
-                   "oci:%s:v1" % IMG.single_dir, "docker://" + ref, check=False)
+        skopeo("copy", "--dest-tls-verify=false", "--dest-creds", "alice:wrong",
+               "oci:%s:v1" % IMG.single_dir, "docker://" + ref, fail=True)
         r = self.reg.request("GET", "/v2/auth/skopeo/tags/list")
         self.assertEqual(r.status, 401, r)
         skopeo("copy", "--dest-tls-verify=false", "--dest-creds", "alice:s3cret-Pw",
@@ -752,17 +758,14 @@ class TestAuth(ClientTest):
         cid = buildah("from", "scratch").strip()
         buildah("add", cid, IMG.rootfs_tar_path, "/")
         buildah("commit", cid, "localhost/auth/buildah:v1")
-        p = buildah("push", "--tls-verify=false", "--creds", "alice:wrong",
-                    "localhost/auth/buildah:v1", "docker://%s/auth/buildah:v1" % self.host,
-                    check=False)
+        buildah("push", "--tls-verify=false", "--creds", "alice:wrong",
+                "localhost/auth/buildah:v1", "docker://%s/auth/buildah:v1" % self.host, fail=True)
         buildah("push", "--tls-verify=false", "--creds", "alice:s3cret-Pw",
                 "localhost/auth/buildah:v1", "docker://%s/auth/buildah:v1" % self.host)
 
         c = containerd()
         ns = "auth-ctr"
-        p = subprocess.run([c.ctr_bin, "--address", c.sock, "--namespace", ns, "images", "pull",
-                            "--plain-http", "--user", "alice:wrong", ref], capture_output=True)
-        self.assertNotEqual(p.returncode, 0, p)
+        c.ctr(ns, "images", "pull", "--plain-http", "--user", "alice:wrong", ref, fail=True)
         c.ctr(ns, "images", "pull", "--plain-http", "--user", "alice:s3cret-Pw", ref)
         self.assertIn(IMG.single.digest, c.ctr(ns, "images", "ls"))
         ref2 = "%s/auth/ctr:v1" % self.host
@@ -771,6 +774,30 @@ class TestAuth(ClientTest):
         self.assertEqual(sha256(skopeo("inspect", "--raw", "--tls-verify=false", "--creds",
                                        "alice:s3cret-Pw", "docker://" + ref2, binary=True)),
                          IMG.single.digest)
+
+    def test_skopeo_pushes_to_distribution_through_our_issuer(self):
+        """Debian's docker-registry (Distribution 2.8) with auth.token whose realm is our issuer
+        and whose rootcertbundle is a certificate of the key our store made: skopeo logs in
+        with our users and pushes there; a wrong password does not."""
+        from test_auth import start_distribution
+        key = os.path.join(self.reg.data, "auth", "signing-key.pem")
+        cert = os.path.join(self.tmp, "issuer.crt")
+        run(["openssl", "req", "-x509", "-new", "-key", key, "-subj", "/CN=octoserve", "-days", "2",
+             "-out", cert])
+        proc, port = start_distribution(self.tmp, "http://%s/auth/token" % self.host, cert)
+        try:
+            dist = "127.0.0.1:%d" % port
+            skopeo = Skopeo(dist)
+            ref = "docker://%s/auth/dist:v1" % dist
+            skopeo("copy", "--dest-tls-verify=false", "--dest-creds", "alice:wrong",
+                   "oci:%s:v1" % IMG.single_dir, ref, fail=True)
+            skopeo("copy", "--dest-tls-verify=false", "--dest-creds", "alice:s3cret-Pw",
+                   "oci:%s:v1" % IMG.single_dir, ref)
+            raw = skopeo("inspect", "--raw", "--tls-verify=false", "--creds", "alice:s3cret-Pw", ref,
+                         binary=True)
+            self.assertEqual(raw, IMG.single.manifest)
+        finally:
+            fronts.stop_process(proc, timeout=15)
 
     def test_anonymous_pull_public_push_refused(self):
         skopeo = Skopeo(self.host)
@@ -783,13 +810,74 @@ class TestAuth(ClientTest):
         self.assertOCILayoutHas(back, IMG.single)
         c = containerd()
         c.ctr("auth-anon", "images", "pull", "--plain-http", "--snapshotter", "native", ref)
-        p = anon("copy", "--dest-tls-verify=false", "oci:%s:v1" % IMG.single_dir,
-                 "docker://%s/public/anon:v1" % self.host, check=False)
+        anon("copy", "--dest-tls-verify=false", "oci:%s:v1" % IMG.single_dir,
+             "docker://%s/public/anon:v1" % self.host, fail=True)
         r = self.reg.request("GET", "/v2/public/anon/tags/list")
         self.assertEqual(r.status, 404, r)  # anonymous may look, and nothing was pushed
-        p = anon("copy", "--dest-tls-verify=false", "oci:%s:v1" % IMG.single_dir,
-                 "docker://%s/auth/anon:v1" % self.host, check=False)
+        anon("copy", "--dest-tls-verify=false", "oci:%s:v1" % IMG.single_dir,
+             "docker://%s/auth/anon:v1" % self.host, fail=True)
         self.assertEqual(self.reg.request("GET", "/v2/auth/anon/tags/list").status, 401)
+
+
+class TestTls(ClientTest):
+    """The quick start's TLS (contrib/mkcert.sh, lighttpd with mod_openssl) with authentication:
+    each client trusts the private CA from a directory of this test's own (podman, skopeo and
+    buildah --cert-dir, containerd's hosts.toml), never the system's, and logs in with no
+    insecure flag; without the CA the same client refuses the registry."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = fresh_dir("tls-")
+        users = os.path.join(cls.tmp, "htpasswd")
+        run(["htpasswd", "-cbB", "-C", "5", users, "alice", "tls-Pw"])
+        # the quick start's front, whichever front the suite runs through
+        cls.reg = Registry({"auth": {"htpasswd": {"path": users}}}, front="lighttpd", tls=True).start()
+        cls.host = "127.0.0.1:%d" % cls.reg.port
+        cls.certs = os.path.join(cls.tmp, "certs")
+        os.makedirs(cls.certs)
+        shutil.copy(cls.reg.ca, os.path.join(cls.certs, "ca.crt"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.reg.cleanup()
+
+    def test_login_push_pull_over_tls(self):
+        podman = Podman(self.host, insecure=False)
+        podman("login", "-u", "alice", "-p", "tls-Pw", self.host, fail=True)  # no CA: refused
+        podman("login", "--cert-dir", self.certs, "-u", "alice", "-p", "tls-Pw", self.host)
+        ref = "%s/tls/podman:v1" % self.host
+        podman("import", IMG.rootfs_tar_path, ref)
+        podman("push", "--cert-dir", self.certs, ref)
+
+        skopeo = Skopeo(self.host, insecure=False)
+        sref = "docker://%s/tls/skopeo:v1" % self.host
+        skopeo("copy", "--dest-creds", "alice:tls-Pw", "oci:%s:v1" % IMG.single_dir, sref, fail=True)
+        digest_file = os.path.join(skopeo.tmp, "digest")
+        skopeo("copy", "--dest-cert-dir", self.certs, "--dest-creds", "alice:tls-Pw",
+               "--digestfile", digest_file, "oci:%s:v1" % IMG.single_dir, sref)
+        raw = skopeo("inspect", "--raw", "--cert-dir", self.certs, "--creds", "alice:tls-Pw", sref,
+                     binary=True)
+        with open(digest_file) as f:
+            self.assertEqual(sha256(raw), f.read().strip())
+
+        buildah = Buildah(self.host, insecure=False)
+        cid = buildah("from", "scratch").strip()
+        buildah("add", cid, IMG.rootfs_tar_path, "/")
+        buildah("commit", cid, "localhost/tls/buildah:v1")
+        buildah("push", "--cert-dir", self.certs, "--creds", "alice:tls-Pw", "localhost/tls/buildah:v1",
+                "docker://%s/tls/buildah:v1" % self.host)
+
+        c = containerd()
+        hosts = os.path.join(self.tmp, "hosts.d")
+        os.makedirs(os.path.join(hosts, self.host), exist_ok=True)
+        with open(os.path.join(hosts, self.host, "hosts.toml"), "w") as f:
+            f.write('server = "https://%s"\n\n[host."https://%s"]\n  ca = "%s"\n'
+                    '  capabilities = ["pull", "resolve", "push"]\n'
+                    % (self.host, self.host, os.path.join(self.certs, "ca.crt")))
+        ns = "tls"
+        c.ctr(ns, "images", "pull", "--user", "alice:tls-Pw", sref[len("docker://"):], fail=True)
+        c.ctr(ns, "images", "pull", "--hosts-dir", hosts, "--user", "alice:tls-Pw", sref[len("docker://"):])
+        self.assertIn(sha256(raw), c.ctr(ns, "images", "ls"))
 
 
 if __name__ == "__main__":

@@ -70,13 +70,13 @@ def _make_traversable(path, stop="/"):
         path = os.path.dirname(path)
 
 
-def wait_for_http(port, proc=None, path="/v2/", timeout=20):
+def wait_for_http(port, proc=None, path="/v2/", timeout=20, ca=None):
     """True once GET path on 127.0.0.1:port answers 200 (or 401: the registry answers, and wants
-    a token); False if proc exits or time runs out."""
+    a token); False if proc exits or time runs out. ca: HTTPS, trusting that CA file."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            c = connect(port, 5, ca)
             try:
                 c.request("GET", path)
                 r = c.getresponse()
@@ -91,6 +91,15 @@ def wait_for_http(port, proc=None, path="/v2/", timeout=20):
             return False
         time.sleep(0.05)
     return False
+
+
+def connect(port, timeout, ca=None):
+    """An HTTP connection to 127.0.0.1:port, or HTTPS trusting the CA file ca."""
+    if ca is None:
+        return http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    import ssl
+    return http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout,
+                                       context=ssl.create_default_context(cafile=ca))
 
 
 def stop_process(proc, timeout=30, inner=None):
@@ -183,7 +192,7 @@ class Front:
 
     def __init__(self, tmp, port, config_path, data_dir, env=None, fcgi_bin=None,
                  address="127.0.0.1", user="default", sendfile=None, respawn=False,
-                 activation=False):
+                 activation=False, front_users=None):
         self.tmp = os.path.abspath(tmp)
         self.port = port
         self.address = address
@@ -199,6 +208,7 @@ class Front:
         # hands it to each responder on fd 0 (StandardInput=socket), so connections made
         # while one responder stops and the next starts wait in its backlog.
         self.activation = activation
+        self.front_users = front_users  # an htpasswd file the front authenticates with
         self._listener = None
         self.respawns = 0
         self._wrap = None
@@ -230,10 +240,25 @@ class Front:
         return env
 
     def site_config(self):
-        """The contrib site configuration with the placeholders substituted."""
-        return fill(os.path.join(SRCDIR, self.site_conf),
+        """The contrib site configuration with the placeholders substituted, and with
+        front_users its trust-front recipe (contrib/<front>/trust-front.conf) put where the
+        site configuration says."""
+        text = fill(os.path.join(SRCDIR, self.site_conf),
                     (("@ADDRESS@", self.address), ("@PORT@", str(self.port)),
                      ("@SOCKET@", self.socket), ("@BLOBS@", self.blobs)))
+        if self.front_users is None:
+            return text
+        recipe = os.path.join(self.dir, "trust-front.conf")
+        with open(recipe, "w") as f:
+            f.write(fill(os.path.join(SRCDIR, os.path.dirname(self.site_conf), "trust-front.conf"),
+                         (("@HTPASSWD@", self.front_users),)))
+        before = text
+        text = self.use_recipe(text, recipe)
+        assert text != before, "the site configuration has no place for trust-front.conf"
+        return text
+
+    def use_recipe(self, text, recipe):
+        raise NotImplementedError
 
     def write_configs(self):
         site = os.path.join(self.dir, "site.conf")
@@ -392,12 +417,16 @@ class NginxFront(Front):
     def front_command(self, conf):
         return [NGINX, "-p", self.dir + "/", "-c", conf, "-g", "daemon off;"]
 
+    def use_recipe(self, text, recipe):
+        return text.replace("#include @TRUST_FRONT@;", "include %s;" % recipe)
+
 
 class ApacheFront(Front):
     name = "apache"
     sendfile_mode = "x-sendfile"
     site_conf = "contrib/apache/octoserve.conf"
-    modules = ("mpm_event", "authz_core", "env", "proxy", "proxy_fcgi", "headers", "xsendfile")
+    modules = ("mpm_event", "authz_core", "env", "proxy", "proxy_fcgi", "headers", "xsendfile",
+               "auth_basic", "authn_core", "authn_file", "authz_user")
 
     def main_config(self, site_path):
         d = self.dir
@@ -426,6 +455,10 @@ class ApacheFront(Front):
     def front_command(self, conf):
         return [APACHE, "-f", conf, "-DFOREGROUND"]
 
+    def use_recipe(self, text, recipe):
+        return text.replace("this line:\n\t\tRequire all granted\n",
+                            "this line:\n\t\tInclude %s\n" % recipe, 1)
+
     def front_env(self):
         env = super().front_env()
         env.setdefault("APACHE_RUN_DIR", self.dir)  # silences apache2's envvars warnings
@@ -445,7 +478,8 @@ class LighttpdFront(Front):
         env["OCTOSERVE_SERVER_PORT"] = str(self.port)
         env["OCTOSERVE_SERVER_ADDRESS"] = self.address
         conf = subprocess.check_output(
-            [os.path.join(SRCDIR, "contrib/lighttpd/mkconf.sh"), self.fcgi_bin, self.dir, self.config_path],
+            [os.path.join(SRCDIR, "contrib/lighttpd/mkconf.sh"), self.fcgi_bin, self.dir, self.config_path,
+             "1"] + ([self.front_users] if self.front_users else []),
             env=env, text=True).strip()
         self.proc = subprocess.Popen((wrap or []) + [LIGHTTPD, "-D", "-f", conf], env=env)
         if wait_for_http(self.port, self.proc):

@@ -107,12 +107,18 @@ class Registry:
     "apache" (default: $OCTOTEST_FRONT) that server in front of a standalone responder
     (tests/http/fronts.py), each built from its contrib/ configuration."""
 
-    def __init__(self, config=None, env=None, threads=4, front=None, activation=False, procs=1):
+    def __init__(self, config=None, env=None, threads=4, front=None, activation=False, procs=1,
+                 front_users=None, tls=False):
         self.front_name = front or os.environ.get("OCTOTEST_FRONT", "lighttpd")
         self.front = None
         self.activation = activation  # nginx/Apache: the socket-activated set-up of contrib/systemd
         self.procs = procs  # lighttpd: responder processes (max-procs)
+        # an htpasswd file the front authenticates every request with (auth.trust_front)
+        self.front_users = front_users
         self.tmp = tempfile.mkdtemp(prefix="octoserve-test-")
+        # lighttpd serves HTTPS with a private CA (contrib/mkcert.sh): self.ca is its file
+        self.ca = os.path.join(self.tmp, "tls", "ca.crt") if tls else None
+        assert not tls or self.front_name == "lighttpd", "TLS is the quick start's: lighttpd only"
         self.data = os.path.join(self.tmp, "data")
         self.run = os.path.join(self.tmp, "run")
         self.port = free_port()
@@ -143,15 +149,21 @@ class Registry:
                 sendfile = json.load(f)["fcgi"].get("sendfile") != "none"
             self.front = fronts.FRONTS[self.front_name](
                 self.tmp, self.port, self.config_path, self.data, env=env,
-                respawn=True, sendfile=sendfile, activation=self.activation).start(wrap=wrap)
+                respawn=True, sendfile=sendfile, activation=self.activation,
+                front_users=self.front_users).start(wrap=wrap)
             self.proc = self.front.proc
             return self
+        pem = ""
+        if self.ca:
+            subprocess.run(["sh", os.path.join(SRCDIR, "contrib/mkcert.sh"), os.path.dirname(self.ca),
+                            "127.0.0.1"], check=True)
+            pem = os.path.join(os.path.dirname(self.ca), "server.pem")
         conf = subprocess.check_output(
             [os.path.join(SRCDIR, "contrib/lighttpd/mkconf.sh"), FCGI_BIN, self.run, self.config_path,
-             str(self.procs)],
+             str(self.procs), self.front_users or "", pem],
             env=env, text=True).strip()
         self.proc = subprocess.Popen((wrap or []) + [LIGHTTPD, "-D", "-f", conf], env=env)
-        if fronts.wait_for_http(self.port, self.proc):
+        if fronts.wait_for_http(self.port, self.proc, ca=self.ca):
             return self
         self.stop()
         raise RuntimeError("lighttpd did not come up; see %s" % self.run)
@@ -201,7 +213,7 @@ class Registry:
             return None
 
     def connection(self, timeout=60):
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        return fronts.connect(self.port, timeout, self.ca)
 
     def request(self, method, path, body=None, headers=None, chunked=False, conn=None, timeout=60):
         """One request; body may be bytes or an iterable of bytes (with chunked=True)."""

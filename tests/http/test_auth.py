@@ -17,6 +17,7 @@ import base64
 import http.client
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,7 +27,8 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tokens  # noqa: E402
-from harness import FCGI_BIN, Registry, deep_merge, sha256  # noqa: E402
+import fronts  # noqa: E402
+from harness import FCGI_BIN, Registry, deep_merge, free_port, sha256  # noqa: E402
 from suite import ResponseAssertions  # noqa: E402
 
 PASSWORDS = {"alice": "alice-Pw-1", "bob": "bob-Pw-2", "carol": "carol-Pw-3", "root": "root-Pw-4"}
@@ -311,6 +313,9 @@ class RulesTest(AuthBase):
         r = self.req("POST", "/v2/public/bob/blobs/uploads/?mount=%s" % config, headers=bob)
         self.assertEqual(r.status, 202, r)  # the automatic mount too
         self.assertEqual(self.req("HEAD", "/v2/public/bob/blobs/%s" % config, headers=bob).status, 404)
+        carol = bearer(self.token("carol", "repository:team/carol:pull,push"))
+        r = self.req("POST", "/v2/team/carol/blobs/uploads/?mount=%s" % config, headers=carol)
+        self.assertEqual(r.status, 202, r)  # alice/app links it, and carol may not pull that
         alice = bearer(self.token("alice", "repository:public/alice:pull,push", "repository:alice/app:pull"))
         r = self.req("POST", "/v2/public/alice/blobs/uploads/?mount=%s&from=alice/app" % config,
                      headers=alice)
@@ -318,6 +323,34 @@ class RulesTest(AuthBase):
         root = bearer(self.token("root", "repository:other/x:pull,push"))
         r = self.req("POST", "/v2/other/x/blobs/uploads/?mount=%s" % config, headers=root)
         self.assertEqual(r.status, 201, r)
+        # the automatic mount links what a repository the caller may pull links, through the
+        # index of each blob's repositories: alice's own blob for alice, public's for bob
+        alice = bearer(self.token("alice", "repository:public/alice2:pull,push"))
+        r = self.req("POST", "/v2/public/alice2/blobs/uploads/?mount=%s" % config, headers=alice)
+        self.assertEqual(r.status, 201, r)
+        public = self.images["public/app"][1]
+        r = self.req("POST", "/v2/public/bob/blobs/uploads/?mount=%s" % public, headers=bob)
+        self.assertEqual(r.status, 201, r)
+        # an entry whose link is gone (deleted) is no way in either
+        other = self.push_image("other/del", "v1")[1]
+        r = self.req("DELETE", "/v2/other/del/blobs/%s" % other,
+                     headers=bearer(self.token("root", self.all_scope("other/del"))))
+        self.assertEqual(r.status, 202, r)
+        r = self.req("POST", "/v2/other/y/blobs/uploads/?mount=%s" % other,
+                     headers=bearer(self.token("root", "repository:other/y:pull,push")))
+        self.assertEqual(r.status, 201, r)  # root: any blob in the store, as without auth
+        r = self.req("POST", "/v2/public/carol/blobs/uploads/?mount=%s" % other,
+                     headers=bearer(self.token("carol", "repository:public/carol:pull,push")))
+        self.assertEqual(r.status, 202, r)  # other/y links it now, and carol may not pull that
+        # the index is a hint: an entry naming a repository carol may pull, which does not
+        # link the blob, gives her nothing
+        hexd = other.split(":")[1]
+        planted = os.path.join(self.reg.data, "blob-repos", "sha256", hexd[:2], hexd, "public+fake")
+        self.assertTrue(os.path.isdir(os.path.dirname(planted)))
+        open(planted, "w").close()
+        r = self.req("POST", "/v2/public/carol/blobs/uploads/?mount=%s" % other,
+                     headers=bearer(self.token("carol", "repository:public/carol:pull,push")))
+        self.assertEqual(r.status, 202, r)
 
     def test_delete_of_a_tag(self):
         digest, _ = self.push_image("alice/gone", "v1", as_user="alice")
@@ -484,6 +517,106 @@ class OutsideIssuerKeysTest(AuthBase):
             with open(self.reg.config_path, "w") as f:
                 json.dump(cfg, f)
             self.reg.restart()
+
+
+DISTRIBUTION = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+
+
+def start_distribution(directory, realm, cert):
+    """Debian's docker-registry (CNCF Distribution 2.8) with auth.token: our issuer as its
+    realm, our signing key's certificate as its rootcertbundle. (process, port)."""
+    port = free_port()
+    cfg = os.path.join(directory, "distribution.yml")
+    with open(cfg, "w") as f:
+        f.write("""version: 0.1
+log:
+  level: info
+storage:
+  filesystem:
+    rootdirectory: {d}/distribution-data
+http:
+  addr: 127.0.0.1:{port}
+  secret: {secret}
+auth:
+  token:
+    realm: {realm}
+    service: octoserve
+    issuer: octoserve
+    rootcertbundle: {cert}
+""".format(d=directory, port=port, secret=os.urandom(8).hex(), realm=realm, cert=cert))
+    log = open(os.path.join(directory, "distribution.log"), "ab")
+    proc = subprocess.Popen([DISTRIBUTION, "serve", cfg], stdout=log, stderr=log)
+    log.close()
+    if not fronts.wait_for_http(port, proc):
+        fronts.stop_process(proc)
+        raise AssertionError("docker-registry did not come up; see %s" % directory)
+    return proc, port
+
+
+class SharedKeyTest(AuthBase):
+    """Nodes sharing auth.token.signing_key take each other's tokens (a cluster); a node with a
+    key of its own refuses them. And Distribution configured with our key's certificate takes
+    our issuer's tokens."""
+
+    @classmethod
+    def configure(cls):
+        cls.key = tokens.Key(cls.dir, "shared")
+        cls.cert = cls.key.cert(cls.dir, "shared")[0]
+        return {"auth": {"token": {"signing_key": cls.key.priv}}}
+
+    def other(self, shared):
+        cfg = {"auth": {"htpasswd": {"path": self.htpasswd}, "rules": self.rules,
+                        "groups": GROUPS, "admin_group": "admins"}}
+        if shared:
+            cfg["auth"]["token"] = {"signing_key": self.key.priv}
+        return Registry(cfg)
+
+    def test_token_works_on_every_node(self):
+        token = self.token("alice", "repository:alice/x:pull,push")
+        self.assertEqual(tokens.payload(token)["sub"], "alice")
+        for shared in (True, False):
+            with self.subTest(shared=shared), self.other(shared) as node:
+                r = node.request("POST", "/v2/alice/x/blobs/uploads/", headers=bearer(token))
+                if shared:
+                    self.assertEqual(r.status, 202, r)
+                else:
+                    self.assertEqual(r.status, 401, r)
+                    self.assertIn('error="invalid_token"', r.header("WWW-Authenticate"))
+
+    def test_distribution_takes_our_tokens(self):
+        realm = "http://127.0.0.1:%d/auth/token" % self.reg.port
+        proc, port = start_distribution(self.dir, realm, self.cert)
+        try:
+            def d(method, path, body=None, headers=None):
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                try:
+                    return self.reg.request(method, path, body=body, headers=headers, conn=c)
+                finally:
+                    c.close()
+            r = d("GET", "/v2/")
+            self.assertEqual(r.status, 401, r)
+            self.assertIn('realm="%s"' % realm, r.header("WWW-Authenticate"))
+            token = self.token("alice", "repository:alice/interop:pull,push")
+            data = b"through Distribution"
+            r = d("POST", "/v2/alice/interop/blobs/uploads/", headers=bearer(token))
+            self.assertEqual(r.status, 202, r)
+            location = r.header("Location")
+            path = urllib.parse.urlsplit(location)
+            url = path.path + "?" + path.query + "&digest=" + sha256(data)
+            r = d("PUT", url, data, dict(bearer(token), **{"Content-Type": "application/octet-stream"}))
+            self.assertEqual(r.status, 201, r)
+            r = d("GET", "/v2/alice/interop/blobs/" + sha256(data), headers=bearer(token))
+            self.assertEqual((r.status, r.body), (200, data))
+            # its scope checked: another repository is refused, and so is a token of another key
+            r = d("GET", "/v2/bob/interop/blobs/" + sha256(data), headers=bearer(token))
+            self.assertEqual(r.status, 401, r)
+            forged = tokens.mint(tokens.Key(self.dir, "forger"),
+                                 tokens.claims("alice", tokens.repo_access("alice/interop", "pull")))
+            ISSUED.append(forged)
+            r = d("GET", "/v2/alice/interop/blobs/" + sha256(data), headers=bearer(forged))
+            self.assertEqual(r.status, 401, r)
+        finally:
+            fronts.stop_process(proc, timeout=15)
 
 
 class StartTest(unittest.TestCase):
