@@ -96,7 +96,7 @@ void octo_api_token(struct octo_registry *reg, struct octo_route *rt, struct oct
 		u = octo_query_get(&form, "username");
 		pw = octo_query_get(&form, "password");
 		if (grant == NULL || strcmp(grant, "password") != 0 || u == NULL || pw == NULL ||
-		    strlen(u) > OCTO_HTPASSWD_USER_MAX || strlen(pw) >= sizeof(password)) {
+		    !octo_auth_user_valid(u, strlen(u)) || strlen(pw) >= sizeof(password)) {
 			octo_response_error(resp, OCTO_ERR_BAD_REQUEST,
 					    "only grant_type=password with username and password: "
 					    "no refresh tokens are issued here");

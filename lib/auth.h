@@ -21,6 +21,9 @@
 
 /* Scopes one token request may ask for. */
 #define OCTO_AUTH_MAX_SCOPES 16
+/* Tokens a process remembers as verified (their signatures are not checked again): slots of
+ * about 300 bytes each and the claims they hold. */
+#define OCTO_AUTH_VERIFIED 1024
 
 struct octo_auth;
 
@@ -59,6 +62,9 @@ struct octo_need {
  * case-insensitively) and the credentials after it. -1 when the header has no credentials. */
 int octo_auth_split(const char *header, const char **scheme, size_t *scheme_len, const char **cred,
 		    size_t *cred_len);
+/* A user name as it may appear in a token, a log line and a rule: printable, no space, quote
+ * or ':' (Basic splits there), 1 to OCTO_HTPASSWD_USER_MAX bytes. */
+int octo_auth_user_valid(const char *s, size_t len);
 /* "Basic base64(user:password)" into user and password (NUL-terminated; password may hold any
  * byte but NUL). -1 when malformed or a part is too long. */
 int octo_auth_basic(const char *cred, size_t len, char user[OCTO_HTPASSWD_USER_MAX + 1],

@@ -10,7 +10,8 @@ static const char *const names[OCTO_EP__COUNT] = {
 	[OCTO_EP_UPLOAD] = "upload",       [OCTO_EP_BLOB] = "blob",
 	[OCTO_EP_MANIFEST] = "manifest",   [OCTO_EP_TAGS] = "tags",
 	[OCTO_EP_REFERRERS] = "referrers", [OCTO_EP_LIVEZ] = "livez",
-	[OCTO_EP_READYZ] = "readyz",       [OCTO_EP_METRICS] = "metrics", [OCTO_EP_TOKEN] = "token",
+	[OCTO_EP_READYZ] = "readyz",       [OCTO_EP_METRICS] = "metrics",
+	[OCTO_EP_TOKEN] = "token",
 };
 
 const char *octo_endpoint_name(enum octo_endpoint ep)

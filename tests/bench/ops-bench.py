@@ -10,6 +10,10 @@ gc      a store of 100,000 blobs and 10,000 manifests (1,000 repositories, half 
 notify  event notifications to a receiver on loopback: the lag (receipt less the event's time)
         and throughput at the highest push rate this machine sustains (8 pushing threads), and
         with a bench-only journal writer at 500 events a second.
+auth    GETs of a manifest by tag (wrk, 16 connections) with a bearer token (ES256, the built-in
+        issuer's; and RS256) against the same registry without authentication (medians of 3
+        rounds of 8 s, in alternating order), and a login through the issuer (a token for a
+        password, htpasswd at bcrypt cost 10; median of 9).
 
 The store is on a tmpfs: what is measured is the walk, the hashing of records and the
 unlinks, not the disk's fsyncs (which store-bench measures)."""
@@ -218,17 +222,75 @@ def bench_notify(fill_bin, out):
               paced["median_ms"], paced["p99_ms"]), flush=True)
 
 
+def bench_auth(out):
+    import base64
+    import re
+    tmp = tempfile.mkdtemp(prefix="octoserve-auth-bench-")
+    users = os.path.join(tmp, "htpasswd")
+    subprocess.run(["htpasswd", "-cbB", "-C", "10", users, "alice", "pw"], check=True, capture_output=True)
+    rsa = os.path.join(tmp, "rsa.key")
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+                    "-out", rsa], check=True, capture_output=True)
+    basic = {"Authorization": "Basic " + base64.b64encode(b"alice:pw").decode()}
+    setups = {"none": {}, "ES256": {"auth": {"htpasswd": {"path": users}}},
+              "RS256": {"auth": {"htpasswd": {"path": users}, "token": {"signing_key": rsa}}}}
+    regs, headers, rates, logins = {}, {}, {k: [] for k in setups}, []
+    try:
+        for name, cfg in setups.items():
+            reg = regs[name] = Registry(cfg, threads=8).start()
+            h = {}
+            if cfg:
+                r = reg.request("GET", "/auth/token?service=octoserve&scope=repository:bench/app:pull,push",
+                                headers=basic)
+                h = {"Authorization": "Bearer " + r.json()["token"]}
+            headers[name] = h
+            config = b"{}"
+            assert reg.request("POST", "/v2/bench/app/blobs/uploads/?digest=" + sha256(config),
+                               body=config, headers=h).status == 201
+            body = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": [],
+                               "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                          "digest": sha256(config), "size": 2}}).encode()
+            assert reg.request("PUT", "/v2/bench/app/manifests/v1", body=body,
+                               headers=dict(h, **{"Content-Type": OCI_MANIFEST})).status == 201
+        for rnd in range(3):
+            for name in (list(setups) if rnd % 2 == 0 else list(reversed(list(setups)))):
+                args = ["wrk", "-t2", "-c16", "-d8s"]
+                for k, v in headers[name].items():
+                    args += ["-H", "%s: %s" % (k, v)]
+                res = subprocess.run(args + ["http://127.0.0.1:%d/v2/bench/app/manifests/v1" % regs[name].port],
+                                     capture_output=True, text=True).stdout
+                rates[name].append(float(re.search(r"Requests/sec:\s+([0-9.]+)", res).group(1)))
+        for _ in range(9):
+            t0 = time.monotonic()
+            assert regs["ES256"].request("GET", "/auth/token?service=octoserve&scope=repository:bench/app:pull",
+                                         headers=basic).status == 200
+            logins.append(time.monotonic() - t0)
+    finally:
+        for reg in regs.values():
+            reg.cleanup()
+        subprocess.run(["rm", "-rf", tmp])
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    out["auth"] = {"manifest_get_req_s": med, "rounds": rates,
+                   "es256_vs_none": med["ES256"] / med["none"], "rs256_vs_none": med["RS256"] / med["none"],
+                   "login_ms_median": statistics.median(logins) * 1000}
+    print("auth: manifest GETs/s none %.0f, ES256 token %.0f (%.2f), RS256 token %.0f (%.2f); "
+          "login %.1f ms" % (med["none"], med["ES256"], med["ES256"] / med["none"], med["RS256"],
+                             med["RS256"] / med["none"], statistics.median(logins) * 1000), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fill", required=True, help="tests/bench/store-fill")
     ap.add_argument("--json", help="write the figures here")
-    ap.add_argument("--only", choices=["gc", "notify"])
+    ap.add_argument("--only", choices=["gc", "notify", "auth"])
     args = ap.parse_args()
     out = {}
     if args.only in (None, "gc"):
         bench_gc(args.fill, out)
     if args.only in (None, "notify"):
         bench_notify(args.fill, out)
+    if args.only in (None, "auth"):
+        bench_auth(out)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)

@@ -762,6 +762,16 @@ class TestAuth(ClientTest):
                 "localhost/auth/buildah:v1", "docker://%s/auth/buildah:v1" % self.host, fail=True)
         buildah("push", "--tls-verify=false", "--creds", "alice:s3cret-Pw",
                 "localhost/auth/buildah:v1", "docker://%s/auth/buildah:v1" % self.host)
+        buildah("login", "--tls-verify=false", "-u", "alice", "-p", "wrong", self.host, fail=True)
+        buildah("login", "--tls-verify=false", "-u", "alice", "-p", "s3cret-Pw", self.host)
+        buildah("push", "--tls-verify=false", "localhost/auth/buildah:v1",
+                "docker://%s/auth/buildah:v2" % self.host)
+        self.assertEqual(sha256(skopeo("inspect", "--raw", "--tls-verify=false", "--creds",
+                                       "alice:s3cret-Pw", "docker://%s/auth/buildah:v2" % self.host,
+                                       binary=True)),
+                         sha256(skopeo("inspect", "--raw", "--tls-verify=false", "--creds",
+                                       "alice:s3cret-Pw", "docker://%s/auth/buildah:v1" % self.host,
+                                       binary=True)))
 
         c = containerd()
         ns = "auth-ctr"

@@ -199,6 +199,9 @@ class IssuerTest(AuthBase):
         r = self.req("POST", "/auth/token", b"grant_type=refresh_token&refresh_token=x",
                      {"Content-Type": "application/x-www-form-urlencoded"})
         self.assertError(r, 400, "UNSUPPORTED")
+        r = self.req("POST", "/auth/token", b"grant_type=password&username=a%3Ab&password=x",
+                     {"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertError(r, 400, "UNSUPPORTED")  # not a user name
         r = self.req("POST", "/auth/token", b"%zz", {"Content-Type": "application/x-www-form-urlencoded"})
         self.assertError(r, 400, "UNSUPPORTED")
 
@@ -211,6 +214,45 @@ class IssuerTest(AuthBase):
         r = self.req("GET", "/v2/", headers={"Host": "reg.example:8443", "X-Forwarded-Proto": "https"})
         self.assertTrue(r.header("WWW-Authenticate").startswith(
             'Bearer realm="https://reg.example:8443/auth/token"'), r.header("WWW-Authenticate"))
+
+    def test_realm_under_external_url(self):
+        with Registry({"server": {"external_url": "https://registry.example/"},
+                       "auth": {"htpasswd": {"path": self.htpasswd}}}) as reg:
+            r = reg.request("GET", "/v2/x/manifests/latest")
+            self.assertEqual(r.header("WWW-Authenticate"),
+                             'Bearer realm="https://registry.example/auth/token",service="octoserve",'
+                             'scope="repository:x:pull"')
+            self.assertEqual(r.json()["errors"][0]["detail"], "repository:x:pull")
+
+    def test_readonly_store_still_logs_in(self):
+        # a read-only store cannot take the key a first start would make: one must be given
+        cfg = {"storage": {"readonly": True}, "auth": {"htpasswd": {"path": self.htpasswd}}}
+        reg = Registry(cfg)
+        try:
+            os.makedirs(reg.data)
+            p = subprocess.run([FCGI_BIN, "-c", reg.config_path], capture_output=True, text=True,
+                               env=dict(os.environ, OCTOSERVE_FCGI_LISTEN="unix:" + reg.tmp + "/s"))
+            self.assertEqual(p.returncode, 1, p)
+            self.assertIn("set auth.token.signing_key", p.stderr)
+            self.assertFalse(os.path.exists(os.path.join(reg.data, "auth")))
+        finally:
+            reg.cleanup()
+        key = tokens.Key(self.dir, "readonly")
+        cfg["auth"]["token"] = {"signing_key": key.priv}
+        with Registry(cfg) as reg:
+            form = urllib.parse.urlencode({"grant_type": "password", "username": "alice",
+                                           "password": PASSWORDS["alice"]}).encode()
+            r = reg.request("POST", "/auth/token", form,
+                            {"Content-Type": "application/x-www-form-urlencoded"})
+            self.assertEqual(r.status, 200, r)
+            token = r.json()["token"]
+            ISSUED.append(token)
+            r = reg.request("POST", "/v2/alice/x/blobs/uploads/", headers=bearer(token))
+            self.assertEqual(r.status, 401, r)  # the token has no push scope: auth comes first
+            self.assertEqual(reg.request("GET", "/v2/", headers=bearer(token)).status, 200)
+            for _ in range(2):  # failures counted in memory: the store takes no write
+                reg.request("GET", "/auth/token", headers={"Authorization": basic("alice", "x")})
+            self.assertFalse(os.path.exists(os.path.join(reg.data, "auth", "failures")))
 
     def test_htpasswd_change_is_read(self):
         write_htpasswd(self.htpasswd, dict(PASSWORDS, dave="dave-Pw-5"))
@@ -617,6 +659,31 @@ class SharedKeyTest(AuthBase):
             self.assertEqual(r.status, 401, r)
         finally:
             fronts.stop_process(proc, timeout=15)
+
+
+class VerifiedCacheTest(AuthBase):
+    """A token verified once is remembered by its bytes, and its times are still checked at each
+    use: past its exp (no leeway here) the same token is refused."""
+    rules = []
+
+    @classmethod
+    def configure(cls):
+        cls.key = tokens.Key(cls.dir, "short")
+        return {"auth": {"token": {"keys": [cls.key.pub], "leeway": "0s"}}}
+
+    def test_expiry_checked_at_every_use(self):
+        token = tokens.mint(self.key, tokens.claims("mallory", tokens.repo_access("c/x", "pull"), life=2))
+        ISSUED.append(token)
+        for _ in range(3):
+            self.assertEqual(self.req("GET", "/v2/c/x/tags/list", headers=bearer(token)).status, 404)
+        time.sleep(3)
+        r = self.req("GET", "/v2/c/x/tags/list", headers=bearer(token))
+        self.assertChallenge(r, error="invalid_token")
+        self.assertIn("expired", r.json()["errors"][0]["detail"])
+        # a token with the same claims but another signature is verified on its own
+        head, body, sig = tokens.mint(self.key, tokens.claims("mallory", tokens.repo_access("c/x", "pull"))).split(".")
+        forged = ".".join([head, body, sig[:-4] + ("AAAA" if sig[-4:] != "AAAA" else "BBBB")])
+        self.assertChallenge(self.req("GET", "/v2/c/x/tags/list", headers=bearer(forged)), error="invalid_token")
 
 
 class StartTest(unittest.TestCase):
