@@ -210,7 +210,8 @@ void octo_registry_request_done(const struct octo_registry *reg, const struct oc
 		OCTO_LOG_STR("user_agent", ua != NULL ? ua : ""),
 		OCTO_LOG_STR("request_id", resp->request_id),
 		OCTO_LOG_NUM("pid", getpid()), /* which responder, when the front runs several */
-		OCTO_LOG_STR("user", resp->user[0]              ? resp->user
+		/* under authentication, who it found; else what a front said */
+		OCTO_LOG_STR("user", reg->auth != NULL          ? resp->user
 				     : req->remote_user != NULL ? req->remote_user
 								: ""),
 		OCTO_LOG_NUM("bytes_in", (long long)stats->bytes_in),

@@ -720,7 +720,8 @@ class TestAuth(ClientTest):
 
     @classmethod
     def tearDownClass(cls):
-        log = open(os.path.join(cls.reg.tmp, "octoserve.log")).read()
+        with open(os.path.join(cls.reg.tmp, "octoserve.log")) as f:
+            log = f.read()
         cls.reg.cleanup()
         # no password and no token ever reaches the log
         assert "s3cret-Pw" not in log and "eyJ" not in log, "a secret in the log"
@@ -849,7 +850,10 @@ class TestTls(ClientTest):
 
     @classmethod
     def tearDownClass(cls):
+        with open(os.path.join(cls.reg.tmp, "octoserve.log")) as f:
+            log = f.read()
         cls.reg.cleanup()
+        assert "tls-Pw" not in log and "eyJ" not in log, "a secret in the log"
 
     def test_login_push_pull_over_tls(self):
         podman = Podman(self.host, insecure=False)
