@@ -21,16 +21,17 @@ top=$(pwd)
 # the real clients (tests/clients/PACKAGES), nginx and Apache as
 # fronts, strace for the durability and fault tests, dnsmasq-base's dnsmasq for the DNS discovery test (the
 # dnsmasq package would also install a service on port 53), openssl for the mutual TLS test's certificates,
-# iproute2's ip for the network namespaces of the partition test,
+# iproute2's ip for the network namespaces of the partition test, Ceph's mon, OSD and radosgw
+# (ceph-mon, ceph-osd, radosgw, ceph-common) for the S3 client's tests against a real gateway,
 # logrotate for the log rotation test,
 # systemd for systemd-analyze (the units are verified; systemd never runs), binutils'
 # readelf and nm for the house tests, the benchmark's tools (tests/bench/PACKAGES). The sanitizer build uses gcc's
 # libasan and libubsan, which build-essential brings.
 PACKAGES="build-essential autoconf automake libtool pkg-config
 libfcgi-dev libssl-dev libjansson-dev uuid-dev libcmocka-dev
-libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libc-ares-dev libcurl4-openssl-dev libcrypt-dev
+libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libc-ares-dev libcurl4-openssl-dev libcrypt-dev libxml2-dev
 lighttpd lighttpd-mod-openssl openssl python3 curl procps apache2-utils"
-TEST_PACKAGES="strace faketime iproute2 dnsmasq-base openssl python3-grpcio python3-grpc-tools logrotate systemd python3-prometheus-client nginx apache2 libapache2-mod-xsendfile $(cat tests/clients/PACKAGES)
+TEST_PACKAGES="ceph-mon ceph-osd radosgw ceph-common strace faketime iproute2 dnsmasq-base openssl python3-grpcio python3-grpc-tools logrotate systemd python3-prometheus-client nginx apache2 libapache2-mod-xsendfile $(cat tests/clients/PACKAGES)
 $(cat tests/bench/PACKAGES)"
 
 say() { printf '%s\n' "quickstart: $*" >&2; }

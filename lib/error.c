@@ -46,6 +46,8 @@ static const struct err_row err_table[OCTO_ERR__COUNT] = {
 	[OCTO_ERR_IO] = {500, "UNKNOWN", "storage error"},
 	[OCTO_ERR_NOMEM] = {500, "UNKNOWN", "out of memory"},
 	[OCTO_ERR_CONFIG] = {500, "UNKNOWN", "configuration error"},
+	[OCTO_ERR_OBJECT_STORE] = {503, "UNAVAILABLE",
+				   "the object store does not answer: try again", 5},
 	[OCTO_ERR_LOGIN_THROTTLED] = {429, "TOOMANYREQUESTS", "too many failed logins"},
 	[OCTO_ERR_SESSION_BUSY] = {429, "TOOMANYREQUESTS",
 				   "upload session busy: another request is writing to it", 1},

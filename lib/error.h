@@ -39,8 +39,9 @@ enum octo_err {
 	OCTO_ERR_STORE_READONLY,      /* 503 DENIED: the store's file system is read-only */
 	OCTO_ERR_STORE_DENIED,        /* 503 DENIED: the store is not writable (EACCES, EPERM) */
 	OCTO_ERR_BLOB_UNAVAILABLE, /* 503 BLOB_UNKNOWN: its content is on peers none of which answer */
-	OCTO_ERR_NOT_REPLICATED,  /* 503 UNAVAILABLE: strong mode could not confirm the copies */
-	OCTO_ERR_TAG_CONFLICT,    /* 409 DENIED: strong mode decided a racing write of the tag */
+	OCTO_ERR_NOT_REPLICATED, /* 503 UNAVAILABLE: strong mode could not confirm the copies */
+	OCTO_ERR_TAG_CONFLICT,   /* 409 DENIED: strong mode decided a racing write of the tag */
+	OCTO_ERR_OBJECT_STORE, /* 503 UNAVAILABLE: the object store (S3) does not answer, or fails */
 	OCTO_ERR_LOGIN_THROTTLED, /* 429 TOOMANYREQUESTS: too many failed logins (Retry-After: the
 				   * window's end, set by the issuer) */
 	OCTO_ERR__COUNT
