@@ -160,9 +160,16 @@ class NotifyTest(unittest.TestCase):
                     e["repo"].startswith("keep/")]
             self.assertEqual(sorted(set(filtered.seqs())), want)
             filtered.stop()
-            metrics = reg.request("GET", "/metrics").body.decode()
-            self.assertIn('octoserve_notify_delivered_total{endpoint="manifests"} %d.000' %
-                          len(filtered.seqs()), metrics)
+            # the status is written after the receiver answered: wait for it to say so
+            want_line = 'octoserve_notify_delivered_total{endpoint="manifests"} %d.000' % \
+                len(filtered.seqs())
+            deadline = time.time() + 10
+            while True:
+                metrics = reg.request("GET", "/metrics").body.decode()
+                if want_line in metrics or time.time() > deadline:
+                    break
+                time.sleep(0.05)
+            self.assertIn(want_line, metrics)
             self.assertIn('octoserve_notify_failures_total{endpoint="all"}', metrics)
 
     def test_redelivery_after_a_kill_is_told_apart_by_seq(self):
