@@ -109,7 +109,9 @@ class ClusterGcTest(unittest.TestCase):
                     self.assertFalse(os.path.exists(blob_file(n, d)), (d, res))
                 for d in (sha256(config), sha256(layer)):
                     self.assertTrue(os.path.exists(blob_file(n, d)), (d, res))
-                if n is not n3:  # kept here because n3 still names them
+                # kept here because n3 still names them, unless anti-entropy brought n3's
+                # revision here first (then this node names them itself)
+                if n is not n3 and res["manifests"] == 0:
                     self.assertGreaterEqual(res["kept_for_cluster"], 2, res)
         # the links went by collection, and the kept ones stayed: n3 serves its manifest whole
         for n in self.nodes:
