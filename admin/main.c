@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "bounds.h"
+#include "bucket.h"
 #include "clock.h"
 #include "collect.h"
 #include "auth.h"
@@ -652,7 +653,7 @@ int main(int argc, char **argv)
 	static const char *const commands[] = {"gc",    "purge-uploads", "scrub", "retention",
 					       "stats", "check-config",  "serve"};
 	struct admin a = {0};
-	char errbuf[512], unknown[1024];
+	char errbuf[512], unknown[1024], why[512] = "";
 	size_t i, n_unknown;
 	int rc = 1, known = 0, changes;
 
@@ -712,6 +713,10 @@ int main(int argc, char **argv)
 		char what[600];
 		snprintf(what, sizeof(what), "cannot open the store at %s", a.cfg.storage.path);
 		fail(what);
+		goto out;
+	}
+	if (octo_bucket_attach(a.store, &a.cfg, !changes, why, sizeof(why)) != OCTO_OK) {
+		fail(why[0] ? why : "cannot reach the store's bucket");
 		goto out;
 	}
 	if (changes && (octo_journal_open(a.store, a.cfg.p2p.node_id,

@@ -205,6 +205,26 @@ static int write_file(FCGX_Stream *out, struct transfer *tr, const struct octo_r
 	return 0;
 }
 
+struct stream_out {
+	FCGX_Stream *out;
+	struct transfer *tr;
+};
+
+static int put_stream(void *ctx, const void *data, size_t len)
+{
+	struct stream_out *so = ctx;
+	const char *p = data;
+
+	while (len > 0) { /* FCGX_PutStr takes an int */
+		int n = len > IO_CHUNK ? IO_CHUNK : (int)len;
+		if (FCGX_PutStr(p, n, so->out) != n || transfer_moved(so->tr, (size_t)n) != 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 /* FCGX_PutStr takes an int: write bodies of any size in pieces. */
 static int write_body(FCGX_Stream *out, struct transfer *tr, const char *body, size_t len)
 {
@@ -235,6 +255,11 @@ static int write_response(FCGX_Stream *out, int id, int fd, const struct octo_re
 	if (write_body(out, &tr, resp->body, resp->body_len) != 0 ||
 	    (resp->file_fd >= 0 && write_file(out, &tr, resp) != 0))
 		rc = -1;
+	if (rc == 0 && resp->stream != NULL) {
+		struct stream_out so = {out, &tr};
+		rc = resp->stream(resp->stream_ctx, resp->file_offset, resp->file_length,
+				  put_stream, &so);
+	}
 	transfer_end(id);
 	*moved = tr.moved;
 	return rc == 0 && FCGX_GetError(out) == 0 ? 0 : -1;

@@ -6,10 +6,13 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
+#include "bucket.h"
 #include "journal.h"
 #include "lazy.h"
 #include "range.h"
@@ -75,11 +78,77 @@ static enum octo_err blob_from_peers(struct octo_registry *reg, const struct oct
 	return err;
 }
 
+/* A download from the bucket as it streams through us. */
+struct bucket_stream {
+	const struct octo_store *store;
+	struct octo_digest d;
+	uint64_t left; /* bytes still owed to the response */
+	int (*put)(void *out, const void *data, size_t len);
+	void *out;
+};
+
+static int pass_on(void *ctx, const void *data, size_t len)
+{
+	struct bucket_stream *bs = ctx;
+
+	if (len > bs->left) /* more than the stub's size: never sent past Content-Length */
+		return -1;
+	bs->left -= len;
+	return bs->put(bs->out, data, len);
+}
+
+static int stream_bucket(void *ctx, uint64_t offset, uint64_t length,
+			 int (*put)(void *out, const void *data, size_t len), void *out)
+{
+	struct bucket_stream *bs = ctx;
+
+	bs->left = length;
+	bs->put = put;
+	bs->out = out;
+	if (length == 0)
+		return 0;
+	/* cut short (the client sees fewer bytes than promised) if the bucket fails meanwhile */
+	return octo_store_blob_stream(bs->store, &bs->d, offset, length, pass_on, bs) == OCTO_OK &&
+			       bs->left == 0
+		       ? 0
+		       : -1;
+}
+
+/* A GET of content in the bucket: a 307 to a presigned URL (storage.s3.redirect), 1; or the
+ * response set to stream it, 0. */
+static int from_bucket(struct octo_registry *reg, struct octo_response *resp,
+		       const struct octo_digest *d)
+{
+	char *url = octo_bucket_redirect_url(octo_store_bucket(reg->store), d, time(NULL));
+	struct bucket_stream *bs;
+
+	if (url != NULL) {
+		resp->status = 307;
+		if (octo_response_add_header(resp, "Location", "%s", url) != 0)
+			octo_response_error(resp, OCTO_ERR_NOMEM, NULL);
+		free(url);
+		return 1;
+	}
+	bs = calloc(1, sizeof(*bs));
+	if (bs == NULL) {
+		octo_response_error(resp, OCTO_ERR_NOMEM, NULL);
+		return 1;
+	}
+	bs->store = reg->store;
+	bs->d = *d;
+	resp->stream = stream_bucket;
+	resp->stream_ctx = bs;
+	resp->stream_free = free;
+	return 0;
+}
+
 void octo_api_blob_get(struct octo_registry *reg, struct octo_route *rt, struct octo_response *resp)
 {
 	int get = strcmp(rt->method, "GET") == 0;
-	/* Only a streamed GET needs the file open: HEAD and sendfile answers need its size. */
-	int stream = get && reg->cfg->fcgi.sendfile == OCTO_SENDFILE_NONE;
+	struct octo_bucket *bucket = octo_store_bucket(reg->store);
+	/* Only a streamed GET needs the file open: HEAD and sendfile answers need its size (and
+	 * a bucket's stub holds no bytes). */
+	int stream = get && reg->cfg->fcgi.sendfile == OCTO_SENDFILE_NONE && bucket == NULL;
 	char ds[OCTO_DIGEST_MAX_STRING];
 	struct octo_digest d;
 	uint64_t size, start = 0, end = 0;
@@ -100,6 +169,10 @@ void octo_api_blob_get(struct octo_registry *reg, struct octo_route *rt, struct 
 		err = blob_from_peers(reg, rt, &d, get, &fd, &size, &growing);
 	if (err != OCTO_OK)
 		return blob_error(resp, rt, &d, err);
+	if (fd >= 0 && bucket != NULL && !growing) { /* it arrived: a stub */
+		close(fd);
+		fd = -1;
+	}
 	if (fd >= 0)
 		stream = 1; /* this once: the content is arriving, or just arrived */
 	range = get ? octo_range_request(octo_request_header(rt->req, "Range"), size, &start, &end)
@@ -122,9 +195,12 @@ void octo_api_blob_get(struct octo_registry *reg, struct octo_route *rt, struct 
 		octo_response_add_header(resp, "Content-Length", "%" PRIu64, size);
 		return;
 	}
-	/* The front answers Range and Content-Length itself for a sendfile response
-	 * (doc/notes/web-fronts.md §2). */
-	if (!stream && blob_sendfile(reg, resp, &d) == 0) {
+	if (bucket != NULL && fd < 0) {
+		if (from_bucket(reg, resp, &d) != 0)
+			return; /* redirected, or out of memory */
+	} else if (!stream && blob_sendfile(reg, resp, &d) == 0) {
+		/* The front answers Range and Content-Length itself for a sendfile response
+		 * (doc/notes/web-fronts.md §2). */
 		if (octo_log_enabled(reg->log, OCTO_LOG_DEBUG)) {
 			const char *to = octo_response_header(resp, "X-Sendfile");
 			struct octo_log_field f[] = {
@@ -135,20 +211,22 @@ void octo_api_blob_get(struct octo_registry *reg, struct octo_route *rt, struct 
 			octo_log(reg->log, OCTO_LOG_DEBUG, "sendfile", f, 2);
 		}
 		return;
-	}
-	if (fd < 0) { /* the sendfile header could not be built: stream after all */
-		err = octo_store_blob_open(reg->store, rt->name, &d, &fd, &size);
-		if (err != OCTO_OK)
-			return blob_error(resp, rt, &d, err);
-	}
-	resp->file_fd = fd;
-	if (growing) {
-		resp->follow_ctx = octo_lazy_follow_new(reg->store, &d, fd, size,
-							reg->cfg->p2p.replication.fetch_timeout_ms);
-		if (resp->follow_ctx == NULL)
-			return octo_response_error(resp, OCTO_ERR_NOMEM, NULL);
-		resp->follow = octo_lazy_follow;
-		resp->follow_free = octo_lazy_follow_free;
+	} else {
+		if (fd < 0) { /* the sendfile header could not be built: stream after all */
+			err = octo_store_blob_open(reg->store, rt->name, &d, &fd, &size);
+			if (err != OCTO_OK)
+				return blob_error(resp, rt, &d, err);
+		}
+		resp->file_fd = fd;
+		if (growing) {
+			resp->follow_ctx =
+				octo_lazy_follow_new(reg->store, &d, fd, size,
+						     reg->cfg->p2p.replication.fetch_timeout_ms);
+			if (resp->follow_ctx == NULL)
+				return octo_response_error(resp, OCTO_ERR_NOMEM, NULL);
+			resp->follow = octo_lazy_follow;
+			resp->follow_free = octo_lazy_follow_free;
+		}
 	}
 	if (range > 0) {
 		resp->status = 206;

@@ -5,6 +5,7 @@
 #include "autoconfig.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -67,7 +68,7 @@ static const char *const format_names[] = {
 	[OCTO_LOG_TEXT] = "text",
 	NULL,
 };
-static const char *const storage_types[] = {"filesystem", NULL};
+static const char *const storage_types[] = {"filesystem", "s3", NULL};
 static const char *const methods[] = {"static", "dns", "consul", NULL};
 static const char *const strategies[] = {"eager", "lazy", "hybrid", NULL};
 static const char *const consistency_modes[] = {"eventual", "strong", NULL};
@@ -120,6 +121,48 @@ static const char *check_url(const char *s)
 	if (!s[0] || !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8))
 		return NULL;
 	return "must be empty or start with http:// or https://";
+}
+
+/* A region or an access key: they go into the signature's scope and a URL. */
+static const char *check_s3_word(const char *s)
+{
+	if (!s[0])
+		return "must not be empty";
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_')
+			return "may hold only letters, digits, '-' and '_'";
+	return NULL;
+}
+
+/* S3's rule for bucket names (3 to 63 of [a-z0-9.-], a letter or digit at each end), which
+ * also keeps them safe in a host name and a path. */
+static const char *check_bucket(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n < 3 || n > 63)
+		return "must be 3 to 63 characters long";
+	for (i = 0; i < n; i++)
+		if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) &&
+		    ((s[i] != '-' && s[i] != '.') || i == 0 || i == n - 1))
+			return "may hold only a-z, 0-9, '.' and '-' (not at either end)";
+	return NULL;
+}
+
+/* A key prefix: empty, or path segments of [A-Za-z0-9._-] ending in '/'. */
+static const char *check_s3_prefix(const char *s)
+{
+	const char *p;
+
+	if (!s[0])
+		return NULL;
+	if (s[0] == '/' || s[strlen(s) - 1] != '/' || strstr(s, "//") != NULL || strlen(s) > 256)
+		return "must be empty or segments ending in '/', like \"registry/\" (at most 256 "
+		       "characters)";
+	for (p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && strchr("._-/", *p) == NULL)
+			return "may hold only letters, digits, '.', '_', '-' and '/'";
+	return NULL;
 }
 
 /* auth.token.realm: the path our issuer answers at, or an outside issuer's URL. It goes into
@@ -284,6 +327,32 @@ static const struct key keys[] = {
 	 .names = storage_types},
 	{ROW("storage.path", "STORAGE_PATH", K_STR, storage.path), .def = "./data",
 	 .check = check_nonempty},
+	{ROW("storage.s3.endpoint", "STORAGE_S3_ENDPOINT", K_STR, storage.s3.endpoint),
+	 .check = check_url},
+	{ROW("storage.s3.region", "STORAGE_S3_REGION", K_STR, storage.s3.region),
+	 .def = "us-east-1", .check = check_s3_word},
+	{ROW("storage.s3.bucket", "STORAGE_S3_BUCKET", K_STR, storage.s3.bucket),
+	 .check = check_bucket},
+	{ROW("storage.s3.prefix", "STORAGE_S3_PREFIX", K_STR, storage.s3.prefix), .def = "",
+	 .check = check_s3_prefix},
+	{ROW("storage.s3.access_key", "STORAGE_S3_ACCESS_KEY", K_STR, storage.s3.access_key),
+	 .check = check_s3_word},
+	{ROW("storage.s3.secret_key", "STORAGE_S3_SECRET_KEY", K_STR, storage.s3.secret_key),
+	 .check = check_nonempty},
+	{ROW("storage.s3.secret_key_file", "STORAGE_S3_SECRET_KEY_FILE", K_STR,
+	     storage.s3.secret_key_file),
+	 .check = check_nonempty},
+	{ROW("storage.s3.path_style", "STORAGE_S3_PATH_STYLE", K_BOOL, storage.s3.path_style),
+	 .def = "false"},
+	{ROW("storage.s3.redirect", "STORAGE_S3_REDIRECT", K_BOOL, storage.s3.redirect),
+	 .def = "false"},
+	{ROW("storage.s3.redirect_lifetime", "STORAGE_S3_REDIRECT_LIFETIME", K_DUR,
+	     storage.s3.redirect_lifetime_ms),
+	 .def = "20m", .min = 1000, .max = 7LL * 24 * 3600 * 1000}, /* SigV4's longest: 7 days */
+	{ROW("storage.s3.part_size", "STORAGE_S3_PART_SIZE", K_SIZE, storage.s3.part_size),
+	 .def = "10485760", .min = 5LL << 20, .max = 5 * GIB}, /* S3's limits on a part */
+	{ROW("storage.s3.timeout", "STORAGE_S3_TIMEOUT", K_DUR, storage.s3.timeout_ms),
+	 .def = "60s", .min = 1000, .max = 3600000},
 	{ROW("storage.max_manifest_size", "STORAGE_MAX_MANIFEST_SIZE", K_SIZE,
 	     storage.max_manifest_size),
 	 .def = "4194304", .min = 1, .max = GIB},
@@ -1085,6 +1154,35 @@ static enum octo_err validate_auth(const struct octo_config *cfg, const char *sr
 	return OCTO_OK;
 }
 
+int octo_config_s3(const struct octo_config *cfg)
+{
+	return strcmp(cfg->storage.type, "s3") == 0;
+}
+
+static enum octo_err validate_s3(const struct octo_config *cfg, const char *src, char *errbuf,
+				 size_t errsize)
+{
+	const struct octo_config_s3 *c = &cfg->storage.s3;
+
+	if (!octo_config_s3(cfg))
+		return OCTO_OK;
+	if (c->endpoint == NULL || !c->endpoint[0])
+		return refuse(errbuf, errsize, src, "storage.s3.endpoint",
+			      "must be set for storage.type \"s3\" (\"https://s3.<region>."
+			      "amazonaws.com\", or radosgw's or MinIO's URL)");
+	if (c->bucket == NULL)
+		return refuse(errbuf, errsize, src, "storage.s3.bucket",
+			      "must be set for storage.type \"s3\"");
+	if (c->access_key == NULL)
+		return refuse(errbuf, errsize, src, "storage.s3.access_key",
+			      "must be set for storage.type \"s3\"");
+	if ((c->secret_key == NULL) == (c->secret_key_file == NULL))
+		return refuse(errbuf, errsize, src, "storage.s3.secret_key",
+			      "exactly one of storage.s3.secret_key and storage.s3.secret_key_file "
+			      "must be set");
+	return OCTO_OK;
+}
+
 static enum octo_err validate(const struct octo_config *cfg, const char *src, char *errbuf,
 			      size_t errsize)
 {
@@ -1114,6 +1212,8 @@ static enum octo_err validate(const struct octo_config *cfg, const char *src, ch
 			      "must be set for p2p.discovery.method \"dns\" (the SRV or A/AAAA "
 			      "name of the peers)");
 	err = validate_auth(cfg, src, errbuf, errsize);
+	if (err == OCTO_OK)
+		err = validate_s3(cfg, src, errbuf, errsize);
 	if (err != OCTO_OK)
 		return err;
 	if (!cfg->metrics.username != !cfg->metrics.password)

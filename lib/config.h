@@ -67,6 +67,22 @@ struct octo_auth_group {
 	size_t n_users;
 };
 
+/* storage.s3: the bucket that holds blob and manifest content (lib/bucket.h). */
+struct octo_config_s3 {
+	char *endpoint;        /* required: "https://s3.eu-west-1.amazonaws.com" */
+	char *region;          /* "us-east-1" */
+	char *bucket;          /* required */
+	char *prefix;          /* "": put before every key, "registry/" */
+	char *access_key;      /* required */
+	char *secret_key;      /* this, or the file that holds it */
+	char *secret_key_file; /* read at start, trailing newline dropped */
+	int path_style;        /* 0: bucket.host; 1: host/bucket (radosgw, MinIO) */
+	int redirect;          /* 0: downloads stream through us; 1: 307 to a presigned URL */
+	int64_t redirect_lifetime_ms; /* 20m */
+	int64_t part_size;            /* 10 MiB, 5 MiB to 5 GiB */
+	int64_t timeout_ms;           /* 60s: one request to the bucket */
+};
+
 struct octo_config {
 	struct {
 		char *address;               /* "localhost" */
@@ -86,8 +102,9 @@ struct octo_config {
 		char *sendfile_prefix;       /* "/_blobs/" */
 	} fcgi;
 	struct {
-		char *type;                /* "filesystem" (the only one) */
+		char *type;                /* "filesystem" | "s3": where content is kept */
 		char *path;                /* "./data" */
+		struct octo_config_s3 s3;  /* storage.type "s3" */
 		int64_t max_manifest_size; /* 4194304 */
 		int delete_enabled;        /* 1 */
 		int64_t max_blob_size;     /* 0: no limit */
@@ -216,6 +233,8 @@ int64_t octo_config_max_absence_ms(const struct octo_config *cfg);
 /* Whether requests are authenticated at all: users of our own (auth.htpasswd.path), a front
  * that authenticates (auth.trust_front), or keys of an outside issuer. */
 int octo_config_auth_enabled(const struct octo_config *cfg);
+/* Whether content is kept in an S3 bucket (storage.type "s3"). */
+int octo_config_s3(const struct octo_config *cfg);
 
 /* Fill cfg with the defaults of doc/DESIGN.md. Returns OCTO_ERR_NOMEM or OCTO_OK. */
 enum octo_err octo_config_defaults(struct octo_config *cfg);

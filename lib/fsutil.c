@@ -118,9 +118,10 @@ int octo_fs_pread_all(int fd, void *buf, size_t len, long long offset)
 
 /* The last failure of this thread; op NULL: no context recorded. */
 static __thread struct {
-	int err;
+	int err; /* -1: not a system call's, reason says what */
 	const char *op;
 	char path[256];
+	char reason[400];
 } failure;
 
 static enum octo_err error_of(int err)
@@ -157,6 +158,14 @@ enum octo_err octo_fs_fail(const char *op, const char *path, int err)
 	failure.op = op;
 	snprintf(failure.path, sizeof(failure.path), "%s", path != NULL ? path : "");
 	return error_of(err);
+}
+
+void octo_fs_fail_because(const char *op, const char *path, const char *reason)
+{
+	failure.err = -1;
+	failure.op = op;
+	snprintf(failure.path, sizeof(failure.path), "%s", path != NULL ? path : "");
+	snprintf(failure.reason, sizeof(failure.reason), "%s", reason);
 }
 
 /* The slowest sync of this thread since the last clear. */
@@ -225,7 +234,7 @@ int octo_fs_failure(char *buf, size_t size)
 	if (failure.err == 0)
 		return 0;
 	/* the GNU strerror_r returns its text, not always in reason */
-	text = strerror_r(failure.err, reason, sizeof(reason));
+	text = failure.err < 0 ? failure.reason : strerror_r(failure.err, reason, sizeof(reason));
 	if (failure.op != NULL)
 		snprintf(buf, size, "%s %s: %s", failure.op, failure.path, text);
 	else

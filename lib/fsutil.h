@@ -24,6 +24,8 @@ int octo_fs_pread_all(int fd, void *buf, size_t len, long long offset);
 enum octo_err octo_fs_error(int err);
 /* The same, recording what was done (a static string, e.g. "write") and to which path. */
 enum octo_err octo_fs_fail(const char *op, const char *path, int err);
+/* Record a failure that is no system call's (a bucket's answer): op, path, and reason. */
+void octo_fs_fail_because(const char *op, const char *path, const char *reason);
 /* fsync (data_only: fdatasync) fd, timed: this thread keeps its slowest one (what names
  * it, e.g. the store path) until octo_fs_failure_clear. 0 or -1 (errno). */
 int octo_fs_sync(int fd, int data_only, const char *what);

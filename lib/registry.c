@@ -12,6 +12,7 @@
 
 #include "api.h"
 #include "bounds.h"
+#include "bucket.h"
 #include "clock.h"
 #include "fsutil.h"
 #include "registry.h"
@@ -90,6 +91,13 @@ enum octo_err octo_registry_new(const struct octo_config *cfg, struct octo_logge
 	}
 	why[0] = '\0';
 	if (err == OCTO_OK) {
+		err = octo_bucket_attach(reg->store, cfg, cfg->storage.readonly, why, size);
+		if (err != OCTO_OK && why[0] != '\0') {
+			struct octo_log_field f[] = {OCTO_LOG_STR("error", why)};
+			octo_log(log, OCTO_LOG_ERROR, "the store's bucket cannot be used", f, 1);
+		}
+	}
+	if (err == OCTO_OK) {
 		err = octo_auth_open(cfg, log, reg->store, &reg->auth, why, size);
 		if (err == OCTO_ERR_CONFIG) {
 			struct octo_log_field f[] = {OCTO_LOG_STR("error", why)};
@@ -145,13 +153,15 @@ void octo_registry_collect(struct octo_registry *reg)
 	if (err != OCTO_OK) {
 		struct octo_log_field f[] = {OCTO_LOG_STR("code", octo_err_code(err))};
 		octo_log(reg->log, OCTO_LOG_ERROR, "collect failed", f, 1);
-	} else if (got.sessions + got.temporaries + got.markers + swept + expired > 0) {
+	} else if (got.sessions + got.temporaries + got.markers + got.orphans + swept + expired >
+		   0) {
 		struct octo_log_field f[] = {
 			OCTO_LOG_NUM("sessions", (long long)got.sessions),
 			OCTO_LOG_NUM("temporaries", (long long)(got.temporaries + swept)),
 			OCTO_LOG_NUM("markers", (long long)got.markers),
-			OCTO_LOG_NUM("tombstones", (long long)expired)};
-		octo_log(reg->log, OCTO_LOG_INFO, "collected", f, 4);
+			OCTO_LOG_NUM("tombstones", (long long)expired),
+			OCTO_LOG_NUM("bucket_uploads", (long long)got.orphans)};
+		octo_log(reg->log, OCTO_LOG_INFO, "collected", f, 5);
 	}
 }
 
@@ -164,8 +174,9 @@ static void finish(const struct octo_route *rt, struct octo_response *resp)
 	    octo_response_header(resp, "X-Sendfile") == NULL &&
 	    octo_response_header(resp, "X-Accel-Redirect") == NULL)
 		octo_response_add_header(resp, "Content-Length", "%llu",
-					 resp->file_fd >= 0 ? (unsigned long long)resp->file_length
-							    : (unsigned long long)resp->body_len);
+					 resp->file_fd >= 0 || resp->stream != NULL
+						 ? (unsigned long long)resp->file_length
+						 : (unsigned long long)resp->body_len);
 	octo_response_add_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
 	if (strcmp(rt->method, "HEAD") == 0) {
 		free(resp->body);
@@ -174,6 +185,7 @@ static void finish(const struct octo_route *rt, struct octo_response *resp)
 		if (resp->file_fd >= 0)
 			close(resp->file_fd);
 		resp->file_fd = -1;
+		octo_response_drop_stream(resp);
 	}
 }
 

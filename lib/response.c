@@ -42,7 +42,17 @@ static void drop_content(struct octo_response *resp)
 	resp->follow = NULL;
 	resp->follow_ctx = NULL;
 	resp->follow_free = NULL;
+	octo_response_drop_stream(resp);
 	resp->status = 200;
+}
+
+void octo_response_drop_stream(struct octo_response *resp)
+{
+	if (resp->stream_free != NULL)
+		resp->stream_free(resp->stream_ctx);
+	resp->stream = NULL;
+	resp->stream_ctx = NULL;
+	resp->stream_free = NULL;
 }
 
 void octo_response_cleanup(struct octo_response *resp)

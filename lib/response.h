@@ -35,6 +35,14 @@ struct octo_response {
 	int (*follow)(void *ctx, uint64_t sent, uint64_t *ready);
 	void *follow_ctx;
 	void (*follow_free)(void *ctx);
+	/* Content that is in no file here (a bucket's): after the headers, the sender calls
+	 * stream(stream_ctx, file_offset, file_length, put, out), which hands exactly those
+	 * bytes in order to put(out, data, len) (0 to go on) and returns 0, or -1 (cut the
+	 * response short); stream_free(stream_ctx) at cleanup. NULL when there is none. */
+	int (*stream)(void *ctx, uint64_t offset, uint64_t length,
+		      int (*put)(void *out, const void *data, size_t len), void *out);
+	void *stream_ctx;
+	void (*stream_free)(void *ctx);
 	enum octo_err error; /* what went wrong, for logs (OCTO_OK on success) */
 	char *error_detail;  /* malloc'd, or NULL */
 	char request_id[OCTO_REQUEST_ID_MAX + 1]; /* also sent as X-Request-Id */
@@ -45,6 +53,8 @@ struct octo_response {
 void octo_response_init(struct octo_response *resp);
 /* Free everything and start over as after init. */
 void octo_response_cleanup(struct octo_response *resp);
+/* Forget the stream (a HEAD sends none). */
+void octo_response_drop_stream(struct octo_response *resp);
 /* The value of a response header, or NULL. */
 const char *octo_response_header(const struct octo_response *resp, const char *name);
 /* Add a header (name: a static string). 0, or -1 when the response is full or out of

@@ -23,6 +23,7 @@ struct octo_s3 {
 	int path_style;
 	long timeout_ms;
 	int retries;
+	uint64_t copy_max;
 	int curl_inited;
 };
 
@@ -55,6 +56,8 @@ enum octo_err octo_s3_open(const struct octo_s3_options *o, struct octo_s3 **out
 	s->path_style = o->path_style;
 	s->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
 	s->retries = o->retries;
+	s->copy_max =
+		o->copy_max > 0 && o->copy_max < OCTO_S3_COPY_MAX ? o->copy_max : OCTO_S3_COPY_MAX;
 	if (s->endpoint == NULL || s->region == NULL || s->bucket == NULL || s->prefix == NULL ||
 	    s->access_key == NULL || s->secret_key == NULL ||
 	    asprintf(&s->userpwd, "%s:%s", s->access_key, s->secret_key) < 0 ||
@@ -184,7 +187,14 @@ static void hmac(const void *key, size_t klen, const char *msg, unsigned char ou
 	HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, strlen(msg), out, &n);
 }
 
-char *octo_s3_presign(const struct octo_s3 *s, const char *key, time_t now, long lifetime)
+/* A URL for method on key signed in its query string (SigV4, UNSIGNED-PAYLOAD) for lifetime
+ * seconds from now. query: more of it, canonical and after every "X-Amz-" name (NULL: none);
+ * headers: lower-case "name:value" lines ending in '\n', sorted by name, signed with host and
+ * sent with the request (NULL: host alone; names: their names joined by ';', and the same
+ * with "%3B" for the query). malloc'd. */
+static char *sign_url(const struct octo_s3 *s, const char *method, const char *key,
+		      const char *query_more, const char *headers, const char *names,
+		      const char *names_query, time_t now, long lifetime)
 {
 	char scheme[16], date[9], stamp[17], *host, *path, *cred = NULL, *query = NULL;
 	char *canonical = NULL, *to_sign = NULL, *url = NULL, *secret = NULL;
@@ -202,10 +212,13 @@ char *octo_s3_presign(const struct octo_s3 *s, const char *key, time_t now, long
 		     s->region) < 0 ||
 	    asprintf(&query,
 		     "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=%s&X-Amz-Date=%s"
-		     "&X-Amz-Expires=%ld&X-Amz-SignedHeaders=host",
-		     cred, stamp, lifetime) < 0 ||
-	    asprintf(&canonical, "GET\n%s\n%s\nhost:%s\n\nhost\nUNSIGNED-PAYLOAD", path, query,
-		     host) < 0)
+		     "&X-Amz-Expires=%ld&X-Amz-SignedHeaders=host%s%s%s%s",
+		     cred, stamp, lifetime, names != NULL ? "%3B" : "",
+		     names != NULL ? names_query : "", query_more != NULL ? "&" : "",
+		     query_more != NULL ? query_more : "") < 0 ||
+	    asprintf(&canonical, "%s\n%s\n%s\nhost:%s\n%s\nhost%s%s\nUNSIGNED-PAYLOAD", method,
+		     path, query, host, headers != NULL ? headers : "", names != NULL ? ";" : "",
+		     names != NULL ? names : "") < 0)
 		goto out;
 	SHA256((const unsigned char *)canonical, strlen(canonical), sum);
 	hex_of(sum, 32, sum_hex);
@@ -233,6 +246,11 @@ out:
 	free(canonical);
 	free(to_sign);
 	return url;
+}
+
+char *octo_s3_presign(const struct octo_s3 *s, const char *key, time_t now, long lifetime)
+{
+	return sign_url(s, "GET", key, NULL, NULL, NULL, NULL, now, lifetime);
 }
 
 /* --- XML --------------------------------------------------------------------------------- */
@@ -317,6 +335,18 @@ int octo_s3_parse_upload_id(const char *xml, size_t len, char id[OCTO_S3_UPLOAD_
 	return r;
 }
 
+/* A listing's IsTruncated (absent: false); 0, or -1 when it does not read. */
+static int read_truncated(xmlNodePtr root, int *truncated)
+{
+	char flag[8] = "";
+
+	if (child(root, "IsTruncated") != NULL &&
+	    child_text(root, "IsTruncated", flag, sizeof(flag)) != 0)
+		return -1;
+	*truncated = strcmp(flag, "true") == 0;
+	return 0;
+}
+
 int octo_s3_parse_list(const char *xml, size_t len, const char *prefix,
 		       int (*fn)(void *ctx, const struct octo_s3_object *o), void *ctx,
 		       int *truncated, char *next, size_t next_size)
@@ -324,17 +354,12 @@ int octo_s3_parse_list(const char *xml, size_t len, const char *prefix,
 	xmlDocPtr doc = read_xml(xml, len);
 	xmlNodePtr root = doc != NULL ? xmlDocGetRootElement(doc) : NULL, n;
 	size_t plen = strlen(prefix);
-	char flag[8] = "";
 	int r = -1;
 
 	*truncated = 0;
 	next[0] = '\0';
-	if (!named(root, "ListBucketResult"))
+	if (!named(root, "ListBucketResult") || read_truncated(root, truncated) != 0)
 		goto out;
-	if (child(root, "IsTruncated") != NULL &&
-	    child_text(root, "IsTruncated", flag, sizeof(flag)) != 0)
-		goto out;
-	*truncated = strcmp(flag, "true") == 0;
 	if (*truncated && child_text(root, "NextContinuationToken", next, next_size) != 0)
 		goto out; /* more, and no way to them */
 	r = 0;
@@ -379,6 +404,59 @@ int octo_s3_parse_complete(const char *xml, size_t len, struct octo_s3_status *s
 	return r;
 }
 
+int octo_s3_parse_copy(const char *xml, size_t len, char etag[OCTO_S3_ETAG_MAX + 1],
+		       struct octo_s3_status *st)
+{
+	xmlDocPtr doc = read_xml(xml, len);
+	xmlNodePtr root = doc != NULL ? xmlDocGetRootElement(doc) : NULL;
+	int r = -1;
+
+	if ((named(root, "CopyObjectResult") || named(root, "CopyPartResult")) &&
+	    child_text(root, "ETag", etag, OCTO_S3_ETAG_MAX + 1) == 0 && etag[0] != '\0')
+		r = 1;
+	xmlFreeDoc(doc);
+	if (r < 0 && octo_s3_parse_error(xml, len, st) == 0)
+		r = 0;
+	return r;
+}
+
+int octo_s3_parse_uploads(const char *xml, size_t len, const char *prefix,
+			  int (*fn)(void *ctx, const char *key, const char *id), void *ctx,
+			  int *truncated, char *key_marker, char *id_marker, size_t marker_size)
+{
+	xmlDocPtr doc = read_xml(xml, len);
+	xmlNodePtr root = doc != NULL ? xmlDocGetRootElement(doc) : NULL, n;
+	size_t plen = strlen(prefix);
+	int r = -1;
+
+	*truncated = 0;
+	key_marker[0] = id_marker[0] = '\0';
+	if (!named(root, "ListMultipartUploadsResult") || read_truncated(root, truncated) != 0)
+		goto out;
+	if (*truncated && (child_text(root, "NextKeyMarker", key_marker, marker_size) != 0 ||
+			   child_text(root, "NextUploadIdMarker", id_marker, marker_size) != 0 ||
+			   key_marker[0] == '\0'))
+		goto out; /* more, and no way to them */
+	r = 0;
+	for (n = root->children; n != NULL && r == 0; n = n->next) {
+		char key[OCTO_S3_KEY_MAX + 1], id[OCTO_S3_UPLOAD_ID_MAX + 1];
+		if (!named(n, "Upload"))
+			continue;
+		if (child_text(n, "Key", key, sizeof(key)) != 0 ||
+		    child_text(n, "UploadId", id, sizeof(id)) != 0 || id[0] == '\0') {
+			r = -1;
+			break;
+		}
+		if (strncmp(key, prefix, plen) == 0 && fn(ctx, key + plen, id) != 0)
+			r = 1;
+	}
+	if (r == 1)
+		r = 0, *truncated = 0; /* the caller stopped */
+out:
+	xmlFreeDoc(doc);
+	return r;
+}
+
 /* --- requests ---------------------------------------------------------------------------- */
 
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -391,6 +469,11 @@ struct call {
 	uint64_t range_offset, range_len; /* GET: a range when either is set */
 	octo_s3_sink *sink;               /* GET: a 2xx body goes here as it arrives */
 	void *sink_ctx;
+	const char *copy_source; /* PUT: "x-amz-copy-source: …" (a copy), or NULL */
+	const char *copy_range;  /* a part's copy: "x-amz-copy-source-range: …" */
+	/* a URL signed in its query (sign_url): curl 7.88 signs the two copy headers in the
+	 * wrong order (it sorts "name:value" lines, not names), so a part's copy is signed here */
+	const char *signed_url;
 	/* out */
 	long http;
 	char *reply; /* any other body (XML), NUL-terminated */
@@ -517,7 +600,12 @@ static CURLcode attempt(struct octo_s3 *s, struct call *c, const char *url, char
 					   : "UNSIGNED-PAYLOAD");
 	/* No "Expect:" to drop curl's 100-continue: curl 7.88 signs the removed header and
 	 * radosgw then refuses the signature. */
-	hdrs = curl_slist_append(hdrs, line);
+	if (c->signed_url == NULL)
+		hdrs = curl_slist_append(hdrs, line);
+	if (c->copy_source != NULL)
+		hdrs = curl_slist_append(hdrs, c->copy_source);
+	if (c->copy_range != NULL)
+		hdrs = curl_slist_append(hdrs, c->copy_range);
 	if (c->range_offset > 0 || c->range_len > 0) {
 		if (c->range_len > 0)
 			snprintf(line, sizeof(line), "Range: bytes=%llu-%llu",
@@ -533,8 +621,10 @@ static CURLcode attempt(struct octo_s3 *s, struct call *c, const char *url, char
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, s->timeout_ms);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
 			 s->timeout_ms < 10000 ? s->timeout_ms : 10000L);
-	curl_easy_setopt(h, CURLOPT_AWS_SIGV4, s->sigv4);
-	curl_easy_setopt(h, CURLOPT_USERPWD, s->userpwd);
+	if (c->signed_url == NULL) {
+		curl_easy_setopt(h, CURLOPT_AWS_SIGV4, s->sigv4);
+		curl_easy_setopt(h, CURLOPT_USERPWD, s->userpwd);
+	}
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, read_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
@@ -544,6 +634,9 @@ static CURLcode attempt(struct octo_s3 *s, struct call *c, const char *url, char
 	if (strcmp(c->method, "HEAD") == 0) {
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(c->method, "PUT") == 0) {
+		static const struct octo_s3_body none = {0};
+		if (c->body == NULL) /* a copy: no body */
+			c->body = &none;
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->body->len);
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, read_body);
@@ -573,7 +666,9 @@ static CURLcode attempt(struct octo_s3 *s, struct call *c, const char *url, char
 /* Run c, retrying what is transient (while nothing was given to a sink); the outcome. */
 static enum octo_err perform(struct octo_s3 *s, struct call *c, struct octo_s3_status *st)
 {
-	char errbuf[CURL_ERROR_SIZE], *url = octo_s3_url(s, c->key, c->query);
+	char errbuf[CURL_ERROR_SIZE];
+	char *url =
+		c->signed_url != NULL ? strdup(c->signed_url) : octo_s3_url(s, c->key, c->query);
 	CURLcode res = CURLE_OK;
 	int i;
 
@@ -661,47 +756,82 @@ enum octo_err octo_s3_delete(struct octo_s3 *s, const char *key, struct octo_s3_
 	return err == OCTO_ERR_NOT_FOUND ? OCTO_OK : err;
 }
 
-enum octo_err octo_s3_list(struct octo_s3 *s, const char *prefix,
-			   int (*fn)(void *ctx, const struct octo_s3_object *o), void *ctx,
-			   struct octo_s3_status *st)
+/* A listing, page by page: page(ctx, enc) makes each page's query (enc: the prefix,
+ * percent-encoded) from what read(ctx, reply, len, &truncated) kept of the page before. */
+struct pager {
+	char *(*page)(void *ctx, const char *enc);
+	int (*read)(void *ctx, const char *xml, size_t len, int *truncated);
+	void *ctx;
+};
+
+static enum octo_err list_pages(struct octo_s3 *s, const char *prefix, const struct pager *p,
+				struct octo_s3_status *st)
 {
-	char next[1024] = "", *full = NULL, *q = NULL, *enc = NULL, *tok = NULL;
+	char *full = NULL, *enc;
 	enum octo_err err = OCTO_OK;
 	int truncated = 1;
 
 	if (asprintf(&full, "%s%s", s->prefix, prefix) < 0)
 		return OCTO_ERR_NOMEM;
 	enc = octo_percent_encode(full);
+	free(full);
 	while (err == OCTO_OK && truncated) {
-		struct call c = {.method = "GET", .key = NULL};
-		free(q);
-		free(tok);
-		tok = next[0] ? octo_percent_encode(next) : strdup("");
-		q = NULL;
-		if (enc == NULL || tok == NULL ||
-		    /* in SigV4's canonical order: sorted by name */
-		    asprintf(&q, "%s%s%slist-type=2&prefix=%s",
-			     next[0] ? "continuation-token=" : "", tok, next[0] ? "&" : "",
-			     enc) < 0) {
-			q = NULL;
+		char *q = enc != NULL ? p->page(p->ctx, enc) : NULL;
+		struct call c = {.method = "GET", .key = NULL, .query = q};
+		if (q == NULL) {
 			err = OCTO_ERR_NOMEM;
 			break;
 		}
-		c.query = q;
 		err = perform(s, &c, st);
 		if (err == OCTO_OK &&
-		    octo_s3_parse_list(c.reply != NULL ? c.reply : "", c.reply_len, s->prefix, fn,
-				       ctx, &truncated, next, sizeof(next)) != 0) {
+		    p->read(p->ctx, c.reply != NULL ? c.reply : "", c.reply_len, &truncated) != 0) {
 			snprintf(st->detail, sizeof(st->detail), "a listing that does not read");
 			err = OCTO_ERR_IO;
 		}
 		call_done(&c);
+		free(q);
 	}
-	free(q);
-	free(tok);
 	free(enc);
-	free(full);
 	return err;
+}
+
+struct object_pages {
+	const struct octo_s3 *s;
+	int (*fn)(void *ctx, const struct octo_s3_object *o);
+	void *ctx;
+	char next[1024];
+};
+
+static char *object_page(void *ctx, const char *enc)
+{
+	struct object_pages *op = ctx;
+	char *tok = octo_percent_encode(op->next), *q = NULL;
+
+	/* in SigV4's canonical order: sorted by name */
+	if (tok != NULL &&
+	    asprintf(&q, "%s%s%slist-type=2&prefix=%s", op->next[0] ? "continuation-token=" : "",
+		     tok, op->next[0] ? "&" : "", enc) < 0)
+		q = NULL;
+	free(tok);
+	return q;
+}
+
+static int object_read(void *ctx, const char *xml, size_t len, int *truncated)
+{
+	struct object_pages *op = ctx;
+
+	return octo_s3_parse_list(xml, len, op->s->prefix, op->fn, op->ctx, truncated, op->next,
+				  sizeof(op->next));
+}
+
+enum octo_err octo_s3_list(struct octo_s3 *s, const char *prefix,
+			   int (*fn)(void *ctx, const struct octo_s3_object *o), void *ctx,
+			   struct octo_s3_status *st)
+{
+	struct object_pages op = {.s = s, .fn = fn, .ctx = ctx, .next = ""};
+	struct pager p = {object_page, object_read, &op};
+
+	return list_pages(s, prefix, &p, st);
 }
 
 enum octo_err octo_s3_upload_create(struct octo_s3 *s, const char *key,
@@ -789,6 +919,156 @@ out:
 	free(xml);
 	free(q);
 	return err;
+}
+
+/* "x-amz-copy-source: /<bucket>/<prefix><key>", percent-encoded but for '/'; malloc'd. */
+static char *copy_source(const struct octo_s3 *s, const char *key)
+{
+	char *full = NULL, *enc, *line = NULL;
+
+	if (asprintf(&full, "%s/%s%s", s->bucket, s->prefix, key) < 0)
+		return NULL;
+	enc = octo_percent_encode(full);
+	free(full);
+	if (enc == NULL)
+		return NULL;
+	/* S3 takes the source's '/' as they are or encoded: kept, as the path is */
+	for (char *p = enc, *q = enc; (*q = *p) != '\0'; q++, p++)
+		if (p[0] == '%' && p[1] == '2' && p[2] == 'F')
+			*q = '/', p += 2;
+	if (asprintf(&line, "x-amz-copy-source: /%s", enc) < 0)
+		line = NULL;
+	free(enc);
+	return line;
+}
+
+/* A copy's reply: its ETag, or an error S3 may send with a 200. */
+static enum octo_err copy_done(struct call *c, enum octo_err err, char etag[OCTO_S3_ETAG_MAX + 1],
+			       struct octo_s3_status *st)
+{
+	if (err == OCTO_OK &&
+	    octo_s3_parse_copy(c->reply != NULL ? c->reply : "", c->reply_len, etag, st) != 1) {
+		if (st->detail[0] == '\0')
+			snprintf(st->detail, sizeof(st->detail),
+				 "a copy's reply that does not read");
+		err = strcmp(st->code, "InternalError") == 0 || strcmp(st->code, "SlowDown") == 0
+			      ? OCTO_ERR_OBJECT_STORE
+			      : OCTO_ERR_IO;
+	}
+	return err;
+}
+
+/* Copy in parts of s->copy_max. */
+static enum octo_err copy_parts(struct octo_s3 *s, const char *from, const char *to, uint64_t size,
+				struct octo_s3_status *st)
+{
+	uint64_t parts = (size + s->copy_max - 1) / s->copy_max, i;
+	char id[OCTO_S3_UPLOAD_ID_MAX + 1] = "", (*etags)[OCTO_S3_ETAG_MAX + 1];
+	char *src = copy_source(s, from);
+	struct octo_s3_status ignored;
+	enum octo_err err = OCTO_ERR_NOMEM;
+
+	if (parts > OCTO_S3_MAX_PARTS)
+		return OCTO_ERR_TOO_LARGE;
+	etags = calloc((size_t)parts, sizeof(*etags));
+	if (etags == NULL || src == NULL)
+		goto out;
+	err = octo_s3_upload_create(s, to, id, st);
+	for (i = 0; err == OCTO_OK && i < parts; i++) {
+		uint64_t a = i * s->copy_max, b = a + s->copy_max < size ? a + s->copy_max : size;
+		char range[96], *q = upload_query((int)i + 1, id), *headers = NULL, *url = NULL;
+		struct call c = {.method = "PUT",
+				 .key = to,
+				 .query = q,
+				 .copy_source = src,
+				 .copy_range = range};
+		snprintf(range, sizeof(range), "x-amz-copy-source-range: bytes=%llu-%llu",
+			 (unsigned long long)a, (unsigned long long)(b - 1));
+		if (q != NULL &&
+		    asprintf(&headers, "x-amz-copy-source:%s\nx-amz-copy-source-range:%s\n",
+			     src + sizeof("x-amz-copy-source: ") - 1,
+			     range + sizeof("x-amz-copy-source-range: ") - 1) >= 0)
+			url = sign_url(s, "PUT", to, q, headers,
+				       "x-amz-copy-source;x-amz-copy-source-range",
+				       "x-amz-copy-source%3Bx-amz-copy-source-range", time(NULL),
+				       900);
+		c.signed_url = url;
+		err = url != NULL ? copy_done(&c, perform(s, &c, st), etags[i], st)
+				  : OCTO_ERR_NOMEM;
+		call_done(&c);
+		free(headers);
+		free(url);
+		free(q);
+	}
+	if (err == OCTO_OK)
+		err = octo_s3_upload_complete(s, to, id, etags, (int)parts, st);
+	else if (id[0] != '\0')
+		(void)octo_s3_upload_abort(s, to, id, &ignored);
+out:
+	free(etags);
+	free(src);
+	return err;
+}
+
+enum octo_err octo_s3_copy(struct octo_s3 *s, const char *from, const char *to, uint64_t size,
+			   struct octo_s3_status *st)
+{
+	char etag[OCTO_S3_ETAG_MAX + 1], *src;
+	struct call c = {.method = "PUT", .key = to};
+	enum octo_err err;
+
+	if (size > s->copy_max)
+		return copy_parts(s, from, to, size, st);
+	src = copy_source(s, from);
+	if (src == NULL)
+		return OCTO_ERR_NOMEM;
+	c.copy_source = src;
+	err = copy_done(&c, perform(s, &c, st), etag, st);
+	call_done(&c);
+	free(src);
+	return err;
+}
+
+struct upload_pages {
+	const struct octo_s3 *s;
+	int (*fn)(void *ctx, const char *key, const char *id);
+	void *ctx;
+	char key_marker[OCTO_S3_KEY_MAX + 1], id_marker[OCTO_S3_KEY_MAX + 1];
+};
+
+static char *upload_page(void *ctx, const char *enc)
+{
+	struct upload_pages *up = ctx;
+	char *km = octo_percent_encode(up->key_marker), *im = octo_percent_encode(up->id_marker);
+	char *q = NULL;
+
+	/* in SigV4's canonical order: sorted by name */
+	if (km != NULL && im != NULL &&
+	    asprintf(&q, "%s%s%sprefix=%s%s%s&uploads=", up->key_marker[0] ? "key-marker=" : "", km,
+		     up->key_marker[0] ? "&" : "", enc,
+		     up->id_marker[0] ? "&upload-id-marker=" : "", im) < 0)
+		q = NULL;
+	free(km);
+	free(im);
+	return q;
+}
+
+static int upload_read(void *ctx, const char *xml, size_t len, int *truncated)
+{
+	struct upload_pages *up = ctx;
+
+	return octo_s3_parse_uploads(xml, len, up->s->prefix, up->fn, up->ctx, truncated,
+				     up->key_marker, up->id_marker, sizeof(up->key_marker));
+}
+
+enum octo_err octo_s3_list_uploads(struct octo_s3 *s, const char *prefix,
+				   int (*fn)(void *ctx, const char *key, const char *id), void *ctx,
+				   struct octo_s3_status *st)
+{
+	struct upload_pages up = {.s = s, .fn = fn, .ctx = ctx, .key_marker = "", .id_marker = ""};
+	struct pager p = {upload_page, upload_read, &up};
+
+	return list_pages(s, prefix, &p, st);
 }
 
 enum octo_err octo_s3_upload_abort(struct octo_s3 *s, const char *key, const char *id,

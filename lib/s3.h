@@ -34,6 +34,7 @@ struct octo_s3_options {
 	int path_style;  /* 1: endpoint/bucket/key; 0: bucket.endpoint/key */
 	long timeout_ms; /* one attempt */
 	int retries;     /* attempts after the first, on transient failures */
+	uint64_t copy_max; /* 0: OCTO_S3_COPY_MAX; larger objects are copied in parts this size */
 };
 
 /* What a reply said when it was not a success. */
@@ -104,6 +105,18 @@ enum octo_err octo_s3_upload_complete(struct octo_s3 *s, const char *key, const 
 enum octo_err octo_s3_upload_abort(struct octo_s3 *s, const char *key, const char *id,
 				   struct octo_s3_status *st);
 
+/* Copy from to to (keys under the prefix) on the server: one request up to the options'
+ * copy_max (S3 copies at most OCTO_S3_COPY_MAX at once), else a multipart upload of parts of
+ * that size, each copied on the server. size: from's. */
+#define OCTO_S3_COPY_MAX (5ull << 30)
+enum octo_err octo_s3_copy(struct octo_s3 *s, const char *from, const char *to, uint64_t size,
+			   struct octo_s3_status *st);
+/* Each multipart upload under way under prefix (after the store's prefix): fn(ctx, key without
+ * the store's prefix, upload id), 0 to go on. */
+enum octo_err octo_s3_list_uploads(struct octo_s3 *s, const char *prefix,
+				   int (*fn)(void *ctx, const char *key, const char *id), void *ctx,
+				   struct octo_s3_status *st);
+
 /* The parsers of what a server sends (exported for the fuzz target): each returns 0, or -1
  * when the text is not the document it should be. */
 /* <Error><Code>…</Code><Message>…</Message></Error> into st (code and detail). */
@@ -117,5 +130,13 @@ int octo_s3_parse_list(const char *xml, size_t len, const char *prefix,
 		       int *truncated, char *next, size_t next_size);
 /* <CompleteMultipartUploadResult> (1), or an <Error> that S3 may send with a 200 (0, st filled). */
 int octo_s3_parse_complete(const char *xml, size_t len, struct octo_s3_status *st);
+/* <CopyObjectResult> or <CopyPartResult> with its ETag (1), or an <Error> (0, st filled). */
+int octo_s3_parse_copy(const char *xml, size_t len, char etag[OCTO_S3_ETAG_MAX + 1],
+		       struct octo_s3_status *st);
+/* <ListMultipartUploadsResult>: each <Upload><Key>,<UploadId> (keys without prefix; those that do
+ * not start with it skipped) to fn; *truncated and the next markers (each marker_size bytes). */
+int octo_s3_parse_uploads(const char *xml, size_t len, const char *prefix,
+			  int (*fn)(void *ctx, const char *key, const char *id), void *ctx,
+			  int *truncated, char *key_marker, char *id_marker, size_t marker_size);
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bucket.h"
 #include "clock.h"
 #include "fsutil.h"
 #include "metrics.h"
@@ -29,18 +30,70 @@ struct run {
 	uint64_t total;
 };
 
+static int hash_into(void *ctx, const void *data, size_t len)
+{
+	octo_hasher_update(ctx, data, len);
+	return 0;
+}
+
+/* The verdict on d's content, hashed by h over done bytes. */
+static void judge(struct run *run, const struct octo_digest *d, struct octo_hasher *h,
+		  uint64_t done, int *ok, char *why, size_t size)
+{
+	struct octo_digest actual;
+	char ds[OCTO_DIGEST_MAX_STRING];
+
+	run->r->blobs++;
+	run->r->bytes += done;
+	if (!*ok)
+		return;
+	octo_hasher_final(h, &actual);
+	if (!octo_digest_equal(&actual, d)) {
+		octo_digest_format(&actual, ds, sizeof(ds));
+		snprintf(why, size, "%" PRIu64 " bytes that hash to %s", done, ds);
+		*ok = 0;
+	}
+}
+
+/* check() for content in the bucket: an object missing there is damage, a bucket that does not
+ * answer is the run's failure. */
+static enum octo_err check_in_bucket(struct run *run, const struct octo_digest *d, int *ok,
+				     char *why, size_t size)
+{
+	struct octo_hasher *h;
+	uint64_t stub;
+	enum octo_err err = octo_store_blob_stat(run->s, d, &stub);
+
+	if (err != OCTO_OK)
+		return err == OCTO_ERR_BLOB_UNKNOWN ? OCTO_OK : err; /* gone meanwhile */
+	h = octo_hasher_new(d->alg);
+	if (h == NULL)
+		return OCTO_ERR_NOMEM;
+	err = octo_store_blob_stream(run->s, d, 0, 0, hash_into, h);
+	if (err == OCTO_ERR_BLOB_UNKNOWN) {
+		snprintf(why, size, "missing from the bucket");
+		*ok = 0;
+		err = OCTO_OK;
+	}
+	if (err == OCTO_OK)
+		judge(run, d, h, octo_hasher_length(h), ok, why, size);
+	octo_hasher_free(h);
+	return err;
+}
+
 /* Hash d's content: *ok when it is its digest; why says what it is instead. */
 static enum octo_err check(struct run *run, const struct octo_digest *d, int *ok, char *why,
 			   size_t size)
 {
 	char rel[OCTO_STORE_PATH_MAX];
 	struct octo_hasher *h;
-	struct octo_digest actual;
 	uint64_t len, done = 0;
 	int fd;
 	enum octo_err err = octo_store_blob_rel(d, rel, sizeof(rel));
 
 	*ok = 1;
+	if (err == OCTO_OK && octo_store_bucket(run->s) != NULL)
+		return check_in_bucket(run, d, ok, why, size);
 	if (err == OCTO_OK)
 		err = octo_store_open_file(run->s, rel, O_RDONLY, OCTO_ERR_BLOB_UNKNOWN, &fd, &len);
 	if (err != OCTO_OK)
@@ -66,17 +119,7 @@ static enum octo_err check(struct run *run, const struct octo_digest *d, int *ok
 		done += (uint64_t)n;
 	}
 	close(fd);
-	run->r->blobs++;
-	run->r->bytes += done;
-	if (*ok) {
-		char ds[OCTO_DIGEST_MAX_STRING];
-		octo_hasher_final(h, &actual);
-		if (!octo_digest_equal(&actual, d)) {
-			octo_digest_format(&actual, ds, sizeof(ds));
-			snprintf(why, size, "%" PRIu64 " bytes that hash to %s", done, ds);
-			*ok = 0;
-		}
-	}
+	judge(run, d, h, done, ok, why, size);
 	octo_hasher_free(h);
 	return OCTO_OK;
 }
@@ -100,6 +143,9 @@ static enum octo_err quarantine(struct run *run, const struct octo_digest *d)
 		err = octo_store_place(run->s, rel, to, &placed);
 	if (err == OCTO_OK)
 		err = octo_store_sync_parent(run->s, rel);
+	/* the bucket's damaged object goes too: a push of the same bytes would keep it */
+	if (err == OCTO_OK && octo_store_bucket(run->s) != NULL)
+		err = octo_bucket_remove(octo_store_bucket(run->s), d);
 	if (err == OCTO_OK) {
 		octo_metrics_gauge_add(octo_store_metrics(run->s), OCTO_GAUGE_BLOBS, -1);
 		octo_metrics_gauge_add(octo_store_metrics(run->s), OCTO_GAUGE_BLOB_BYTES,

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bucket.h"
 #include "fsutil.h"
 #include "metrics.h"
 #include "name.h"
@@ -24,12 +25,8 @@
 
 static enum octo_err repos_dir(const struct octo_digest *d, char *buf, size_t size);
 
-enum octo_err octo_store_blob_rel(const struct octo_digest *d, char *buf, size_t size)
-{
-	return octo_store_path(buf, size, "blobs/%s/%.2s/%s", octo_digest_alg_name(d->alg), d->hex,
-			       d->hex);
-}
-
+/* With a bucket only the stub goes: the bucket's object may be what other nodes' stubs stand
+ * for. */
 enum octo_err octo_store_drop_blob(const struct octo_store *s, const struct octo_digest *d)
 {
 	char rel[OCTO_STORE_PATH_MAX];
@@ -135,6 +132,11 @@ enum octo_err octo_store_blob_open(const struct octo_store *s, const char *repo,
 
 	*fd = -1;
 	err = octo_store_blob_linked(s, repo, d, NULL);
+	if (err == OCTO_OK && octo_store_bucket(s) != NULL) {
+		/* a stub holds no bytes: the content is read with octo_store_blob_stream */
+		octo_fs_fail_because("open", "a blob", "its content is in the bucket");
+		return OCTO_ERR_IO;
+	}
 	if (err == OCTO_OK)
 		err = octo_store_blob_rel(d, rel, sizeof(rel));
 	if (err == OCTO_OK)
@@ -225,6 +227,11 @@ enum octo_err octo_store_blob_remove_locked(const struct octo_store *s, const st
 		return err;
 	if (fstat(fd, &st) != 0)
 		return octo_fs_fail("stat", rel, errno);
+	/* The object before its stub: a failure leaves both for the next sweep, and a stub never
+	 * outlives its object but for a crash in between (which that sweep finishes). */
+	if (octo_store_bucket(s) != NULL &&
+	    (err = octo_bucket_remove(octo_store_bucket(s), d)) != OCTO_OK)
+		return err;
 	err = octo_store_remove(s, rel, OCTO_ERR_BLOB_UNKNOWN);
 	if (err == OCTO_OK) {
 		octo_metrics_gauge_add(octo_store_metrics(s), OCTO_GAUGE_BLOBS, -1);
@@ -320,13 +327,25 @@ enum octo_err octo_store_unlink_blob(const struct octo_store *s, const char *rep
 	return err;
 }
 
-enum octo_err octo_store_commit_blob(const struct octo_store *s, int fd, const char *tmp,
-				     const struct octo_digest *d)
+/* How a commit treats a bucket: the content goes there first and tmp becomes its stub, its
+ * bytes dropped (STUB) or kept (KEEP: a manifest's, read without asking the bucket); or tmp is
+ * the stub of what the bucket holds already (PLACE). */
+enum commit_mode {
+	COMMIT_STUB,
+	COMMIT_KEEP,
+	COMMIT_PLACE
+};
+
+static enum octo_err place(const struct octo_store *s, int fd, const char *tmp, const char *rel);
+
+/* octo_store_commit_blob, with mode. */
+static enum octo_err commit(const struct octo_store *s, int fd, const char *tmp,
+			    const struct octo_digest *d, enum commit_mode mode)
 {
 	char rel[OCTO_STORE_PATH_MAX];
 	enum octo_err err = octo_store_blob_rel(d, rel, sizeof(rel));
+	struct octo_bucket *b = octo_store_bucket(s);
 	struct stat st;
-	int placed;
 
 	if (err != OCTO_OK)
 		return err;
@@ -337,6 +356,34 @@ enum octo_err octo_store_commit_blob(const struct octo_store *s, int fd, const c
 		octo_store_remove(s, tmp, OCTO_OK);
 		return octo_store_sync_parent(s, rel);
 	}
+	if (b != NULL && mode != COMMIT_PLACE) {
+		uint64_t have;
+		if (fstat(fd, &st) != 0)
+			return octo_fs_fail("stat", tmp, errno);
+		/* another node sharing the bucket may have stored it: the same bytes, kept */
+		err = octo_bucket_head(b, d, &have);
+		if (err == OCTO_OK && have != (uint64_t)st.st_size)
+			err = OCTO_ERR_BLOB_UNKNOWN;
+		if (err == OCTO_ERR_BLOB_UNKNOWN)
+			err = octo_bucket_put(b, d, NULL, fd, (uint64_t)st.st_size);
+		if (err != OCTO_OK || mode == COMMIT_KEEP)
+			return err != OCTO_OK ? err : place(s, fd, tmp, rel);
+		/* a new file, not tmp cut short: a reader may be following tmp (lazy.h) */
+		err = octo_store_blob_stub(s, d, (uint64_t)st.st_size);
+		if (err == OCTO_OK)
+			octo_store_remove(s, tmp, OCTO_OK);
+		return err;
+	}
+	return place(s, fd, tmp, rel);
+}
+
+/* The second half of a commit: tmp (open in fd) durable and in place as rel. */
+static enum octo_err place(const struct octo_store *s, int fd, const char *tmp, const char *rel)
+{
+	enum octo_err err;
+	struct stat st;
+	int placed;
+
 	/* its time is its grace: now, not when the session's last byte came */
 	if (futimens(fd, NULL) != 0)
 		return octo_fs_fail("set the time of", tmp, errno);
@@ -350,6 +397,45 @@ enum octo_err octo_store_commit_blob(const struct octo_store *s, int fd, const c
 		octo_metrics_gauge_add(octo_store_metrics(s), OCTO_GAUGE_BLOB_BYTES, st.st_size);
 	}
 	return err;
+}
+
+enum octo_err octo_store_commit_blob(const struct octo_store *s, int fd, const char *tmp,
+				     const struct octo_digest *d)
+{
+	return commit(s, fd, tmp, d, COMMIT_STUB);
+}
+
+enum octo_err octo_store_blob_stub(const struct octo_store *s, const struct octo_digest *d,
+				   uint64_t size)
+{
+	char tmp[OCTO_STORE_PATH_MAX];
+	enum octo_err err = octo_store_tmpname(tmp, sizeof(tmp), "uploads/stub.");
+	int fd;
+
+	if (err != OCTO_OK)
+		return err;
+	fd = octo_store_openat(s, tmp, O_RDWR | O_CREAT | O_EXCL, 0644);
+	if (fd < 0)
+		return octo_fs_error(errno);
+	if (ftruncate(fd, (off_t)size) != 0)
+		err = octo_fs_fail("make a stub of", tmp, errno);
+	else
+		err = commit(s, fd, tmp, d, COMMIT_PLACE);
+	if (err != OCTO_OK)
+		octo_store_remove(s, tmp, OCTO_OK);
+	close(fd);
+	return err;
+}
+
+enum octo_err octo_store_blob_adopt(const struct octo_store *s, const struct octo_digest *d,
+				    uint64_t *size)
+{
+	enum octo_err err;
+
+	if (octo_store_bucket(s) == NULL)
+		return OCTO_ERR_BLOB_UNKNOWN;
+	err = octo_bucket_head(octo_store_bucket(s), d, size);
+	return err != OCTO_OK ? err : octo_store_blob_stub(s, d, *size);
 }
 
 enum octo_err octo_store_put_blob_bytes(const struct octo_store *s, const void *data, size_t len,
@@ -373,7 +459,7 @@ enum octo_err octo_store_put_blob_bytes(const struct octo_store *s, const void *
 	if (octo_fs_pwrite_all(fd, data, len, 0) != 0)
 		err = octo_fs_error(errno);
 	else
-		err = octo_store_commit_blob(s, fd, tmp, d);
+		err = commit(s, fd, tmp, d, COMMIT_KEEP);
 	if (err != OCTO_OK)
 		octo_store_remove(s, tmp, OCTO_OK);
 	close(fd);
@@ -394,6 +480,14 @@ enum octo_err octo_store_read_blob(const struct octo_store *s, const struct octo
 	if (err != OCTO_OK)
 		return err;
 	octo_digest_of(d->alg, *data, *len, &actual);
+	if (!octo_digest_equal(&actual, d) && octo_store_bucket(s) != NULL) {
+		/* a stub without the bytes (a blob pushed as one): they are in the bucket */
+		free(*data);
+		err = octo_bucket_read(octo_store_bucket(s), d, max, data, len);
+		if (err != OCTO_OK)
+			return err == OCTO_ERR_BLOB_UNKNOWN ? OCTO_ERR_IO : err;
+		octo_digest_of(d->alg, *data, *len, &actual);
+	}
 	if (!octo_digest_equal(&actual, d)) {
 		free(*data);
 		*data = NULL;
@@ -401,6 +495,46 @@ enum octo_err octo_store_read_blob(const struct octo_store *s, const struct octo
 		return OCTO_ERR_IO;
 	}
 	return OCTO_OK;
+}
+
+#define STREAM_CHUNK (256 * 1024)
+
+enum octo_err octo_store_blob_stream(const struct octo_store *s, const struct octo_digest *d,
+				     uint64_t offset, uint64_t len, octo_store_sink *sink,
+				     void *ctx)
+{
+	char rel[OCTO_STORE_PATH_MAX], *buf;
+	enum octo_err err = octo_store_blob_rel(d, rel, sizeof(rel));
+	uint64_t size, end;
+	int fd;
+
+	if (err == OCTO_OK && octo_store_bucket(s) != NULL)
+		return octo_bucket_stream(octo_store_bucket(s), d, offset, len, sink, ctx);
+	if (err == OCTO_OK)
+		err = octo_store_open_file(s, rel, O_RDONLY, OCTO_ERR_BLOB_UNKNOWN, &fd, &size);
+	if (err != OCTO_OK)
+		return err;
+	buf = malloc(STREAM_CHUNK);
+	if (buf == NULL) {
+		close(fd);
+		return OCTO_ERR_NOMEM;
+	}
+	end = len == 0 || len > size - (offset < size ? offset : size) ? size : offset + len;
+	while (err == OCTO_OK && offset < end) {
+		size_t want = end - offset < STREAM_CHUNK ? (size_t)(end - offset) : STREAM_CHUNK;
+		ssize_t n = pread(fd, buf, want, (off_t)offset);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			err = octo_fs_fail("read", rel, n < 0 ? errno : EIO);
+		else if (sink(ctx, buf, (size_t)n) != 0)
+			err = OCTO_ERR_IO;
+		else
+			offset += (uint64_t)n;
+	}
+	free(buf);
+	close(fd);
+	return err;
 }
 
 /* fn for the content files of directory rel (blobs/<alg>/<xx>). A directory that vanished

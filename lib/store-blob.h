@@ -15,8 +15,6 @@
 #include "store.h"
 #include "strv.h"
 
-/* The blob's path relative to the root. */
-enum octo_err octo_store_blob_rel(const struct octo_digest *d, char *buf, size_t size);
 /* Absolute path of a blob's content file (for X-Sendfile); OCTO_ERR_IO if it does not fit. */
 enum octo_err octo_store_blob_path(const struct octo_store *s, const struct octo_digest *d,
 				   char *buf, size_t size);
@@ -63,6 +61,21 @@ enum octo_err octo_store_unlink_blob(const struct octo_store *s, const char *rep
  * already, tmp is removed instead. */
 enum octo_err octo_store_commit_blob(const struct octo_store *s, int fd, const char *tmp,
 				     const struct octo_digest *d);
+/* With a bucket (bucket.h): the stub of d, whose content the bucket holds already (another
+ * node sharing the bucket put it there), placed as a commit would; *size gets its size.
+ * OCTO_ERR_BLOB_UNKNOWN when the bucket does not have it, or the store has no bucket. */
+enum octo_err octo_store_blob_adopt(const struct octo_store *s, const struct octo_digest *d,
+				    uint64_t *size);
+/* The stub of d's content of size bytes, which the bucket holds (it was just stored there). */
+enum octo_err octo_store_blob_stub(const struct octo_store *s, const struct octo_digest *d,
+				   uint64_t size);
+/* Bytes [offset, offset + len) of d's content (len 0: to the end), from its file or from the
+ * bucket, into sink (0 to go on, -1 to stop: OCTO_ERR_IO), unchecked. OCTO_ERR_BLOB_UNKNOWN
+ * when it is not there. */
+typedef int octo_store_sink(void *ctx, const void *data, size_t len);
+enum octo_err octo_store_blob_stream(const struct octo_store *s, const struct octo_digest *d,
+				     uint64_t offset, uint64_t len, octo_store_sink *sink,
+				     void *ctx);
 /* Store bytes in memory (a manifest) as the content of d, durably. */
 enum octo_err octo_store_put_blob_bytes(const struct octo_store *s, const void *data, size_t len,
 					const struct octo_digest *d);

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "digest.h"
 #include "fsutil.h"
 #include "store.h"
 
@@ -27,6 +28,8 @@ struct octo_store {
 	struct octo_metrics *metrics;
 	char incarnation[OCTO_STORE_ID_LEN + 1];
 	uint64_t lost; /* writes that lost to a later one of their record, through this object */
+	struct octo_bucket *bucket; /* where content is kept, or NULL: blobs/ */
+	void (*free_bucket)(struct octo_bucket *b);
 };
 
 static const char *const store_dirs[] = {"blobs", "repositories", "uploads", "journal"};
@@ -190,8 +193,30 @@ void octo_store_free(struct octo_store *s)
 		return;
 	if (s->root_fd >= 0)
 		close(s->root_fd);
+	if (s->free_bucket != NULL)
+		s->free_bucket(s->bucket);
 	free(s->root);
 	free(s);
+}
+
+void octo_store_set_bucket(struct octo_store *s, struct octo_bucket *b,
+			   void (*free_bucket)(struct octo_bucket *b))
+{
+	if (s->free_bucket != NULL)
+		s->free_bucket(s->bucket);
+	s->bucket = b;
+	s->free_bucket = free_bucket;
+}
+
+enum octo_err octo_store_blob_rel(const struct octo_digest *d, char *buf, size_t size)
+{
+	return octo_store_path(buf, size, "blobs/%s/%.2s/%s", octo_digest_alg_name(d->alg), d->hex,
+			       d->hex);
+}
+
+struct octo_bucket *octo_store_bucket(const struct octo_store *s)
+{
+	return s->bucket;
 }
 
 void octo_store_note_lost(const struct octo_store *s)

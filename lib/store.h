@@ -41,6 +41,16 @@ void octo_store_free(struct octo_store *s);
 const char *octo_store_incarnation(const struct octo_store *s);
 /* The root as an absolute path without symlinks. */
 const char *octo_store_root(const struct octo_store *s);
+/* A blob's content file relative to the root (and its object's key in a bucket):
+ * blobs/<alg>/<first two hex>/<hex>. */
+struct octo_digest;
+enum octo_err octo_store_blob_rel(const struct octo_digest *d, char *buf, size_t size);
+/* The bucket that holds the store's content (bucket.h; the store owns it), or NULL: the
+ * content is in blobs/. */
+struct octo_bucket;
+void octo_store_set_bucket(struct octo_store *s, struct octo_bucket *b,
+			   void (*free_bucket)(struct octo_bucket *b));
+struct octo_bucket *octo_store_bucket(const struct octo_store *s);
 /* The counters whose gauges (metrics.h) the store's modules keep up to date; NULL: none. */
 void octo_store_set_metrics(struct octo_store *s, struct octo_metrics *m);
 /* Writes that lost to a later write of their record (store-record.h), counted by the process

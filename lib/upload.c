@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
+#include "bucket.h"
 #include "fsutil.h"
 #include "metrics.h"
 #include "name.h"
@@ -27,11 +28,16 @@
 
 /* The state file, all ours and little-endian: magic (the format's version), offset, the
  * repository, the client's key (or nothing) and the serialised hash state, each with a
- * 16-bit length. */
+ * 16-bit length; since OCTOUPL3, then the bucket's multipart upload (bucket.h): its id (or
+ * nothing), the bytes in its parts (64 bits), their count (16 bits) and each one's ETag. */
 #define CLIENT_KEY_LEN 16 /* hex digits of the sha256 of the client's address */
 #define CLIENTS_DIR "uploads/by-client"
-#define STATE_MAGIC "OCTOUPL2"
-#define STATE_MAX (8 + 8 + 2 + OCTO_NAME_MAX + 2 + CLIENT_KEY_LEN + 2 + OCTO_HASHER_STATE_MAX)
+#define STATE_MAGIC_V2 "OCTOUPL2"
+#define STATE_MAGIC "OCTOUPL3"
+#define STATE_BASE_MAX (8 + 8 + 2 + OCTO_NAME_MAX + 2 + CLIENT_KEY_LEN + 2 + OCTO_HASHER_STATE_MAX)
+#define STATE_PARTS_MAX(n)                                                                         \
+	(2 + OCTO_S3_UPLOAD_ID_MAX + 8 + 2 + (size_t)(n) * (2 + OCTO_S3_ETAG_MAX))
+#define STATE_MAX (STATE_BASE_MAX + STATE_PARTS_MAX(OCTO_S3_MAX_PARTS))
 #define IO_CHUNK (64 * 1024)     /* libfcgi blocks until it has this much: keep it small */
 #define DIRECT_MIN (1024 * 1024) /* bodies at least this long bypass the page cache */
 
@@ -49,6 +55,13 @@ struct octo_upload {
 	uint64_t offset;
 	uint64_t max_size; /* 0: no limit */
 	struct octo_hasher *hasher;
+	/* With a bucket: bytes [0, parted) went to the multipart upload part_id as n_parts parts
+	 * (their holes punched in the data file), the rest is in the data file. */
+	struct octo_bucket *bucket;
+	char part_id[OCTO_S3_UPLOAD_ID_MAX + 1]; /* "" until the first part */
+	uint64_t parted;
+	int n_parts;
+	char (*etags)[OCTO_S3_ETAG_MAX + 1];
 };
 
 static int id_valid(const char *id, size_t len)
@@ -76,6 +89,7 @@ static struct octo_upload *upload_alloc(struct octo_store *s, const char *repo, 
 	if (u == NULL)
 		return NULL;
 	u->store = s;
+	u->bucket = octo_store_bucket(s);
 	u->fd = -1;
 	memcpy(u->id, id, OCTO_UPLOAD_ID_LEN);
 	memcpy(u->repo, repo, strlen(repo) + 1); /* a valid name: at most OCTO_NAME_MAX */
@@ -93,21 +107,50 @@ static unsigned char *put_bytes(unsigned char *p, const void *data, size_t len)
 	return p + 2 + len;
 }
 
-static enum octo_err state_save(struct octo_upload *u)
+static unsigned char *put_u64(unsigned char *p, uint64_t v, int bytes)
 {
-	unsigned char buf[STATE_MAX], hs[OCTO_HASHER_STATE_MAX], *p = buf;
-	size_t hlen = octo_hasher_save(u->hasher, hs);
 	int i;
 
+	for (i = 0; i < bytes; i++)
+		*p++ = (unsigned char)(v >> (8 * i));
+	return p;
+}
+
+static uint64_t get_u64(const unsigned char *p, int bytes)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < bytes; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static enum octo_err state_save(struct octo_upload *u)
+{
+	unsigned char hs[OCTO_HASHER_STATE_MAX], *buf, *p;
+	size_t hlen = octo_hasher_save(u->hasher, hs);
+	enum octo_err err;
+	int i;
+
+	buf = malloc(STATE_BASE_MAX + STATE_PARTS_MAX(u->n_parts));
+	if (buf == NULL)
+		return OCTO_ERR_NOMEM;
+	p = buf;
 	memcpy(p, STATE_MAGIC, 8);
-	p += 8;
-	for (i = 0; i < 8; i++)
-		*p++ = (unsigned char)(u->offset >> (8 * i));
+	p = put_u64(p + 8, u->offset, 8);
 	p = put_bytes(p, u->repo, strlen(u->repo));
 	p = put_bytes(p, u->client, strlen(u->client));
 	p = put_bytes(p, hs, hlen);
+	p = put_bytes(p, u->part_id, strlen(u->part_id));
+	p = put_u64(p, u->parted, 8);
+	p = put_u64(p, (uint64_t)u->n_parts, 2);
+	for (i = 0; i < u->n_parts; i++)
+		p = put_bytes(p, u->etags[i], strlen(u->etags[i]));
 	/* No directory fsync: after a crash the old state is as good as the new one. */
-	return octo_store_write_atomic(u->store, u->state_path, buf, (size_t)(p - buf), 0);
+	err = octo_store_write_atomic(u->store, u->state_path, buf, (size_t)(p - buf), 0);
+	free(buf);
+	return err;
 }
 
 /* A length-prefixed field at *p of at most max bytes within end; NULL when it does not fit. */
@@ -122,6 +165,39 @@ static const unsigned char *get_bytes(const unsigned char *p, const unsigned cha
 	return p + 2;
 }
 
+/* The multipart upload's fields of a state (from p to end); 0, or -1 when damaged. */
+static int parts_load(struct octo_upload *u, const unsigned char *p, const unsigned char *end)
+{
+	const unsigned char *id, *tag;
+	size_t id_len, tag_len;
+	int i, n;
+
+	id = get_bytes(p, end, OCTO_S3_UPLOAD_ID_MAX, &id_len);
+	if (id == NULL || end - (id + id_len) < 10)
+		return -1;
+	memcpy(u->part_id, id, id_len);
+	u->part_id[id_len] = '\0';
+	u->parted = get_u64(id + id_len, 8);
+	n = (int)get_u64(id + id_len + 8, 2);
+	p = id + id_len + 10;
+	if (n > OCTO_S3_MAX_PARTS || u->parted > u->offset || (n > 0) != (u->parted > 0) ||
+	    (n > 0 && id_len == 0) || memchr(u->part_id, '\0', id_len) != NULL)
+		return -1;
+	u->etags = n > 0 ? calloc((size_t)n, sizeof(*u->etags)) : NULL;
+	if (n > 0 && u->etags == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		tag = get_bytes(p, end, OCTO_S3_ETAG_MAX, &tag_len);
+		if (tag == NULL || tag_len == 0 || memchr(tag, '\0', tag_len) != NULL)
+			return -1;
+		memcpy(u->etags[i], tag, tag_len);
+		u->etags[i][tag_len] = '\0';
+		p = tag + tag_len;
+	}
+	u->n_parts = n;
+	return p == end ? 0 : -1;
+}
+
 /* Read and check the state file completely; any damage makes the session unknown. */
 static enum octo_err state_load(struct octo_upload *u)
 {
@@ -130,7 +206,7 @@ static enum octo_err state_load(struct octo_upload *u)
 	size_t len, repo_len, client_len, hlen;
 	uint64_t offset = 0;
 	char *text;
-	int i;
+	int i, v2;
 
 	err = octo_store_read(u->store, u->state_path, STATE_MAX, OCTO_ERR_BLOB_UPLOAD_UNKNOWN,
 			      &text, &len);
@@ -141,7 +217,8 @@ static enum octo_err state_load(struct octo_upload *u)
 	err = OCTO_ERR_BLOB_UPLOAD_UNKNOWN;
 	p = (const unsigned char *)text;
 	end = p + len;
-	if (len < 16 || memcmp(p, STATE_MAGIC, 8) != 0)
+	v2 = len >= 16 && memcmp(p, STATE_MAGIC_V2, 8) == 0; /* a session from before buckets */
+	if (len < 16 || (!v2 && memcmp(p, STATE_MAGIC, 8) != 0))
 		goto out;
 	for (i = 0; i < 8; i++)
 		offset |= (uint64_t)p[8 + i] << (8 * i);
@@ -156,7 +233,7 @@ static enum octo_err state_load(struct octo_upload *u)
 		      (client[i] >= 'a' && client[i] <= 'f')))
 			goto out;
 	hs = get_bytes(client + client_len, end, OCTO_HASHER_STATE_MAX, &hlen);
-	if (hs == NULL || hs + hlen != end)
+	if (hs == NULL || (v2 && hs + hlen != end))
 		goto out;
 	/* a session is only valid in the repository that started it */
 	if (strlen(u->repo) != repo_len || memcmp(u->repo, repo, repo_len) != 0)
@@ -166,6 +243,11 @@ static enum octo_err state_load(struct octo_upload *u)
 	    octo_hasher_length(u->hasher) != offset)
 		goto out;
 	u->offset = offset;
+	if (!v2 && parts_load(u, hs + hlen, end) != 0)
+		goto out;
+	/* parts of a bucket the store no longer has (storage.type changed under a session) */
+	if (u->n_parts > 0 && u->bucket == NULL)
+		goto out;
 	memcpy(u->client, client, client_len);
 	u->client[client_len] = '\0';
 	err = OCTO_OK;
@@ -439,6 +521,50 @@ static enum octo_err append_body(struct octo_upload *u, struct octo_body *body, 
 	return err;
 }
 
+/* Send the data file's full parts to the bucket (all of what is past parted when last, the
+ * final part then of any size): each one recorded in the state before its hole is punched, so
+ * after a crash a part is either on record or sent again. */
+static enum octo_err flush_parts(struct octo_upload *u, int last)
+{
+	uint64_t part = octo_bucket_part_size(u->bucket);
+	char key[OCTO_S3_KEY_MAX + 1];
+	enum octo_err err = octo_bucket_session_key(u->store, u->id, key, sizeof(key));
+
+	while (err == OCTO_OK && u->offset > u->parted && (last || u->offset - u->parted >= part)) {
+		uint64_t len = u->offset - u->parted < part ? u->offset - u->parted : part;
+		void *more;
+		if (u->n_parts == OCTO_S3_MAX_PARTS)
+			return OCTO_ERR_TOO_LARGE;
+		if (u->part_id[0] == '\0') { /* on record first: an abort can always find it */
+			err = octo_bucket_session_begin(u->bucket, key, u->part_id);
+			if (err == OCTO_OK)
+				err = state_save(u);
+			if (err != OCTO_OK)
+				break;
+		}
+		more = realloc(u->etags, (size_t)(u->n_parts + 1) * sizeof(*u->etags));
+		if (more == NULL)
+			return OCTO_ERR_NOMEM;
+		u->etags = more;
+		err = octo_bucket_session_part(u->bucket, key, u->part_id, u->n_parts + 1, u->fd,
+					       u->parted, len, u->etags[u->n_parts]);
+		if (err != OCTO_OK)
+			break;
+		u->n_parts++;
+		u->parted += len;
+		err = state_save(u);
+		if (err != OCTO_OK) {
+			u->n_parts--;
+			u->parted -= len;
+			break;
+		}
+		/* the space goes back to the disk; where holes are not supported it stays */
+		(void)fallocate(u->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				(off_t)(u->parted - len), (off_t)len);
+	}
+	return err;
+}
+
 static enum octo_err append(struct octo_upload *u, struct octo_body *body, int persist)
 {
 	unsigned char saved[OCTO_HASHER_STATE_MAX];
@@ -476,7 +602,12 @@ static enum octo_err append(struct octo_upload *u, struct octo_body *body, int p
 
 enum octo_err octo_upload_append(struct octo_upload *u, struct octo_body *body)
 {
-	return append(u, body, u->persist);
+	enum octo_err err = append(u, body, u->persist);
+
+	/* The bytes are durable here: a bucket that fails now fails the commit, not this. */
+	if (err == OCTO_OK && u->persist && u->bucket != NULL)
+		(void)flush_parts(u, 0);
+	return err;
 }
 
 enum octo_err octo_upload_append_last(struct octo_upload *u, struct octo_body *body)
@@ -515,11 +646,78 @@ out:
 	return err;
 }
 
+static int hash_into(void *ctx, const void *data, size_t len)
+{
+	octo_hasher_update(ctx, data, len);
+	return 0;
+}
+
+/* The commit of a session whose bytes went to the bucket in parts, its digest checked already
+ * unless it is not sha256 (then the completed object is hashed). */
+static enum octo_err commit_parts(struct octo_upload *u, const struct octo_digest *expected)
+{
+	char key[OCTO_S3_KEY_MAX + 1];
+	struct octo_digest actual;
+	enum octo_err err = octo_bucket_session_key(u->store, u->id, key, sizeof(key));
+
+	/* the last body's bytes (octo_upload_append_last) go on record as they are sent */
+	if (err == OCTO_OK && octo_fs_sync(u->fd, 1, u->data_path) != 0)
+		err = octo_fs_fail("sync", u->data_path, errno);
+	if (err == OCTO_OK)
+		err = flush_parts(u, 1);
+	if (err == OCTO_OK)
+		err = octo_bucket_session_complete(u->bucket, key, u->part_id, u->etags,
+						   u->n_parts);
+	if (err != OCTO_OK)
+		return err;
+	u->part_id[0] = '\0'; /* completed: what is left to remove is the object */
+	if (expected->alg != OCTO_DIGEST_SHA256) {
+		struct octo_hasher *h = octo_hasher_new(expected->alg);
+		if (h == NULL)
+			return OCTO_ERR_NOMEM;
+		err = octo_bucket_session_stream(u->bucket, key, hash_into, h);
+		octo_hasher_final(h, &actual);
+		octo_hasher_free(h);
+		if (err != OCTO_OK)
+			return err;
+		if (!octo_digest_equal(&actual, expected))
+			return OCTO_ERR_DIGEST_INVALID;
+	}
+	/* the same content is there already (a push of the same bytes): renewed, and kept */
+	if (octo_store_blob_renew(u->store, expected) == OCTO_OK)
+		return octo_bucket_session_abort(u->bucket, key, NULL);
+	err = octo_bucket_session_adopt(u->bucket, key, expected, u->offset);
+	return err != OCTO_OK ? err : octo_store_blob_stub(u->store, expected, u->offset);
+}
+
+/* A failed commit ends the session, but for a bucket that failed a resumable one: its bytes are
+ * all here or in parts, and the client's retry of the commit finds them. */
+static enum octo_err commit_failed(struct octo_upload *u, enum octo_err err)
+{
+	if (err != OCTO_ERR_OBJECT_STORE || !u->persist)
+		octo_upload_cancel(u);
+	return err;
+}
+
 enum octo_err octo_upload_commit(struct octo_upload *u, const struct octo_digest *expected)
 {
 	struct octo_digest actual;
 	enum octo_err err;
 
+	if (u->n_parts > 0) {
+		if (expected->alg == OCTO_DIGEST_SHA256) {
+			octo_hasher_final(u->hasher, &actual);
+			if (!octo_digest_equal(&actual, expected)) {
+				octo_upload_cancel(u);
+				return OCTO_ERR_DIGEST_INVALID;
+			}
+		}
+		err = commit_parts(u, expected);
+		if (err != OCTO_OK)
+			return commit_failed(u, err);
+		remove_session(u);
+		return OCTO_OK;
+	}
 	if (octo_hasher_alg(u->hasher) != expected->alg) {
 		err = rehash(u, expected->alg);
 		if (err != OCTO_OK)
@@ -531,16 +729,20 @@ enum octo_err octo_upload_commit(struct octo_upload *u, const struct octo_digest
 		return OCTO_ERR_DIGEST_INVALID;
 	}
 	err = octo_store_commit_blob(u->store, u->fd, u->data_path, &actual);
-	if (err != OCTO_OK) {
-		octo_upload_cancel(u);
-		return err;
-	}
+	if (err != OCTO_OK)
+		return commit_failed(u, err);
 	remove_session(u); /* the state file; the data has moved */
 	return OCTO_OK;
 }
 
 enum octo_err octo_upload_cancel(struct octo_upload *u)
 {
+	char key[OCTO_S3_KEY_MAX + 1];
+
+	/* best effort: what a bucket that fails keeps is aborted by the next collection */
+	if (u->bucket != NULL && u->persist &&
+	    octo_bucket_session_key(u->store, u->id, key, sizeof(key)) == OCTO_OK)
+		(void)octo_bucket_session_abort(u->bucket, key, u->part_id);
 	return remove_session(u);
 }
 
@@ -615,6 +817,21 @@ static int collect_session(struct octo_store *s, const char *id, time_t now,
 	return removed;
 }
 
+/* Whether session still has its directory (the bucket's orphans sweep). */
+static int session_live(void *ctx, const char *session)
+{
+	char dir[OCTO_STORE_PATH_MAX];
+	int fd;
+
+	if (!id_valid(session, strlen(session)) ||
+	    octo_store_path(dir, sizeof(dir), "uploads/%s", session) != OCTO_OK)
+		return 0;
+	fd = octo_store_opendir(ctx, dir, 0);
+	if (fd >= 0)
+		close(fd);
+	return fd >= 0 || errno != ENOENT;
+}
+
 enum octo_err octo_upload_collect(struct octo_store *s, time_t now,
 				  const struct octo_upload_expiry *exp,
 				  struct octo_upload_collected *out)
@@ -641,8 +858,8 @@ enum octo_err octo_upload_collect(struct octo_store *s, time_t now,
 		const char *n = names.v[i];
 		if (id_valid(n, strlen(n))) {
 			out->sessions += (size_t)collect_session(s, n, now, exp, &out->bytes);
-		} else if (strncmp(n, "manifest.", 9) == 0) {
-			/* a manifest's temporary file, left by a crash */
+		} else if (strncmp(n, "manifest.", 9) == 0 || strncmp(n, "stub.", 5) == 0) {
+			/* a manifest's or a stub's temporary file, left by a crash */
 			char rel[OCTO_STORE_PATH_MAX];
 			struct stat st;
 			int fd;
@@ -685,6 +902,11 @@ enum octo_err octo_upload_collect(struct octo_store *s, time_t now,
 		}
 		octo_strv_cleanup(&keys);
 	}
+	/* The bucket's multipart uploads of sessions that are gone: expired above, cancelled
+	 * while it failed, or left by a crash before their session recorded them. */
+	if (err == OCTO_OK && !exp->dry_run && octo_store_bucket(s) != NULL)
+		err = octo_bucket_session_orphans(octo_store_bucket(s), s, session_live, s,
+						  &out->orphans);
 	close(lock);
 	if (!exp->dry_run) {
 		octo_metrics_op_add(octo_store_metrics(s), OCTO_OP_UPLOADS_PURGED, out->sessions);
@@ -703,5 +925,6 @@ void octo_upload_close(struct octo_upload *u)
 	if (u->fd >= 0)
 		close(u->fd);
 	octo_hasher_free(u->hasher);
+	free(u->etags);
 	free(u);
 }

@@ -41,6 +41,7 @@ struct octo_upload_expiry {
 struct octo_upload_collected {
 	int ran; /* 0: another process was collecting */
 	size_t sessions, temporaries, markers;
+	size_t orphans; /* the bucket's multipart uploads of sessions that are gone, aborted */
 	uint64_t bytes; /* the removed sessions' data */
 };
 /* Remove expired sessions nobody holds, manifest temporaries a crash left in uploads/, and

@@ -395,7 +395,17 @@ static void *run(void *arg)
 			continue;
 		}
 		if (octo_store_blob_stat(f->store, &d, NULL) != OCTO_OK) {
-			ok = fetch(f, &d);
+			uint64_t size;
+			/* nodes that share a bucket share its content: a stub, no second copy */
+			if (octo_store_blob_adopt(f->store, &d, &size) == OCTO_OK) {
+				char text[OCTO_DIGEST_MAX_STRING];
+				struct octo_log_field fl[] = {OCTO_LOG_STR("digest", text)};
+				octo_digest_format(&d, text, sizeof(text));
+				octo_log(f->log, OCTO_LOG_DEBUG, "a blob is in the shared bucket",
+					 fl, 1);
+			} else {
+				ok = fetch(f, &d);
+			}
 			if (!ok && !is_stopping(f)) {
 				char text[OCTO_DIGEST_MAX_STRING];
 				struct octo_log_field fl[] = {OCTO_LOG_STR("digest", text)};

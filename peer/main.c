@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <time.h>
 
+#include "bucket.h"
 #include "cluster.h"
 #include "config.h"
 #include "discover.h"
@@ -195,6 +196,7 @@ int main(int argc, char **argv)
 	struct octo_logger *log;
 	struct octo_config cfg;
 	char errbuf[512], unknown[1024], addr[300], advertise[OCTO_MEMBER_ADDRESS_MAX + 1];
+	char why[512] = "";
 	int i, check_only = 0, show_status = 0, as_json = 0, port, sig, rc = 0;
 	const char *forget_id = NULL;
 	size_t n_unknown;
@@ -258,11 +260,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (octo_store_open(cfg.storage.path, &svc.store) != OCTO_OK ||
+	    octo_bucket_attach(svc.store, &cfg, 0, why, sizeof(why)) != OCTO_OK ||
 	    octo_journal_open(svc.store, cfg.p2p.node_id,
 			      (uint64_t)cfg.storage.journal_segment_size,
 			      &svc.journal) != OCTO_OK) {
-		struct octo_log_field f[] = {OCTO_LOG_STR("path", cfg.storage.path)};
-		octo_log(log, OCTO_LOG_ERROR, "the store cannot be opened", f, 1);
+		struct octo_log_field f[] = {OCTO_LOG_STR("path", cfg.storage.path),
+					     OCTO_LOG_STR("error", why)};
+		octo_log(log, OCTO_LOG_ERROR, "the store cannot be opened", f, 2);
 		rc = 1;
 		goto closed;
 	}

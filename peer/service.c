@@ -170,7 +170,9 @@ out:
 }
 
 struct fetch {
-	int fd;
+	int fd; /* -1: the content is in the store's bucket */
+	const struct octo_store *store;
+	struct octo_digest d;
 	uint64_t size, offset;
 	size_t chunk;
 	int sent; /* one chunk at least, even for an empty blob: it carries the size */
@@ -205,7 +207,10 @@ static enum octo_rpc_status fetch_open(void *ctx, const struct octo_rpc_peer *pe
 	if (f == NULL)
 		return OCTO_RPC_RESOURCE_EXHAUSTED;
 	err = octo_store_blob_rel(&d, rel, sizeof(rel));
-	if (err == OCTO_OK)
+	fd = -1;
+	if (err == OCTO_OK && octo_store_bucket(svc->store) != NULL)
+		err = octo_store_blob_stat(svc->store, &d, &f->size);
+	else if (err == OCTO_OK)
 		err = octo_store_open_file(svc->store, rel, O_RDONLY, OCTO_ERR_BLOB_UNKNOWN, &fd,
 					   &f->size);
 	if (err != OCTO_OK) {
@@ -221,6 +226,8 @@ static enum octo_rpc_status fetch_open(void *ctx, const struct octo_rpc_peer *pe
 		return OCTO_RPC_INVALID_ARGUMENT;
 	}
 	f->fd = fd;
+	f->store = svc->store;
+	f->d = d;
 	f->offset = offset;
 	f->chunk = svc->chunk_size;
 	*stream = f;
@@ -238,6 +245,38 @@ static size_t put_varint(uint8_t *p, uint64_t v)
 	return n;
 }
 
+struct filling {
+	uint8_t *at;
+	size_t left;
+};
+
+static int fill(void *ctx, const void *data, size_t len)
+{
+	struct filling *fl = ctx;
+
+	if (len > fl->left)
+		return -1;
+	memcpy(fl->at, data, len);
+	fl->at += len;
+	fl->left -= len;
+	return 0;
+}
+
+/* n bytes of the blob at offset: from its file, or from the bucket. 0 or -1. */
+static int read_chunk(struct fetch *f, uint8_t *data, size_t n)
+{
+	struct filling fl = {data, n};
+
+	if (f->fd >= 0)
+		return octo_fs_pread_all(f->fd, data, n, (long long)f->offset);
+	if (n == 0)
+		return 0;
+	return octo_store_blob_stream(f->store, &f->d, f->offset, n, fill, &fl) == OCTO_OK &&
+			       fl.left == 0
+		       ? 0
+		       : -1;
+}
+
 static int fetch_next(void *stream, struct octo_rpc_piece piece[OCTO_RPC_PIECES],
 		      enum octo_rpc_status *status, const char **detail)
 {
@@ -249,8 +288,7 @@ static int fetch_next(void *stream, struct octo_rpc_piece piece[OCTO_RPC_PIECES]
 		return 0;
 	head = malloc(CHUNK_HEAD_MAX);
 	data = malloc(n > 0 ? n : 1);
-	if (head == NULL || data == NULL ||
-	    octo_fs_pread_all(f->fd, data, n, (long long)f->offset)) {
+	if (head == NULL || data == NULL || read_chunk(f, data, n) != 0) {
 		free(head);
 		free(data);
 		*status = OCTO_RPC_INTERNAL;
@@ -275,7 +313,8 @@ static void fetch_close(void *stream)
 {
 	struct fetch *f = stream;
 
-	close(f->fd);
+	if (f->fd >= 0)
+		close(f->fd);
 	free(f);
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target for what an S3 server answers (s3.h): arbitrary bytes as an error, a
- * multipart upload's creation, a listing and a completion. What is read must stay within its
+ * multipart upload's creation, a listing, a completion, a copy's reply and a listing of the
+ * multipart uploads under way. What is read must stay within its
  * bounds: keys and ids NUL-terminated within their sizes, never outside the prefix asked for.
  * Crashes and sanitizer reports are failures. */
 #include "autoconfig.h"
@@ -22,6 +23,14 @@ static int check(void *ctx, const struct octo_s3_object *o)
 	return 0;
 }
 
+static int check_upload(void *ctx, const char *key, const char *id)
+{
+	(void)ctx;
+	if (strlen(key) > OCTO_S3_KEY_MAX || id[0] == '\0' || strlen(id) > OCTO_S3_UPLOAD_ID_MAX)
+		abort();
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *xml = (const char *)data;
@@ -39,5 +48,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    strlen(next) >= sizeof(next))
 		abort();
 	(void)octo_s3_parse_complete(xml, size, &st);
+	{
+		char etag[OCTO_S3_ETAG_MAX + 1], km[OCTO_S3_KEY_MAX + 1], im[OCTO_S3_KEY_MAX + 1];
+		if (octo_s3_parse_copy(xml, size, etag, &st) == 1 &&
+		    (etag[0] == '\0' || strlen(etag) > OCTO_S3_ETAG_MAX))
+			abort();
+		if (octo_s3_parse_uploads(xml, size, "reg/", check_upload, NULL, &truncated, km, im,
+					  sizeof(km)) == 0 &&
+		    (strlen(km) > OCTO_S3_KEY_MAX || strlen(im) > OCTO_S3_KEY_MAX))
+			abort();
+	}
 	return 0;
 }

@@ -13,6 +13,9 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import urllib.request
+import uuid
+import sys
 
 import fronts
 
@@ -100,6 +103,27 @@ class TmpfsStore:
         self.reg.cleanup()
 
 
+# The store's content is in a bucket (tests/s3/suites.py): no content file on disk to send
+# or to damage, only its stub.
+IN_BUCKET = bool(os.environ.get("OCTOTEST_S3"))
+
+
+def s3_bucket(s3):
+    """storage.s3 for a fresh bucket on the object store $OCTOTEST_S3 describes
+    (tests/s3/suites.py starts a Ceph and sets it)."""
+    sys.path.insert(0, os.path.join(SRCDIR, "tests", "s3"))
+    from ceph import sigv4_headers  # noqa: E402
+    name = "t-" + uuid.uuid4().hex[:20]
+    url = "%s/%s" % (s3["endpoint"], name)
+    h = sigv4_headers("PUT", url, s3["access_key"], s3["secret_key"], s3["region"])
+    req = urllib.request.Request(url, method="PUT", headers=h)
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert r.status == 200, r.status
+    return {"endpoint": s3["endpoint"], "region": s3["region"], "bucket": name,
+            "access_key": s3["access_key"], "secret_key": s3["secret_key"],
+            "path_style": True, "part_size": 5 << 20}
+
+
 class Registry:
     """A running web front + octoserve-fcgi. Use as a context manager.
 
@@ -132,6 +156,8 @@ class Registry:
             "logging": {"level": "info", "format": "json",
                         "output": os.path.join(self.tmp, "octoserve.log")},
         }
+        if os.environ.get("OCTOTEST_S3"):  # the store's content in a bucket of its own
+            cfg["storage"].update(type="s3", s3=s3_bucket(json.loads(os.environ["OCTOTEST_S3"])))
         deep_merge(cfg, config or {})
         self.config_path = os.path.join(self.tmp, "octoserve.json")
         with open(self.config_path, "w") as f:

@@ -21,7 +21,7 @@ import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Registry, sha256  # noqa: E402
+from harness import IN_BUCKET, Registry, sha256  # noqa: E402
 from suite import API_VERSION, SPEC_CODES, RegistryPool, RegistryTest, ResponseAssertions, enc, held, log_events, next_id, sha512, unique_bytes, wait_held  # noqa: E402,F401
 
 # ---------------------------------------------------------------------------------------
@@ -1538,9 +1538,10 @@ class OperatorLogTest(ResponseAssertions, unittest.TestCase):
             data = unique_bytes(3000, "oplog")
             d = reg.push_blob("op/r", data)
             self.assertEqual(reg.request("GET", "/v2/op/r/blobs/" + d).status, 200)
-            (e,) = log_events(reg, "sendfile")
-            self.assertEqual(e["level"], "debug")
-            self.assertTrue(e["path"].endswith(d.split(":")[1]), e)
+            if not IN_BUCKET:  # a bucket's content streams through the responder
+                (e,) = log_events(reg, "sendfile")
+                self.assertEqual(e["level"], "debug")
+                self.assertTrue(e["path"].endswith(d.split(":")[1]), e)
             loc = reg.request("POST", "/v2/op/r/blobs/uploads/").header("Location")
             self.assertEqual(reg.request("PATCH", loc, body=b"abc").status, 202)
             self.assertEqual(reg.request("PATCH", loc, body=b"def").status, 202)
@@ -1577,6 +1578,7 @@ class OperatorLogTest(ResponseAssertions, unittest.TestCase):
             reg.cleanup()
 
 
+@unittest.skipIf(IN_BUCKET, "a bucket's content is never sent by the front")
 class SendfileTest(BlobTest):
     """fcgi.sendfile = x-sendfile: lighttpd sends the file (the responder says so in its
     log); Range is then lighttpd's work, and must still come out right."""

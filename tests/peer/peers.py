@@ -207,8 +207,9 @@ class Node:
     store, one node id; p2p (keys of the p2p section) goes to both."""
 
     def __init__(self, tmp, node_id, bootstrap=(), port=None, p2p=None, wrap=None,
-                 storage=None):
-        """storage: keys of the storage section for both (a path elsewhere, say)."""
+                 storage=None, daemon_logging=None):
+        """storage: keys of the storage section for both (a path elsewhere, say);
+        daemon_logging: keys of the daemon's logging section (its level, say)."""
         self.node_id = node_id
         self.peer_port = port or free_port()
         self.reg = Registry(config={"p2p": merged({"enabled": True, "node_id": node_id},
@@ -223,6 +224,7 @@ class Node:
             cfg = json.load(f)
         cfg["storage"] = merged(cfg["storage"], storage or {})
         cfg["storage"]["path"] = self.reg.data
+        cfg["logging"] = merged(cfg.get("logging", {}), daemon_logging or {})
         with open(self.daemon.config, "w") as f:
             json.dump(cfg, f)
         self.daemon.data = self.reg.data

@@ -15,6 +15,7 @@ import datetime
 import hashlib
 import hmac
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -249,6 +250,34 @@ class Ceph:
                           self.secret_key, self.region, body)
         return self._http(method, path, h, body or None)
 
+    def make_bucket(self, name):
+        status, body = self.signed("PUT", "/" + name)
+        if status != 200:
+            raise CephError("creating bucket %s: %d %r" % (name, status, body))
+        return name
+
+    def stop_rgw(self):
+        """Stop radosgw alone (SIGTERM by PID), the cluster underneath left running."""
+        p = self.procs.pop("client.rgw.a")
+        self._signal(p, signal.SIGTERM)
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            self._signal(p, signal.SIGKILL)
+            p.wait()
+
+    def start_rgw(self, timeout=60):
+        """Start radosgw again on its port, and wait until it answers signed requests."""
+        self._spawn("client.rgw.a", "radosgw", "-c", self.conf, "-f", "-n", "client.rgw.a")
+        deadline = time.monotonic() + timeout
+        self._wait("signed S3 request", lambda: self.signed("GET", "/")[0] == 200, deadline)
+
+    def settings(self):
+        """What tests/http/harness.py takes from $OCTOTEST_S3 to put a registry's store in a
+        bucket of its own."""
+        return {"endpoint": self.endpoint, "access_key": self.access_key,
+                "secret_key": self.secret_key, "region": self.region}
+
     # -- lifecycle -----------------------------------------------------
     def start(self):
         t0 = time.monotonic()
@@ -267,6 +296,9 @@ class Ceph:
     def _start(self, deadline):
         self._t0 = time.monotonic()
         d = self.dir
+        # a mon or osd left from an earlier start would make mkfs wait for it
+        for sub in ("mon", "osd"):
+            shutil.rmtree(os.path.join(d, sub), ignore_errors=True)
         for sub in ("run", "log", "crash", "rgw", "mon/ceph-a", "osd/ceph-0"):
             os.makedirs(os.path.join(d, sub), exist_ok=True)
         mon_v2, mon_v1, self.rgw_port = free_port(), free_port(), free_port()

@@ -2,11 +2,14 @@
 /* The library's S3 client (lib/s3) as a command, for the tests against a real radosgw
  * (tests/s3/test_s3_client.py): each command one call, its outcome in the exit status and what
  * the server said on stderr. The store comes from the environment: S3_ENDPOINT, S3_REGION,
- * S3_BUCKET, S3_PREFIX, S3_ACCESS_KEY, S3_SECRET_KEY, S3_PATH_STYLE (1), S3_RETRIES.
+ * S3_BUCKET, S3_PREFIX, S3_ACCESS_KEY, S3_SECRET_KEY, S3_PATH_STYLE (1), S3_RETRIES, S3_COPY_MAX.
  *   put KEY FILE [SHA256]        get KEY [OFFSET LEN] (to stdout)   head KEY   delete KEY
  *   list PREFIX                  presign KEY SECONDS
  *   multipart KEY FILE PART_SIZE (create, the parts, complete; prints the upload id)
  *   abort KEY                    (create, then abort: prints the upload id)
+ *   copy FROM TO SIZE            (on the server; in parts past S3_COPY_MAX bytes)
+ *   begin KEY                    (create and leave it: prints the upload id)
+ *   uploads PREFIX               (the multipart uploads under way: "key id" lines)
  * Exit status: 0 done, 3 not found, 4 denied, 5 the store does not answer, 1 anything else. */
 #include "autoconfig.h"
 
@@ -51,6 +54,13 @@ static int print_object(void *ctx, const struct octo_s3_object *o)
 	return 0;
 }
 
+static int print_upload(void *ctx, const char *key, const char *id)
+{
+	(void)ctx;
+	printf("%s %s\n", key, id);
+	return 0;
+}
+
 static int open_file(const char *path, struct octo_s3_body *b)
 {
 	struct stat sb;
@@ -73,7 +83,8 @@ int main(int argc, char **argv)
 				    .secret_key = env("S3_SECRET_KEY", ""),
 				    .path_style = atoi(env("S3_PATH_STYLE", "1")),
 				    .timeout_ms = 30000,
-				    .retries = atoi(env("S3_RETRIES", "2"))};
+				    .retries = atoi(env("S3_RETRIES", "2")),
+				    .copy_max = strtoull(env("S3_COPY_MAX", "0"), NULL, 10)};
 	struct octo_s3_status st = {0};
 	struct octo_s3_body b;
 	struct octo_s3 *s;
@@ -125,6 +136,15 @@ int main(int argc, char **argv)
 		if (err == OCTO_OK)
 			err = octo_s3_upload_complete(s, argv[2], id, etags, n, &st);
 		free(etags);
+	} else if (strcmp(cmd, "copy") == 0 && argc >= 5) {
+		err = octo_s3_copy(s, argv[2], argv[3], strtoull(argv[4], NULL, 10), &st);
+	} else if (strcmp(cmd, "begin") == 0 && argc >= 3) {
+		char id[OCTO_S3_UPLOAD_ID_MAX + 1];
+		err = octo_s3_upload_create(s, argv[2], id, &st);
+		if (err == OCTO_OK)
+			printf("%s\n", id);
+	} else if (strcmp(cmd, "uploads") == 0 && argc >= 3) {
+		err = octo_s3_list_uploads(s, argv[2], print_upload, NULL, &st);
 	} else if (strcmp(cmd, "abort") == 0 && argc >= 3) {
 		char id[OCTO_S3_UPLOAD_ID_MAX + 1];
 		err = octo_s3_upload_create(s, argv[2], id, &st);

@@ -44,10 +44,11 @@ def tearDownModule():
 
 
 class S3ClientTest(unittest.TestCase):
-    def tool(self, *args, secret=None, expect=0, endpoint=None):
+    def tool(self, *args, secret=None, expect=0, endpoint=None, copy_max=0):
         env = dict(os.environ, S3_ENDPOINT=endpoint or CEPH.endpoint, S3_REGION=CEPH.region,
                    S3_BUCKET="registry", S3_PREFIX="t/", S3_ACCESS_KEY=CEPH.access_key,
-                   S3_SECRET_KEY=secret or CEPH.secret_key, S3_PATH_STYLE="1", S3_RETRIES="1")
+                   S3_SECRET_KEY=secret or CEPH.secret_key, S3_PATH_STYLE="1", S3_RETRIES="1",
+                   S3_COPY_MAX=str(copy_max))
         p = subprocess.run([S3TOOL] + list(args), env=env, capture_output=True, timeout=120)
         self.assertEqual(p.returncode, expect, (args, p.stderr.decode()))
         return p.stdout
@@ -99,6 +100,22 @@ class S3ClientTest(unittest.TestCase):
         upload = self.tool("abort", "aborted").strip()
         self.assertTrue(upload)
         self.tool("head", "aborted", expect=3)
+
+    def test_copy_and_uploads_under_way(self):
+        data = os.urandom(11 << 20)
+        self.tool("put", "copy/from", self.file(data))
+        self.tool("copy", "copy/from", "copy/to one", str(len(data)))  # one request
+        self.tool("copy", "copy/from", "copy/to-parts", str(len(data)), copy_max=5 << 20)
+        for key in ("copy/to one", "copy/to-parts"):
+            self.assertEqual(hashlib.sha256(self.tool("get", key)).digest(),
+                             hashlib.sha256(data).digest())
+        self.tool("copy", "copy/nothing", "copy/x", "10", expect=3)
+        self.assertEqual(self.tool("uploads", "under/"), b"")
+        ids = [self.tool("begin", "under/k%d" % i).decode().strip() for i in range(3)]
+        self.tool("begin", "elsewhere/k")
+        listed = self.tool("uploads", "under/").decode().split("\n")
+        self.assertEqual(sorted(line for line in listed if line),
+                         sorted("under/k%d %s" % (i, ids[i]) for i in range(3)))
 
     def test_presign(self):
         self.tool("put", "signed", self.file(b"presigned bytes"))

@@ -410,7 +410,7 @@ static void test_bad_values(void **state)
 		{"{\"logging\":{\"level\":\"verbose\"}}", "key \"logging.level\""},
 		{"{\"logging\":{\"level\":\"INFO\"}}", "key \"logging.level\""},
 		{"{\"logging\":{\"format\":\"xml\"}}", "key \"logging.format\""},
-		{"{\"storage\":{\"type\":\"s3\"}}", "key \"storage.type\""},
+		{"{\"storage\":{\"type\":\"gcs\"}}", "key \"storage.type\""},
 		{"{\"p2p\":{\"discovery\":{\"method\":\"mdns\"}}}", "key \"p2p.discovery.method\""},
 		{"{\"p2p\":{\"replication\":{\"strategy\":\"fast\"}}}",
 		 "key \"p2p.replication.strategy\""},
@@ -584,6 +584,93 @@ static void test_auth(void **state)
 		assert_int_equal(cfg.auth.n_rules, 1);
 		assert_string_equal(cfg.auth.rules[0].users[0], "u");
 		octo_config_cleanup(&cfg);
+	}
+}
+
+/* storage.s3: defaults, a full section, what a bucket needs, and each check. */
+static void test_s3(void **state)
+{
+	static const char full[] =
+		"{\"storage\":{\"type\":\"s3\",\"s3\":{\"endpoint\":\"http://127.0.0.1:7480\","
+		"\"bucket\":\"reg.one-2\",\"prefix\":\"a/b/\",\"access_key\":\"AK_1\","
+		"\"secret_key_file\":\"/etc/s\",\"path_style\":true,\"redirect\":true,"
+		"\"redirect_lifetime\":\"5m\",\"part_size\":8388608}}}";
+	static const struct {
+		const char *text, *key;
+	} bad[] = {
+		{"{\"storage\":{\"type\":\"s3\"}}", "storage.s3.endpoint"},
+		{"{\"storage\":{\"type\":\"s3\",\"s3\":{\"endpoint\":\"http://h\"}}}",
+		 "storage.s3.bucket"},
+		{"{\"storage\":{\"type\":\"s3\",\"s3\":{\"endpoint\":\"http://h\",\"bucket\":\"bbb\","
+		 "\"access_key\":\"k\"}}}",
+		 "storage.s3.secret_key"},
+		{"{\"storage\":{\"type\":\"s3\",\"s3\":{\"endpoint\":\"http://h\",\"bucket\":\"bbb\","
+		 "\"access_key\":\"k\",\"secret_key\":\"s\",\"secret_key_file\":\"/f\"}}}",
+		 "storage.s3.secret_key"},
+		{"{\"storage\":{\"s3\":{\"endpoint\":\"ftp://h\"}}}", "storage.s3.endpoint"},
+		{"{\"storage\":{\"s3\":{\"bucket\":\"Upper\"}}}", "storage.s3.bucket"},
+		{"{\"storage\":{\"s3\":{\"bucket\":\"ab\"}}}", "storage.s3.bucket"},
+		{"{\"storage\":{\"s3\":{\"bucket\":\"-ab\"}}}", "storage.s3.bucket"},
+		{"{\"storage\":{\"s3\":{\"prefix\":\"a\"}}}", "storage.s3.prefix"},
+		{"{\"storage\":{\"s3\":{\"prefix\":\"/a/\"}}}", "storage.s3.prefix"},
+		{"{\"storage\":{\"s3\":{\"prefix\":\"a//\"}}}", "storage.s3.prefix"},
+		{"{\"storage\":{\"s3\":{\"prefix\":\"a?/\"}}}", "storage.s3.prefix"},
+		{"{\"storage\":{\"s3\":{\"region\":\"us east\"}}}", "storage.s3.region"},
+		{"{\"storage\":{\"s3\":{\"access_key\":\"a:b\"}}}", "storage.s3.access_key"},
+		{"{\"storage\":{\"s3\":{\"part_size\":1048576}}}", "storage.s3.part_size"},
+		{"{\"storage\":{\"s3\":{\"redirect_lifetime\":\"200h\"}}}",
+		 "storage.s3.redirect_lifetime"},
+		{"{\"storage\":{\"type\":\"gcs\"}}", "storage.type"},
+	};
+	static const char *const env[] = {"OCTOSERVE_STORAGE_TYPE",
+					  "s3",
+					  "OCTOSERVE_STORAGE_S3_ENDPOINT",
+					  "https://s3.example",
+					  "OCTOSERVE_STORAGE_S3_BUCKET",
+					  "envbucket",
+					  "OCTOSERVE_STORAGE_S3_ACCESS_KEY",
+					  "k",
+					  "OCTOSERVE_STORAGE_S3_SECRET_KEY",
+					  "s",
+					  NULL};
+	struct octo_config cfg;
+	char err[512];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(load(&cfg, "{}", NULL, err, sizeof(err)), OCTO_OK);
+	assert_false(octo_config_s3(&cfg));
+	assert_string_equal(cfg.storage.s3.region, "us-east-1");
+	assert_string_equal(cfg.storage.s3.prefix, "");
+	assert_false(cfg.storage.s3.path_style);
+	assert_false(cfg.storage.s3.redirect);
+	assert_int_equal(cfg.storage.s3.redirect_lifetime_ms, 1200000);
+	assert_int_equal(cfg.storage.s3.part_size, 10485760);
+	assert_int_equal(cfg.storage.s3.timeout_ms, 60000);
+	octo_config_cleanup(&cfg);
+
+	assert_int_equal(load(&cfg, full, NULL, err, sizeof(err)), OCTO_OK);
+	assert_true(octo_config_s3(&cfg));
+	assert_string_equal(cfg.storage.s3.bucket, "reg.one-2");
+	assert_string_equal(cfg.storage.s3.prefix, "a/b/");
+	assert_string_equal(cfg.storage.s3.secret_key_file, "/etc/s");
+	assert_null(cfg.storage.s3.secret_key);
+	assert_true(cfg.storage.s3.path_style && cfg.storage.s3.redirect);
+	assert_int_equal(cfg.storage.s3.redirect_lifetime_ms, 300000);
+	assert_int_equal(cfg.storage.s3.part_size, 8388608);
+	octo_config_cleanup(&cfg);
+
+	assert_int_equal(load(&cfg, "{}", env, err, sizeof(err)), OCTO_OK);
+	assert_true(octo_config_s3(&cfg));
+	assert_string_equal(cfg.storage.s3.endpoint, "https://s3.example");
+	assert_string_equal(cfg.storage.s3.bucket, "envbucket");
+	octo_config_cleanup(&cfg);
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(load(&cfg, bad[i].text, NULL, err, sizeof(err)), OCTO_ERR_CONFIG);
+		if (strstr(err, bad[i].key) == NULL)
+			fail_msg("%s: \"%s\" does not name %s", bad[i].text, err, bad[i].key);
+		assert_zeroed(&cfg);
 	}
 }
 
@@ -859,7 +946,7 @@ static void test_env_bad(void **state)
 		{"OCTOSERVE_FCGI_THREADS", "2000"},
 		{"OCTOSERVE_FCGI_SENDFILE", "nginx"},
 		{"OCTOSERVE_FCGI_LISTEN", "nowhere"},
-		{"OCTOSERVE_STORAGE_TYPE", "s3"},
+		{"OCTOSERVE_STORAGE_TYPE", "gcs"},
 		{"OCTOSERVE_STORAGE_MAX_MANIFEST_SIZE", "4M"},
 		{"OCTOSERVE_STORAGE_DELETE_ENABLED", "yes"},
 		{"OCTOSERVE_STORAGE_DELETE_ENABLED", "TRUE"},
@@ -1093,13 +1180,21 @@ static void test_env_unknown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_env_unknown),   cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_full_file),     cmocka_unit_test(test_bad_values),
-		cmocka_unit_test(test_auth),          cmocka_unit_test(test_unknown_keys),
-		cmocka_unit_test(test_syntax_errors), cmocka_unit_test(test_file),
-		cmocka_unit_test(test_env_overrides), cmocka_unit_test(test_env_special_names),
-		cmocka_unit_test(test_env_bad),       cmocka_unit_test(test_durations),
-		cmocka_unit_test(test_get),           cmocka_unit_test(test_cleanup),
+		cmocka_unit_test(test_env_unknown),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_full_file),
+		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_auth),
+		cmocka_unit_test(test_s3),
+		cmocka_unit_test(test_unknown_keys),
+		cmocka_unit_test(test_syntax_errors),
+		cmocka_unit_test(test_file),
+		cmocka_unit_test(test_env_overrides),
+		cmocka_unit_test(test_env_special_names),
+		cmocka_unit_test(test_env_bad),
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_get),
+		cmocka_unit_test(test_cleanup),
 		cmocka_unit_test(test_tls),
 	};
 

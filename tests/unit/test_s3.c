@@ -152,12 +152,72 @@ static void test_xml(void **state)
 	assert_int_equal(octo_s3_parse_complete("junk", 4, &st), -1);
 }
 
+static int collect_upload(void *ctx, const char *key, const char *id)
+{
+	char *got = ctx;
+
+	snprintf(got + strlen(got), 256 - strlen(got), "%s=%s;", key, id);
+	return 0;
+}
+
+/* A copy's reply (with its ETag, or an error sent with a 200) and the multipart uploads under
+ * way, page by page. */
+static void test_copy_and_uploads(void **state)
+{
+	static const char copied[] = "<CopyObjectResult><LastModified>x</LastModified>"
+				     "<ETag>\"e1\"</ETag></CopyObjectResult>";
+	static const char part[] = "<CopyPartResult><ETag>\"e2\"</ETag></CopyPartResult>";
+	static const char err[] = "<Error><Code>InternalError</Code><Message>m</Message></Error>";
+	static const char uploads[] =
+		"<ListMultipartUploadsResult><IsTruncated>true</IsTruncated>"
+		"<NextKeyMarker>reg/uploads/a</NextKeyMarker>"
+		"<NextUploadIdMarker>2~x</NextUploadIdMarker>"
+		"<Upload><Key>reg/uploads/s/1</Key><UploadId>2~a</UploadId></Upload>"
+		"<Upload><Key>other/uploads/s/2</Key><UploadId>2~b</UploadId></Upload>"
+		"<Upload><Key>reg/uploads/s/3</Key><UploadId>2~c</UploadId></Upload>"
+		"</ListMultipartUploadsResult>";
+	static const char *const bad[] = {
+		"<ListMultipartUploadsResult><Upload><Key>reg/k</Key></Upload>"
+		"</ListMultipartUploadsResult>",
+		"<ListMultipartUploadsResult><IsTruncated>true</IsTruncated>"
+		"</ListMultipartUploadsResult>",
+		"<ListBucketResult/>",
+		"",
+	};
+	struct octo_s3_status st = {0};
+	char etag[OCTO_S3_ETAG_MAX + 1], got[256] = "", km[64], im[64];
+	int truncated;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(octo_s3_parse_copy(copied, strlen(copied), etag, &st), 1);
+	assert_string_equal(etag, "\"e1\"");
+	assert_int_equal(octo_s3_parse_copy(part, strlen(part), etag, &st), 1);
+	assert_string_equal(etag, "\"e2\"");
+	assert_int_equal(octo_s3_parse_copy(err, strlen(err), etag, &st), 0);
+	assert_string_equal(st.code, "InternalError");
+	assert_int_equal(octo_s3_parse_copy("<CopyObjectResult/>", 19, etag, &st), -1);
+	assert_int_equal(octo_s3_parse_uploads(uploads, strlen(uploads), "reg/", collect_upload,
+					       got, &truncated, km, im, sizeof(km)),
+			 0);
+	assert_string_equal(got, "uploads/s/1=2~a;uploads/s/3=2~c;");
+	assert_true(truncated);
+	assert_string_equal(km, "reg/uploads/a");
+	assert_string_equal(im, "2~x");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(octo_s3_parse_uploads(bad[i], strlen(bad[i]), "reg/",
+						       collect_upload, got, &truncated, km, im,
+						       sizeof(km)),
+				 -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_urls),
 		cmocka_unit_test(test_presign),
 		cmocka_unit_test(test_xml),
+		cmocka_unit_test(test_copy_and_uploads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

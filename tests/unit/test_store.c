@@ -198,7 +198,8 @@ static void test_symlinked_directories(void **state)
 	}
 }
 
-/* Upload sessions: a state file damaged field by field, the old format, a data file
+/* Upload sessions: a state file damaged field by field, the old formats (OCTOUPL2 still read,
+ * OCTOUPL1 refused), a data file
  * shorter than the state claims, and a session directory that is a symlink. Each open is
  * refused with BLOB_UPLOAD_UNKNOWN (or a storage error), so no hash state is ever used. */
 static void test_damaged_upload_state(void **state)
@@ -210,7 +211,7 @@ static void test_damaged_upload_state(void **state)
 	struct octo_body body;
 	char id[OCTO_UPLOAD_ID_LEN + 1], good[1024], bad[1024];
 	FILE *f;
-	size_t n, i;
+	size_t n, i, h;
 
 	assert_int_equal(octo_store_open(t->dir, &s), OCTO_OK);
 	assert_int_equal(octo_upload_create(s, "up", 1, NULL, &u), OCTO_OK);
@@ -221,17 +222,18 @@ static void test_damaged_upload_state(void **state)
 	f = fopen(at(t, "uploads/%s/state", id), "rb");
 	n = fread(good, 1, sizeof(good), f);
 	fclose(f);
-	assert_int_equal(n,
-			 8 + 8 + 2 + 2 + 2 + 2 + 110); /* magic, offset, "up", no client, state */
+	/* magic, offset, "up", no client, hash state; no multipart upload, 0 bytes in 0 parts */
+	assert_int_equal(n, 8 + 8 + 2 + 2 + 2 + 2 + 110 + 2 + 8 + 2);
+	h = n - 12; /* where the hash state ends */
 	assert_int_equal(octo_upload_open(s, "up", id, strlen(id), OCTO_UPLOAD_WRITE, &u), OCTO_OK);
 	octo_upload_close(u);
 
-	for (i = 0; i < 7; i++) {
+	for (i = 0; i < 9; i++) {
 		size_t len = n;
 		memcpy(bad, good, n);
 		switch (i) {
 		case 0: /* the hash state's block position: num = 100000 */
-			bad[n - 4] = (char)0xa0, bad[n - 3] = (char)0x86, bad[n - 2] = 0x01;
+			bad[h - 4] = (char)0xa0, bad[h - 3] = (char)0x86, bad[h - 2] = 0x01;
 			break;
 		case 1: /* an offset other than the length the hash state covers */
 			bad[8] = 4;
@@ -252,11 +254,23 @@ static void test_damaged_upload_state(void **state)
 		case 6: /* a repository name that is not a name */
 			bad[18] = 'U';
 			break;
+		case 7: /* more bytes in parts than the offset */
+			bad[h + 2] = 100;
+			break;
+		case 8: /* a part, and no multipart upload it belongs to */
+			bad[h + 10] = 1;
+			break;
 		}
 		tu_write_file(at(t, "uploads/%s/state", id), bad, len);
 		assert_int_equal(octo_upload_open(s, "up", id, strlen(id), OCTO_UPLOAD_WRITE, &u),
 				 OCTO_ERR_BLOB_UPLOAD_UNKNOWN);
 	}
+	/* a session of the version before, as it was written */
+	memcpy(bad, good, h);
+	memcpy(bad, "OCTOUPL2", 8);
+	tu_write_file(at(t, "uploads/%s/state", id), bad, h);
+	assert_int_equal(octo_upload_open(s, "up", id, strlen(id), OCTO_UPLOAD_WRITE, &u), OCTO_OK);
+	octo_upload_close(u);
 	/* the data shorter than the state's offset */
 	tu_write_file(at(t, "uploads/%s/state", id), good, n);
 	assert_int_equal(truncate(at(t, "uploads/%s/data", id), 4), 0);
