@@ -1333,29 +1333,34 @@ enum octo_err octo_config_load_text(struct octo_config *cfg, const char *text, s
 	return err;
 }
 
-static void free_rules(struct octo_retention_rule *rules, size_t n)
+/* An array of n elements of size bytes (the retention rules, endpoints, groups and auth
+ * rules): what each element owns freed by free_elem, then the array. */
+static void free_array(void *a, size_t n, size_t size, void (*free_elem)(void *))
 {
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		free(rules[i].repositories);
-		free_list(rules[i].keep_tags);
-	}
-	free(rules);
+	for (i = 0; i < n; i++)
+		free_elem((char *)a + i * size);
+	free(a);
 }
 
-static void free_endpoints(struct octo_notify_endpoint *e, size_t n)
+static void free_rule(void *p)
 {
-	size_t i;
+	struct octo_retention_rule *r = p;
 
-	for (i = 0; i < n; i++) {
-		free(e[i].name);
-		free(e[i].url);
-		free_list(e[i].headers);
-		free_list(e[i].events);
-		free_list(e[i].repositories);
-	}
-	free(e);
+	free(r->repositories);
+	free_list(r->keep_tags);
+}
+
+static void free_endpoint(void *p)
+{
+	struct octo_notify_endpoint *e = p;
+
+	free(e->name);
+	free(e->url);
+	free_list(e->headers);
+	free_list(e->events);
+	free_list(e->repositories);
 }
 
 /* A member that must be a non-empty string (NULL when absent); why names it. */
@@ -1512,12 +1517,13 @@ static enum octo_err parse_retention(struct octo_config *cfg, json_t *v, char *w
 			goto bad;
 		}
 	}
-	free_rules(cfg->storage.retention.rules, cfg->storage.retention.n_rules);
+	free_array(cfg->storage.retention.rules, cfg->storage.retention.n_rules, sizeof(*rules),
+		   free_rule);
 	cfg->storage.retention.rules = rules;
 	cfg->storage.retention.n_rules = n;
 	return OCTO_OK;
 bad:
-	free_rules(rules, n);
+	free_array(rules, n, sizeof(*rules), free_rule);
 	if (why[0] == '\0')
 		return OCTO_ERR_NOMEM;
 	return OCTO_ERR_CONFIG;
@@ -1651,38 +1657,33 @@ static enum octo_err parse_endpoints(struct octo_config *cfg, json_t *v, char *w
 		if (batch != NULL)
 			e->batch = (int)json_integer_value(batch);
 	}
-	free_endpoints(cfg->notifications.endpoints, cfg->notifications.n_endpoints);
+	free_array(cfg->notifications.endpoints, cfg->notifications.n_endpoints, sizeof(*eps),
+		   free_endpoint);
 	cfg->notifications.endpoints = eps;
 	cfg->notifications.n_endpoints = n;
 	return OCTO_OK;
 bad:
-	free_endpoints(eps, n);
+	free_array(eps, n, sizeof(*eps), free_endpoint);
 	if (why[0] == '\0')
 		return OCTO_ERR_NOMEM;
 	return OCTO_ERR_CONFIG;
 }
 
-static void free_groups(struct octo_auth_group *g, size_t n)
+static void free_group(void *p)
 {
-	size_t i;
+	struct octo_auth_group *g = p;
 
-	for (i = 0; i < n; i++) {
-		free(g[i].name);
-		free_list(g[i].users);
-	}
-	free(g);
+	free(g->name);
+	free_list(g->users);
 }
 
-static void free_auth_rules(struct octo_auth_rule *r, size_t n)
+static void free_auth_rule(void *p)
 {
-	size_t i;
+	struct octo_auth_rule *r = p;
 
-	for (i = 0; i < n; i++) {
-		free(r[i].repositories);
-		free_list(r[i].users);
-		free_list(r[i].groups);
-	}
-	free(r);
+	free(r->repositories);
+	free_list(r->users);
+	free_list(r->groups);
 }
 
 /* auth.groups: {"name": ["user", ...]}. */
@@ -1723,12 +1724,12 @@ static enum octo_err parse_groups(struct octo_config *cfg, json_t *v, char *why,
 		}
 		json_decref(wrap);
 	}
-	free_groups(cfg->auth.groups, cfg->auth.n_groups);
+	free_array(cfg->auth.groups, cfg->auth.n_groups, sizeof(*groups), free_group);
 	cfg->auth.groups = groups;
 	cfg->auth.n_groups = n;
 	return OCTO_OK;
 bad:
-	free_groups(groups, n);
+	free_array(groups, n, sizeof(*groups), free_group);
 	return why[0] == '\0' ? OCTO_ERR_NOMEM : OCTO_ERR_CONFIG;
 }
 
@@ -1804,12 +1805,12 @@ static enum octo_err parse_auth_rules(struct octo_config *cfg, json_t *v, char *
 			goto bad;
 		}
 	}
-	free_auth_rules(cfg->auth.rules, cfg->auth.n_rules);
+	free_array(cfg->auth.rules, cfg->auth.n_rules, sizeof(*rules), free_auth_rule);
 	cfg->auth.rules = rules;
 	cfg->auth.n_rules = n;
 	return OCTO_OK;
 bad:
-	free_auth_rules(rules, n);
+	free_array(rules, n, sizeof(*rules), free_auth_rule);
 	return why[0] == '\0' ? OCTO_ERR_NOMEM : OCTO_ERR_CONFIG;
 }
 
@@ -1825,10 +1826,12 @@ void octo_config_cleanup(struct octo_config *cfg)
 		else if (keys[i].type == K_LIST)
 			free_list(*list_at(cfg, &keys[i]));
 	}
-	free_rules(cfg->storage.retention.rules, cfg->storage.retention.n_rules);
-	free_endpoints(cfg->notifications.endpoints, cfg->notifications.n_endpoints);
-	free_groups(cfg->auth.groups, cfg->auth.n_groups);
-	free_auth_rules(cfg->auth.rules, cfg->auth.n_rules);
+	free_array(cfg->storage.retention.rules, cfg->storage.retention.n_rules,
+		   sizeof(*cfg->storage.retention.rules), free_rule);
+	free_array(cfg->notifications.endpoints, cfg->notifications.n_endpoints,
+		   sizeof(*cfg->notifications.endpoints), free_endpoint);
+	free_array(cfg->auth.groups, cfg->auth.n_groups, sizeof(*cfg->auth.groups), free_group);
+	free_array(cfg->auth.rules, cfg->auth.n_rules, sizeof(*cfg->auth.rules), free_auth_rule);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -119,7 +119,8 @@ int octo_percent_decode(const char *src, size_t len, char *dst)
 	return 0;
 }
 
-char *octo_percent_encode(const char *src)
+/* One encoder for query values and URI paths: they differ only in keeping '/'. */
+static char *percent_encode(const char *src, int keep_slash)
 {
 	static const char digits[] = "0123456789ABCDEF";
 	size_t len = strlen(src), o = 0, i;
@@ -130,7 +131,7 @@ char *octo_percent_encode(const char *src)
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)src[i];
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_' || c == '~') {
+		    c == '-' || c == '.' || c == '_' || c == '~' || (keep_slash && c == '/')) {
 			dst[o++] = (char)c;
 		} else {
 			dst[o++] = '%';
@@ -140,6 +141,16 @@ char *octo_percent_encode(const char *src)
 	}
 	dst[o] = '\0';
 	return dst;
+}
+
+char *octo_percent_encode(const char *src)
+{
+	return percent_encode(src, 0);
+}
+
+char *octo_percent_encode_path(const char *src)
+{
+	return percent_encode(src, 1);
 }
 
 int octo_query_parse(const char *raw, struct octo_query *q)

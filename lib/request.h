@@ -51,6 +51,9 @@ int octo_percent_decode(const char *src, size_t len, char *dst);
  * 2.3) becomes %XX. A malloc'd string, or NULL out of memory. */
 char *octo_percent_encode(const char *src);
 
+/* The same for a URI path: '/' is kept too, as SigV4's canonical URI wants it. */
+char *octo_percent_encode_path(const char *src);
+
 /* A parsed query string; keys and values are percent-decoded and NUL-terminated. */
 struct octo_query {
 	size_t n;

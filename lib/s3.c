@@ -103,42 +103,23 @@ static void split_endpoint(const char *endpoint, char *scheme, size_t ssize, con
 	*host = p != NULL ? p + 3 : endpoint;
 }
 
-/* The key as a URI path: every byte but the unreserved ones and '/' percent-encoded, as SigV4's
- * canonical URI wants it (so the URL curl signs is the URL we send). */
-static char *encode_path(const char *prefix, const char *key)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = strlen(prefix) + strlen(key), i, o = 0;
-	char *out = malloc(3 * n + 1);
-	const char *parts[2] = {prefix, key};
-	int k;
-
-	if (out == NULL)
-		return NULL;
-	for (k = 0; k < 2; k++)
-		for (i = 0; parts[k][i]; i++) {
-			unsigned char c = (unsigned char)parts[k][i];
-			if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
-			    c == '~' || c == '/') {
-				out[o++] = (char)c;
-			} else {
-				out[o++] = '%';
-				out[o++] = hex[c >> 4];
-				out[o++] = hex[c & 15];
-			}
-		}
-	out[o] = '\0';
-	return out;
-}
-
 /* The host and the path of key: path style endpoint/bucket/key, else bucket.endpoint/key; key
  * NULL: the bucket itself. */
 static int locate(const struct octo_s3 *s, const char *key, char **host, char **path,
 		  char scheme[16])
 {
 	const char *h;
-	char *enc = key != NULL ? encode_path(s->prefix, key) : strdup("");
+	char *full = NULL, *enc;
+
+	/* '/' kept, so the URL curl signs is the URL we send */
+	if (key == NULL) {
+		enc = strdup("");
+	} else if (asprintf(&full, "%s%s", s->prefix, key) < 0) {
+		enc = NULL;
+	} else {
+		enc = octo_percent_encode_path(full);
+		free(full);
+	}
 
 	split_endpoint(s->endpoint, scheme, 16, &h);
 	*host = NULL;

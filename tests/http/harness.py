@@ -55,6 +55,14 @@ def sha256(data):
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def write_htpasswd(path, users):
+    """path, a new htpasswd file of users ({name: password}) in bcrypt at its lowest cost (4):
+    every login checks one, and the suites log in often."""
+    for i, (user, pw) in enumerate(users.items()):
+        subprocess.run(["htpasswd", "-bB", "-C", "4"] + (["-c"] if i == 0 else []) + [path, user, pw],
+                       check=True, capture_output=True)
+
+
 def deep_merge(base, extra):
     for k, v in extra.items():
         if isinstance(v, dict) and isinstance(base.get(k), dict):

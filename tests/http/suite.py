@@ -54,6 +54,19 @@ def unique_bytes(size, tag=""):
     return bytes(out[:size])
 
 
+def log_text(reg):
+    """The responder's whole log, for words that must (or must never) be in it."""
+    with open(os.path.join(reg.tmp, "octoserve.log")) as f:
+        return f.read()
+
+
+def assert_not_logged(log, words):
+    """No word (a password, a token, a header's name) in log; a failure shows only the start of
+    the word, so that a secret reaches no test output either."""
+    for w in words:
+        assert w not in log, "%r reached the log" % (w[:12] + ("..." if len(w) > 12 else ""))
+
+
 def log_events(reg, msg):
     """The responder's log lines (JSON, as the harness configures it) whose msg is msg."""
     with open(os.path.join(reg.tmp, "octoserve.log")) as f:

@@ -28,8 +28,8 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tokens  # noqa: E402
 import fronts  # noqa: E402
-from harness import FCGI_BIN, Registry, deep_merge, free_port, sha256  # noqa: E402
-from suite import ResponseAssertions  # noqa: E402
+from harness import FCGI_BIN, Registry, deep_merge, free_port, sha256, write_htpasswd  # noqa: E402
+from suite import ResponseAssertions, assert_not_logged, log_events, log_text  # noqa: E402
 
 PASSWORDS = {"alice": "alice-Pw-1", "bob": "bob-Pw-2", "carol": "carol-Pw-3", "root": "root-Pw-4"}
 SECRETS = list(PASSWORDS.values())  # grepped for in every log at the end
@@ -43,14 +43,6 @@ RULES = [
     {"repositories": "public/*", "users": ["*"], "actions": ["push"]},
 ]
 GROUPS = {"ops": ["carol"], "admins": ["root"]}
-
-
-def write_htpasswd(path, users):
-    first = True
-    for user, pw in users.items():
-        subprocess.run(["htpasswd", "-bB", "-C", "4"] + (["-c"] if first else []) + [path, user, pw],
-                       check=True, capture_output=True)
-        first = False
 
 
 def basic(user, pw):
@@ -83,13 +75,10 @@ class AuthBase(ResponseAssertions, unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        with open(os.path.join(cls.reg.tmp, "octoserve.log")) as f:
-            log = f.read()
+        log = log_text(cls.reg)
         cls.reg.cleanup()
         subprocess.run(["rm", "-rf", cls.dir])
-        for secret in SECRETS + ISSUED:
-            assert secret not in log, "a secret reached the log: %s..." % secret[:12]
-        assert "Authorization" not in log and "Bearer " not in log
+        assert_not_logged(log, SECRETS + ISSUED + ["Authorization", "Bearer "])
 
     def req(self, method, path, body=None, headers=None, source=None):
         if source is None:
@@ -406,8 +395,7 @@ class RulesTest(AuthBase):
     def test_denial_logged_with_user_and_rule(self):
         self.req("GET", "/v2/alice/app/manifests/v1",
                  headers=bearer(self.token("bob", self.all_scope("alice/app"))))
-        with open(os.path.join(self.reg.tmp, "octoserve.log")) as f:
-            lines = [json.loads(line) for line in f if '"access denied"' in line]
+        lines = log_events(self.reg, "access denied")
         self.assertTrue(any(d["user"] == "bob" and d["scope"] == "repository:alice/app:pull" and
                             d["rule"] == "auth.rules[2]" for d in lines), lines[-3:])
 
@@ -433,8 +421,7 @@ class ThrottleTest(AuthBase):
             self.assertEqual(self.wrong(user, "127.0.0.3").status, 401)
         self.assertError(self.token("carol", expect=429, source="127.0.0.3"), 429, "TOOMANYREQUESTS")
         self.token("carol", source="127.0.0.4")
-        with open(os.path.join(self.reg.tmp, "octoserve.log")) as f:
-            failed = [json.loads(line) for line in f if '"login failed"' in line]
+        failed = log_events(self.reg, "login failed")
         self.assertTrue(any(d["user"] == "u1" and d["remote_addr"] == "127.0.0.3" for d in failed))
 
 
@@ -702,8 +689,7 @@ class StartTest(unittest.TestCase):
                 self.assertEqual(p.returncode, 1, p)
                 for w in words:
                     self.assertIn(w, p.stderr)
-            with open(os.path.join(reg.tmp, "octoserve.log")) as f:
-                log = f.read()
+            log = log_text(reg)
             for w in words:
                 self.assertIn(w, log)
         finally:

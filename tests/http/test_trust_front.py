@@ -15,7 +15,10 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fronts  # noqa: E402
-from harness import Registry  # noqa: E402
+from harness import Registry, write_htpasswd  # noqa: E402
+from suite import assert_not_logged, log_events, log_text  # noqa: E402
+
+PASSWORDS = {"alice": "alice-pw", "bob": "bob-pw"}
 
 RULES = [{"repositories": "alice/*", "users": ["alice"], "actions": ["pull", "push"]},
          {"repositories": "public/*", "anonymous": True, "actions": ["pull"]}]
@@ -36,10 +39,7 @@ class TrustFront:
             raise unittest.SkipTest("%s is not installed" % cls.front)
         cls.dir = tempfile.mkdtemp(prefix="octoserve-front-auth-")
         cls.users = os.path.join(cls.dir, "htpasswd")
-        subprocess.run(["htpasswd", "-cbB", "-C", "5", cls.users, "alice", "alice-pw"], check=True,
-                       capture_output=True)
-        subprocess.run(["htpasswd", "-bB", "-C", "5", cls.users, "bob", "bob-pw"], check=True,
-                       capture_output=True)
+        write_htpasswd(cls.users, PASSWORDS)
         os.chmod(cls.dir, 0o755)
         os.chmod(cls.users, 0o644)  # the front's workers read it
         cls.reg = Registry({"auth": {"trust_front": True, "rules": RULES}}, front=cls.front,
@@ -47,16 +47,13 @@ class TrustFront:
 
     @classmethod
     def tearDownClass(cls):
-        with open(os.path.join(cls.reg.tmp, "octoserve.log")) as f:
-            log = f.read()
+        log = log_text(cls.reg)
         cls.reg.cleanup()
         subprocess.run(["rm", "-rf", cls.dir])
-        for secret in ("alice-pw", "bob-pw", "Authorization", "Basic "):
-            assert secret not in log, "%r reached the log" % secret
+        assert_not_logged(log, list(PASSWORDS.values()) + ["Authorization", "Basic "])
 
     def logged(self):
-        with open(os.path.join(self.reg.tmp, "octoserve.log")) as f:
-            return [json.loads(line) for line in f if '"msg":"request"' in line]
+        return log_events(self.reg, "request")
 
     def test_front_user_is_the_caller(self):
         r = self.reg.request("POST", "/v2/alice/img/blobs/uploads/", headers=basic("alice", "alice-pw"))
