@@ -7,6 +7,7 @@
 #include <libxml/tree.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,9 @@
 #include "request.h"
 #include "s3.h"
 
+#define IDLE_HANDLES 32         /* kept between requests, with their connections */
+#define BODY_PIECE (512 * 1024) /* what curl reads or sends at once */
+
 struct octo_s3 {
 	char *endpoint; /* without a trailing '/' */
 	char *region, *bucket, *prefix, *access_key, *secret_key, *userpwd, *sigv4;
@@ -25,6 +29,9 @@ struct octo_s3 {
 	int retries;
 	uint64_t copy_max;
 	int curl_inited;
+	pthread_mutex_t lock; /* of the idle handles */
+	CURL *idle[IDLE_HANDLES];
+	int n_idle;
 };
 
 static char *dup_or_empty(const char *s)
@@ -46,6 +53,7 @@ enum octo_err octo_s3_open(const struct octo_s3_options *o, struct octo_s3 **out
 		return OCTO_ERR_NOMEM;
 	}
 	s->curl_inited = 1;
+	pthread_mutex_init(&s->lock, NULL);
 	xmlInitParser();
 	s->endpoint = dup_or_empty(o->endpoint);
 	s->region = dup_or_empty(o->region);
@@ -88,6 +96,9 @@ void octo_s3_free(struct octo_s3 *s)
 		memset(s->userpwd, 0, strlen(s->userpwd));
 	free(s->userpwd);
 	free(s->sigv4);
+	while (s->n_idle > 0)
+		curl_easy_cleanup(s->idle[--s->n_idle]);
+	pthread_mutex_destroy(&s->lock);
 	if (s->curl_inited)
 		curl_global_cleanup();
 	free(s);
@@ -559,9 +570,38 @@ static int transient(const struct call *c, CURLcode res)
 	       c->http == 504;
 }
 
+/* Handles are kept between requests, so that their connections to the bucket are used again
+ * (a TCP connection a request is the cost otherwise): at most IDLE_HANDLES idle ones. */
+static CURL *take_handle(struct octo_s3 *s)
+{
+	CURL *h = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->n_idle > 0)
+		h = s->idle[--s->n_idle];
+	pthread_mutex_unlock(&s->lock);
+	if (h != NULL) {
+		curl_easy_reset(h);
+		return h;
+	}
+	return curl_easy_init();
+}
+
+static void give_handle(struct octo_s3 *s, CURL *h)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->n_idle < IDLE_HANDLES) {
+		s->idle[s->n_idle++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (h != NULL)
+		curl_easy_cleanup(h);
+}
+
 static CURLcode attempt(struct octo_s3 *s, struct call *c, const char *url, char *errbuf)
 {
-	CURL *h = curl_easy_init();
+	CURL *h = take_handle(s);
 	struct curl_slist *hdrs = NULL;
 	char line[160];
 	CURLcode res;
@@ -612,6 +652,9 @@ static CURLcode attempt(struct octo_s3 *s, struct call *c, const char *url, char
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* bodies in large pieces: each piece is a write to the front (16 KiB by default) */
+	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, BODY_PIECE);
+	curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, BODY_PIECE);
 	if (strcmp(c->method, "HEAD") == 0) {
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(c->method, "PUT") == 0) {
@@ -640,7 +683,7 @@ static CURLcode attempt(struct octo_s3 *s, struct call *c, const char *url, char
 	if (res == CURLE_OK)
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &c->http);
 	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(h);
+	give_handle(s, h);
 	return res;
 }
 

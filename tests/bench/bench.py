@@ -235,8 +235,7 @@ log:
   level: info
   formatter: text
 storage:
-  filesystem:
-    rootdirectory: {data}
+{storage}
   cache:
     blobdescriptor: inmemory
   delete:
@@ -254,20 +253,28 @@ health:
     enabled: false
 """
 
-    def __init__(self, tmp):
-        self.dir = os.path.join(tmp, "distribution")
+    def __init__(self, tmp, subdir="distribution"):
+        self.dir = os.path.join(tmp, subdir)
         self.data_dir = os.path.join(self.dir, "data")
         self.proc = None
+
+    def storage(self):
+        """The storage driver's section of the configuration (indented under storage:)."""
+        return "  filesystem:\n    rootdirectory: %s" % self.data_dir
 
     def start(self):
         os.makedirs(self.data_dir, exist_ok=True)
         self.port = harness.free_port()
         cfg = os.path.join(self.dir, "config.yml")
         with open(cfg, "w") as f:
-            f.write(self.CONFIG.format(data=self.data_dir, port=self.port, secret=os.urandom(16).hex()))
+            f.write(self.CONFIG.format(storage=self.storage(), port=self.port,
+                                       secret=os.urandom(16).hex()))
         self.log = open(os.path.join(self.dir, "registry.log"), "ab")
+        # the AWS SDK of the S3 driver reads AWS_* from the environment (AWS_CA_BUNDLE makes it
+        # panic with Distribution's transport): the configuration alone says what to use
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         self.proc = subprocess.Popen([DISTRIBUTION, "serve", cfg], stdout=self.log, stderr=self.log,
-                                     cwd=self.dir)
+                                     cwd=self.dir, env=env)
         wait_http(self.port, "/v2/", self.proc, "docker-registry")
         return self
 
@@ -978,15 +985,19 @@ class Bench:
     WORKLOADS = {"1": "w1_push", "2": "w2_chunked", "3": "w3_pull", "4": "w4_small", "5": "w5_pushes",
                  "7": "w7_slow", "8": "w8_slow_disk"}
 
+    MEMORY = True  # workload 6 after the others
+
+    def make_targets(self, threads):
+        return [OctoserveTarget("lighttpd", threads), OctoserveTarget("nginx", threads),
+                DistributionTarget(self.tmp),
+                LighttpdCeiling(self.tmp, self.www, self.null_bin, threads),
+                NginxCeiling(self.tmp, self.www, self.null_bin, threads)]
+
     def run(self):
         self.tmp = tempfile.mkdtemp(prefix="octoserve-bench-")
         self.www = os.path.join(self.tmp, "www")
         os.makedirs(os.path.join(self.www, "static"))
-        threads = self.args.threads
-        self.targets = [OctoserveTarget("lighttpd", threads), OctoserveTarget("nginx", threads),
-                        DistributionTarget(self.tmp),
-                        LighttpdCeiling(self.tmp, self.www, self.null_bin, threads),
-                        NginxCeiling(self.tmp, self.www, self.null_bin, threads)]
+        self.targets = self.make_targets(self.args.threads)
         only = self.args.only
         rounds = self.args.rounds or (1 if self.quick else 3)
         try:
@@ -999,7 +1010,7 @@ class Bench:
                 for w, fn in self.WORKLOADS.items():
                     if only in (None, w):
                         getattr(self, fn)(rnd + 1)
-            if only in (None, "6"):
+            if only in (None, "6") and self.MEMORY:
                 self.storage = self.w6_memory_storage()
                 self.idle_thread = self.idle_thread_memory()
             else:
@@ -1042,11 +1053,14 @@ class Bench:
                 r["octo-%s/ceil-%s" % (f, f)] = o / med["ceil-" + f]
         return r
 
+    # the table's ratio columns: heading, and the key of ratios()
+    RATIO_COLS = ["lh/dist", "ngx/dist", "lh/ceil", "ngx/ceil"]
+    RATIO_KEYS = ["octo-lighttpd/distribution", "octo-nginx/distribution", "octo-lighttpd/ceil-lighttpd",
+                  "octo-nginx/ceil-nginx"]
+
     def table(self, summary):
         names = [t.name for t in self.targets]
-        ratio_cols = ["lh/dist", "ngx/dist", "lh/ceil", "ngx/ceil"]
-        ratio_keys = ["octo-lighttpd/distribution", "octo-nginx/distribution", "octo-lighttpd/ceil-lighttpd",
-                      "octo-nginx/ceil-nginx"]
+        ratio_cols, ratio_keys = self.RATIO_COLS, self.RATIO_KEYS
         lines = []
         head = "%-24s %-8s" % ("workload", "unit") + "".join("%22s" % n for n in names) + \
             "".join("%9s" % c for c in ratio_cols)
@@ -1170,6 +1184,13 @@ def main():
         shutil.rmtree(tmp_bin, ignore_errors=True)
     if bench is None:
         return 1
+    return report(bench, args, started, failure, "Octoserve benchmark",
+                  "ratios of medians: octo-lighttpd (lh) / octo-nginx (ngx) over distribution and"
+                  " over the same front's ceiling")
+
+
+def report(bench, args, started, failure, title, ratios):
+    """The run's JSON (args.json) and its table on stdout; the exit status."""
     summary = bench.summary()
     doc = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
            "duration_s": round(time.time() - started, 1), "host": platform.node(), "cpus": os.cpu_count(),
@@ -1183,11 +1204,10 @@ def main():
         with open(args.json, "w") as f:
             json.dump(doc, f, indent=1)
     print()
-    print("Octoserve benchmark, %s, %s, %d CPUs, %s round(s)%s" % (
-        doc["date"], doc["host"], doc["cpus"], args.rounds or (1 if args.quick else 3),
+    print("%s, %s, %s, %d CPUs, %s round(s)%s" % (
+        title, doc["date"], doc["host"], doc["cpus"], args.rounds or (1 if args.quick else 3),
         " (quick)" if args.quick else ""))
-    print("median [min-max]; ratios of medians: octo-lighttpd (lh) / octo-nginx (ngx) over distribution and"
-          " over the same front's ceiling; '!' = a disturbed round")
+    print("median [min-max]; %s; '!' = a disturbed round" % ratios)
     print(bench.table(summary))
     if bench.disturbances:
         print("\nDisturbed phases:")
