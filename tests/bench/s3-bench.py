@@ -3,9 +3,9 @@
 """The store's content in S3 (make bench): workloads 1, 2, 3 and 5 of tests/bench/bench.py (a
 512 MiB push, monolithic and in 8 MiB chunks; pulls whole, by half and by 64 KiB ranges; 32
 clients pushing 50 small blobs and a manifest each) against Octoserve behind lighttpd with its
-content in a bucket of a real single-node Ceph (tests/s3/ceph.py: mon, memstore OSD, radosgw on
-loopback), beside Octoserve's filesystem store, and beside Distribution 2.8 (Debian's
-docker-registry) with its S3 driver on the same radosgw and with its filesystem driver. Downloads
+content in a bucket of a real single-node Ceph (tests/s3/ceph.py: mon, OSD, radosgw on
+loopback, a fresh one each round), beside Octoserve's filesystem store, and beside Distribution
+2.8 (Debian's docker-registry) with its S3 driver on the same radosgw and with its filesystem driver. Downloads
 stream through both registries (Octoserve's storage.s3.redirect off, Distribution's redirect
 disabled), so both do the same work. radosgw's own CPU is not counted in cpu s/GB (it serves
 both). Prints medians [min-max] and the ratios octo-s3/dist-s3, octo-s3/octo-fs and
@@ -97,24 +97,42 @@ class S3Bench(bench.Bench):
                 r["%s/%s" % (a, b)] = med[a] / med[b]
         return r
 
-    MEMORY = False
-
     def make_targets(self, threads):
         return [OctoS3Target(threads, self.ceph), OctoFsTarget(threads),
                 DistS3Target(self.tmp, self.ceph), DistFsTarget(self.tmp)]
 
     def run(self):
-        # memstore holds what is written in RAM: room for every round's blobs
-        ceph_dir = tempfile.mkdtemp(prefix="octoserve-s3-bench-ceph-")
-        self.ceph = Ceph(ceph_dir, memstore_bytes=16 << 30)
+        """Each round on a Ceph and targets of its own: memstore keeps in RAM all that is
+        written (a round's blobs, the sessions' objects, deleted objects until radosgw's
+        collection), about 8 GB a round here."""
+        self.tmp = tempfile.mkdtemp(prefix="octoserve-s3-bench-")
+        self.www = os.path.join(self.tmp, "www")
+        os.makedirs(os.path.join(self.www, "static"))
         try:
-            self.ceph.start()
-            print("started ceph (radosgw %s) in %.1f s" % (self.ceph.endpoint,
-                                                          self.ceph.timings["total"]), flush=True)
-            super().run()
+            for rnd in range(self.args.rounds or (1 if self.quick else 3)):
+                print("round %d" % (rnd + 1), flush=True)
+                self.ceph = Ceph(os.path.join(self.tmp, "ceph-%d" % rnd),
+                                 memstore_bytes=16 << 30)
+                self.targets = []
+                try:
+                    self.ceph.start()
+                    self.targets = self.make_targets(self.args.threads)
+                    for t in self.targets:
+                        t.start()
+                    for w, fn in self.WORKLOADS.items():
+                        if self.args.only in (None, w):
+                            getattr(self, fn)(rnd + 1)
+                finally:
+                    for t in self.targets:
+                        try:
+                            t.cleanup()
+                        except Exception as e:  # noqa: BLE001
+                            print("stopping %s: %r" % (t.name, e), file=sys.stderr)
+                    self.ceph.stop()
+                    shutil.rmtree(self.ceph.dir, ignore_errors=True)
         finally:
-            self.ceph.stop()
-            shutil.rmtree(ceph_dir, ignore_errors=True)
+            if not self.args.keep:
+                shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def main():
