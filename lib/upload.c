@@ -706,7 +706,14 @@ enum octo_err octo_upload_commit(struct octo_upload *u, const struct octo_digest
 
 	if (u->n_parts > 0) {
 		if (expected->alg == OCTO_DIGEST_SHA256) {
-			octo_hasher_final(u->hasher, &actual);
+			/* on a copy: the state the parts save must stay one that a retry goes on from */
+			unsigned char hs[OCTO_HASHER_STATE_MAX];
+			struct octo_hasher *h =
+				octo_hasher_load(hs, octo_hasher_save(u->hasher, hs));
+			if (h == NULL)
+				return OCTO_ERR_NOMEM;
+			octo_hasher_final(h, &actual);
+			octo_hasher_free(h);
 			if (!octo_digest_equal(&actual, expected)) {
 				octo_upload_cancel(u);
 				return OCTO_ERR_DIGEST_INVALID;
