@@ -952,14 +952,10 @@ static char *copy_source(const struct octo_s3 *s, const char *key)
 
 	if (asprintf(&full, "%s/%s%s", s->bucket, s->prefix, key) < 0)
 		return NULL;
-	enc = octo_percent_encode(full);
+	enc = octo_percent_encode_path(full); /* its '/' kept, as in the request's path */
 	free(full);
 	if (enc == NULL)
 		return NULL;
-	/* S3 takes the source's '/' as they are or encoded: kept, as the path is */
-	for (char *p = enc, *q = enc; (*q = *p) != '\0'; q++, p++)
-		if (p[0] == '%' && p[1] == '2' && p[2] == 'F')
-			*q = '/', p += 2;
 	if (asprintf(&line, "x-amz-copy-source: /%s", enc) < 0)
 		line = NULL;
 	free(enc);

@@ -220,8 +220,7 @@ static enum octo_err state_load(struct octo_upload *u)
 	v2 = len >= 16 && memcmp(p, STATE_MAGIC_V2, 8) == 0; /* a session from before buckets */
 	if (len < 16 || (!v2 && memcmp(p, STATE_MAGIC, 8) != 0))
 		goto out;
-	for (i = 0; i < 8; i++)
-		offset |= (uint64_t)p[8 + i] << (8 * i);
+	offset = get_u64(p + 8, 8);
 	repo = get_bytes(p + 16, end, OCTO_NAME_MAX, &repo_len);
 	if (repo == NULL || !octo_name_valid((const char *)repo, repo_len))
 		goto out;
