@@ -91,7 +91,7 @@ static int pass_on(void *ctx, const void *data, size_t len)
 {
 	struct bucket_stream *bs = ctx;
 
-	if (len > bs->left) /* more than the stub's size: never sent past Content-Length */
+	if (len > bs->left) /* more than the placeholder's size: never sent past Content-Length */
 		return -1;
 	bs->left -= len;
 	return bs->put(bs->out, data, len);
@@ -147,7 +147,7 @@ void octo_api_blob_get(struct octo_registry *reg, struct octo_route *rt, struct 
 	int get = strcmp(rt->method, "GET") == 0;
 	struct octo_bucket *bucket = octo_store_bucket(reg->store);
 	/* Only a streamed GET needs the file open: HEAD and sendfile answers need its size (and
-	 * a bucket's stub holds no bytes). */
+	 * a bucket's placeholder holds no bytes). */
 	int stream = get && reg->cfg->fcgi.sendfile == OCTO_SENDFILE_NONE && bucket == NULL;
 	char ds[OCTO_DIGEST_MAX_STRING];
 	struct octo_digest d;
@@ -169,7 +169,7 @@ void octo_api_blob_get(struct octo_registry *reg, struct octo_route *rt, struct 
 		err = blob_from_peers(reg, rt, &d, get, &fd, &size, &growing);
 	if (err != OCTO_OK)
 		return blob_error(resp, rt, &d, err);
-	if (fd >= 0 && bucket != NULL && !growing) { /* it arrived: a stub */
+	if (fd >= 0 && bucket != NULL && !growing) { /* it arrived: a placeholder */
 		close(fd);
 		fd = -1;
 	}

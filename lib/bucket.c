@@ -346,11 +346,18 @@ enum octo_err octo_bucket_session_part(struct octo_bucket *b, const char *key, c
 }
 
 enum octo_err octo_bucket_session_complete(struct octo_bucket *b, const char *key, const char *id,
-					   char (*etags)[OCTO_S3_ETAG_MAX + 1], int n)
+					   char (*etags)[OCTO_S3_ETAG_MAX + 1], int n,
+					   uint64_t size)
 {
-	struct octo_s3_status st = {0};
+	struct octo_s3_status st = {0}, head = {0};
 	enum octo_err err = octo_s3_upload_complete(b->s3, key, id, etags, n, &st);
+	uint64_t have = 0;
 
+	/* An upload the bucket no longer knows, its object there: an earlier attempt completed it
+	 * and its answer was lost, or what came after it failed (a retried commit comes here). */
+	if (err == OCTO_ERR_NOT_FOUND && octo_s3_head(b->s3, key, &have, &head) == OCTO_OK &&
+	    have == size)
+		return OCTO_OK;
 	return err == OCTO_OK ? OCTO_OK : failed("complete an upload in the bucket", key, err, &st);
 }
 

@@ -500,6 +500,18 @@ static size_t read_body(char *buf, size_t size, size_t n, void *ctx)
 	return (size_t)got;
 }
 
+/* A body is sent again from where curl asks (its start): a kept connection the bucket closed
+ * is found dead only as a request goes on it, and curl then resends it on a new one. */
+static int seek_body(void *ctx, curl_off_t offset, int origin)
+{
+	struct call *c = ctx;
+
+	if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > c->body->len)
+		return CURL_SEEKFUNC_CANTSEEK;
+	c->sent = (uint64_t)offset;
+	return CURL_SEEKFUNC_OK;
+}
+
 static size_t write_body(char *data, size_t size, size_t n, void *ctx)
 {
 	struct call *c = ctx;
@@ -665,6 +677,8 @@ static CURLcode attempt(struct octo_s3 *s, struct call *c, const char *url, char
 		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->body->len);
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, read_body);
 		curl_easy_setopt(h, CURLOPT_READDATA, c);
+		curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_body);
+		curl_easy_setopt(h, CURLOPT_SEEKDATA, c);
 	} else if (strcmp(c->method, "POST") == 0) {
 		curl_easy_setopt(h, CURLOPT_POST, 1L);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
@@ -672,6 +686,8 @@ static CURLcode attempt(struct octo_s3 *s, struct call *c, const char *url, char
 		if (c->body != NULL) {
 			curl_easy_setopt(h, CURLOPT_READFUNCTION, read_body);
 			curl_easy_setopt(h, CURLOPT_READDATA, c);
+			curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_body);
+			curl_easy_setopt(h, CURLOPT_SEEKDATA, c);
 		} else {
 			curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
 		}

@@ -31,9 +31,9 @@ struct octo_s3_options {
 	const char *prefix; /* "" or "registry/": put before every key */
 	const char *access_key;
 	const char *secret_key;
-	int path_style;  /* 1: endpoint/bucket/key; 0: bucket.endpoint/key */
-	long timeout_ms; /* one attempt */
-	int retries;     /* attempts after the first, on transient failures */
+	int path_style;    /* 1: endpoint/bucket/key; 0: bucket.endpoint/key */
+	long timeout_ms;   /* one attempt */
+	int retries;       /* attempts after the first, on transient failures */
 	uint64_t copy_max; /* 0: OCTO_S3_COPY_MAX; larger objects are copied in parts this size */
 };
 

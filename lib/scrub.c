@@ -61,8 +61,8 @@ static enum octo_err check_in_bucket(struct run *run, const struct octo_digest *
 				     char *why, size_t size)
 {
 	struct octo_hasher *h;
-	uint64_t stub;
-	enum octo_err err = octo_store_blob_stat(run->s, d, &stub);
+	uint64_t placeholder;
+	enum octo_err err = octo_store_blob_stat(run->s, d, &placeholder);
 
 	if (err != OCTO_OK)
 		return err == OCTO_ERR_BLOB_UNKNOWN ? OCTO_OK : err; /* gone meanwhile */

@@ -25,7 +25,7 @@
 
 static enum octo_err repos_dir(const struct octo_digest *d, char *buf, size_t size);
 
-/* With a bucket only the stub goes: the bucket's object may be what other nodes' stubs stand
+/* With a bucket only the placeholder goes: the bucket's object may be what other nodes' placeholders stand
  * for. */
 enum octo_err octo_store_drop_blob(const struct octo_store *s, const struct octo_digest *d)
 {
@@ -133,7 +133,7 @@ enum octo_err octo_store_blob_open(const struct octo_store *s, const char *repo,
 	*fd = -1;
 	err = octo_store_blob_linked(s, repo, d, NULL);
 	if (err == OCTO_OK && octo_store_bucket(s) != NULL) {
-		/* a stub holds no bytes: the content is read with octo_store_blob_stream */
+		/* a placeholder holds no bytes: the content is read with octo_store_blob_stream */
 		octo_fs_fail_because("open", "a blob", "its content is in the bucket");
 		return OCTO_ERR_IO;
 	}
@@ -227,7 +227,7 @@ enum octo_err octo_store_blob_remove_locked(const struct octo_store *s, const st
 		return err;
 	if (fstat(fd, &st) != 0)
 		return octo_fs_fail("stat", rel, errno);
-	/* The object before its stub: a failure leaves both for the next sweep, and a stub never
+	/* The object before its placeholder: a failure leaves both for the next sweep, and a placeholder never
 	 * outlives its object but for a crash in between (which that sweep finishes). */
 	if (octo_store_bucket(s) != NULL &&
 	    (err = octo_bucket_remove(octo_store_bucket(s), d)) != OCTO_OK)
@@ -327,11 +327,11 @@ enum octo_err octo_store_unlink_blob(const struct octo_store *s, const char *rep
 	return err;
 }
 
-/* How a commit treats a bucket: the content goes there first and tmp becomes its stub, its
- * bytes dropped (STUB) or kept (KEEP: a manifest's, read without asking the bucket); or tmp is
- * the stub of what the bucket holds already (PLACE). */
+/* How a commit treats a bucket: the content goes there first and tmp becomes its placeholder, its
+ * bytes dropped (PLACEHOLDER) or kept (KEEP: a manifest's, read without asking the bucket); or tmp is
+ * the placeholder of what the bucket holds already (PLACE). */
 enum commit_mode {
-	COMMIT_STUB,
+	COMMIT_PLACEHOLDER,
 	COMMIT_KEEP,
 	COMMIT_PLACE
 };
@@ -369,7 +369,7 @@ static enum octo_err commit(const struct octo_store *s, int fd, const char *tmp,
 		if (err != OCTO_OK || mode == COMMIT_KEEP)
 			return err != OCTO_OK ? err : place(s, fd, tmp, rel);
 		/* a new file, not tmp cut short: a reader may be following tmp (lazy.h) */
-		err = octo_store_blob_stub(s, d, (uint64_t)st.st_size);
+		err = octo_store_blob_placeholder(s, d, (uint64_t)st.st_size);
 		if (err == OCTO_OK)
 			octo_store_remove(s, tmp, OCTO_OK);
 		return err;
@@ -402,14 +402,14 @@ static enum octo_err place(const struct octo_store *s, int fd, const char *tmp, 
 enum octo_err octo_store_commit_blob(const struct octo_store *s, int fd, const char *tmp,
 				     const struct octo_digest *d)
 {
-	return commit(s, fd, tmp, d, COMMIT_STUB);
+	return commit(s, fd, tmp, d, COMMIT_PLACEHOLDER);
 }
 
-enum octo_err octo_store_blob_stub(const struct octo_store *s, const struct octo_digest *d,
-				   uint64_t size)
+enum octo_err octo_store_blob_placeholder(const struct octo_store *s, const struct octo_digest *d,
+					  uint64_t size)
 {
 	char tmp[OCTO_STORE_PATH_MAX];
-	enum octo_err err = octo_store_tmpname(tmp, sizeof(tmp), "uploads/stub.");
+	enum octo_err err = octo_store_tmpname(tmp, sizeof(tmp), "uploads/placeholder.");
 	int fd;
 
 	if (err != OCTO_OK)
@@ -418,7 +418,7 @@ enum octo_err octo_store_blob_stub(const struct octo_store *s, const struct octo
 	if (fd < 0)
 		return octo_fs_error(errno);
 	if (ftruncate(fd, (off_t)size) != 0)
-		err = octo_fs_fail("make a stub of", tmp, errno);
+		err = octo_fs_fail("make a placeholder of", tmp, errno);
 	else
 		err = commit(s, fd, tmp, d, COMMIT_PLACE);
 	if (err != OCTO_OK)
@@ -435,7 +435,7 @@ enum octo_err octo_store_blob_adopt(const struct octo_store *s, const struct oct
 	if (octo_store_bucket(s) == NULL)
 		return OCTO_ERR_BLOB_UNKNOWN;
 	err = octo_bucket_head(octo_store_bucket(s), d, size);
-	return err != OCTO_OK ? err : octo_store_blob_stub(s, d, *size);
+	return err != OCTO_OK ? err : octo_store_blob_placeholder(s, d, *size);
 }
 
 enum octo_err octo_store_put_blob_bytes(const struct octo_store *s, const void *data, size_t len,
@@ -481,7 +481,7 @@ enum octo_err octo_store_read_blob(const struct octo_store *s, const struct octo
 		return err;
 	octo_digest_of(d->alg, *data, *len, &actual);
 	if (!octo_digest_equal(&actual, d) && octo_store_bucket(s) != NULL) {
-		/* a stub without the bytes (a blob pushed as one): they are in the bucket */
+		/* a placeholder without the bytes (a blob pushed as one): they are in the bucket */
 		free(*data);
 		err = octo_bucket_read(octo_store_bucket(s), d, max, data, len);
 		if (err != OCTO_OK)

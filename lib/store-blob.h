@@ -61,14 +61,14 @@ enum octo_err octo_store_unlink_blob(const struct octo_store *s, const char *rep
  * already, tmp is removed instead. */
 enum octo_err octo_store_commit_blob(const struct octo_store *s, int fd, const char *tmp,
 				     const struct octo_digest *d);
-/* With a bucket (bucket.h): the stub of d, whose content the bucket holds already (another
+/* With a bucket (bucket.h): the placeholder of d, whose content the bucket holds already (another
  * node sharing the bucket put it there), placed as a commit would; *size gets its size.
  * OCTO_ERR_BLOB_UNKNOWN when the bucket does not have it, or the store has no bucket. */
 enum octo_err octo_store_blob_adopt(const struct octo_store *s, const struct octo_digest *d,
 				    uint64_t *size);
-/* The stub of d's content of size bytes, which the bucket holds (it was just stored there). */
-enum octo_err octo_store_blob_stub(const struct octo_store *s, const struct octo_digest *d,
-				   uint64_t size);
+/* The placeholder of d's content of size bytes, which the bucket holds (it was just stored there). */
+enum octo_err octo_store_blob_placeholder(const struct octo_store *s, const struct octo_digest *d,
+					  uint64_t size);
 /* Bytes [offset, offset + len) of d's content (len 0: to the end), from its file or from the
  * bucket, into sink (0 to go on, -1 to stop: OCTO_ERR_IO), unchecked. OCTO_ERR_BLOB_UNKNOWN
  * when it is not there. */

@@ -665,8 +665,8 @@ static enum octo_err commit_parts(struct octo_upload *u, const struct octo_diges
 	if (err == OCTO_OK)
 		err = flush_parts(u, 1);
 	if (err == OCTO_OK)
-		err = octo_bucket_session_complete(u->bucket, key, u->part_id, u->etags,
-						   u->n_parts);
+		err = octo_bucket_session_complete(u->bucket, key, u->part_id, u->etags, u->n_parts,
+						   u->offset);
 	if (err != OCTO_OK)
 		return err;
 	u->part_id[0] = '\0'; /* completed: what is left to remove is the object */
@@ -686,7 +686,7 @@ static enum octo_err commit_parts(struct octo_upload *u, const struct octo_diges
 	if (octo_store_blob_renew(u->store, expected) == OCTO_OK)
 		return octo_bucket_session_abort(u->bucket, key, NULL);
 	err = octo_bucket_session_adopt(u->bucket, key, expected, u->offset);
-	return err != OCTO_OK ? err : octo_store_blob_stub(u->store, expected, u->offset);
+	return err != OCTO_OK ? err : octo_store_blob_placeholder(u->store, expected, u->offset);
 }
 
 /* A failed commit ends the session, but for a bucket that failed a resumable one: its bytes are
@@ -864,8 +864,8 @@ enum octo_err octo_upload_collect(struct octo_store *s, time_t now,
 		const char *n = names.v[i];
 		if (id_valid(n, strlen(n))) {
 			out->sessions += (size_t)collect_session(s, n, now, exp, &out->bytes);
-		} else if (strncmp(n, "manifest.", 9) == 0 || strncmp(n, "stub.", 5) == 0) {
-			/* a manifest's or a stub's temporary file, left by a crash */
+		} else if (strncmp(n, "manifest.", 9) == 0 || strncmp(n, "placeholder.", 12) == 0) {
+			/* a manifest's or a placeholder's temporary file, left by a crash */
 			char rel[OCTO_STORE_PATH_MAX];
 			struct stat st;
 			int fd;

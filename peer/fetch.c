@@ -396,7 +396,7 @@ static void *run(void *arg)
 		}
 		if (octo_store_blob_stat(f->store, &d, NULL) != OCTO_OK) {
 			uint64_t size;
-			/* nodes that share a bucket share its content: a stub, no second copy */
+			/* nodes that share a bucket share its content: a placeholder, no second copy */
 			if (octo_store_blob_adopt(f->store, &d, &size) == OCTO_OK) {
 				char text[OCTO_DIGEST_MAX_STRING];
 				struct octo_log_field fl[] = {OCTO_LOG_STR("digest", text)};

@@ -112,7 +112,7 @@ class TmpfsStore:
 
 
 # The store's content is in a bucket (tests/s3/suites.py): no content file on disk to send
-# or to damage, only its stub.
+# or to damage, only its placeholder.
 IN_BUCKET = bool(os.environ.get("OCTOTEST_S3"))
 
 

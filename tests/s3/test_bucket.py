@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 """The store's content in a bucket on a real single-node Ceph (tests/s3/ceph.py): objects keyed
-as on disk beside sparse stubs; the store remembers its bucket; an upload session's bytes go to
+as on disk beside sparse placeholders; the store remembers its bucket; an upload session's bytes go to
 a multipart upload as its parts fill, which a cancel, an expiry or the orphans sweep aborts;
 downloads by presigned redirect; scrub and gc on the bucket; radosgw stopped mid-push (503 with
 Retry-After, nothing half-made, the push goes on when it is back); kill -9 of the responder
@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "http"))
 sys.path.insert(0, os.path.join(HERE, "..", "peer"))
 
 from ceph import Ceph  # noqa: E402
+from faulty import LOSE, NO_SUCH_UPLOAD, PASS, REFUSE, FaultyProxy  # noqa: E402
 
 CEPH = None
 TMP = None
@@ -75,7 +76,7 @@ def blob_key(digest):
     return "blobs/%s/%s/%s" % (alg, hexd[:2], hexd)
 
 
-def stub(reg, digest):
+def placeholder(reg, digest):
     alg, hexd = digest.split(":")
     return os.path.join(reg.data, "blobs", alg, hexd[:2], hexd)
 
@@ -120,7 +121,7 @@ def image(reg, repo, tag, layer):
 
 class BucketTest(unittest.TestCase):
 
-    def test_content_in_the_bucket_stubs_on_disk(self):
+    def test_content_in_the_bucket_placeholders_on_disk(self):
         with Registry() as reg:
             big = os.urandom(12 << 20)
             d = reg.request("PUT", with_digest(chunked(reg, "b/r", big), sha256(big)))
@@ -132,11 +133,11 @@ class BucketTest(unittest.TestCase):
             self.assertEqual(have[blob_key(sha256(big))], len(big))
             self.assertFalse([k for k in have if k.startswith("uploads/")], have)
             self.assertEqual(uploads(bucket_of(reg)), [])
-            # a blob's stub: its size, no bytes; a manifest's: its bytes too
-            st = os.stat(stub(reg, sha256(big)))
+            # a blob's placeholder: its size, no bytes; a manifest's: its bytes too
+            st = os.stat(placeholder(reg, sha256(big)))
             self.assertEqual((st.st_size, st.st_blocks), (len(big), 0))
             r = reg.request("GET", "/v2/b/r/manifests/v1", headers={"Accept": OCI})
-            with open(stub(reg, m), "rb") as f:
+            with open(placeholder(reg, m), "rb") as f:
                 self.assertEqual(f.read(), r.body)
             r = reg.request("GET", "/v2/b/r/blobs/" + sha256(big))
             self.assertEqual((r.status, r.body == big), (200, True))
@@ -293,7 +294,7 @@ class BucketTest(unittest.TestCase):
             have = objects(bucket)
             for digest in blobs + [m]:
                 self.assertNotIn(blob_key(digest), have)
-                self.assertFalse(os.path.exists(stub(reg, digest)))
+                self.assertFalse(os.path.exists(placeholder(reg, digest)))
             self.assertNotIn(blob_key(sha256(kept)), have)  # linked by no manifest either
 
 
@@ -320,7 +321,7 @@ class OutageTest(unittest.TestCase):
                 self.assertEqual(r.status, 503, r)
                 for d in (sha256(data), sha256(small)):
                     self.assertEqual(reg.request("HEAD", "/v2/o/r/blobs/" + d).status, 404)
-                    self.assertFalse(os.path.exists(stub(reg, d)))
+                    self.assertFalse(os.path.exists(placeholder(reg, d)))
                 with open(os.path.join(reg.tmp, "octoserve.log")) as f:
                     self.assertIn("the bucket did not answer", f.read())
             finally:
@@ -333,6 +334,63 @@ class OutageTest(unittest.TestCase):
                 r = reg.request("GET", "/v2/o/r/blobs/" + d)
                 self.assertEqual((r.status, r.body == b), (200, True))
             self.assertEqual(uploads(bucket_of(reg)), [])
+
+    def test_a_commit_the_bucket_failed_after_the_last_part(self):
+        """Its parts all sent, the commit's last steps fail at the bucket (through a proxy that
+        refuses or loses one kind of request): CompleteMultipartUpload refused, its reply lost,
+        the copy to the content's key refused. A 503 with the session kept, or (the reply lost)
+        the commit's own retry finding the object completed; the client's retry of the same PUT
+        ends it (after the copy failed, its second completion answered NoSuchUpload as S3
+        servers other than radosgw answer it), the content whole and nothing left behind."""
+        def complete(method, target, headers):
+            return method == "POST" and "uploadId=" in target
+        with FaultyProxy(CEPH.endpoint) as proxy, \
+                Registry(config={"storage": {"s3": {"endpoint": proxy.endpoint}}}) as reg:
+            blobs = {what: os.urandom(2 * PART + 1000 + i) for i, what in
+                     enumerate(("refused", "lost", "copy refused"))}
+            sessions = {what: chunked(reg, "f/r", b) for what, b in blobs.items()}
+            lost = []
+
+            def rule(method, target, headers):
+                if complete(method, target, headers):
+                    if what == "refused":
+                        return REFUSE
+                    if what == "lost" and not lost:
+                        lost.append(target)
+                        return LOSE
+                if what == "copy refused" and "x-amz-copy-source" in headers:
+                    return REFUSE
+                return PASS
+            proxy.rule = rule
+            for what, data in blobs.items():
+                put = with_digest(sessions[what], sha256(data))
+                r = reg.request("PUT", put)
+                if what == "lost":
+                    self.assertEqual(r.status, 201, r)
+                    self.assertEqual([w for m, t, w in proxy.seen if t == lost[0]], [LOSE, PASS])
+                else:
+                    self.assertEqual(r.status, 503, r)
+                    self.assertEqual(r.error_code(), "UNAVAILABLE")
+                    self.assertEqual(r.header("Retry-After"), "5")
+                    self.assertEqual(reg.request("HEAD", "/v2/f/r/blobs/" + sha256(data)).status,
+                                     404)
+                    self.assertFalse(os.path.exists(placeholder(reg, sha256(data))))
+                    if what == "copy refused":  # completed once: now unknown
+                        proxy.rule = lambda *request: \
+                            NO_SUCH_UPLOAD if complete(*request) else PASS
+                    else:
+                        proxy.rule = lambda *request: PASS
+                    r = reg.request("PUT", put)
+                    self.assertEqual(r.status, 201, r)
+                    proxy.rule = rule
+                r = reg.request("GET", "/v2/f/r/blobs/" + sha256(data))
+                self.assertEqual((r.status, r.body == data), (200, True), what)
+            self.assertTrue(proxy.done(REFUSE) and proxy.done(LOSE) and
+                            proxy.done(NO_SUCH_UPLOAD))
+            bucket = bucket_of(reg)
+            self.assertEqual(uploads(bucket), [])
+            self.assertEqual(sorted(objects(bucket)), sorted(blob_key(sha256(b))
+                                                             for b in blobs.values()))
 
     def test_kill9_during_concurrent_pushes(self):
         reg = Registry(config={"storage": {"upload_ttl": "1h"}}, procs=2)
@@ -411,19 +469,19 @@ class TwoNodesTest(unittest.TestCase):
             m, blobs = image(n1.reg, "two/r", "v1", layer)
             status, before = CEPH.signed("GET", "/%s?list-type=2" % bucket)
             self.assertIsNotNone(wait(
-                lambda: all(os.path.exists(stub(n2.reg, d)) for d in blobs + [m]) and
+                lambda: all(os.path.exists(placeholder(n2.reg, d)) for d in blobs + [m]) and
                 n2.get("/v2/two/r/manifests/v1").status == 200, 30))
             r = n2.get("/v2/two/r/manifests/v1")
             self.assertEqual((r.status, sha256(r.body)), (200, m))
             r = n2.reg.request("GET", "/v2/two/r/blobs/" + sha256(layer))
             self.assertEqual((r.status, r.body == layer), (200, True))
-            st = os.stat(stub(n2.reg, sha256(layer)))
+            st = os.stat(placeholder(n2.reg, sha256(layer)))
             self.assertEqual((st.st_size, st.st_blocks), (len(layer), 0))
             # one object per blob, written once: the second node put nothing
             status, after = CEPH.signed("GET", "/%s?list-type=2" % bucket)
             self.assertEqual(before, after)
             self.assertEqual(sorted(objects(bucket)), sorted(blob_key(d) for d in blobs + [m]))
-            # and no byte of it came from the other node: the stubs were made from the bucket
+            # and no byte of it came from the other node: the placeholders were made from the bucket
             with open(n2.daemon.log) as f:
                 adopted = [json.loads(line)["digest"] for line in f
                            if "a blob is in the shared bucket" in line]
