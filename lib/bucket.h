@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The store's content in an S3 bucket (storage.type "s3"), keyed as on disk
  * (<prefix>blobs/<alg>/<first two hex>/<hex>). Everything else stays in the store's directory:
- * links, records, the journal, upload sessions. There each blob in the bucket has a placeholder at its
- * usual name: a sparse file of the blob's size that holds no bytes, so that its presence, size,
- * time (gc's grace) and lock keep the meaning they have for content on disk; a manifest's placeholder
- * holds its bytes as well, so manifests are read without a request to the bucket. Content is in
- * the bucket before its placeholder is placed: a placeholder always stands for an object that was stored
- * whole. See doc/DESIGN.md "Storage". */
+ * links, records, the journal, upload sessions. There each blob in the bucket has a placeholder
+ * at its usual name: a sparse file of the blob's size that holds no bytes, so that its presence,
+ * size, time (gc's grace) and lock keep the meaning they have for content on disk; a manifest's
+ * placeholder holds its bytes as well, so manifests are read without a request to the bucket.
+ * Content is in the bucket before its placeholder is placed: a placeholder always stands for an
+ * object that was stored whole. See doc/DESIGN.md "Storage". */
 #ifndef OCTO_BUCKET_H
 #define OCTO_BUCKET_H
 
@@ -31,7 +31,8 @@ void octo_bucket_free(struct octo_bucket *b);
 /* For a store just opened: attach the bucket of cfg when storage.type is "s3" (the store owns
  * it then). The store's root remembers its bucket and prefix (the file "bucket"): a store whose
  * content is in a bucket is refused as a filesystem store, and one bucket's store is refused
- * with another's configuration, since its placeholders would stand for objects that are not there. */
+ * with another's configuration, since its placeholders would stand for objects that are not
+ * there. */
 enum octo_err octo_bucket_attach(struct octo_store *s, const struct octo_config *cfg, int readonly,
 				 char *why, size_t whysize);
 

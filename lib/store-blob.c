@@ -25,8 +25,8 @@
 
 static enum octo_err repos_dir(const struct octo_digest *d, char *buf, size_t size);
 
-/* With a bucket only the placeholder goes: the bucket's object may be what other nodes' placeholders stand
- * for. */
+/* With a bucket only the placeholder goes: the bucket's object may be what other nodes'
+ * placeholders stand for. */
 enum octo_err octo_store_drop_blob(const struct octo_store *s, const struct octo_digest *d)
 {
 	char rel[OCTO_STORE_PATH_MAX];
@@ -227,8 +227,9 @@ enum octo_err octo_store_blob_remove_locked(const struct octo_store *s, const st
 		return err;
 	if (fstat(fd, &st) != 0)
 		return octo_fs_fail("stat", rel, errno);
-	/* The object before its placeholder: a failure leaves both for the next sweep, and a placeholder never
-	 * outlives its object but for a crash in between (which that sweep finishes). */
+	/* The object before its placeholder: a failure leaves both for the next sweep, and a
+	 * placeholder never outlives its object but for a crash in between (which that sweep
+	 * finishes). */
 	if (octo_store_bucket(s) != NULL &&
 	    (err = octo_bucket_remove(octo_store_bucket(s), d)) != OCTO_OK)
 		return err;
@@ -327,9 +328,9 @@ enum octo_err octo_store_unlink_blob(const struct octo_store *s, const char *rep
 	return err;
 }
 
-/* How a commit treats a bucket: the content goes there first and tmp becomes its placeholder, its
- * bytes dropped (PLACEHOLDER) or kept (KEEP: a manifest's, read without asking the bucket); or tmp is
- * the placeholder of what the bucket holds already (PLACE). */
+/* How a commit treats a bucket: the content goes there first and tmp becomes its placeholder,
+ * its bytes dropped (PLACEHOLDER) or kept (KEEP: a manifest's, read without asking the bucket);
+ * or tmp is the placeholder of what the bucket holds already (PLACE). */
 enum commit_mode {
 	COMMIT_PLACEHOLDER,
 	COMMIT_KEEP,
