@@ -66,7 +66,7 @@ enum octo_err octo_store_commit_blob(const struct octo_store *s, int fd, const c
  * OCTO_ERR_BLOB_UNKNOWN when the bucket does not have it, or the store has no bucket. */
 enum octo_err octo_store_blob_adopt(const struct octo_store *s, const struct octo_digest *d,
 				    uint64_t *size);
-/* The placeholder of d's content of size bytes, which the bucket holds (it was just stored there). */
+/* The placeholder of d's content of size bytes, which the bucket holds (just stored there). */
 enum octo_err octo_store_blob_placeholder(const struct octo_store *s, const struct octo_digest *d,
 					  uint64_t size);
 /* Bytes [offset, offset + len) of d's content (len 0: to the end), from its file or from the

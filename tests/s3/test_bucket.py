@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 """The store's content in a bucket on a real single-node Ceph (tests/s3/ceph.py): objects keyed
-as on disk beside sparse placeholders; the store remembers its bucket; an upload session's bytes go to
-a multipart upload as its parts fill, which a cancel, an expiry or the orphans sweep aborts;
+as on disk beside sparse placeholders; the store remembers its bucket; an upload session's bytes
+go to a multipart upload as its parts fill, which a cancel, an expiry or the orphans sweep aborts;
 downloads by presigned redirect; scrub and gc on the bucket; radosgw stopped mid-push (503 with
-Retry-After, nothing half-made, the push goes on when it is back); kill -9 of the responder
+Retry-After, nothing half-made, the push goes on when it is back); a commit the bucket fails
+after its last part, retried to the end (through tests/s3/faulty.py); kill -9 of the responder
 during concurrent pushes; and two nodes of a cluster over one bucket, one copy of the content."""
 import hashlib
 import json
