@@ -675,24 +675,20 @@ static CURLcode attempt(struct octo_s3 *s, struct call *c, const char *url, char
 			c->body = &none;
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->body->len);
-		curl_easy_setopt(h, CURLOPT_READFUNCTION, read_body);
-		curl_easy_setopt(h, CURLOPT_READDATA, c);
-		curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_body);
-		curl_easy_setopt(h, CURLOPT_SEEKDATA, c);
 	} else if (strcmp(c->method, "POST") == 0) {
 		curl_easy_setopt(h, CURLOPT_POST, 1L);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
 				 (curl_off_t)(c->body != NULL ? c->body->len : 0));
-		if (c->body != NULL) {
-			curl_easy_setopt(h, CURLOPT_READFUNCTION, read_body);
-			curl_easy_setopt(h, CURLOPT_READDATA, c);
-			curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_body);
-			curl_easy_setopt(h, CURLOPT_SEEKDATA, c);
-		} else {
+		if (c->body == NULL)
 			curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
-		}
 	} else if (strcmp(c->method, "GET") != 0) {
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, c->method);
+	}
+	if (c->body != NULL) { /* a PUT's or a POST's */
+		curl_easy_setopt(h, CURLOPT_READFUNCTION, read_body);
+		curl_easy_setopt(h, CURLOPT_READDATA, c);
+		curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_body);
+		curl_easy_setopt(h, CURLOPT_SEEKDATA, c);
 	}
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	res = curl_easy_perform(h);

@@ -505,6 +505,15 @@ def self0_sum(t):
     return t.user + t.system + t.children_user + t.children_system
 
 
+def stop_targets(targets):
+    """Each target's cleanup, a failure said and the rest stopped all the same."""
+    for t in targets:
+        try:
+            t.cleanup()
+        except Exception as e:  # noqa: BLE001
+            print("stopping %s: %r" % (t.name, e), file=sys.stderr)
+
+
 class Bench:
     def __init__(self, args):
         self.args = args
@@ -1016,11 +1025,7 @@ class Bench:
             else:
                 self.storage = self.idle_thread = None
         finally:
-            for t in self.targets:
-                try:
-                    t.cleanup()
-                except Exception as e:  # noqa: BLE001
-                    print("stopping %s: %r" % (t.name, e), file=sys.stderr)
+            stop_targets(self.targets)
             if not self.args.keep:
                 shutil.rmtree(self.tmp, ignore_errors=True)
 

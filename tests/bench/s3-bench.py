@@ -123,11 +123,7 @@ class S3Bench(bench.Bench):
                         if self.args.only in (None, w):
                             getattr(self, fn)(rnd + 1)
                 finally:
-                    for t in self.targets:
-                        try:
-                            t.cleanup()
-                        except Exception as e:  # noqa: BLE001
-                            print("stopping %s: %r" % (t.name, e), file=sys.stderr)
+                    bench.stop_targets(self.targets)
                     self.ceph.stop()
                     shutil.rmtree(self.ceph.dir, ignore_errors=True)
         finally:
